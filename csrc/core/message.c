@@ -1,0 +1,402 @@
+#include "message.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "b64.h"
+#include "hdr.h"
+#include "rand.h"
+#include "utf8.h"
+
+#define BOUNDARY_RANDOM 24   /* 120 random bits */
+#define FILE_CHUNK (MC_B64_LINE_IN * 1024)
+
+/* A piece of the message: own bytes (offset into own), a shared part's
+ * head or body, or a streamed file. */
+typedef struct {
+  enum { SEG_OWN, SEG_EXTERNAL, SEG_FILE } kind;
+  size_t off, len;
+  const char *ext;
+  const mc_part_t *part;
+} seg_t;
+
+struct mc_msg {
+  mc_buf_t own;
+  seg_t *segs;
+  size_t nsegs, cap;
+  size_t own_mark;      /* start of own bytes not yet in a segment */
+  mc_part_t **parts;    /* references held */
+  size_t nparts;
+  char id[300];
+  int failed;
+};
+
+
+static void push(mc_msg_t *m, seg_t s) {
+  if (m->nsegs == m->cap) {
+    size_t cap = m->cap ? m->cap * 2 : 16;
+    seg_t *p = realloc(m->segs, cap * sizeof *p);
+    if (p == NULL) { m->failed = 1; return; }
+    m->segs = p;
+    m->cap = cap;
+  }
+  m->segs[m->nsegs++] = s;
+}
+
+
+/* Closes the run of own bytes written since the last segment. */
+static void flush_own(mc_msg_t *m) {
+  if (m->own.len > m->own_mark) {
+    push(m, (seg_t){SEG_OWN, m->own_mark, m->own.len - m->own_mark, NULL, NULL});
+    m->own_mark = m->own.len;
+  }
+}
+
+
+static void add_part(mc_msg_t *m, const mc_part_t *p) {
+  flush_own(m);
+  push(m, (seg_t){SEG_EXTERNAL, 0, p->head.len, p->head.data, p});
+  mc_buf_add(&m->own, "\r\n", 2);
+  flush_own(m);
+  if (p->path) push(m, (seg_t){SEG_FILE, 0, mc_b64_encoded_len(p->file_size, 1), NULL, p});
+  else if (p->body.len) push(m, (seg_t){SEG_EXTERNAL, 0, p->body.len, p->body.data, p});
+}
+
+
+/* A node of the structure: a leaf, or a multipart of children. */
+typedef struct node {
+  const mc_part_t *leaf;
+  const char *subtype;
+  const struct node *kids[64];
+  size_t nkids;
+} node_t;
+
+
+static int write_node(mc_msg_t *m, const node_t *n, mc_error_t *e) {
+  if (n->leaf) {
+    add_part(m, n->leaf);
+    return 0;
+  }
+  char boundary[8 + BOUNDARY_RANDOM];
+  memcpy(boundary, "=_mc", 4);
+  /* "=_" cannot occur in base64 or quoted-printable output, and parts
+   * sent as they are were checked for it, so no content can hold it. */
+  if (mc_rand_token(boundary + 4, BOUNDARY_RANDOM) != 0) {
+    mc_error_set(e, "no random bytes for a boundary");
+    return -1;
+  }
+  mc_buf_printf(&m->own, "Content-Type: multipart/%s;\r\n boundary=\"%s\"\r\n\r\n",
+                n->subtype, boundary);
+  for (size_t i = 0; i < n->nkids; i++) {
+    mc_buf_printf(&m->own, "%s--%s\r\n", i ? "\r\n" : "", boundary);
+    if (write_node(m, n->kids[i], e) != 0) return -1;
+  }
+  mc_buf_printf(&m->own, "\r\n--%s--\r\n", boundary);
+  return 0;
+}
+
+
+static int check_value(const char *what, const char *s, size_t n, mc_error_t *e) {
+  size_t bad;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '\r' || s[i] == '\n') {
+      mc_error_set(e, "%s contains CR or LF (header injection refused)", what);
+      return -1;
+    }
+    if (s[i] == '\0') {
+      mc_error_set(e, "%s contains NUL", what);
+      return -1;
+    }
+  }
+  if (!mc_utf8_valid(s, n, &bad)) {
+    mc_error_set(e, "%s is not valid UTF-8 (byte %zu)", what, bad + 1);
+    return -1;
+  }
+  return 0;
+}
+
+
+/* Fields the builder writes itself: setting them as extra fields would
+ * make a second, conflicting copy. */
+static const char *const reserved[] = {
+  "from", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id",
+  "mime-version", "content-type", "content-transfer-encoding",
+  "content-disposition", "content-id",
+};
+
+
+static int check_field_name(const char *name, mc_error_t *e) {
+  size_t n = strlen(name);
+  if (n == 0 || n > 76) {
+    mc_error_set(e, "header name '%.80s' must be 1 to 76 characters", name);
+    return -1;
+  }
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)name[i];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+             (c >= '0' && c <= '9') || (c == '-' && i > 0);
+    if (!ok) {
+      mc_error_set(e, "header name '%.80s' may hold only letters, digits and '-'", name);
+      return -1;
+    }
+  }
+  for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+    if (strcasecmp(name, reserved[i]) == 0) {
+      mc_error_set(e, "header '%s' is set by its own field, not in headers", name);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+
+static void address_field(mc_buf_t *out, const char *name, const mc_addrlist_t *l) {
+  if (l->count == 0) return;
+  mc_hdr_t h;
+  mc_hdr_begin(&h, out, name);
+  for (size_t i = 0; i < l->count; i++) {
+    const mc_addr_t *a = &l->items[i];
+    const char *comma = i + 1 < l->count ? "," : "";
+    char spec[MC_ADDR_MAX + 4];
+    if (a->name) {
+      mc_hdr_phrase(&h, a->name, strlen(a->name));
+      int len = snprintf(spec, sizeof spec, "<%s>%s", a->addr, comma);
+      mc_hdr_put(&h, " ", 1, spec, (size_t)len);
+    } else {
+      int len = snprintf(spec, sizeof spec, "%s%s", a->addr, comma);
+      mc_hdr_put(&h, " ", 1, spec, (size_t)len);
+    }
+  }
+  mc_hdr_end(&h);
+}
+
+
+static int make_id(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
+  if (s->message_id) {
+    size_t n = strlen(s->message_id);
+    if (check_value("message_id", s->message_id, n, e) != 0) return -1;
+    const char *at = strchr(s->message_id, '@');
+    int bracketed = n >= 2 && s->message_id[0] == '<' && s->message_id[n - 1] == '>';
+    if (at == NULL || strpbrk(s->message_id, " \t") || n + 3 > sizeof m->id ||
+        (!bracketed && strpbrk(s->message_id, "<>"))) {
+      mc_error_set(e, "message_id '%.80s' is not of the form <left@right>", s->message_id);
+      return -1;
+    }
+    snprintf(m->id, sizeof m->id, bracketed ? "%s" : "<%s>", s->message_id);
+    return 0;
+  }
+  char token[21];
+  if (mc_rand_token(token, 20) != 0) {
+    mc_error_set(e, "no random bytes for a Message-ID");
+    return -1;
+  }
+  const char *domain = s->from.count ? mc_addr_domain(s->from.items[0].addr) : "localhost";
+  snprintf(m->id, sizeof m->id, "<%llx.%s@%s>", (unsigned long long)s->date_time, token, domain);
+  return 0;
+}
+
+
+static int write_header(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
+  mc_buf_t *out = &m->own;
+  if (s->date) {
+    if (check_value("date", s->date, strlen(s->date), e) != 0) return -1;
+    mc_buf_printf(out, "Date: %s\r\n", s->date);
+  } else {
+    char when[64];
+    struct tm tm;
+    localtime_r(&s->date_time, &tm);
+    /* RFC 5322 3.3 in English whatever the locale. */
+    static const char *const day[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    long off = tm.tm_gmtoff / 60;
+    snprintf(when, sizeof when, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+             day[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+',
+             labs(off) / 60, labs(off) % 60);
+    mc_buf_printf(out, "Date: %s\r\n", when);
+  }
+  address_field(out, "From", &s->from);
+  address_field(out, "Reply-To", &s->reply_to);
+  address_field(out, "To", &s->to);
+  address_field(out, "Cc", &s->cc);
+  if (s->subject) {
+    if (check_value("subject", s->subject, s->subject_len, e) != 0) return -1;
+    mc_hdr_t h;
+    mc_hdr_begin(&h, out, "Subject");
+    mc_hdr_unstructured(&h, s->subject, s->subject_len);
+    mc_hdr_end(&h);
+  }
+  mc_buf_printf(out, "Message-ID: %s\r\n", m->id);
+  mc_buf_addstr(out, "MIME-Version: 1.0\r\n");
+  for (size_t i = 0; i < s->nfields; i++) {
+    const mc_field_t *f = &s->fields[i];
+    if (check_field_name(f->name, e) != 0) return -1;
+    char what[100];
+    snprintf(what, sizeof what, "header '%s'", f->name);
+    if (check_value(what, f->value, f->len, e) != 0) return -1;
+    mc_hdr_t h;
+    mc_hdr_begin(&h, out, f->name);
+    mc_hdr_unstructured(&h, f->value, f->len);
+    mc_hdr_end(&h);
+  }
+  return 0;
+}
+
+
+static void hold(mc_msg_t *m, mc_part_t *p) {
+  if (p == NULL || m->failed) return;
+  mc_part_t **parts = realloc(m->parts, (m->nparts + 1) * sizeof *parts);
+  if (parts == NULL) { m->failed = 1; return; }
+  m->parts = parts;
+  mc_part_ref(p);
+  m->parts[m->nparts++] = p;
+}
+
+
+mc_msg_t *mc_msg_build(const mc_msg_spec_t *s, mc_error_t *e) {
+  if (s->from.count == 0) { mc_error_set(e, "from: no sender given"); return NULL; }
+  if (s->ninline > 0 && s->html == NULL) {
+    mc_error_set(e, "inline: inline images need an html body to refer to them");
+    return NULL;
+  }
+  if (s->ninline > 62 || s->nattachments > 62) {
+    mc_error_set(e, "too many parts (at most 62 inline and 62 attachments)");
+    return NULL;
+  }
+  mc_msg_t *m = calloc(1, sizeof *m);
+  if (m == NULL) { mc_error_set(e, "out of memory"); return NULL; }
+  if (make_id(m, s, e) != 0 || write_header(m, s, e) != 0) goto fail;
+
+  static const mc_part_opts_t empty_text = {.body = 1};
+  mc_part_t *text = s->text;
+  if (text == NULL && s->html == NULL) {
+    text = mc_part_new(&empty_text, "", 0, e);
+    if (text == NULL) goto fail;
+    hold(m, text);
+    mc_part_unref(text);  /* the message's reference keeps it */
+  } else {
+    hold(m, text);
+  }
+  hold(m, s->html);
+  for (size_t i = 0; i < s->ninline; i++) hold(m, s->inline_parts[i]);
+  for (size_t i = 0; i < s->nattachments; i++) hold(m, s->attachments[i]);
+
+  /* alternative(text, related(html, images...)) inside mixed(..., files):
+   * text-only readers then never see the images as attachments. */
+  node_t leaves[130], related = {0}, alt = {0}, mixed = {0};
+  size_t nl = 0;
+  const node_t *body;
+  if (s->html) {
+    leaves[nl] = (node_t){.leaf = s->html};
+    const node_t *h = &leaves[nl++];
+    if (s->ninline) {
+      related.subtype = "related";
+      related.kids[related.nkids++] = h;
+      for (size_t i = 0; i < s->ninline; i++) {
+        leaves[nl] = (node_t){.leaf = s->inline_parts[i]};
+        related.kids[related.nkids++] = &leaves[nl++];
+      }
+      h = &related;
+    }
+    if (text) {
+      leaves[nl] = (node_t){.leaf = text};
+      alt.subtype = "alternative";
+      alt.kids[alt.nkids++] = &leaves[nl++];
+      alt.kids[alt.nkids++] = h;
+      body = &alt;
+    } else {
+      body = h;
+    }
+  } else {
+    leaves[nl] = (node_t){.leaf = text};
+    body = &leaves[nl++];
+  }
+  if (s->nattachments) {
+    mixed.subtype = "mixed";
+    mixed.kids[mixed.nkids++] = body;
+    for (size_t i = 0; i < s->nattachments; i++) {
+      leaves[nl] = (node_t){.leaf = s->attachments[i]};
+      mixed.kids[mixed.nkids++] = &leaves[nl++];
+    }
+    body = &mixed;
+  }
+  if (write_node(m, body, e) != 0) goto fail;
+  /* A single-part message ends its body with a line break, as SMTP needs. */
+  if (body->leaf) {
+    const mc_part_t *p = body->leaf;
+    int ends = p->path || (p->body.len >= 2 && p->body.data[p->body.len - 2] == '\r' &&
+                           p->body.data[p->body.len - 1] == '\n');
+    if (!ends) mc_buf_add(&m->own, "\r\n", 2);
+  }
+  flush_own(m);
+  if (m->failed || m->own.failed) { mc_error_set(e, "out of memory"); goto fail; }
+  return m;
+fail:
+  mc_msg_free(m);
+  return NULL;
+}
+
+
+size_t mc_msg_size(const mc_msg_t *m) {
+  size_t total = 0;
+  for (size_t i = 0; i < m->nsegs; i++) total += m->segs[i].len;
+  return total;
+}
+
+
+const char *mc_msg_id(const mc_msg_t *m) { return m->id; }
+
+
+static int write_file(const seg_t *s, mc_write_fn write, void *ctx, mc_error_t *e) {
+  FILE *f = fopen(s->part->path, "rb");
+  if (f == NULL) {
+    mc_error_set(e, "cannot open '%s': %s", s->part->path, strerror(errno));
+    return -1;
+  }
+  unsigned char *in = malloc(FILE_CHUNK);
+  char *out = malloc(mc_b64_encoded_len(FILE_CHUNK, 1));
+  int rc = -1;
+  size_t total = 0, got;
+  if (in == NULL || out == NULL) { mc_error_set(e, "out of memory"); goto done; }
+  while ((got = fread(in, 1, FILE_CHUNK, f)) > 0) {
+    total += got;
+    if (total > s->part->file_size) break;
+    size_t n = mc_b64_encode(out, in, got, 1);
+    if (write(ctx, out, n, e) != 0) goto done;
+  }
+  if (ferror(f) || total != s->part->file_size) {
+    mc_error_set(e, "'%s' changed size while the message was written", s->part->path);
+    goto done;
+  }
+  rc = 0;
+done:
+  free(in);
+  free(out);
+  fclose(f);
+  return rc;
+}
+
+
+int mc_msg_write(const mc_msg_t *m, mc_write_fn write, void *ctx, mc_error_t *e) {
+  for (size_t i = 0; i < m->nsegs; i++) {
+    const seg_t *s = &m->segs[i];
+    int rc;
+    if (s->kind == SEG_FILE) rc = write_file(s, write, ctx, e);
+    else rc = write(ctx, s->kind == SEG_OWN ? m->own.data + s->off : s->ext, s->len, e);
+    if (rc != 0) return -1;
+  }
+  return 0;
+}
+
+
+void mc_msg_free(mc_msg_t *m) {
+  if (m == NULL) return;
+  for (size_t i = 0; i < m->nparts; i++) mc_part_unref(m->parts[i]);
+  free(m->parts);
+  free(m->segs);
+  mc_buf_free(&m->own);
+  free(m);
+}

@@ -1,0 +1,345 @@
+#include "part.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "b64.h"
+#include "hdr.h"
+#include "mimetype.h"
+#include "qp.h"
+#include "utf8.h"
+
+#define MAX_LINE 998        /* RFC 5322 2.1.1, without the CRLF */
+#define MAX_FILENAME 255
+
+/* What the encoder choice needs to know about some bytes. */
+typedef struct {
+  size_t high;        /* bytes >= 0x80 */
+  size_t nul;
+  size_t bare_eol;    /* CR or LF not part of CRLF */
+  size_t longest;     /* longest line, without its break */
+  int boundary_like;  /* "=_" occurs: our boundaries start with it */
+} scan_t;
+
+
+static void scan(const char *s, size_t n, scan_t *r) {
+  memset(r, 0, sizeof *r);
+  size_t line = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '\r' && i + 1 < n && s[i + 1] == '\n') {
+      if (line > r->longest) r->longest = line;
+      line = 0;
+      i++;
+      continue;
+    }
+    if (c == '\r' || c == '\n') r->bare_eol++;
+    else if (c == 0) r->nul++;
+    else if (c >= 0x80) r->high++;
+    else if (c == '=' && i + 1 < n && s[i + 1] == '_') r->boundary_like = 1;
+    line++;
+  }
+  if (line > r->longest) r->longest = line;
+}
+
+
+/* Text with every line break made CRLF (RFC 2045 canonical form). */
+static int canonical_text(mc_buf_t *out, const char *s, size_t n) {
+  if (mc_buf_reserve(out, n + n / 16 + 2) != 0) return -1;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '\r') {
+      if (i + 1 < n && s[i + 1] == '\n') i++;
+      mc_buf_add(out, "\r\n", 2);
+    } else if (c == '\n') {
+      mc_buf_add(out, "\r\n", 2);
+    } else {
+      mc_buf_addc(out, c);
+    }
+  }
+  return out->failed ? -1 : 0;
+}
+
+
+static int is_text_type(const char *type) {
+  return strncasecmp(type, "text/", 5) == 0;
+}
+
+
+static mc_encoding_t choose(const mc_part_opts_t *o, const char *type,
+                            const char *s, size_t n, mc_error_t *e) {
+  scan_t r;
+  scan(s, n, &r);
+  int line_safe = r.nul == 0 && r.bare_eol == 0 && r.longest <= MAX_LINE;
+  switch (o->encoding) {
+  case MC_ENC_7BIT:
+    if (!line_safe || r.high) {
+      mc_error_set(e, "content is not 7bit (8-bit bytes, NUL, bare CR/LF or a line over %d)", MAX_LINE);
+      return MC_ENC_AUTO;
+    }
+    return r.boundary_like ? MC_ENC_QP : MC_ENC_7BIT;
+  case MC_ENC_8BIT:
+    if (!line_safe) {
+      mc_error_set(e, "content cannot be 8bit (NUL, bare CR/LF or a line over %d)", MAX_LINE);
+      return MC_ENC_AUTO;
+    }
+    return r.boundary_like ? MC_ENC_QP : MC_ENC_8BIT;
+  case MC_ENC_QP:
+  case MC_ENC_BASE64:
+    return o->encoding;
+  case MC_ENC_AUTO:
+    break;
+  }
+  if (line_safe && !r.boundary_like) {
+    if (!r.high) return MC_ENC_7BIT;
+    if (o->allow_8bit && is_text_type(type)) return MC_ENC_8BIT;
+  }
+  /* Quoted-printable in text mode would rewrite bare line breaks; text
+   * with them, and anything not text, goes as base64 to keep its bytes. */
+  if (!is_text_type(type) || r.bare_eol || r.nul) return MC_ENC_BASE64;
+  return mc_qp_escapes(s, n) * 6 < n ? MC_ENC_QP : MC_ENC_BASE64;
+}
+
+
+static void encode_body(mc_buf_t *out, mc_encoding_t enc, const char *s, size_t n) {
+  if (enc == MC_ENC_BASE64) {
+    char *d = mc_buf_tail(out, mc_b64_encoded_len(n, 1));
+    if (d) out->len += mc_b64_encode(d, (const unsigned char *)s, n, 1);
+  } else if (enc == MC_ENC_QP) {
+    mc_qp_encode(out, s, n, 0);
+  } else {
+    mc_buf_add(out, s, n);
+  }
+}
+
+
+static int check_field(const char *what, const char *s, mc_error_t *e) {
+  size_t bad;
+  if (s == NULL) return 0;
+  size_t n = strlen(s);
+  if (strpbrk(s, "\r\n")) {
+    mc_error_set(e, "%s contains CR or LF", what);
+    return -1;
+  }
+  if (!mc_utf8_valid(s, n, &bad)) {
+    mc_error_set(e, "%s is not valid UTF-8 (byte %zu)", what, bad + 1);
+    return -1;
+  }
+  return 0;
+}
+
+
+/* RFC 2045 token characters, for the type and subtype and charset. */
+static int check_token(const char *what, const char *s, int slash, mc_error_t *e) {
+  int slashes = 0;
+  if (*s == '\0') { mc_error_set(e, "%s is empty", what); return -1; }
+  for (const char *p = s; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c == '/' && slash) { slashes++; continue; }
+    if (c <= 32 || c >= 127 || strchr("()<>@,;:\\\"/[]?=", c)) {
+      mc_error_set(e, "%s '%s' is not a valid token", what, s);
+      return -1;
+    }
+  }
+  if (slash && slashes != 1) {
+    mc_error_set(e, "%s '%s' is not type/subtype", what, s);
+    return -1;
+  }
+  return 0;
+}
+
+
+static int check_cid(const char *s, mc_error_t *e) {
+  if (*s == '\0') { mc_error_set(e, "content_id is empty"); return -1; }
+  for (const char *p = s; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    if (c <= 32 || c >= 127 || strchr("<>()[]\\\",;:", c)) {
+      mc_error_set(e, "content_id '%s' has a character not allowed in a Content-ID", s);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+
+static int write_head(mc_part_t *p, const mc_part_opts_t *o, const char *type,
+                      mc_error_t *e) {
+  if (check_token("content_type", type, 1, e) != 0) return -1;
+  if (o->charset && check_token("charset", o->charset, 0, e) != 0) return -1;
+  if (check_field("filename", o->filename, e) != 0) return -1;
+  if (o->filename && strlen(o->filename) > MAX_FILENAME) {
+    mc_error_set(e, "filename longer than %d bytes", MAX_FILENAME);
+    return -1;
+  }
+  if (o->content_id && check_cid(o->content_id, e) != 0) return -1;
+  if (o->disposition && strcmp(o->disposition, "inline") != 0 &&
+      strcmp(o->disposition, "attachment") != 0) {
+    mc_error_set(e, "disposition must be 'inline' or 'attachment', not '%s'", o->disposition);
+    return -1;
+  }
+  mc_hdr_t h;
+  mc_hdr_begin(&h, &p->head, "Content-Type");
+  mc_hdr_put(&h, " ", 1, type, strlen(type));
+  const char *charset = o->charset ? o->charset : (o->body ? "utf-8" : NULL);
+  if (charset && is_text_type(type)) mc_hdr_param(&h, "charset", charset, strlen(charset));
+  if (o->filename) mc_hdr_param_ew(&h, "name", o->filename, strlen(o->filename));
+  mc_hdr_end(&h);
+  mc_hdr_begin(&h, &p->head, "Content-Transfer-Encoding");
+  const char *enc = mc_encoding_name(p->encoding);
+  mc_hdr_put(&h, " ", 1, enc, strlen(enc));
+  mc_hdr_end(&h);
+  if (o->disposition || o->filename) {
+    const char *d = o->disposition ? o->disposition : "attachment";
+    mc_hdr_begin(&h, &p->head, "Content-Disposition");
+    mc_hdr_put(&h, " ", 1, d, strlen(d));
+    if (o->filename) mc_hdr_param(&h, "filename", o->filename, strlen(o->filename));
+    mc_hdr_end(&h);
+  }
+  if (o->content_id) mc_buf_printf(&p->head, "Content-ID: <%s>\r\n", o->content_id);
+  if (p->head.failed) { mc_error_set(e, "out of memory"); return -1; }
+  return 0;
+}
+
+
+static const char *type_of(const mc_part_opts_t *o) {
+  if (o->content_type) return o->content_type;
+  if (o->body) return "text/plain";
+  return mc_mimetype_for(o->filename);
+}
+
+
+mc_part_t *mc_part_new(const mc_part_opts_t *o, const char *data, size_t n,
+                       mc_error_t *e) {
+  const char *type = type_of(o);
+  mc_buf_t canon = MC_BUF_INIT;
+  size_t bad;
+  if (o->body) {
+    if (!mc_utf8_valid(data, n, &bad)) {
+      mc_error_set(e, "%s body is not valid UTF-8 (byte %zu)", type, bad + 1);
+      return NULL;
+    }
+    if (canonical_text(&canon, data, n) != 0) {
+      mc_error_set(e, "out of memory");
+      mc_buf_free(&canon);
+      return NULL;
+    }
+    data = canon.data ? canon.data : "";
+    n = canon.len;
+  }
+  mc_part_t *p = calloc(1, sizeof *p);
+  if (p == NULL) {
+    mc_error_set(e, "out of memory");
+    mc_buf_free(&canon);
+    return NULL;
+  }
+  p->refs = 1;
+  e->msg[0] = '\0';
+  p->encoding = choose(o, type, data, n, e);
+  if (p->encoding == MC_ENC_AUTO || write_head(p, o, type, e) != 0) goto fail;
+  encode_body(&p->body, p->encoding, data, n);
+  if (p->body.failed) { mc_error_set(e, "out of memory"); goto fail; }
+  mc_buf_free(&canon);
+  return p;
+fail:
+  mc_buf_free(&canon);
+  mc_part_unref(p);
+  return NULL;
+}
+
+
+static char *read_file(const char *path, size_t *n, mc_error_t *e) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    mc_error_set(e, "cannot open '%s': %s", path, strerror(errno));
+    return NULL;
+  }
+  mc_buf_t b = MC_BUF_INIT;
+  char chunk[65536];
+  size_t got;
+  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) mc_buf_add(&b, chunk, got);
+  int failed = ferror(f);
+  fclose(f);
+  if (failed || b.failed) {
+    mc_error_set(e, "cannot read '%s': %s", path, b.failed ? "out of memory" : "read error");
+    mc_buf_free(&b);
+    return NULL;
+  }
+  *n = b.len;
+  if (b.data == NULL) return calloc(1, 1);
+  return b.data;
+}
+
+
+mc_part_t *mc_part_from_file(const mc_part_opts_t *o, const char *path,
+                             int stream, mc_error_t *e) {
+  if (!stream || o->body) {
+    size_t n;
+    char *data = read_file(path, &n, e);
+    if (data == NULL) return NULL;
+    mc_part_t *p = mc_part_new(o, data, n, e);
+    free(data);
+    return p;
+  }
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    mc_error_set(e, "cannot open '%s': %s", path, strerror(errno));
+    return NULL;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    mc_error_set(e, "cannot stream '%s': not a regular file", path);
+    return NULL;
+  }
+  if (o->encoding != MC_ENC_AUTO && o->encoding != MC_ENC_BASE64) {
+    mc_error_set(e, "a streamed file is always base64");
+    return NULL;
+  }
+  mc_part_t *p = calloc(1, sizeof *p);
+  if (p == NULL) { mc_error_set(e, "out of memory"); return NULL; }
+  p->refs = 1;
+  p->encoding = MC_ENC_BASE64;
+  p->file_size = (size_t)st.st_size;
+  p->path = strdup(path);
+  if (p->path == NULL) { mc_error_set(e, "out of memory"); goto fail; }
+  if (write_head(p, o, type_of(o), e) != 0) goto fail;
+  return p;
+fail:
+  mc_part_unref(p);
+  return NULL;
+}
+
+
+size_t mc_part_size(const mc_part_t *p) {
+  size_t body = p->path ? mc_b64_encoded_len(p->file_size, 1) : p->body.len;
+  return p->head.len + 2 + body;
+}
+
+
+void mc_part_ref(mc_part_t *p) { p->refs++; }
+
+
+void mc_part_unref(mc_part_t *p) {
+  if (p == NULL || --p->refs > 0) return;
+  mc_buf_free(&p->head);
+  mc_buf_free(&p->body);
+  free(p->path);
+  free(p);
+}
+
+
+static const char *const names[] = {
+  [MC_ENC_AUTO] = "auto", [MC_ENC_7BIT] = "7bit", [MC_ENC_8BIT] = "8bit",
+  [MC_ENC_QP] = "quoted-printable", [MC_ENC_BASE64] = "base64",
+};
+
+
+const char *mc_encoding_name(mc_encoding_t enc) { return names[enc]; }
+
+
+int mc_encoding_parse(const char *name, mc_encoding_t *enc) {
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (strcasecmp(name, names[i]) == 0) { *enc = (mc_encoding_t)i; return 0; }
+  }
+  return -1;
+}

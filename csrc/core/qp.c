@@ -1,0 +1,117 @@
+#include "qp.h"
+
+static const char hex[] = "0123456789ABCDEF";
+
+#define MAX_COL 75   /* leaves room for the "=" of a soft break: lines <= 76 */
+
+
+static int literal(unsigned char c) {
+  return (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
+}
+
+
+static int hard_break_at(const char *s, size_t n, size_t i) {
+  return i >= n || s[i] == '\n' || s[i] == '\r';
+}
+
+
+/* "From " at the start of a line is escaped so that mbox writers on the
+ * way never mangle it into ">From ". */
+static int from_line(const char *s, size_t n, size_t i) {
+  return n - i >= 5 && memcmp(s + i, "From ", 5) == 0;
+}
+
+
+size_t mc_qp_escapes(const char *s, size_t n) {
+  size_t count = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!literal(c) && c != '\r' && c != '\n') count++;
+  }
+  return count;
+}
+
+
+void mc_qp_encode(mc_buf_t *out, const char *s, size_t n, int binary) {
+  size_t col = 0;
+  /* Worst case is 3 bytes out per byte in, plus soft breaks. */
+  if (mc_buf_reserve(out, n + n / 2 + 16) != 0) return;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (!binary && (c == '\r' || c == '\n')) {
+      if (c == '\r' && i + 1 < n && s[i + 1] == '\n') i++;
+      mc_buf_add(out, "\r\n", 2);
+      col = 0;
+      continue;
+    }
+    int escape = !literal(c)
+        || ((c == ' ' || c == '\t') && (binary ? i + 1 == n : hard_break_at(s, n, i + 1)))
+        || (col == 0 && c == 'F' && from_line(s, n, i));
+    size_t width = escape ? 3 : 1;
+    if (col + width > MAX_COL) {
+      mc_buf_add(out, "=\r\n", 3);
+      col = 0;
+    }
+    if (escape) {
+      char e[3] = {'=', hex[c >> 4], hex[c & 15]};
+      mc_buf_add(out, e, 3);
+    } else {
+      mc_buf_addc(out, (char)c);
+    }
+    col += width;
+  }
+}
+
+
+static int hexval(unsigned char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+
+/* Length of the line starting at i without its break and trailing blanks. */
+static size_t line_end(const char *s, size_t n, size_t i, size_t *next) {
+  size_t e = i;
+  while (e < n && s[e] != '\n' && s[e] != '\r') e++;
+  size_t after = e;
+  if (after < n && s[after] == '\r') after++;
+  if (after < n && s[after] == '\n' && (after == e || s[after - 1] == '\r')) after++;
+  *next = after;
+  size_t content = e;
+  while (content > i && (s[content - 1] == ' ' || s[content - 1] == '\t')) content--;
+  return content;
+}
+
+
+void mc_qp_decode(mc_buf_t *out, const char *s, size_t n) {
+  size_t i = 0;
+  if (mc_buf_reserve(out, n) != 0) return;
+  while (i < n) {
+    size_t next;
+    size_t end = line_end(s, n, i, &next);
+    int soft = 0;
+    for (size_t j = i; j < end; j++) {
+      unsigned char c = (unsigned char)s[j];
+      if (c != '=') { mc_buf_addc(out, (char)c); continue; }
+      if (j + 1 == end) { soft = 1; break; }  /* "=" then the line break */
+      int hi = j + 1 < end ? hexval((unsigned char)s[j + 1]) : -1;
+      int lo = j + 2 < end ? hexval((unsigned char)s[j + 2]) : -1;
+      if (hi >= 0 && lo >= 0) {
+        mc_buf_addc(out, (char)(hi << 4 | lo));
+        j += 2;
+      } else {
+        mc_buf_addc(out, '=');
+      }
+    }
+    if (!soft) {
+      /* a hard break, kept as CRLF; trailing blanks at the very end of
+       * the input with no break after them are just dropped */
+      size_t k = end;
+      while (k < next && (s[k] == ' ' || s[k] == '\t')) k++;
+      if (k < next) mc_buf_add(out, "\r\n", 2);
+    }
+    i = next;
+  }
+}

@@ -1,0 +1,21 @@
+/* Quoted-printable (RFC 2045 6.7). */
+#ifndef MC_QP_H
+#define MC_QP_H
+
+#include "buf.h"
+
+/* Appends the encoding of s to out. Lines are at most 76 characters,
+ * soft-broken with "=" CRLF. Text mode turns every line break (CRLF, LF
+ * or CR) into a hard CRLF, as RFC 2045 canonical text; binary mode
+ * encodes CR and LF like any other byte, so the bytes round-trip exactly. */
+void mc_qp_encode(mc_buf_t *out, const char *s, size_t n, int binary);
+
+/* Bytes that would be escaped in text mode: the input to the encoder
+ * choice (quoted-printable or base64). */
+size_t mc_qp_escapes(const char *s, size_t n);
+
+/* Appends the decoding of s: soft breaks removed, "=XX" decoded, white
+ * space before a hard break dropped; malformed escapes kept literally. */
+void mc_qp_decode(mc_buf_t *out, const char *s, size_t n);
+
+#endif

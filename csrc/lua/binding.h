@@ -1,0 +1,27 @@
+/* Shared by the binding files: each registers its functions into the
+ * module table that luaopen_mailcast_core builds. */
+#ifndef MC_BINDING_H
+#define MC_BINDING_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "core/error.h"
+#include "core/part.h"
+
+#define MC_PART_CLASS "mailcast.Part"
+#define MC_MESSAGE_CLASS "mailcast.Message"
+
+void mc_l_open_codec(lua_State *L);
+void mc_l_open_part(lua_State *L);
+void mc_l_open_message(lua_State *L);
+void mc_l_open_parse(lua_State *L);
+
+/* Pushes fail and the message; returns 2 (the Lua convention). */
+int mc_l_fail(lua_State *L, const mc_error_t *e);
+
+/* The part at idx: a Part (a new reference), or a table made into a new
+ * part; the caller unrefs it. NULL with e set on bad data. */
+mc_part_t *mc_l_topart(lua_State *L, int idx, mc_error_t *e);
+
+#endif

@@ -1,0 +1,146 @@
+/* mailcast.core encoders: base64, quoted-printable, header words. */
+#include <stdlib.h>
+
+#include "binding.h"
+#include "core/b64.h"
+#include "core/hdr.h"
+#include "core/hdrdecode.h"
+#include "core/qp.h"
+#include "core/utf8.h"
+
+
+int mc_l_fail(lua_State *L, const mc_error_t *e) {
+  luaL_pushfail(L);
+  lua_pushstring(L, e->msg);
+  return 2;
+}
+
+
+/* Pushes a finished buffer as a string, raising on allocation failure. */
+static int push_buf(lua_State *L, mc_buf_t *b) {
+  if (b->failed) {
+    mc_buf_free(b);
+    return luaL_error(L, "not enough memory");
+  }
+  lua_pushlstring(L, b->data ? b->data : "", b->len);
+  mc_buf_free(b);
+  return 1;
+}
+
+
+/* b64_encode(s [, wrap]) -> string; wrap: 76-character CRLF lines. */
+static int l_b64_encode(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  int wrap = lua_toboolean(L, 2);
+  luaL_Buffer b;
+  size_t len = mc_b64_encoded_len(n, wrap);
+  char *d = luaL_buffinitsize(L, &b, len);
+  luaL_pushresultsize(&b, mc_b64_encode(d, (const unsigned char *)s, n, wrap));
+  return 1;
+}
+
+
+/* b64_decode(s) -> string | fail, message (white space is allowed). */
+static int l_b64_decode(lua_State *L) {
+  size_t n, bad = 0;
+  const char *s = luaL_checklstring(L, 1, &n);
+  luaL_Buffer b;
+  unsigned char *d = (unsigned char *)luaL_buffinitsize(L, &b, n / 4 * 3 + 3);
+  size_t len = mc_b64_decode(d, s, n, 1, &bad);
+  if (len == (size_t)-1) {
+    luaL_pushfail(L);
+    if (bad < n) lua_pushfstring(L, "base64: invalid character at byte %d", (int)bad + 1);
+    else lua_pushliteral(L, "base64: truncated input");
+    return 2;
+  }
+  luaL_pushresultsize(&b, len);
+  return 1;
+}
+
+
+/* qp_encode(s [, binary]) -> string */
+static int l_qp_encode(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  mc_buf_t out = MC_BUF_INIT;
+  mc_qp_encode(&out, s, n, lua_toboolean(L, 2));
+  return push_buf(L, &out);
+}
+
+
+/* qp_decode(s) -> string */
+static int l_qp_decode(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  mc_buf_t out = MC_BUF_INIT;
+  mc_qp_decode(&out, s, n);
+  return push_buf(L, &out);
+}
+
+
+/* encode_header(name, value) -> "Name: value" folded and encoded, without
+ * the final CRLF | fail, message */
+static int l_encode_header(lua_State *L) {
+  size_t n, bad;
+  const char *name = luaL_checkstring(L, 1);
+  const char *value = luaL_checklstring(L, 2, &n);
+  for (const char *p = name; *p; p++) {
+    if (*p <= 32 || *p >= 127 || *p == ':')
+      return luaL_argerror(L, 1, "not a header field name");
+  }
+  if (memchr(value, '\r', n) || memchr(value, '\n', n) || memchr(value, '\0', n)) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: value contains CR, LF or NUL", name);
+    return 2;
+  }
+  if (!mc_utf8_valid(value, n, &bad)) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: value is not valid UTF-8 (byte %d)", name, (int)bad + 1);
+    return 2;
+  }
+  mc_buf_t out = MC_BUF_INIT;
+  mc_hdr_t h;
+  mc_hdr_begin(&h, &out, name);
+  mc_hdr_unstructured(&h, value, n);
+  return push_buf(L, &out);
+}
+
+
+/* decode_header(value) -> UTF-8 with encoded-words decoded */
+static int l_decode_header(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  mc_buf_t out = MC_BUF_INIT;
+  mc_hdr_decode(&out, s, n);
+  return push_buf(L, &out);
+}
+
+
+/* utf8_valid(s) -> true | false, byte offset (1-based) of the first bad byte */
+static int l_utf8_valid(lua_State *L) {
+  size_t n, bad;
+  const char *s = luaL_checklstring(L, 1, &n);
+  int ok = mc_utf8_valid(s, n, &bad);
+  lua_pushboolean(L, ok);
+  if (ok) return 1;
+  lua_pushinteger(L, (lua_Integer)bad + 1);
+  return 2;
+}
+
+
+static const luaL_Reg functions[] = {
+  {"b64_encode", l_b64_encode},
+  {"b64_decode", l_b64_decode},
+  {"qp_encode", l_qp_encode},
+  {"qp_decode", l_qp_decode},
+  {"encode_header", l_encode_header},
+  {"decode_header", l_decode_header},
+  {"utf8_valid", l_utf8_valid},
+  {NULL, NULL},
+};
+
+
+void mc_l_open_codec(lua_State *L) {
+  luaL_setfuncs(L, functions, 0);
+}

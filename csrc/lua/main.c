@@ -1,0 +1,108 @@
+/* The mailcast runner: Lua 5.4 with mailcast.core built in. Everything a
+ * command does is written in Lua (mailcast.cli); this file only makes the
+ * state, finds the Lua files, and reports what escapes as an error. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "module.h"
+
+
+static int file_exists(const char *path) {
+  return access(path, R_OK) == 0;
+}
+
+
+/* Puts dir/?.lua and dir/?/init.lua in front of package.path. */
+static void prepend_path(lua_State *L, const char *dir) {
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "path");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir, lua_tostring(L, -1));
+  lua_setfield(L, -3, "path");
+  lua_pop(L, 2);
+}
+
+
+/* The Lua files that belong with this binary: the tree's lua/ when it
+ * runs from a build (TREE/build/bin/mailcast), or PREFIX/share/lua/5.4
+ * when it was installed (by luarocks into any tree, or by make install). */
+static void find_lua_files(lua_State *L) {
+  char exe[PATH_MAX], dir[PATH_MAX + 64], probe[PATH_MAX + 128];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash == NULL) return;
+  *slash = '\0';   /* exe is now the binary's directory */
+  static const char *const candidates[] = {"%s/../../lua", "%s/../share/lua/5.4"};
+  for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+    snprintf(dir, sizeof dir, candidates[i], exe);
+    snprintf(probe, sizeof probe, "%s/mailcast/init.lua", dir);
+    if (file_exists(probe)) {
+      char real[PATH_MAX];
+      prepend_path(L, realpath(dir, real) ? real : dir);
+      return;
+    }
+  }
+}
+
+
+static int traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (msg == NULL) msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+
+/* Runs mailcast.cli.main(argv) in protected mode; returns the exit code. */
+static int run_cli(lua_State *L) {
+  int argc = (int)lua_tointeger(L, 1);
+  char **argv = lua_touserdata(L, 2);
+  luaL_openlibs(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_mailcast_core);
+  lua_setfield(L, -2, "mailcast.core");
+  lua_pop(L, 1);
+  find_lua_files(L);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "mailcast.cli");
+  lua_call(L, 1, 1);
+  lua_getfield(L, -1, "main");
+  lua_createtable(L, argc, 0);
+  for (int i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i);
+  }
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+
+int main(int argc, char **argv) {
+  lua_State *L = luaL_newstate();
+  if (L == NULL) {
+    fprintf(stderr, "mailcast: cannot create Lua state: not enough memory\n");
+    return 1;
+  }
+  lua_pushcfunction(L, traceback);
+  lua_pushcfunction(L, run_cli);
+  lua_pushinteger(L, argc);
+  lua_pushlightuserdata(L, argv);
+  int status = lua_pcall(L, 2, 1, 1);
+  int code;
+  if (status != LUA_OK) {
+    fprintf(stderr, "mailcast: %s\n", lua_tostring(L, -1));
+    code = 1;
+  } else {
+    code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+  }
+  lua_close(L);
+  return code;
+}

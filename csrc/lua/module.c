@@ -1,0 +1,19 @@
+/* luaopen_mailcast_core: the C core as a Lua module. */
+#include "binding.h"
+#include "module.h"
+
+#ifndef MC_VERSION
+#define MC_VERSION "scm"
+#endif
+
+
+MC_EXPORT int luaopen_mailcast_core(lua_State *L) {
+  lua_newtable(L);
+  mc_l_open_codec(L);
+  mc_l_open_part(L);
+  mc_l_open_message(L);
+  mc_l_open_parse(L);
+  lua_pushliteral(L, MC_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

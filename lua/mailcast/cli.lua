@@ -1,0 +1,73 @@
+-- The mailcast command line. The C runner makes the Lua state and calls
+-- main(argv); every command is written here.
+local core = require "mailcast.core"
+
+local M = {}
+
+local USAGE = [[
+usage: mailcast COMMAND [ARGS]
+
+commands:
+  run SCRIPT.lua [ARGS...]   run a campaign or any Lua script with mailcast
+                             loaded; ARGS arrive in `arg` and `...`
+  help                       this text
+  version                    the version (also --version)
+]]
+
+local function stderr(...)
+  io.stderr:write("mailcast: ", string.format(...), "\n")
+end
+
+-- Runs a script as the stand-alone lua does: arg[0] is the script,
+-- arg[1..n] its arguments, negative indices what came before it.
+local function run(argv)
+  local script = argv[2]
+  if not script then
+    stderr("run: no script given")
+    io.stderr:write(USAGE)
+    return 2
+  end
+  local args = { [-2] = argv[0], [-1] = argv[1], [0] = script }
+  for i = 3, #argv do args[i - 2] = argv[i] end
+  _G.arg = args
+  local chunk, err = loadfile(script)
+  if not chunk then
+    stderr("%s", err)
+    return 1
+  end
+  local results = table.pack(xpcall(chunk, debug.traceback, table.unpack(args, 1, #args)))
+  if not results[1] then
+    stderr("%s", tostring(results[2]))
+    return 1
+  end
+  return math.type(results[2]) == "integer" and results[2] or 0
+end
+
+local commands = {
+  run = run,
+  help = function() io.write(USAGE) return 0 end,
+  version = function()
+    io.write(string.format("mailcast %s (%s)\n", core.version, _VERSION))
+    return 0
+  end,
+}
+commands["--help"], commands["-h"] = commands.help, commands.help
+commands["--version"], commands["-v"] = commands.version, commands.version
+
+--- main(argv) -> exit code. argv[0] is the program, argv[1] the command.
+function M.main(argv)
+  local name = argv[1]
+  if not name then
+    io.stderr:write(USAGE)
+    return 2
+  end
+  local command = commands[name]
+  if not command then
+    stderr("unknown command '%s'", name)
+    io.stderr:write(USAGE)
+    return 2
+  end
+  return command(argv)
+end
+
+return M

@@ -1,0 +1,99 @@
+-- mailcast: scriptable bulk mail. The C core (mailcast.core) does the
+-- work; this module gives it the shape users call.
+local core = require "mailcast.core"
+local parts = require "mailcast.parts"
+
+local M = {}
+
+M.version = core.version
+
+local default_cache = parts.new()
+
+--- Base64: mailcast.b64(s) or .encode(s [, wrap]) and .decode(s).
+-- wrap = true gives 76-character lines ended by CRLF (RFC 2045).
+M.b64 = setmetatable({
+  encode = core.b64_encode,
+  decode = core.b64_decode,
+}, { __call = function(_, s, wrap) return core.b64_encode(s, wrap) end })
+
+--- Quoted-printable: mailcast.qp(s) or .encode(s [, binary]) and .decode(s).
+-- Text mode makes every line break CRLF; binary mode keeps every byte.
+M.qp = setmetatable({
+  encode = core.qp_encode,
+  decode = core.qp_decode,
+}, { __call = function(_, s, binary) return core.qp_encode(s, binary) end })
+
+--- encode_header(name, value) -> "Name: value" folded at 78 columns with
+-- RFC 2047 encoded-words where needed | nil, message.
+M.encode_header = core.encode_header
+
+--- decode_header(value) -> value with its encoded-words decoded to UTF-8.
+M.decode_header = core.decode_header
+
+--- utf8_valid(s) -> true | false, position of the first bad byte.
+M.utf8_valid = core.utf8_valid
+
+--- parse(raw) -> a tree of the message (see README).
+M.parse = core.parse
+
+--- part{path= | data=, filename=, content_type=, ...} -> Part | nil, message.
+-- A Part is encoded once and can go into any number of messages.
+M.part = core.part
+
+--- parts([opts]) -> a new cache of encoded parts (one per campaign).
+M.parts = parts.new
+
+local function cached(list, cache, field)
+  if list == nil then return nil end
+  local out = {}
+  for i, spec in ipairs(list) do
+    local part, err = cache:part(spec)
+    if not part then return nil, string.format("%s[%d]: %s", field, i, err) end
+    out[i] = part
+  end
+  return out
+end
+
+--- build(t) -> mailcast.Message | nil, message
+-- t: from, to, cc, reply_to, subject, headers, text, html, inline,
+-- attachments, message_id, date, allow_8bit, and cache (a parts cache,
+-- or false to encode every part afresh). Bad data (an address, a CR in
+-- a header value) is returned as an error naming the field.
+function M.build(t)
+  assert(type(t) == "table", "mailcast.build: expected a table")
+  local cache = t.cache
+  if cache == nil then cache = default_cache end
+  if cache and (t.inline or t.attachments) then
+    local spec = {}
+    for k, v in pairs(t) do spec[k] = v end
+    local err
+    spec.inline, err = cached(t.inline, cache, "inline")
+    if err then return nil, err end
+    spec.attachments, err = cached(t.attachments, cache, "attachments")
+    if err then return nil, err end
+    t = spec
+  end
+  return core.build(t)
+end
+
+--- message(t) -> the message as a string | nil, message
+function M.message(t)
+  local msg, err = M.build(t)
+  if not msg then return nil, err end
+  local raw, werr = msg:tostring()
+  msg:close()
+  return raw, werr
+end
+
+--- write_message(t, sink) -> true | nil, message
+-- sink: an open file, or an ltn12 sink (called with each chunk, then nil).
+-- Attachments marked stream = true are encoded from their file on the way.
+function M.write_message(t, sink)
+  local msg, err = M.build(t)
+  if not msg then return nil, err end
+  local ok, werr = msg:write(sink)
+  msg:close()
+  return ok, werr
+end
+
+return M

@@ -1,0 +1,101 @@
+-- Mail-merge templates: {{name}} is replaced by a variable, escaped for
+-- HTML in HTML templates; {{{name}}} inserts it as it is (trusted HTML);
+-- {{#name}}...{{/name}} keeps its content when the variable is set and
+-- not empty or false, {{^name}}...{{/name}} when it is not. A missing
+-- variable is an error naming the template, the line and the variable.
+local M = {}
+
+local HTML_ESCAPES = {
+  ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;",
+}
+
+--- html_escape(s) -> s safe as HTML text or a quoted attribute value.
+function M.html_escape(s)
+  return (s:gsub("[&<>\"']", HTML_ESCAPES))
+end
+
+local function line_at(src, pos)
+  local _, breaks = src:sub(1, pos):gsub("\n", "")
+  return breaks + 1
+end
+
+-- Parses src into a list of nodes: strings, {var=, raw=, line=} and
+-- {section=, inverted=, body=, line=}.
+local function parse(src, name)
+  local pos, root, stack = 1, {}, {}
+  local current = root
+  while true do
+    local s, e, braces, sigil, key = src:find("({{{?)%s*([#^/]?)%s*([%w_%.%-]+)%s*}}}?", pos)
+    if not s then break end
+    if s > pos then current[#current + 1] = src:sub(pos, s - 1) end
+    local line = line_at(src, s)
+    local triple = #braces == 3
+    if triple and src:sub(e, e + 0) == "}" and src:sub(e - 2, e) ~= "}}}" then
+      error(string.format("template %s:%d: '{{{%s' needs '}}}'", name, line, key), 0)
+    end
+    if sigil == "#" or sigil == "^" then
+      local node = { section = key, inverted = sigil == "^", body = {}, line = line }
+      current[#current + 1] = node
+      stack[#stack + 1] = current
+      current = node.body
+      current.key, current.line = key, line
+    elseif sigil == "/" then
+      if current.key ~= key then
+        error(string.format("template %s:%d: {{/%s}} closes %s", name, line, key,
+          current.key and ("{{#" .. current.key .. "}}") or "nothing"), 0)
+      end
+      current = table.remove(stack)
+    else
+      current[#current + 1] = { var = key, raw = triple, line = line }
+    end
+    pos = e + 1
+  end
+  if current ~= root then
+    error(string.format("template %s:%d: {{#%s}} is never closed", name, current.line, current.key), 0)
+  end
+  if pos <= #src then root[#root + 1] = src:sub(pos) end
+  return root
+end
+
+local function lookup(vars, key)
+  local value = vars
+  for part in key:gmatch("[^%.]+") do
+    if type(value) ~= "table" then return nil end
+    value = value[part]
+  end
+  return value
+end
+
+local function render(nodes, vars, html, name, out)
+  for _, node in ipairs(nodes) do
+    if type(node) == "string" then
+      out[#out + 1] = node
+    elseif node.var then
+      local value = lookup(vars, node.var)
+      if value == nil then
+        error(string.format("template %s:%d: missing variable '%s'", name, node.line, node.var), 0)
+      end
+      value = tostring(value)
+      out[#out + 1] = (html and not node.raw) and M.html_escape(value) or value
+    else
+      local value = lookup(vars, node.section)
+      local set = value ~= nil and value ~= false and value ~= ""
+      if set ~= node.inverted then render(node.body, vars, html, name, out) end
+    end
+  end
+end
+
+--- compile(src, name [, opts]) -> render function | raises on bad syntax.
+-- opts.html: escape {{ }} values for HTML. render(vars) -> string | nil, message.
+function M.compile(src, name, opts)
+  local html = opts and opts.html
+  local nodes = parse(src, name or "?")
+  return function(vars)
+    local out = {}
+    local ok, err = pcall(render, nodes, vars, html, name or "?", out)
+    if not ok then return nil, err end
+    return table.concat(out)
+  end
+end
+
+return M
