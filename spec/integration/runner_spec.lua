@@ -1,0 +1,136 @@
+-- The runner and the package as a user meets them: `mailcast` on the
+-- command line, the example campaign, and a LuaRocks install.
+local helper = require "helper"
+
+local function sh_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Runs a shell command; returns its output (stdout and stderr) and exit code.
+local function run(cmd)
+  local p = io.popen(cmd .. " 2>&1; echo \"exit:$?\"")
+  local out = p:read("a")
+  p:close()
+  local body, code = out:match("^(.*)exit:(%d+)\n$")
+  return body, tonumber(code)
+end
+
+local function tmpdir()
+  local p = io.popen("mktemp -d")
+  local dir = p:read("l")
+  p:close()
+  return dir
+end
+
+local function write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+local mailcast = helper.runner
+
+describe("the mailcast runner", function()
+  local dir
+  before_each(function() dir = tmpdir() end)
+  after_each(function() os.execute("rm -rf " .. sh_quote(dir)) end)
+
+  it("prints its version", function()
+    local out, code = run(sh_quote(mailcast) .. " --version")
+    assert.equal(0, code)
+    assert.matches("^mailcast %d+%.%d+%.%d+ %(Lua 5%.4%)\n$", out)
+  end)
+
+  it("prints usage for help", function()
+    local out, code = run(sh_quote(mailcast) .. " help")
+    assert.equal(0, code)
+    assert.matches("run SCRIPT%.lua", out)
+  end)
+
+  it("refuses an unknown command with exit code 2", function()
+    local out, code = run(sh_quote(mailcast) .. " frobnicate")
+    assert.equal(2, code)
+    assert.matches("unknown command 'frobnicate'", out)
+  end)
+
+  it("runs a script with arg and ... set as the stand-alone lua does", function()
+    local script = dir .. "/args.lua"
+    write(script, [[
+      local a, b = ...
+      print(arg[0], arg[1], arg[2], arg[-1], a, b, #arg)
+      print(require("mailcast").version)
+    ]])
+    local out, code = run(sh_quote(mailcast) .. " run " .. sh_quote(script) .. " one 'two words'")
+    assert.equal(0, code)
+    local first = out:match("^[^\n]*")
+    assert.equal(script .. "\tone\ttwo words\trun\tone\ttwo words\t2", first)
+  end)
+
+  it("uses the integer a script returns as its exit code", function()
+    local script = dir .. "/exit.lua"
+    write(script, "return 3\n")
+    local _, code = run(sh_quote(mailcast) .. " run " .. sh_quote(script))
+    assert.equal(3, code)
+  end)
+
+  it("reports an error in a script with its file and line and exits 1", function()
+    local script = dir .. "/broken.lua"
+    write(script, "local x = 1\nerror('the list is gone')\n")
+    local out, code = run(sh_quote(mailcast) .. " run " .. sh_quote(script))
+    assert.equal(1, code)
+    assert.matches("broken%.lua:2: the list is gone", out)
+  end)
+
+  it("reports a script that does not parse without running it", function()
+    local script = dir .. "/syntax.lua"
+    write(script, "print('ran')\nlocal = 5\n")
+    local out, code = run(sh_quote(mailcast) .. " run " .. sh_quote(script))
+    assert.equal(1, code)
+    assert.matches("syntax%.lua:2:", out)
+    assert.not_matches("ran", out)
+  end)
+
+  it("reports a missing script", function()
+    local out, code = run(sh_quote(mailcast) .. " run " .. sh_quote(dir .. "/nope.lua"))
+    assert.equal(1, code)
+    assert.matches("nope%.lua", out)
+  end)
+end)
+
+describe("the example newsletter", function()
+  it("writes one parseable message per recipient with the shared parts encoded once", function()
+    local dir = tmpdir()
+    local out, code = run(sh_quote(mailcast) .. " run examples/newsletter/newsletter.lua " .. sh_quote(dir))
+    assert.equal(0, code, out)
+    assert.matches("3 messages written, 0 skipped; parts encoded 2 times, reused 4 times", out, 1, true)
+    local mailcast_lib = require "mailcast"
+    local files = {}
+    for name in io.popen("ls " .. sh_quote(dir)):lines() do files[#files + 1] = name end
+    assert.equal(3, #files)
+    local f = assert(io.open(dir .. "/" .. files[2], "rb"))
+    local msg = mailcast_lib.parse(f:read("a"))
+    f:close()
+    os.execute("rm -rf " .. sh_quote(dir))
+    assert.equal("multipart/mixed", msg.content_type)
+    assert.equal("Jürgen, our November news — Neuigkeiten für Sie", msg.header.subject)
+    local html = msg.parts[1].parts[2].parts[1].body
+    assert.matches("Müller, Schmidt &lt;GmbH&gt;", html, 1, true) -- escaped, not markup
+    assert.equal("Broschüre November.pdf", msg.parts[2].filename)
+  end)
+end)
+
+describe("the rockspec", function()
+  it("installs the module and the runner into a LuaRocks tree", function()
+    local tree = tmpdir()
+    local out, code = run("luarocks --lua-version 5.4 --tree " .. sh_quote(tree) .. " make")
+    assert.equal(0, code, out)
+    -- Outside the source tree, with only what `luarocks path` sets.
+    local check = "cd / && eval \"$(luarocks --lua-version 5.4 --tree " .. sh_quote(tree) ..
+      " path)\" && lua5.4 -e 'local m = require \"mailcast\"; io.write(m.version, \" \", " ..
+      "m.b64(\"mail\"))' && echo && PATH=" .. sh_quote(tree .. "/bin") .. ":$PATH mailcast --version"
+    out, code = run(check)
+    os.execute("rm -rf " .. sh_quote(tree))
+    assert.equal(0, code, out)
+    assert.matches("^%d+%.%d+%.%d+ bWFpbA==\nmailcast %d", out)
+  end)
+end)

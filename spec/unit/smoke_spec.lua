@@ -1,0 +1,6 @@
+describe("smoke", function()
+  it("loads the module", function()
+    local mc = require "mailcast"
+    assert.is_string(mc.version)
+  end)
+end)
