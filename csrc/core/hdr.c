@@ -166,7 +166,8 @@ static int atext(unsigned char c) {
 
 void mc_hdr_phrase(mc_hdr_t *h, const char *s, size_t n) {
   trim(&s, &n);
-  if (!mc_is_ascii(s, n) || (n > 1 && memmem(s, n, "=?", 2))) {
+  /* Encoded-words also for a name too long to stay on one line quoted. */
+  if (!mc_is_ascii(s, n) || (n > 1 && memmem(s, n, "=?", 2)) || n > LONGEST_WORD) {
     encoded_words(h, s, n);
     return;
   }

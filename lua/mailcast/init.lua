@@ -43,6 +43,9 @@ M.part = core.part
 --- parts([opts]) -> a new cache of encoded parts (one per campaign).
 M.parts = parts.new
 
+M.csv = require "mailcast.csv"
+M.template = require "mailcast.template"
+
 local function cached(list, cache, field)
   if list == nil then return nil end
   local out = {}
