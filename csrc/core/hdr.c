@@ -41,6 +41,26 @@ void mc_hdr_end(mc_hdr_t *h) {
 static int is_wsp(char c) { return c == ' ' || c == '\t'; }
 
 
+int mc_hdr_check_value(const char *what, const char *s, size_t n, mc_error_t *e) {
+  size_t bad;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '\r' || s[i] == '\n') {
+      mc_error_set(e, "%s contains CR or LF (header injection refused)", what);
+      return -1;
+    }
+    if (s[i] == '\0') {
+      mc_error_set(e, "%s contains NUL", what);
+      return -1;
+    }
+  }
+  if (!mc_utf8_valid(s, n, &bad)) {
+    mc_error_set(e, "%s is not valid UTF-8 (byte %zu)", what, bad + 1);
+    return -1;
+  }
+  return 0;
+}
+
+
 int mc_hdr_is_plain(const char *s, size_t n) {
   size_t run = 0;
   for (size_t i = 0; i < n; i++) {

@@ -4,6 +4,7 @@
 #define MC_HDR_H
 
 #include "buf.h"
+#include "error.h"
 
 #define MC_HDR_FOLD 78   /* preferred line length (RFC 5322 2.1.1) */
 
@@ -41,6 +42,10 @@ void mc_hdr_param(mc_hdr_t *h, const char *name, const char *s, size_t n);
 /* "; name=value" with the value as a quoted encoded-word: what older
  * mail readers look for in Content-Type's name= (not a standard). */
 void mc_hdr_param_ew(mc_hdr_t *h, const char *name, const char *s, size_t n);
+
+/* Checks text meant for a header: no CR, LF or NUL (which would let data
+ * forge fields), valid UTF-8. what names it in the error. 0 or -1. */
+int mc_hdr_check_value(const char *what, const char *s, size_t n, mc_error_t *e);
 
 /* 1 when s can be written as it is (printable ASCII and tabs, no "=?",
  * no run without white space long enough to break the line limit). */

@@ -98,26 +98,6 @@ static int write_node(mc_msg_t *m, const node_t *n, mc_error_t *e) {
 }
 
 
-static int check_value(const char *what, const char *s, size_t n, mc_error_t *e) {
-  size_t bad;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '\r' || s[i] == '\n') {
-      mc_error_set(e, "%s contains CR or LF (header injection refused)", what);
-      return -1;
-    }
-    if (s[i] == '\0') {
-      mc_error_set(e, "%s contains NUL", what);
-      return -1;
-    }
-  }
-  if (!mc_utf8_valid(s, n, &bad)) {
-    mc_error_set(e, "%s is not valid UTF-8 (byte %zu)", what, bad + 1);
-    return -1;
-  }
-  return 0;
-}
-
-
 /* Fields the builder writes itself: setting them as extra fields would
  * make a second, conflicting copy. */
 static const char *const reserved[] = {
@@ -176,7 +156,7 @@ static void address_field(mc_buf_t *out, const char *name, const mc_addrlist_t *
 static int make_id(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
   if (s->message_id) {
     size_t n = strlen(s->message_id);
-    if (check_value("message_id", s->message_id, n, e) != 0) return -1;
+    if (mc_hdr_check_value("message_id", s->message_id, n, e) != 0) return -1;
     const char *at = strchr(s->message_id, '@');
     int bracketed = n >= 2 && s->message_id[0] == '<' && s->message_id[n - 1] == '>';
     if (at == NULL || strpbrk(s->message_id, " \t") || n + 3 > sizeof m->id ||
@@ -201,7 +181,7 @@ static int make_id(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
 static int write_header(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
   mc_buf_t *out = &m->own;
   if (s->date) {
-    if (check_value("date", s->date, strlen(s->date), e) != 0) return -1;
+    if (mc_hdr_check_value("date", s->date, strlen(s->date), e) != 0) return -1;
     mc_buf_printf(out, "Date: %s\r\n", s->date);
   } else {
     char when[64];
@@ -223,7 +203,7 @@ static int write_header(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
   address_field(out, "To", &s->to);
   address_field(out, "Cc", &s->cc);
   if (s->subject) {
-    if (check_value("subject", s->subject, s->subject_len, e) != 0) return -1;
+    if (mc_hdr_check_value("subject", s->subject, s->subject_len, e) != 0) return -1;
     mc_hdr_t h;
     mc_hdr_begin(&h, out, "Subject");
     mc_hdr_unstructured(&h, s->subject, s->subject_len);
@@ -236,7 +216,7 @@ static int write_header(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
     if (check_field_name(f->name, e) != 0) return -1;
     char what[100];
     snprintf(what, sizeof what, "header '%s'", f->name);
-    if (check_value(what, f->value, f->len, e) != 0) return -1;
+    if (mc_hdr_check_value(what, f->value, f->len, e) != 0) return -1;
     mc_hdr_t h;
     mc_hdr_begin(&h, out, f->name);
     mc_hdr_unstructured(&h, f->value, f->len);

@@ -115,22 +115,6 @@ static void encode_body(mc_buf_t *out, mc_encoding_t enc, const char *s, size_t 
 }
 
 
-static int check_field(const char *what, const char *s, mc_error_t *e) {
-  size_t bad;
-  if (s == NULL) return 0;
-  size_t n = strlen(s);
-  if (strpbrk(s, "\r\n")) {
-    mc_error_set(e, "%s contains CR or LF", what);
-    return -1;
-  }
-  if (!mc_utf8_valid(s, n, &bad)) {
-    mc_error_set(e, "%s is not valid UTF-8 (byte %zu)", what, bad + 1);
-    return -1;
-  }
-  return 0;
-}
-
-
 /* RFC 2045 token characters, for the type and subtype and charset. */
 static int check_token(const char *what, const char *s, int slash, mc_error_t *e) {
   int slashes = 0;
@@ -168,7 +152,8 @@ static int write_head(mc_part_t *p, const mc_part_opts_t *o, const char *type,
                       mc_error_t *e) {
   if (check_token("content_type", type, 1, e) != 0) return -1;
   if (o->charset && check_token("charset", o->charset, 0, e) != 0) return -1;
-  if (check_field("filename", o->filename, e) != 0) return -1;
+  if (o->filename && mc_hdr_check_value("filename", o->filename, strlen(o->filename), e) != 0)
+    return -1;
   if (o->filename && strlen(o->filename) > MAX_FILENAME) {
     mc_error_set(e, "filename longer than %d bytes", MAX_FILENAME);
     return -1;

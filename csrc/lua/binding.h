@@ -20,6 +20,11 @@ void mc_l_open_parse(lua_State *L);
 /* Pushes fail and the message; returns 2 (the Lua convention). */
 int mc_l_fail(lua_State *L, const mc_error_t *e);
 
+/* Registers a class: metatable name (its __name) with the metamethods
+ * meta and an __index table of methods. */
+void mc_l_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
+                   const luaL_Reg *methods);
+
 /* The part at idx: a Part (a new reference), or a table made into a new
  * part; the caller unrefs it. NULL with e set on bad data. */
 mc_part_t *mc_l_topart(lua_State *L, int idx, mc_error_t *e);

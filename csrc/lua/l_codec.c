@@ -9,13 +9,6 @@
 #include "core/utf8.h"
 
 
-int mc_l_fail(lua_State *L, const mc_error_t *e) {
-  luaL_pushfail(L);
-  lua_pushstring(L, e->msg);
-  return 2;
-}
-
-
 /* Pushes a finished buffer as a string, raising on allocation failure. */
 static int push_buf(lua_State *L, mc_buf_t *b) {
   if (b->failed) {
@@ -82,23 +75,15 @@ static int l_qp_decode(lua_State *L) {
 /* encode_header(name, value) -> "Name: value" folded and encoded, without
  * the final CRLF | fail, message */
 static int l_encode_header(lua_State *L) {
-  size_t n, bad;
+  size_t n;
   const char *name = luaL_checkstring(L, 1);
   const char *value = luaL_checklstring(L, 2, &n);
   for (const char *p = name; *p; p++) {
     if (*p <= 32 || *p >= 127 || *p == ':')
       return luaL_argerror(L, 1, "not a header field name");
   }
-  if (memchr(value, '\r', n) || memchr(value, '\n', n) || memchr(value, '\0', n)) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "%s: value contains CR, LF or NUL", name);
-    return 2;
-  }
-  if (!mc_utf8_valid(value, n, &bad)) {
-    luaL_pushfail(L);
-    lua_pushfstring(L, "%s: value is not valid UTF-8 (byte %d)", name, (int)bad + 1);
-    return 2;
-  }
+  mc_error_t e;
+  if (mc_hdr_check_value(name, value, n, &e) != 0) return mc_l_fail(L, &e);
   mc_buf_t out = MC_BUF_INIT;
   mc_hdr_t h;
   mc_hdr_begin(&h, &out, name);

@@ -410,17 +410,12 @@ static const luaL_Reg methods[] = {
 static const luaL_Reg meta[] = {
   {"__gc", l_message_close},
   {"__close", l_message_close},
-  {"__index", NULL},
   {NULL, NULL},
 };
 
 
 void mc_l_open_message(lua_State *L) {
-  luaL_newmetatable(L, MC_MESSAGE_CLASS);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  mc_l_newclass(L, MC_MESSAGE_CLASS, meta, methods);
   lua_pushcfunction(L, l_build);
   lua_setfield(L, -2, "build");
 }

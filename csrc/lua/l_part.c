@@ -168,17 +168,12 @@ static const luaL_Reg meta[] = {
   {"__gc", l_part_close},
   {"__close", l_part_close},
   {"__tostring", l_part_tostring},
-  {"__index", NULL},
   {NULL, NULL},
 };
 
 
 void mc_l_open_part(lua_State *L) {
-  luaL_newmetatable(L, MC_PART_CLASS);
-  luaL_setfuncs(L, meta, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  mc_l_newclass(L, MC_PART_CLASS, meta, methods);
   lua_pushcfunction(L, l_part);
   lua_setfield(L, -2, "part");
   lua_pushcfunction(L, l_file_stamp);
