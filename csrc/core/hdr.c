@@ -21,7 +21,9 @@ void mc_hdr_begin(mc_hdr_t *h, mc_buf_t *out, const char *name) {
 
 
 void mc_hdr_put(mc_hdr_t *h, const char *ws, size_t wsn, const char *s, size_t n) {
-  if (wsn > 0 && h->col + wsn + n > MC_HDR_FOLD && h->items > 0) {
+  /* Not before the first piece, unless a long field name leaves it no
+   * room: "Name:" alone on a line is legal, an endless line is not. */
+  if (wsn > 0 && h->col + wsn + n > MC_HDR_FOLD && (h->items > 0 || h->col > MC_HDR_FOLD / 2)) {
     mc_buf_add(h->out, "\r\n", 2);
     h->col = 0;
   }

@@ -84,6 +84,16 @@ static mc_entity_t *parse_entity(const char *s, size_t n, int depth,
                                  const char *default_type, parse_state_t *st);
 
 
+/* What may follow "--boundary" on a delimiter line (RFC 2046 5.1.1):
+ * "--" to close, or white space up to the line break. A line that only
+ * starts with the boundary (as a nested one may) is not a delimiter. */
+static int delimiter_tail(const char *s, size_t n, size_t i) {
+  if (i + 1 < n && s[i] == '-' && s[i + 1] == '-') return 1;
+  while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+  return i == n || s[i] == '\r' || s[i] == '\n';
+}
+
+
 /* Offset of the next delimiter line "--boundary" at or after i, at the
  * start of a line; n when there is none. */
 static size_t find_delimiter(const char *s, size_t n, size_t i,
@@ -93,7 +103,7 @@ static size_t find_delimiter(const char *s, size_t n, size_t i,
     if (hit == NULL) return n;
     size_t at = (size_t)(hit - s);
     if (at >= 2 && s[at - 1] == '-' && s[at - 2] == '-' &&
-        (at == 2 || s[at - 3] == '\n'))
+        (at == 2 || s[at - 3] == '\n') && delimiter_tail(s, n, at + blen))
       return at - 2;
     i = at + 1;
   }

@@ -68,8 +68,26 @@ static int is_text_type(const char *type) {
 }
 
 
+/* 1 at the first byte that rules out 7bit (>= 0x80, NUL, a bare CR or
+ * LF); 0 when there is none and the full scan has to decide. */
+static int surely_not_7bit(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x80 || c == 0) return 1;
+    if (c == '\r' && !(i + 1 < n && s[i + 1] == '\n')) return 1;
+    if (c == '\n' && !(i > 0 && s[i - 1] == '\r')) return 1;
+  }
+  return 0;
+}
+
+
 static mc_encoding_t choose(const mc_part_opts_t *o, const char *type,
                             const char *s, size_t n, mc_error_t *e) {
+  /* Anything but text goes as base64 unless it is all 7bit: a PNG (0x89
+   * first) or a PDF (a bare LF after "%PDF-1.x") is decided at its first
+   * bytes, not after a branchy pass over every byte. */
+  if (o->encoding == MC_ENC_AUTO && !is_text_type(type) && surely_not_7bit(s, n))
+    return MC_ENC_BASE64;
   scan_t r;
   scan(s, n, &r);
   int line_safe = r.nul == 0 && r.bare_eol == 0 && r.longest <= MAX_LINE;
@@ -103,12 +121,26 @@ static mc_encoding_t choose(const mc_part_opts_t *o, const char *type,
 }
 
 
-static void encode_body(mc_buf_t *out, mc_encoding_t enc, const char *s, size_t n) {
+/* 1 when every CR and LF in s is part of a CRLF. */
+static int crlf_only(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '\r' && !(i + 1 < n && s[i + 1] == '\n')) return 0;
+    if (s[i] == '\n' && !(i > 0 && s[i - 1] == '\r')) return 0;
+  }
+  return 1;
+}
+
+
+/* Quoted-printable in text mode turns line breaks into CRLF; that is only
+ * right for text already in that form. Anything else is encoded byte for
+ * byte (binary mode), so an attachment always comes back the same. */
+static void encode_body(mc_buf_t *out, mc_encoding_t enc, const char *type,
+                        const char *s, size_t n) {
   if (enc == MC_ENC_BASE64) {
     char *d = mc_buf_tail(out, mc_b64_encoded_len(n, 1));
     if (d) out->len += mc_b64_encode(d, (const unsigned char *)s, n, 1);
   } else if (enc == MC_ENC_QP) {
-    mc_qp_encode(out, s, n, 0);
+    mc_qp_encode(out, s, n, !(is_text_type(type) && crlf_only(s, n)));
   } else {
     mc_buf_add(out, s, n);
   }
@@ -223,7 +255,7 @@ mc_part_t *mc_part_new(const mc_part_opts_t *o, const char *data, size_t n,
   e->msg[0] = '\0';
   p->encoding = choose(o, type, data, n, e);
   if (p->encoding == MC_ENC_AUTO || write_head(p, o, type, e) != 0) goto fail;
-  encode_body(&p->body, p->encoding, data, n);
+  encode_body(&p->body, p->encoding, type, data, n);
   if (p->body.failed) { mc_error_set(e, "out of memory"); goto fail; }
   mc_buf_free(&canon);
   return p;

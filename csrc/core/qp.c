@@ -45,13 +45,14 @@ void mc_qp_encode(mc_buf_t *out, const char *s, size_t n, int binary) {
       continue;
     }
     int escape = !literal(c)
-        || ((c == ' ' || c == '\t') && (binary ? i + 1 == n : hard_break_at(s, n, i + 1)))
-        || (col == 0 && c == 'F' && from_line(s, n, i));
-    size_t width = escape ? 3 : 1;
-    if (col + width > MAX_COL) {
+        || ((c == ' ' || c == '\t') && (binary ? i + 1 == n : hard_break_at(s, n, i + 1)));
+    if (col + (escape ? 3 : 1) > MAX_COL) {
       mc_buf_add(out, "=\r\n", 3);
       col = 0;
     }
+    /* Decided after any soft break: that starts a line too. */
+    if (col == 0 && c == 'F' && from_line(s, n, i)) escape = 1;
+    size_t width = escape ? 3 : 1;
     if (escape) {
       char e[3] = {'=', hex[c >> 4], hex[c & 15]};
       mc_buf_add(out, e, 3);

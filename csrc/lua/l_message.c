@@ -92,6 +92,14 @@ static int read_addresses(lua_State *L, int t, const char *field,
   } else if (type == LUA_TTABLE && lua_getfield(L, -1, "address") == LUA_TNIL) {
     lua_pop(L, 1);
     lua_Integer count = luaL_len(L, -1);
+    if (count == 0) {   /* {} or {name=...}: better refused than sent to nobody */
+      lua_getfield(L, -1, "name");
+      mc_error_set(e, lua_isnil(L, -1) ? "empty list of addresses"
+                                       : "address table without 'address'");
+      lua_pop(L, 1);
+      blame(e, field, 0);
+      rc = -1;
+    }
     for (lua_Integer i = 1; i <= count && rc == 0; i++) {
       lua_geti(L, -1, i);
       rc = read_mailbox(L, list, e);
@@ -108,14 +116,32 @@ static int read_addresses(lua_State *L, int t, const char *field,
 }
 
 
-static const char *opt_string(lua_State *L, int t, const char *field, size_t *n) {
-  int type = lua_getfield(L, t, field);
+/* Stack slot of the table that keeps strings made from numbers alive
+ * while the build uses them (l_build's layout). */
+#define ANCHOR 4
+
+
+/* The value on top of the stack as a string that stays valid until the
+ * build ends: a string is kept by its table, a number converted here is
+ * kept by the anchor. NULL for other types. Pops the value. */
+static const char *take_string(lua_State *L, size_t *n) {
+  int type = lua_type(L, -1);
   const char *s = NULL;
   if (type == LUA_TSTRING || type == LUA_TNUMBER) s = lua_tolstring(L, -1, n);
-  else if (type != LUA_TNIL)
-    luaL_error(L, "message field '%s' must be a string, not %s", field, luaL_typename(L, -1));
-  lua_pop(L, 1);  /* t keeps the string alive */
+  if (type == LUA_TNUMBER) {
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, ANCHOR, luaL_len(L, ANCHOR) + 1);
+  }
+  lua_pop(L, 1);
   return s;
+}
+
+
+static const char *opt_string(lua_State *L, int t, const char *field, size_t *n) {
+  int type = lua_getfield(L, t, field);
+  if (type != LUA_TNIL && type != LUA_TSTRING && type != LUA_TNUMBER)
+    luaL_error(L, "message field '%s' must be a string, not %s", field, luaL_typename(L, -1));
+  return take_string(L, n);
 }
 
 
@@ -126,9 +152,11 @@ static int add_field(lua_State *L, build_state *b, const char *name, mc_error_t 
     return -1;
   }
   size_t n;
-  const char *v = lua_tolstring(L, -1, &n);
+  const char *type = luaL_typename(L, -1);
+  lua_pushvalue(L, -1);   /* take_string pops; the caller pops its own */
+  const char *v = take_string(L, &n);
   if (v == NULL) {
-    mc_error_set(e, "header '%s' must be a string, not %s", name, luaL_typename(L, -1));
+    mc_error_set(e, "header '%s' must be a string, not %s", name, type);
     return -1;
   }
   b->fields[b->spec.nfields++] = (mc_field_t){name, v, n};
@@ -267,6 +295,7 @@ static int l_build(lua_State *L) {
   message_box *box = lua_newuserdatauv(L, sizeof *box, 0); /* index 3 */
   box->msg = NULL;
   luaL_setmetatable(L, MC_MESSAGE_CLASS);
+  lua_newtable(L);                                          /* ANCHOR */
   mc_error_t e;
   e.msg[0] = '\0';
   if (read_spec(L, b, &e) == 0) box->msg = mc_msg_build(&b->spec, &e);

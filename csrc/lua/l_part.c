@@ -46,22 +46,25 @@ static mc_part_t *from_table(lua_State *L, int t, mc_error_t *e) {
   if (o.content_id && o.disposition == NULL) o.disposition = "inline";
   const char *path = opt_field(L, t, "path");
   size_t n;
-  lua_getfield(L, t, "data");
-  const char *data = lua_tolstring(L, -1, &n);
-  int has_data = !lua_isnil(L, -1);
   lua_getfield(L, t, "stream");
   int stream = lua_toboolean(L, -1);
-  lua_pop(L, 2);
-  if (has_data && data == NULL) luaL_error(L, "part field 'data' must be a string");
+  lua_pop(L, 1);
+  /* data stays on the stack until it is encoded: a number converted to a
+   * string here has nothing else keeping it. */
+  lua_getfield(L, t, "data");
+  const char *data = lua_tolstring(L, -1, &n);
+  if (!lua_isnil(L, -1) && data == NULL) luaL_error(L, "part field 'data' must be a string");
+  mc_part_t *p = NULL;
   if ((path == NULL) == (data == NULL)) {
     mc_error_set(e, "a part needs either 'path' or 'data'");
-    return NULL;
-  }
-  if (path) {
+  } else if (path) {
     if (o.filename == NULL) o.filename = basename_of(path);
-    return mc_part_from_file(&o, path, stream, e);
+    p = mc_part_from_file(&o, path, stream, e);
+  } else {
+    p = mc_part_new(&o, data, n, e);
   }
-  return mc_part_new(&o, data, n, e);
+  lua_pop(L, 1);
+  return p;
 }
 
 

@@ -48,6 +48,9 @@ M.template = require "mailcast.template"
 
 local function cached(list, cache, field)
   if list == nil then return nil end
+  if type(list) ~= "table" then
+    error(string.format("mailcast.build: '%s' must be a list of parts, not %s", field, type(list)), 4)
+  end
   local out = {}
   for i, spec in ipairs(list) do
     local part, err = cache:part(spec)

@@ -25,15 +25,25 @@ local function parse(src, name)
   local pos, root, stack = 1, {}, {}
   local current = root
   while true do
-    local s, e, braces, sigil, key = src:find("({{{?)%s*([#^/]?)%s*([%w_%.%-]+)%s*}}}?", pos)
+    local s = src:find("{{", pos, true)
     if not s then break end
     if s > pos then current[#current + 1] = src:sub(pos, s - 1) end
     local line = line_at(src, s)
-    local triple = #braces == 3
-    if triple and src:sub(e, e + 0) == "}" and src:sub(e - 2, e) ~= "}}}" then
-      error(string.format("template %s:%d: '{{{%s' needs '}}}'", name, line, key), 0)
+    local triple = src:sub(s + 2, s + 2) == "{"
+    local close = triple and "}}}" or "}}"
+    local inner = s + #close
+    local c = src:find(close, inner, true)
+    local sigil, key
+    if c then sigil, key = src:sub(inner, c - 1):match("^%s*([#^/]?)%s*([%w_%.%-]+)%s*$") end
+    if triple and not (key and sigil == "") then
+      error(string.format("template %s:%d: '{{{%s' needs '}}}'", name, line,
+        src:match("^%s*([%w_%.%-]*)", inner)), 0)
     end
-    if sigil == "#" or sigil == "^" then
+    if not key then
+      -- Not a tag ("{{ }}", "{{" alone): text like any other.
+      current[#current + 1] = "{{"
+      pos = s + 2
+    elseif sigil == "#" or sigil == "^" then
       local node = { section = key, inverted = sigil == "^", body = {}, line = line }
       current[#current + 1] = node
       stack[#stack + 1] = current
@@ -48,7 +58,7 @@ local function parse(src, name)
     else
       current[#current + 1] = { var = key, raw = triple, line = line }
     end
-    pos = e + 1
+    if key then pos = c + #close end
   end
   if current ~= root then
     error(string.format("template %s:%d: {{#%s}} is never closed", name, current.line, current.key), 0)

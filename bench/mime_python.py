@@ -1,0 +1,76 @@
+"""The Python contender of bench/mime: the same personalised message built
+with email.message.EmailMessage, the way the Python documentation shows it
+(set_content, add_alternative, add_related, add_attachment, as_bytes).
+Python has no cache of encoded parts, so every message encodes the image
+and the PDF again; the files are read once, up front.
+
+    python3 mime_python.py FIXTURE_DIR COUNT MIN_SECONDS
+
+Runs at least COUNT messages and MIN_SECONDS, prints
+"messages=M seconds=S" and writes the first message to FIXTURE_DIR/python.eml.
+"""
+import email.policy
+import os
+import sys
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+FROM = "Example News <news@example.com>"
+CID = "<logo@example.com>"
+
+
+def read(path, mode="rb"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def recipient(names, i):
+    """Recipient i (0-based), as in bench/mime.lua."""
+    name = names[i % len(names)]
+    return name, "reader%d@example.org" % i, "Your November news, " + name
+
+
+def build(name, addr, subject, text, html, png, pdf):
+    # The SMTP policy writes CRLF line ends, as mailcast and LuaSocket do.
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = FROM
+    msg["To"] = "%s <%s>" % (name, addr)
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain="example.com")
+    msg.set_content(text.replace("{{name}}", name))
+    msg.add_alternative(html.replace("{{name}}", name), subtype="html")
+    msg.get_payload()[1].add_related(png, "image", "png", cid=CID,
+                                     filename="logo.png", disposition="inline")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf",
+                       filename="brochure.pdf")
+    return msg.as_bytes()
+
+
+def main():
+    fixtures, count, min_seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    names = read(os.path.join(fixtures, "names.txt"), "r").splitlines()
+    text = read(os.path.join(fixtures, "text.txt"), "r")
+    html = read(os.path.join(fixtures, "body.html"), "r")
+    png = read(os.path.join(fixtures, "logo.png"))
+    pdf = read(os.path.join(fixtures, "brochure.pdf"))
+    first = None
+    i = 0
+    t0 = time.perf_counter()
+    while True:
+        name, addr, subject = recipient(names, i)
+        raw = build(name, addr, subject, text, html, png, pdf)
+        if first is None:
+            first = raw
+        i += 1
+        elapsed = time.perf_counter() - t0
+        if i >= count and elapsed >= min_seconds:
+            break
+    with open(os.path.join(fixtures, "python.eml"), "wb") as f:
+        f.write(first)
+    print("messages=%d seconds=%.6f" % (i, elapsed))
+
+
+if __name__ == "__main__":
+    main()
