@@ -88,7 +88,7 @@ static mc_entity_t *parse_entity(const char *s, size_t n, int depth,
  * "--" to close, or white space up to the line break. A line that only
  * starts with the boundary (as a nested one may) is not a delimiter. */
 static int delimiter_tail(const char *s, size_t n, size_t i) {
-  if (i + 1 < n && s[i] == '-' && s[i + 1] == '-') return 1;
+  if (i + 1 < n && s[i] == '-' && s[i + 1] == '-') i += 2;
   while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
   return i == n || s[i] == '\r' || s[i] == '\n';
 }

@@ -183,11 +183,11 @@ static int read_fields(lua_State *L, int t, build_state *b, mc_error_t *e) {
       lua_geti(L, h, i);
       if (!lua_istable(L, -1)) luaL_error(L, "headers[%d] must be a {name, value} pair", (int)i);
       lua_geti(L, -1, 1);
-      lua_geti(L, -2, 2);
-      const char *name = lua_tostring(L, -2);
+      const char *name = take_string(L, NULL);
       if (name == NULL) luaL_error(L, "headers[%d] has no name", (int)i);
+      lua_geti(L, -1, 2);
       rc = add_field(L, b, name, e);
-      lua_pop(L, 3);
+      lua_pop(L, 2);
     }
   } else {
     lua_pushnil(L);

@@ -1,6 +1,0 @@
-describe("smoke", function()
-  it("loads the module", function()
-    local mc = require "mailcast"
-    assert.is_string(mc.version)
-  end)
-end)
