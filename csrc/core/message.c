@@ -65,35 +65,87 @@ static void add_part(mc_msg_t *m, const mc_part_t *p) {
 }
 
 
-/* A node of the structure: a leaf, or a multipart of children. */
-typedef struct node {
-  const mc_part_t *leaf;
-  const char *subtype;
-  const struct node *kids[64];
-  size_t nkids;
-} node_t;
-
-
-static int write_node(mc_msg_t *m, const node_t *n, mc_error_t *e) {
-  if (n->leaf) {
-    add_part(m, n->leaf);
-    return 0;
-  }
+/* An open multipart: its boundary and how many parts it has so far. */
+typedef struct {
   char boundary[8 + BOUNDARY_RANDOM];
-  memcpy(boundary, "=_mc", 4);
+  size_t parts;
+} multipart_t;
+
+
+/* Writes the Content-Type of a new multipart and its blank line. */
+static int open_multipart(mc_msg_t *m, multipart_t *mp, const char *subtype, mc_error_t *e) {
+  memcpy(mp->boundary, "=_mc", 4);
   /* "=_" cannot occur in base64 or quoted-printable output, and parts
    * sent as they are were checked for it, so no content can hold it. */
-  if (mc_rand_token(boundary + 4, BOUNDARY_RANDOM) != 0) {
+  if (mc_rand_token(mp->boundary + 4, BOUNDARY_RANDOM) != 0) {
     mc_error_set(e, "no random bytes for a boundary");
     return -1;
   }
+  mp->parts = 0;
   mc_buf_printf(&m->own, "Content-Type: multipart/%s;\r\n boundary=\"%s\"\r\n\r\n",
-                n->subtype, boundary);
-  for (size_t i = 0; i < n->nkids; i++) {
-    mc_buf_printf(&m->own, "%s--%s\r\n", i ? "\r\n" : "", boundary);
-    if (write_node(m, n->kids[i], e) != 0) return -1;
+                subtype, mp->boundary);
+  return 0;
+}
+
+
+/* The delimiter before the next part; the CRLF before it belongs to it. */
+static void next_part(mc_msg_t *m, multipart_t *mp) {
+  mc_buf_printf(&m->own, "%s--%s\r\n", mp->parts++ ? "\r\n" : "", mp->boundary);
+}
+
+
+static void close_multipart(mc_msg_t *m, const multipart_t *mp) {
+  mc_buf_printf(&m->own, "\r\n--%s--\r\n", mp->boundary);
+}
+
+
+/* The HTML with its inline images: related(html, images...). */
+static int write_html(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
+  if (s->ninline == 0) {
+    add_part(m, s->html);
+    return 0;
   }
-  mc_buf_printf(&m->own, "\r\n--%s--\r\n", boundary);
+  multipart_t related;
+  if (open_multipart(m, &related, "related", e) != 0) return -1;
+  next_part(m, &related);
+  add_part(m, s->html);
+  for (size_t i = 0; i < s->ninline; i++) {
+    next_part(m, &related);
+    add_part(m, s->inline_parts[i]);
+  }
+  close_multipart(m, &related);
+  return 0;
+}
+
+
+/* alternative(text, related(html, images...)) inside mixed(..., files):
+ * text-only readers then never see the images as attachments. */
+static int write_body(mc_msg_t *m, const mc_msg_spec_t *s, const mc_part_t *text,
+                      mc_error_t *e) {
+  multipart_t mixed, alt;
+  if (s->nattachments) {
+    if (open_multipart(m, &mixed, "mixed", e) != 0) return -1;
+    next_part(m, &mixed);
+  }
+  if (s->html && text) {
+    if (open_multipart(m, &alt, "alternative", e) != 0) return -1;
+    next_part(m, &alt);
+    add_part(m, text);
+    next_part(m, &alt);
+    if (write_html(m, s, e) != 0) return -1;
+    close_multipart(m, &alt);
+  } else if (s->html) {
+    if (write_html(m, s, e) != 0) return -1;
+  } else {
+    add_part(m, text);
+  }
+  if (s->nattachments) {
+    for (size_t i = 0; i < s->nattachments; i++) {
+      next_part(m, &mixed);
+      add_part(m, s->attachments[i]);
+    }
+    close_multipart(m, &mixed);
+  }
   return 0;
 }
 
@@ -242,8 +294,9 @@ mc_msg_t *mc_msg_build(const mc_msg_spec_t *s, mc_error_t *e) {
     mc_error_set(e, "inline: inline images need an html body to refer to them");
     return NULL;
   }
-  if (s->ninline > 62 || s->nattachments > 62) {
-    mc_error_set(e, "too many parts (at most 62 inline and 62 attachments)");
+  if (s->ninline > MC_MSG_MAX_PARTS || s->nattachments > MC_MSG_MAX_PARTS) {
+    mc_error_set(e, "too many parts (at most %d inline and %d attachments)",
+                 MC_MSG_MAX_PARTS, MC_MSG_MAX_PARTS);
     return NULL;
   }
   mc_msg_t *m = calloc(1, sizeof *m);
@@ -263,53 +316,16 @@ mc_msg_t *mc_msg_build(const mc_msg_spec_t *s, mc_error_t *e) {
   hold(m, s->html);
   for (size_t i = 0; i < s->ninline; i++) hold(m, s->inline_parts[i]);
   for (size_t i = 0; i < s->nattachments; i++) hold(m, s->attachments[i]);
+  if (m->failed) { mc_error_set(e, "out of memory"); goto fail; }
 
-  /* alternative(text, related(html, images...)) inside mixed(..., files):
-   * text-only readers then never see the images as attachments. */
-  node_t leaves[130], related = {0}, alt = {0}, mixed = {0};
-  size_t nl = 0;
-  const node_t *body;
-  if (s->html) {
-    leaves[nl] = (node_t){.leaf = s->html};
-    const node_t *h = &leaves[nl++];
-    if (s->ninline) {
-      related.subtype = "related";
-      related.kids[related.nkids++] = h;
-      for (size_t i = 0; i < s->ninline; i++) {
-        leaves[nl] = (node_t){.leaf = s->inline_parts[i]};
-        related.kids[related.nkids++] = &leaves[nl++];
-      }
-      h = &related;
-    }
-    if (text) {
-      leaves[nl] = (node_t){.leaf = text};
-      alt.subtype = "alternative";
-      alt.kids[alt.nkids++] = &leaves[nl++];
-      alt.kids[alt.nkids++] = h;
-      body = &alt;
-    } else {
-      body = h;
-    }
-  } else {
-    leaves[nl] = (node_t){.leaf = text};
-    body = &leaves[nl++];
-  }
-  if (s->nattachments) {
-    mixed.subtype = "mixed";
-    mixed.kids[mixed.nkids++] = body;
-    for (size_t i = 0; i < s->nattachments; i++) {
-      leaves[nl] = (node_t){.leaf = s->attachments[i]};
-      mixed.kids[mixed.nkids++] = &leaves[nl++];
-    }
-    body = &mixed;
-  }
-  if (write_node(m, body, e) != 0) goto fail;
+  if (write_body(m, s, text, e) != 0) goto fail;
   /* A single-part message ends its body with a line break, as SMTP needs. */
-  if (body->leaf) {
-    const mc_part_t *p = body->leaf;
-    int ends = p->path || (p->body.len >= 2 && p->body.data[p->body.len - 2] == '\r' &&
-                           p->body.data[p->body.len - 1] == '\n');
-    if (!ends) mc_buf_add(&m->own, "\r\n", 2);
+  const mc_part_t *single = s->nattachments || s->ninline || (s->html && text) ? NULL
+                            : s->html ? s->html : text;
+  if (single && !single->path) {
+    const mc_buf_t *b = &single->body;
+    if (b->len < 2 || b->data[b->len - 2] != '\r' || b->data[b->len - 1] != '\n')
+      mc_buf_add(&m->own, "\r\n", 2);
   }
   flush_own(m);
   if (m->failed || m->own.failed) { mc_error_set(e, "out of memory"); goto fail; }

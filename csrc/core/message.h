@@ -12,6 +12,8 @@
 #include "error.h"
 #include "part.h"
 
+#define MC_MSG_MAX_PARTS 62   /* inline images, and attachments, per message */
+
 typedef struct {
   const char *name;
   const char *value;

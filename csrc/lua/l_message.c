@@ -9,15 +9,14 @@
 #include "core/message.h"
 
 #define MAX_FIELDS 100
-#define MAX_PARTS 62
 
 /* What a build holds while it reads the table. It lives in a userdata
  * so that a Lua error half-way (a field of the wrong type) frees it. */
 typedef struct {
   mc_msg_spec_t spec;
   mc_field_t fields[MAX_FIELDS];
-  mc_part_t *inline_parts[MAX_PARTS];
-  mc_part_t *attachments[MAX_PARTS];
+  mc_part_t *inline_parts[MC_MSG_MAX_PARTS];
+  mc_part_t *attachments[MC_MSG_MAX_PARTS];
 } build_state;
 
 typedef struct {
@@ -221,8 +220,8 @@ static int read_parts(lua_State *L, int t, const char *field, mc_part_t **parts,
   if (lua_getfield(L, t, field) == LUA_TNIL) { lua_pop(L, 1); return 0; }
   luaL_argexpected(L, lua_istable(L, -1), 1, "a list of parts");
   lua_Integer len = luaL_len(L, -1);
-  if (len > MAX_PARTS) {
-    mc_error_set(e, "%s: more than %d parts", field, MAX_PARTS);
+  if (len > MC_MSG_MAX_PARTS) {
+    mc_error_set(e, "%s: more than %d parts", field, MC_MSG_MAX_PARTS);
     lua_pop(L, 1);
     return -1;
   }
