@@ -233,7 +233,12 @@ static int make_id(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
 static int write_header(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
   mc_buf_t *out = &m->own;
   if (s->date) {
-    if (mc_hdr_check_value("date", s->date, strlen(s->date), e) != 0) return -1;
+    size_t n = strlen(s->date);
+    if (mc_hdr_check_value("date", s->date, n, e) != 0) return -1;
+    if (n == 0 || n > 128) {
+      mc_error_set(e, "date must be 1 to 128 characters (RFC 5322 3.3 date-time)");
+      return -1;
+    }
     mc_buf_printf(out, "Date: %s\r\n", s->date);
   } else {
     char when[64];

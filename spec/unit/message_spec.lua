@@ -189,6 +189,12 @@ describe("mailcast.message header fields", function()
     assert.equal("Tue, 1 Jul 2003 10:52:37 +0200", mime.field(build { date = "Tue, 1 Jul 2003 10:52:37 +0200" }, "Date"))
   end)
 
+  it("refuses a date string too long to be a date", function()
+    local raw, err = mailcast.message(spec { date = string.rep("x", 129) })
+    assert.is_nil(raw)
+    assert.matches("^date must be 1 to 128 characters", err)
+  end)
+
   it("makes a Message-ID at the sender's domain", function()
     assert.matches("^<[%w%.%-]+@example%.com>$", mime.field(build {}, "Message-ID"))
   end)
