@@ -22,7 +22,7 @@ BUSTED     ?= $(shell command -v busted 2>/dev/null || echo /usr/bin/busted)
 
 MC_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC \
              -fvisibility=hidden -Icsrc -I$(LUA_INCDIR) -DMC_VERSION='"$(VERSION)"'
-LIBS       = -lm
+LIBS       = -levent_openssl -levent_core -lssl -lcrypto -lm
 
 CORE_SRC   = $(wildcard csrc/core/*.c)
 BIND_SRC   = $(filter-out csrc/lua/main.c,$(wildcard csrc/lua/*.c))
@@ -43,13 +43,14 @@ $(BUILD)/obj/%.o: csrc/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MC_CFLAGS) -c $< -o $@
 
-$(MODULE): $(CORE_OBJ) $(BIND_OBJ)
+# Relinked when the Makefile changes: the libraries live here.
+$(MODULE): $(CORE_OBJ) $(BIND_OBJ) Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LIBFLAG) -o $@ $^ $(LIBS)
+	$(CC) $(CFLAGS) $(LIBFLAG) -o $@ $(filter %.o,$^) $(LIBS)
 
-$(RUNNER): $(CORE_OBJ) $(BIND_OBJ) $(BUILD)/obj/lua/main.o
+$(RUNNER): $(CORE_OBJ) $(BIND_OBJ) $(BUILD)/obj/lua/main.o Makefile
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ -L$(LUA_LIBDIR) -l$(LUA_LIBNAME) $(LIBS) -ldl -Wl,-E
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -L$(LUA_LIBDIR) -l$(LUA_LIBNAME) $(LIBS) -ldl -Wl,-E
 
 # Installs the Debian packages the build, demo and tests need, only those
 # that are missing.
@@ -65,7 +66,7 @@ test: deps all
 	MAILCAST_BIN=$(CURDIR)/$(RUNNER) $(RUNNER) run $(BUSTED) $(BUSTED_ARGS)
 
 test-asan: deps
-	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LIBS="-lm -fsanitize=address,undefined" all
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" LIBS="$(LIBS) -fsanitize=address,undefined" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	MAILCAST_BIN=$(CURDIR)/build-asan/bin/mailcast \
 	  build-asan/bin/mailcast run $(BUSTED) $(BUSTED_ARGS)

@@ -7,6 +7,7 @@
 #include <lua.h>
 
 #include "core/error.h"
+#include "core/message.h"
 #include "core/part.h"
 
 #define MC_PART_CLASS "mailcast.Part"
@@ -16,6 +17,7 @@ void mc_l_open_codec(lua_State *L);
 void mc_l_open_part(lua_State *L);
 void mc_l_open_message(lua_State *L);
 void mc_l_open_parse(lua_State *L);
+void mc_l_open_smtp(lua_State *L);
 
 /* Pushes fail and the message; returns 2 (the Lua convention). */
 int mc_l_fail(lua_State *L, const mc_error_t *e);
@@ -24,6 +26,9 @@ int mc_l_fail(lua_State *L, const mc_error_t *e);
  * meta and an __index table of methods. */
 void mc_l_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
                    const luaL_Reg *methods);
+
+/* The message at idx if it is an open mailcast.Message, else NULL. */
+const mc_msg_t *mc_l_tomessage(lua_State *L, int idx);
 
 /* The part at idx: a Part (a new reference), or a table made into a new
  * part; the caller unrefs it. NULL with e set on bad data. */

@@ -307,6 +307,12 @@ static int l_build(lua_State *L) {
 }
 
 
+const mc_msg_t *mc_l_tomessage(lua_State *L, int idx) {
+  message_box *box = luaL_testudata(L, idx, MC_MESSAGE_CLASS);
+  return box ? box->msg : NULL;
+}
+
+
 static mc_msg_t *check_message(lua_State *L) {
   message_box *box = luaL_checkudata(L, 1, MC_MESSAGE_CLASS);
   if (box->msg == NULL) luaL_error(L, "attempt to use a closed message");

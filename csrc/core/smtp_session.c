@@ -1,0 +1,939 @@
+#include "smtp_session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "addr.h"
+#include "b64.h"
+
+/* What the reply at the head of the queue answers. */
+typedef enum {
+  X_GREETING, X_EHLO, X_HELO, X_STARTTLS, X_AUTH, X_MAIL, X_RCPT, X_DATA,
+  X_DOT, X_RSET, X_COMMAND, X_QUIT
+} expect_t;
+
+typedef enum { OP_NONE, OP_OPEN, OP_TXN, OP_COMMAND, OP_DATA, OP_QUIT } op_t;
+
+typedef enum { AUTH_NONE, AUTH_PLAIN, AUTH_LOGIN, AUTH_XOAUTH2 } auth_t;
+
+struct mc_session {
+  struct event_base *base;
+  const mc_route_t *route;
+  struct bufferevent *bev;
+  struct event *timer;
+  mc_reply_parser_t parser;
+  expect_t *expect;            /* replies still to come, in order */
+  size_t qhead, qlen, qcap;
+  op_t op;
+  mc_session_cb cb;
+  void *arg;
+  int failed;
+  mc_error_t err;
+  mc_reply_t reply;
+  unsigned ext;
+  size_t size_limit;
+  unsigned auth_offered;       /* bit per auth_t */
+  auth_t auth_used;
+  int auth_step;
+  int tls_on;
+  char tls_desc[96];
+  int flushing;                /* data queued: the end-of-data timer waits for it */
+  const mc_txn_t *txn;
+  mc_rcpt_result_t *results;
+  size_t nresults;
+  size_t rcpt_next;            /* next RCPT to send without pipelining */
+  size_t rcpt_seen;            /* RCPT replies received */
+  size_t accepted;
+  int mail_ok;
+  int data_started;
+  size_t ntxn;
+};
+
+
+void mc_route_init(mc_route_t *r) {
+  memset(r, 0, sizeof *r);
+  r->port = 25;
+  r->tls = MC_TLS_OPPORTUNISTIC;
+  r->pipelining = 1;
+  r->timeouts = (mc_smtp_timeouts_t){
+    .connect = 30, .greeting = 300, .ehlo = 300, .tls = 60, .mail = 300, .rcpt = 300,
+    .data_init = 120, .data_block = 180, .data_end = 600, .command = 300,
+  };
+}
+
+
+static void tls_error(mc_error_t *e, const char *what) {
+  unsigned long code = ERR_get_error();
+  char buf[256] = "unknown error";
+  if (code) ERR_error_string_n(code, buf, sizeof buf);
+  ERR_clear_error();
+  mc_error_set(e, "tls: %s: %s", what, buf);
+}
+
+
+int mc_route_prepare(mc_route_t *r, mc_error_t *e) {
+  if (r->tls == MC_TLS_NONE && !r->implicit_tls) return 0;
+  ERR_clear_error();
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (ctx == NULL) { tls_error(e, "cannot make a context"); return -1; }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  if (r->tls == MC_TLS_VERIFY) {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int ok = r->ca_file ? SSL_CTX_load_verify_locations(ctx, r->ca_file, NULL)
+                        : SSL_CTX_set_default_verify_paths(ctx);
+    if (!ok) {
+      tls_error(e, r->ca_file ? "cannot load the CA file" : "cannot load the system store");
+      SSL_CTX_free(ctx);
+      return -1;
+    }
+  } else {
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+  }
+  r->ssl_ctx = ctx;
+  return 0;
+}
+
+
+void mc_route_free(mc_route_t *r) {
+  free(r->host);
+  free(r->server_name);
+  free(r->ca_file);
+  free(r->helo);
+  if (r->password) OPENSSL_cleanse(r->password, strlen(r->password));
+  if (r->oauth_token) OPENSSL_cleanse(r->oauth_token, strlen(r->oauth_token));
+  free(r->user);
+  free(r->password);
+  free(r->oauth_token);
+  if (r->ssl_ctx) SSL_CTX_free(r->ssl_ctx);
+  memset(r, 0, sizeof *r);
+}
+
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg);
+
+
+mc_session_t *mc_session_new(struct event_base *base, const mc_route_t *route) {
+  mc_session_t *s = calloc(1, sizeof *s);
+  if (s == NULL) return NULL;
+  s->base = base;
+  s->route = route;
+  s->timer = evtimer_new(base, on_timeout, s);
+  if (s->timer == NULL) { free(s); return NULL; }
+  return s;
+}
+
+
+/* ---- completing operations ---- */
+
+static void set_results_error(mc_session_t *s) {
+  for (size_t i = 0; i < s->nresults; i++) {
+    mc_rcpt_result_t *r = &s->results[i];
+    if (r->sent) continue;
+    /* Whatever the server said before the failure stands, unless it had
+     * accepted the recipient: then the data never got its 250. */
+    if (r->code == 0 || (r->code / 100 == 2)) {
+      r->code = 0;
+      r->enhanced[0] = '\0';
+      free(r->text);
+      r->text = strdup(s->err.msg);
+    }
+  }
+}
+
+
+static void finish(mc_session_t *s) {
+  evtimer_del(s->timer);
+  s->op = OP_NONE;
+  mc_session_cb cb = s->cb;
+  s->cb = NULL;
+  if (cb) cb(s, s->arg);   /* may start the next operation or free s */
+}
+
+
+static void drop_connection(mc_session_t *s) {
+  if (s->bev) {
+    bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+    bufferevent_free(s->bev);
+    s->bev = NULL;
+  }
+  s->qlen = 0;
+  mc_reply_parser_reset(&s->parser);
+}
+
+
+static void fail(mc_session_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fail(mc_session_t *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->err.msg, sizeof s->err.msg, fmt, ap);
+  va_end(ap);
+  s->failed = 1;
+  drop_connection(s);
+  set_results_error(s);
+  finish(s);
+}
+
+
+/* Ends an operation whose server said no in a way that leaves the
+ * connection unusable (a refused greeting, a failed TLS negotiation). */
+static void fail_with_reply(mc_session_t *s, const char *what, mc_reply_t *r) {
+  mc_reply_free(&s->reply);
+  s->reply = *r;
+  memset(r, 0, sizeof *r);
+  fail(s, "smtp: %s: %d %s%s%.300s", what, s->reply.code, s->reply.enhanced,
+       s->reply.enhanced[0] ? " " : "", s->reply.text.data ? s->reply.text.data : "");
+}
+
+
+/* ---- sending ---- */
+
+static double timeout_for(const mc_session_t *s, expect_t x) {
+  const mc_smtp_timeouts_t *t = &s->route->timeouts;
+  switch (x) {
+  case X_GREETING: return t->greeting;
+  case X_EHLO: case X_HELO: return t->ehlo;
+  case X_STARTTLS: return t->tls;
+  case X_MAIL: return t->mail;
+  case X_RCPT: return t->rcpt;
+  case X_DATA: return t->data_init;
+  case X_DOT: return t->data_end;
+  default: return t->command;
+  }
+}
+
+
+static const char *expect_name(expect_t x) {
+  static const char *const names[] = {
+    "greeting", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA",
+    "end of data", "RSET", "command", "QUIT",
+  };
+  return names[x];
+}
+
+
+static void arm(mc_session_t *s) {
+  evtimer_del(s->timer);
+  if (s->qlen == 0 || s->flushing) return;
+  double secs = timeout_for(s, s->expect[s->qhead]);
+  struct timeval tv = {(time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
+  evtimer_add(s->timer, &tv);
+}
+
+
+static int push_expect(mc_session_t *s, expect_t x) {
+  if (s->qhead + s->qlen == s->qcap) {
+    if (s->qhead > 0) {
+      memmove(s->expect, s->expect + s->qhead, s->qlen * sizeof *s->expect);
+      s->qhead = 0;
+    } else {
+      size_t cap = s->qcap ? s->qcap * 2 : 16;
+      expect_t *q = realloc(s->expect, cap * sizeof *q);
+      if (q == NULL) return -1;
+      s->expect = q;
+      s->qcap = cap;
+    }
+  }
+  s->expect[s->qhead + s->qlen++] = x;
+  if (s->qlen == 1) arm(s);
+  return 0;
+}
+
+
+/* Queues "line CRLF" and the reply it expects; the write happens when
+ * the loop runs, so commands queued together leave in one packet. */
+static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...) {
+  struct evbuffer *out = bufferevent_get_output(s->bev);
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = evbuffer_add_vprintf(out, fmt, ap);
+  va_end(ap);
+  if (rc < 0 || evbuffer_add(out, "\r\n", 2) != 0 || push_expect(s, x) != 0) {
+    fail(s, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+
+/* Dot-stuffing (RFC 5321 4.5.2) and CRLF line breaks, across the pieces
+ * a message is written in. */
+typedef struct {
+  struct evbuffer *out;
+  int bol;          /* at the beginning of a line */
+  int pending_cr;   /* a CR ended the last piece */
+} stuffer_t;
+
+
+static int stuff(void *ctx, const char *p, size_t n, mc_error_t *e) {
+  stuffer_t *st = ctx;
+  size_t i = 0;
+  if (st->pending_cr) {
+    evbuffer_add(st->out, "\r\n", 2);
+    st->pending_cr = 0;
+    st->bol = 1;
+    if (n > 0 && p[0] == '\n') i = 1;
+  }
+  while (i < n) {
+    if (st->bol && p[i] == '.') evbuffer_add(st->out, ".", 1);
+    size_t j = i;
+    while (j < n && p[j] != '\r' && p[j] != '\n') j++;
+    evbuffer_add(st->out, p + i, j - i);
+    if (j == n) { st->bol = j == i ? st->bol : 0; break; }
+    if (p[j] == '\r' && j + 1 == n) {   /* CRLF may straddle two pieces */
+      st->pending_cr = 1;
+      st->bol = 0;
+      return 0;
+    }
+    evbuffer_add(st->out, "\r\n", 2);
+    st->bol = 1;
+    i = j + 1 + (p[j] == '\r' && p[j + 1] == '\n');
+  }
+  (void)e;
+  return 0;
+}
+
+
+static int queue_data(mc_session_t *s, const mc_txn_t *t) {
+  struct evbuffer *out = bufferevent_get_output(s->bev);
+  stuffer_t st = {out, 1, 0};
+  mc_error_t e;
+  if (t->msg) {
+    if (mc_msg_write(t->msg, stuff, &st, &e) != 0) {
+      fail(s, "%s", e.msg);
+      return -1;
+    }
+  } else {
+    stuff(&st, t->raw, t->raw_len, &e);
+  }
+  if (st.pending_cr) stuff(&st, "", 0, &e);
+  if (!st.bol) evbuffer_add(out, "\r\n", 2);
+  /* The end of the data goes with its last bytes: no small write of its
+   * own to wait on Nagle and delayed ACKs. */
+  evbuffer_add(out, ".\r\n", 3);
+  s->flushing = 1;
+  if (push_expect(s, X_DOT) != 0) { fail(s, "out of memory"); return -1; }
+  return 0;
+}
+
+
+/* ---- opening ---- */
+
+static void parse_ehlo(mc_session_t *s, const mc_reply_t *r) {
+  static const struct { const char *kw; unsigned bit; } kws[] = {
+    {"PIPELINING", MC_EXT_PIPELINING}, {"SIZE", MC_EXT_SIZE}, {"8BITMIME", MC_EXT_8BITMIME},
+    {"SMTPUTF8", MC_EXT_SMTPUTF8}, {"ENHANCEDSTATUSCODES", MC_EXT_ENHANCED},
+    {"DSN", MC_EXT_DSN}, {"STARTTLS", MC_EXT_STARTTLS}, {"AUTH", MC_EXT_AUTH},
+    {"CHUNKING", MC_EXT_CHUNKING},
+  };
+  s->ext = 0;
+  s->size_limit = 0;
+  s->auth_offered = 0;
+  const char *p = r->text.data ? r->text.data : "";
+  const char *end = p + r->text.len;
+  const char *line = memchr(p, '\n', (size_t)(end - p));   /* skip the greeting line */
+  while (line && line < end) {
+    line++;
+    const char *eol = memchr(line, '\n', (size_t)(end - line));
+    size_t n = eol ? (size_t)(eol - line) : (size_t)(end - line);
+    size_t kwlen = 0;
+    while (kwlen < n && line[kwlen] != ' ' && line[kwlen] != '=') kwlen++;
+    for (size_t k = 0; k < sizeof kws / sizeof kws[0]; k++) {
+      if (strlen(kws[k].kw) == kwlen && strncasecmp(line, kws[k].kw, kwlen) == 0)
+        s->ext |= kws[k].bit;
+    }
+    if (kwlen == 4 && strncasecmp(line, "SIZE", 4) == 0 && kwlen < n)
+      s->size_limit = (size_t)strtoull(line + kwlen + 1, NULL, 10);
+    if (kwlen == 4 && (strncasecmp(line, "AUTH", 4) == 0)) {
+      for (size_t i = kwlen; i < n;) {
+        while (i < n && (line[i] == ' ' || line[i] == '=')) i++;
+        size_t w = i;
+        while (i < n && line[i] != ' ') i++;
+        if (i - w == 5 && strncasecmp(line + w, "PLAIN", 5) == 0) s->auth_offered |= 1u << AUTH_PLAIN;
+        if (i - w == 5 && strncasecmp(line + w, "LOGIN", 5) == 0) s->auth_offered |= 1u << AUTH_LOGIN;
+        if (i - w == 7 && strncasecmp(line + w, "XOAUTH2", 7) == 0) s->auth_offered |= 1u << AUTH_XOAUTH2;
+      }
+    }
+    line = eol;
+  }
+}
+
+
+static void send_b64(mc_session_t *s, expect_t x, const char *prefix, const char *data, size_t n) {
+  char *enc = malloc(mc_b64_encoded_len(n, 0) + 1);
+  if (enc == NULL) { fail(s, "out of memory"); return; }
+  size_t len = mc_b64_encode(enc, (const unsigned char *)data, n, 0);
+  enc[len] = '\0';
+  send_line(s, x, "%s%s", prefix, enc);
+  OPENSSL_cleanse(enc, len);
+  free(enc);
+}
+
+
+static void start_auth(mc_session_t *s) {
+  const mc_route_t *r = s->route;
+  if (r->user == NULL) { finish(s); return; }
+  if (!s->tls_on && !r->allow_plaintext_auth) {
+    fail(s, "auth: refusing to send credentials without TLS (set allow_plaintext_auth to allow it)");
+    return;
+  }
+  if (!(s->ext & MC_EXT_AUTH)) { fail(s, "auth: the server does not offer AUTH"); return; }
+  char buf[1024];
+  if (r->oauth_token) {
+    if (!(s->auth_offered & (1u << AUTH_XOAUTH2))) { fail(s, "auth: the server does not offer XOAUTH2"); return; }
+    int n = snprintf(buf, sizeof buf, "user=%s\001auth=Bearer %s\001\001", r->user, r->oauth_token);
+    if (n < 0 || (size_t)n >= sizeof buf) { fail(s, "auth: token too long"); return; }
+    s->auth_used = AUTH_XOAUTH2;
+    send_b64(s, X_AUTH, "AUTH XOAUTH2 ", buf, (size_t)n);
+  } else if (s->auth_offered & (1u << AUTH_PLAIN)) {
+    const char *pw = r->password ? r->password : "";
+    int n = snprintf(buf, sizeof buf, "%c%s%c%s", 0, r->user, 0, pw);
+    if (n < 0 || (size_t)n >= sizeof buf) { fail(s, "auth: credentials too long"); return; }
+    s->auth_used = AUTH_PLAIN;
+    send_b64(s, X_AUTH, "AUTH PLAIN ", buf, (size_t)n);
+  } else if (s->auth_offered & (1u << AUTH_LOGIN)) {
+    s->auth_used = AUTH_LOGIN;
+    send_line(s, X_AUTH, "AUTH LOGIN");
+  } else {
+    fail(s, "auth: no mechanism in common (PLAIN, LOGIN, XOAUTH2)");
+    return;
+  }
+  OPENSSL_cleanse(buf, sizeof buf);
+  s->auth_step = 0;
+}
+
+
+static void on_auth_reply(mc_session_t *s, mc_reply_t *r) {
+  const mc_route_t *rt = s->route;
+  if (r->code == 235) { finish(s); return; }
+  if (r->code == 334 && s->auth_used == AUTH_LOGIN && s->auth_step < 2) {
+    const char *v = s->auth_step++ == 0 ? rt->user : (rt->password ? rt->password : "");
+    send_b64(s, X_AUTH, "", v, strlen(v));
+    return;
+  }
+  if (r->code == 334 && s->auth_used == AUTH_XOAUTH2) {
+    send_line(s, X_AUTH, "%s", "");   /* the error details come next */
+    return;
+  }
+  fail_with_reply(s, "auth: refused", r);
+}
+
+
+static void start_tls(mc_session_t *s);
+
+
+/* After EHLO (or HELO): TLS first if the policy wants it, then AUTH. */
+static void after_hello(mc_session_t *s) {
+  const mc_route_t *r = s->route;
+  if (!s->tls_on && r->tls != MC_TLS_NONE) {
+    if (s->ext & MC_EXT_STARTTLS) {
+      send_line(s, X_STARTTLS, "STARTTLS");
+      return;
+    }
+    if (r->tls != MC_TLS_OPPORTUNISTIC) {
+      fail(s, "tls: the server does not offer STARTTLS");
+      return;
+    }
+  }
+  start_auth(s);
+}
+
+
+static void on_open_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
+  switch (x) {
+  case X_GREETING:
+    if (r->code / 100 != 2) { fail_with_reply(s, "greeting", r); return; }
+    send_line(s, X_EHLO, "EHLO %s", s->route->helo ? s->route->helo : "localhost");
+    return;
+  case X_EHLO:
+    if (r->code / 100 == 2) { parse_ehlo(s, r); after_hello(s); return; }
+    if (r->code / 100 == 5) {   /* not ESMTP: HELO, and no extensions */
+      send_line(s, X_HELO, "HELO %s", s->route->helo ? s->route->helo : "localhost");
+      return;
+    }
+    fail_with_reply(s, "EHLO", r);
+    return;
+  case X_HELO:
+    if (r->code / 100 != 2) { fail_with_reply(s, "HELO", r); return; }
+    s->ext = 0;
+    after_hello(s);
+    return;
+  case X_STARTTLS:
+    if (r->code == 220) { start_tls(s); return; }
+    if (s->route->tls == MC_TLS_OPPORTUNISTIC) { start_auth(s); return; }
+    fail_with_reply(s, "tls: STARTTLS refused", r);
+    return;
+  case X_AUTH:
+    on_auth_reply(s, r);
+    return;
+  default:
+    fail(s, "smtp: unexpected %s reply while opening", expect_name(x));
+  }
+}
+
+
+/* ---- transactions ---- */
+
+static void set_result(mc_rcpt_result_t *res, const mc_reply_t *r) {
+  res->code = r->code;
+  memcpy(res->enhanced, r->enhanced, sizeof res->enhanced);
+  free(res->text);
+  res->text = strdup(r->text.data ? r->text.data : "");
+}
+
+
+static void send_rcpt(mc_session_t *s, size_t i) {
+  const mc_txn_t *t = s->txn;
+  if (t->dsn_notify && (s->ext & MC_EXT_DSN))
+    send_line(s, X_RCPT, "RCPT TO:<%s> NOTIFY=%s", t->rcpts[i], t->dsn_notify);
+  else
+    send_line(s, X_RCPT, "RCPT TO:<%s>", t->rcpts[i]);
+}
+
+
+static int pipelined(const mc_session_t *s) {
+  return s->route->pipelining && (s->ext & MC_EXT_PIPELINING);
+}
+
+
+static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
+  switch (x) {
+  case X_MAIL:
+    s->mail_ok = r->code / 100 == 2;
+    if (!s->mail_ok) {
+      for (size_t i = 0; i < s->nresults; i++) set_result(&s->results[i], r);
+      if (!pipelined(s)) send_line(s, X_RSET, "RSET");
+      return;
+    }
+    if (!pipelined(s)) send_rcpt(s, s->rcpt_next++);
+    return;
+  case X_RCPT: {
+    size_t i = s->rcpt_seen++;
+    if (i >= s->nresults) { fail(s, "smtp: more RCPT replies than recipients"); return; }
+    if (s->mail_ok) {
+      set_result(&s->results[i], r);
+      if (r->code / 100 == 2) s->accepted++;
+    }
+    if (pipelined(s)) return;
+    if (s->rcpt_next < s->nresults) send_rcpt(s, s->rcpt_next++);
+    else if (s->accepted) send_line(s, X_DATA, "DATA");
+    else send_line(s, X_RSET, "RSET");
+    return;
+  }
+  case X_DATA:
+    if (r->code == 354) {
+      if (s->mail_ok && s->accepted) {
+        s->data_started = 1;
+        queue_data(s, s->txn);
+      } else {
+        /* RFC 2920 3.1: nobody to deliver to, yet the server waits for
+         * data: end it at once and forget the transaction. */
+        evbuffer_add(bufferevent_get_output(s->bev), ".\r\n", 3);
+        push_expect(s, X_RSET);   /* the reply to the lone "." */
+        send_line(s, X_RSET, "RSET");
+      }
+      return;
+    }
+    if (r->code / 100 == 2 || r->code / 100 == 3) {
+      fail(s, "smtp: unexpected %d reply to DATA", r->code);
+      return;
+    }
+    for (size_t i = 0; i < s->nresults; i++)
+      if (s->results[i].code / 100 == 2) set_result(&s->results[i], r);
+    send_line(s, X_RSET, "RSET");
+    return;
+  case X_DOT:
+    for (size_t i = 0; i < s->nresults; i++) {
+      mc_rcpt_result_t *res = &s->results[i];
+      if (res->code / 100 != 2) continue;
+      set_result(res, r);
+      res->sent = r->code / 100 == 2;
+    }
+    s->ntxn++;
+    finish(s);
+    return;
+  case X_RSET:
+    if (s->qlen == 0) { s->ntxn++; finish(s); }
+    return;
+  default:
+    fail(s, "smtp: unexpected %s reply in a transaction", expect_name(x));
+  }
+}
+
+
+static void free_results(mc_session_t *s) {
+  for (size_t i = 0; i < s->nresults; i++) free(s->results[i].text);
+  free(s->results);
+  s->results = NULL;
+  s->nresults = 0;
+}
+
+
+static int start_op(mc_session_t *s, op_t op, mc_session_cb cb, void *arg) {
+  s->op = op;
+  s->cb = cb;
+  s->arg = arg;
+  s->failed = 0;
+  s->err.msg[0] = '\0';
+  mc_reply_free(&s->reply);
+  if (op != OP_OPEN && s->bev == NULL) {
+    fail(s, "closed: the session is not connected");
+    return -1;
+  }
+  return 0;
+}
+
+
+void mc_session_transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
+  free_results(s);
+  s->results = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *s->results);
+  s->nresults = s->results ? t->nrcpts : 0;
+  s->txn = t;
+  s->rcpt_next = s->rcpt_seen = s->accepted = 0;
+  s->mail_ok = s->data_started = 0;
+  if (start_op(s, OP_TXN, cb, arg) != 0) return;
+  if (s->results == NULL) { fail(s, "out of memory"); return; }
+  mc_error_t e;
+  if (t->nrcpts == 0) { fail(s, "smtp: a transaction needs a recipient"); return; }
+  if (t->from[0] && mc_addr_check(t->from, strlen(t->from), &e) != 0) {
+    fail(s, "smtp: bad sender <%.100s>: %s", t->from, e.msg);
+    return;
+  }
+  for (size_t i = 0; i < t->nrcpts; i++) {
+    if (mc_addr_check(t->rcpts[i], strlen(t->rcpts[i]), &e) != 0) {
+      fail(s, "smtp: bad recipient <%.100s>: %s", t->rcpts[i], e.msg);
+      return;
+    }
+  }
+  size_t size = t->msg ? mc_msg_size(t->msg) : t->raw_len;
+  size_t limit = s->size_limit;
+  if (s->route->max_message && (!limit || s->route->max_message < limit)) limit = s->route->max_message;
+  if (limit && size > limit) {
+    /* Refused here, as the server would after the whole upload. */
+    for (size_t i = 0; i < s->nresults; i++) {
+      s->results[i].code = 552;
+      strcpy(s->results[i].enhanced, "5.3.4");
+      char text[128];
+      snprintf(text, sizeof text, "message of %zu bytes exceeds the limit of %zu", size, limit);
+      s->results[i].text = strdup(text);
+    }
+    finish(s);
+    return;
+  }
+  char params[256] = "";
+  size_t pl = 0;
+  if (s->ext & MC_EXT_SIZE) pl += (size_t)snprintf(params + pl, sizeof params - pl, " SIZE=%zu", size);
+  if (t->eight_bit && (s->ext & MC_EXT_8BITMIME))
+    pl += (size_t)snprintf(params + pl, sizeof params - pl, " BODY=8BITMIME");
+  if (s->ext & MC_EXT_DSN) {
+    if (t->dsn_ret) pl += (size_t)snprintf(params + pl, sizeof params - pl, " RET=%s", t->dsn_ret);
+    if (t->dsn_envid && pl < sizeof params)
+      snprintf(params + pl, sizeof params - pl, " ENVID=%s", t->dsn_envid);
+  }
+  if (send_line(s, X_MAIL, "MAIL FROM:<%s>%s", t->from, params) != 0) return;
+  if (!pipelined(s)) return;
+  for (size_t i = 0; i < t->nrcpts; i++) send_rcpt(s, i);
+  send_line(s, X_DATA, "DATA");
+}
+
+
+void mc_session_command(mc_session_t *s, const char *line, mc_session_cb cb, void *arg) {
+  if (start_op(s, OP_COMMAND, cb, arg) != 0) return;
+  if (strpbrk(line, "\r\n")) { fail(s, "smtp: a command cannot contain CR or LF"); return; }
+  expect_t x = X_COMMAND;
+  if (strncasecmp(line, "MAIL", 4) == 0) x = X_MAIL;
+  else if (strncasecmp(line, "RCPT", 4) == 0) x = X_RCPT;
+  if (send_line(s, x, "%s", line) == 0) s->op = OP_COMMAND;
+}
+
+
+void mc_session_data(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
+  if (start_op(s, OP_DATA, cb, arg) != 0) return;
+  s->txn = t;
+  send_line(s, X_DATA, "DATA");
+}
+
+
+void mc_session_quit(mc_session_t *s, mc_session_cb cb, void *arg) {
+  if (s->bev == NULL) {   /* already gone: nothing to say goodbye to */
+    s->cb = cb;
+    s->arg = arg;
+    finish(s);
+    return;
+  }
+  if (start_op(s, OP_QUIT, cb, arg) != 0) return;
+  send_line(s, X_QUIT, "QUIT");
+}
+
+
+/* ---- the connection ---- */
+
+static void dispatch(mc_session_t *s, mc_reply_t *r) {
+  if (s->qlen == 0) {
+    fail(s, "smtp: a reply nobody asked for: %d %.200s", r->code, r->text.data ? r->text.data : "");
+    return;
+  }
+  expect_t x = s->expect[s->qhead++];
+  s->qlen--;
+  arm(s);
+  mc_reply_free(&s->reply);
+  s->reply = *r;
+  memset(r, 0, sizeof *r);
+  r = &s->reply;
+  switch (s->op) {
+  case OP_OPEN: on_open_reply(s, x, r); return;
+  case OP_TXN: on_txn_reply(s, x, r); return;
+  case OP_COMMAND: finish(s); return;
+  case OP_DATA:
+    if (x == X_DATA && r->code == 354) { queue_data(s, s->txn); return; }
+    finish(s);
+    return;
+  case OP_QUIT:
+    drop_connection(s);
+    finish(s);
+    return;
+  case OP_NONE:
+    fail(s, "smtp: a reply nobody asked for: %d", r->code);
+    return;
+  }
+}
+
+
+static void on_read(struct bufferevent *bev, void *arg) {
+  mc_session_t *s = arg;
+  struct evbuffer *in = bufferevent_get_input(bev);
+  while (s->bev == bev) {
+    size_t eol_len = 0;
+    struct evbuffer_ptr at = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
+    if (at.pos < 0) {
+      if (evbuffer_get_length(in) > MC_REPLY_MAX_LINE)
+        fail(s, "smtp: reply line longer than %d bytes", MC_REPLY_MAX_LINE);
+      return;
+    }
+    if ((size_t)at.pos > MC_REPLY_MAX_LINE) {
+      fail(s, "smtp: reply line longer than %d bytes", MC_REPLY_MAX_LINE);
+      return;
+    }
+    char line[MC_REPLY_MAX_LINE + 1];
+    evbuffer_remove(in, line, (size_t)at.pos);
+    evbuffer_drain(in, eol_len);
+    mc_reply_t r = {0};
+    mc_error_t e;
+    int rc = mc_reply_feed(&s->parser, line, (size_t)at.pos, &r, &e);
+    if (rc < 0) { fail(s, "%s", e.msg); return; }
+    if (rc == 1) {
+      dispatch(s, &r);
+      mc_reply_free(&r);
+    }
+  }
+}
+
+
+static void on_write(struct bufferevent *bev, void *arg) {
+  mc_session_t *s = arg;
+  (void)bev;
+  if (s->flushing) {   /* all data handed to the kernel: now wait for the reply */
+    s->flushing = 0;
+    arm(s);
+  }
+}
+
+
+static void describe_tls(mc_session_t *s) {
+  SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+  if (ssl == NULL) return;
+  s->tls_on = 1;
+  snprintf(s->tls_desc, sizeof s->tls_desc, "%s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+}
+
+
+static void tls_failure(mc_session_t *s, const char *what) {
+  SSL *ssl = s->bev ? bufferevent_openssl_get_ssl(s->bev) : NULL;
+  long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+  unsigned long code = s->bev ? bufferevent_get_openssl_error(s->bev) : 0;
+  char buf[256] = "handshake failed";
+  if (verify != X509_V_OK && s->route->tls == MC_TLS_VERIFY)
+    snprintf(buf, sizeof buf, "certificate verify failed: %s", X509_verify_cert_error_string(verify));
+  else if (code)
+    ERR_error_string_n(code, buf, sizeof buf);
+  ERR_clear_error();
+  fail(s, "tls: %s: %s", what, buf);
+}
+
+
+static void on_event(struct bufferevent *bev, short what, void *arg) {
+  mc_session_t *s = arg;
+  (void)bev;
+  if (what & BEV_EVENT_CONNECTED) {
+    evutil_socket_t fd = bufferevent_getfd(s->bev);
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (bufferevent_openssl_get_ssl(s->bev)) describe_tls(s);
+    if (s->op == OP_OPEN && s->ext == 0 && s->tls_on && !s->route->implicit_tls) {
+      send_line(s, X_EHLO, "EHLO %s", s->route->helo ? s->route->helo : "localhost");
+      return;   /* STARTTLS done: EHLO again (RFC 3207 4.2) */
+    }
+    evtimer_del(s->timer);
+    push_expect(s, X_GREETING);
+    return;
+  }
+  if (what & BEV_EVENT_TIMEOUT) {
+    fail(s, "timeout: sending data to %s", s->route->host);
+    return;
+  }
+  int err = EVUTIL_SOCKET_ERROR();
+  if (bufferevent_openssl_get_ssl(s->bev) && (what & BEV_EVENT_ERROR) &&
+      bufferevent_get_openssl_error(s->bev)) {
+    tls_failure(s, s->tls_on ? "connection" : "negotiation");
+    return;
+  }
+  if (s->op == OP_QUIT) {   /* closing after QUIT is what we asked for */
+    drop_connection(s);
+    finish(s);
+    return;
+  }
+  if (what & BEV_EVENT_EOF) fail(s, "closed: %s closed the connection", s->route->host);
+  else fail(s, "closed: %s: %s", s->route->host, err ? evutil_socket_error_to_string(err) : "connection error");
+}
+
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg) {
+  mc_session_t *s = arg;
+  (void)fd;
+  (void)what;
+  if (s->qlen == 0) { fail(s, "timeout: connecting to %s", s->route->host); return; }
+  expect_t x = s->expect[s->qhead];
+  fail(s, "timeout: no reply to %s from %s after %g s", expect_name(x), s->route->host,
+       timeout_for(s, x));
+}
+
+
+static SSL *new_ssl(mc_session_t *s) {
+  const mc_route_t *r = s->route;
+  SSL *ssl = SSL_new(r->ssl_ctx);
+  if (ssl == NULL) return NULL;
+  const char *name = r->server_name ? r->server_name : r->host;
+  unsigned char ip[16];
+  int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+  if (!is_ip) SSL_set_tlsext_host_name(ssl, name);
+  if (r->tls == MC_TLS_VERIFY) {
+    X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+    if (is_ip) X509_VERIFY_PARAM_set1_ip_asc(param, name);
+    else SSL_set1_host(ssl, name);
+  }
+  return ssl;
+}
+
+
+static void start_tls(mc_session_t *s) {
+  if (s->route->ssl_ctx == NULL) { fail(s, "tls: the route has no TLS context"); return; }
+  SSL *ssl = new_ssl(s);
+  if (ssl == NULL) { fail(s, "tls: cannot make a session"); return; }
+  struct bufferevent *tls = bufferevent_openssl_filter_new(
+      s->base, s->bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+  if (tls == NULL) { SSL_free(ssl); fail(s, "tls: cannot start"); return; }
+  s->bev = tls;   /* the filter owns the plain one now */
+  s->ext = 0;
+  bufferevent_setcb(tls, on_read, on_write, on_event, s);
+  bufferevent_enable(tls, EV_READ | EV_WRITE);
+  struct timeval tv = {(time_t)s->route->timeouts.tls, 0};
+  evtimer_add(s->timer, &tv);
+}
+
+
+void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg) {
+  const mc_route_t *r = s->route;
+  drop_connection(s);
+  s->ext = 0;
+  s->tls_on = 0;
+  s->tls_desc[0] = '\0';
+  s->auth_used = AUTH_NONE;
+  s->ntxn = 0;
+  start_op(s, OP_OPEN, cb, arg);
+  char port[16];
+  snprintf(port, sizeof port, "%d", r->port);
+  struct addrinfo hints = {0}, *ai = NULL;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = AF_UNSPEC;
+  int gai = getaddrinfo(r->host, port, &hints, &ai);
+  if (gai != 0) { fail(s, "dns: %s: %s", r->host, gai_strerror(gai)); return; }
+  int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
+  if (r->implicit_tls) {
+    SSL *ssl = r->ssl_ctx ? new_ssl(s) : NULL;
+    if (ssl) s->bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, opts);
+    if (ssl && s->bev == NULL) SSL_free(ssl);
+  } else {
+    s->bev = bufferevent_socket_new(s->base, -1, opts);
+  }
+  if (s->bev == NULL) { freeaddrinfo(ai); fail(s, "closed: cannot make a socket"); return; }
+  bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+  bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+  struct timeval block = {(time_t)r->timeouts.data_block, 0};
+  bufferevent_set_timeouts(s->bev, NULL, &block);
+  struct timeval tv = {(time_t)r->timeouts.connect, 0};
+  evtimer_add(s->timer, &tv);
+  int rc = bufferevent_socket_connect(s->bev, ai->ai_addr, (int)ai->ai_addrlen);
+  freeaddrinfo(ai);
+  if (rc != 0) fail(s, "closed: cannot connect to %s:%d", r->host, r->port);
+}
+
+
+/* ---- accessors ---- */
+
+int mc_session_status(const mc_session_t *s, const mc_error_t **e) {
+  if (e) *e = &s->err;
+  return s->failed ? -1 : 0;
+}
+
+
+const mc_reply_t *mc_session_reply(const mc_session_t *s) { return &s->reply; }
+
+
+const mc_rcpt_result_t *mc_session_results(const mc_session_t *s, size_t *n) {
+  *n = s->nresults;
+  return s->results;
+}
+
+
+unsigned mc_session_extensions(const mc_session_t *s) { return s->ext; }
+size_t mc_session_size_limit(const mc_session_t *s) { return s->size_limit; }
+const char *mc_session_tls(const mc_session_t *s) { return s->tls_on ? s->tls_desc : NULL; }
+int mc_session_usable(const mc_session_t *s) { return s->bev != NULL && !s->failed; }
+size_t mc_session_transactions(const mc_session_t *s) { return s->ntxn; }
+
+
+const char *mc_session_auth(const mc_session_t *s) {
+  static const char *const names[] = {NULL, "PLAIN", "LOGIN", "XOAUTH2"};
+  return names[s->auth_used];
+}
+
+
+void mc_session_free(mc_session_t *s) {
+  if (s == NULL) return;
+  drop_connection(s);
+  event_free(s->timer);
+  free_results(s);
+  free(s->expect);
+  mc_reply_free(&s->reply);
+  free(s);
+}

@@ -1,0 +1,136 @@
+/* One SMTP client connection on libevent: greeting, EHLO (HELO when the
+ * server is not ESMTP), STARTTLS or implicit TLS, AUTH, and transactions
+ * with PIPELINING (RFC 2920) when the server offers it. Every operation
+ * is asynchronous and ends in one callback; each reply is kept with its
+ * code, enhanced code and text. */
+#ifndef MC_SMTP_SESSION_H
+#define MC_SMTP_SESSION_H
+
+#include <stddef.h>
+
+#include "error.h"
+#include "message.h"
+#include "smtp_reply.h"
+
+struct event_base;
+typedef struct ssl_ctx_st SSL_CTX;
+
+typedef enum {
+  MC_TLS_NONE,           /* never */
+  MC_TLS_OPPORTUNISTIC,  /* STARTTLS when offered, certificate not checked */
+  MC_TLS_REQUIRED,       /* STARTTLS or fail, certificate not checked */
+  MC_TLS_VERIFY          /* STARTTLS or fail, certificate and name checked */
+} mc_tls_policy_t;
+
+/* Seconds to wait (RFC 5321 4.5.3.2 gives the defaults). */
+typedef struct {
+  double connect, greeting, ehlo, tls, mail, rcpt, data_init, data_block,
+      data_end, command;
+} mc_smtp_timeouts_t;
+
+typedef struct {
+  char *host;              /* name or address to connect to */
+  int port;
+  int implicit_tls;        /* TLS from the first byte (port 465) */
+  mc_tls_policy_t tls;
+  char *server_name;       /* SNI and the name to verify; NULL: host */
+  char *ca_file;           /* NULL: the system store */
+  char *helo;              /* our name in EHLO */
+  char *user, *password;   /* AUTH PLAIN or LOGIN */
+  char *oauth_token;       /* AUTH XOAUTH2 (with user) */
+  int allow_plaintext_auth;
+  int pipelining;          /* use PIPELINING when offered */
+  size_t max_message;      /* refuse bigger messages locally; 0: no limit */
+  mc_smtp_timeouts_t timeouts;
+  SSL_CTX *ssl_ctx;        /* made by mc_route_prepare */
+} mc_route_t;
+
+/* Fills the defaults; the caller sets what it wants afterwards. */
+void mc_route_init(mc_route_t *r);
+
+/* Makes the TLS context the route needs; 0 or -1 with e. */
+int mc_route_prepare(mc_route_t *r, mc_error_t *e);
+
+/* Frees what the route owns (its strings and TLS context). */
+void mc_route_free(mc_route_t *r);
+
+/* EHLO keywords the session understood. */
+enum {
+  MC_EXT_PIPELINING = 1 << 0,
+  MC_EXT_SIZE = 1 << 1,
+  MC_EXT_8BITMIME = 1 << 2,
+  MC_EXT_SMTPUTF8 = 1 << 3,
+  MC_EXT_ENHANCED = 1 << 4,
+  MC_EXT_DSN = 1 << 5,
+  MC_EXT_STARTTLS = 1 << 6,
+  MC_EXT_AUTH = 1 << 7,
+  MC_EXT_CHUNKING = 1 << 8,
+};
+
+/* The outcome for one recipient of a transaction. */
+typedef struct {
+  int code;              /* the server's reply; 0 when none came */
+  char enhanced[16];
+  char *text;            /* reply text, or why there was no reply */
+  int sent;              /* 1 only after a 2xx to the end of data */
+} mc_rcpt_result_t;
+
+/* A transaction to run: the envelope and where the data comes from. */
+typedef struct {
+  const char *from;      /* reverse-path, may be "" (bounces) */
+  const char *const *rcpts;
+  size_t nrcpts;
+  const mc_msg_t *msg;   /* the data: a built message ... */
+  const char *raw;       /* ... or bytes (line breaks made CRLF on the way) */
+  size_t raw_len;
+  int eight_bit;         /* BODY=8BITMIME */
+  const char *dsn_ret;   /* "FULL"/"HDRS"; NULL: none */
+  const char *dsn_envid;
+  const char *dsn_notify;  /* e.g. "FAILURE,DELAY" for every recipient */
+} mc_txn_t;
+
+typedef struct mc_session mc_session_t;
+
+/* Called when an operation ends; the session tells how it went. */
+typedef void (*mc_session_cb)(mc_session_t *s, void *arg);
+
+mc_session_t *mc_session_new(struct event_base *base, const mc_route_t *route);
+
+/* Connects and goes through greeting, EHLO, TLS and AUTH. */
+void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg);
+
+/* Runs a whole transaction (pipelined when offered); results per recipient. */
+void mc_session_transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg);
+
+/* Sends one command line (no CRLF) and waits for its reply. kind names
+ * the timeout: "MAIL", "RCPT", "QUIT", ... */
+void mc_session_command(mc_session_t *s, const char *line, mc_session_cb cb, void *arg);
+
+/* DATA, then the data of t (msg or raw), then the end: the final reply. */
+void mc_session_data(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg);
+
+/* Sends QUIT, waits for its reply (briefly), and closes. */
+void mc_session_quit(mc_session_t *s, mc_session_cb cb, void *arg);
+
+/* How the last operation went: 0 when it completed (the reply may still
+ * be a 4xx or 5xx), -1 when the session failed (e says why; it is then
+ * unusable and its pending recipients have code 0). */
+int mc_session_status(const mc_session_t *s, const mc_error_t **e);
+
+/* The last reply (code 0 when none). */
+const mc_reply_t *mc_session_reply(const mc_session_t *s);
+
+/* Results of the last transaction, one per recipient. */
+const mc_rcpt_result_t *mc_session_results(const mc_session_t *s, size_t *n);
+
+/* What the server offered and what was negotiated. */
+unsigned mc_session_extensions(const mc_session_t *s);
+size_t mc_session_size_limit(const mc_session_t *s);
+const char *mc_session_tls(const mc_session_t *s);   /* "TLSv1.3 CIPHER" or NULL */
+const char *mc_session_auth(const mc_session_t *s);  /* mechanism used or NULL */
+int mc_session_usable(const mc_session_t *s);
+size_t mc_session_transactions(const mc_session_t *s);
+
+void mc_session_free(mc_session_t *s);
+
+#endif

@@ -1,0 +1,551 @@
+/* mailcast.core SMTP: routes, low-level sessions (each call runs the
+ * event loop until its reply), and send (a pool of sessions). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "binding.h"
+#include "core/smtp_pool.h"
+
+#define MC_ROUTE_CLASS "mailcast.Route"
+#define MC_SESSION_CLASS "mailcast.Session"
+
+typedef struct {
+  mc_route_t route;
+  int ready;
+} route_box;
+
+typedef struct {
+  struct event_base *base;
+  mc_session_t *session;
+  int done;
+} session_box;
+
+
+/* ---- routes ---- */
+
+static char *opt_dup(lua_State *L, int t, const char *key) {
+  int type = lua_getfield(L, t, key);
+  char *s = NULL;
+  if (type == LUA_TSTRING || type == LUA_TNUMBER) {
+    s = strdup(lua_tostring(L, -1));
+    if (s == NULL) { lua_pop(L, 1); luaL_error(L, "not enough memory"); }
+  } else if (type != LUA_TNIL) {
+    lua_pop(L, 1);
+    luaL_error(L, "route field '%s' must be a string", key);
+  }
+  lua_pop(L, 1);
+  return s;
+}
+
+
+static double opt_number(lua_State *L, int t, const char *key, double dflt) {
+  lua_getfield(L, t, key);
+  double v = luaL_optnumber(L, -1, dflt);
+  lua_pop(L, 1);
+  if (v < 0) luaL_error(L, "'%s' must not be negative", key);
+  return v;
+}
+
+
+static int opt_bool(lua_State *L, int t, const char *key, int dflt) {
+  int type = lua_getfield(L, t, key);
+  int v = type == LUA_TNIL ? dflt : lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+
+static void read_timeouts(lua_State *L, int t, mc_smtp_timeouts_t *to) {
+  if (lua_getfield(L, t, "timeouts") != LUA_TTABLE) {
+    if (!lua_isnil(L, -1)) luaL_error(L, "route field 'timeouts' must be a table");
+    lua_pop(L, 1);
+    return;
+  }
+  int i = lua_gettop(L);
+  to->connect = opt_number(L, i, "connect", to->connect);
+  to->greeting = opt_number(L, i, "greeting", to->greeting);
+  to->ehlo = opt_number(L, i, "ehlo", to->ehlo);
+  to->tls = opt_number(L, i, "tls", to->tls);
+  to->mail = opt_number(L, i, "mail", to->mail);
+  to->rcpt = opt_number(L, i, "rcpt", to->rcpt);
+  to->data_init = opt_number(L, i, "data_init", to->data_init);
+  to->data_block = opt_number(L, i, "data_block", to->data_block);
+  to->data_end = opt_number(L, i, "data_end", to->data_end);
+  to->command = opt_number(L, i, "command", to->command);
+  lua_pop(L, 1);
+}
+
+
+static int route_gc(lua_State *L) {
+  route_box *box = luaL_checkudata(L, 1, MC_ROUTE_CLASS);
+  mc_route_free(&box->route);
+  box->ready = 0;
+  return 0;
+}
+
+
+/* route{host=, port=, tls=, implicit_tls=, server_name=, ca_file=, helo=,
+ *       user=, password=, oauth_token=, allow_plaintext_auth=,
+ *       pipelining=, max_message=, timeouts={...}} -> Route | fail, message */
+static int l_route(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  route_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+  mc_route_init(&box->route);
+  box->ready = 0;
+  luaL_setmetatable(L, MC_ROUTE_CLASS);
+  mc_route_t *r = &box->route;
+  r->host = opt_dup(L, 1, "host");
+  if (r->host == NULL) return luaL_error(L, "route needs a host");
+  r->implicit_tls = opt_bool(L, 1, "implicit_tls", 0);
+  r->port = (int)opt_number(L, 1, "port", r->implicit_tls ? 465 : 25);
+  if (r->port < 1 || r->port > 65535) return luaL_error(L, "route port out of range");
+  r->server_name = opt_dup(L, 1, "server_name");
+  r->ca_file = opt_dup(L, 1, "ca_file");
+  r->helo = opt_dup(L, 1, "helo");
+  r->user = opt_dup(L, 1, "user");
+  r->password = opt_dup(L, 1, "password");
+  r->oauth_token = opt_dup(L, 1, "oauth_token");
+  r->allow_plaintext_auth = opt_bool(L, 1, "allow_plaintext_auth", 0);
+  r->pipelining = opt_bool(L, 1, "pipelining", 1);
+  r->max_message = (size_t)opt_number(L, 1, "max_message", 0);
+  read_timeouts(L, 1, &r->timeouts);
+  static const char *const policies[] = {"none", "opportunistic", "required", "verify", NULL};
+  lua_getfield(L, 1, "tls");
+  /* An authenticated relay checks who it gives the password to. */
+  const char *dflt = r->user ? "verify" : "opportunistic";
+  r->tls = (mc_tls_policy_t)luaL_checkoption(L, -1, dflt, policies);
+  lua_pop(L, 1);
+  if (r->implicit_tls && r->tls == MC_TLS_NONE) return luaL_error(L, "implicit_tls needs a tls policy other than 'none'");
+  if (r->implicit_tls && r->tls == MC_TLS_OPPORTUNISTIC) r->tls = MC_TLS_REQUIRED;
+  mc_error_t e;
+  if (mc_route_prepare(r, &e) != 0) return mc_l_fail(L, &e);
+  box->ready = 1;
+  return 1;
+}
+
+
+/* The Route at idx, or a table made into one (left on the stack). */
+static mc_route_t *to_route(lua_State *L, int idx) {
+  route_box *box = luaL_testudata(L, idx, MC_ROUTE_CLASS);
+  if (box == NULL) {
+    luaL_checktype(L, idx, LUA_TTABLE);
+    lua_pushcfunction(L, l_route);
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 2);
+    box = luaL_testudata(L, -2, MC_ROUTE_CLASS);
+    if (box == NULL) luaL_error(L, "route: %s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    lua_replace(L, idx);   /* the Route takes the table's place */
+  }
+  if (!box->ready) luaL_error(L, "attempt to use a closed route");
+  return &box->route;
+}
+
+
+/* ---- replies ---- */
+
+static void push_reply(lua_State *L, const mc_reply_t *r) {
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, r->code);
+  lua_setfield(L, -2, "code");
+  lua_pushstring(L, r->enhanced);
+  lua_setfield(L, -2, "enhanced");
+  lua_pushlstring(L, r->text.data ? r->text.data : "", r->text.len);
+  lua_setfield(L, -2, "text");
+}
+
+
+static const char *const statuses[] = {"sent", "deferred", "failed"};
+
+
+static void push_rcpt(lua_State *L, const char *addr, const mc_rcpt_result_t *r) {
+  lua_createtable(L, 0, 5);
+  lua_pushstring(L, addr);
+  lua_setfield(L, -2, "address");
+  lua_pushstring(L, statuses[mc_rcpt_status(r)]);
+  lua_setfield(L, -2, "status");
+  lua_pushinteger(L, r->code);
+  lua_setfield(L, -2, "code");
+  lua_pushstring(L, r->enhanced);
+  lua_setfield(L, -2, "enhanced");
+  lua_pushstring(L, r->text ? r->text : "");
+  lua_setfield(L, -2, "text");
+}
+
+
+/* ---- sessions ---- */
+
+static void on_done(mc_session_t *s, void *arg) {
+  session_box *box = arg;
+  (void)s;
+  box->done = 1;
+}
+
+
+/* Runs the loop until the operation just started calls back. */
+static void wait_done(session_box *box) {
+  while (!box->done) {
+    if (event_base_loop(box->base, EVLOOP_ONCE) < 0) break;
+  }
+}
+
+
+/* Pushes the outcome of the last operation: the reply, or fail, message,
+ * code (the reply's code when there was one, as in a refused greeting). */
+static int push_outcome(lua_State *L, session_box *box) {
+  const mc_error_t *e;
+  if (mc_session_status(box->session, &e) != 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e->msg);
+    lua_pushinteger(L, mc_session_reply(box->session)->code);
+    return 3;
+  }
+  push_reply(L, mc_session_reply(box->session));
+  return 1;
+}
+
+
+static session_box *check_session(lua_State *L) {
+  session_box *box = luaL_checkudata(L, 1, MC_SESSION_CLASS);
+  if (box->session == NULL) luaL_error(L, "attempt to use a closed session");
+  return box;
+}
+
+
+static int session_close(lua_State *L) {
+  session_box *box = luaL_checkudata(L, 1, MC_SESSION_CLASS);
+  mc_session_free(box->session);
+  box->session = NULL;
+  if (box->base) event_base_free(box->base);
+  box->base = NULL;
+  return 0;
+}
+
+
+/* session(route) -> Session connected and ready | fail, message, code */
+static int l_session(lua_State *L) {
+  mc_route_t *route = to_route(L, 1);
+  session_box *box = lua_newuserdatauv(L, sizeof *box, 1);
+  memset(box, 0, sizeof *box);
+  luaL_setmetatable(L, MC_SESSION_CLASS);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);   /* the session keeps its route alive */
+  box->base = event_base_new();
+  if (box->base == NULL) return luaL_error(L, "cannot make an event loop");
+  box->session = mc_session_new(box->base, route);
+  if (box->session == NULL) return luaL_error(L, "not enough memory");
+  box->done = 0;
+  mc_session_open(box->session, on_done, box);
+  wait_done(box);
+  const mc_error_t *e;
+  if (mc_session_status(box->session, &e) != 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e->msg);
+    lua_pushinteger(L, mc_session_reply(box->session)->code);
+    return 3;
+  }
+  return 1;
+}
+
+
+static int command(lua_State *L, const char *line) {
+  session_box *box = check_session(L);
+  box->done = 0;
+  mc_session_command(box->session, line, on_done, box);
+  wait_done(box);
+  return push_outcome(L, box);
+}
+
+
+/* Builds "VERB:<address> params" after checking the address is one. */
+static int address_command(lua_State *L, const char *verb) {
+  check_session(L);
+  size_t n;
+  const char *addr = luaL_checklstring(L, 2, &n);
+  const char *params = luaL_optstring(L, 3, NULL);
+  mc_error_t e;
+  if (!(n == 0 && verb[0] == 'M') && mc_addr_check(addr, n, &e) != 0) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "smtp: bad address <%s>: %s", addr, e.msg);
+    return 2;
+  }
+  if (params && strpbrk(params, "\r\n")) return luaL_argerror(L, 3, "CR or LF in parameters");
+  lua_pushfstring(L, "%s:<%s>%s%s", verb, addr, params ? " " : "", params ? params : "");
+  return command(L, lua_tostring(L, -1));
+}
+
+
+/* session:mail(from [, params]) -> reply | fail, message */
+static int session_mail(lua_State *L) { return address_command(L, "MAIL FROM"); }
+
+/* session:rcpt(to [, params]) -> reply | fail, message */
+static int session_rcpt(lua_State *L) { return address_command(L, "RCPT TO"); }
+
+/* session:rset(), :noop() -> reply | fail, message */
+static int session_rset(lua_State *L) { return command(L, "RSET"); }
+static int session_noop(lua_State *L) { return command(L, "NOOP"); }
+
+/* session:command(line) -> reply | fail, message: anything else */
+static int session_command(lua_State *L) { return command(L, luaL_checkstring(L, 2)); }
+
+
+/* The data at idx: a Message, or a string. */
+static void read_data(lua_State *L, int idx, mc_txn_t *t) {
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    t->raw = lua_tolstring(L, idx, &t->raw_len);
+    return;
+  }
+  t->msg = mc_l_tomessage(L, idx);
+  if (t->msg == NULL) luaL_argerror(L, idx, "an open mailcast.Message or a string");
+}
+
+
+/* session:data(message) -> the reply to the end of data | fail, message */
+static int session_data(lua_State *L) {
+  session_box *box = check_session(L);
+  mc_txn_t t = {0};
+  read_data(L, 2, &t);
+  box->done = 0;
+  mc_session_data(box->session, &t, on_done, box);
+  wait_done(box);
+  return push_outcome(L, box);
+}
+
+
+/* session:quit() -> true: says goodbye and closes. */
+static int session_quit(lua_State *L) {
+  session_box *box = check_session(L);
+  box->done = 0;
+  mc_session_quit(box->session, on_done, box);
+  wait_done(box);
+  session_close(L);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
+/* session:extensions() -> {PIPELINING=true, SIZE=n, ...} */
+static int session_extensions(lua_State *L) {
+  session_box *box = check_session(L);
+  static const char *const names[] = {"PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8",
+                                      "ENHANCEDSTATUSCODES", "DSN", "STARTTLS", "AUTH",
+                                      "CHUNKING"};
+  unsigned ext = mc_session_extensions(box->session);
+  lua_newtable(L);
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (!(ext & (1u << i))) continue;
+    if (i == 1 && mc_session_size_limit(box->session))
+      lua_pushinteger(L, (lua_Integer)mc_session_size_limit(box->session));
+    else
+      lua_pushboolean(L, 1);
+    lua_setfield(L, -2, names[i]);
+  }
+  return 1;
+}
+
+
+/* session:tls() -> "TLSv1.3 CIPHER" | nil;  session:auth() -> mechanism | nil */
+static int session_tls(lua_State *L) {
+  const char *tls = mc_session_tls(check_session(L)->session);
+  if (tls) lua_pushstring(L, tls);
+  else lua_pushnil(L);
+  return 1;
+}
+
+
+static int session_auth(lua_State *L) {
+  const char *auth = mc_session_auth(check_session(L)->session);
+  if (auth) lua_pushstring(L, auth);
+  else lua_pushnil(L);
+  return 1;
+}
+
+
+/* ---- send ---- */
+
+/* Reads the envelope and data of job table at idx into *job; the strings
+ * stay referenced by the job tables, which the caller keeps on the stack. */
+static void read_job(lua_State *L, int idx, mc_job_t *job, const char ***rcpts) {
+  mc_txn_t *t = &job->txn;
+  lua_getfield(L, idx, "from");
+  t->from = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  if (t->from == NULL) luaL_error(L, "each message needs an envelope 'from' (\"\" for none)");
+  lua_getfield(L, idx, "to");
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    *rcpts = malloc(sizeof **rcpts);
+    if (*rcpts == NULL) luaL_error(L, "not enough memory");
+    (*rcpts)[0] = lua_tostring(L, -1);
+    t->nrcpts = 1;
+  } else if (lua_istable(L, -1)) {
+    lua_Integer n = luaL_len(L, -1);
+    *rcpts = malloc(sizeof **rcpts * (size_t)(n > 0 ? n : 1));
+    if (*rcpts == NULL) luaL_error(L, "not enough memory");
+    t->nrcpts = (size_t)(n > 0 ? n : 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_geti(L, -1, i);
+      (*rcpts)[i - 1] = lua_tostring(L, -1);
+      lua_pop(L, 1);
+      if ((*rcpts)[i - 1] == NULL) luaL_error(L, "envelope 'to' must hold strings");
+    }
+  } else {
+    luaL_error(L, "each message needs envelope 'to' recipients");
+  }
+  lua_pop(L, 1);
+  t->rcpts = *rcpts;
+  lua_getfield(L, idx, "message");
+  read_data(L, lua_gettop(L), t);
+  lua_pop(L, 1);   /* the job table keeps it */
+  t->eight_bit = opt_bool(L, idx, "eight_bit", 0);
+  lua_getfield(L, idx, "dsn_ret");
+  t->dsn_ret = lua_tostring(L, -1);
+  lua_getfield(L, idx, "dsn_envid");
+  t->dsn_envid = lua_tostring(L, -1);
+  lua_getfield(L, idx, "dsn_notify");
+  t->dsn_notify = lua_tostring(L, -1);
+  lua_pop(L, 3);
+  const char *const checks[] = {t->dsn_ret, t->dsn_envid, t->dsn_notify};
+  for (size_t i = 0; i < 3; i++) {
+    if (checks[i] && (strpbrk(checks[i], "\r\n <>") || strlen(checks[i]) > 100))
+      luaL_error(L, "DSN parameters must be short and hold no spaces, CR, LF or angle brackets");
+  }
+}
+
+
+typedef struct {
+  mc_job_t *jobs;
+  const char ***rcpts;
+  size_t n;
+  struct event_base *base;
+} send_state;
+
+
+static int send_state_gc(lua_State *L) {
+  send_state *st = lua_touserdata(L, 1);
+  for (size_t i = 0; i < st->n; i++) {
+    if (st->jobs) mc_job_clear(&st->jobs[i]);
+    if (st->rcpts) free(st->rcpts[i]);
+  }
+  free(st->jobs);
+  free(st->rcpts);
+  if (st->base) event_base_free(st->base);
+  memset(st, 0, sizeof *st);
+  return 0;
+}
+
+
+/* send(route, jobs, opts) -> results, state | fail, message
+ * jobs: {{from=, to=, message=, dsn_*=, eight_bit=}, ...}
+ * opts: connections, messages_per_connection, rate, connect_rate,
+ * connect_attempts. results[i] = {status=, tls=, attempts=, recipients=
+ * {{address=, status=, code=, enhanced=, text=}...}} */
+static int l_send(lua_State *L) {
+  mc_route_t *route = to_route(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  mc_pool_opts_t o;
+  mc_pool_opts_init(&o);
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    o.connections = (size_t)opt_number(L, 3, "connections", 1);
+    o.messages_per_connection = (size_t)opt_number(L, 3, "messages_per_connection", 10);
+    o.rate = opt_number(L, 3, "rate", 0);
+    o.connect_rate = opt_number(L, 3, "connect_rate", 0);
+    o.connect_attempts = (int)opt_number(L, 3, "connect_attempts", 3);
+  }
+  if (o.connections < 1 || o.connections > 1000) return luaL_argerror(L, 3, "connections must be 1 to 1000");
+  if (o.messages_per_connection < 1) return luaL_argerror(L, 3, "messages_per_connection must be at least 1");
+  if (o.connect_attempts < 1) o.connect_attempts = 1;
+  size_t n = (size_t)luaL_len(L, 2);
+  send_state *st = lua_newuserdatauv(L, sizeof *st, 0);
+  memset(st, 0, sizeof *st);
+  lua_newtable(L);
+  lua_pushcfunction(L, send_state_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  int guard = lua_gettop(L);
+  st->jobs = calloc(n ? n : 1, sizeof *st->jobs);
+  st->rcpts = calloc(n ? n : 1, sizeof *st->rcpts);
+  if (st->jobs == NULL || st->rcpts == NULL) return luaL_error(L, "not enough memory");
+  st->n = n;
+  for (size_t i = 0; i < n; i++) {
+    lua_geti(L, 2, (lua_Integer)i + 1);
+    if (!lua_istable(L, -1)) return luaL_error(L, "message %d is not a table", (int)i + 1);
+    read_job(L, lua_gettop(L), &st->jobs[i], &st->rcpts[i]);
+    lua_pop(L, 1);   /* jobs (argument 2) keeps every table alive */
+  }
+  st->base = event_base_new();
+  if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
+  mc_pool_state_t ps;
+  mc_error_t e;
+  if (mc_pool_run(st->base, route, st->jobs, n, &o, &ps, &e) != 0) return mc_l_fail(L, &e);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    mc_job_t *job = &st->jobs[i];
+    size_t counts[3] = {0, 0, 0};
+    lua_createtable(L, 0, 4);
+    lua_createtable(L, (int)job->nresults, 0);
+    for (size_t k = 0; k < job->nresults; k++) {
+      push_rcpt(L, job->txn.rcpts[k], &job->results[k]);
+      lua_rawseti(L, -2, (lua_Integer)k + 1);
+      counts[mc_rcpt_status(&job->results[k])]++;
+    }
+    lua_setfield(L, -2, "recipients");
+    const char *status = counts[0] == job->nresults ? "sent"
+                       : counts[0] ? "partial"
+                       : counts[2] == job->nresults ? "failed" : "deferred";
+    lua_pushstring(L, status);
+    lua_setfield(L, -2, "status");
+    lua_pushinteger(L, job->attempts);
+    lua_setfield(L, -2, "attempts");
+    if (job->tls) {
+      lua_pushstring(L, job->tls);
+      lua_setfield(L, -2, "tls");
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_createtable(L, 0, 5);
+  lua_pushnumber(L, ps.connections);
+  lua_setfield(L, -2, "connections");
+  lua_pushnumber(L, ps.rate);
+  lua_setfield(L, -2, "rate");
+  lua_pushinteger(L, (lua_Integer)ps.backoffs);
+  lua_setfield(L, -2, "backoffs");
+  lua_pushinteger(L, (lua_Integer)ps.sessions);
+  lua_setfield(L, -2, "sessions");
+  lua_pushinteger(L, (lua_Integer)ps.transactions);
+  lua_setfield(L, -2, "transactions");
+  lua_pushcfunction(L, send_state_gc);   /* free now rather than at some later GC */
+  lua_pushvalue(L, guard);
+  lua_call(L, 1, 0);
+  return 2;
+}
+
+
+static const luaL_Reg route_meta[] = {
+  {"__gc", route_gc}, {"__close", route_gc}, {NULL, NULL},
+};
+static const luaL_Reg route_methods[] = {{"close", route_gc}, {NULL, NULL}};
+
+static const luaL_Reg session_meta[] = {
+  {"__gc", session_close}, {"__close", session_close}, {NULL, NULL},
+};
+static const luaL_Reg session_methods[] = {
+  {"mail", session_mail}, {"rcpt", session_rcpt}, {"data", session_data},
+  {"rset", session_rset}, {"noop", session_noop}, {"command", session_command},
+  {"quit", session_quit}, {"close", session_close}, {"extensions", session_extensions},
+  {"tls", session_tls}, {"auth", session_auth}, {NULL, NULL},
+};
+
+
+void mc_l_open_smtp(lua_State *L) {
+  mc_l_newclass(L, MC_ROUTE_CLASS, route_meta, route_methods);
+  mc_l_newclass(L, MC_SESSION_CLASS, session_meta, session_methods);
+  lua_pushcfunction(L, l_route);
+  lua_setfield(L, -2, "route");
+  lua_pushcfunction(L, l_session);
+  lua_setfield(L, -2, "session");
+  lua_pushcfunction(L, l_send);
+  lua_setfield(L, -2, "send");
+}
