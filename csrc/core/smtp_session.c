@@ -45,6 +45,7 @@ struct mc_session {
   mc_session_cb cb;
   void *arg;
   int failed;
+  int failed_by_reply;         /* the failure is the reply in s->reply */
   mc_error_t err;
   mc_reply_t reply;
   unsigned ext;
@@ -180,11 +181,15 @@ static void drop_connection(mc_session_t *s) {
 
 static void fail(mc_session_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Ends the operation with the session broken. The reply is cleared: the
+ * failure was not the server's answer (fail_with_reply sets its own). */
 static void fail(mc_session_t *s, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(s->err.msg, sizeof s->err.msg, fmt, ap);
   va_end(ap);
+  if (!s->failed_by_reply) mc_reply_free(&s->reply);
+  s->failed_by_reply = 0;
   s->failed = 1;
   drop_connection(s);
   set_results_error(s);
@@ -195,9 +200,12 @@ static void fail(mc_session_t *s, const char *fmt, ...) {
 /* Ends an operation whose server said no in a way that leaves the
  * connection unusable (a refused greeting, a failed TLS negotiation). */
 static void fail_with_reply(mc_session_t *s, const char *what, mc_reply_t *r) {
-  mc_reply_free(&s->reply);
-  s->reply = *r;
-  memset(r, 0, sizeof *r);
+  if (r != &s->reply) {
+    mc_reply_free(&s->reply);
+    s->reply = *r;
+    memset(r, 0, sizeof *r);
+  }
+  s->failed_by_reply = 1;
   fail(s, "smtp: %s: %d %s%s%.300s", what, s->reply.code, s->reply.enhanced,
        s->reply.enhanced[0] ? " " : "", s->reply.text.data ? s->reply.text.data : "");
 }

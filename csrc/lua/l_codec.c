@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "binding.h"
+#include "core/addr.h"
 #include "core/b64.h"
 #include "core/hdr.h"
 #include "core/hdrdecode.h"
@@ -114,7 +115,35 @@ static int l_utf8_valid(lua_State *L) {
 }
 
 
+/* addresses(s) -> {{name=, address=}...} | fail, message: the mailboxes of
+ * a header-style list ("A <a@x>, b@y"), each checked. */
+static int l_addresses(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  mc_addrlist_t list = {0};
+  mc_error_t e;
+  if (mc_addr_parse(&list, s, n, &e) != 0) {
+    mc_addrlist_free(&list);
+    return mc_l_fail(L, &e);
+  }
+  lua_createtable(L, (int)list.count, 0);
+  for (size_t i = 0; i < list.count; i++) {
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, list.items[i].addr);
+    lua_setfield(L, -2, "address");
+    if (list.items[i].name) {
+      lua_pushstring(L, list.items[i].name);
+      lua_setfield(L, -2, "name");
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  mc_addrlist_free(&list);
+  return 1;
+}
+
+
 static const luaL_Reg functions[] = {
+  {"addresses", l_addresses},
   {"b64_encode", l_b64_encode},
   {"b64_decode", l_b64_decode},
   {"qp_encode", l_qp_encode},

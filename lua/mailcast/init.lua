@@ -43,6 +43,29 @@ M.part = core.part
 --- parts([opts]) -> a new cache of encoded parts (one per campaign).
 M.parts = parts.new
 
+local smtp = require "mailcast.smtp"
+
+--- route{host=, port=, tls=, user=, password=, ...} -> Route | nil, message.
+-- tls: "none", "opportunistic" (default), "required", "verify" (default
+-- when user is set); implicit_tls = true for port 465. See README.
+M.route = core.route
+
+--- session(route) -> Session (connected, EHLO, TLS and AUTH done) | nil,
+-- message, code. Methods: mail, rcpt, data, rset, noop, command, quit,
+-- extensions, tls, auth; each returns {code=, enhanced=, text=} | nil, message.
+M.session = core.session
+
+--- send(route, messages [, opts]) -> results, state | nil, message.
+function M.send(route, messages, opts)
+  return smtp.send(route, messages, opts, M.build)
+end
+
+--- smtp.send{...}: LuaSocket's socket.smtp.send with the same arguments.
+M.smtp = { send = smtp.compat_send }
+
+--- addresses(s) -> {{name=, address=}...} | nil, message.
+M.addresses = core.addresses
+
 M.csv = require "mailcast.csv"
 M.template = require "mailcast.template"
 

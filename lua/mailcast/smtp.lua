@@ -1,0 +1,125 @@
+-- Sending: mailcast.send over a pool of SMTP sessions, low-level
+-- sessions, and a drop-in for LuaSocket's smtp.send.
+local core = require "mailcast.core"
+
+local M = {}
+
+-- The envelope addresses of a header-style field value: a string, a
+-- {name=, address=} table, or a list of these.
+local function addresses_of(value, out)
+  if value == nil then return out end
+  if type(value) == "string" then
+    local list, err = core.addresses(value)
+    if not list then return nil, err end
+    for _, a in ipairs(list) do out[#out + 1] = a.address end
+  elseif type(value) == "table" and value.address then
+    out[#out + 1] = value.address
+  elseif type(value) == "table" then
+    for _, v in ipairs(value) do
+      local ok, err = addresses_of(v, out)
+      if not ok then return nil, err end
+    end
+  end
+  return out
+end
+
+-- A job for core.send from one entry of mailcast.send's list: the data
+-- (built when it is a message table) and the envelope (from the entry,
+-- or else from the message's From and To, Cc and Bcc).
+local function job_for(entry, build)
+  local message, from, to = entry.message, entry.from, entry.to
+  if type(message) == "table" then
+    local built, err = build(message)
+    if not built then return nil, err end
+    if from == nil then
+      local list, ferr = addresses_of(message.from, {})
+      if not list then return nil, "from: " .. ferr end
+      from = list[1]
+    end
+    if to == nil then
+      to = {}
+      for _, field in ipairs { "to", "cc", "bcc" } do
+        local list, terr = addresses_of(message[field], to)
+        if not list then return nil, field .. ": " .. terr end
+      end
+    end
+    message = built
+  end
+  if type(to) == "string" then to = { to } end
+  if type(from) ~= "string" then return nil, "no envelope sender (from)" end
+  if type(to) ~= "table" or #to == 0 then return nil, "no envelope recipients (to)" end
+  return {
+    from = from, to = to, message = message, eight_bit = entry.eight_bit,
+    dsn_ret = entry.dsn_ret, dsn_envid = entry.dsn_envid, dsn_notify = entry.dsn_notify,
+  }
+end
+
+--- send(route, messages [, opts]) -> results, state | nil, message
+-- route: a mailcast.route or its table. messages: a list of
+-- {message = raw string | mailcast.Message | table for mailcast.build,
+--  from = envelope sender, to = recipients (default: from the message)}.
+-- opts: connections (1), messages_per_connection (10), rate (messages per
+-- second, 0 = none), connect_rate, connect_attempts (3).
+-- results[i] = {status = "sent"|"partial"|"deferred"|"failed", error=,
+-- recipients = {{address, status, code, enhanced, text}...}, tls=}.
+-- A message that cannot be built or has no envelope fails alone.
+function M.send(route, messages, opts, build)
+  local jobs, where, results = {}, {}, {}
+  for i, entry in ipairs(messages) do
+    local job, err = job_for(entry, build)
+    if job then
+      jobs[#jobs + 1] = job
+      where[#jobs] = i
+    else
+      results[i] = { status = "failed", error = err, recipients = {} }
+    end
+  end
+  local sent, state = core.send(route, jobs, opts)
+  if not sent then return nil, state end
+  for k, r in ipairs(sent) do results[where[k]] = r end
+  for _, job in ipairs(jobs) do
+    if type(job.message) == "userdata" then job.message:close() end
+  end
+  return results, state
+end
+
+-- "<a@b>" as LuaSocket takes addresses: the address inside.
+local function bare(address)
+  return (address:match("^%s*<(.*)>%s*$") or address)
+end
+
+--- compat.send{from=, rcpt=, source=, server=, port=, user=, password=,
+-- domain=} -> 1 | nil, message: LuaSocket's socket.smtp.send, sent by
+-- mailcast. source is an ltn12 source (as from smtp.message) or a string.
+-- AUTH goes only over TLS: add tls = "verify" (or "required") for a relay.
+function M.compat_send(t)
+  local data = t.source
+  if type(data) == "function" then
+    local chunks = {}
+    while true do
+      local chunk, err = data()
+      if err then return nil, err end
+      if chunk == nil then break end
+      chunks[#chunks + 1] = chunk
+    end
+    data = table.concat(chunks)
+  end
+  local rcpt = type(t.rcpt) == "table" and t.rcpt or { t.rcpt }
+  local to = {}
+  for i, r in ipairs(rcpt) do to[i] = bare(r) end
+  local route = {
+    host = t.server or "localhost", port = t.port or 25, helo = t.domain,
+    user = t.user, password = t.password, tls = t.tls or (t.user and "required" or "opportunistic"),
+    ca_file = t.ca_file, allow_plaintext_auth = t.allow_plaintext_auth,
+  }
+  local results, err = core.send(route, { { from = bare(t.from or ""), to = to, message = data } })
+  if not results then return nil, err end
+  for _, r in ipairs(results[1].recipients) do
+    if r.status ~= "sent" then
+      return nil, r.code > 0 and string.format("%d %s", r.code, r.text) or r.text
+    end
+  end
+  return 1
+end
+
+return M
