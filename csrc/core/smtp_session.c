@@ -862,6 +862,8 @@ static void start_tls(mc_session_t *s) {
   if (tls == NULL) { SSL_free(ssl); fail(s, "tls: cannot start"); return; }
   s->bev = tls;   /* the filter owns the plain one now */
   s->ext = 0;
+  struct timeval block = {(time_t)s->route->timeouts.data_block, 0};
+  bufferevent_set_timeouts(tls, NULL, &block);
   bufferevent_setcb(tls, on_read, on_write, on_event, s);
   bufferevent_enable(tls, EV_READ | EV_WRITE);
   struct timeval tv = {(time_t)s->route->timeouts.tls, 0};
