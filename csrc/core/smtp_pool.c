@@ -163,7 +163,7 @@ static void on_pump_timer(evutil_socket_t fd, short what, void *arg) {
 
 
 static void schedule_pump(pool_t *p, double delay) {
-  struct timeval tv = {(time_t)delay, (suseconds_t)((delay - (double)(time_t)delay) * 1e6)};
+  struct timeval tv = mc_timeval(delay);
   evtimer_add(p->pump_timer, &tv);
 }
 
@@ -251,8 +251,7 @@ static void next_txn(slot_t *slot) {
   if (p->st->rate > 0) {
     double t = now();
     if (t < p->next_send_at) {
-      double d = p->next_send_at - t;
-      struct timeval tv = {(time_t)d, (suseconds_t)((d - (double)(time_t)d) * 1e6)};
+      struct timeval tv = mc_timeval(p->next_send_at - t);
       evtimer_add(slot->wait, &tv);
       return;
     }

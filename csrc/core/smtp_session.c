@@ -68,6 +68,13 @@ struct mc_session {
 };
 
 
+struct timeval mc_timeval(double seconds) {
+  if (seconds < 0) seconds = 0;
+  time_t whole = (time_t)seconds;
+  return (struct timeval){whole, (suseconds_t)((seconds - (double)whole) * 1e6)};
+}
+
+
 void mc_route_init(mc_route_t *r) {
   memset(r, 0, sizeof *r);
   r->port = 25;
@@ -240,8 +247,7 @@ static const char *expect_name(expect_t x) {
 static void arm(mc_session_t *s) {
   evtimer_del(s->timer);
   if (s->qlen == 0 || s->flushing) return;
-  double secs = timeout_for(s, s->expect[s->qhead]);
-  struct timeval tv = {(time_t)secs, (suseconds_t)((secs - (double)(time_t)secs) * 1e6)};
+  struct timeval tv = mc_timeval(timeout_for(s, s->expect[s->qhead]));
   evtimer_add(s->timer, &tv);
 }
 
@@ -862,11 +868,11 @@ static void start_tls(mc_session_t *s) {
   if (tls == NULL) { SSL_free(ssl); fail(s, "tls: cannot start"); return; }
   s->bev = tls;   /* the filter owns the plain one now */
   s->ext = 0;
-  struct timeval block = {(time_t)s->route->timeouts.data_block, 0};
+  struct timeval block = mc_timeval(s->route->timeouts.data_block);
   bufferevent_set_timeouts(tls, NULL, &block);
   bufferevent_setcb(tls, on_read, on_write, on_event, s);
   bufferevent_enable(tls, EV_READ | EV_WRITE);
-  struct timeval tv = {(time_t)s->route->timeouts.tls, 0};
+  struct timeval tv = mc_timeval(s->route->timeouts.tls);
   evtimer_add(s->timer, &tv);
 }
 
@@ -898,9 +904,9 @@ void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg) {
   if (s->bev == NULL) { freeaddrinfo(ai); fail(s, "closed: cannot make a socket"); return; }
   bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
   bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-  struct timeval block = {(time_t)r->timeouts.data_block, 0};
+  struct timeval block = mc_timeval(r->timeouts.data_block);
   bufferevent_set_timeouts(s->bev, NULL, &block);
-  struct timeval tv = {(time_t)r->timeouts.connect, 0};
+  struct timeval tv = mc_timeval(r->timeouts.connect);
   evtimer_add(s->timer, &tv);
   int rc = bufferevent_socket_connect(s->bev, ai->ai_addr, (int)ai->ai_addrlen);
   freeaddrinfo(ai);

@@ -22,6 +22,11 @@ typedef enum {
   MC_TLS_VERIFY          /* STARTTLS or fail, certificate and name checked */
 } mc_tls_policy_t;
 
+struct timeval;
+
+/* Seconds as a timeval, fractions kept (tests use short timeouts). */
+struct timeval mc_timeval(double seconds);
+
 /* Seconds to wait (RFC 5321 4.5.3.2 gives the defaults). */
 typedef struct {
   double connect, greeting, ehlo, tls, mail, rcpt, data_init, data_block,
