@@ -740,8 +740,20 @@ static void on_read(struct bufferevent *bev, void *arg) {
     size_t eol_len = 0;
     struct evbuffer_ptr at = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
     if (at.pos < 0) {
-      if (evbuffer_get_length(in) > MC_REPLY_MAX_LINE)
+      size_t have = evbuffer_get_length(in);
+      char head[4];
+      /* What can already be seen not to be a reply fails now, not at
+       * the timeout: "DDD" and a space or hyphen start every line. */
+      ev_ssize_t got = evbuffer_copyout(in, head, have < 4 ? have : 4);
+      size_t n = got > 0 ? (size_t)got : 0;
+      int ok = 1;
+      for (size_t i = 0; i < n && i < 3; i++) ok &= head[i] >= '0' && head[i] <= '9';
+      if (n == 4) ok &= head[3] == ' ' || head[3] == '-';
+      if (!ok) {
+        fail(s, "smtp: not an SMTP reply (%zu bytes without a reply code)", have);
+      } else if (have > MC_REPLY_MAX_LINE) {
         fail(s, "smtp: reply line longer than %d bytes", MC_REPLY_MAX_LINE);
+      }
       return;
     }
     if ((size_t)at.pos > MC_REPLY_MAX_LINE) {
