@@ -65,7 +65,22 @@ struct mc_session {
   int mail_ok;
   int data_started;
   size_t ntxn;
+  int depth;                   /* libevent callbacks of ours on the stack */
+  int doomed;                  /* freed from inside one: free on the way out */
 };
+
+
+static void really_free(mc_session_t *s);
+
+
+/* Around each libevent callback: an operation's callback may free the
+ * session (a pool done with it), which must wait until we are out. */
+static void enter(mc_session_t *s) { s->depth++; }
+
+
+static void leave(mc_session_t *s) {
+  if (--s->depth == 0 && s->doomed) really_free(s);
+}
 
 
 struct timeval mc_timeval(double seconds) {
@@ -733,10 +748,9 @@ static void dispatch(mc_session_t *s, mc_reply_t *r) {
 }
 
 
-static void on_read(struct bufferevent *bev, void *arg) {
-  mc_session_t *s = arg;
+static void read_replies(mc_session_t *s, struct bufferevent *bev) {
   struct evbuffer *in = bufferevent_get_input(bev);
-  while (s->bev == bev) {
+  while (s->bev == bev && !s->doomed) {
     size_t eol_len = 0;
     struct evbuffer_ptr at = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF);
     if (at.pos < 0) {
@@ -775,6 +789,14 @@ static void on_read(struct bufferevent *bev, void *arg) {
 }
 
 
+static void on_read(struct bufferevent *bev, void *arg) {
+  mc_session_t *s = arg;
+  enter(s);
+  read_replies(s, bev);
+  leave(s);
+}
+
+
 static void on_write(struct bufferevent *bev, void *arg) {
   mc_session_t *s = arg;
   (void)bev;
@@ -807,9 +829,19 @@ static void tls_failure(mc_session_t *s, const char *what) {
 }
 
 
+static void handle_event(mc_session_t *s, short what);
+
+
 static void on_event(struct bufferevent *bev, short what, void *arg) {
   mc_session_t *s = arg;
   (void)bev;
+  enter(s);
+  handle_event(s, what);
+  leave(s);
+}
+
+
+static void handle_event(mc_session_t *s, short what) {
   if (what & BEV_EVENT_CONNECTED) {
     evutil_socket_t fd = bufferevent_getfd(s->bev);
     int one = 1;
@@ -847,10 +879,15 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
   mc_session_t *s = arg;
   (void)fd;
   (void)what;
-  if (s->qlen == 0) { fail(s, "timeout: connecting to %s", s->route->host); return; }
-  expect_t x = s->expect[s->qhead];
-  fail(s, "timeout: no reply to %s from %s after %g s", expect_name(x), s->route->host,
-       timeout_for(s, x));
+  enter(s);
+  if (s->qlen == 0) {
+    fail(s, "timeout: %s %s", s->bev && bufferevent_openssl_get_ssl(s->bev) ? "negotiating TLS with" : "connecting to", s->route->host);
+  } else {
+    expect_t x = s->expect[s->qhead];
+    fail(s, "timeout: no reply to %s from %s after %g s", expect_name(x), s->route->host,
+         timeout_for(s, x));
+  }
+  leave(s);
 }
 
 
@@ -958,6 +995,16 @@ const char *mc_session_auth(const mc_session_t *s) {
 
 void mc_session_free(mc_session_t *s) {
   if (s == NULL) return;
+  if (s->depth > 0) {   /* inside one of its callbacks: see leave() */
+    s->doomed = 1;
+    s->cb = NULL;
+    return;
+  }
+  really_free(s);
+}
+
+
+static void really_free(mc_session_t *s) {
   drop_connection(s);
   event_free(s->timer);
   free_results(s);

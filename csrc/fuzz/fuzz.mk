@@ -68,8 +68,7 @@ fuzz-all: $(FUZZ_BINS)
 	  if UBSAN_OPTIONS=print_stacktrace=1 $(FUZZ_OUT)/$$t $(FUZZ_FLAGS) -max_len=$$maxlen \
 	       -artifact_prefix=$(FUZZ_OUT)/artifacts/$$t- $$corpus \
 	       >$(FUZZ_OUT)/$$t.log 2>&1; then \
-	    grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)' \
-	      $(FUZZ_OUT)/$$t.log | tr '\n' ' '; echo; \
+	    grep -aE '^#[0-9]+[[:space:]]+DONE' $(FUZZ_OUT)/$$t.log | tail -n 1; \
 	  else \
 	    echo "$$t FAILED:"; tail -n 60 $(FUZZ_OUT)/$$t.log; \
 	    failed="$$failed $$t"; \

@@ -1,0 +1,355 @@
+-- The SMTP client against real servers on 127.0.0.1: Postfix's smtp-sink,
+-- aiosmtpd with STARTTLS and AUTH, and fault-injecting servers
+-- (spec/support/fault_smtp.lua). Nothing may be reported as sent that the
+-- server did not accept with a 2xx to the end of the data.
+local mailcast = require "mailcast"
+local servers = require "support.servers"
+
+local FAST = { connect = 2, greeting = 1, ehlo = 1, tls = 2, mail = 1, rcpt = 1,
+               data_init = 1, data_block = 1, data_end = 1, command = 1 }
+
+local function route(srv, extra)
+  local r = { host = "127.0.0.1", port = srv.port, tls = "none", timeouts = FAST, helo = "client.test" }
+  for k, v in pairs(extra or {}) do r[k] = v end
+  return r
+end
+
+local function message(n, extra)
+  local t = { from = "news@example.com", to = "user" .. n .. "@example.org",
+              subject = "Message " .. n, text = "Hello " .. n .. "\n.a line with a dot\n" }
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return t
+end
+
+local function find(list, pred)
+  for _, v in ipairs(list) do if pred(v) then return v end end
+end
+
+describe("sending to Postfix's smtp-sink", function()
+  local sink
+  before_each(function() sink = servers.sink() end)
+  after_each(function() sink:stop() end)
+
+  it("reports the server's extensions and replies with enhanced codes", function()
+    local s = assert(mailcast.session(route(sink)))
+    local ext = s:extensions()
+    assert.is_true(ext.PIPELINING)
+    assert.is_true(ext.ENHANCEDSTATUSCODES)
+    local r = assert(s:mail("news@example.com"))
+    assert.same({ 250, "2.1.0" }, { r.code, r.enhanced })
+    r = assert(s:rcpt("bob@example.org"))
+    assert.same({ 250, "2.1.5" }, { r.code, r.enhanced })
+    r = assert(s:data(mailcast.message(message(1))))
+    assert.equal(250, r.code)
+    s:quit()
+  end)
+
+  it("delivers every message exactly once with its envelope, over reused connections", function()
+    local list = {}
+    for i = 1, 30 do list[i] = { message = message(i) } end
+    local results, state = assert(mailcast.send(route(sink), list,
+      { connections = 3, messages_per_connection = 10 }))
+    for i, r in ipairs(results) do
+      assert.equal("sent", r.status, "message " .. i)
+      assert.equal(250, r.recipients[1].code)
+    end
+    assert.equal(30, state.transactions)
+    assert.is_true(state.sessions >= 3 and state.sessions <= 5)
+    local stored = sink:messages()
+    assert.equal(30, #stored)
+    local seen = {}
+    for _, m in ipairs(stored) do
+      assert.equal("news@example.com", m.mail_from)
+      assert.equal(1, #m.rcpt_tos)
+      assert.is_nil(seen[m.rcpt_tos[1]], "delivered twice: " .. m.rcpt_tos[1])
+      seen[m.rcpt_tos[1]] = true
+    end
+    for i = 1, 30 do assert.is_true(seen["user" .. i .. "@example.org"]) end
+  end)
+
+  it("undoes dot-stuffing at the server so the message arrives unchanged", function()
+    local raw = "Subject: dots\r\n\r\n.\r\n..two\r\n.three\r\nend\r\n"
+    local results = assert(mailcast.send(route(sink), { { message = raw, from = "a@example.com", to = "b@example.org" } }))
+    assert.equal("sent", results[1].status)
+    local m = sink:messages()[1]
+    assert.equal("Subject: dots\n\n.\n..two\n.three\nend\n", m.data)
+  end)
+
+  it("sends to several recipients of one message in one transaction", function()
+    local results = assert(mailcast.send(route(sink), {
+      { message = message(1, { to = { "a@example.org", "b@example.org" }, cc = "c@example.org", bcc = "d@example.org" }) },
+    }))
+    assert.equal("sent", results[1].status)
+    assert.equal(4, #results[1].recipients)
+    local m = sink:messages()[1]
+    assert.same({ "a@example.org", "b@example.org", "c@example.org", "d@example.org" }, m.rcpt_tos)
+    assert.not_matches("d@example.org", m.data, 1, true)   -- Bcc stays in the envelope
+  end)
+
+  it("takes LuaSocket's smtp.send arguments", function()
+    local ok, err = mailcast.smtp.send{
+      from = "<news@example.com>", rcpt = { "<x@example.org>" }, server = "127.0.0.1", port = sink.port,
+      source = "Subject: compat\r\n\r\nhello\r\n",
+    }
+    assert.equal(1, ok, err)
+    assert.same({ "x@example.org" }, sink:messages()[1].rcpt_tos)
+  end)
+
+  it("fails a message that cannot be built without holding back the others", function()
+    local results = assert(mailcast.send(route(sink), {
+      { message = message(1, { to = "not an address" }) },
+      { message = message(2) },
+    }))
+    assert.equal("failed", results[1].status)
+    assert.matches("invalid address", results[1].error)
+    assert.equal("sent", results[2].status)
+    assert.equal(1, #sink:messages())
+  end)
+end)
+
+describe("TLS and AUTH against aiosmtpd", function()
+  it("uses STARTTLS with a verified certificate and authenticates over it", function()
+    local srv = servers.aiosmtpd{ tls = true, auth = { user = "alice", password = "s3cret" } }
+    local results = assert(mailcast.send(route(srv, {
+      tls = "verify", ca_file = srv.ca, user = "alice", password = "s3cret" }), { { message = message(1) } }))
+    srv:stop()
+    assert.equal("sent", results[1].status, results[1].recipients[1].text)
+    assert.matches("^TLSv1%.[23] ", results[1].tls)
+    local m = srv:messages()[1]
+    assert.is_true(m.tls)
+    assert.equal("alice", m.login)
+    assert.same({ "user1@example.org" }, m.rcpt_tos)
+  end)
+
+  it("refuses to send credentials over a connection without TLS", function()
+    local srv = servers.aiosmtpd{ auth = { user = "alice", password = "s3cret" }, auth_require_tls = false }
+    local s, err = mailcast.session(route(srv, { tls = "none", user = "alice", password = "s3cret" }))
+    srv:stop()
+    assert.is_nil(s)
+    assert.matches("^auth: refusing to send credentials without TLS", err)
+    assert.equal(0, #srv:auths())
+  end)
+
+  it("sends credentials without TLS only when the route allows it", function()
+    local srv = servers.aiosmtpd{ auth = { user = "alice", password = "s3cret" }, auth_require_tls = false }
+    local s = assert(mailcast.session(route(srv, { tls = "none", user = "alice", password = "s3cret",
+                                                   allow_plaintext_auth = true })))
+    assert.equal("PLAIN", s:auth())
+    s:quit()
+    srv:stop()
+    assert.is_true(srv:auths()[1].success)
+  end)
+
+  it("speaks TLS from the first byte on an implicit-TLS port", function()
+    local srv = servers.aiosmtpd{ implicit_tls = true }
+    local s = assert(mailcast.session(route(srv, { implicit_tls = true, tls = "verify", ca_file = srv.ca })))
+    assert.matches("^TLSv1%.[23]", s:tls())
+    assert.equal(250, assert(s:mail("a@example.com")).code)
+    s:quit()
+    srv:stop()
+  end)
+
+  it("refuses a certificate for another name under verify", function()
+    local srv = servers.aiosmtpd{ tls = true, cert_kind = "wrong_name" }
+    local s, err = mailcast.session(route(srv, { tls = "verify", ca_file = srv.ca }))
+    srv:stop()
+    assert.is_nil(s)
+    assert.matches("^tls: .*certificate verify failed", err)
+    assert.equal(0, #srv:messages())
+  end)
+
+  it("accepts the same certificate under required, which does not check it", function()
+    local srv = servers.aiosmtpd{ tls = true, cert_kind = "wrong_name" }
+    local s = assert(mailcast.session(route(srv, { tls = "required" })))
+    assert.is_string(s:tls())
+    s:quit()
+    srv:stop()
+  end)
+
+  it("fails under required when the server offers no STARTTLS", function()
+    local srv = servers.aiosmtpd{}
+    local s, err = mailcast.session(route(srv, { tls = "required" }))
+    srv:stop()
+    assert.is_nil(s)
+    assert.equal("tls: the server does not offer STARTTLS", err)
+  end)
+end)
+
+describe("faulty servers", function()
+  local function send_one(srv, extra, msg)
+    local results = assert(mailcast.send(route(srv, extra), { msg or { message = message(1) } },
+      { connect_attempts = 1 }))
+    return results[1]
+  end
+
+  it("times out a greeting that never comes", function()
+    local srv = servers.fault("silent_greeting")
+    local s, err = mailcast.session(route(srv))
+    srv:stop()
+    assert.is_nil(s)
+    assert.matches("^timeout: no reply to greeting", err)
+  end)
+
+  for _, case in ipairs {
+    { "EHLO", "^timeout: no reply to EHLO" },
+    { "MAIL", "^timeout: no reply to MAIL" },
+    { "RCPT", "^timeout: no reply to RCPT" },
+    { "DATA", "^timeout: no reply to DATA" },
+    { "DOT", "^timeout: no reply to end of data" },
+  } do
+    it("times out a server that stops answering at " .. case[1] .. " and reports nothing sent", function()
+      local srv = servers.fault("stall_after", { command = case[1] })
+      local r = send_one(srv)
+      srv:stop()
+      assert.equal("deferred", r.status)
+      assert.equal(0, r.recipients[1].code)
+      assert.matches(case[2], r.recipients[1].text)
+    end)
+  end
+
+  it("times out a server that stops reading the data", function()
+    local srv = servers.fault("stop_reading_in_data")
+    -- Under the server's SIZE, and more than the socket buffers hold.
+    local big = { message = message(1, { attachments = { { data = string.rep("x", 600 * 1024), filename = "big.bin" } } }) }
+    local r = send_one(srv, nil, big)
+    srv:stop()
+    assert.equal("deferred", r.status)
+    assert.matches("^timeout", r.recipients[1].text)
+  end)
+
+  it("defers everything when the greeting is 421", function()
+    local srv = servers.fault("greeting_421")
+    local r = send_one(srv)
+    srv:stop()
+    assert.equal("deferred", r.status)
+    assert.equal(421, r.recipients[1].code)
+  end)
+
+  it("gives each recipient the server's own answer", function()
+    local srv = servers.fault("rcpt_codes", { codes = {
+      ["full@example.org"] = "452 4.2.2 Mailbox full", ["gone@example.org"] = "550 5.1.1 No such user" } })
+    local r = send_one(srv, nil, { message = message(1, { to = { "ok@example.org", "full@example.org", "gone@example.org" } }) })
+    srv:stop()
+    assert.equal("partial", r.status)
+    local by = {}
+    for _, rc in ipairs(r.recipients) do by[rc.address] = rc end
+    assert.same({ "sent", 250 }, { by["ok@example.org"].status, by["ok@example.org"].code })
+    assert.same({ "deferred", 452, "4.2.2", "Mailbox full" },
+      { by["full@example.org"].status, by["full@example.org"].code, by["full@example.org"].enhanced, by["full@example.org"].text })
+    assert.same({ "failed", 550, "5.1.1" }, { by["gone@example.org"].status, by["gone@example.org"].code, by["gone@example.org"].enhanced })
+  end)
+
+  it("does not send data when every recipient is refused", function()
+    local srv = servers.fault("rcpt_codes", { codes = { ["gone@example.org"] = "550 5.1.1 No such user" } })
+    local r = send_one(srv, nil, { message = message(1, { to = "gone@example.org" }) })
+    srv:stop()
+    assert.equal("failed", r.status)
+    assert.is_nil(find(srv:transcript(), function(l) return l:match("^Subject:") end))
+  end)
+
+  for _, reply in ipairs { "552 5.3.4 Message too big", "554 5.7.1 Rejected" } do
+    it("fails the message on " .. reply:sub(1, 3) .. " at the end of the data", function()
+      local srv = servers.fault("data_end_code", { reply = reply })
+      local r = send_one(srv)
+      srv:stop()
+      assert.equal("failed", r.status)
+      assert.equal(tonumber(reply:sub(1, 3)), r.recipients[1].code)
+      assert.equal(reply:sub(5, 9), r.recipients[1].enhanced)
+    end)
+  end
+
+  it("defers a message whose connection drops in the middle of the data", function()
+    local srv = servers.fault("drop_in_data", { bytes = 100 })
+    local r = send_one(srv)
+    srv:stop()
+    assert.equal("deferred", r.status)
+    assert.equal(0, r.recipients[1].code)
+    assert.matches("^closed", r.recipients[1].text)
+  end)
+
+  it("stops at a reply nobody asked for instead of matching replies out of order", function()
+    local srv = servers.fault("extra_reply", { command = "MAIL" })
+    local r = send_one(srv)
+    srv:stop()
+    assert.are_not.equal("sent", r.status)
+    assert.is_false(r.recipients[1].status == "sent")
+  end)
+
+  it("cuts off an enormous multi-line reply", function()
+    local srv = servers.fault("enormous_reply", { size = 1024 * 1024 })
+    local s, err = mailcast.session(route(srv))
+    srv:stop()
+    assert.is_nil(s)
+    assert.matches("^smtp: reply longer than", err)
+  end)
+
+  it("cuts off a reply line of a megabyte", function()
+    local srv = servers.fault("endless_line", { size = 1024 * 1024 })
+    local s, err = mailcast.session(route(srv))
+    srv:stop()
+    assert.is_nil(s)
+    assert.matches("^smtp: reply line longer than", err)
+  end)
+
+  it("refuses garbage as a reply", function()
+    local srv = servers.fault("garbage")
+    local s, err = mailcast.session(route(srv))
+    srv:stop()
+    assert.is_nil(s)
+    assert.matches("^smtp: not an SMTP reply", err)
+  end)
+
+  it("falls back to HELO for a server that does not know EHLO", function()
+    local srv = servers.fault("no_esmtp")
+    local r = send_one(srv)
+    srv:stop()
+    assert.equal("sent", r.status)
+    assert.truthy(find(srv:transcript(), function(l) return l == "HELO client.test" end))
+  end)
+
+  it("refuses a message larger than the server's SIZE before sending it", function()
+    local srv = servers.fault("normal")
+    local big = { message = message(1, { attachments = { { data = string.rep("y", 1100000), filename = "big.bin" } } }) }
+    local r = send_one(srv, nil, big)
+    srv:stop()
+    assert.equal("failed", r.status)
+    assert.same({ 552, "5.3.4" }, { r.recipients[1].code, r.recipients[1].enhanced })
+    assert.is_nil(find(srv:transcript(), function(l) return l:match("^MAIL") end))
+  end)
+
+  it("reconnects after a server's 421 and slows down, still delivering everything", function()
+    local srv = servers.fault("max_messages", { n = 2 })
+    local list = {}
+    for i = 1, 6 do list[i] = { message = message(i) } end
+    local results, state = assert(mailcast.send(route(srv), list, { connections = 2, messages_per_connection = 10 }))
+    srv:stop()
+    local sent, deferred = 0, 0
+    for _, r in ipairs(results) do
+      if r.status == "sent" then sent = sent + 1 else deferred = deferred + 1 end
+      if r.status ~= "sent" then assert.equal(421, r.recipients[1].code) end
+    end
+    assert.equal(6, sent + deferred)
+    assert.is_true(sent >= 4)
+    assert.is_true(state.backoffs >= 1)
+    assert.equal(1, state.connections)
+  end)
+
+  -- stall_after MAIL never answers MAIL but keeps logging what arrives:
+  -- only a pipelining client has sent RCPT and DATA without waiting.
+  it("pipelines MAIL, RCPT and DATA in one write when the server offers it", function()
+    local srv = servers.fault("stall_after", { command = "MAIL" })
+    send_one(srv, nil, { message = message(1, { to = { "a@example.org", "b@example.org" } }) })
+    srv:stop()
+    local t = srv:transcript()
+    assert.same({ "RCPT TO:<a@example.org>", "RCPT TO:<b@example.org>", "DATA" }, { t[3], t[4], t[5] })
+  end)
+
+  it("waits for each reply when the route turns pipelining off", function()
+    local srv = servers.fault("stall_after", { command = "MAIL" })
+    send_one(srv, { pipelining = false }, { message = message(1, { to = { "a@example.org", "b@example.org" } }) })
+    srv:stop()
+    local t = srv:transcript()
+    assert.equal(2, #t)
+    assert.matches("^MAIL FROM:<news@example.com>", t[2])
+  end)
+end)
