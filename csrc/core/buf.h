@@ -30,7 +30,8 @@ static inline void mc_buf_addc(mc_buf_t *b, char c) {
 /* Space for n more bytes at the end; NULL after a failure. The caller
  * writes into it and then advances b->len itself. */
 static inline char *mc_buf_tail(mc_buf_t *b, size_t n) {
-  return mc_buf_reserve(b, n) == 0 ? b->data + b->len : NULL;
+  if (mc_buf_reserve(b, n) != 0 || b->data == NULL) return NULL;  /* n == 0 on an empty buffer */
+  return b->data + b->len;
 }
 
 #endif

@@ -64,11 +64,14 @@ int mc_hdr_check_value(const char *what, const char *s, size_t n, mc_error_t *e)
 
 
 int mc_hdr_is_plain(const char *s, size_t n) {
-  size_t run = 0;
+  size_t run = 0;       /* a word with the white space before it: what a fold keeps together */
+  int in_space = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c == '\t' || c == ' ') { run = 0; continue; }
-    if (c < 33 || c > 126) return 0;
+    int space = c == '\t' || c == ' ';
+    if (space && !in_space) run = 0;
+    in_space = space;
+    if (!space && (c < 33 || c > 126)) return 0;
     if (c == '=' && i + 1 < n && s[i + 1] == '?') return 0;
     if (++run > LONGEST_WORD) return 0;
   }
@@ -188,8 +191,11 @@ static int atext(unsigned char c) {
 
 void mc_hdr_phrase(mc_hdr_t *h, const char *s, size_t n) {
   trim(&s, &n);
-  /* Encoded-words also for a name too long to stay on one line quoted. */
-  if (!mc_is_ascii(s, n) || (n > 1 && memmem(s, n, "=?", 2)) || n > LONGEST_WORD) {
+  /* Encoded-words also for a name too long to stay on one line quoted
+   * (each '"' and '\\' doubles there). */
+  size_t quoted = n + 2;
+  for (size_t i = 0; i < n; i++) quoted += s[i] == '"' || s[i] == '\\';
+  if (!mc_is_ascii(s, n) || (n > 1 && memmem(s, n, "=?", 2)) || quoted > LONGEST_WORD) {
     encoded_words(h, s, n);
     return;
   }
@@ -224,8 +230,10 @@ static int attr_char(unsigned char c) {
 }
 
 
+/* Short printable ASCII goes quoted as it is; not "=?", which readers
+ * would decode as an encoded-word and show as another name. */
 static int plain_param(const char *s, size_t n) {
-  if (n > PARAM_CHUNK) return 0;
+  if (n > PARAM_CHUNK || (n > 1 && memmem(s, n, "=?", 2))) return 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (c < 32 || c > 126) return 0;

@@ -144,6 +144,7 @@ void mc_route_free(mc_route_t *r) {
   free(r->user);
   free(r->password);
   free(r->oauth_token);
+  free(r->auth_mechanism);
   if (r->ssl_ctx) SSL_CTX_free(r->ssl_ctx);
   memset(r, 0, sizeof *r);
 }
@@ -428,13 +429,20 @@ static void start_auth(mc_session_t *s) {
   }
   if (!(s->ext & MC_EXT_AUTH)) { fail(s, "auth: the server does not offer AUTH"); return; }
   char buf[1024];
+  const char *want = r->auth_mechanism;
+  if (want && !(s->auth_offered & (1u << (strcasecmp(want, "PLAIN") == 0 ? AUTH_PLAIN
+                                          : strcasecmp(want, "LOGIN") == 0 ? AUTH_LOGIN
+                                          : AUTH_XOAUTH2)))) {
+    fail(s, "auth: the server does not offer %s", want);
+    return;
+  }
   if (r->oauth_token) {
     if (!(s->auth_offered & (1u << AUTH_XOAUTH2))) { fail(s, "auth: the server does not offer XOAUTH2"); return; }
     int n = snprintf(buf, sizeof buf, "user=%s\001auth=Bearer %s\001\001", r->user, r->oauth_token);
     if (n < 0 || (size_t)n >= sizeof buf) { fail(s, "auth: token too long"); return; }
     s->auth_used = AUTH_XOAUTH2;
     send_b64(s, X_AUTH, "AUTH XOAUTH2 ", buf, (size_t)n);
-  } else if (s->auth_offered & (1u << AUTH_PLAIN)) {
+  } else if ((s->auth_offered & (1u << AUTH_PLAIN)) && !(want && strcasecmp(want, "LOGIN") == 0)) {
     const char *pw = r->password ? r->password : "";
     int n = snprintf(buf, sizeof buf, "%c%s%c%s", 0, r->user, 0, pw);
     if (n < 0 || (size_t)n >= sizeof buf) { fail(s, "auth: credentials too long"); return; }
@@ -531,12 +539,37 @@ static void set_result(mc_rcpt_result_t *res, const mc_reply_t *r) {
 }
 
 
+/* RFC 3461 4: xtext, "+XX" for "+", "=" and anything outside 33..126. */
+static void xtext(char *out, size_t size, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t k = 0;
+  for (; *s && k + 4 < size; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c < 33 || c > 126 || c == '+' || c == '=') {
+      out[k++] = '+';
+      out[k++] = hex[c >> 4];
+      out[k++] = hex[c & 15];
+    } else {
+      out[k++] = (char)c;
+    }
+  }
+  out[k] = '\0';
+}
+
+
 static void send_rcpt(mc_session_t *s, size_t i) {
   const mc_txn_t *t = s->txn;
-  if (t->dsn_notify && (s->ext & MC_EXT_DSN))
-    send_line(s, X_RCPT, "RCPT TO:<%s> NOTIFY=%s", t->rcpts[i], t->dsn_notify);
-  else
-    send_line(s, X_RCPT, "RCPT TO:<%s>", t->rcpts[i]);
+  char params[MC_ADDR_MAX * 3 + 64] = "";
+  if (s->ext & MC_EXT_DSN) {
+    size_t n = 0;
+    if (t->dsn_notify) n += (size_t)snprintf(params, sizeof params, " NOTIFY=%s", t->dsn_notify);
+    if (t->dsn_orcpt && n < sizeof params) {
+      char enc[MC_ADDR_MAX * 3 + 1];
+      xtext(enc, sizeof enc, t->rcpts[i]);
+      snprintf(params + n, sizeof params - n, " ORCPT=rfc822;%s", enc);
+    }
+  }
+  send_line(s, X_RCPT, "RCPT TO:<%s>%s", t->rcpts[i], params);
 }
 
 

@@ -43,6 +43,7 @@ typedef struct {
   char *helo;              /* our name in EHLO */
   char *user, *password;   /* AUTH PLAIN or LOGIN */
   char *oauth_token;       /* AUTH XOAUTH2 (with user) */
+  char *auth_mechanism;    /* "PLAIN", "LOGIN" or "XOAUTH2"; NULL: the best offered */
   int allow_plaintext_auth;
   int pipelining;          /* use PIPELINING when offered */
   size_t max_message;      /* refuse bigger messages locally; 0: no limit */
@@ -92,6 +93,7 @@ typedef struct {
   const char *dsn_ret;   /* "FULL"/"HDRS"; NULL: none */
   const char *dsn_envid;
   const char *dsn_notify;  /* e.g. "FAILURE,DELAY" for every recipient */
+  int dsn_orcpt;           /* ORCPT=rfc822;<recipient> on every RCPT */
 } mc_txn_t;
 
 typedef struct mc_session mc_session_t;

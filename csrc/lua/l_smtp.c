@@ -2,6 +2,7 @@
  * event loop until its reply), and send (a pool of sessions). */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 
@@ -87,7 +88,7 @@ static int route_gc(lua_State *L) {
 
 
 /* route{host=, port=, tls=, implicit_tls=, server_name=, ca_file=, helo=,
- *       user=, password=, oauth_token=, allow_plaintext_auth=,
+ *       user=, password=, oauth_token=, auth_mechanism=, allow_plaintext_auth=,
  *       pipelining=, max_message=, timeouts={...}} -> Route | fail, message */
 static int l_route(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -107,6 +108,13 @@ static int l_route(lua_State *L) {
   r->user = opt_dup(L, 1, "user");
   r->password = opt_dup(L, 1, "password");
   r->oauth_token = opt_dup(L, 1, "oauth_token");
+  r->auth_mechanism = opt_dup(L, 1, "auth_mechanism");
+  if (r->auth_mechanism && strcasecmp(r->auth_mechanism, "PLAIN") != 0 &&
+      strcasecmp(r->auth_mechanism, "LOGIN") != 0 && strcasecmp(r->auth_mechanism, "XOAUTH2") != 0)
+    return luaL_error(L, "auth_mechanism must be PLAIN, LOGIN or XOAUTH2");
+  if (r->oauth_token && r->auth_mechanism == NULL) r->auth_mechanism = strdup("XOAUTH2");
+  if (r->auth_mechanism && strcasecmp(r->auth_mechanism, "XOAUTH2") == 0 && r->oauth_token == NULL)
+    return luaL_error(L, "auth_mechanism XOAUTH2 needs oauth_token");
   r->allow_plaintext_auth = opt_bool(L, 1, "allow_plaintext_auth", 0);
   r->pipelining = opt_bool(L, 1, "pipelining", 1);
   r->max_message = (size_t)opt_number(L, 1, "max_message", 0);
@@ -399,6 +407,7 @@ static void read_job(lua_State *L, int idx, mc_job_t *job, const char ***rcpts) 
   read_data(L, lua_gettop(L), t);
   lua_pop(L, 1);   /* the job table keeps it */
   t->eight_bit = opt_bool(L, idx, "eight_bit", 0);
+  t->dsn_orcpt = opt_bool(L, idx, "dsn_orcpt", 0);
   lua_getfield(L, idx, "dsn_ret");
   t->dsn_ret = lua_tostring(L, -1);
   lua_getfield(L, idx, "dsn_envid");

@@ -86,6 +86,33 @@ describe("sending to Postfix's smtp-sink", function()
     assert.not_matches("d@example.org", m.data, 1, true)   -- Bcc stays in the envelope
   end)
 
+  it("asks for delivery status notifications when the message says so", function()
+    local results = assert(mailcast.send(route(sink), { {
+      message = message(1, { to = { "a+b@example.org" } }),
+      dsn_ret = "HDRS", dsn_envid = "camp-42", dsn_notify = "FAILURE,DELAY", dsn_orcpt = true,
+    } }))
+    assert.equal("sent", results[1].status)
+    local m = sink:messages()[1]
+    assert.matches("RET=HDRS ENVID=camp-42", m.mail_args, 1, true)
+    assert.equal("<a+b@example.org> NOTIFY=FAILURE,DELAY ORCPT=rfc822;a+2Bb@example.org", m.rcpt_args[1])
+  end)
+
+  it("keeps to the rate it is given", function()
+    local list = {}
+    for i = 1, 6 do list[i] = { message = message(i) } end
+    local started = require("socket").gettime()
+    local results, state = assert(mailcast.send(route(sink), list, { connections = 2, rate = "20/s" }))
+    local took = require("socket").gettime() - started
+    for _, r in ipairs(results) do assert.equal("sent", r.status) end
+    assert.equal(20, state.rate)
+    assert.is_true(took >= 0.24, "6 messages at 20/s took " .. took .. " s")
+  end)
+
+  it("refuses a rate it cannot read", function()
+    assert.has_error(function() mailcast.send(route(sink), {}, { rate = "fast" }) end,
+      "rate must be a number or like '100/m', not 'fast'")
+  end)
+
   it("takes LuaSocket's smtp.send arguments", function()
     local ok, err = mailcast.smtp.send{
       from = "<news@example.com>", rcpt = { "<x@example.org>" }, server = "127.0.0.1", port = sink.port,
@@ -119,6 +146,26 @@ describe("TLS and AUTH against aiosmtpd", function()
     assert.is_true(m.tls)
     assert.equal("alice", m.login)
     assert.same({ "user1@example.org" }, m.rcpt_tos)
+  end)
+
+  it("uses AUTH LOGIN when the route asks for it", function()
+    local srv = servers.aiosmtpd{ tls = true, auth = { user = "alice", password = "s3cret" } }
+    local s = assert(mailcast.session(route(srv, { tls = "verify", ca_file = srv.ca, user = "alice",
+                                                   password = "s3cret", auth_mechanism = "LOGIN" })))
+    assert.equal("LOGIN", s:auth())
+    s:quit()
+    srv:stop()
+    assert.same({ "LOGIN", "alice", true }, { srv:auths()[1].mechanism, srv:auths()[1].login, srv:auths()[1].success })
+  end)
+
+  it("reports refused credentials with the server's reply", function()
+    local srv = servers.aiosmtpd{ tls = true, auth = { user = "alice", password = "s3cret" } }
+    local s, err, code = mailcast.session(route(srv, { tls = "verify", ca_file = srv.ca, user = "alice", password = "wrong" }))
+    srv:stop()
+    assert.is_nil(s)
+    assert.equal(535, code)
+    assert.matches("^smtp: auth: refused: 535", err)
+    assert.not_matches("wrong", err)
   end)
 
   it("refuses to send credentials over a connection without TLS", function()

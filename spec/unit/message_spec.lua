@@ -850,3 +850,31 @@ describe("mailcast.message misuse", function()
     assert.equal("v", mime.field(raw, tostring(name)))
   end)
 end)
+
+-- Inputs the fuzzers found (csrc/fuzz), kept as plain regressions.
+describe("mailcast.message on inputs found by fuzzing", function()
+  it("keeps a long run of spaces in a subject within the line limit", function()
+    local subject = "a" .. string.rep(" ", 1000) .. "b"
+    local raw = build { subject = subject }
+    assert.is_true(mime.longest_line(raw) <= 998)
+    assert.equal(subject, mailcast.parse(raw).header.subject)
+  end)
+
+  it("keeps a display name full of backslashes within the line limit", function()
+    local name = string.rep("\\", 600)
+    local raw = build { to = { { name = name, address = "bob@example.org" } } }
+    assert.is_true(mime.longest_line(raw) <= 998)
+    assert.equal(name .. " <bob@example.org>", mailcast.parse(raw).header.to)
+  end)
+
+  it("keeps a filename that looks like an encoded-word as it is", function()
+    local tree = parsed { attachments = { { data = "x", filename = "=?utf-8?q?a?=" } } }
+    assert.equal("=?utf-8?q?a?=", tree.parts[2].filename)
+  end)
+
+  it("builds an empty attachment sent as base64", function()
+    local tree = parsed { attachments = { { data = "", filename = "empty.bin", encoding = "base64" } } }
+    assert.equal("", tree.parts[2].body)
+    assert.equal("base64", tree.parts[2].encoding)
+  end)
+end)
