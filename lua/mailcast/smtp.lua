@@ -51,7 +51,18 @@ local function job_for(entry, build)
   return {
     from = from, to = to, message = message, eight_bit = entry.eight_bit,
     dsn_ret = entry.dsn_ret, dsn_envid = entry.dsn_envid, dsn_notify = entry.dsn_notify,
+    dsn_orcpt = entry.dsn_orcpt,
   }
+end
+
+local PER = { s = 1, m = 60, h = 3600 }
+
+-- A rate as messages per second: a number, or "N/s", "N/m", "N/h".
+local function per_second(rate, name)
+  if rate == nil or type(rate) == "number" then return rate end
+  local n, unit = tostring(rate):match("^%s*([%d.]+)%s*/%s*([smh])%a*%s*$")
+  if not n then error(string.format("%s must be a number or like '100/m', not '%s'", name, rate), 4) end
+  return tonumber(n) / PER[unit]
 end
 
 --- send(route, messages [, opts]) -> results, state | nil, message
@@ -59,7 +70,8 @@ end
 -- {message = raw string | mailcast.Message | table for mailcast.build,
 --  from = envelope sender, to = recipients (default: from the message)}.
 -- opts: connections (1), messages_per_connection (10), rate (messages per
--- second, 0 = none), connect_rate, connect_attempts (3).
+-- second, or "N/s", "N/m", "N/h"; 0 = none), connect_rate (connections,
+-- the same way), connect_attempts (3).
 -- results[i] = {status = "sent"|"partial"|"deferred"|"failed", error=,
 -- recipients = {{address, status, code, enhanced, text}...}, tls=}.
 -- A message that cannot be built or has no envelope fails alone.
@@ -73,6 +85,13 @@ function M.send(route, messages, opts, build)
     else
       results[i] = { status = "failed", error = err, recipients = {} }
     end
+  end
+  if opts then
+    local copy = {}
+    for k, v in pairs(opts) do copy[k] = v end
+    copy.rate = per_second(opts.rate, "rate")
+    copy.connect_rate = per_second(opts.connect_rate, "connect_rate")
+    opts = copy
   end
   local sent, state = core.send(route, jobs, opts)
   if not sent then return nil, state end
