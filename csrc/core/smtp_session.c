@@ -315,31 +315,51 @@ typedef struct {
 } stuffer_t;
 
 
+/* Whole CRLF lines that need no stuffing stay in one run and go out in
+ * one evbuffer_add; only a leading dot or a bare CR or LF breaks it. */
 static int stuff(void *ctx, const char *p, size_t n, mc_error_t *e) {
   stuffer_t *st = ctx;
-  size_t i = 0;
+  struct evbuffer *out = st->out;
+  size_t i = 0, run = 0;   /* p[run..i) is copied as it is */
+  (void)e;
   if (st->pending_cr) {
-    evbuffer_add(st->out, "\r\n", 2);
+    evbuffer_add(out, "\r\n", 2);
     st->pending_cr = 0;
     st->bol = 1;
-    if (n > 0 && p[0] == '\n') i = 1;
+    if (n > 0 && p[0] == '\n') i = run = 1;
   }
   while (i < n) {
-    if (st->bol && p[i] == '.') evbuffer_add(st->out, ".", 1);
-    size_t j = i;
-    while (j < n && p[j] != '\r' && p[j] != '\n') j++;
-    evbuffer_add(st->out, p + i, j - i);
-    if (j == n) { st->bol = j == i ? st->bol : 0; break; }
-    if (p[j] == '\r' && j + 1 == n) {   /* CRLF may straddle two pieces */
+    if (st->bol && p[i] == '.') {
+      evbuffer_add(out, p + run, i - run);
+      evbuffer_add(out, ".", 1);
+      run = i;
+    }
+    const char *nl = memchr(p + i, '\n', n - i);
+    size_t j = nl ? (size_t)(nl - p) : n;
+    size_t end = nl && j > i && p[j - 1] == '\r' ? j - 1 : j;   /* the line without CRLF */
+    const char *cr = end > i ? memchr(p + i, '\r', end - i) : NULL;
+    if (cr == NULL && nl && end < j) {   /* a CRLF line */
+      i = j + 1;
+      st->bol = 1;
+      continue;
+    }
+    if (cr == NULL && nl == NULL) {      /* the rest, without a line break */
+      st->bol = 0;
+      i = n;
+      break;
+    }
+    size_t k = cr ? (size_t)(cr - p) : j;   /* a bare CR or LF */
+    evbuffer_add(out, p + run, k - run);
+    if (p[k] == '\r' && k + 1 == n) {   /* CRLF may straddle two pieces */
       st->pending_cr = 1;
       st->bol = 0;
       return 0;
     }
-    evbuffer_add(st->out, "\r\n", 2);
+    evbuffer_add(out, "\r\n", 2);
     st->bol = 1;
-    i = j + 1 + (p[j] == '\r' && p[j + 1] == '\n');
+    i = run = k + 1 + (p[k] == '\r' && k + 1 < n && p[k + 1] == '\n');
   }
-  (void)e;
+  evbuffer_add(out, p + run, i - run);
   return 0;
 }
 

@@ -148,6 +148,15 @@ describe("TLS and AUTH against aiosmtpd", function()
     assert.same({ "user1@example.org" }, m.rcpt_tos)
   end)
 
+  it("sends bare CR and LF in raw data as CRLF, and stuffs dots after them", function()
+    local srv = servers.aiosmtpd{}
+    local results = assert(mailcast.send(route(srv), { {
+      message = "Subject: breaks\n\na\nb\rc\r\n.d\n.\n", from = "a@example.com", to = "b@example.org" } }))
+    srv:stop()
+    assert.equal("sent", results[1].status)
+    assert.equal("Subject: breaks\r\n\r\na\r\nb\r\nc\r\n.d\r\n.\r\n", srv:messages()[1].data)
+  end)
+
   it("uses AUTH LOGIN when the route asks for it", function()
     local srv = servers.aiosmtpd{ tls = true, auth = { user = "alice", password = "s3cret" } }
     local s = assert(mailcast.session(route(srv, { tls = "verify", ca_file = srv.ca, user = "alice",
