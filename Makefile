@@ -79,6 +79,7 @@ fuzz: deps
 bench: deps all
 	bench/mime
 	bench/encode
+	bench/send
 
 install: all
 	install -d $(DESTDIR)$(INST_LIBDIR)/mailcast $(DESTDIR)$(INST_LUADIR)/mailcast $(DESTDIR)$(INST_BINDIR)

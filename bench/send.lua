@@ -1,0 +1,634 @@
+-- Messages per second over SMTP: mailcast.send (prebuilt messages, and
+-- messages built per recipient) against Postfix's smtp-source, Python's
+-- smtplib (building with EmailMessage, and sending prebuilt bytes) and
+-- LuaSocket's smtp.send, all to the same local Postfix smtp-sink, in one
+-- run. Each contender first sends a few messages to a second sink that
+-- stores them, and they are checked; then the timed run goes to the
+-- counting sink, whose counts must match what the contender says it sent.
+-- Run it through bench/send, which starts and stops the sinks:
+--
+--   bench/send [N]    N messages for mailcast and smtp-source (default
+--                     20000 or $MAILCAST_BENCH_N); Python at least N/10,
+--                     LuaSocket N/100
+local mailcast = require "mailcast"
+local socket = require "socket"
+
+local here = arg[0]:match("^(.*)/") or "."
+local DIR, PORT, CHECK_PORT = arg[1], tonumber(arg[2]), tonumber(arg[3])
+assert(DIR and PORT and CHECK_PORT, "bench/send.lua: run it through bench/send")
+local N = math.tointeger(tonumber(arg[4] or os.getenv("MAILCAST_BENCH_N") or 20000))
+assert(N and N > 0, "bench/send: N must be a positive integer")
+local MIN_SECONDS = tonumber(os.getenv("MAILCAST_BENCH_SECONDS") or 2)
+local BATCH = math.tointeger(tonumber(os.getenv("MAILCAST_BENCH_BATCH") or 1000))
+assert(BATCH and BATCH > 0, "bench/send: MAILCAST_BENCH_BATCH must be a positive integer")
+local ROUNDS = math.tointeger(tonumber(os.getenv("MAILCAST_BENCH_ROUNDS") or 3))
+assert(ROUNDS and ROUNDS > 0, "bench/send: MAILCAST_BENCH_ROUNDS must be a positive integer")
+local PYTHON = os.getenv("MAILCAST_BENCH_PYTHON") or "/usr/bin/python3"
+local LUA = os.getenv("MAILCAST_BENCH_LUA") or "lua5.4"
+local SOURCE = "/usr/sbin/smtp-source"
+
+local CONNECTIONS = 10
+local PY_N = math.max(100, N // 10)
+local LS_N = math.max(20, N // 100)
+local CHECK_N = 3           -- messages per contender stored and checked
+local PAYLOAD = 5000        -- smtp-source -l: body bytes, without headers
+local HOST = "127.0.0.1"    -- never anything else
+
+local now = socket.gettime
+
+local NAMES = {
+  "Zoë Müller", "Bob Smith", "Åsa Lindqvist", "Chen Wei",
+  "María José García", "Olaf Jansen", "Siobhán O'Neill", "Dmitri Ivanov",
+}
+
+-- A newsletter of about 5 KB once built: text and HTML alternatives with
+-- the recipient's name in both. The line that starts with a dot is there
+-- for dot-stuffing.
+local TEXT = [[
+Hello {{name}},
+
+our November newsletter is here. This month: the new autumn catalogue,
+opening hours over the holidays, the winners of the photo competition,
+and a few words about the new shop in the old town.
+
+Catalogue: thirty-two pages of new products, with prices valid until the
+end of January. Orders placed before 15 December arrive before Christmas;
+orders placed later arrive in the first week of January. Delivery is free
+for orders over 50 euros, as it has been all year.
+
+Opening hours: Monday to Friday 9:00 to 18:00, Saturday 10:00 to 16:00.
+We are closed on 25 and 26 December and on 1 January. On 24 and 31
+December we close at 14:00.
+
+Photo competition: thank you to everyone who sent pictures. The winning
+entries are on our website, and the winners have been told by mail.
+.. and yes, the cat picture won again.
+
+The new shop: from 2 December you find us at Market Street 12 as well,
+next to the old town hall, with the whole catalogue on two floors and a
+small cafe on the first floor. Come and say hello.
+
+Workshops: in January we start evening workshops again, every Thursday
+from 18:30 to 20:30. The first ones are about repairing bicycles, simple
+woodwork for beginners, and baking bread at home. Places are limited to
+twelve people per evening; book them in the shop or on our website. The
+workshops cost 15 euros, materials included.
+
+Gift cards: for those who cannot decide, our gift cards come in any
+amount from 10 euros, are valid for three years in every shop and online,
+and can be sent by mail with a message of your own, ready to print.
+
+You receive this mail because you subscribed at example.com with this
+address. To stop receiving it, follow the link at the end of the HTML
+version or reply with "unsubscribe".
+
+Kind regards,
+The Example team
+]]
+
+local HTML = [[
+<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>November news</title>
+<style>body{font-family:Helvetica,Arial,sans-serif;color:#222}
+h1{font-size:22px}.box{border:1px solid #ddd;padding:12px;margin:12px 0}</style>
+</head><body>
+<h1>Hello {{name}},</h1>
+<p>our November newsletter is here. This month: the new autumn catalogue,
+opening hours over the holidays, the winners of the photo competition, and a
+few words about the new shop in the old town.</p>
+<div class="box"><h2>Catalogue</h2><p>Thirty-two pages of new products, with
+prices valid until the end of January. Orders placed before 15 December
+arrive before Christmas; orders placed later arrive in the first week of
+January. Delivery is free for orders over 50 euros, as it has been all
+year.</p><p><a href="https://example.com/catalogue">Browse the catalogue</a></p></div>
+<div class="box"><h2>Opening hours</h2><p>Monday to Friday 9:00 to 18:00,
+Saturday 10:00 to 16:00. We are closed on 25 and 26 December and on
+1 January. On 24 and 31 December we close at 14:00.</p></div>
+<div class="box"><h2>Photo competition</h2><p>Thank you to everyone who sent
+pictures. The winning entries are <a href="https://example.com/photos">on our
+website</a>, and the winners have been told by mail.</p></div>
+<div class="box"><h2>The new shop</h2><p>From 2 December you find us at
+Market Street 12 as well, next to the old town hall, with the whole catalogue
+on two floors and a small cafe on the first floor. Come and say hello.</p></div>
+<div class="box"><h2>Workshops</h2><p>In January we start evening workshops
+again, every Thursday from 18:30 to 20:30. The first ones are about repairing
+bicycles, simple woodwork for beginners, and baking bread at home. Places are
+limited to twelve people per evening; <a href="https://example.com/workshops">book
+them in the shop or on our website</a>. The workshops cost 15 euros, materials
+included.</p></div>
+<div class="box"><h2>Gift cards</h2><p>For those who cannot decide, our gift
+cards come in any amount from 10 euros, are valid for three years in every shop
+and online, and can be sent by mail with a message of your own, ready to
+print.</p></div>
+<p style="font-size:12px;color:#777">You receive this mail because you
+subscribed at example.com with this address.
+<a href="https://example.com/unsubscribe">Unsubscribe</a>.</p>
+<p>Kind regards,<br>The Example team</p>
+</body></html>
+]]
+
+local FROM_NAME, FROM_ADDR = "Example News", "news@example.com"
+
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+
+local function write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(data))
+  assert(f:close())
+end
+
+
+local function read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+
+-- Recipient i (0-based): the same in every contender.
+local function recipient(i)
+  local name = NAMES[i % #NAMES + 1]
+  return name, string.format("reader%d@example.org", i), "Your November news, " .. name
+end
+
+
+-- The table mailcast.message builds recipient i's message from.
+local function campaign_message(i)
+  local name, address, subject = recipient(i)
+  return {
+    from = { name = FROM_NAME, address = FROM_ADDR },
+    to = { name = name, address = address },
+    subject = subject,
+    text = (TEXT:gsub("{{name}}", name)),
+    html = (HTML:gsub("{{name}}", name)),
+  }
+end
+
+
+-- "VmHWM" or "VmRSS" of this process in kB.
+local function vm(field)
+  for line in io.lines("/proc/self/status") do
+    local kb = line:match("^" .. field .. ":%s*(%d+)")
+    if kb then return tonumber(kb) end
+  end
+end
+
+
+-- Resets VmHWM to the current RSS (Linux 4.0+), so the next reading is
+-- the peak of what runs in between. Returns whether it could.
+local function reset_peak()
+  local f = io.open("/proc/self/clear_refs", "w")
+  if not f then return false end
+  local ok = f:write("5")
+  return f:close() and ok ~= nil
+end
+
+
+-- The counting sink's totals so far: sessions ended, messages received.
+local function sink_counts()
+  local f = assert(io.open(DIR .. "/sink.log", "rb"))
+  local size = f:seek("end")
+  f:seek("set", math.max(0, size - 4096))
+  local tail = f:read("a") or ""
+  f:close()
+  local sess, mesg = 0, 0
+  for s, m in tail:gmatch("sess=(%d+) quit=%d+ mesg=(%d+)\r") do
+    sess, mesg = tonumber(s), tonumber(m)
+  end
+  return sess, mesg
+end
+
+
+-- The sink writes its counts as it goes: waits up to 3 s for `messages`,
+-- then a little more for the sessions that end after the last message.
+local function settled_counts(messages)
+  local deadline = now() + 3
+  local sess, mesg = sink_counts()
+  while mesg < messages and now() < deadline do
+    socket.sleep(0.02)
+    sess, mesg = sink_counts()
+  end
+  local last
+  repeat
+    last = sess
+    socket.sleep(0.1)
+    sess, mesg = sink_counts()
+  until sess == last or now() > deadline + 2
+  return sess, mesg
+end
+
+
+local function cpus()
+  local p = io.popen("nproc 2>/dev/null")
+  local n = p:read("l")
+  p:close()
+  return n or "?"
+end
+
+
+local function wait_listening(port)
+  local deadline = now() + 5
+  repeat
+    local c = socket.connect(HOST, port)
+    if c then c:close() return true end
+    socket.sleep(0.05)
+  until now() > deadline
+  return false
+end
+
+
+-- ---- the contenders: (port, count) -> messages, seconds, peak kB | nil, why
+
+local function route_for(port)
+  return { host = HOST, port = port, tls = "none" }
+end
+
+
+local function all_sent(results, count)
+  local bad, first_bad = 0, nil
+  for i = 1, count do
+    local r = results[i]
+    if not r or r.status ~= "sent" then
+      bad = bad + 1
+      first_bad = first_bad or string.format("message %d: %s %s", i, r and r.status or "no result",
+        r and (r.error or (r.recipients[1] and r.recipients[1].text)) or "")
+    end
+  end
+  if bad > 0 then return nil, string.format("%d of %d not sent; %s", bad, count, first_bad) end
+  return true
+end
+
+
+--- (a) mailcast.send of one prebuilt message to each recipient, over
+-- CONNECTIONS reused connections.
+local function mailcast_prebuilt(raw)
+  return function(port, count)
+    local t0 = now()
+    local list = {}
+    for i = 1, count do
+      local address = string.format("reader%d@example.org", i - 1)
+      list[i] = { from = FROM_ADDR, to = { address }, message = raw }
+    end
+    local results, state = mailcast.send(route_for(port), list, {
+      connections = CONNECTIONS,
+      messages_per_connection = math.max(1, -(-count // CONNECTIONS)),
+    })
+    local seconds = now() - t0
+    if not results then return nil, "mailcast.send: " .. tostring(state) end
+    local ok, err = all_sent(results, count)
+    if not ok then return nil, err end
+    return count, seconds
+  end
+end
+
+
+--- (a2) What a campaign does: each recipient's message built with
+-- mailcast.message, BATCH at a time, each batch handed to mailcast.send.
+local function mailcast_building(port, count)
+  local route = mailcast.route(route_for(port))
+  local t0 = now()
+  local done = 0
+  while done < count do
+    local n = math.min(BATCH, count - done)
+    local list = {}
+    for k = 1, n do
+      local i = done + k - 1
+      local raw, err = mailcast.message(campaign_message(i))
+      if not raw then return nil, "mailcast.message: " .. tostring(err) end
+      local _, address = recipient(i)
+      list[k] = { from = FROM_ADDR, to = { address }, message = raw }
+    end
+    local results, state = mailcast.send(route, list, {
+      connections = CONNECTIONS,
+      messages_per_connection = math.max(1, -(-n // CONNECTIONS)),
+    })
+    if not results then return nil, "mailcast.send: " .. tostring(state) end
+    local ok, err = all_sent(results, n)
+    if not ok then return nil, err end
+    done = done + n
+  end
+  return count, now() - t0
+end
+
+
+-- Runs a command that prints "messages=M seconds=S [peak_kb=K]".
+local function run_outside(command)
+  local p = io.popen(command .. " 2>&1")
+  local out = p:read("a")
+  p:close()
+  local m, s = out:match("messages=(%d+) seconds=([%d.]+)")
+  if not m then
+    out = out:gsub("%s+$", ""):gsub("\n", "\n    ")
+    return nil, "no result: " .. (out ~= "" and out or "no output")
+  end
+  return tonumber(m), tonumber(s), tonumber(out:match("peak_kb=(%d+)"))
+end
+
+
+--- (b) Postfix's smtp-source: `sessions` parallel sessions, each sending
+-- message after message over its connection (-d), no pipelining.
+local function smtp_source(port, count)
+  local sessions = math.min(CONNECTIONS, count)
+  local cmd = string.format("%s -d -s %d -m %d -l %d -M localhost -f %s -t reader@example.org %s:%d",
+                            SOURCE, sessions, count, PAYLOAD, FROM_ADDR, HOST, port)
+  local t0 = now()
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("a")
+  local ok = p:close()
+  local seconds = now() - t0
+  if not ok then return nil, "smtp-source failed: " .. out:gsub("%s+$", "") end
+  return count, seconds
+end
+
+
+--- (c) and (d) Python's smtplib over one connection: "build" makes an
+-- EmailMessage per recipient, "prebuilt" sends the prebuilt bytes.
+local function python(mode)
+  return function(port, count, min_seconds)
+    return run_outside(string.format("%s %s %s %s %d %d %g", PYTHON,
+      shell_quote(here .. "/send_python.py"), mode, shell_quote(DIR), port, count, min_seconds or 0))
+  end
+end
+
+
+--- (e) LuaSocket's socket.smtp.send, one call (one connection) a message.
+local function luasocket(port, count)
+  return run_outside(string.format("%s %s %s %d %d", LUA,
+    shell_quote(here .. "/send_luasocket.lua"), shell_quote(DIR), port, count))
+end
+
+
+-- ---- output checks, on what the check sink stored ----
+
+local function list_dumps()
+  local p = io.popen("ls -1 " .. shell_quote(DIR .. "/dump"))
+  local names = {}
+  for name in p:lines() do names[#names + 1] = DIR .. "/dump/" .. name end
+  p:close()
+  return names
+end
+
+
+-- A stored transaction: the recipients, and the message as received
+-- (smtp-sink writes LF line ends, after its own X-* and Received lines).
+local function split_dump(text)
+  local rcpts = {}
+  for a in text:gmatch("\nX%-Rcpt%-Args: <([^>\n]*)>") do rcpts[#rcpts + 1] = a end
+  local at = text:find("\nReceived: ", 1, true)
+  if not at then return rcpts, nil end
+  local eol = text:find("\n", at + 1, true)
+  while eol and text:sub(eol + 1, eol + 1) == "\t" do eol = text:find("\n", eol + 1, true) end
+  return rcpts, eol and text:sub(eol + 1)
+end
+
+
+local function lf(s) return (s:gsub("\r\n", "\n"):gsub("\n+$", "")) end
+
+
+-- Bytes on the wire for a stored message (CRLF line ends).
+local function wire_size(body)
+  local body_lf = lf(body) .. "\n"
+  return #body_lf + select(2, body_lf:gsub("\n", ""))
+end
+
+
+local function find_leaf(entity, ct)
+  if (entity.content_type or ""):lower() == ct and not entity.parts then return entity end
+  for _, part in ipairs(entity.parts or {}) do
+    local leaf = find_leaf(part, ct)
+    if leaf then return leaf end
+  end
+end
+
+
+-- Checks one stored message of recipient i for each kind of contender.
+local checkers = {
+  raw = function(body, i, fx)
+    if lf(body) ~= lf(fx.raw) then return nil, "differs from the prebuilt message" end
+    return "identical to the prebuilt message (dot-stuffing undone)"
+  end,
+  built = function(body, i)
+    local name, address, subject = recipient(i)
+    local ok, msg = pcall(mailcast.parse, body)
+    if not ok or type(msg) ~= "table" then return nil, "does not parse" end
+    if (msg.header.subject or "") ~= subject then
+      return nil, "subject decodes to " .. tostring(msg.header.subject)
+    end
+    if not (msg.header.to or ""):find(address, 1, true) then return nil, "To has no " .. address end
+    for _, ct in ipairs { "text/plain", "text/html" } do
+      local leaf = find_leaf(msg, ct)
+      if not (leaf and (leaf.body or ""):find("Hello " .. name, 1, true)) then
+        return nil, ct .. " lost the name"
+      end
+    end
+    return "text and HTML with the name, subject and To decode"
+  end,
+  source = function(body)
+    local _, sep = body:find("\n\n", 1, true)
+    local payload = sep and wire_size(body:sub(sep + 1)) or 0
+    if payload < PAYLOAD then return nil, payload .. " bytes of payload, expected " .. PAYLOAD end
+    return string.format("payload of %d bytes", payload)
+  end,
+}
+
+
+--- Sends CHECK_N messages to the check sink and checks what it stored.
+-- Returns a description | nil, what is wrong.
+local function check(contender, kind, fx)
+  for _, path in ipairs(list_dumps()) do os.remove(path) end
+  local messages, err = contender(CHECK_PORT, CHECK_N)
+  if not messages then return nil, err end
+  if messages ~= CHECK_N then return nil, string.format("sent %d, asked for %d", messages, CHECK_N) end
+  local deadline, paths = now() + 3, nil
+  repeat
+    paths = list_dumps()
+    if #paths >= CHECK_N then break end
+    socket.sleep(0.02)
+  until now() > deadline
+  if #paths ~= CHECK_N then
+    return nil, string.format("%d messages stored, expected %d", #paths, CHECK_N)
+  end
+  local size, desc
+  local seen = {}
+  for _, path in ipairs(paths) do
+    local rcpts, body = split_dump(read_file(path) or "")
+    if #rcpts ~= 1 or not body then
+      return nil, "stored transaction without one recipient and a message"
+    end
+    -- smtp-source sends every message to the one address it is given.
+    local i = tonumber(rcpts[1]:match("^reader(%d+)@example%.org$"))
+    if kind ~= "source" and (not i or i >= CHECK_N or seen[i]) then
+      return nil, "unexpected recipient " .. rcpts[1]
+    end
+    if i then seen[i] = true end
+    local ok, why = checkers[kind](body, i, fx)
+    if not ok then return nil, rcpts[1] .. ": " .. why end
+    desc, size = ok, wire_size(body)
+  end
+  return string.format("%d stored, %d bytes, %s", CHECK_N, size, desc), size
+end
+
+
+local function main()
+  if not (wait_listening(PORT) and wait_listening(CHECK_PORT)) then
+    io.stderr:write("bench/send: smtp-sink is not listening (see ", DIR, "/*.log)\n")
+    for _, log in ipairs { "sink.log", "check.log" } do
+      io.stderr:write(read_file(DIR .. "/" .. log) or "", "\n")
+    end
+    return 2
+  end
+  local raw = assert(mailcast.message(campaign_message(0)))
+  write_file(DIR .. "/prebuilt.eml", raw)
+  write_file(DIR .. "/text.txt", TEXT)
+  write_file(DIR .. "/body.html", HTML)
+  write_file(DIR .. "/names.txt", table.concat(NAMES, "\n") .. "\n")
+  local fx = { raw = raw }
+  local peaks_work = reset_peak()
+
+  print(string.format("bench/send: N = %d messages of about %.1f KB to Postfix smtp-sink on %s:%d",
+                      N, #raw / 1000, HOST, PORT))
+  print(string.format("%s CPUs shared by the senders and the sink; Python at least %d messages "
+    .. "and %g s, LuaSocket %d", cpus(), PY_N, MIN_SECONDS, LS_N))
+  print()
+
+  -- kind: how check() reads the stored messages; mem: the row runs in
+  -- this process, so its VmHWM is the row's peak.
+  local rows = {
+    { key = "mailcast", kind = "raw", run = mailcast_prebuilt(raw), count = N, rounds = ROUNDS,
+      mem = true, title = string.format("mailcast.send, prebuilt, %d conns", CONNECTIONS) },
+    { key = "building", kind = "built", run = mailcast_building, count = N, rounds = ROUNDS,
+      mem = true, title = string.format("mailcast.message + send, %d/batch", BATCH) },
+    { key = "smtp-source", kind = "source", run = smtp_source, count = N, rounds = ROUNDS,
+      title = string.format("smtp-source -d -s %d (Postfix, C)", CONNECTIONS) },
+    { key = "python", kind = "built", run = python("build"), count = PY_N, rounds = ROUNDS,
+      min_seconds = MIN_SECONDS, title = "Python EmailMessage + smtplib, 1 conn" },
+    { key = "python-raw", kind = "raw", run = python("prebuilt"), count = PY_N, rounds = ROUNDS,
+      min_seconds = MIN_SECONDS, title = "Python smtplib, prebuilt, 1 conn" },
+    { key = "luasocket", kind = "raw", run = luasocket, count = LS_N, rounds = 1,
+      title = "LuaSocket smtp.send, conn per message" },
+  }
+  for _, row in ipairs(rows) do rows[row.key] = row end
+
+  -- An error in a contender fails its row, not the run.
+  local function attempt(f, ...)
+    local r = table.pack(pcall(f, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    return nil, tostring(r[2])
+  end
+
+  print(string.format("output checks (%d messages each, stored by a second smtp-sink):", CHECK_N))
+  for _, row in ipairs(rows) do
+    local desc, size = attempt(check, row.run, row.kind, fx)
+    row.ok, row.check, row.size = desc ~= nil, desc or size, desc and size
+    print(string.format("  %-11s %s: %s", row.key, row.ok and "ok" or "FAILED", row.check))
+  end
+  print()
+
+  local run_peak = vm("VmHWM")
+
+  -- One timed round of a row, believed only if the sink counted what the
+  -- contender says it sent. Keeps the row's best round.
+  local function run_round(row, round)
+    collectgarbage()
+    collectgarbage()
+    run_peak = math.max(run_peak, vm("VmHWM"))
+    if peaks_work then reset_peak() end
+    local sess0, mesg0 = sink_counts()
+    local messages, seconds, peak_kb = attempt(row.run, PORT, row.count, row.min_seconds)
+    if row.mem then
+      peak_kb = vm("VmHWM")
+      run_peak = math.max(run_peak, peak_kb)
+    end
+    local rate
+    if not messages then
+      row.broken, row.ok, row.check = true, false, seconds
+    else
+      local sess1, mesg1 = settled_counts(mesg0 + messages)
+      if mesg1 - mesg0 ~= messages then
+        row.broken, row.ok = true, false
+        row.check = string.format("the sink counted %d messages, the contender says %d",
+                                  mesg1 - mesg0, messages)
+      else
+        rate = messages / seconds
+        row.counted = (row.counted or 0) + messages
+        row.rounds_run = round
+        if peak_kb then row.peak_kb = math.max(row.peak_kb or 0, peak_kb) end
+        if not row.rate or rate > row.rate then
+          row.messages, row.seconds, row.rate, row.sessions = messages, seconds, rate, sess1 - sess0
+        end
+      end
+    end
+    io.stdout:write(string.format("  %-11s round %d  %s\n", row.key, round,
+      rate and string.format("%9.1f msg/s", rate) or "failed: " .. tostring(row.check)))
+    io.stdout:flush()
+  end
+
+  print("running:")
+  for round = 1, ROUNDS do
+    for _, row in ipairs(rows) do
+      if round <= row.rounds and not row.broken then run_round(row, round) end
+    end
+  end
+  run_peak = math.max(run_peak, vm("VmHWM"))
+  print()
+
+  print(string.format("%-39s %8s %7s %9s %8s %6s %8s", "contender", "messages", "seconds", "msg/s",
+                      "sessions", "KB/msg", "peak MB"))
+  for _, row in ipairs(rows) do
+    if row.rate then
+      print(string.format("%-39s %8d %7.2f %9.1f %8d %6.1f %8s", row.title, row.messages, row.seconds,
+        row.rate, row.sessions, (row.size or 0) / 1000,
+        row.peak_kb and string.format("%.1f", row.peak_kb / 1024) or "-"))
+    else
+      print(string.format("%-39s %8s", row.title, "failed"))
+    end
+  end
+  print(string.format("(the best of %d round%s, LuaSocket one; messages and sessions as the sink "
+    .. "counted them;\n peak MB: the sender's VmHWM over its rounds)", ROUNDS, ROUNDS == 1 and "" or "s"))
+  print()
+
+  local broken = false
+  print("sink counts and results:")
+  for _, row in ipairs(rows) do
+    if row.ok then
+      print(string.format("  %-11s ok: the sink counted %d in %d round%s%s", row.key, row.counted,
+        row.rounds_run, row.rounds_run == 1 and "" or "s", row.mem and ", every result \"sent\"" or ""))
+    else
+      print(string.format("  %-11s FAILED: %s", row.key, row.check))
+    end
+    broken = broken or not row.ok
+  end
+  print()
+
+  local function ratio(a, b, label, target)
+    local ra, rb = rows[a], rows[b]
+    if not (ra.ok and rb.ok) then
+      print(string.format("%-38s n/a (a contender failed its check)", label))
+      return
+    end
+    local r = ra.rate / rb.rate
+    local verdict = ""
+    if target then
+      verdict = string.format("   (target >= %gx: %s)", target, r >= target and "met" or "NOT MET")
+    end
+    print(string.format("%-38s %8.2fx%s", label, r, verdict))
+  end
+  ratio("mailcast", "smtp-source", "mailcast / smtp-source", 1)
+  ratio("building", "python", "mailcast building / Python building", 10)
+  ratio("mailcast", "python-raw", "mailcast / Python prebuilt", 2)
+  ratio("mailcast", "luasocket", "mailcast / LuaSocket")
+  ratio("building", "smtp-source", "mailcast building / smtp-source")
+  ratio("building", "mailcast", "mailcast building / prebuilt")
+  local mb = run_peak / 1024
+  print(string.format("%-38s %8.1f MB   (target < 50 MB: %s)", "mailcast peak memory (VmHWM, whole run)",
+                      mb, mb < 50 and "met" or "NOT MET"))
+  return broken and 1 or 0
+end
+
+return main()

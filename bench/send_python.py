@@ -1,0 +1,80 @@
+"""The Python contenders of bench/send: smtplib over one connection, kept
+open for every message.
+
+  build     each recipient's message made with email.message.EmailMessage
+            (set_content, add_alternative(html)) and sent with
+            SMTP.send_message, as the Python documentation shows it
+  prebuilt  the prebuilt message (FIXTURE_DIR/prebuilt.eml, CRLF) sent as
+            bytes with SMTP.sendmail to each recipient
+
+    python3 send_python.py MODE FIXTURE_DIR PORT COUNT MIN_SECONDS
+
+Sends at least COUNT messages and for at least MIN_SECONDS to
+127.0.0.1:PORT, recipient i being reader<i>@example.org, and prints
+"messages=M seconds=S peak_kb=K" (the time includes connecting and QUIT).
+"""
+import os
+import resource
+import smtplib
+import sys
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+HOST = "127.0.0.1"
+FROM = "Example News <news@example.com>"
+FROM_ADDR = "news@example.com"
+
+
+def read(path, mode="rb"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def recipient(names, i):
+    """Recipient i (0-based), as in bench/send.lua."""
+    name = names[i % len(names)]
+    return name, "reader%d@example.org" % i, "Your November news, " + name
+
+
+def build(names, i, text, html):
+    name, addr, subject = recipient(names, i)
+    msg = EmailMessage()
+    msg["From"] = FROM
+    msg["To"] = "%s <%s>" % (name, addr)
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain="example.com")
+    msg.set_content(text.replace("{{name}}", name))
+    msg.add_alternative(html.replace("{{name}}", name), subtype="html")
+    return msg
+
+
+def main():
+    mode, fixtures = sys.argv[1], sys.argv[2]
+    port, count, min_seconds = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+    if mode not in ("build", "prebuilt"):
+        sys.exit("send_python.py: MODE is build or prebuilt")
+    names = read(os.path.join(fixtures, "names.txt"), "r").splitlines()
+    text = read(os.path.join(fixtures, "text.txt"), "r")
+    html = read(os.path.join(fixtures, "body.html"), "r")
+    raw = read(os.path.join(fixtures, "prebuilt.eml"))
+    i = 0
+    t0 = time.perf_counter()
+    smtp = smtplib.SMTP(HOST, port, local_hostname="localhost")
+    while True:
+        if mode == "build":
+            smtp.send_message(build(names, i, text, html))
+        else:
+            smtp.sendmail(FROM_ADDR, ["reader%d@example.org" % i], raw)
+        i += 1
+        if i >= count and time.perf_counter() - t0 >= min_seconds:
+            break
+    smtp.quit()
+    elapsed = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print("messages=%d seconds=%.6f peak_kb=%d" % (i, elapsed, peak))
+
+
+if __name__ == "__main__":
+    main()
