@@ -48,8 +48,10 @@ local function job_for(entry, build)
   if type(to) == "string" then to = { to } end
   if type(from) ~= "string" then return nil, "no envelope sender (from)" end
   if type(to) ~= "table" or #to == 0 then return nil, "no envelope recipients (to)" end
+  local eight_bit = entry.eight_bit
+  if eight_bit == nil and type(entry.message) == "table" then eight_bit = entry.message.allow_8bit end
   return {
-    from = from, to = to, message = message, eight_bit = entry.eight_bit,
+    from = from, to = to, message = message, eight_bit = eight_bit,
     dsn_ret = entry.dsn_ret, dsn_envid = entry.dsn_envid, dsn_notify = entry.dsn_notify,
     dsn_orcpt = entry.dsn_orcpt,
   }

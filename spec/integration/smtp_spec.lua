@@ -246,6 +246,30 @@ describe("faulty servers", function()
     assert.matches("^timeout: no reply to greeting", err)
   end)
 
+  it("waits for a slow greeting within the greeting timeout", function()
+    local srv = servers.fault("slow_greeting", { delay = 0.3 })
+    local r = send_one(srv)
+    srv:stop()
+    assert.equal("sent", r.status)
+  end)
+
+  it("gives up on a greeting slower than the greeting timeout", function()
+    local srv = servers.fault("slow_greeting", { delay = 3 })
+    local r = send_one(srv)
+    srv:stop()
+    assert.equal("deferred", r.status)
+    assert.matches("^timeout: no reply to greeting", r.recipients[1].text)
+  end)
+
+  it("refuses a self-signed certificate under verify and sends nothing", function()
+    local srv = servers.fault("tls_bad_cert")
+    local r = send_one(srv, { tls = "verify", ca_file = srv.ca })
+    srv:stop()
+    assert.equal("deferred", r.status)
+    assert.matches("^tls: .*certificate verify failed", r.recipients[1].text)
+    assert.is_nil(find(srv:transcript(), function(l) return l:match("^MAIL") end))
+  end)
+
   for _, case in ipairs {
     { "EHLO", "^timeout: no reply to EHLO" },
     { "MAIL", "^timeout: no reply to MAIL" },
@@ -283,8 +307,10 @@ describe("faulty servers", function()
 
   it("gives each recipient the server's own answer", function()
     local srv = servers.fault("rcpt_codes", { codes = {
-      ["full@example.org"] = "452 4.2.2 Mailbox full", ["gone@example.org"] = "550 5.1.1 No such user" } })
-    local r = send_one(srv, nil, { message = message(1, { to = { "ok@example.org", "full@example.org", "gone@example.org" } }) })
+      ["full@example.org"] = "452 4.2.2 Mailbox full", ["gone@example.org"] = "550 5.1.1 No such user",
+      ["grey@example.org"] = "451 4.7.1 Greylisted, try again later" } })
+    local r = send_one(srv, nil, { message = message(1, { to = { "ok@example.org", "full@example.org",
+                                                                 "gone@example.org", "grey@example.org" } }) })
     srv:stop()
     assert.equal("partial", r.status)
     local by = {}
@@ -293,6 +319,7 @@ describe("faulty servers", function()
     assert.same({ "deferred", 452, "4.2.2", "Mailbox full" },
       { by["full@example.org"].status, by["full@example.org"].code, by["full@example.org"].enhanced, by["full@example.org"].text })
     assert.same({ "failed", 550, "5.1.1" }, { by["gone@example.org"].status, by["gone@example.org"].code, by["gone@example.org"].enhanced })
+    assert.same({ "deferred", 451 }, { by["grey@example.org"].status, by["grey@example.org"].code })
   end)
 
   it("does not send data when every recipient is refused", function()
