@@ -26,7 +26,7 @@
 /* What the reply at the head of the queue answers. */
 typedef enum {
   X_GREETING, X_EHLO, X_HELO, X_STARTTLS, X_AUTH, X_MAIL, X_RCPT, X_DATA,
-  X_DOT, X_RSET, X_COMMAND, X_QUIT
+  X_DOT, X_BDAT, X_RSET, X_COMMAND, X_QUIT
 } expect_t;
 
 typedef enum { OP_NONE, OP_OPEN, OP_TXN, OP_COMMAND, OP_DATA, OP_QUIT } op_t;
@@ -95,6 +95,7 @@ void mc_route_init(mc_route_t *r) {
   r->port = 25;
   r->tls = MC_TLS_OPPORTUNISTIC;
   r->pipelining = 1;
+  r->chunking = 1;
   r->timeouts = (mc_smtp_timeouts_t){
     .connect = 30, .greeting = 300, .ehlo = 300, .tls = 60, .mail = 300, .rcpt = 300,
     .data_init = 120, .data_block = 180, .data_end = 600, .command = 300,
@@ -245,7 +246,7 @@ static double timeout_for(const mc_session_t *s, expect_t x) {
   case X_MAIL: return t->mail;
   case X_RCPT: return t->rcpt;
   case X_DATA: return t->data_init;
-  case X_DOT: return t->data_end;
+  case X_DOT: case X_BDAT: return t->data_end;
   default: return t->command;
   }
 }
@@ -254,7 +255,7 @@ static double timeout_for(const mc_session_t *s, expect_t x) {
 static const char *expect_name(expect_t x) {
   static const char *const names[] = {
     "greeting", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA",
-    "end of data", "RSET", "command", "QUIT",
+    "end of data", "BDAT", "RSET", "command", "QUIT",
   };
   return names[x];
 }
@@ -312,6 +313,7 @@ typedef struct {
   struct evbuffer *out;
   int bol;          /* at the beginning of a line */
   int pending_cr;   /* a CR ended the last piece */
+  int dots;         /* stuff dots (DATA); BDAT sends lines as they are */
 } stuffer_t;
 
 
@@ -329,7 +331,7 @@ static int stuff(void *ctx, const char *p, size_t n, mc_error_t *e) {
     if (n > 0 && p[0] == '\n') i = run = 1;
   }
   while (i < n) {
-    if (st->bol && p[i] == '.') {
+    if (st->bol && p[i] == '.' && st->dots) {
       evbuffer_add(out, p + run, i - run);
       evbuffer_add(out, ".", 1);
       run = i;
@@ -364,9 +366,10 @@ static int stuff(void *ctx, const char *p, size_t n, mc_error_t *e) {
 }
 
 
-static int queue_data(mc_session_t *s, const mc_txn_t *t) {
-  struct evbuffer *out = bufferevent_get_output(s->bev);
-  stuffer_t st = {out, 1, 0};
+/* The data of t into out, with CRLF line breaks, ending with one; dots
+ * stuffed or not. */
+static int write_data(mc_session_t *s, const mc_txn_t *t, struct evbuffer *out, int dots) {
+  stuffer_t st = {out, 1, 0, dots};
   mc_error_t e;
   if (t->msg) {
     if (mc_msg_write(t->msg, stuff, &st, &e) != 0) {
@@ -378,12 +381,40 @@ static int queue_data(mc_session_t *s, const mc_txn_t *t) {
   }
   if (st.pending_cr) stuff(&st, "", 0, &e);
   if (!st.bol) evbuffer_add(out, "\r\n", 2);
+  return 0;
+}
+
+
+static int queue_data(mc_session_t *s, const mc_txn_t *t) {
+  struct evbuffer *out = bufferevent_get_output(s->bev);
+  if (write_data(s, t, out, 1) != 0) return -1;
   /* The end of the data goes with its last bytes: no small write of its
    * own to wait on Nagle and delayed ACKs. */
   evbuffer_add(out, ".\r\n", 3);
   s->flushing = 1;
   if (push_expect(s, X_DOT) != 0) { fail(s, "out of memory"); return -1; }
   return 0;
+}
+
+
+/* The whole message as one BDAT LAST chunk (RFC 3030): no 354 to wait
+ * for, so with PIPELINING the transaction is a single write. */
+static int queue_bdat(mc_session_t *s, const mc_txn_t *t) {
+  struct evbuffer *chunk = evbuffer_new();
+  if (chunk == NULL) { fail(s, "out of memory"); return -1; }
+  if (write_data(s, t, chunk, 0) != 0) { evbuffer_free(chunk); return -1; }
+  struct evbuffer *out = bufferevent_get_output(s->bev);
+  int rc = evbuffer_add_printf(out, "BDAT %zu LAST\r\n", evbuffer_get_length(chunk)) < 0 ||
+           evbuffer_add_buffer(out, chunk) != 0;
+  evbuffer_free(chunk);
+  s->flushing = 1;
+  if (rc != 0 || push_expect(s, X_BDAT) != 0) { fail(s, "out of memory"); return -1; }
+  return 0;
+}
+
+
+static int chunking(const mc_session_t *s) {
+  return s->route->chunking && (s->ext & MC_EXT_CHUNKING);
 }
 
 
@@ -618,6 +649,7 @@ static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
     }
     if (pipelined(s)) return;
     if (s->rcpt_next < s->nresults) send_rcpt(s, s->rcpt_next++);
+    else if (s->accepted && chunking(s)) queue_bdat(s, s->txn);
     else if (s->accepted) send_line(s, X_DATA, "DATA");
     else send_line(s, X_RSET, "RSET");
     return;
@@ -645,6 +677,7 @@ static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
     send_line(s, X_RSET, "RSET");
     return;
   case X_DOT:
+  case X_BDAT:   /* what the end of data would say; refused recipients keep their reply */
     for (size_t i = 0; i < s->nresults; i++) {
       mc_rcpt_result_t *res = &s->results[i];
       if (res->code / 100 != 2) continue;
@@ -735,7 +768,8 @@ void mc_session_transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb
   if (send_line(s, X_MAIL, "MAIL FROM:<%s>%s", t->from, params) != 0) return;
   if (!pipelined(s)) return;
   for (size_t i = 0; i < t->nrcpts; i++) send_rcpt(s, i);
-  send_line(s, X_DATA, "DATA");
+  if (chunking(s)) queue_bdat(s, t);
+  else send_line(s, X_DATA, "DATA");
 }
 
 

@@ -46,6 +46,7 @@ typedef struct {
   char *auth_mechanism;    /* "PLAIN", "LOGIN" or "XOAUTH2"; NULL: the best offered */
   int allow_plaintext_auth;
   int pipelining;          /* use PIPELINING when offered */
+  int chunking;            /* use BDAT (RFC 3030) when CHUNKING is offered */
   size_t max_message;      /* refuse bigger messages locally; 0: no limit */
   mc_smtp_timeouts_t timeouts;
   SSL_CTX *ssl_ctx;        /* made by mc_route_prepare */

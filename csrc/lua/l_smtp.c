@@ -89,7 +89,7 @@ static int route_gc(lua_State *L) {
 
 /* route{host=, port=, tls=, implicit_tls=, server_name=, ca_file=, helo=,
  *       user=, password=, oauth_token=, auth_mechanism=, allow_plaintext_auth=,
- *       pipelining=, max_message=, timeouts={...}} -> Route | fail, message */
+ *       pipelining=, chunking=, max_message=, timeouts={...}} -> Route | fail, message */
 static int l_route(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   route_box *box = lua_newuserdatauv(L, sizeof *box, 0);
@@ -117,6 +117,7 @@ static int l_route(lua_State *L) {
     return luaL_error(L, "auth_mechanism XOAUTH2 needs oauth_token");
   r->allow_plaintext_auth = opt_bool(L, 1, "allow_plaintext_auth", 0);
   r->pipelining = opt_bool(L, 1, "pipelining", 1);
+  r->chunking = opt_bool(L, 1, "chunking", 1);
   r->max_message = (size_t)opt_number(L, 1, "max_message", 0);
   read_timeouts(L, 1, &r->timeouts);
   static const char *const policies[] = {"none", "opportunistic", "required", "verify", NULL};

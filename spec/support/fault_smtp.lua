@@ -30,6 +30,7 @@
 --   tls = true, cert = path, key = path   offer STARTTLS (LuaSec)
 --   implicit_tls = true                   TLS from the first byte (port 465 style)
 --   eol = "\r\n"       line ending of replies
+--   chunking = true    offer CHUNKING and take BDAT (RFC 3030)
 --
 -- The log (--log) has one record per line, "<conn> <kind> <payload>", the
 -- payload with bytes outside printable ASCII and "%" written as %XX:
@@ -270,6 +271,18 @@ end
 
 
 -- Sends all of data, waiting while the peer does not read; true or nil, err.
+-- Exactly n bytes (BDAT chunks); nil, "closed" when the peer closes first.
+function Conn:readbytes(n)
+  while #self.buf - self.pos + 1 < n do
+    if self.eof then return nil, "closed" end
+    if not self:fill() then wait("r", self.sock) end
+  end
+  local data = self.buf:sub(self.pos, self.pos + n - 1)
+  self.pos = self.pos + n
+  return data
+end
+
+
 function Conn:send(data)
   local i = 1
   while i <= #data do
@@ -378,6 +391,7 @@ local function ehlo_lines(st, arg)
   end
   local lines = { "250-" .. HOSTNAME .. " Hello " .. arg, "250-PIPELINING", "250-SIZE 1000000",
     "250-8BITMIME" }
+  if opts.chunking then lines[#lines + 1] = "250-CHUNKING" end
   if tls_ctx and not st.tls then lines[#lines + 1] = "250-STARTTLS" end
   lines[#lines + 1] = "250 ENHANCEDSTATUSCODES"
   return lines
@@ -588,6 +602,24 @@ local function command(conn, st, line)
     if not going then return false end
     if sent:match("^354") then return data_phase(conn, st) end
     return true
+  elseif verb == "BDAT" and opts.chunking then
+    -- RFC 3030: the chunk is read whatever the state, then answered.
+    local size, last = arg:match("^(%d+)%s*(%a*)%s*$")
+    if not size then return answer(conn, st, verb, "501 5.5.4 Syntax: BDAT size [LAST]") end
+    local data = conn:readbytes(tonumber(size))
+    if not data then return false end
+    for l in data:gmatch("[^\n]*\n?") do if l ~= "" then record(conn.id, "C", l) end end
+    if not st.mail or st.accepted == 0 then
+      reset(st)
+      return answer(conn, st, verb, "554 5.5.1 Error: no valid recipients")
+    end
+    if last:upper() ~= "LAST" then return answer(conn, st, verb, "250 2.0.0 " .. size .. " bytes") end
+    local text = "250 2.0.0 Ok: queued as " .. string.format("%X%04X", conn.id, st.transactions + 1)
+    if scenario == "data_end_code" then text = opts.reply or "554 5.7.1 Rejected" end
+    local going, sent = answer(conn, st, "DOT", text)
+    if going and ok_code(sent) then st.transactions = st.transactions + 1 end
+    reset(st)
+    return going
   elseif verb == "RSET" then
     local going, sent = answer(conn, st, verb, "250 2.0.0 Ok")
     if going and ok_code(sent) then reset(st) end
