@@ -427,6 +427,27 @@ describe("faulty servers", function()
     assert.same({ "RCPT TO:<a@example.org>", "RCPT TO:<b@example.org>", "DATA" }, { t[3], t[4], t[5] })
   end)
 
+  it("authenticates with an OAuth token through XOAUTH2", function()
+    local srv = servers.fault("normal", { oauth = { user = "alice@example.com", token = "ya29.token" } })
+    local s = assert(mailcast.session(route(srv, { user = "alice@example.com", oauth_token = "ya29.token",
+                                                   tls = "none", allow_plaintext_auth = true })))
+    assert.equal("XOAUTH2", s:auth())
+    s:quit()
+    srv:stop()
+    assert.truthy(find(srv:events(), function(e) return e.text == "auth XOAUTH2 alice@example.com" end))
+  end)
+
+  it("reports a refused OAuth token after the server's error challenge", function()
+    local srv = servers.fault("normal", { oauth = { user = "alice@example.com", token = "ya29.token" } })
+    local s, err, code = mailcast.session(route(srv, { user = "alice@example.com", oauth_token = "expired",
+                                                       tls = "none", allow_plaintext_auth = true }))
+    srv:stop()
+    assert.is_nil(s)
+    assert.equal(535, code)
+    assert.matches("^smtp: auth: refused: 535 5.7.8", err)
+    assert.not_matches("expired", err)
+  end)
+
   it("sends the message as one BDAT chunk when the server offers CHUNKING", function()
     local srv = servers.fault("normal", { chunking = true })
     local raw = "Subject: chunk\r\n\r\n.a dot stays single\r\nbare\nend"

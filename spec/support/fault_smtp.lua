@@ -31,6 +31,7 @@
 --   implicit_tls = true                   TLS from the first byte (port 465 style)
 --   eol = "\r\n"       line ending of replies
 --   chunking = true    offer CHUNKING and take BDAT (RFC 3030)
+--   oauth = {user =, token =}   offer AUTH XOAUTH2 (plaintext: for tests only)
 --
 -- The log (--log) has one record per line, "<conn> <kind> <payload>", the
 -- payload with bytes outside printable ASCII and "%" written as %XX:
@@ -392,6 +393,7 @@ local function ehlo_lines(st, arg)
   local lines = { "250-" .. HOSTNAME .. " Hello " .. arg, "250-PIPELINING", "250-SIZE 1000000",
     "250-8BITMIME" }
   if opts.chunking then lines[#lines + 1] = "250-CHUNKING" end
+  if opts.oauth then lines[#lines + 1] = "250-AUTH XOAUTH2" end
   if tls_ctx and not st.tls then lines[#lines + 1] = "250-STARTTLS" end
   lines[#lines + 1] = "250 ENHANCEDSTATUSCODES"
   return lines
@@ -602,6 +604,24 @@ local function command(conn, st, line)
     if not going then return false end
     if sent:match("^354") then return data_phase(conn, st) end
     return true
+  elseif verb == "AUTH" and opts.oauth then
+    -- XOAUTH2 as Gmail and Microsoft 365 take it: a bad token gets 334
+    -- with a JSON error, the client's empty line, then 535.
+    local mech, initial = arg:match("^(%S+)%s*(%S*)$")
+    if (mech or ""):upper() ~= "XOAUTH2" then return answer(conn, st, verb, "504 5.5.4 Unrecognized authentication type") end
+    local decoded = (require("mime").unb64(initial or "")) or ""
+    local user, token = decoded:match("^user=([^\1]*)\1auth=Bearer ([^\1]*)\1\1$")
+    record(conn.id, "event", "auth XOAUTH2 " .. tostring(user))
+    if user == opts.oauth.user and token == opts.oauth.token then
+      st.login = user
+      return answer(conn, st, verb, "235 2.7.0 Accepted")
+    end
+    local going = answer(conn, st, verb, "334 eyJzdGF0dXMiOiI0MDEifQ==")
+    if not going then return false end
+    local line = conn:readline()
+    if not line then return false end
+    record(conn.id, "C", line)
+    return answer(conn, st, verb, "535 5.7.8 Username and Password not accepted")
   elseif verb == "BDAT" and opts.chunking then
     -- RFC 3030: the chunk is read whatever the state, then answered.
     local size, last = arg:match("^(%d+)%s*(%a*)%s*$")
