@@ -7,6 +7,10 @@
 --   bench/mime [N]     N messages for mailcast (default 2000 or
 --                      $MAILCAST_BENCH_N); the slower contenders do N/10
 local mailcast = require "mailcast"
+local common = dofile("bench/common.lua")
+local recipient, shell_quote, write_file, read_file, find_leaf =
+  common.recipient, common.shell_quote, common.write_file, common.read_file, common.find_leaf
+local NAMES = common.NAMES
 
 local ok_socket, socket = pcall(require, "socket")
 
@@ -27,11 +31,6 @@ local PDF_BYTES = 1024 * 1024
 
 -- The same names, bodies and subject for every contender: they read them
 -- from the fixture directory and substitute {{name}}.
-local NAMES = {
-  "Zoë Müller", "Bob Smith", "Åsa Lindqvist", "Chen Wei",
-  "María José García", "Olaf Jansen", "Siobhán O'Neill", "Dmitri Ivanov",
-}
-
 local TEXT = [[
 Hello {{name}},
 
@@ -87,27 +86,6 @@ local FROM_NAME, FROM_ADDR = "Example News", "news@example.com"
 local CID = "logo@example.com"
 
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  assert(f:close())
-end
-
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
-
 local function random_bytes(n)
   local f = assert(io.open("/dev/urandom", "rb"))
   local data = f:read(n)
@@ -130,14 +108,6 @@ local function make_fixtures()
   write_file(dir .. "/body.html", HTML)
   write_file(dir .. "/names.txt", table.concat(NAMES, "\n") .. "\n")
   return fx
-end
-
-
--- Recipient i (0-based): the same in every contender.
-local function recipient(i)
-  local name = NAMES[i % #NAMES + 1]
-  return name, string.format("reader%d@example.org", i),
-         "Your November news, " .. name
 end
 
 
@@ -194,15 +164,6 @@ local function shape(entity)
   local ct = (entity.content_type or "?"):lower()
   if #kids == 0 then return ct end
   return ct .. "(" .. table.concat(kids, ",") .. ")"
-end
-
-
-local function find_leaf(entity, ct)
-  if (entity.content_type or ""):lower() == ct and not entity.parts then return entity end
-  for _, part in ipairs(entity.parts or {}) do
-    local leaf = find_leaf(part, ct)
-    if leaf then return leaf end
-  end
 end
 
 

@@ -11,6 +11,10 @@
 --                     20000 or $MAILCAST_BENCH_N); Python at least N/10,
 --                     LuaSocket N/100
 local mailcast = require "mailcast"
+local common = dofile("bench/common.lua")
+local recipient, shell_quote, write_file, read_file, find_leaf =
+  common.recipient, common.shell_quote, common.write_file, common.read_file, common.find_leaf
+local NAMES = common.NAMES
 local socket = require "socket"
 
 local here = arg[0]:match("^(.*)/") or "."
@@ -35,11 +39,6 @@ local PAYLOAD = 5000        -- smtp-source -l: body bytes, without headers
 local HOST = "127.0.0.1"    -- never anything else
 
 local now = socket.gettime
-
-local NAMES = {
-  "Zoë Müller", "Bob Smith", "Åsa Lindqvist", "Chen Wei",
-  "María José García", "Olaf Jansen", "Siobhán O'Neill", "Dmitri Ivanov",
-}
 
 -- A newsletter of about 5 KB once built: text and HTML alternatives with
 -- the recipient's name in both. The line that starts with a dot is there
@@ -128,34 +127,6 @@ subscribed at example.com with this address.
 ]]
 
 local FROM_NAME, FROM_ADDR = "Example News", "news@example.com"
-
-
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  assert(f:close())
-end
-
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
-
--- Recipient i (0-based): the same in every contender.
-local function recipient(i)
-  local name = NAMES[i % #NAMES + 1]
-  return name, string.format("reader%d@example.org", i), "Your November news, " .. name
-end
 
 
 -- The table mailcast.message builds recipient i's message from.
@@ -395,15 +366,6 @@ local function lf(s) return (s:gsub("\r\n", "\n"):gsub("\n+$", "")) end
 local function wire_size(body)
   local body_lf = lf(body) .. "\n"
   return #body_lf + select(2, body_lf:gsub("\n", ""))
-end
-
-
-local function find_leaf(entity, ct)
-  if (entity.content_type or ""):lower() == ct and not entity.parts then return entity end
-  for _, part in ipairs(entity.parts or {}) do
-    local leaf = find_leaf(part, ct)
-    if leaf then return leaf end
-  end
 end
 
 

@@ -1,10 +1,9 @@
 -- The runner and the package as a user meets them: `mailcast` on the
 -- command line, the example campaign, and a LuaRocks install.
 local helper = require "helper"
+local mime = require "support.mime"
 
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local sh_quote, tmpdir, write = mime.sh_quote, mime.tmpdir, mime.write
 
 -- Runs a shell command; returns its output (stdout and stderr) and exit code.
 local function run(cmd)
@@ -13,19 +12,6 @@ local function run(cmd)
   p:close()
   local body, code = out:match("^(.*)exit:(%d+)\n$")
   return body, tonumber(code)
-end
-
-local function tmpdir()
-  local p = io.popen("mktemp -d")
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
-
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
 end
 
 local mailcast = helper.runner

@@ -1,0 +1,44 @@
+-- What bench/mime.lua and bench/send.lua share: the recipients every
+-- contender writes to, and small file and shell helpers.
+local M = {}
+
+M.NAMES = {
+  "Zoë Müller", "Bob Smith", "Åsa Lindqvist", "Chen Wei",
+  "María José García", "Olaf Jansen", "Siobhán O'Neill", "Dmitri Ivanov",
+}
+
+--- Recipient i (0-based): name, address and subject, the same in every contender.
+function M.recipient(i)
+  local name = M.NAMES[i % #M.NAMES + 1]
+  return name, string.format("reader%d@example.org", i), "Your November news, " .. name
+end
+
+function M.shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+function M.write_file(path, data)
+  local f = assert(io.open(path, "wb"))
+  assert(f:write(data))
+  assert(f:close())
+end
+
+--- The file's bytes, or nil when it cannot be read.
+function M.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+--- The first leaf of a mailcast.parse tree with content type ct.
+function M.find_leaf(entity, ct)
+  if (entity.content_type or ""):lower() == ct and not entity.parts then return entity end
+  for _, part in ipairs(entity.parts or {}) do
+    local leaf = M.find_leaf(part, ct)
+    if leaf then return leaf end
+  end
+end
+
+return M
