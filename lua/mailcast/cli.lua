@@ -10,6 +10,8 @@ usage: mailcast COMMAND [ARGS]
 commands:
   run SCRIPT.lua [ARGS...]   run a campaign or any Lua script with mailcast
                              loaded; ARGS arrive in `arg` and `...`
+  mx DOMAIN [--server H:P]   the domain's mail servers in the order they
+                             are tried, with their addresses
   help                       this text
   version                    the version (also --version)
 ]]
@@ -43,8 +45,35 @@ local function run(argv)
   return math.type(results[2]) == "integer" and results[2] or 0
 end
 
+-- mx DOMAIN [--server HOST:PORT]: what direct delivery would try.
+local function mx(argv)
+  local domain, server = argv[2], nil
+  for i = 3, #argv do
+    if argv[i] == "--server" then server = argv[i + 1] end
+  end
+  if not domain then
+    stderr("mx: no domain given")
+    return 2
+  end
+  local r, err = core.mx(domain, { server = server })
+  if not r then
+    stderr("%s", err)
+    return 1
+  end
+  if r.status ~= "ok" then
+    stderr("%s", r.error)
+    return r.status == "temporary" and 75 or 1   -- EX_TEMPFAIL
+  end
+  if r.implicit then io.write("(no MX record: the domain itself)\n") end
+  for _, h in ipairs(r.hosts) do
+    io.write(string.format("%5d  %-40s %s\n", h.preference, h.name, table.concat(h.addresses, " ")))
+  end
+  return 0
+end
+
 local commands = {
   run = run,
+  mx = mx,
   help = function() io.write(USAGE) return 0 end,
   version = function()
     io.write(string.format("mailcast %s (%s)\n", core.version, _VERSION))

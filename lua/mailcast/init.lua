@@ -63,6 +63,11 @@ end
 --- smtp.send{...}: LuaSocket's socket.smtp.send with the same arguments.
 M.smtp = { send = smtp.compat_send }
 
+--- mx(domain [, {server = "host:port", timeout = s, tries = n}]) -> {status =
+-- "ok"|"null_mx"|"no_domain"|"no_address"|"temporary", implicit=, error=,
+-- hosts = {{name=, preference=, addresses={...}}...}} | nil, message.
+M.mx = core.mx
+
 --- addresses(s) -> {{name=, address=}...} | nil, message.
 M.addresses = core.addresses
 
