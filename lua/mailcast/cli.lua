@@ -10,6 +10,12 @@ usage: mailcast COMMAND [ARGS]
 commands:
   run SCRIPT.lua [ARGS...]   run a campaign or any Lua script with mailcast
                              loaded; ARGS arrive in `arg` and `...`
+  sink --maildir DIR [--listen ADDR:PORT] [--reject ADDRESS=REPLY]...
+       [--count N] [--port-file FILE] [--quiet]
+                             a local SMTP server storing what it receives
+                             in a Maildir (default 127.0.0.1:2525);
+                             --reject answers ADDRESS (or @domain) with
+                             REPLY, e.g. "550 5.1.1 No such user"
   mx DOMAIN [--server H:P]   the domain's mail servers in the order they
                              are tried, with their addresses
   help                       this text
@@ -71,8 +77,43 @@ local function mx(argv)
   return 0
 end
 
+-- sink: runs until --count messages are stored, or SIGINT/SIGTERM.
+local function sink(argv)
+  local opts, rules = { rules = {} }, {}
+  local i = 2
+  while i <= #argv do
+    local flag, value = argv[i], argv[i + 1]
+    if flag == "--quiet" then
+      opts.quiet, i = true, i + 1
+    elseif flag == "--maildir" or flag == "--listen" or flag == "--count" or flag == "--port-file"
+        or flag == "--reject" then
+      if value == nil then stderr("sink: %s needs a value", flag) return 2 end
+      if flag == "--reject" then
+        local address, reply = value:match("^([^=]+)=(.+)$")
+        if not address then stderr("sink: --reject wants ADDRESS=REPLY, not '%s'", value) return 2 end
+        opts.rules[address] = reply
+      elseif flag == "--count" then
+        opts.count = math.tointeger(tonumber(value))
+        if not opts.count then stderr("sink: --count wants a number") return 2 end
+      else
+        opts[flag:sub(3):gsub("-", "_")] = value
+      end
+      i = i + 2
+    else
+      stderr("sink: unknown option '%s'", flag)
+      return 2
+    end
+  end
+  if not opts.maildir then stderr("sink: --maildir DIR is required") return 2 end
+  local stored, err = core.sink(opts)
+  if not stored then stderr("%s", err) return 1 end
+  if not opts.quiet then io.write(string.format("mailcast sink: %d messages stored\n", stored)) end
+  return 0
+end
+
 local commands = {
   run = run,
+  sink = sink,
   mx = mx,
   help = function() io.write(USAGE) return 0 end,
   version = function()

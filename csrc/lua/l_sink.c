@@ -1,0 +1,177 @@
+/* mailcast.core.sink: the local SMTP server, run until it has stored
+ * `count` messages or is told to stop (SIGINT, SIGTERM). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "binding.h"
+#include "core/smtp_server.h"
+
+typedef struct {
+  struct event_base *base;
+  mc_sink_t *sink;
+  size_t count;       /* stop after this many; 0: never */
+  int quiet;
+  struct event *drain;  /* after count: wait for the clients' QUIT */
+  int waited;
+} sink_run;
+
+
+/* Every 50 ms after the last message: stop once the clients are gone
+ * (their last 250 must reach them), or after 5 s in any case. */
+static void on_drain(evutil_socket_t fd, short what, void *arg) {
+  sink_run *r = arg;
+  (void)fd;
+  (void)what;
+  if (mc_sink_connections(r->sink) == 0 || ++r->waited > 100) event_base_loopexit(r->base, NULL);
+}
+
+
+static void on_stored(const char *file, const char *from, const char *const *rcpts, size_t n,
+                      void *arg) {
+  sink_run *r = arg;
+  if (!r->quiet) {
+    printf("stored %s from <%s> to", file, from);
+    for (size_t i = 0; i < n; i++) printf(" <%s>", rcpts[i]);
+    printf("\n");
+    fflush(stdout);
+  }
+  if (r->count && mc_sink_stored(r->sink) >= r->count && r->drain == NULL) {
+    mc_sink_stop_accepting(r->sink);
+    r->drain = event_new(r->base, -1, EV_PERSIST, on_drain, r);
+    struct timeval tick = {0, 50000};
+    if (r->drain) event_add(r->drain, &tick);
+    else event_base_loopexit(r->base, NULL);
+  }
+}
+
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+  (void)sig;
+  (void)what;
+  event_base_loopbreak(arg);
+}
+
+
+typedef struct {
+  mc_sink_rule_t *rules;
+  size_t n;
+  struct event_base *base;
+  mc_sink_t *sink;
+  struct event *sigs[2];
+} sink_state;
+
+
+static int sink_state_gc(lua_State *L) {
+  sink_state *st = lua_touserdata(L, 1);
+  mc_sink_free(st->sink);
+  for (int i = 0; i < 2; i++)
+    if (st->sigs[i]) event_free(st->sigs[i]);
+  if (st->base) event_base_free(st->base);
+  free(st->rules);   /* the strings belong to the Lua table */
+  memset(st, 0, sizeof *st);
+  return 0;
+}
+
+
+/* sink{listen = "127.0.0.1:2525", maildir =, rules = {[addr] = "550 ..."},
+ *      max_message =, idle_timeout =, count =, port_file =, quiet =}
+ *   -> number of messages stored | fail, message */
+static int l_sink(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "listen");
+  const char *listen = luaL_optstring(L, -1, "127.0.0.1:2525");
+  lua_getfield(L, 1, "maildir");
+  const char *maildir = luaL_checkstring(L, -1);
+  lua_getfield(L, 1, "port_file");
+  const char *port_file = luaL_optstring(L, -1, NULL);
+  lua_getfield(L, 1, "hostname");
+  const char *hostname = luaL_optstring(L, -1, NULL);
+  lua_pop(L, 4);   /* the table keeps the strings */
+  sink_state *st = lua_newuserdatauv(L, sizeof *st, 0);
+  memset(st, 0, sizeof *st);
+  lua_newtable(L);
+  lua_pushcfunction(L, sink_state_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  int guard = lua_gettop(L);
+
+  mc_sink_opts_t o = {.maildir = maildir, .hostname = hostname};
+  lua_getfield(L, 1, "max_message");
+  o.max_message = (size_t)luaL_optinteger(L, -1, 50 * 1024 * 1024);
+  lua_getfield(L, 1, "idle_timeout");
+  o.idle_timeout = luaL_optnumber(L, -1, 300);
+  lua_getfield(L, 1, "count");
+  sink_run run = {0};
+  run.count = (size_t)luaL_optinteger(L, -1, 0);
+  lua_getfield(L, 1, "quiet");
+  run.quiet = lua_toboolean(L, -1);
+  lua_pop(L, 4);
+  if (lua_getfield(L, 1, "rules") == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "sink rules map addresses to reply lines");
+      const char *reply = lua_tostring(L, -1);
+      if (strlen(reply) < 4 || reply[0] < '2' || reply[0] > '5' || strpbrk(reply, "\r\n"))
+        return luaL_error(L, "sink rule for %s: '%s' is not a reply line", lua_tostring(L, -2), reply);
+      mc_sink_rule_t *r = realloc(st->rules, (st->n + 1) * sizeof *r);
+      if (r == NULL) return luaL_error(L, "not enough memory");
+      st->rules = r;
+      st->rules[st->n].address = (char *)lua_tostring(L, -2);
+      st->rules[st->n].reply = (char *)reply;
+      st->n++;
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+  o.rules = st->rules;
+  o.nrules = st->n;
+
+  char host[64];
+  const char *colon = strrchr(listen, ':');
+  if (colon == NULL || (size_t)(colon - listen) >= sizeof host)
+    return luaL_error(L, "listen must be ADDRESS:PORT, not '%s'", listen);
+  memcpy(host, listen, (size_t)(colon - listen));
+  host[colon - listen] = '\0';
+  int port = atoi(colon + 1);
+  st->base = event_base_new();
+  if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
+  run.base = st->base;
+  mc_error_t e;
+  st->sink = mc_sink_new(st->base, host, port, &o, on_stored, &run, &e);
+  if (st->sink == NULL) return mc_l_fail(L, &e);
+  run.sink = st->sink;
+  st->sigs[0] = evsignal_new(st->base, SIGINT, on_signal, st->base);
+  st->sigs[1] = evsignal_new(st->base, SIGTERM, on_signal, st->base);
+  for (int i = 0; i < 2; i++) if (st->sigs[i]) event_add(st->sigs[i], NULL);
+  if (!run.quiet) {
+    printf("mailcast sink: listening on %s:%d, storing in %s\n", host, mc_sink_port(st->sink), maildir);
+    fflush(stdout);
+  }
+  if (port_file) {   /* written last: its presence means ready */
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL || fprintf(f, "%d\n", mc_sink_port(st->sink)) < 0 || fclose(f) != 0 ||
+        rename(tmp, port_file) != 0)
+      return luaL_error(L, "cannot write %s", port_file);
+  }
+  event_base_dispatch(st->base);
+  if (run.drain) event_free(run.drain);
+  lua_Integer stored = (lua_Integer)mc_sink_stored(st->sink);
+  lua_pushcfunction(L, sink_state_gc);
+  lua_pushvalue(L, guard);
+  lua_call(L, 1, 0);
+  lua_pushinteger(L, stored);
+  return 1;
+}
+
+
+void mc_l_open_sink(lua_State *L) {
+  lua_pushcfunction(L, l_sink);
+  lua_setfield(L, -2, "sink");
+}
