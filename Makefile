@@ -59,6 +59,8 @@ deps:
 
 demo: deps all
 	$(RUNNER) run examples/newsletter/newsletter.lua
+	@echo
+	$(RUNNER) run examples/newsletter/send.lua
 
 # The specs run inside the runner so they test the core as built; the
 # same specs run again in test-asan against a sanitized build.

@@ -105,6 +105,20 @@ describe("the example newsletter", function()
   end)
 end)
 
+describe("the example newsletter sent to the built-in sink", function()
+  it("delivers to every address but the one the sink refuses, and says so", function()
+    local dir = tmpdir()
+    local out, code = run(sh_quote(mailcast) .. " run examples/newsletter/send.lua " .. sh_quote(dir))
+    local stored = 0
+    for _ in io.popen("ls " .. sh_quote(dir .. "/Maildir/new")):lines() do stored = stored + 1 end
+    os.execute("rm -rf " .. sh_quote(dir))
+    assert.equal(0, code, out)
+    assert.matches("juergen.mueller@example.net%s+failed%s+550 5.1.1 Mailbox unavailable", out)
+    assert.matches("2 sent, 0 deferred, 1 failed", out, 1, true)
+    assert.equal(2, stored)
+  end)
+end)
+
 describe("the rockspec", function()
   it("installs the module and the runner into a LuaRocks tree", function()
     local tree = tmpdir()
