@@ -63,9 +63,11 @@ void mc_job_clear(mc_job_t *job) {
   for (size_t i = 0; i < job->nresults; i++) free(job->results[i].text);
   free(job->results);
   free(job->tls);
+  free(job->peer);
   job->results = NULL;
   job->nresults = 0;
   job->tls = NULL;
+  job->peer = NULL;
 }
 
 
@@ -203,6 +205,7 @@ static void copy_results(mc_job_t *job, mc_session_t *s) {
   }
   const char *tls = mc_session_tls(s);
   if (tls) job->tls = strdup(tls);
+  job->peer = strdup(mc_session_peer(s));
 }
 
 

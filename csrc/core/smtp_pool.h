@@ -17,6 +17,7 @@ typedef struct {
   mc_rcpt_result_t *results;    /* one per recipient, filled by the run */
   size_t nresults;
   char *tls;                    /* the TLS of the session that carried it */
+  char *peer;                   /* "name [address]" of the server it went to */
   int attempts;                 /* transactions tried (0: never reached a session) */
 } mc_job_t;
 

@@ -65,6 +65,9 @@ struct mc_session {
   int mail_ok;
   int data_started;
   size_t ntxn;
+  size_t target;               /* index in route->targets */
+  int retryable;               /* a failure now moves on to the next target */
+  char peer[320];
   int depth;                   /* libevent callbacks of ours on the stack */
   int doomed;                  /* freed from inside one: free on the way out */
 };
@@ -137,6 +140,11 @@ int mc_route_prepare(mc_route_t *r, mc_error_t *e) {
 
 void mc_route_free(mc_route_t *r) {
   free(r->host);
+  for (size_t i = 0; i < r->ntargets; i++) {
+    free(r->targets[i].address);
+    free(r->targets[i].name);
+  }
+  free(r->targets);
   free(r->server_name);
   free(r->ca_file);
   free(r->helo);
@@ -163,6 +171,23 @@ mc_session_t *mc_session_new(struct event_base *base, const mc_route_t *route) {
   if (s->timer == NULL) { free(s); return NULL; }
   return s;
 }
+
+
+/* The name of the server being talked to, for messages and TLS. */
+static const char *host_name(const mc_session_t *s) {
+  const mc_route_t *r = s->route;
+  if (r->ntargets) return r->targets[s->target].name ? r->targets[s->target].name : r->targets[s->target].address;
+  return r->host;
+}
+
+
+static const char *host_address(const mc_session_t *s) {
+  const mc_route_t *r = s->route;
+  return r->ntargets ? r->targets[s->target].address : r->host;
+}
+
+
+static void connect_target(mc_session_t *s);
 
 
 /* ---- completing operations ---- */
@@ -212,6 +237,14 @@ static void fail(mc_session_t *s, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(s->err.msg, sizeof s->err.msg, fmt, ap);
   va_end(ap);
+  if (s->op == OP_OPEN && s->retryable && s->target + 1 < s->route->ntargets) {
+    /* RFC 5321 5.1: on to the next MX host. s->err keeps why. */
+    s->target++;
+    s->failed_by_reply = 0;
+    drop_connection(s);
+    connect_target(s);
+    return;
+  }
   if (!s->failed_by_reply) mc_reply_free(&s->reply);
   s->failed_by_reply = 0;
   s->failed = 1;
@@ -550,7 +583,9 @@ static void after_hello(mc_session_t *s) {
 static void on_open_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
   switch (x) {
   case X_GREETING:
+    if (r->code / 100 == 5) s->retryable = 0;   /* a refusal, not a passing trouble */
     if (r->code / 100 != 2) { fail_with_reply(s, "greeting", r); return; }
+    s->retryable = 0;
     send_line(s, X_EHLO, "EHLO %s", s->route->helo ? s->route->helo : "localhost");
     return;
   case X_EHLO:
@@ -935,6 +970,7 @@ static void handle_event(mc_session_t *s, short what) {
     if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bufferevent_openssl_get_ssl(s->bev)) describe_tls(s);
     if (s->op == OP_OPEN && s->ext == 0 && s->tls_on && !s->route->implicit_tls) {
+      s->retryable = 0;
       send_line(s, X_EHLO, "EHLO %s", s->route->helo ? s->route->helo : "localhost");
       return;   /* STARTTLS done: EHLO again (RFC 3207 4.2) */
     }
@@ -943,7 +979,7 @@ static void handle_event(mc_session_t *s, short what) {
     return;
   }
   if (what & BEV_EVENT_TIMEOUT) {
-    fail(s, "timeout: sending data to %s", s->route->host);
+    fail(s, "timeout: sending data to %s", host_name(s));
     return;
   }
   int err = EVUTIL_SOCKET_ERROR();
@@ -957,8 +993,8 @@ static void handle_event(mc_session_t *s, short what) {
     finish(s);
     return;
   }
-  if (what & BEV_EVENT_EOF) fail(s, "closed: %s closed the connection", s->route->host);
-  else fail(s, "closed: %s: %s", s->route->host, err ? evutil_socket_error_to_string(err) : "connection error");
+  if (what & BEV_EVENT_EOF) fail(s, "closed: %s closed the connection", host_name(s));
+  else fail(s, "closed: %s: %s", host_name(s), err ? evutil_socket_error_to_string(err) : "connection error");
 }
 
 
@@ -968,10 +1004,10 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   enter(s);
   if (s->qlen == 0) {
-    fail(s, "timeout: %s %s", s->bev && bufferevent_openssl_get_ssl(s->bev) ? "negotiating TLS with" : "connecting to", s->route->host);
+    fail(s, "timeout: %s %s", s->bev && bufferevent_openssl_get_ssl(s->bev) ? "negotiating TLS with" : "connecting to", host_name(s));
   } else {
     expect_t x = s->expect[s->qhead];
-    fail(s, "timeout: no reply to %s from %s after %g s", expect_name(x), s->route->host,
+    fail(s, "timeout: no reply to %s from %s after %g s", expect_name(x), host_name(s),
          timeout_for(s, x));
   }
   leave(s);
@@ -982,7 +1018,7 @@ static SSL *new_ssl(mc_session_t *s) {
   const mc_route_t *r = s->route;
   SSL *ssl = SSL_new(r->ssl_ctx);
   if (ssl == NULL) return NULL;
-  const char *name = r->server_name ? r->server_name : r->host;
+  const char *name = r->server_name ? r->server_name : host_name(s);
   unsigned char ip[16];
   int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
   if (!is_ip) SSL_set_tlsext_host_name(ssl, name);
@@ -1004,6 +1040,7 @@ static void start_tls(mc_session_t *s) {
   if (tls == NULL) { SSL_free(ssl); fail(s, "tls: cannot start"); return; }
   s->bev = tls;   /* the filter owns the plain one now */
   s->ext = 0;
+  s->retryable = 1;   /* a failed negotiation moves on to the next host */
   struct timeval block = mc_timeval(s->route->timeouts.data_block);
   bufferevent_set_timeouts(tls, NULL, &block);
   bufferevent_setcb(tls, on_read, on_write, on_event, s);
@@ -1014,21 +1051,33 @@ static void start_tls(mc_session_t *s) {
 
 
 void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg) {
-  const mc_route_t *r = s->route;
   drop_connection(s);
+  start_op(s, OP_OPEN, cb, arg);
+  s->target = 0;
+  connect_target(s);
+}
+
+
+/* Connects to the current target; fail() moves on to the next one. */
+static void connect_target(mc_session_t *s) {
+  const mc_route_t *r = s->route;
   s->ext = 0;
   s->tls_on = 0;
   s->tls_desc[0] = '\0';
   s->auth_used = AUTH_NONE;
   s->ntxn = 0;
-  start_op(s, OP_OPEN, cb, arg);
+  s->retryable = 1;
+  mc_reply_free(&s->reply);
+  const char *address = host_address(s);
+  snprintf(s->peer, sizeof s->peer, "%s [%s]", host_name(s), address);
+  int port_number = r->ntargets && r->targets[s->target].port ? r->targets[s->target].port : r->port;
   char port[16];
-  snprintf(port, sizeof port, "%d", r->port);
+  snprintf(port, sizeof port, "%d", port_number);
   struct addrinfo hints = {0}, *ai = NULL;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_family = AF_UNSPEC;
-  int gai = getaddrinfo(r->host, port, &hints, &ai);
-  if (gai != 0) { fail(s, "dns: %s: %s", r->host, gai_strerror(gai)); return; }
+  int gai = getaddrinfo(address, port, &hints, &ai);
+  if (gai != 0) { fail(s, "dns: %s: %s", address, gai_strerror(gai)); return; }
   int opts = BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS;
   if (r->implicit_tls) {
     SSL *ssl = r->ssl_ctx ? new_ssl(s) : NULL;
@@ -1046,7 +1095,7 @@ void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg) {
   evtimer_add(s->timer, &tv);
   int rc = bufferevent_socket_connect(s->bev, ai->ai_addr, (int)ai->ai_addrlen);
   freeaddrinfo(ai);
-  if (rc != 0) fail(s, "closed: cannot connect to %s:%d", r->host, r->port);
+  if (rc != 0) fail(s, "closed: cannot connect to %s:%d", s->peer, port_number);
 }
 
 
@@ -1071,6 +1120,7 @@ unsigned mc_session_extensions(const mc_session_t *s) { return s->ext; }
 size_t mc_session_size_limit(const mc_session_t *s) { return s->size_limit; }
 const char *mc_session_tls(const mc_session_t *s) { return s->tls_on ? s->tls_desc : NULL; }
 int mc_session_usable(const mc_session_t *s) { return s->bev != NULL && !s->failed; }
+const char *mc_session_peer(const mc_session_t *s) { return s->peer; }
 size_t mc_session_transactions(const mc_session_t *s) { return s->ntxn; }
 
 

@@ -33,8 +33,20 @@ typedef struct {
       data_end, command;
 } mc_smtp_timeouts_t;
 
+/* One server to try: its address (or a name to resolve) and the name
+ * TLS checks (the MX host name). */
+typedef struct {
+  char *address;
+  char *name;
+  int port;          /* 0: the route's */
+} mc_target_t;
+
 typedef struct {
   char *host;              /* name or address to connect to */
+  mc_target_t *targets;    /* tried in order instead of host (MX hosts):
+                              the next on a failed connection, a 4xx
+                              greeting or a failed TLS negotiation */
+  size_t ntargets;
   int port;
   int implicit_tls;        /* TLS from the first byte (port 465) */
   mc_tls_policy_t tls;
@@ -137,6 +149,7 @@ size_t mc_session_size_limit(const mc_session_t *s);
 const char *mc_session_tls(const mc_session_t *s);   /* "TLSv1.3 CIPHER" or NULL */
 const char *mc_session_auth(const mc_session_t *s);  /* mechanism used or NULL */
 int mc_session_usable(const mc_session_t *s);
+const char *mc_session_peer(const mc_session_t *s);  /* "name [address]" of the server in use */
 size_t mc_session_transactions(const mc_session_t *s);
 
 void mc_session_free(mc_session_t *s);

@@ -98,7 +98,25 @@ static int l_route(lua_State *L) {
   luaL_setmetatable(L, MC_ROUTE_CLASS);
   mc_route_t *r = &box->route;
   r->host = opt_dup(L, 1, "host");
-  if (r->host == NULL) return luaL_error(L, "route needs a host");
+  if (lua_getfield(L, 1, "targets") == LUA_TTABLE) {
+    lua_Integer n = luaL_len(L, -1);
+    r->targets = calloc(n > 0 ? (size_t)n : 1, sizeof *r->targets);
+    if (r->targets == NULL) return luaL_error(L, "not enough memory");
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_geti(L, -1, i);
+      if (!lua_istable(L, -1)) return luaL_error(L, "route targets[%d] must be {address=, name=}", (int)i);
+      mc_target_t *t = &r->targets[r->ntargets++];
+      t->address = opt_dup(L, lua_gettop(L), "address");
+      t->name = opt_dup(L, lua_gettop(L), "name");
+      t->port = (int)opt_number(L, lua_gettop(L), "port", 0);
+      if (t->port > 65535) return luaL_error(L, "route targets[%d] port out of range", (int)i);
+      lua_pop(L, 1);
+      if (t->address == NULL) return luaL_error(L, "route targets[%d] has no address", (int)i);
+    }
+    if (r->host == NULL && r->ntargets) r->host = strdup(r->targets[0].name ? r->targets[0].name : r->targets[0].address);
+  }
+  lua_pop(L, 1);
+  if (r->host == NULL) return luaL_error(L, "route needs a host (or targets)");
   r->implicit_tls = opt_bool(L, 1, "implicit_tls", 0);
   r->port = (int)opt_number(L, 1, "port", r->implicit_tls ? 465 : 25);
   if (r->port < 1 || r->port > 65535) return luaL_error(L, "route port out of range");
@@ -512,6 +530,10 @@ static int l_send(lua_State *L) {
     if (job->tls) {
       lua_pushstring(L, job->tls);
       lua_setfield(L, -2, "tls");
+    }
+    if (job->peer) {
+      lua_pushstring(L, job->peer);
+      lua_setfield(L, -2, "server");
     }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
