@@ -41,4 +41,20 @@ function M.find_leaf(entity, ct)
   end
 end
 
+--- Prints rows[a].rate / rows[b].rate, with its target when given, or
+-- says why there is no ratio (a contender failed its output check).
+function M.ratio(rows, a, b, label, target, width)
+  local ra, rb = rows[a], rows[b]
+  if not (ra.ok and rb.ok) then
+    print(string.format("%-" .. width .. "s n/a (a contender failed its check)", label))
+    return
+  end
+  local r = ra.rate / rb.rate
+  local verdict = ""
+  if target then
+    verdict = string.format("   (target >= %gx: %s)", target, r >= target and "met" or "NOT MET")
+  end
+  print(string.format("%-" .. width .. "s %8.2fx%s", label, r, verdict))
+end
+
 return M

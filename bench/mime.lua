@@ -282,19 +282,7 @@ local function main()
   end
   print()
 
-  local function ratio(a, b, label, target)
-    local ra, rb = rows[a], rows[b]
-    if not (ra.ok and rb.ok) then
-      print(string.format("%-34s n/a (a contender failed its check)", label))
-      return
-    end
-    local r = ra.rate / rb.rate
-    local verdict = ""
-    if target then
-      verdict = string.format("   (target >= %gx: %s)", target, r >= target and "met" or "NOT MET")
-    end
-    print(string.format("%-34s %8.1fx%s", label, r, verdict))
-  end
+  local function ratio(a, b, label, target) common.ratio(rows, a, b, label, target, 34) end
   ratio("mailcast", "python", "mailcast / Python", 20)
   ratio("mailcast", "luasocket", "mailcast / LuaSocket")
   ratio("nocache", "python", "mailcast cache=false / Python")

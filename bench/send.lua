@@ -568,19 +568,7 @@ local function main()
   end
   print()
 
-  local function ratio(a, b, label, target)
-    local ra, rb = rows[a], rows[b]
-    if not (ra.ok and rb.ok) then
-      print(string.format("%-38s n/a (a contender failed its check)", label))
-      return
-    end
-    local r = ra.rate / rb.rate
-    local verdict = ""
-    if target then
-      verdict = string.format("   (target >= %gx: %s)", target, r >= target and "met" or "NOT MET")
-    end
-    print(string.format("%-38s %8.2fx%s", label, r, verdict))
-  end
+  local function ratio(a, b, label, target) common.ratio(rows, a, b, label, target, 38) end
   ratio("mailcast", "smtp-source", "mailcast / smtp-source", 1)
   ratio("building", "python", "mailcast building / Python building", 10)
   ratio("mailcast", "python-raw", "mailcast / Python prebuilt", 2)
