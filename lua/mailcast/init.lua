@@ -68,6 +68,11 @@ M.smtp = { send = smtp.compat_send }
 -- hosts = {{name=, preference=, addresses={...}}...}} | nil, message.
 M.mx = core.mx
 
+--- store(path) -> Store | nil, message: the campaign store (SQLite, WAL):
+-- campaign, add, begin/commit, claim, finish, recover, counts, suppress,
+-- unsuppress, suppressed, close.
+M.store = core.store
+
 --- addresses(s) -> {{name=, address=}...} | nil, message.
 M.addresses = core.addresses
 

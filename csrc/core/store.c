@@ -1,0 +1,344 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+static const char *const state_names[MC_R_STATES] = {
+  "pending", "in_flight", "deferred", "delivered", "failed", "skipped", "suppressed",
+};
+
+static const char schema[] =
+  "PRAGMA journal_mode=WAL;"
+  "PRAGMA synchronous=NORMAL;"   /* WAL + NORMAL: nothing committed is lost when the process dies */
+  "PRAGMA foreign_keys=ON;"
+  "CREATE TABLE IF NOT EXISTS campaigns("
+  "  id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, created REAL NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS recipients("
+  "  id INTEGER PRIMARY KEY, campaign INTEGER NOT NULL REFERENCES campaigns(id),"
+  "  address TEXT NOT NULL, data BLOB, state TEXT NOT NULL DEFAULT 'pending',"
+  "  attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL DEFAULT 0,"
+  "  last_code INTEGER, last_enhanced TEXT, last_text TEXT, updated REAL,"
+  "  UNIQUE(campaign, address));"
+  "CREATE INDEX IF NOT EXISTS recipients_due ON recipients(campaign, state, next_at);"
+  "CREATE TABLE IF NOT EXISTS events("
+  "  id INTEGER PRIMARY KEY, campaign INTEGER NOT NULL, recipient INTEGER NOT NULL,"
+  "  at REAL NOT NULL, kind TEXT NOT NULL, code INTEGER, enhanced TEXT, text TEXT);"
+  "CREATE TABLE IF NOT EXISTS suppression("
+  "  address TEXT PRIMARY KEY COLLATE NOCASE, reason TEXT NOT NULL, since REAL NOT NULL,"
+  "  expires REAL);";
+
+enum {
+  Q_CAMPAIGN_GET, Q_CAMPAIGN_ADD, Q_ADD, Q_DUE, Q_SET_STATE, Q_FINISH, Q_EVENT, Q_RECOVER,
+  Q_COUNTS, Q_SUPPRESS, Q_UNSUPPRESS, Q_SUPPRESSED, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, NQUERIES
+};
+
+static const char *const queries[NQUERIES] = {
+  [Q_CAMPAIGN_GET] = "SELECT id FROM campaigns WHERE name = ?1",
+  [Q_CAMPAIGN_ADD] = "INSERT INTO campaigns(name, created) VALUES (?1, ?2)",
+  [Q_ADD] = "INSERT OR IGNORE INTO recipients(campaign, address, data) VALUES (?1, ?2, ?3)",
+  [Q_DUE] = "SELECT id, address, data, attempts FROM recipients WHERE campaign = ?1 AND"
+            " (state = 'pending' OR (state = 'deferred' AND next_at <= ?2)) ORDER BY id LIMIT ?3",
+  [Q_SET_STATE] = "UPDATE recipients SET state = ?2, last_text = ?3, updated = ?4 WHERE id = ?1",
+  [Q_FINISH] = "UPDATE recipients SET state = ?2, last_code = ?3, last_enhanced = ?4,"
+               " last_text = ?5, next_at = ?6, updated = ?7, attempts = attempts + 1 WHERE id = ?1"
+               " RETURNING campaign",
+  [Q_EVENT] = "INSERT INTO events(campaign, recipient, at, kind, code, enhanced, text)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [Q_RECOVER] = "UPDATE recipients SET state = 'pending' WHERE campaign = ?1 AND state = 'in_flight'",
+  [Q_COUNTS] = "SELECT state, count(*) FROM recipients WHERE campaign = ?1 GROUP BY state",
+  [Q_SUPPRESS] = "INSERT INTO suppression(address, reason, since, expires) VALUES (?1, ?2, ?3, ?4)"
+                 " ON CONFLICT(address) DO UPDATE SET reason = ?2, since = ?3, expires = ?4",
+  [Q_UNSUPPRESS] = "DELETE FROM suppression WHERE address = ?1",
+  [Q_SUPPRESSED] = "SELECT reason FROM suppression WHERE address = ?1 AND (expires IS NULL OR expires > ?2)",
+  [Q_BEGIN] = "BEGIN IMMEDIATE",
+  [Q_COMMIT] = "COMMIT",
+  [Q_ROLLBACK] = "ROLLBACK",
+};
+
+struct mc_store {
+  sqlite3 *db;
+  sqlite3_stmt *q[NQUERIES];
+  int depth;   /* nested begin/commit: only the outermost counts */
+};
+
+
+const char *mc_rstate_name(mc_rstate_t s) { return state_names[s]; }
+
+
+int mc_rstate_parse(const char *name, mc_rstate_t *s) {
+  for (int i = 0; i < MC_R_STATES; i++)
+    if (strcmp(name, state_names[i]) == 0) { *s = (mc_rstate_t)i; return 0; }
+  return -1;
+}
+
+
+static int db_error(mc_store_t *s, mc_error_t *e, const char *what) {
+  mc_error_set(e, "store: %s: %s", what, sqlite3_errmsg(s->db));
+  return -1;
+}
+
+
+/* Runs a prepared statement that returns no rows. */
+static int run(mc_store_t *s, int q, mc_error_t *e) {
+  sqlite3_stmt *st = s->q[q];
+  int rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_error(s, e, queries[q]);
+  return 0;
+}
+
+
+mc_store_t *mc_store_open(const char *path, mc_error_t *e) {
+  mc_store_t *s = calloc(1, sizeof *s);
+  if (s == NULL) { mc_error_set(e, "out of memory"); return NULL; }
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    mc_error_set(e, "store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    mc_store_close(s);
+    return NULL;
+  }
+  sqlite3_busy_timeout(s->db, 5000);
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+    mc_error_set(e, "store: %s: %s", path, msg ? msg : "cannot create the schema");
+    sqlite3_free(msg);
+    mc_store_close(s);
+    return NULL;
+  }
+  for (int i = 0; i < NQUERIES; i++) {
+    if (sqlite3_prepare_v3(s->db, queries[i], -1, SQLITE_PREPARE_PERSISTENT, &s->q[i], NULL) != SQLITE_OK) {
+      db_error(s, e, queries[i]);
+      mc_store_close(s);
+      return NULL;
+    }
+  }
+  return s;
+}
+
+
+void mc_store_close(mc_store_t *s) {
+  if (s == NULL) return;
+  for (int i = 0; i < NQUERIES; i++) sqlite3_finalize(s->q[i]);
+  sqlite3_close(s->db);
+  free(s);
+}
+
+
+int mc_store_begin(mc_store_t *s, mc_error_t *e) {
+  if (s->depth++ > 0) return 0;
+  if (run(s, Q_BEGIN, e) != 0) { s->depth = 0; return -1; }
+  return 0;
+}
+
+
+int mc_store_commit(mc_store_t *s, mc_error_t *e) {
+  if (s->depth == 0 || --s->depth > 0) return 0;
+  if (run(s, Q_COMMIT, e) != 0) {
+    mc_error_t ignored;
+    run(s, Q_ROLLBACK, &ignored);
+    return -1;
+  }
+  return 0;
+}
+
+
+long long mc_store_campaign(mc_store_t *s, const char *name, double now, mc_error_t *e) {
+  sqlite3_stmt *get = s->q[Q_CAMPAIGN_GET];
+  sqlite3_bind_text(get, 1, name, -1, SQLITE_TRANSIENT);
+  long long id = -1;
+  int rc = sqlite3_step(get);
+  if (rc == SQLITE_ROW) id = sqlite3_column_int64(get, 0);
+  sqlite3_reset(get);
+  sqlite3_clear_bindings(get);
+  if (rc == SQLITE_ROW) return id;
+  if (rc != SQLITE_DONE) { db_error(s, e, "campaign"); return -1; }
+  sqlite3_bind_text(s->q[Q_CAMPAIGN_ADD], 1, name, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_double(s->q[Q_CAMPAIGN_ADD], 2, now);
+  if (run(s, Q_CAMPAIGN_ADD, e) != 0) return -1;
+  return sqlite3_last_insert_rowid(s->db);
+}
+
+
+int mc_store_add(mc_store_t *s, long long campaign, const char *address,
+                 const char *data, size_t datalen, mc_error_t *e) {
+  sqlite3_stmt *st = s->q[Q_ADD];
+  sqlite3_bind_int64(st, 1, campaign);
+  sqlite3_bind_text(st, 2, address, -1, SQLITE_TRANSIENT);
+  if (data) sqlite3_bind_blob(st, 3, data, (int)datalen, SQLITE_TRANSIENT);
+  if (run(s, Q_ADD, e) != 0) return -1;
+  return sqlite3_changes(s->db) > 0 ? 1 : 0;
+}
+
+
+void mc_store_claims_free(mc_claim_t *c, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(c[i].address);
+    free(c[i].data);
+  }
+  free(c);
+}
+
+
+static int set_state(mc_store_t *s, long long id, mc_rstate_t state, const char *text,
+                     double now, mc_error_t *e) {
+  sqlite3_stmt *st = s->q[Q_SET_STATE];
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_text(st, 2, state_names[state], -1, SQLITE_STATIC);
+  if (text) sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_double(st, 4, now);
+  return run(s, Q_SET_STATE, e);
+}
+
+
+int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
+                   mc_claim_t **out, size_t *n, mc_error_t *e) {
+  *out = NULL;
+  *n = 0;
+  if (mc_store_begin(s, e) != 0) return -1;
+  mc_claim_t *list = calloc(max ? max : 1, sizeof *list);
+  size_t count = 0;
+  sqlite3_stmt *due = s->q[Q_DUE];
+  sqlite3_bind_int64(due, 1, campaign);
+  sqlite3_bind_double(due, 2, now);
+  sqlite3_bind_int64(due, 3, (sqlite3_int64)max);
+  int rc = SQLITE_DONE;
+  while (list && (rc = sqlite3_step(due)) == SQLITE_ROW) {
+    mc_claim_t *c = &list[count++];
+    c->id = sqlite3_column_int64(due, 0);
+    c->address = strdup((const char *)sqlite3_column_text(due, 1));
+    const void *blob = sqlite3_column_blob(due, 2);
+    c->datalen = (size_t)sqlite3_column_bytes(due, 2);
+    c->data = malloc(c->datalen + 1);
+    if (c->data) {
+      if (blob) memcpy(c->data, blob, c->datalen);
+      c->data[c->datalen] = '\0';
+    }
+    c->attempts = sqlite3_column_int(due, 3);
+    if (c->address == NULL || c->data == NULL) { rc = SQLITE_NOMEM; break; }
+  }
+  sqlite3_reset(due);
+  sqlite3_clear_bindings(due);
+  if (list == NULL || rc != SQLITE_DONE) {
+    if (list) db_error(s, e, "claim");
+    else mc_error_set(e, "out of memory");
+    goto fail;
+  }
+  /* Mark them; the suppressed ones leave the list with their reason. */
+  size_t kept = 0;
+  for (size_t i = 0; i < count; i++) {
+    char reason[256];
+    int sup = mc_store_suppressed(s, list[i].address, now, reason, sizeof reason, e);
+    if (sup < 0) goto fail;
+    if (sup) {
+      char text[300];
+      snprintf(text, sizeof text, "suppressed: %s", reason);
+      if (set_state(s, list[i].id, MC_R_SUPPRESSED, text, now, e) != 0) goto fail;
+      free(list[i].address);
+      free(list[i].data);
+      continue;
+    }
+    if (set_state(s, list[i].id, MC_R_IN_FLIGHT, NULL, now, e) != 0) goto fail;
+    list[kept++] = list[i];
+  }
+  count = kept;
+  if (mc_store_commit(s, e) != 0) goto fail;
+  *out = list;
+  *n = count;
+  return 0;
+fail:
+  {
+    mc_error_t ignored;
+    if (s->depth == 1) { run(s, Q_ROLLBACK, &ignored); s->depth = 0; }
+    else mc_store_commit(s, &ignored);
+  }
+  mc_store_claims_free(list, count);
+  return -1;
+}
+
+
+int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
+                    const char *enhanced, const char *text, double next_at, double now,
+                    mc_error_t *e) {
+  sqlite3_stmt *st = s->q[Q_FINISH];
+  sqlite3_bind_int64(st, 1, id);
+  sqlite3_bind_text(st, 2, state_names[state], -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 3, code);
+  if (enhanced) sqlite3_bind_text(st, 4, enhanced, -1, SQLITE_TRANSIENT);
+  if (text) sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_double(st, 6, next_at);
+  sqlite3_bind_double(st, 7, now);
+  int rc = sqlite3_step(st);
+  long long campaign = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc == SQLITE_DONE) { mc_error_set(e, "store: no recipient %lld", id); return -1; }
+  if (rc != SQLITE_ROW) return db_error(s, e, "finish");
+  sqlite3_stmt *ev = s->q[Q_EVENT];
+  sqlite3_bind_int64(ev, 1, campaign);
+  sqlite3_bind_int64(ev, 2, id);
+  sqlite3_bind_double(ev, 3, now);
+  sqlite3_bind_text(ev, 4, state_names[state], -1, SQLITE_STATIC);
+  sqlite3_bind_int(ev, 5, code);
+  if (enhanced) sqlite3_bind_text(ev, 6, enhanced, -1, SQLITE_TRANSIENT);
+  if (text) sqlite3_bind_text(ev, 7, text, -1, SQLITE_TRANSIENT);
+  return run(s, Q_EVENT, e);
+}
+
+
+int mc_store_recover(mc_store_t *s, long long campaign, size_t *n, mc_error_t *e) {
+  sqlite3_bind_int64(s->q[Q_RECOVER], 1, campaign);
+  if (run(s, Q_RECOVER, e) != 0) return -1;
+  *n = (size_t)sqlite3_changes(s->db);
+  return 0;
+}
+
+
+int mc_store_counts(mc_store_t *s, long long campaign, size_t counts[MC_R_STATES], mc_error_t *e) {
+  memset(counts, 0, sizeof(size_t) * MC_R_STATES);
+  sqlite3_stmt *st = s->q[Q_COUNTS];
+  sqlite3_bind_int64(st, 1, campaign);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    mc_rstate_t state;
+    if (mc_rstate_parse((const char *)sqlite3_column_text(st, 0), &state) == 0)
+      counts[state] = (size_t)sqlite3_column_int64(st, 1);
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : db_error(s, e, "counts");
+}
+
+
+int mc_store_suppress(mc_store_t *s, const char *address, const char *reason, double now,
+                      double expires, mc_error_t *e) {
+  sqlite3_stmt *st = s->q[Q_SUPPRESS];
+  sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st, 2, reason, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_double(st, 3, now);
+  if (expires > 0) sqlite3_bind_double(st, 4, expires);
+  return run(s, Q_SUPPRESS, e);
+}
+
+
+int mc_store_unsuppress(mc_store_t *s, const char *address, mc_error_t *e) {
+  sqlite3_bind_text(s->q[Q_UNSUPPRESS], 1, address, -1, SQLITE_TRANSIENT);
+  return run(s, Q_UNSUPPRESS, e);
+}
+
+
+int mc_store_suppressed(mc_store_t *s, const char *address, double now, char *reason,
+                        size_t size, mc_error_t *e) {
+  sqlite3_stmt *st = s->q[Q_SUPPRESSED];
+  sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_double(st, 2, now);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && reason) snprintf(reason, size, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc == SQLITE_ROW) return 1;
+  if (rc == SQLITE_DONE) return 0;
+  return db_error(s, e, "suppressed");
+}

@@ -1,0 +1,71 @@
+/* The campaign store (SQLite in WAL mode): recipients and their state,
+ * an event per outcome, and the suppression list campaigns share. Every
+ * statement is prepared; a crash loses nothing that was committed, and
+ * recipients caught in flight go back to pending when the store is
+ * recovered (so at most those are sent twice). */
+#ifndef MC_STORE_H
+#define MC_STORE_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+typedef enum {
+  MC_R_PENDING, MC_R_IN_FLIGHT, MC_R_DEFERRED, MC_R_DELIVERED,
+  MC_R_FAILED, MC_R_SKIPPED, MC_R_SUPPRESSED, MC_R_STATES
+} mc_rstate_t;
+
+typedef struct mc_store mc_store_t;
+
+typedef struct {
+  long long id;
+  char *address;
+  char *data;
+  size_t datalen;
+  int attempts;
+} mc_claim_t;
+
+const char *mc_rstate_name(mc_rstate_t s);
+int mc_rstate_parse(const char *name, mc_rstate_t *s);
+
+mc_store_t *mc_store_open(const char *path, mc_error_t *e);
+void mc_store_close(mc_store_t *s);
+
+/* Groups what follows into one transaction (batched commits). */
+int mc_store_begin(mc_store_t *s, mc_error_t *e);
+int mc_store_commit(mc_store_t *s, mc_error_t *e);
+
+/* The campaign's id, made on first use; -1 on error. */
+long long mc_store_campaign(mc_store_t *s, const char *name, double now, mc_error_t *e);
+
+/* 1 when added, 0 when the address is already in the campaign, -1. */
+int mc_store_add(mc_store_t *s, long long campaign, const char *address,
+                 const char *data, size_t datalen, mc_error_t *e);
+
+/* Up to max recipients that are due (pending, or deferred with next_at
+ * <= now), marked in flight; suppressed ones are marked so and skipped.
+ * The caller frees the list with mc_store_claims_free. */
+int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
+                   mc_claim_t **out, size_t *n, mc_error_t *e);
+void mc_store_claims_free(mc_claim_t *c, size_t n);
+
+/* Records an outcome: the new state, the reply, when to try again (for
+ * deferred), and an event. */
+int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
+                    const char *enhanced, const char *text, double next_at, double now,
+                    mc_error_t *e);
+
+/* After a crash: in-flight recipients are pending again; *n says how many. */
+int mc_store_recover(mc_store_t *s, long long campaign, size_t *n, mc_error_t *e);
+
+int mc_store_counts(mc_store_t *s, long long campaign, size_t counts[MC_R_STATES], mc_error_t *e);
+
+int mc_store_suppress(mc_store_t *s, const char *address, const char *reason, double now,
+                      double expires, mc_error_t *e);
+int mc_store_unsuppress(mc_store_t *s, const char *address, mc_error_t *e);
+
+/* 1 and the reason when address is suppressed at now, 0 when not, -1. */
+int mc_store_suppressed(mc_store_t *s, const char *address, double now, char *reason,
+                        size_t size, mc_error_t *e);
+
+#endif

@@ -1,0 +1,115 @@
+-- The campaign store (SQLite, WAL) through mailcast.store, including a
+-- process killed with SIGKILL in the middle of its work.
+local mailcast = require "mailcast"
+local mime = require "support.mime"
+local helper = require "helper"
+
+describe("mailcast.store", function()
+  local dir, store, campaign
+  before_each(function()
+    dir = mime.tmpdir()
+    store = assert(mailcast.store(dir .. "/c.mailcast.db"))
+    campaign = assert(store:campaign("november"))
+  end)
+  after_each(function()
+    store:close()
+    mime.rmdir(dir)
+  end)
+
+  local function add(n)
+    assert(store:begin())
+    for i = 1, n do assert(store:add(campaign, "user" .. i .. "@example.org", "row " .. i)) end
+    assert(store:commit())
+  end
+
+  it("keeps one campaign per name", function()
+    assert.equal(campaign, store:campaign("november"))
+    assert.are_not.equal(campaign, store:campaign("december"))
+  end)
+
+  it("adds each address once per campaign", function()
+    assert.is_true(store:add(campaign, "a@example.org"))
+    assert.is_false(store:add(campaign, "a@example.org"))
+    assert.is_true(store:add(store:campaign("december"), "a@example.org"))
+    assert.equal(1, store:counts(campaign).pending)
+  end)
+
+  it("hands out pending recipients in order, each once, with their data", function()
+    add(5)
+    local first = store:claim(campaign, 3)
+    local second = store:claim(campaign, 3)
+    assert.same({ "user1@example.org", "user2@example.org", "user3@example.org" },
+      { first[1].address, first[2].address, first[3].address })
+    assert.equal("row 1", first[1].data)
+    assert.equal(2, #second)
+    assert.equal(0, #store:claim(campaign, 3))
+    assert.same({ 0, 5 }, { store:counts(campaign).pending, store:counts(campaign).in_flight })
+  end)
+
+  it("records outcomes with the reply and counts them by state", function()
+    add(3)
+    local c = store:claim(campaign, 3)
+    assert(store:finish(c[1].id, "delivered", { code = 250, enhanced = "2.0.0", text = "Ok" }))
+    assert(store:finish(c[2].id, "failed", { code = 550, enhanced = "5.1.1", text = "No such user" }))
+    assert(store:finish(c[3].id, "deferred", { code = 451, text = "later" }, os.time() + 3600))
+    local n = store:counts(campaign)
+    assert.same({ 1, 1, 1, 0, 0 }, { n.delivered, n.failed, n.deferred, n.pending, n.in_flight })
+  end)
+
+  it("gives deferred recipients back once their time has come, counting attempts", function()
+    add(1)
+    local c = store:claim(campaign, 1)
+    local later = os.time() + 600
+    assert(store:finish(c[1].id, "deferred", { code = 421 }, later))
+    assert.equal(0, #store:claim(campaign, 1, later - 1))
+    local again = store:claim(campaign, 1, later + 1)
+    assert.equal(1, #again)
+    assert.equal(1, again[1].attempts)
+  end)
+
+  it("skips suppressed addresses, with the reason, until the suppression expires", function()
+    add(2)
+    assert(store:suppress("USER1@example.org", "hard bounce"))
+    assert(store:suppress("user2@example.org", "complaint", os.time() - 1))   -- already expired
+    assert.equal("hard bounce", store:suppressed("user1@example.org"))
+    local c = store:claim(campaign, 10)
+    assert.equal(1, #c)
+    assert.equal("user2@example.org", c[1].address)
+    assert.equal(1, store:counts(campaign).suppressed)
+    assert(store:unsuppress("user1@example.org"))
+    assert.is_nil(store:suppressed("user1@example.org"))
+  end)
+
+  it("refuses an unknown state", function()
+    assert.has_error(function() store:finish(1, "lost") end)
+  end)
+
+  it("loses nothing and redoes only what was in flight when the process is killed", function()
+    add(40)
+    store:close()
+    -- A worker claims batches of 5 and finishes them, and is killed with
+    -- SIGKILL while its third batch is in flight.
+    local script = dir .. "/worker.lua"
+    mime.write(script, string.format([[
+      local mailcast = require "mailcast"
+      local store = assert(mailcast.store(%q))
+      local campaign = store:campaign("november")
+      for batch = 1, 3 do
+        local c = store:claim(campaign, 5)
+        if batch == 3 then
+          io.open(%q, "w"):close()
+          os.execute("kill -9 " .. io.open("/proc/self/stat"):read("l"):match("^(%%d+)"))
+        end
+        for _, r in ipairs(c) do assert(store:finish(r.id, "delivered", { code = 250 })) end
+      end
+    ]], dir .. "/c.mailcast.db", dir .. "/killed"))
+    os.execute(mime.sh_quote(helper.runner) .. " run " .. mime.sh_quote(script) .. " >/dev/null 2>&1")
+    assert.truthy(io.open(dir .. "/killed"), "the worker did not reach its third batch")
+    store = assert(mailcast.store(dir .. "/c.mailcast.db"))
+    local before = store:counts(campaign)
+    assert.same({ 10, 5, 25 }, { before.delivered, before.in_flight, before.pending })
+    assert.equal(5, store:recover(campaign))
+    local after = store:counts(campaign)
+    assert.same({ 10, 0, 30 }, { after.delivered, after.in_flight, after.pending })
+  end)
+end)
