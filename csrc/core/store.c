@@ -20,7 +20,7 @@ static const char schema[] =
   "  id INTEGER PRIMARY KEY, campaign INTEGER NOT NULL REFERENCES campaigns(id),"
   "  address TEXT NOT NULL, data BLOB, state TEXT NOT NULL DEFAULT 'pending',"
   "  attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL DEFAULT 0,"
-  "  last_code INTEGER, last_enhanced TEXT, last_text TEXT, updated REAL,"
+  "  last_code INTEGER, last_enhanced TEXT, last_text TEXT, updated REAL, first_at REAL,"
   "  UNIQUE(campaign, address));"
   "CREATE INDEX IF NOT EXISTS recipients_due ON recipients(campaign, state, next_at);"
   "CREATE TABLE IF NOT EXISTS events("
@@ -39,11 +39,12 @@ static const char *const queries[NQUERIES] = {
   [Q_CAMPAIGN_GET] = "SELECT id FROM campaigns WHERE name = ?1",
   [Q_CAMPAIGN_ADD] = "INSERT INTO campaigns(name, created) VALUES (?1, ?2)",
   [Q_ADD] = "INSERT OR IGNORE INTO recipients(campaign, address, data) VALUES (?1, ?2, ?3)",
-  [Q_DUE] = "SELECT id, address, data, attempts FROM recipients WHERE campaign = ?1 AND"
+  [Q_DUE] = "SELECT id, address, data, attempts, first_at FROM recipients WHERE campaign = ?1 AND"
             " (state = 'pending' OR (state = 'deferred' AND next_at <= ?2)) ORDER BY id LIMIT ?3",
   [Q_SET_STATE] = "UPDATE recipients SET state = ?2, last_text = ?3, updated = ?4 WHERE id = ?1",
   [Q_FINISH] = "UPDATE recipients SET state = ?2, last_code = ?3, last_enhanced = ?4,"
-               " last_text = ?5, next_at = ?6, updated = ?7, attempts = attempts + 1 WHERE id = ?1"
+               " last_text = ?5, next_at = ?6, updated = ?7, attempts = attempts + 1,"
+               " first_at = coalesce(first_at, ?7) WHERE id = ?1"
                " RETURNING campaign",
   [Q_EVENT] = "INSERT INTO events(campaign, recipient, at, kind, code, enhanced, text)"
               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -217,6 +218,7 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
       c->data[c->datalen] = '\0';
     }
     c->attempts = sqlite3_column_int(due, 3);
+    c->first_at = sqlite3_column_double(due, 4);   /* 0 when never tried */
     if (c->address == NULL || c->data == NULL) { rc = SQLITE_NOMEM; break; }
   }
   sqlite3_reset(due);

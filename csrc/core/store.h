@@ -23,6 +23,7 @@ typedef struct {
   char *data;
   size_t datalen;
   int attempts;
+  double first_at;   /* time of the first attempt; 0: none yet */
 } mc_claim_t;
 
 const char *mc_rstate_name(mc_rstate_t s);

@@ -86,7 +86,7 @@ static int s_commit(lua_State *L) {
 }
 
 
-/* store:claim(campaign, max [, now]) -> {{id=, address=, data=, attempts=}...} */
+/* store:claim(campaign, max [, now]) -> {{id=, address=, data=, attempts=, first_at=}...} */
 static int s_claim(lua_State *L) {
   mc_store_t *s = check(L);
   lua_Integer campaign = luaL_checkinteger(L, 2);
@@ -109,6 +109,10 @@ static int s_claim(lua_State *L) {
     lua_setfield(L, -2, "data");
     lua_pushinteger(L, list[i].attempts);
     lua_setfield(L, -2, "attempts");
+    if (list[i].first_at > 0) {
+      lua_pushnumber(L, list[i].first_at);
+      lua_setfield(L, -2, "first_at");
+    }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   mc_store_claims_free(list, n);

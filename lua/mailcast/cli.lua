@@ -26,6 +26,32 @@ local function stderr(...)
   io.stderr:write("mailcast: ", string.format(...), "\n")
 end
 
+-- A script that returns a campaign: run it with the runner's options
+-- (--store FILE, --dry-run, --quiet) and print where it stands.
+local function run_campaign(campaign, args)
+  local opts = {}
+  for i = 1, #args do
+    if args[i] == "--store" then opts.store = args[i + 1]
+    elseif args[i] == "--dry-run" then opts.dry_run = true
+    elseif args[i] == "--quiet" then opts.quiet = true end
+  end
+  if not opts.store then
+    local dir = args[0]:match("^(.*)/") or "."
+    opts.store = dir .. "/" .. campaign.name .. ".mailcast.db"
+  end
+  local counts, err = campaign:run(opts)
+  if not counts then
+    stderr("%s", err)
+    return 1
+  end
+  if opts.dry_run then
+    io.write(string.format("%s: %d messages ready, %d problems\n", campaign.name, counts.ready, counts.problems))
+    return counts.problems == 0 and 0 or 1
+  end
+  io.write(require("mailcast.campaign").summary(campaign.name, counts), "\n")
+  return 0
+end
+
 -- Runs a script as the stand-alone lua does: arg[0] is the script,
 -- arg[1..n] its arguments, negative indices what came before it.
 local function run(argv)
@@ -48,7 +74,11 @@ local function run(argv)
     stderr("%s", tostring(results[2]))
     return 1
   end
-  return math.type(results[2]) == "integer" and results[2] or 0
+  local value = results[2]
+  if type(value) == "table" and getmetatable(value) and value.run then
+    return run_campaign(value, args)
+  end
+  return math.type(value) == "integer" and value or 0
 end
 
 -- mx DOMAIN [--server HOST:PORT]: what direct delivery would try.

@@ -79,6 +79,12 @@ M.addresses = core.addresses
 M.csv = require "mailcast.csv"
 M.template = require "mailcast.template"
 
+--- campaign{...} -> a campaign; campaign:run{store=, dry_run=, quiet=}
+-- (see mailcast/campaign.lua). Loaded on first use: it needs M itself.
+function M.campaign(t)
+  return require("mailcast.campaign").new(t)
+end
+
 local function cached(list, cache, field)
   if list == nil then return nil end
   if type(list) ~= "table" then

@@ -5,50 +5,7 @@ local helper = require "helper"
 local mime = require "support.mime"
 local socket = require "socket"
 
--- A file's contents, or nil while it does not exist.
-local function try_read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
--- Starts `mailcast sink` with args; returns {port=, dir=, out=, wait=}.
-local function start(args)
-  local dir = mime.tmpdir()
-  local cmd = string.format("timeout 20 %s sink --listen 127.0.0.1:0 --maildir %s --port-file %s %s > %s 2>&1 &",
-    mime.sh_quote(helper.runner), mime.sh_quote(dir .. "/Maildir"), mime.sh_quote(dir .. "/port"),
-    args or "", mime.sh_quote(dir .. "/out"))
-  os.execute(cmd)
-  local port
-  for _ = 1, 200 do
-    local text = try_read(dir .. "/port")
-    port = text and tonumber(text:match("%d+"))
-    if port then break end
-    socket.sleep(0.02)
-  end
-  assert(port, "the sink did not start: " .. (try_read(dir .. "/out") or ""))
-  local srv = { port = port, dir = dir, maildir = dir .. "/Maildir" }
-  function srv.files()
-    local list = {}
-    local p = io.popen("ls " .. mime.sh_quote(srv.maildir .. "/new"))
-    for name in p:lines() do list[#list + 1] = mime.read(srv.maildir .. "/new/" .. name) end
-    p:close()
-    return list
-  end
-  -- Waits for the process to exit by itself; returns its output.
-  function srv.wait()
-    for _ = 1, 250 do
-      local out = try_read(dir .. "/out") or ""
-      if out:match("messages stored") then return out end
-      socket.sleep(0.02)
-    end
-    return try_read(dir .. "/out")
-  end
-  function srv.cleanup() mime.rmdir(dir) end
-  return srv
-end
+local start = require("support.builtin_sink").start
 
 local function route(srv) return { host = "127.0.0.1", port = srv.port, tls = "none" } end
 
