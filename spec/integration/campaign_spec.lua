@@ -6,14 +6,7 @@ local mime = require "support.mime"
 local builtin_sink = require "support.builtin_sink"
 local socket = require "socket"
 
--- Runs a shell command; returns its output and exit code.
-local function run(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"exit:$?\"")
-  local out = p:read("a")
-  p:close()
-  local body, code = out:match("^(.*)exit:(%d+)\n$")
-  return body, tonumber(code)
-end
+local run = helper.sh
 
 -- Writes a campaign for n recipients (plus the special ones given) to dir.
 local function write_campaign(dir, port, n, extra_rows, extra_fields)

@@ -5,14 +5,7 @@ local mime = require "support.mime"
 
 local sh_quote, tmpdir, write = mime.sh_quote, mime.tmpdir, mime.write
 
--- Runs a shell command; returns its output (stdout and stderr) and exit code.
-local function run(cmd)
-  local p = io.popen(cmd .. " 2>&1; echo \"exit:$?\"")
-  local out = p:read("a")
-  p:close()
-  local body, code = out:match("^(.*)exit:(%d+)\n$")
-  return body, tonumber(code)
-end
+local run = helper.sh
 
 local mailcast = helper.runner
 
