@@ -30,6 +30,14 @@ int mc_l_fail(lua_State *L, const mc_error_t *e);
 void mc_l_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
                    const luaL_Reg *methods);
 
+/* Pushes a zeroed userdata of size whose __gc is gc: C resources a
+ * function holds while it may raise live in it, so an error frees them. */
+void *mc_l_guard(lua_State *L, size_t size, lua_CFunction gc);
+
+/* Runs the guard at idx's gc now rather than at some later collection
+ * (gc must leave the guard safe to collect again). */
+void mc_l_release(lua_State *L, int idx, lua_CFunction gc);
+
 /* The message at idx if it is an open mailcast.Message, else NULL. */
 const mc_msg_t *mc_l_tomessage(lua_State *L, int idx);
 

@@ -285,12 +285,7 @@ static int read_spec(lua_State *L, build_state *b, mc_error_t *e) {
 static int l_build(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  build_state *b = lua_newuserdatauv(L, sizeof *b, 0);   /* index 2 */
-  memset(b, 0, sizeof *b);
-  lua_newtable(L);
-  lua_pushcfunction(L, build_state_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+  build_state *b = mc_l_guard(L, sizeof *b, build_state_gc);   /* index 2 */
   message_box *box = lua_newuserdatauv(L, sizeof *box, 0); /* index 3 */
   box->msg = NULL;
   luaL_setmetatable(L, MC_MESSAGE_CLASS);
@@ -298,9 +293,7 @@ static int l_build(lua_State *L) {
   mc_error_t e;
   e.msg[0] = '\0';
   if (read_spec(L, b, &e) == 0) box->msg = mc_msg_build(&b->spec, &e);
-  lua_pushcfunction(L, build_state_gc);  /* release now, not at some later GC */
-  lua_pushvalue(L, 2);
-  lua_call(L, 1, 0);
+  mc_l_release(L, 2, build_state_gc);
   if (box->msg == NULL) return mc_l_fail(L, &e);
   lua_settop(L, 3);
   return 1;

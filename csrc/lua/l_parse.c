@@ -123,12 +123,7 @@ static int l_parse(lua_State *L) {
   const char *s = luaL_checklstring(L, 1, &n);
   /* Pushing the tables can raise (memory), so the tree is held by a
    * guard whose __gc frees it either way. */
-  mc_entity_t **guard = lua_newuserdatauv(L, sizeof *guard, 0);
-  *guard = NULL;
-  lua_newtable(L);
-  lua_pushcfunction(L, entity_guard_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+  mc_entity_t **guard = mc_l_guard(L, sizeof *guard, entity_guard_gc);
   mc_error_t e;
   *guard = mc_mime_parse(s, n, &e);
   if (*guard == NULL) return mc_l_fail(L, &e);

@@ -91,12 +91,7 @@ static int l_sink(lua_State *L) {
   lua_getfield(L, 1, "hostname");
   const char *hostname = luaL_optstring(L, -1, NULL);
   lua_pop(L, 4);   /* the table keeps the strings */
-  sink_state *st = lua_newuserdatauv(L, sizeof *st, 0);
-  memset(st, 0, sizeof *st);
-  lua_newtable(L);
-  lua_pushcfunction(L, sink_state_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+  sink_state *st = mc_l_guard(L, sizeof *st, sink_state_gc);
   int guard = lua_gettop(L);
 
   mc_sink_opts_t o = {.maildir = maildir, .hostname = hostname};
@@ -163,9 +158,7 @@ static int l_sink(lua_State *L) {
   event_base_dispatch(st->base);
   if (run.drain) event_free(run.drain);
   lua_Integer stored = (lua_Integer)mc_sink_stored(st->sink);
-  lua_pushcfunction(L, sink_state_gc);
-  lua_pushvalue(L, guard);
-  lua_call(L, 1, 0);
+  mc_l_release(L, guard, sink_state_gc);
   lua_pushinteger(L, stored);
   return 1;
 }

@@ -486,12 +486,7 @@ static int l_send(lua_State *L) {
   if (o.messages_per_connection < 1) return luaL_argerror(L, 3, "messages_per_connection must be at least 1");
   if (o.connect_attempts < 1) o.connect_attempts = 1;
   size_t n = (size_t)luaL_len(L, 2);
-  send_state *st = lua_newuserdatauv(L, sizeof *st, 0);
-  memset(st, 0, sizeof *st);
-  lua_newtable(L);
-  lua_pushcfunction(L, send_state_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+  send_state *st = mc_l_guard(L, sizeof *st, send_state_gc);
   int guard = lua_gettop(L);
   st->jobs = calloc(n ? n : 1, sizeof *st->jobs);
   st->rcpts = calloc(n ? n : 1, sizeof *st->rcpts);
@@ -548,9 +543,7 @@ static int l_send(lua_State *L) {
   lua_setfield(L, -2, "sessions");
   lua_pushinteger(L, (lua_Integer)ps.transactions);
   lua_setfield(L, -2, "transactions");
-  lua_pushcfunction(L, send_state_gc);   /* free now rather than at some later GC */
-  lua_pushvalue(L, guard);
-  lua_call(L, 1, 0);
+  mc_l_release(L, guard, send_state_gc);
   return 2;
 }
 

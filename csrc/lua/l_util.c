@@ -1,4 +1,6 @@
 /* Helpers every binding file uses. */
+#include <string.h>
+
 #include "binding.h"
 
 
@@ -17,4 +19,23 @@ void mc_l_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
   luaL_setfuncs(L, methods, 0);
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
+}
+
+
+void *mc_l_guard(lua_State *L, size_t size, lua_CFunction gc) {
+  void *p = lua_newuserdatauv(L, size, 0);
+  memset(p, 0, size);
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  return p;
+}
+
+
+void mc_l_release(lua_State *L, int idx, lua_CFunction gc) {
+  idx = lua_absindex(L, idx);
+  lua_pushcfunction(L, gc);
+  lua_pushvalue(L, idx);
+  lua_call(L, 1, 0);
 }
