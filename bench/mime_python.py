@@ -16,19 +16,12 @@ import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from benchcommon import read, recipient
+
 FROM = "Example News <news@example.com>"
 CID = "<logo@example.com>"
 
 
-def read(path, mode="rb"):
-    with open(path, mode) as f:
-        return f.read()
-
-
-def recipient(names, i):
-    """Recipient i (0-based), as in bench/mime.lua."""
-    name = names[i % len(names)]
-    return name, "reader%d@example.org" % i, "Your November news, " + name
 
 
 def build(name, addr, subject, text, html, png, pdf):

@@ -21,20 +21,13 @@ import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
+from benchcommon import read, recipient
+
 HOST = "127.0.0.1"
 FROM = "Example News <news@example.com>"
 FROM_ADDR = "news@example.com"
 
 
-def read(path, mode="rb"):
-    with open(path, mode) as f:
-        return f.read()
-
-
-def recipient(names, i):
-    """Recipient i (0-based), as in bench/send.lua."""
-    name = names[i % len(names)]
-    return name, "reader%d@example.org" % i, "Your November news, " + name
 
 
 def build(names, i, text, html):

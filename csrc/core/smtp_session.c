@@ -814,7 +814,7 @@ void mc_session_command(mc_session_t *s, const char *line, mc_session_cb cb, voi
   expect_t x = X_COMMAND;
   if (strncasecmp(line, "MAIL", 4) == 0) x = X_MAIL;
   else if (strncasecmp(line, "RCPT", 4) == 0) x = X_RCPT;
-  if (send_line(s, x, "%s", line) == 0) s->op = OP_COMMAND;
+  send_line(s, x, "%s", line);
 }
 
 

@@ -240,10 +240,15 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
       if (set_state(s, list[i].id, MC_R_SUPPRESSED, text, now, e) != 0) goto fail;
       free(list[i].address);
       free(list[i].data);
+      list[i] = (mc_claim_t){0};   /* so a failure below frees nothing twice */
       continue;
     }
     if (set_state(s, list[i].id, MC_R_IN_FLIGHT, NULL, now, e) != 0) goto fail;
-    list[kept++] = list[i];
+    if (kept != i) {
+      list[kept] = list[i];
+      list[i] = (mc_claim_t){0};
+    }
+    kept++;
   }
   count = kept;
   if (mc_store_commit(s, e) != 0) goto fail;

@@ -56,6 +56,15 @@ local function call_hook(self, name, ...)
   return true, a, b
 end
 
+-- A relay route is made once (its TLS context loads the CA store), not
+-- for every batch; an mx route is a plan, resolved per domain as it goes.
+function M.prepare_route(route)
+  if type(route) ~= "table" or route.mx then return route end
+  local prepared, err = mailcast.route(route)
+  if not prepared then error("campaign route: " .. err, 3) end
+  return prepared
+end
+
 --- campaign{name=, from=, subject=, text=, html=, inline=, attachments=,
 --   headers=, recipients = CSV path | list | iterator, address = "email"
 --   (the field holding the address), route = a route table ({mx = true}
@@ -72,7 +81,7 @@ function M.new(t)
     name = t.name, from = t.from, headers = t.headers,
     inline = t.inline, attachments = t.attachments,
     recipients = t.recipients, address_field = t.address or "email",
-    route = t.route or { host = "127.0.0.1", port = 2525, tls = "opportunistic" },
+    route = M.prepare_route(t.route or { host = "127.0.0.1", port = 2525, tls = "opportunistic" }),
     limits = t.limits or {}, retry = t.retry or {},
     hooks = { personalize = t.personalize, on_delivered = t.on_delivered,
               on_deferred = t.on_deferred, on_failed = t.on_failed },
