@@ -8,32 +8,40 @@
 
 #include <event2/event.h>
 
-typedef enum { SLOT_IDLE, SLOT_OPENING, SLOT_READY, SLOT_BUSY, SLOT_QUITTING } slot_state_t;
-
-typedef struct pool pool_t;
+/* IDLE: no connection. WAITING: connected with nothing to do, for at
+ * most idle_timeout seconds. */
+typedef enum { SLOT_IDLE, SLOT_OPENING, SLOT_READY, SLOT_BUSY, SLOT_WAITING, SLOT_QUITTING } slot_state_t;
 
 typedef struct {
-  pool_t *pool;
+  mc_pool_t *pool;
   mc_session_t *session;
   mc_job_t *job;
   size_t done_here;      /* transactions on this connection */
   slot_state_t state;
   struct event *wait;    /* a rate-limit pause before the next transaction */
+  struct event *idle;    /* how long a WAITING session waits for work */
 } slot_t;
 
-struct pool {
+struct mc_pool {
   struct event_base *base;
   const mc_route_t *route;
   const mc_pool_opts_t *o;
-  mc_job_t *jobs;
-  size_t njobs, next, finished;
+  mc_pool_done_cb done;
+  void *done_arg;
+  mc_job_t **queue;      /* a ring of jobs not yet on a session */
+  size_t qhead, qlen, qcap;
+  size_t running;        /* jobs on sessions */
   slot_t *slots;
   size_t nslots;
-  mc_pool_state_t *st;
+  mc_pool_state_t st;
   int connect_failures;  /* in a row */
   double next_send_at, next_connect_at;
+  double down_until;     /* gave up connecting: new jobs fail at once until then */
+  mc_error_t down_error;
+  mc_reply_t down_reply; /* code and enhanced code only */
   struct event *pump_timer;
   int failed;            /* local failure: out of memory */
+  int draining;
 };
 
 
@@ -86,8 +94,8 @@ static int overloaded(int code, const char *text) {
 }
 
 
-static void slow_down(pool_t *p) {
-  mc_pool_state_t *st = p->st;
+static void slow_down(mc_pool_t *p) {
+  mc_pool_state_t *st = &p->st;
   st->backoffs++;
   st->connections = st->connections / 2 < 1 ? 1 : st->connections / 2;
   if (st->rate > 0) {
@@ -97,8 +105,8 @@ static void slow_down(pool_t *p) {
 }
 
 
-static void speed_up(pool_t *p) {
-  mc_pool_state_t *st = p->st;
+static void speed_up(mc_pool_t *p) {
+  mc_pool_state_t *st = &p->st;
   double max = (double)p->o->connections;
   st->connections += 1.0 / st->connections;   /* one more per "window" of deliveries */
   if (st->connections > max) st->connections = max;
@@ -109,51 +117,81 @@ static void speed_up(pool_t *p) {
 }
 
 
-/* Sessions that hold a connection (quitting ones too). */
-static size_t active(const pool_t *p) {
+static size_t count_slots(const mc_pool_t *p, slot_state_t state) {
   size_t n = 0;
-  for (size_t i = 0; i < p->nslots; i++) n += p->slots[i].state != SLOT_IDLE;
+  for (size_t i = 0; i < p->nslots; i++) n += p->slots[i].state == state;
   return n;
 }
+
+
+size_t mc_pool_active(const mc_pool_t *p) { return p->nslots - count_slots(p, SLOT_IDLE); }
 
 
 /* Sessions that count against the connection limit: not on their way out. */
-static size_t working(const pool_t *p) {
-  size_t n = 0;
-  for (size_t i = 0; i < p->nslots; i++)
-    n += p->slots[i].state != SLOT_IDLE && p->slots[i].state != SLOT_QUITTING;
-  return n;
+static size_t working(const mc_pool_t *p) {
+  return mc_pool_active(p) - count_slots(p, SLOT_QUITTING);
 }
 
 
-static void maybe_done(pool_t *p) {
-  if (p->finished == p->njobs && active(p) == 0) event_base_loopexit(p->base, NULL);
+size_t mc_pool_pending(const mc_pool_t *p) { return p->qlen + p->running; }
+
+
+double mc_pool_down_for(const mc_pool_t *p) {
+  double t = now();
+  return p->down_until > t ? p->down_until - t : 0;
+}
+
+
+int mc_pool_failed(const mc_pool_t *p) { return p->failed; }
+
+
+const mc_pool_state_t *mc_pool_state(const mc_pool_t *p) { return &p->st; }
+
+
+static mc_job_t *dequeue(mc_pool_t *p) {
+  if (p->qlen == 0) return NULL;
+  mc_job_t *job = p->queue[p->qhead];
+  p->qhead = (p->qhead + 1) % p->qcap;
+  p->qlen--;
+  return job;
 }
 
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
 
 
-/* Gives every job not yet started the same outcome: a connection that
- * could not be made, with the server's reply when there was one. */
-static void give_up_rest(pool_t *p, const mc_error_t *e, const mc_reply_t *r) {
-  for (; p->next < p->njobs; p->next++) {
-    mc_job_t *job = &p->jobs[p->next];
-    job->nresults = job->txn.nrcpts;
-    job->results = calloc(job->nresults ? job->nresults : 1, sizeof *job->results);
-    if (job->results == NULL) { p->failed = 1; job->nresults = 0; }
-    for (size_t i = 0; i < job->nresults; i++) {
-      mc_rcpt_result_t *res = &job->results[i];
-      res->code = r && r->code ? r->code : 0;
-      if (r) memcpy(res->enhanced, r->enhanced, sizeof res->enhanced);
-      res->text = dup_or_empty(e->msg);
-    }
-    p->finished++;
+/* Gives a job the outcome of a connection that could not be made, with
+ * the server's reply when there was one, and hands it back. */
+static void fail_job(mc_pool_t *p, mc_job_t *job, const mc_error_t *e, const mc_reply_t *r) {
+  mc_job_clear(job);
+  job->nresults = job->txn.nrcpts;
+  job->results = calloc(job->nresults ? job->nresults : 1, sizeof *job->results);
+  if (job->results == NULL) { p->failed = 1; job->nresults = 0; }
+  for (size_t i = 0; i < job->nresults; i++) {
+    mc_rcpt_result_t *res = &job->results[i];
+    res->code = r ? r->code : 0;
+    if (r) memcpy(res->enhanced, r->enhanced, sizeof res->enhanced);
+    res->text = dup_or_empty(e->msg);
   }
+  p->done(job, p->done_arg);
 }
 
 
-static void pump(pool_t *p);
+/* Every queued job gets the reason the destination could not be reached;
+ * for down_time seconds new ones get it too, without a new connection. */
+static void give_up(mc_pool_t *p, const mc_error_t *e, const mc_reply_t *r) {
+  p->down_error = *e;
+  memset(&p->down_reply, 0, sizeof p->down_reply);
+  p->down_reply.code = r->code;
+  memcpy(p->down_reply.enhanced, r->enhanced, sizeof p->down_reply.enhanced);
+  p->down_until = p->o->down_time > 0 ? now() + p->o->down_time : 0;
+  p->connect_failures = 0;
+  mc_job_t *job;
+  while ((job = dequeue(p)) != NULL) fail_job(p, job, &p->down_error, &p->down_reply);
+}
+
+
+static void pump(mc_pool_t *p);
 static void next_txn(slot_t *slot);
 
 
@@ -164,7 +202,7 @@ static void on_pump_timer(evutil_socket_t fd, short what, void *arg) {
 }
 
 
-static void schedule_pump(pool_t *p, double delay) {
+static void schedule_pump(mc_pool_t *p, double delay) {
   struct timeval tv = mc_timeval(delay);
   evtimer_add(p->pump_timer, &tv);
 }
@@ -175,6 +213,8 @@ static void release(slot_t *slot) {
   slot->session = NULL;
   slot->state = SLOT_IDLE;
   slot->done_here = 0;
+  evtimer_del(slot->wait);
+  evtimer_del(slot->idle);
 }
 
 
@@ -187,8 +227,17 @@ static void on_quit(mc_session_t *s, void *arg) {
 
 
 static void quit(slot_t *slot) {
+  evtimer_del(slot->idle);
   slot->state = SLOT_QUITTING;
   mc_session_quit(slot->session, on_quit, slot);
+}
+
+
+static void on_idle(evutil_socket_t fd, short what, void *arg) {
+  slot_t *slot = arg;
+  (void)fd;
+  (void)what;
+  if (slot->state == SLOT_WAITING) quit(slot);
 }
 
 
@@ -211,13 +260,13 @@ static void copy_results(mc_job_t *job, mc_session_t *s) {
 
 static void on_txn(mc_session_t *s, void *arg) {
   slot_t *slot = arg;
-  pool_t *p = slot->pool;
+  mc_pool_t *p = slot->pool;
   mc_job_t *job = slot->job;
   slot->job = NULL;
+  p->running--;
   copy_results(job, s);
   if (job->results == NULL) p->failed = 1;
-  p->finished++;
-  p->st->transactions++;
+  p->st.transactions++;
   int sent = 0, slow = 0;
   for (size_t i = 0; i < job->nresults; i++) {
     sent |= job->results[i].sent;
@@ -226,6 +275,7 @@ static void on_txn(mc_session_t *s, void *arg) {
   if (slow) slow_down(p);
   else if (sent) speed_up(p);
   slot->done_here++;
+  p->done(job, p->done_arg);
   if (!mc_session_usable(s)) {
     release(slot);
     pump(p);
@@ -244,24 +294,32 @@ static void on_wait(evutil_socket_t fd, short what, void *arg) {
 
 
 static void next_txn(slot_t *slot) {
-  pool_t *p = slot->pool;
-  size_t limit = (size_t)p->st->connections;
-  if (p->next >= p->njobs || slot->done_here >= p->o->messages_per_connection ||
+  mc_pool_t *p = slot->pool;
+  size_t limit = (size_t)p->st.connections;
+  if (p->draining || slot->done_here >= p->o->messages_per_connection ||
       working(p) > (limit ? limit : 1)) {
     quit(slot);
     return;
   }
-  if (p->st->rate > 0) {
+  if (p->qlen == 0) {
+    if (p->o->idle_timeout <= 0) { quit(slot); return; }
+    slot->state = SLOT_WAITING;
+    struct timeval tv = mc_timeval(p->o->idle_timeout);
+    evtimer_add(slot->idle, &tv);
+    return;
+  }
+  if (p->st.rate > 0) {
     double t = now();
     if (t < p->next_send_at) {
       struct timeval tv = mc_timeval(p->next_send_at - t);
       evtimer_add(slot->wait, &tv);
       return;
     }
-    p->next_send_at = (t > p->next_send_at ? t : p->next_send_at) + 1.0 / p->st->rate;
+    p->next_send_at = (t > p->next_send_at ? t : p->next_send_at) + 1.0 / p->st.rate;
   }
-  mc_job_t *job = &p->jobs[p->next++];
+  mc_job_t *job = dequeue(p);
   job->attempts++;
+  p->running++;
   slot->job = job;
   slot->state = SLOT_BUSY;
   mc_session_transaction(slot->session, &job->txn, on_txn, slot);
@@ -270,7 +328,7 @@ static void next_txn(slot_t *slot) {
 
 static void on_open(mc_session_t *s, void *arg) {
   slot_t *slot = arg;
-  pool_t *p = slot->pool;
+  mc_pool_t *p = slot->pool;
   const mc_error_t *e;
   if (mc_session_status(s, &e) != 0) {
     const mc_reply_t *r = mc_session_reply(s);
@@ -279,10 +337,9 @@ static void on_open(mc_session_t *s, void *arg) {
     /* A 5xx greeting is final; otherwise a few more tries first. */
     if (r->code / 100 == 5 || p->connect_failures >= p->o->connect_attempts) {
       mc_error_t copy = *e;
-      mc_reply_t reply = *r;   /* borrowed until release() */
-      give_up_rest(p, &copy, &reply);
+      mc_reply_t reply = *r;   /* text borrowed until release(); give_up keeps none */
+      give_up(p, &copy, &reply);
       release(slot);
-      maybe_done(p);
       return;
     }
     release(slot);
@@ -295,16 +352,24 @@ static void on_open(mc_session_t *s, void *arg) {
 }
 
 
-static void pump(pool_t *p) {
-  size_t limit = (size_t)p->st->connections;
+static void pump(mc_pool_t *p) {
+  if (p->draining) return;
+  /* Open sessions waiting for work take it before any new one opens. */
+  for (size_t i = 0; i < p->nslots && p->qlen > 0; i++) {
+    slot_t *slot = &p->slots[i];
+    if (slot->state != SLOT_WAITING) continue;
+    evtimer_del(slot->idle);
+    slot->state = SLOT_READY;
+    next_txn(slot);
+  }
+  size_t limit = (size_t)p->st.connections;
   if (limit < 1) limit = 1;
-  for (size_t i = 0; i < p->nslots && p->next < p->njobs; i++) {
+  for (size_t i = 0; i < p->nslots && p->qlen > 0; i++) {
     slot_t *slot = &p->slots[i];
     if (slot->state != SLOT_IDLE) continue;
     /* Sessions not yet busy take jobs too: don't open more than needed. */
-    size_t opening = 0;
-    for (size_t k = 0; k < p->nslots; k++) opening += p->slots[k].state == SLOT_OPENING;
-    if (working(p) >= limit || opening >= p->njobs - p->next) break;
+    size_t opening = count_slots(p, SLOT_OPENING);
+    if (working(p) >= limit || opening >= p->qlen) break;
     if (p->o->connect_rate > 0) {
       double t = now();
       if (t < p->next_connect_at) { schedule_pump(p, p->next_connect_at - t); break; }
@@ -313,46 +378,102 @@ static void pump(pool_t *p) {
     slot->session = mc_session_new(p->base, p->route);
     if (slot->session == NULL) { p->failed = 1; break; }
     slot->state = SLOT_OPENING;
-    p->st->sessions++;
+    p->st.sessions++;
     mc_session_open(slot->session, on_open, slot);
   }
-  maybe_done(p);
+}
+
+
+int mc_pool_submit(mc_pool_t *p, mc_job_t *job) {
+  if (p->down_until > 0 && now() < p->down_until) {
+    fail_job(p, job, &p->down_error, &p->down_reply);
+    return 0;
+  }
+  if (p->qlen == p->qcap) {
+    size_t cap = p->qcap ? p->qcap * 2 : 64;
+    mc_job_t **q = malloc(cap * sizeof *q);
+    if (q == NULL) return -1;
+    for (size_t i = 0; i < p->qlen; i++) q[i] = p->queue[(p->qhead + i) % p->qcap];
+    free(p->queue);
+    p->queue = q;
+    p->qcap = cap;
+    p->qhead = 0;
+  }
+  p->queue[(p->qhead + p->qlen) % p->qcap] = job;
+  p->qlen++;
+  pump(p);
+  return 0;
+}
+
+
+void mc_pool_drain(mc_pool_t *p) {
+  p->draining = 1;
+  for (size_t i = 0; i < p->nslots; i++)
+    if (p->slots[i].state == SLOT_WAITING) quit(&p->slots[i]);
+}
+
+
+mc_pool_t *mc_pool_new(struct event_base *base, const mc_route_t *route,
+                       const mc_pool_opts_t *o, mc_pool_done_cb done, void *arg) {
+  mc_pool_t *p = calloc(1, sizeof *p);
+  if (p == NULL) return NULL;
+  p->base = base;
+  p->route = route;
+  p->o = o;
+  p->done = done;
+  p->done_arg = arg;
+  p->st.connections = (double)(o->connections ? o->connections : 1);
+  p->st.rate = o->rate;
+  p->nslots = o->connections ? o->connections : 1;
+  p->slots = calloc(p->nslots, sizeof *p->slots);
+  p->pump_timer = evtimer_new(base, on_pump_timer, p);
+  if (p->slots == NULL || p->pump_timer == NULL) { mc_pool_free(p); return NULL; }
+  for (size_t i = 0; i < p->nslots; i++) {
+    slot_t *slot = &p->slots[i];
+    slot->pool = p;
+    slot->wait = evtimer_new(base, on_wait, slot);
+    slot->idle = evtimer_new(base, on_idle, slot);
+    if (slot->wait == NULL || slot->idle == NULL) { mc_pool_free(p); return NULL; }
+  }
+  return p;
+}
+
+
+void mc_pool_free(mc_pool_t *p) {
+  if (p == NULL) return;
+  for (size_t i = 0; p->slots && i < p->nslots; i++) {
+    mc_session_free(p->slots[i].session);
+    if (p->slots[i].wait) event_free(p->slots[i].wait);
+    if (p->slots[i].idle) event_free(p->slots[i].idle);
+  }
+  free(p->slots);
+  free(p->queue);
+  if (p->pump_timer) event_free(p->pump_timer);
+  free(p);
+}
+
+
+static void count_done(mc_job_t *job, void *arg) {
+  (void)job;
+  (*(size_t *)arg)++;
 }
 
 
 int mc_pool_run(struct event_base *base, const mc_route_t *route, mc_job_t *jobs,
                 size_t njobs, const mc_pool_opts_t *o, mc_pool_state_t *state, mc_error_t *e) {
-  pool_t p = {0};
-  p.base = base;
-  p.route = route;
-  p.o = o;
-  p.jobs = jobs;
-  p.njobs = njobs;
-  p.st = state;
+  size_t finished = 0;
   memset(state, 0, sizeof *state);
-  state->connections = (double)(o->connections ? o->connections : 1);
-  state->rate = o->rate;
-  p.nslots = o->connections ? o->connections : 1;
-  p.slots = calloc(p.nslots, sizeof *p.slots);
-  p.pump_timer = evtimer_new(base, on_pump_timer, &p);
-  int rc = -1;
-  if (p.slots == NULL || p.pump_timer == NULL) goto done;
-  for (size_t i = 0; i < p.nslots; i++) {
-    p.slots[i].pool = &p;
-    p.slots[i].wait = evtimer_new(base, on_wait, &p.slots[i]);
-    if (p.slots[i].wait == NULL) goto done;
+  mc_pool_t *p = mc_pool_new(base, route, o, count_done, &finished);
+  if (p == NULL) { mc_error_set(e, "out of memory"); return -1; }
+  int failed = 0;
+  for (size_t i = 0; i < njobs && !failed; i++) failed = mc_pool_submit(p, &jobs[i]) != 0;
+  /* Until every job has its outcome and every session has said QUIT. */
+  while (!failed && !p->failed && (finished < njobs || mc_pool_active(p) > 0)) {
+    if (event_base_loop(base, EVLOOP_ONCE) != 0) break;
   }
-  if (njobs == 0) { rc = 0; goto done; }
-  pump(&p);
-  event_base_dispatch(base);
-  rc = p.failed ? -1 : 0;
-done:
-  if (rc != 0) mc_error_set(e, "out of memory");
-  for (size_t i = 0; p.slots && i < p.nslots; i++) {
-    mc_session_free(p.slots[i].session);
-    if (p.slots[i].wait) event_free(p.slots[i].wait);
-  }
-  free(p.slots);
-  if (p.pump_timer) event_free(p.pump_timer);
-  return rc;
+  failed |= p->failed || finished < njobs;
+  *state = p->st;
+  mc_pool_free(p);
+  if (failed) mc_error_set(e, "out of memory");
+  return failed ? -1 : 0;
 }

@@ -1,10 +1,12 @@
-/* Sending a batch of transactions to one destination: up to
+/* A destination: transactions to one server (or MX host set) over up to
  * `connections` sessions at once, each carrying up to
  * `messages_per_connection` transactions before it says QUIT and a new
  * one takes its place, within a rate limit that halves at once when the
  * server says it is overloaded (421, "too many ...", "try again later")
  * and grows back a step with every delivery (additive increase,
- * multiplicative decrease). */
+ * multiplicative decrease). A pool lives as long as its owner wants:
+ * jobs are submitted at any time, and a session with nothing to do
+ * waits `idle_timeout` seconds for more before it says QUIT. */
 #ifndef MC_SMTP_POOL_H
 #define MC_SMTP_POOL_H
 
@@ -12,13 +14,15 @@
 
 typedef enum { MC_RCPT_SENT, MC_RCPT_DEFERRED, MC_RCPT_FAILED } mc_rcpt_status_t;
 
-typedef struct {
+typedef struct mc_job {
   mc_txn_t txn;                 /* set by the caller */
   mc_rcpt_result_t *results;    /* one per recipient, filled by the run */
   size_t nresults;
   char *tls;                    /* the TLS of the session that carried it */
   char *peer;                   /* "name [address]" of the server it went to */
   int attempts;                 /* transactions tried (0: never reached a session) */
+  long long tag;                /* the owner's name for it */
+  struct mc_job *next;          /* the owner's list */
 } mc_job_t;
 
 typedef struct {
@@ -27,6 +31,9 @@ typedef struct {
   double rate;                     /* messages per second; 0: no limit */
   double connect_rate;             /* new connections per second; 0: no limit */
   int connect_attempts;            /* consecutive failed connections before the rest is given up */
+  double idle_timeout;             /* seconds an idle session waits for work; 0: QUIT at once */
+  double down_time;                /* after giving up, seconds new jobs fail at once
+                                      with the same reason instead of reconnecting */
 } mc_pool_opts_t;
 
 /* What the destination's traffic shaping looks like now. */
@@ -40,8 +47,45 @@ typedef struct {
 
 void mc_pool_opts_init(mc_pool_opts_t *o);
 
-/* Runs every job to an outcome (nothing is left untried without a
- * reason in its results). Returns 0, or -1 on a local failure (e). */
+typedef struct mc_pool mc_pool_t;
+
+/* Called once per job when it has its outcome (results filled in). */
+typedef void (*mc_pool_done_cb)(mc_job_t *job, void *arg);
+
+/* route and o must outlive the pool. NULL when out of memory. */
+mc_pool_t *mc_pool_new(struct event_base *base, const mc_route_t *route,
+                       const mc_pool_opts_t *o, mc_pool_done_cb done, void *arg);
+
+/* Queues a job (the caller keeps it until done is called for it):
+ * 0, or -1 when out of memory (the job is then not queued). */
+int mc_pool_submit(mc_pool_t *p, mc_job_t *job);
+
+/* Jobs queued or on a session. */
+size_t mc_pool_pending(const mc_pool_t *p);
+
+/* Sessions holding a connection (closing ones too). */
+size_t mc_pool_active(const mc_pool_t *p);
+
+/* Seconds until the destination takes new work again after it gave up
+ * connecting (0: it is not down). */
+double mc_pool_down_for(const mc_pool_t *p);
+
+/* 1 after a local failure (out of memory) lost track of a job. */
+int mc_pool_failed(const mc_pool_t *p);
+
+const mc_pool_state_t *mc_pool_state(const mc_pool_t *p);
+
+/* Idle sessions say QUIT now and busy ones after their transaction;
+ * jobs still queued stay queued. */
+void mc_pool_drain(mc_pool_t *p);
+
+/* Drops every connection at once; jobs not done are the caller's again
+ * (done is not called for them). */
+void mc_pool_free(mc_pool_t *p);
+
+/* Runs every job to an outcome on a pool of its own (nothing is left
+ * untried without a reason in its results). Returns 0, or -1 on a local
+ * failure (e). */
 int mc_pool_run(struct event_base *base, const mc_route_t *route, mc_job_t *jobs,
                 size_t njobs, const mc_pool_opts_t *o, mc_pool_state_t *state, mc_error_t *e);
 

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/message.h"
 #include "core/part.h"
+#include "core/smtp_pool.h"
 
 #define MC_PART_CLASS "mailcast.Part"
 #define MC_MESSAGE_CLASS "mailcast.Message"
@@ -18,12 +19,39 @@ void mc_l_open_part(lua_State *L);
 void mc_l_open_message(lua_State *L);
 void mc_l_open_parse(lua_State *L);
 void mc_l_open_smtp(lua_State *L);
+void mc_l_open_sched(lua_State *L);
 void mc_l_open_dns(lua_State *L);
 void mc_l_open_sink(lua_State *L);
 void mc_l_open_store(lua_State *L);
 
 /* Pushes fail and the message; returns 2 (the Lua convention). */
 int mc_l_fail(lua_State *L, const mc_error_t *e);
+
+/* Field key of the table at t: a number not below 0 (dflt when absent),
+ * or a boolean (dflt when absent). */
+double mc_l_optnumber(lua_State *L, int t, const char *key, double dflt);
+int mc_l_optbool(lua_State *L, int t, const char *key, int dflt);
+
+/* The Route at idx, or a table made into one (which takes its place). */
+mc_route_t *mc_l_toroute(lua_State *L, int idx);
+
+/* The data at idx for a transaction: a Message, or a string. */
+void mc_l_readdata(lua_State *L, int idx, mc_txn_t *t);
+
+/* Reads job table idx ({from=, to=, message=, eight_bit=, dsn_*=}) into
+ * *job; *rcpts is malloc'd (the caller frees it) and the strings stay
+ * owned by the table, which the caller keeps alive. */
+void mc_l_readjob(lua_State *L, int idx, mc_job_t *job, const char ***rcpts);
+
+/* Pool options from the table at idx (none: the defaults). */
+void mc_l_poolopts(lua_State *L, int idx, mc_pool_opts_t *o);
+
+/* {status=, attempts=, tls=, server=, recipients={{address=, status=,
+ * code=, enhanced=, text=}...}} for a job that has its outcome. */
+void mc_l_pushjob(lua_State *L, const mc_job_t *job);
+
+/* {connections=, rate=, backoffs=, sessions=, transactions=} */
+void mc_l_pushpoolstate(lua_State *L, const mc_pool_state_t *ps);
 
 /* Registers a class: metatable name (its __name) with the metamethods
  * meta and an __index table of methods. */

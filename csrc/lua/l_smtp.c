@@ -41,23 +41,6 @@ static char *opt_dup(lua_State *L, int t, const char *key) {
 }
 
 
-static double opt_number(lua_State *L, int t, const char *key, double dflt) {
-  lua_getfield(L, t, key);
-  double v = luaL_optnumber(L, -1, dflt);
-  lua_pop(L, 1);
-  if (v < 0) luaL_error(L, "'%s' must not be negative", key);
-  return v;
-}
-
-
-static int opt_bool(lua_State *L, int t, const char *key, int dflt) {
-  int type = lua_getfield(L, t, key);
-  int v = type == LUA_TNIL ? dflt : lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return v;
-}
-
-
 static void read_timeouts(lua_State *L, int t, mc_smtp_timeouts_t *to) {
   if (lua_getfield(L, t, "timeouts") != LUA_TTABLE) {
     if (!lua_isnil(L, -1)) luaL_error(L, "route field 'timeouts' must be a table");
@@ -65,16 +48,16 @@ static void read_timeouts(lua_State *L, int t, mc_smtp_timeouts_t *to) {
     return;
   }
   int i = lua_gettop(L);
-  to->connect = opt_number(L, i, "connect", to->connect);
-  to->greeting = opt_number(L, i, "greeting", to->greeting);
-  to->ehlo = opt_number(L, i, "ehlo", to->ehlo);
-  to->tls = opt_number(L, i, "tls", to->tls);
-  to->mail = opt_number(L, i, "mail", to->mail);
-  to->rcpt = opt_number(L, i, "rcpt", to->rcpt);
-  to->data_init = opt_number(L, i, "data_init", to->data_init);
-  to->data_block = opt_number(L, i, "data_block", to->data_block);
-  to->data_end = opt_number(L, i, "data_end", to->data_end);
-  to->command = opt_number(L, i, "command", to->command);
+  to->connect = mc_l_optnumber(L, i, "connect", to->connect);
+  to->greeting = mc_l_optnumber(L, i, "greeting", to->greeting);
+  to->ehlo = mc_l_optnumber(L, i, "ehlo", to->ehlo);
+  to->tls = mc_l_optnumber(L, i, "tls", to->tls);
+  to->mail = mc_l_optnumber(L, i, "mail", to->mail);
+  to->rcpt = mc_l_optnumber(L, i, "rcpt", to->rcpt);
+  to->data_init = mc_l_optnumber(L, i, "data_init", to->data_init);
+  to->data_block = mc_l_optnumber(L, i, "data_block", to->data_block);
+  to->data_end = mc_l_optnumber(L, i, "data_end", to->data_end);
+  to->command = mc_l_optnumber(L, i, "command", to->command);
   lua_pop(L, 1);
 }
 
@@ -108,7 +91,7 @@ static int l_route(lua_State *L) {
       mc_target_t *t = &r->targets[r->ntargets++];
       t->address = opt_dup(L, lua_gettop(L), "address");
       t->name = opt_dup(L, lua_gettop(L), "name");
-      t->port = (int)opt_number(L, lua_gettop(L), "port", 0);
+      t->port = (int)mc_l_optnumber(L, lua_gettop(L), "port", 0);
       if (t->port > 65535) return luaL_error(L, "route targets[%d] port out of range", (int)i);
       lua_pop(L, 1);
       if (t->address == NULL) return luaL_error(L, "route targets[%d] has no address", (int)i);
@@ -116,9 +99,11 @@ static int l_route(lua_State *L) {
     if (r->host == NULL && r->ntargets) r->host = strdup(r->targets[0].name ? r->targets[0].name : r->targets[0].address);
   }
   lua_pop(L, 1);
-  if (r->host == NULL) return luaL_error(L, "route needs a host (or targets)");
-  r->implicit_tls = opt_bool(L, 1, "implicit_tls", 0);
-  r->port = (int)opt_number(L, 1, "port", r->implicit_tls ? 465 : 25);
+  /* An mx route is a template: each destination brings its MX hosts. */
+  if (r->host == NULL && !mc_l_optbool(L, 1, "mx", 0))
+    return luaL_error(L, "route needs a host (or targets)");
+  r->implicit_tls = mc_l_optbool(L, 1, "implicit_tls", 0);
+  r->port = (int)mc_l_optnumber(L, 1, "port", r->implicit_tls ? 465 : 25);
   if (r->port < 1 || r->port > 65535) return luaL_error(L, "route port out of range");
   r->server_name = opt_dup(L, 1, "server_name");
   r->ca_file = opt_dup(L, 1, "ca_file");
@@ -133,10 +118,10 @@ static int l_route(lua_State *L) {
   if (r->oauth_token && r->auth_mechanism == NULL) r->auth_mechanism = strdup("XOAUTH2");
   if (r->auth_mechanism && strcasecmp(r->auth_mechanism, "XOAUTH2") == 0 && r->oauth_token == NULL)
     return luaL_error(L, "auth_mechanism XOAUTH2 needs oauth_token");
-  r->allow_plaintext_auth = opt_bool(L, 1, "allow_plaintext_auth", 0);
-  r->pipelining = opt_bool(L, 1, "pipelining", 1);
-  r->chunking = opt_bool(L, 1, "chunking", 1);
-  r->max_message = (size_t)opt_number(L, 1, "max_message", 0);
+  r->allow_plaintext_auth = mc_l_optbool(L, 1, "allow_plaintext_auth", 0);
+  r->pipelining = mc_l_optbool(L, 1, "pipelining", 1);
+  r->chunking = mc_l_optbool(L, 1, "chunking", 1);
+  r->max_message = (size_t)mc_l_optnumber(L, 1, "max_message", 0);
   read_timeouts(L, 1, &r->timeouts);
   static const char *const policies[] = {"none", "opportunistic", "required", "verify", NULL};
   lua_getfield(L, 1, "tls");
@@ -154,7 +139,7 @@ static int l_route(lua_State *L) {
 
 
 /* The Route at idx, or a table made into one (left on the stack). */
-static mc_route_t *to_route(lua_State *L, int idx) {
+mc_route_t *mc_l_toroute(lua_State *L, int idx) {
   route_box *box = luaL_testudata(L, idx, MC_ROUTE_CLASS);
   if (box == NULL) {
     luaL_checktype(L, idx, LUA_TTABLE);
@@ -171,6 +156,14 @@ static mc_route_t *to_route(lua_State *L, int idx) {
 }
 
 
+/* A route that can connect on its own: not an mx template. */
+static mc_route_t *connectable_route(lua_State *L, int idx) {
+  mc_route_t *r = mc_l_toroute(L, idx);
+  if (r->host == NULL) luaL_argerror(L, idx, "an mx route needs its hosts (use mailcast.send)");
+  return r;
+}
+
+
 /* ---- replies ---- */
 
 static void push_reply(lua_State *L, const mc_reply_t *r) {
@@ -180,24 +173,6 @@ static void push_reply(lua_State *L, const mc_reply_t *r) {
   lua_pushstring(L, r->enhanced);
   lua_setfield(L, -2, "enhanced");
   lua_pushlstring(L, r->text.data ? r->text.data : "", r->text.len);
-  lua_setfield(L, -2, "text");
-}
-
-
-static const char *const statuses[] = {"sent", "deferred", "failed"};
-
-
-static void push_rcpt(lua_State *L, const char *addr, const mc_rcpt_result_t *r) {
-  lua_createtable(L, 0, 5);
-  lua_pushstring(L, addr);
-  lua_setfield(L, -2, "address");
-  lua_pushstring(L, statuses[mc_rcpt_status(r)]);
-  lua_setfield(L, -2, "status");
-  lua_pushinteger(L, r->code);
-  lua_setfield(L, -2, "code");
-  lua_pushstring(L, r->enhanced);
-  lua_setfield(L, -2, "enhanced");
-  lua_pushstring(L, r->text ? r->text : "");
   lua_setfield(L, -2, "text");
 }
 
@@ -253,7 +228,7 @@ static int session_close(lua_State *L) {
 
 /* session(route) -> Session connected and ready | fail, message, code */
 static int l_session(lua_State *L) {
-  mc_route_t *route = to_route(L, 1);
+  mc_route_t *route = connectable_route(L, 1);
   session_box *box = lua_newuserdatauv(L, sizeof *box, 1);
   memset(box, 0, sizeof *box);
   luaL_setmetatable(L, MC_SESSION_CLASS);
@@ -318,22 +293,11 @@ static int session_noop(lua_State *L) { return command(L, "NOOP"); }
 static int session_command(lua_State *L) { return command(L, luaL_checkstring(L, 2)); }
 
 
-/* The data at idx: a Message, or a string. */
-static void read_data(lua_State *L, int idx, mc_txn_t *t) {
-  if (lua_type(L, idx) == LUA_TSTRING) {
-    t->raw = lua_tolstring(L, idx, &t->raw_len);
-    return;
-  }
-  t->msg = mc_l_tomessage(L, idx);
-  if (t->msg == NULL) luaL_argerror(L, idx, "an open mailcast.Message or a string");
-}
-
-
 /* session:data(message) -> the reply to the end of data | fail, message */
 static int session_data(lua_State *L) {
   session_box *box = check_session(L);
   mc_txn_t t = {0};
-  read_data(L, 2, &t);
+  mc_l_readdata(L, 2, &t);
   box->done = 0;
   mc_session_data(box->session, &t, on_done, box);
   wait_done(box);
@@ -392,56 +356,6 @@ static int session_auth(lua_State *L) {
 
 /* ---- send ---- */
 
-/* Reads the envelope and data of job table at idx into *job; the strings
- * stay referenced by the job tables, which the caller keeps on the stack. */
-static void read_job(lua_State *L, int idx, mc_job_t *job, const char ***rcpts) {
-  mc_txn_t *t = &job->txn;
-  lua_getfield(L, idx, "from");
-  t->from = lua_tostring(L, -1);
-  lua_pop(L, 1);
-  if (t->from == NULL) luaL_error(L, "each message needs an envelope 'from' (\"\" for none)");
-  lua_getfield(L, idx, "to");
-  if (lua_type(L, -1) == LUA_TSTRING) {
-    *rcpts = malloc(sizeof **rcpts);
-    if (*rcpts == NULL) luaL_error(L, "not enough memory");
-    (*rcpts)[0] = lua_tostring(L, -1);
-    t->nrcpts = 1;
-  } else if (lua_istable(L, -1)) {
-    lua_Integer n = luaL_len(L, -1);
-    *rcpts = malloc(sizeof **rcpts * (size_t)(n > 0 ? n : 1));
-    if (*rcpts == NULL) luaL_error(L, "not enough memory");
-    t->nrcpts = (size_t)(n > 0 ? n : 0);
-    for (lua_Integer i = 1; i <= n; i++) {
-      lua_geti(L, -1, i);
-      (*rcpts)[i - 1] = lua_tostring(L, -1);
-      lua_pop(L, 1);
-      if ((*rcpts)[i - 1] == NULL) luaL_error(L, "envelope 'to' must hold strings");
-    }
-  } else {
-    luaL_error(L, "each message needs envelope 'to' recipients");
-  }
-  lua_pop(L, 1);
-  t->rcpts = *rcpts;
-  lua_getfield(L, idx, "message");
-  read_data(L, lua_gettop(L), t);
-  lua_pop(L, 1);   /* the job table keeps it */
-  t->eight_bit = opt_bool(L, idx, "eight_bit", 0);
-  t->dsn_orcpt = opt_bool(L, idx, "dsn_orcpt", 0);
-  lua_getfield(L, idx, "dsn_ret");
-  t->dsn_ret = lua_tostring(L, -1);
-  lua_getfield(L, idx, "dsn_envid");
-  t->dsn_envid = lua_tostring(L, -1);
-  lua_getfield(L, idx, "dsn_notify");
-  t->dsn_notify = lua_tostring(L, -1);
-  lua_pop(L, 3);
-  const char *const checks[] = {t->dsn_ret, t->dsn_envid, t->dsn_notify};
-  for (size_t i = 0; i < 3; i++) {
-    if (checks[i] && (strpbrk(checks[i], "\r\n <>") || strlen(checks[i]) > 100))
-      luaL_error(L, "DSN parameters must be short and hold no spaces, CR, LF or angle brackets");
-  }
-}
-
-
 typedef struct {
   mc_job_t *jobs;
   const char ***rcpts;
@@ -470,21 +384,10 @@ static int send_state_gc(lua_State *L) {
  * connect_attempts. results[i] = {status=, tls=, attempts=, recipients=
  * {{address=, status=, code=, enhanced=, text=}...}} */
 static int l_send(lua_State *L) {
-  mc_route_t *route = to_route(L, 1);
+  mc_route_t *route = connectable_route(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   mc_pool_opts_t o;
-  mc_pool_opts_init(&o);
-  if (!lua_isnoneornil(L, 3)) {
-    luaL_checktype(L, 3, LUA_TTABLE);
-    o.connections = (size_t)opt_number(L, 3, "connections", 1);
-    o.messages_per_connection = (size_t)opt_number(L, 3, "messages_per_connection", 10);
-    o.rate = opt_number(L, 3, "rate", 0);
-    o.connect_rate = opt_number(L, 3, "connect_rate", 0);
-    o.connect_attempts = (int)opt_number(L, 3, "connect_attempts", 3);
-  }
-  if (o.connections < 1 || o.connections > 1000) return luaL_argerror(L, 3, "connections must be 1 to 1000");
-  if (o.messages_per_connection < 1) return luaL_argerror(L, 3, "messages_per_connection must be at least 1");
-  if (o.connect_attempts < 1) o.connect_attempts = 1;
+  mc_l_poolopts(L, 3, &o);
   size_t n = (size_t)luaL_len(L, 2);
   send_state *st = mc_l_guard(L, sizeof *st, send_state_gc);
   int guard = lua_gettop(L);
@@ -495,7 +398,7 @@ static int l_send(lua_State *L) {
   for (size_t i = 0; i < n; i++) {
     lua_geti(L, 2, (lua_Integer)i + 1);
     if (!lua_istable(L, -1)) return luaL_error(L, "message %d is not a table", (int)i + 1);
-    read_job(L, lua_gettop(L), &st->jobs[i], &st->rcpts[i]);
+    mc_l_readjob(L, lua_gettop(L), &st->jobs[i], &st->rcpts[i]);
     lua_pop(L, 1);   /* jobs (argument 2) keeps every table alive */
   }
   st->base = event_base_new();
@@ -505,44 +408,10 @@ static int l_send(lua_State *L) {
   if (mc_pool_run(st->base, route, st->jobs, n, &o, &ps, &e) != 0) return mc_l_fail(L, &e);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
-    mc_job_t *job = &st->jobs[i];
-    size_t counts[3] = {0, 0, 0};
-    lua_createtable(L, 0, 4);
-    lua_createtable(L, (int)job->nresults, 0);
-    for (size_t k = 0; k < job->nresults; k++) {
-      push_rcpt(L, job->txn.rcpts[k], &job->results[k]);
-      lua_rawseti(L, -2, (lua_Integer)k + 1);
-      counts[mc_rcpt_status(&job->results[k])]++;
-    }
-    lua_setfield(L, -2, "recipients");
-    const char *status = counts[0] == job->nresults ? "sent"
-                       : counts[0] ? "partial"
-                       : counts[2] == job->nresults ? "failed" : "deferred";
-    lua_pushstring(L, status);
-    lua_setfield(L, -2, "status");
-    lua_pushinteger(L, job->attempts);
-    lua_setfield(L, -2, "attempts");
-    if (job->tls) {
-      lua_pushstring(L, job->tls);
-      lua_setfield(L, -2, "tls");
-    }
-    if (job->peer) {
-      lua_pushstring(L, job->peer);
-      lua_setfield(L, -2, "server");
-    }
+    mc_l_pushjob(L, &st->jobs[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-  lua_createtable(L, 0, 5);
-  lua_pushnumber(L, ps.connections);
-  lua_setfield(L, -2, "connections");
-  lua_pushnumber(L, ps.rate);
-  lua_setfield(L, -2, "rate");
-  lua_pushinteger(L, (lua_Integer)ps.backoffs);
-  lua_setfield(L, -2, "backoffs");
-  lua_pushinteger(L, (lua_Integer)ps.sessions);
-  lua_setfield(L, -2, "sessions");
-  lua_pushinteger(L, (lua_Integer)ps.transactions);
-  lua_setfield(L, -2, "transactions");
+  mc_l_pushpoolstate(L, &ps);
   mc_l_release(L, guard, send_state_gc);
   return 2;
 }

@@ -39,3 +39,20 @@ void mc_l_release(lua_State *L, int idx, lua_CFunction gc) {
   lua_pushvalue(L, idx);
   lua_call(L, 1, 0);
 }
+
+
+double mc_l_optnumber(lua_State *L, int t, const char *key, double dflt) {
+  lua_getfield(L, t, key);
+  double v = luaL_optnumber(L, -1, dflt);
+  lua_pop(L, 1);
+  if (v < 0) luaL_error(L, "'%s' must not be negative", key);
+  return v;
+}
+
+
+int mc_l_optbool(lua_State *L, int t, const char *key, int dflt) {
+  int type = lua_getfield(L, t, key);
+  int v = type == LUA_TNIL ? dflt : lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}

@@ -1,6 +1,7 @@
 -- Sending: mailcast.send over a pool of SMTP sessions, low-level
 -- sessions, and a drop-in for LuaSocket's smtp.send.
 local core = require "mailcast.core"
+local dispatch = require "mailcast.dispatch"
 
 local M = {}
 
@@ -57,98 +58,49 @@ local function job_for(entry, build)
   }
 end
 
-local PER = { s = 1, m = 60, h = 3600 }
-
--- A rate as messages per second: a number, or "N/s", "N/m", "N/h".
-local function per_second(rate, name)
-  if rate == nil or type(rate) == "number" then return rate end
-  local n, unit = tostring(rate):match("^%s*([%d.]+)%s*/%s*([smh])%a*%s*$")
-  if not n then error(string.format("%s must be a number or like '100/m', not '%s'", name, rate), 4) end
-  return tonumber(n) / PER[unit]
-end
-
--- Direct delivery: what a failed MX look-up means for its recipients.
-local DNS_OUTCOME = {
-  null_mx = { "failed", 556, "5.1.10" },     -- RFC 7505 3
-  no_domain = { "failed", 550, "5.1.2" },
-  no_address = { "failed", 550, "5.1.2" },
-  temporary = { "deferred", 0, "" },
-}
-
-local function domain_of(address)
-  return (address:match("@([^@]+)$") or ""):lower()
-end
-
 -- Sends jobs straight to each recipient domain's MX hosts: one
--- transaction per message and domain, the hosts of a domain tried in MX
--- order (the next on a failed connection or a 4xx greeting), one pool
--- per host set. Returns per-job results shaped as core.send's.
+-- transaction per message and domain, every MX host set a destination
+-- of one scheduler, all sent at once. Returns per-job results shaped as
+-- core.send's.
 local function send_mx(route, jobs, opts)
-  local resolver = { server = route.dns_server, timeout = route.dns_timeout, tries = route.dns_tries }
-  local lookups, by_set, order = {}, {}, {}
+  local ok, d = pcall(dispatch.new, { mx = route }, { limits = opts, window = false })
+  if not ok then return nil, d end
   local out = {}
   for j, job in ipairs(jobs) do
     out[j] = { recipients = {} }
     local domains, seen = {}, {}
     for k, rcpt in ipairs(job.to) do
-      local d = domain_of(rcpt)
-      if not seen[d] then seen[d] = { rcpts = {}, slots = {} } domains[#domains + 1] = d end
-      table.insert(seen[d].rcpts, rcpt)
-      table.insert(seen[d].slots, k)
+      local dom = dispatch.domain_of(rcpt)
+      if not seen[dom] then seen[dom] = { rcpts = {}, slots = {} } domains[#domains + 1] = dom end
+      table.insert(seen[dom].rcpts, rcpt)
+      table.insert(seen[dom].slots, k)
     end
-    for _, d in ipairs(domains) do
-      local mx = lookups[d]
-      if mx == nil then
-        local err
-        mx, err = core.mx(d, resolver)
-        if not mx then return nil, err end
-        lookups[d] = mx
-      end
-      if mx.status == "ok" then
-        local targets, names = {}, {}
-        for _, h in ipairs(mx.hosts) do
-          for _, a in ipairs(h.addresses) do
-            targets[#targets + 1] = { address = a, name = h.name }
-            names[#names + 1] = h.name .. "=" .. a
-          end
-        end
-        local key = table.concat(names, ",")
-        if not by_set[key] then
-          by_set[key] = { targets = targets, jobs = {}, back = {} }
-          order[#order + 1] = key
-        end
-        local set = by_set[key]
-        set.jobs[#set.jobs + 1] = {
-          from = job.from, to = seen[d].rcpts, message = job.message, eight_bit = job.eight_bit,
-          dsn_ret = job.dsn_ret, dsn_envid = job.dsn_envid, dsn_notify = job.dsn_notify, dsn_orcpt = job.dsn_orcpt,
-        }
-        set.back[#set.jobs] = { j, seen[d].slots }
-      else
-        local o = DNS_OUTCOME[mx.status]
-        for i, k in ipairs(seen[d].slots) do
-          out[j].recipients[k] = { address = seen[d].rcpts[i], status = o[1], code = o[2], enhanced = o[3], text = mx.error }
-        end
-      end
+    for _, dom in ipairs(domains) do
+      local part = {
+        from = job.from, to = seen[dom].rcpts, message = job.message, eight_bit = job.eight_bit,
+        dsn_ret = job.dsn_ret, dsn_envid = job.dsn_envid, dsn_notify = job.dsn_notify, dsn_orcpt = job.dsn_orcpt,
+      }
+      local submitted, err = pcall(d.submit, d, "mx", part, { j, seen[dom].slots })
+      if not submitted then d:close() return nil, err end
     end
   end
-  local state = { sessions = 0, transactions = 0, backoffs = 0, destinations = #order }
-  for _, key in ipairs(order) do
-    local set = by_set[key]
-    local r = {}
-    for k, v in pairs(route) do r[k] = v end
-    r.mx, r.host, r.dns_server, r.dns_timeout, r.dns_tries = nil, nil, nil, nil, nil
-    r.targets = set.targets
-    local results, st = core.send(r, set.jobs, opts)
-    if not results then return nil, st end
-    for n, res in ipairs(results) do
-      local j, slots = set.back[n][1], set.back[n][2]
+  while d:held() > 0 do
+    for _, o in ipairs(d:run(1, math.huge)) do
+      local j, slots = o.owner[1], o.owner[2]
+      local res = o.result
       for i, k in ipairs(slots) do out[j].recipients[k] = res.recipients[i] end
       out[j].tls = out[j].tls or res.tls
       out[j].server = out[j].server or res.server
       out[j].attempts = (out[j].attempts or 0) + res.attempts
     end
+  end
+  local state = { sessions = 0, transactions = 0, backoffs = 0, destinations = 0 }
+  for id in pairs(d.dests) do
+    local st = d.sched:state(id)
+    state.destinations = state.destinations + 1
     for _, f in ipairs { "sessions", "transactions", "backoffs" } do state[f] = state[f] + st[f] end
   end
+  d:close()
   for _, r in ipairs(out) do
     local counts = { sent = 0, deferred = 0, failed = 0 }
     for _, rcpt in ipairs(r.recipients) do counts[rcpt.status] = counts[rcpt.status] + 1 end
@@ -183,11 +135,9 @@ function M.send(route, messages, opts, build)
     end
   end
   if opts then
-    local copy = {}
-    for k, v in pairs(opts) do copy[k] = v end
-    copy.rate = per_second(opts.rate, "rate")
-    copy.connect_rate = per_second(opts.connect_rate, "connect_rate")
-    opts = copy
+    local ok, limits = pcall(dispatch.limits, opts)
+    if not ok then error(limits, 2) end
+    opts = limits
   end
   local sent, state
   if type(route) == "table" and route.mx then

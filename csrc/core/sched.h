@@ -1,0 +1,47 @@
+/* The scheduler: every destination of a run on one event loop. Jobs are
+ * submitted to destinations at any time; run() turns the loop until some
+ * have their outcome (or a time passes), and take() hands them back one
+ * by one, so the caller can record outcomes while the sessions of every
+ * destination stay open and go on with their queues. */
+#ifndef MC_SCHED_H
+#define MC_SCHED_H
+
+#include "smtp_pool.h"
+
+typedef struct mc_sched mc_sched_t;
+
+mc_sched_t *mc_sched_new(struct event_base *base);
+
+/* A new destination with its own copy of o; route must outlive the
+ * scheduler. NULL when out of memory. */
+mc_pool_t *mc_sched_add(mc_sched_t *s, const mc_route_t *route, const mc_pool_opts_t *o);
+
+/* Queues job on pool (a destination of s): 0, or -1 when out of memory. */
+int mc_sched_submit(mc_sched_t *s, mc_pool_t *pool, mc_job_t *job);
+
+/* Turns the loop until a job is done, timeout seconds pass, or nothing
+ * is pending. 0, or -1 when a local failure (out of memory) lost a job. */
+int mc_sched_run(mc_sched_t *s, double timeout);
+
+/* The next job that has its outcome, or NULL. */
+mc_job_t *mc_sched_take(mc_sched_t *s);
+
+/* Jobs submitted and not yet taken. */
+size_t mc_sched_pending(const mc_sched_t *s);
+
+/* Sessions holding a connection, over every destination. */
+size_t mc_sched_active(const mc_sched_t *s);
+
+/* Destinations that gave up connecting and are waiting to try again. */
+size_t mc_sched_down(const mc_sched_t *s);
+
+/* Stops new transactions: idle sessions say QUIT now, busy ones after
+ * the transaction they are in; then turns the loop until every session
+ * is closed or grace seconds pass. Queued jobs stay queued. */
+void mc_sched_drain(mc_sched_t *s, double grace);
+
+/* Frees every destination (connections dropped); jobs not taken are the
+ * caller's to free. */
+void mc_sched_free(mc_sched_t *s);
+
+#endif

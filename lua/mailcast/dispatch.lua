@@ -1,0 +1,228 @@
+-- Where each message goes, on one scheduler: named routes (a relay, or
+-- `mx` for direct delivery) become destinations with their own
+-- connections, rate and backoff. An mx route makes one destination per
+-- MX host set, found through a cache of MX look-ups, so the domains of a
+-- campaign share connections when they share servers and are all sent
+-- at once on the same loop.
+--
+-- A destination holds at most `window` jobs whose outcome has not been
+-- acknowledged (taken from run() and recorded by the caller: the next
+-- run() call acknowledges them); the rest wait in its backlog. With the
+-- window at connections × messages per connection, a crash re-sends at
+-- most that many messages per destination.
+local core = require "mailcast.core"
+
+local M = {}
+
+local Dispatch = {}
+Dispatch.__index = Dispatch
+
+-- Route fields that are ours, not the SMTP client's.
+local ROUTE_ONLY = { limits = true, domains = true, dns_server = true, dns_timeout = true,
+                     dns_tries = true, mx_ttl = true }
+
+-- What a failed MX look-up means for its recipients.
+local DNS_OUTCOME = {
+  null_mx = { "failed", 556, "5.1.10" },     -- RFC 7505 3
+  no_domain = { "failed", 550, "5.1.2" },
+  no_address = { "failed", 550, "5.1.2" },
+  temporary = { "deferred", 0, "" },
+}
+
+local PER = { s = 1, m = 60, h = 3600 }
+
+--- per_second(rate, name) -> messages per second: a number, or "N/s",
+-- "N/m", "N/h" (nil stays nil).
+function M.per_second(rate, name)
+  if rate == nil or type(rate) == "number" then return rate end
+  local n, unit = tostring(rate):match("^%s*([%d.]+)%s*/%s*([smh])%a*%s*$")
+  if not n then error(string.format("%s must be a number or like '100/m', not '%s'", name, rate), 0) end
+  return tonumber(n) / PER[unit]
+end
+
+--- limits(...) -> the pool options of the tables given, later ones
+-- overriding earlier ones, with rates as messages per second.
+function M.limits(...)
+  local out = {}
+  for i = 1, select("#", ...) do
+    local t = select(i, ...)
+    if t then for k, v in pairs(t) do out[k] = v end end
+  end
+  out.rate = M.per_second(out.rate, "rate")
+  out.connect_rate = M.per_second(out.connect_rate, "connect_rate")
+  return out
+end
+
+function M.domain_of(address)
+  return (address:match("@([^@]+)$") or ""):lower()
+end
+
+--- new(routes, opts) -> dispatcher
+-- routes: name -> route table (a relay's host, port, tls, user, ...; or
+-- {mx = true, ...}); each may carry limits = {...} and, for mx,
+-- domains = {["example.com"] = limits}. opts.limits: the defaults for
+-- every destination; opts.window = false: no window (mailcast.send).
+function M.new(routes, opts)
+  opts = opts or {}
+  local self = setmetatable({
+    sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {},
+    owners = {}, ready = {}, settled = {}, queued = 0, use_window = opts.window ~= false,
+  }, Dispatch)
+  for name, spec in pairs(routes) do
+    if type(spec) ~= "table" then error(string.format("route '%s' must be a table", name), 0) end
+    local fields = {}
+    for k, v in pairs(spec) do if not ROUTE_ONLY[k] then fields[k] = v end end
+    local route, err = core.route(fields)
+    if not route then error(string.format("route '%s': %s", name, err), 0) end
+    self.routes[name] = {
+      name = name, route = route, mx = spec.mx and true or false, spec = spec,
+      limits = M.limits(opts.limits, spec.limits), domains = spec.domains or {},
+      resolver = { server = spec.dns_server, timeout = spec.dns_timeout, tries = spec.dns_tries },
+      mx_ttl = spec.mx_ttl or 300, dest = nil, by_set = {},
+    }
+  end
+  return self
+end
+
+-- A destination record: its scheduler id, window and backlog.
+function Dispatch:destination(r, key, limits, targets, label)
+  local id = self.sched:destination(r.route, limits, targets)
+  local window = (limits.connections or 1) * (limits.messages_per_connection or 10)
+  local d = { id = id, key = key, label = label, route = r.name, window = window,
+              inflight = 0, backlog = {}, head = 1 }
+  self.dests[id] = d
+  return d
+end
+
+-- The domain's MX hosts, looked up once per mx_ttl seconds.
+function Dispatch:mx(r, domain)
+  local now = os.time()
+  local hit = self.mx_cache[domain]
+  if hit and hit.expires > now then return hit.result end
+  local result, err = core.mx(domain, r.resolver)
+  if not result then error("dns: " .. tostring(err), 0) end
+  -- A temporary failure is not kept: the next recipient asks again.
+  if result.status ~= "temporary" then self.mx_cache[domain] = { result = result, expires = now + r.mx_ttl } end
+  return result
+end
+
+-- An outcome without a transaction (a failed MX look-up).
+function Dispatch:settle_now(owner, route, status, code, enhanced, text, rcpts)
+  local recipients = {}
+  for i, a in ipairs(rcpts) do
+    recipients[i] = { address = a, status = status, code = code, enhanced = enhanced, text = text }
+  end
+  self.ready[#self.ready + 1] = { owner = owner, route = route,
+    result = { status = status, recipients = recipients, attempts = 0 } }
+end
+
+-- The destination for a job of route r (all of whose recipients are in
+-- one domain for an mx route), or nil when its MX look-up settled it.
+function Dispatch:pick(r, job, owner)
+  if not r.mx then
+    if not r.dest then r.dest = self:destination(r, r.name, r.limits, nil, r.spec.host) end
+    return r.dest
+  end
+  local domain = M.domain_of(job.to[1])
+  local mx = self:mx(r, domain)
+  if mx.status ~= "ok" then
+    local o = DNS_OUTCOME[mx.status]
+    self:settle_now(owner, r.name, o[1], o[2], o[3], mx.error or mx.status, job.to)
+    return nil
+  end
+  local targets, names = {}, {}
+  for _, h in ipairs(mx.hosts) do
+    for _, a in ipairs(h.addresses) do
+      targets[#targets + 1] = { address = a, name = h.name }
+      names[#names + 1] = h.name .. "=" .. a
+    end
+  end
+  local special = r.domains[domain]
+  local key = table.concat(names, ",") .. (special and ("|" .. domain) or "")
+  local d = r.by_set[key]
+  if not d then
+    d = self:destination(r, key, special and M.limits(r.limits, special) or r.limits, targets,
+      mx.hosts[1] and mx.hosts[1].name or domain)
+    r.by_set[key] = d
+  end
+  return d
+end
+
+--- d:submit(route_name, job, owner) -> true | nil, message
+-- job = {from=, to = {...}, message=, ...} as core.send takes it; for an
+-- mx route every recipient must be in one domain. owner comes back with
+-- the outcome.
+function Dispatch:submit(name, job, owner)
+  local r = self.routes[name]
+  if not r then return nil, string.format("no route named '%s'", tostring(name)) end
+  local d = self:pick(r, job, owner)
+  if not d then return true end
+  self.queued = self.queued + 1
+  d.backlog[#d.backlog + 1] = { job = job, owner = owner }
+  self:feed(d)
+  return true
+end
+
+-- Moves backlog jobs onto the destination while its window has room.
+function Dispatch:feed(d)
+  while d.head <= #d.backlog and (not self.use_window or d.inflight < d.window) do
+    local item = d.backlog[d.head]
+    d.backlog[d.head] = false
+    d.head = d.head + 1
+    local tag = self.sched:submit(d.id, item.job)
+    self.owners[tag] = { owner = item.owner, dest = d }
+    d.inflight = d.inflight + 1
+  end
+  if d.head > #d.backlog then d.backlog, d.head = {}, 1 end
+end
+
+--- d:held() -> jobs submitted whose outcome has not been returned
+function Dispatch:held()
+  return self.queued + #self.ready
+end
+
+--- d:run(timeout [, want]) -> {{owner=, route=, destination=, result=}...}
+-- Acknowledges what the last call returned, then turns the loop until
+-- want outcomes (default: 1) are in, or timeout seconds pass.
+function Dispatch:run(timeout, want)
+  for _, d in ipairs(self.settled) do
+    d.inflight = d.inflight - 1
+    self:feed(d)
+  end
+  self.settled = {}
+  local out = self.ready
+  self.ready = {}
+  if #out == 0 and self.queued > 0 then
+    local deadline = core.now() + timeout
+    want = math.min(want or 1, self.queued)
+    repeat
+      for _, o in ipairs(self.sched:run(math.max(0, timeout))) do
+        local who = self.owners[o.tag]
+        self.owners[o.tag] = nil
+        self.queued = self.queued - 1
+        self.settled[#self.settled + 1] = who.dest
+        out[#out + 1] = { owner = who.owner, route = who.dest.route, destination = who.dest.label, result = o }
+      end
+    until #out >= want or core.now() >= deadline or self.queued == 0
+  end
+  return out
+end
+
+--- d:state() -> {destinations=, active=, down=, pending=, backlog=}
+function Dispatch:state()
+  local st = self.sched:state()
+  st.held = self:held()
+  return st
+end
+
+--- d:close([grace]): ends the open sessions politely (QUIT), waiting at
+-- most grace seconds, after taking no new work.
+function Dispatch:drain(grace)
+  self.sched:drain(grace or 30)
+end
+
+function Dispatch:close()
+  self.sched:close()
+end
+
+return M
