@@ -16,6 +16,7 @@ typedef struct {
   mc_pool_t *pool;
   mc_session_t *session;
   mc_job_t *job;
+  double job_started;
   size_t done_here;      /* transactions on this connection */
   slot_state_t state;
   struct event *wait;    /* a rate-limit pause before the next transaction */
@@ -265,6 +266,7 @@ static void on_txn(mc_session_t *s, void *arg) {
   slot->job = NULL;
   p->running--;
   copy_results(job, s);
+  job->duration = now() - slot->job_started;
   if (job->results == NULL) p->failed = 1;
   p->st.transactions++;
   int sent = 0, slow = 0;
@@ -321,6 +323,7 @@ static void next_txn(slot_t *slot) {
   job->attempts++;
   p->running++;
   slot->job = job;
+  slot->job_started = now();
   slot->state = SLOT_BUSY;
   mc_session_transaction(slot->session, &job->txn, on_txn, slot);
 }

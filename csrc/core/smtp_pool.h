@@ -21,6 +21,7 @@ typedef struct mc_job {
   char *tls;                    /* the TLS of the session that carried it */
   char *peer;                   /* "name [address]" of the server it went to */
   int attempts;                 /* transactions tried (0: never reached a session) */
+  double duration;              /* seconds its last transaction took */
   long long tag;                /* the owner's name for it */
   struct mc_job *next;          /* the owner's list */
 } mc_job_t;

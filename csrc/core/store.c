@@ -32,7 +32,8 @@ static const char schema[] =
 
 enum {
   Q_CAMPAIGN_GET, Q_CAMPAIGN_ADD, Q_ADD, Q_DUE, Q_SET_STATE, Q_FINISH, Q_EVENT, Q_RECOVER,
-  Q_COUNTS, Q_SUPPRESS, Q_UNSUPPRESS, Q_SUPPRESSED, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, NQUERIES
+  Q_COUNTS, Q_SUPPRESS, Q_UNSUPPRESS, Q_SUPPRESSED, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+  Q_REPORT_CAMPAIGNS, Q_REPORT_REASONS, Q_REPORT_NEXT_DUE, Q_REPORT_RECIPIENTS, NQUERIES
 };
 
 static const char *const queries[NQUERIES] = {
@@ -57,6 +58,15 @@ static const char *const queries[NQUERIES] = {
   [Q_BEGIN] = "BEGIN IMMEDIATE",
   [Q_COMMIT] = "COMMIT",
   [Q_ROLLBACK] = "ROLLBACK",
+  [Q_REPORT_CAMPAIGNS] = "SELECT id, name, created FROM campaigns ORDER BY id",
+  [Q_REPORT_REASONS] = "SELECT last_code AS code, last_enhanced AS enhanced, last_text AS text,"
+                       " count(*) AS count FROM recipients WHERE campaign = ?1 AND state = ?2"
+                       " GROUP BY 1, 2, 3 ORDER BY 4 DESC, 3 LIMIT ?3",
+  [Q_REPORT_NEXT_DUE] = "SELECT min(next_at) AS next_at FROM recipients"
+                        " WHERE campaign = ?1 AND state = 'deferred'",
+  [Q_REPORT_RECIPIENTS] = "SELECT id, address, attempts, last_code AS code, last_enhanced AS enhanced,"
+                          " last_text AS text, updated FROM recipients"
+                          " WHERE campaign = ?1 AND state = ?2 ORDER BY id LIMIT ?3",
 };
 
 struct mc_store {
@@ -348,4 +358,44 @@ int mc_store_suppressed(mc_store_t *s, const char *address, double now, char *re
   if (rc == SQLITE_ROW) return 1;
   if (rc == SQLITE_DONE) return 0;
   return db_error(s, e, "suppressed");
+}
+
+
+int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const char *state,
+                    long long limit, mc_row_cb cb, void *arg, mc_error_t *e) {
+  static const int query[] = {
+    [MC_REPORT_CAMPAIGNS] = Q_REPORT_CAMPAIGNS, [MC_REPORT_REASONS] = Q_REPORT_REASONS,
+    [MC_REPORT_NEXT_DUE] = Q_REPORT_NEXT_DUE, [MC_REPORT_RECIPIENTS] = Q_REPORT_RECIPIENTS,
+  };
+  sqlite3_stmt *st = s->q[query[which]];
+  /* A callback that did not return (a Lua error) left it mid-step. */
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  int nparams = sqlite3_bind_parameter_count(st);
+  if (nparams >= 1) sqlite3_bind_int64(st, 1, campaign);
+  if (nparams >= 2) sqlite3_bind_text(st, 2, state ? state : "", -1, SQLITE_TRANSIENT);
+  if (nparams >= 3) sqlite3_bind_int64(st, 3, limit);
+  mc_col_t cols[16];
+  int ncols = sqlite3_column_count(st);
+  if (ncols > 16) ncols = 16;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    for (int i = 0; i < ncols; i++) {
+      mc_col_t *c = &cols[i];
+      c->name = sqlite3_column_name(st, i);
+      switch (sqlite3_column_type(st, i)) {
+      case SQLITE_INTEGER: c->type = MC_COL_INT; c->i = sqlite3_column_int64(st, i); break;
+      case SQLITE_FLOAT: c->type = MC_COL_REAL; c->f = sqlite3_column_double(st, i); break;
+      case SQLITE_NULL: c->type = MC_COL_NULL; break;
+      default:
+        c->type = MC_COL_TEXT;
+        c->t = (const char *)sqlite3_column_text(st, i);
+        c->len = (size_t)sqlite3_column_bytes(st, i);
+      }
+    }
+    if (cb(arg, cols, ncols) != 0) { rc = SQLITE_DONE; break; }
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : db_error(s, e, "report");
 }

@@ -69,4 +69,29 @@ int mc_store_unsuppress(mc_store_t *s, const char *address, mc_error_t *e);
 int mc_store_suppressed(mc_store_t *s, const char *address, double now, char *reason,
                         size_t size, mc_error_t *e);
 
+/* Read-only reports: one call of cb per row (return non-zero to stop). */
+typedef enum {
+  MC_REPORT_CAMPAIGNS,    /* id, name, created */
+  MC_REPORT_REASONS,      /* code, enhanced, text, count: the commonest replies of a state */
+  MC_REPORT_NEXT_DUE,     /* next_at: the soonest retry of a deferred recipient (NULL: none) */
+  MC_REPORT_RECIPIENTS,   /* id, address, attempts, code, enhanced, text, updated: of a state */
+} mc_report_t;
+
+typedef enum { MC_COL_NULL, MC_COL_INT, MC_COL_REAL, MC_COL_TEXT } mc_col_type_t;
+
+typedef struct {
+  const char *name;
+  mc_col_type_t type;
+  long long i;
+  double f;
+  const char *t;    /* valid during the callback */
+  size_t len;
+} mc_col_t;
+
+typedef int (*mc_row_cb)(void *arg, const mc_col_t *cols, int n);
+
+/* state and limit are used by the reports that take them. */
+int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const char *state,
+                    long long limit, mc_row_cb cb, void *arg, mc_error_t *e);
+
 #endif

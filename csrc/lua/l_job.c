@@ -117,6 +117,8 @@ void mc_l_pushjob(lua_State *L, const mc_job_t *job) {
   lua_setfield(L, -2, "status");
   lua_pushinteger(L, job->attempts);
   lua_setfield(L, -2, "attempts");
+  lua_pushnumber(L, job->duration);
+  lua_setfield(L, -2, "duration");
   if (job->tls) {
     lua_pushstring(L, job->tls);
     lua_setfield(L, -2, "tls");

@@ -12,7 +12,6 @@
  * alive until the job's outcome has been taken. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/event.h>
 
@@ -276,15 +275,6 @@ static int sched_drain(lua_State *L) {
 }
 
 
-/* now() -> seconds on a clock that never goes back (for timing runs) */
-static int l_now(lua_State *L) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
-  return 1;
-}
-
-
 static const luaL_Reg sched_meta[] = {
   {"__gc", sched_close}, {"__close", sched_close}, {NULL, NULL},
 };
@@ -299,6 +289,4 @@ void mc_l_open_sched(lua_State *L) {
   mc_l_newclass(L, MC_SCHED_CLASS, sched_meta, sched_methods);
   lua_pushcfunction(L, l_scheduler);
   lua_setfield(L, -2, "scheduler");
-  lua_pushcfunction(L, l_now);
-  lua_setfield(L, -2, "now");
 }

@@ -199,6 +199,40 @@ static int s_suppressed(lua_State *L) {
 }
 
 
+static int push_row(void *arg, const mc_col_t *cols, int n) {
+  lua_State *L = arg;
+  lua_createtable(L, 0, n);
+  for (int i = 0; i < n; i++) {
+    switch (cols[i].type) {
+    case MC_COL_INT: lua_pushinteger(L, cols[i].i); break;
+    case MC_COL_REAL: lua_pushnumber(L, cols[i].f); break;
+    case MC_COL_TEXT: lua_pushlstring(L, cols[i].t, cols[i].len); break;
+    default: continue;   /* NULL: the field stays absent */
+    }
+    lua_setfield(L, -2, cols[i].name);
+  }
+  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+  return 0;
+}
+
+
+/* store:report(name [, campaign [, state [, limit = 20]]]) -> list of rows
+ * name: "campaigns", "reasons", "next_due" or "recipients" (store.h). */
+static int s_report(lua_State *L) {
+  mc_store_t *s = check(L);
+  static const char *const names[] = {"campaigns", "reasons", "next_due", "recipients", NULL};
+  int which = luaL_checkoption(L, 2, NULL, names);
+  lua_Integer campaign = luaL_optinteger(L, 3, 0);
+  const char *state = luaL_optstring(L, 4, NULL);
+  lua_Integer limit = luaL_optinteger(L, 5, 20);
+  lua_newtable(L);
+  mc_error_t e;
+  if (mc_store_report(s, (mc_report_t)which, campaign, state, limit, push_row, L, &e) != 0)
+    return mc_l_fail(L, &e);
+  return 1;
+}
+
+
 static int s_close(lua_State *L) {
   store_box *box = luaL_checkudata(L, 1, MC_STORE_CLASS);
   mc_store_close(box->store);
@@ -212,7 +246,7 @@ static const luaL_Reg methods[] = {
   {"campaign", s_campaign}, {"add", s_add}, {"begin", s_begin}, {"commit", s_commit},
   {"claim", s_claim}, {"finish", s_finish}, {"recover", s_recover}, {"counts", s_counts},
   {"suppress", s_suppress}, {"unsuppress", s_unsuppress}, {"suppressed", s_suppressed},
-  {"close", s_close}, {NULL, NULL},
+  {"report", s_report}, {"close", s_close}, {NULL, NULL},
 };
 
 

@@ -2,8 +2,12 @@
 -- limits, run through the store so that a run can stop at any moment
 -- (Ctrl-C, a crash, kill -9) and the next run goes on where it was.
 local mailcast = require "mailcast"
+local core = require "mailcast.core"
 local template = require "mailcast.template"
 local csv = require "mailcast.csv"
+local dispatch = require "mailcast.dispatch"
+local progress = require "mailcast.progress"
+local accounting = require "mailcast.accounting"
 
 local M = {}
 
@@ -56,34 +60,65 @@ local function call_hook(self, name, ...)
   return true, a, b
 end
 
--- A relay route is made once (its TLS context loads the CA store), not
--- for every batch; an mx route is a plan, resolved per domain as it goes.
-function M.prepare_route(route)
-  if type(route) ~= "table" or route.mx then return route end
-  local prepared, err = mailcast.route(route)
-  if not prepared then error("campaign route: " .. err, 3) end
-  return prepared
+-- Defaults for a campaign's destinations: an idle session waits a few
+-- seconds for the next batch rather than reconnecting, and a destination
+-- that cannot be reached is left alone for a minute (its recipients are
+-- deferred) instead of being retried for every recipient.
+local DEFAULT_LIMITS = { connections = 1, messages_per_connection = 10, idle_timeout = 5, down_time = 60 }
+
+-- The named routes of a campaign table: `routes = {name = route, ...}`,
+-- or a single `route` (a table), which is named "default".
+local function routes_of(t)
+  local routes, default = {}, nil
+  if type(t.route) == "table" then
+    routes.default, default = t.route, "default"
+  end
+  if t.routes then
+    assert(type(t.routes) == "table", "campaign routes must be a table of name = route")
+    for name, r in pairs(t.routes) do routes[name] = r end
+  end
+  if not next(routes) then
+    routes.default = { host = "127.0.0.1", port = 2525, tls = "opportunistic" }
+  end
+  if type(t.route) == "string" then default = t.route end
+  default = default or t.default_route
+  if not default then
+    local names = {}
+    for name in pairs(routes) do names[#names + 1] = name end
+    default = #names == 1 and names[1] or "default"
+  end
+  assert(routes[default], string.format("campaign's default route '%s' is not among its routes", default))
+  return routes, default
 end
 
 --- campaign{name=, from=, subject=, text=, html=, inline=, attachments=,
---   headers=, recipients = CSV path | list | iterator, address = "email"
---   (the field holding the address), route = a route table ({mx = true}
---   for direct delivery), limits = {connections=, messages_per_connection=,
---   rate=}, retry = {first = 300, factor = 2, max = 21600, max_age = 259200},
---   personalize=, on_delivered=, on_deferred=, on_failed=}
+--   headers=, return_path=, recipients = CSV path | list | iterator,
+--   address = "email" (the field holding the address),
+--   routes = {name = route table ({mx = true, ...} for direct delivery),
+--   each with its own limits = {...}}, route = a route table, a route
+--   name, or a function(message) -> route name,
+--   limits = {connections=, messages_per_connection=, rate=, ...},
+--   retry = {first = 300, factor = 2, max = 21600, max_age = 259200},
+--   max_in_flight = 1000, log = path | false,
+--   personalize=, on_reply=, on_delivered=, on_deferred=, on_failed=}
 -- subject, text and html are templates ({{name}}; HTML escaped in html).
 function M.new(t)
   assert(type(t) == "table", "mailcast.campaign: expected a table")
   assert(type(t.name) == "string" and t.name ~= "", "campaign needs a name")
   assert(t.from, "campaign needs a from")
   assert(t.recipients, "campaign needs recipients")
+  local routes, default_route = routes_of(t)
+  local senders = assert(mailcast.addresses(type(t.from) == "table" and t.from.address or t.from))
   local self = setmetatable({
     name = t.name, from = t.from, headers = t.headers,
+    envelope_from = t.return_path or senders[1].address,
     inline = t.inline, attachments = t.attachments,
     recipients = t.recipients, address_field = t.address or "email",
-    route = M.prepare_route(t.route or { host = "127.0.0.1", port = 2525, tls = "opportunistic" }),
-    limits = t.limits or {}, retry = t.retry or {},
-    hooks = { personalize = t.personalize, on_delivered = t.on_delivered,
+    routes = routes, default_route = default_route,
+    limits = dispatch.limits(DEFAULT_LIMITS, t.limits), retry = t.retry or {},
+    max_in_flight = t.max_in_flight or 1000, log = t.log,
+    hooks = { personalize = t.personalize, route = type(t.route) == "function" and t.route or nil,
+              on_reply = t.on_reply, on_delivered = t.on_delivered,
               on_deferred = t.on_deferred, on_failed = t.on_failed },
     parts = mailcast.parts(),
     subject = template.compile(assert(t.subject, "campaign needs a subject"), "subject"),
@@ -170,66 +205,192 @@ function M.summary(name, c)
     name, c.delivered, c.deferred, c.failed, c.skipped, c.suppressed, c.pending + c.in_flight)
 end
 
---- campaign:run{store = path, dry_run = false, quiet = false} -> counts | nil, message
--- Sends what is due; what is deferred stays in the store for the next run.
+-- What on_reply may answer, and the state it leads to.
+local DECISIONS = {
+  defer = "deferred", deferred = "deferred", retry = "deferred",
+  fail = "failed", failed = "failed", suppress = "suppressed", suppressed = "suppressed",
+}
+
+--- campaign:route_for(address, vars, message) -> route name
+-- The route hook's answer (a name among the routes), else the default.
+function Campaign:route_for(address, vars, message)
+  if not self.hooks.route then return self.default_route end
+  local ok, name = call_hook(self, "route", {
+    address = address, domain = dispatch.domain_of(address), vars = vars, message = message,
+  })
+  if ok and name ~= nil then
+    if self.routes[name] then return name end
+    self:warn(string.format("%s: route hook named no route '%s'; the default applies", address, tostring(name)))
+  end
+  return self.default_route
+end
+
+-- Builds and submits one claimed recipient; what cannot be sent is
+-- finished at once with the reason.
+function Campaign:submit(run, r)
+  local vars = decode(r.data)
+  local msg, why, state = self:message(r.address, vars)
+  local built
+  if msg then built, why = mailcast.build(msg) end
+  if built then
+    local route = self:route_for(r.address, vars, msg)
+    local ok, err = run.dispatch:submit(route, { from = self.envelope_from, to = { r.address }, message = built },
+      { r = r, message = built, route = route })
+    if ok then return end
+    why = err
+  end
+  state = state or "failed"
+  self:warn(string.format("%s: %s", r.address, why))
+  assert(run.store:finish(r.id, state, { code = 0, text = why }))
+  if run.log then run.log:outcome(self.name, r.address, state, { code = 0, text = why }, r.attempts) end
+end
+
+-- Records the outcome of one recipient's transaction: the state it
+-- leads to (as on_reply may decide), when to retry, the log, the hooks.
+function Campaign:settle(run, o)
+  local r, reply = o.owner.r, o.result.recipients[1]
+  if type(o.owner.message) == "userdata" then o.owner.message:close() end
+  reply = reply or { status = "failed", code = 0, text = o.result.error or "not sent" }
+  if run.log then run.log:transaction(self.name, r.address, o.route, o.result, reply, r.attempts + 1) end
+  local state = reply.status == "sent" and "delivered" or reply.status
+  local ok, decision = call_hook(self, "on_reply", r.address, reply)
+  if ok and decision ~= nil and state ~= "delivered" then
+    if DECISIONS[decision] then state = DECISIONS[decision]
+    else self:warn(string.format("%s: on_reply answered '%s', not defer, fail or suppress", r.address, tostring(decision))) end
+  end
+  local next_at = 0
+  if state == "deferred" then
+    if os.time() - (r.first_at or os.time()) > run.max_age then
+      state, reply.text = "failed", "expired: " .. (reply.text or "")
+    else
+      -- At least a second away: a retry never comes back within the
+      -- pass that deferred it.
+      next_at = os.time() + math.max(1, self:backoff(r.attempts + 1))
+    end
+  elseif state == "suppressed" then
+    assert(run.store:suppress(r.address, string.format("%d %s", reply.code or 0, reply.text or "")))
+  end
+  assert(run.store:finish(r.id, state, reply, next_at))
+  if run.log and state ~= "deferred" then run.log:outcome(self.name, r.address, state, reply, r.attempts + 1) end
+  local hook = state == "delivered" and "on_delivered" or state == "deferred" and "on_deferred" or "on_failed"
+  call_hook(self, hook, r.address, reply)
+end
+
+-- The store file's accounting log: NAME.mailcast.db -> NAME.log.jsonl.
+local function log_path(store_path)
+  return (store_path:gsub("%.mailcast%.db$", ""):gsub("%.db$", "")) .. ".log.jsonl"
+end
+
+-- Claims what is due and submits it while the dispatcher holds fewer than
+-- max_in_flight; false when nothing more was due.
+function Campaign:refill(run)
+  local room = self.max_in_flight - run.dispatch:held()
+  if room <= 0 then return true end
+  local claimed = run.store:claim(run.id, math.min(room, 500), run.since)
+  if #claimed == 0 then return false end
+  assert(run.store:begin())
+  for _, r in ipairs(claimed) do self:submit(run, r) end
+  assert(run.store:commit())
+  return true
+end
+
+-- Records a list of outcomes in one commit of the store.
+function Campaign:record(run, outcomes)
+  if #outcomes == 0 then return end
+  assert(run.store:begin())
+  for _, o in ipairs(outcomes) do self:settle(run, o) end
+  assert(run.store:commit())
+  if run.log then run.log:flush() end
+end
+
+function Campaign:show(run, final)
+  if final or run.progress:due() then
+    run.progress:tick(run.store:counts(run.id), run.dispatch:state(), final)
+  end
+end
+
+-- Seconds until the soonest deferred recipient is due (nil: none is).
+function Campaign:next_retry(run)
+  local row = run.store:report("next_due", run.id)[1]
+  return row and row.next_at and math.max(0, row.next_at - os.time())
+end
+
+--- campaign:run{store = path, dry_run=, quiet=, progress = "bar"|"lines"|
+-- "json"|"quiet", log = path | false, wait = false} -> counts | nil, message
+-- Sends what is due; with wait, stays until no deferred recipient is left
+-- (sleeping until each retry is due); without, deferred ones wait for the
+-- next run. Ctrl-C pauses: the transactions in flight finish, the rest
+-- stays pending, counts.paused is true, and the next run resumes.
 function Campaign:run(opts)
   opts = opts or {}
   self.quiet = opts.quiet
   if opts.dry_run then return self:dry_run() end
-  local store, err = mailcast.store(opts.store or (self.name .. ".mailcast.db"))
+  local path = opts.store or (self.name .. ".mailcast.db")
+  local store, err = mailcast.store(path)
   if not store then return nil, err end
   local id = assert(store:campaign(self.name))
   local redo = store:recover(id)
   if redo > 0 then self:warn(string.format("%d recipients were in flight when the last run stopped; sending them again", redo)) end
   self:load(store, id)
-  local limits = self.limits
-  local batch = (limits.connections or 1) * (limits.messages_per_connection or 10)
-  local max_age = self.retry.max_age or 3 * 86400
-  -- Only what was due when the run began: a recipient deferred during
-  -- this run waits for the next one, however short its backoff.
-  local started = os.time()
-  while true do
-    local claimed = store:claim(id, batch, started)
-    if #claimed == 0 then break end
-    local jobs, owners = {}, {}
-    assert(store:begin())
-    for _, r in ipairs(claimed) do
-      local msg, why, state = self:message(r.address, decode(r.data))
-      if msg then
-        jobs[#jobs + 1] = { message = msg }
-        owners[#jobs] = r
+  local log_to = opts.log
+  if log_to == nil then log_to = self.log end
+  if log_to == nil then log_to = log_path(path) end
+  local log
+  if log_to then
+    log, err = accounting.open(log_to)
+    if not log then store:close() return nil, err end
+  end
+  local ok, d = pcall(dispatch.new, self.routes, { limits = self.limits })
+  if not ok then store:close() if log then log:close() end return nil, "campaign: " .. tostring(d) end
+  local run = {
+    store = store, id = id, dispatch = d, log = log, since = os.time(),
+    max_age = self.retry.max_age or 3 * 86400,
+    progress = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = self.name },
+  }
+  core.trap_interrupts(true)
+  local done, paused = false, false
+  local ok_run, run_err = pcall(function()
+    while not paused do
+      if core.interrupted() > 0 then paused = true break end
+      local more = not done and self:refill(run)
+      if not more then done = true end
+      if done and d:held() == 0 then
+        local wait = opts.wait and self:next_retry(run)
+        if not wait then break end
+        self:show(run)
+        core.sleep(math.min(wait, 1))
+        if wait <= 1 then done, run.since = false, os.time() end
       else
-        self:warn(string.format("%s: %s", r.address, why))
-        assert(store:finish(r.id, state or "failed", { code = 0, text = why }))
+        -- Enough outcomes for a commit to be worth it, or what came in
+        -- a tenth of a second.
+        self:record(run, d:run(0.1, math.max(1, d:held() // 4)))
       end
+      self:show(run)
     end
-    assert(store:commit())
-    local results = jobs[1] and assert(mailcast.send(self.route, jobs, limits)) or {}
-    -- Every outcome of the batch in one commit, before the next batch
-    -- goes out: a crash re-sends at most this batch.
-    assert(store:begin())
-    for k, res in ipairs(results) do
-      local r = owners[k]
-      local reply = res.recipients[1] or { status = "failed", code = 0, text = res.error or "not sent" }
-      local state, next_at = reply.status == "sent" and "delivered" or reply.status, 0
-      if state == "deferred" then
-        if os.time() - (r.first_at or os.time()) > max_age then
-          state, reply.text = "failed", "expired: " .. (reply.text or "")
-        else
-          -- At least the next second: the run only claims what was due
-          -- when it began, so a retry never comes back within the run.
-          next_at = os.time() + math.max(1, self:backoff(r.attempts + 1))
-        end
-      end
-      assert(store:finish(r.id, state, reply, next_at))
-      local hook = state == "delivered" and "on_delivered" or state == "deferred" and "on_deferred" or "on_failed"
-      call_hook(self, hook, r.address, reply)
+    if paused then
+      if not self.quiet then io.stderr:write("\nmailcast: pausing: finishing the transactions in flight (Ctrl-C again to stop at once)\n") end
+      d:drain(30)
+      self:record(run, d:run(0, math.huge))
+    else
+      d:drain(5)
     end
-    assert(store:commit())
-    if not self.quiet then io.stderr:write(M.summary(self.name, store:counts(id)), "\n") end
+  end)
+  core.trap_interrupts(false)
+  -- Claimed but never sent (paused, or a failure): pending again.
+  store:recover(id)
+  if ok_run then self:show(run, true) end
+  d:close()
+  if not ok_run then
+    store:close()
+    if log then log:close() end
+    return nil, tostring(run_err)
   end
   local counts = store:counts(id)
+  counts.paused = paused or nil
+  local retry = self:next_retry(run)
+  counts.next_retry = retry and math.ceil(retry)
   store:close()
+  if log then log:close() end
   return counts
 end
 

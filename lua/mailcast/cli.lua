@@ -9,7 +9,15 @@ usage: mailcast COMMAND [ARGS]
 
 commands:
   run SCRIPT.lua [ARGS...]   run a campaign or any Lua script with mailcast
-                             loaded; ARGS arrive in `arg` and `...`
+                             loaded; ARGS arrive in `arg` and `...`.
+                             For a campaign: --store FILE, --dry-run,
+                             --wait (stay until deferred ones are retried),
+                             --progress bar|lines|json|quiet, --json,
+                             --quiet, --log FILE, --no-log. Ctrl-C pauses;
+                             running it again resumes
+  status SCRIPT.lua|STORE [--store FILE] [--json]
+                             where a campaign stands: counts by state, the
+                             next retry, the commonest replies
   sink --maildir DIR [--listen ADDR:PORT] [--reject ADDRESS=REPLY]...
        [--count N] [--port-file FILE] [--quiet]
                              a local SMTP server storing what it receives
@@ -24,32 +32,6 @@ commands:
 
 local function stderr(...)
   io.stderr:write("mailcast: ", string.format(...), "\n")
-end
-
--- A script that returns a campaign: run it with the runner's options
--- (--store FILE, --dry-run, --quiet) and print where it stands.
-local function run_campaign(campaign, args)
-  local opts = {}
-  for i = 1, #args do
-    if args[i] == "--store" then opts.store = args[i + 1]
-    elseif args[i] == "--dry-run" then opts.dry_run = true
-    elseif args[i] == "--quiet" then opts.quiet = true end
-  end
-  if not opts.store then
-    local dir = args[0]:match("^(.*)/") or "."
-    opts.store = dir .. "/" .. campaign.name .. ".mailcast.db"
-  end
-  local counts, err = campaign:run(opts)
-  if not counts then
-    stderr("%s", err)
-    return 1
-  end
-  if opts.dry_run then
-    io.write(string.format("%s: %d messages ready, %d problems\n", campaign.name, counts.ready, counts.problems))
-    return counts.problems == 0 and 0 or 1
-  end
-  io.write(require("mailcast.campaign").summary(campaign.name, counts), "\n")
-  return 0
 end
 
 -- Runs a script as the stand-alone lua does: arg[0] is the script,
@@ -76,7 +58,7 @@ local function run(argv)
   end
   local value = results[2]
   if type(value) == "table" and getmetatable(value) and value.run then
-    return run_campaign(value, args)
+    return require("mailcast.runner").run_campaign(value, args)
   end
   return math.type(value) == "integer" and value or 0
 end
@@ -143,6 +125,7 @@ end
 
 local commands = {
   run = run,
+  status = function(argv) return require("mailcast.runner").status(argv) end,
   sink = sink,
   mx = mx,
   help = function() io.write(USAGE) return 0 end,

@@ -1,8 +1,11 @@
 -- Mail-merge templates: {{name}} is replaced by a variable, escaped for
 -- HTML in HTML templates; {{{name}}} inserts it as it is (trusted HTML);
 -- {{#name}}...{{/name}} keeps its content when the variable is set and
--- not empty or false, {{^name}}...{{/name}} when it is not. A missing
--- variable is an error naming the template, the line and the variable.
+-- not empty or false, {{^name}}...{{/name}} when it is not; when the
+-- variable is a list, the content is repeated for each item, whose
+-- fields (or the item itself, as {{.}}) come before the outer variables.
+-- A missing variable is an error naming the template, the line and the
+-- variable.
 local M = {}
 
 local HTML_ESCAPES = {
@@ -35,6 +38,7 @@ local function parse(src, name)
     local c = src:find(close, inner, true)
     local sigil, key
     if c then sigil, key = src:sub(inner, c - 1):match("^%s*([#^/]?)%s*([%w_%.%-]+)%s*$") end
+    if key and key ~= "." and key:find("^%.") then key = nil end
     if triple and not (key and sigil == "") then
       error(string.format("template %s:%d: '{{{%s' needs '}}}'", name, line,
         src:match("^%s*([%w_%.%-]*)", inner)), 0)
@@ -67,30 +71,49 @@ local function parse(src, name)
   return root
 end
 
-local function lookup(vars, key)
-  local value = vars
-  for part in key:gmatch("[^%.]+") do
-    if type(value) ~= "table" then return nil end
-    value = value[part]
+-- scope: {vars, outer = scope} from the innermost list item outwards.
+local function lookup(scope, key)
+  if key == "." then return scope.vars end
+  local first = key:match("^[^%.]+")
+  while scope do
+    local vars = scope.vars
+    if type(vars) == "table" and vars[first] ~= nil then
+      local value = vars
+      for part in key:gmatch("[^%.]+") do
+        if type(value) ~= "table" then return nil end
+        value = value[part]
+      end
+      return value
+    end
+    scope = scope.outer
   end
-  return value
+  return nil
 end
 
-local function render(nodes, vars, html, name, out)
+local function render(nodes, scope, html, name, out)
   for _, node in ipairs(nodes) do
     if type(node) == "string" then
       out[#out + 1] = node
     elseif node.var then
-      local value = lookup(vars, node.var)
-      if value == nil then
-        error(string.format("template %s:%d: missing variable '%s'", name, node.line, node.var), 0)
+      local value = lookup(scope, node.var)
+      if value == nil or type(value) == "table" then
+        error(string.format("template %s:%d: %s variable '%s'", name, node.line,
+          value == nil and "missing" or "a list, not a value, in", node.var), 0)
       end
       value = tostring(value)
       out[#out + 1] = (html and not node.raw) and M.html_escape(value) or value
     else
-      local value = lookup(vars, node.section)
-      local set = value ~= nil and value ~= false and value ~= ""
-      if set ~= node.inverted then render(node.body, vars, html, name, out) end
+      local value = lookup(scope, node.section)
+      local list = type(value) == "table" and #value > 0
+      local set = value ~= nil and value ~= false and value ~= "" and
+        not (type(value) == "table" and next(value) == nil)
+      if node.inverted then
+        if not set then render(node.body, scope, html, name, out) end
+      elseif list then
+        for _, item in ipairs(value) do render(node.body, { vars = item, outer = scope }, html, name, out) end
+      elseif set then
+        render(node.body, type(value) == "table" and { vars = value, outer = scope } or scope, html, name, out)
+      end
     end
   end
 end
@@ -102,7 +125,7 @@ function M.compile(src, name, opts)
   local nodes = parse(src, name or "?")
   return function(vars)
     local out = {}
-    local ok, err = pcall(render, nodes, vars, html, name or "?", out)
+    local ok, err = pcall(render, nodes, { vars = vars }, html, name or "?", out)
     if not ok then return nil, err end
     return table.concat(out)
   end

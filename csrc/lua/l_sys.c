@@ -1,0 +1,69 @@
+/* What a runner needs from the process: a clock that never goes back,
+ * whether an output is a terminal, and Ctrl-C as a request to pause. */
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "binding.h"
+#include "core/interrupt.h"
+
+
+/* now() -> seconds on a monotonic clock (for timing runs) */
+static int l_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+
+/* time() -> seconds since the epoch, with fractions (for logs) */
+static int l_time(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  return 1;
+}
+
+
+/* sleep(seconds): returns early when a signal arrives (Ctrl-C). */
+static int l_sleep(lua_State *L) {
+  double s = luaL_checknumber(L, 1);
+  if (s <= 0) return 0;
+  struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+  nanosleep(&ts, NULL);
+  return 0;
+}
+
+
+/* isatty(file) -> true when the Lua file (io.stdout, ...) is a terminal */
+static int l_isatty(lua_State *L) {
+  luaL_Stream *f = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+  lua_pushboolean(L, f->f != NULL && isatty(fileno(f->f)));
+  return 1;
+}
+
+
+/* trap_interrupts(true|false): Ctrl-C and SIGTERM become a request that
+ * a run loop polls with interrupted() -> count; a second one still
+ * stops the process at once. */
+static int l_trap_interrupts(lua_State *L) {
+  if (lua_toboolean(L, 1)) mc_interrupt_trap();
+  else mc_interrupt_release();
+  return 0;
+}
+
+
+static int l_interrupted(lua_State *L) {
+  lua_pushinteger(L, mc_interrupted());
+  return 1;
+}
+
+
+void mc_l_open_sys(lua_State *L) {
+  static const luaL_Reg fns[] = {
+    {"now", l_now}, {"time", l_time}, {"sleep", l_sleep}, {"isatty", l_isatty}, {"trap_interrupts", l_trap_interrupts},
+    {"interrupted", l_interrupted}, {NULL, NULL},
+  };
+  luaL_setfuncs(L, fns, 0);
+}

@@ -1,0 +1,113 @@
+-- Where a run stands, as it goes: a bar redrawn in place on a terminal;
+-- one line every few seconds otherwise (a log, a pipe, cron); JSON lines
+-- for machines; or nothing. Rate and ETA come from the last ten seconds.
+local core = require "mailcast.core"
+local jsonl = require "mailcast.jsonl"
+
+local M = {}
+
+local Progress = {}
+Progress.__index = Progress
+
+local WINDOW = 10   -- seconds of history behind the rate
+
+M.JSON_FIELDS = {
+  "time", "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "remaining",
+  "rate", "eta", "destinations", "backing_off", "done",
+}
+
+--- new{mode = "bar"|"lines"|"json"|"quiet" (default: bar on a terminal,
+-- else lines), name=, out = io.stderr (io.stdout for json), interval=}
+function M.new(opts)
+  local mode = opts.mode
+  if not mode then mode = core.isatty(io.stderr) and "bar" or "lines" end
+  local self = setmetatable({
+    mode = mode, name = opts.name or "",
+    out = opts.out or (mode == "json" and io.stdout or io.stderr),
+    interval = opts.interval or (mode == "bar" and 0.25 or 5),
+    started = core.now(), last = -math.huge, samples = {},
+  }, Progress)
+  return self
+end
+
+-- Messages per second over the last WINDOW seconds of done counts.
+function Progress:rate(now, done)
+  local s = self.samples
+  s[#s + 1] = { now, done }
+  while #s > 2 and now - s[2][1] > WINDOW do table.remove(s, 1) end
+  local first = s[1]
+  local span = now - first[1]
+  if span < 0.5 then return nil end
+  return (done - first[2]) / span
+end
+
+local function clock(seconds)
+  if not seconds or seconds ~= seconds or seconds == math.huge then return "--:--" end
+  seconds = math.floor(seconds + 0.5)
+  if seconds >= 3600 then
+    return string.format("%d:%02d:%02d", seconds // 3600, seconds // 60 % 60, seconds % 60)
+  end
+  return string.format("%d:%02d", seconds // 60, seconds % 60)
+end
+
+-- What every display shows, from the store's counts and the scheduler.
+function Progress:figures(counts, sched, now)
+  local done = counts.delivered + counts.failed + counts.skipped + counts.suppressed
+  local remaining = counts.pending + counts.in_flight
+  local total = done + remaining + counts.deferred
+  local rate = self:rate(now, done)
+  return {
+    campaign = self.name, delivered = counts.delivered, deferred = counts.deferred,
+    failed = counts.failed, skipped = counts.skipped, suppressed = counts.suppressed,
+    remaining = remaining, total = total, done_count = done,
+    rate = rate and math.floor(rate * 10 + 0.5) / 10,
+    eta = rate and rate > 0 and math.floor(remaining / rate + 0.5) or nil,
+    destinations = sched and sched.destinations or 0, backing_off = sched and sched.down or 0,
+  }
+end
+
+function Progress:bar(f, final)
+  local width = 24
+  local share = f.total > 0 and f.done_count / f.total or 1
+  local filled = math.floor(share * width + 0.5)
+  local line = string.format("%s [%s%s] %3d%%  %d delivered  %d deferred  %d failed  %d left  %s/s  ETA %s",
+    self.name, string.rep("#", filled), string.rep("-", width - filled), math.floor(share * 100),
+    f.delivered, f.deferred, f.failed, f.remaining, f.rate and string.format("%.0f", f.rate) or "-",
+    clock(f.eta))
+  if f.backing_off > 0 then line = line .. string.format("  %d backing off", f.backing_off) end
+  self.out:write("\r", line, "\27[K", final and "\n" or "")
+  self.out:flush()
+end
+
+function Progress:line(f)
+  self.out:write(string.format("mailcast: %s: %d delivered, %d deferred, %d failed, %d left, %s msg/s, ETA %s%s\n",
+    self.name, f.delivered, f.deferred, f.failed, f.remaining, f.rate and string.format("%.1f", f.rate) or "-",
+    clock(f.eta), f.backing_off > 0 and string.format(", %d destinations backing off", f.backing_off) or ""))
+  self.out:flush()
+end
+
+function Progress:json(f, final)
+  f.time = jsonl.iso_time(core.time())
+  f.done = final or nil
+  self.out:write(jsonl.encode(f, M.JSON_FIELDS), "\n")
+  self.out:flush()
+end
+
+--- p:due() -> true when a tick would show something (the caller then
+-- gathers the counts; they cost a query).
+function Progress:due()
+  return self.mode ~= "quiet" and core.now() - self.last >= self.interval
+end
+
+--- p:tick(counts, sched_state [, final])
+function Progress:tick(counts, sched, final)
+  if self.mode == "quiet" then return end
+  local now = core.now()
+  self.last = now
+  local f = self:figures(counts, sched, now)
+  if self.mode == "bar" then self:bar(f, final)
+  elseif self.mode == "json" then self:json(f, final)
+  elseif not final then self:line(f) end
+end
+
+return M

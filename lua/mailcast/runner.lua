@@ -1,0 +1,159 @@
+-- The runner's campaign commands: `mailcast run` with a script that
+-- returns a campaign, and `mailcast status`.
+local campaign_mod = require "mailcast.campaign"
+local jsonl = require "mailcast.jsonl"
+local mailcast = require "mailcast"
+
+local M = {}
+
+local function stderr(...)
+  io.stderr:write("mailcast: ", string.format(...), "\n")
+end
+
+-- The store beside the script: DIR/NAME.mailcast.db.
+local function default_store(script, name)
+  local dir = script:match("^(.*)/") or "."
+  return dir .. "/" .. name .. ".mailcast.db"
+end
+
+local SUMMARY_FIELDS = {
+  "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "paused", "next_retry",
+}
+
+--- options(args) -> the runner's options among a script's arguments:
+-- --store FILE, --dry-run, --quiet, --json, --progress MODE, --log FILE,
+-- --no-log, --wait.
+function M.options(args)
+  local opts = {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--store" or a == "--log" or a == "--progress" then
+      opts[a:sub(3)] = args[i + 1]
+      i = i + 1
+    elseif a == "--dry-run" then opts.dry_run = true
+    elseif a == "--quiet" then opts.quiet = true
+    elseif a == "--json" then opts.json, opts.progress = true, "json"
+    elseif a == "--no-log" then opts.log = false
+    elseif a == "--wait" then opts.wait = true end
+    i = i + 1
+  end
+  return opts
+end
+
+--- run_campaign(campaign, args) -> exit code: 0 when the run ended,
+-- 130 when Ctrl-C paused it, 1 on an error (or problems in a dry run).
+function M.run_campaign(campaign, args)
+  local opts = M.options(args)
+  opts.store = opts.store or default_store(args[0], campaign.name)
+  local counts, err = campaign:run(opts)
+  if not counts then
+    stderr("%s", err)
+    return 1
+  end
+  if opts.dry_run then
+    io.write(string.format("%s: %d messages ready, %d problems\n", campaign.name, counts.ready, counts.problems))
+    return counts.problems == 0 and 0 or 1
+  end
+  if opts.json then
+    counts.campaign = campaign.name
+    counts.pending = counts.pending + counts.in_flight
+    io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
+  else
+    io.write(campaign_mod.summary(campaign.name, counts), "\n")
+    if counts.paused then io.write("paused: run the same command again to resume\n")
+    elseif counts.next_retry then
+      io.write(string.format("%d deferred: the next retry is due in %d s; run again then (or use --wait)\n",
+        counts.deferred, math.ceil(counts.next_retry)))
+    end
+  end
+  return counts.paused and 130 or 0
+end
+
+local STATES = { "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "in_flight" }
+
+-- One campaign's status: counts by state, the next retry, and the
+-- commonest replies behind deferrals and failures.
+local function show(store, c, json)
+  local counts = assert(store:counts(c.id))
+  local due = store:report("next_due", c.id)[1]
+  local next_retry = due and due.next_at and math.max(0, math.ceil(due.next_at - os.time()))
+  if json then
+    counts.campaign, counts.next_retry = c.name, next_retry
+    counts.pending = counts.pending + counts.in_flight
+    io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
+    return
+  end
+  local total = 0
+  for _, s in ipairs(STATES) do total = total + counts[s] end
+  io.write(string.format("%s: %d recipients\n", c.name, total))
+  for _, s in ipairs(STATES) do
+    if counts[s] > 0 or s == "delivered" then
+      local extra = s == "deferred" and next_retry and string.format("  (next retry in %d s)", next_retry) or ""
+      io.write(string.format("  %-11s %8d%s\n", s:gsub("_", " "), counts[s], extra))
+    end
+  end
+  for _, s in ipairs { "deferred", "failed" } do
+    local reasons = store:report("reasons", c.id, s, 5)
+    if #reasons > 0 then
+      io.write(string.format("  commonest replies, %s:\n", s))
+      for _, r in ipairs(reasons) do
+        io.write(string.format("    %6d  %s%s\n", r.count, r.code and r.code > 0 and (r.code .. " ") or "",
+          (r.text or ""):gsub("[\r\n]+", " "):sub(1, 100)))
+      end
+    end
+  end
+end
+
+--- status(argv) -> exit code. mailcast status SCRIPT.lua | STORE [--store
+-- FILE] [--json]: a campaign script's store (or every campaign in a store).
+function M.status(argv)
+  local target, path, json = nil, nil, false
+  local i = 2
+  while i <= #argv do
+    if argv[i] == "--store" then path, i = argv[i + 1], i + 1
+    elseif argv[i] == "--json" then json = true
+    elseif not target then target = argv[i]
+    else stderr("status: unexpected '%s'", argv[i]) return 2 end
+    i = i + 1
+  end
+  if not target and not path then
+    stderr("status: give a campaign script or a store file")
+    return 2
+  end
+  local only
+  if target and target:match("%.lua$") then
+    _G.arg = { [0] = target }
+    local chunk, err = loadfile(target)
+    if not chunk then stderr("%s", err) return 1 end
+    local ok, c = pcall(chunk)
+    if not ok or type(c) ~= "table" or not c.name then
+      stderr("status: %s does not return a campaign%s", target, ok and "" or (": " .. tostring(c)))
+      return 1
+    end
+    only = c.name
+    path = path or default_store(target, c.name)
+  else
+    path = path or target
+  end
+  local f = io.open(path, "rb")
+  if not f then stderr("status: no store at %s (has the campaign run yet?)", path) return 1 end
+  f:close()
+  local store, err = mailcast.store(path)
+  if not store then stderr("%s", err) return 1 end
+  local shown = 0
+  for _, c in ipairs(store:report("campaigns")) do
+    if not only or c.name == only then
+      show(store, c, json)
+      shown = shown + 1
+    end
+  end
+  store:close()
+  if shown == 0 then
+    stderr("status: no campaign%s in %s", only and (" '" .. only .. "'") or "", path)
+    return 1
+  end
+  return 0
+end
+
+return M
