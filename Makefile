@@ -60,7 +60,7 @@ deps:
 demo: deps all
 	$(RUNNER) run examples/newsletter/newsletter.lua
 	@echo
-	$(RUNNER) run examples/newsletter/send.lua
+	$(RUNNER) run examples/newsletter/demo.lua
 
 # The specs run inside the runner so they test the core as built; the
 # same specs run again in test-asan against a sanitized build.

@@ -1,10 +1,14 @@
--- The example newsletter as a campaign: recipients.csv through the store,
--- resumable after any stop. Start a local sink first, then run it:
+-- The example newsletter as a campaign: 300 subscribers through the
+-- store, resumable after any stop. Start a local sink first, then run it:
 --
 --   mailcast sink --maildir /tmp/newsletter-mail &
 --   mailcast run examples/newsletter/campaign.lua
+--   mailcast status examples/newsletter/campaign.lua
 --
--- Run it again: nothing is sent twice; what was deferred is tried again.
+-- Run it again: nothing is sent twice; what was deferred is tried again
+-- once its retry is due (or keep it running with --wait). `make demo`
+-- runs it against a sink that refuses and defers a few addresses
+-- (demo.lua).
 local mailcast = require "mailcast"
 
 local here = arg[0]:match("^(.*)/") or "."
@@ -16,6 +20,13 @@ local function read(path)
   return data
 end
 
+local PICKS = {
+  premium = { { title = "Private preview of the spring range", url = "https://news.example.com/preview" },
+              { title = "Free express delivery all winter", url = "https://news.example.com/express" } },
+  business = { { title = "Volume prices for your team", url = "https://news.example.com/volume" } },
+  basic = { { title = "Our bestsellers of the month", url = "https://news.example.com/best" } },
+}
+
 return mailcast.campaign{
   name = "newsletter-2026-11",
   from = "Mailcast Demo <news@example.com>",
@@ -25,12 +36,15 @@ return mailcast.campaign{
   inline = { { path = here .. "/logo.png", cid = "logo@example.com" } },
   attachments = { { path = here .. "/brochure.pdf", filename = "Broschüre November.pdf" } },
   headers = { ["X-Campaign"] = "newsletter-2026-11" },
-  recipients = here .. "/recipients.csv",
+  recipients = here .. "/subscribers.csv",
   route = { host = "127.0.0.1", port = tonumber(os.getenv("SINK_PORT")) or 2525, tls = "opportunistic" },
-  limits = { connections = 2, messages_per_connection = 10, rate = "20/s" },
-  -- Every recipient gets an unsubscribe link of their own.
+  limits = { connections = 2, messages_per_connection = 50 },
+  retry = { first = 60, max_age = 2 * 86400 },
+  -- Every recipient gets an unsubscribe link of their own, and the
+  -- picks of their plan (a list: the templates repeat over it).
   personalize = function(address, vars)
     vars.unsubscribe_url = "https://news.example.com/u/" .. mailcast.b64(address):gsub("=", "")
+    vars.picks = PICKS[vars.plan] or PICKS.basic
   end,
   on_failed = function(address, reply)
     io.stderr:write("failed: ", address, ": ", reply.code, " ", reply.text, "\n")

@@ -82,12 +82,20 @@ local function routes_of(t)
   end
   if type(t.route) == "string" then default = t.route end
   default = default or t.default_route
+  local names = {}
+  for name in pairs(routes) do names[#names + 1] = name end
+  table.sort(names)
   if not default then
-    local names = {}
-    for name in pairs(routes) do names[#names + 1] = name end
-    default = #names == 1 and names[1] or "default"
+    default = #names == 1 and names[1] or (routes.default and "default")
+    if not default then
+      error("campaign has several routes (" .. table.concat(names, ", ") ..
+        "): name the one to use when the route hook does not, with default_route = NAME", 3)
+    end
   end
-  assert(routes[default], string.format("campaign's default route '%s' is not among its routes", default))
+  if not routes[default] then
+    error(string.format("campaign's default route '%s' is not among its routes (%s)", default,
+      table.concat(names, ", ")), 3)
+  end
   return routes, default
 end
 

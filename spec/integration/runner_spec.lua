@@ -120,14 +120,33 @@ describe("the example campaign", function()
       sh_quote(dir .. "/n.db")
     local out, code = run(cmd)
     local again = run(cmd)
-    local stored = #sink.files()
+    local stored = sink.files()
     sink.cleanup()
     os.execute("rm -rf " .. sh_quote(dir))
     assert.equal(0, code, out)
-    assert.matches("newsletter%-2026%-11: 2 delivered, 0 deferred, 1 failed", out)
+    assert.matches("newsletter%-2026%-11: 299 delivered, 0 deferred, 1 failed", out)
     assert.matches("failed: juergen.mueller@example.net: 550 Mailbox unavailable", out, 1, true)
-    assert.matches("newsletter%-2026%-11: 2 delivered, 0 deferred, 1 failed", again)
-    assert.equal(2, stored)
+    assert.matches("newsletter%-2026%-11: 299 delivered, 0 deferred, 1 failed", again)
+    assert.equal(299, #stored)
+    -- The plan's picks, a list in the templates, are in every message.
+    local premium = 0
+    for _, raw in ipairs(stored) do
+      if raw:find("Private preview of the spring range", 1, true) then premium = premium + 1 end
+    end
+    assert.is_true(premium > 0 and premium < 299, "premium picks in " .. premium .. " messages")
+  end)
+end)
+
+describe("make demo's script", function()
+  it("runs the campaign against a sink that refuses and defers, twice, and shows the status", function()
+    local dir = tmpdir()
+    local out, code = run(sh_quote(mailcast) .. " run examples/newsletter/demo.lua " .. sh_quote(dir))
+    os.execute("rm -rf " .. sh_quote(dir))
+    assert.equal(0, code, out)
+    assert.matches("newsletter-2026-11: 296 delivered, 2 deferred, 2 failed, 0 skipped, 0 suppressed, 0 pending", out, 1, true)
+    assert.matches("452 Mailbox full", out, 1, true)
+    assert.matches("550 The email account that you tried to reach does not exist", out, 1, true)
+    assert.matches("296 messages in", out, 1, true)
   end)
 end)
 

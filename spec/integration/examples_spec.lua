@@ -1,0 +1,111 @@
+-- The example campaigns in examples/, run as a user runs them, with the
+-- environment pointing them at servers on 127.0.0.1: aiosmtpd as the
+-- provider's relay (STARTTLS, AUTH), the built-in sink as an ISP relay
+-- and as MX hosts, dnsmasq for the MX records.
+local helper = require "helper"
+local mime = require "support.mime"
+local servers = require "support.servers"
+local builtin_sink = require "support.builtin_sink"
+local dns = require "support.dns"
+
+local q = mime.sh_quote
+
+-- Runs an example with env (a table) and its store in dir; the output and exit code.
+local function run_example(name, env, dir, extra)
+  local vars = {}
+  for k, v in pairs(env) do vars[#vars + 1] = k .. "=" .. q(v) end
+  table.sort(vars)
+  return helper.sh(string.format("%s %s run examples/%s/campaign.lua --store %s --log %s %s 2>&1",
+    table.concat(vars, " "), q(helper.runner), name, q(dir .. "/store.db"), q(dir .. "/log.jsonl"), extra or ""))
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+describe("examples/relay", function()
+  it("sends through STARTTLS with a checked certificate and AUTH, and logs no password", function()
+    local srv <close> = servers.aiosmtpd{ tls = true, auth = { user = "alice", password = "s3cret-Pa55" } }
+    local dir = mime.tmpdir()
+    local out, code = run_example("relay", {
+      RELAY_HOST = "127.0.0.1", RELAY_PORT = srv.port, RELAY_CA_FILE = srv.ca,
+      RELAY_USER = "alice", RELAY_PASSWORD = "s3cret-Pa55",
+    }, dir)
+    local log = read(dir .. "/log.jsonl")
+    mime.rmdir(dir)
+    srv:stop()
+    assert.equal(0, code, out)
+    assert.matches("opening-hours: 3 delivered, 0 deferred, 0 failed", out, 1, true)
+    local got = srv:messages()
+    assert.equal(3, #got)
+    for _, m in ipairs(got) do
+      assert.is_true(m.tls)
+      assert.equal("alice", m.login)
+    end
+    assert.matches('"tls_version":"TLSv1.', log, 1, true)
+    assert.is_nil(out:find("s3cret", 1, true))
+    assert.is_nil(log:find("s3cret", 1, true))
+  end)
+
+  it("sends nothing when the certificate does not check out", function()
+    local srv <close> = servers.aiosmtpd{ tls = true, auth = { user = "alice", password = "pw" } }
+    local dir = mime.tmpdir()
+    -- No RELAY_CA_FILE: the system's CAs do not know the test CA.
+    local out, code = run_example("relay", {
+      RELAY_HOST = "127.0.0.1", RELAY_PORT = srv.port, RELAY_USER = "alice", RELAY_PASSWORD = "pw",
+    }, dir)
+    mime.rmdir(dir)
+    srv:stop()
+    assert.equal(0, code, out)
+    assert.matches("opening-hours: 0 delivered, 3 deferred", out, 1, true)
+    assert.equal(0, #srv:messages())
+  end)
+end)
+
+describe("examples/throttled", function()
+  it("sends in groups of ten per connection at the rate it is given", function()
+    local sink = builtin_sink.start("")
+    local dir = mime.tmpdir()
+    local out, code = run_example("throttled", { ISP_HOST = "127.0.0.1", ISP_PORT = sink.port,
+      ISP_RATE = "50/s", ISP_CONNECT_RATE = "10/s" }, dir)
+    local stored = #sink.files()
+    sink.cleanup()
+    mime.rmdir(dir)
+    assert.equal(0, code, out)
+    assert.matches("winter-sale: 3 delivered", out, 1, true)
+    assert.equal(3, stored)
+  end)
+end)
+
+describe("examples/split", function()
+  it("sends staff mail through the internal relay and the rest to each domain's MX hosts", function()
+    local relay = builtin_sink.start("")
+    local mx = builtin_sink.start("")
+    local resolver = dns.start{
+      zones = { "test", "example.org", "example.net" },
+      mx = { { "example.org", "mx1.example.org", 10 }, { "example.net", "mx.example.net", 5 } },
+      hosts = { { "mx1.example.org", "127.0.0.1" }, { "mx.example.net", "127.0.0.1" } },
+    }
+    local dir = mime.tmpdir()
+    local out, code = run_example("split", { SMART_HOST = "127.0.0.1", SMART_PORT = relay.port,
+      DNS_SERVER = resolver.server, MX_PORT = mx.port }, dir)
+    local log = read(dir .. "/log.jsonl")
+    local internal, direct = relay.files(), mx.files()
+    relay.cleanup()
+    mx.cleanup()
+    resolver:stop()
+    mime.rmdir(dir)
+    assert.equal(0, code, out)
+    assert.matches("staff-and-customers: 5 delivered, 0 deferred, 0 failed", out, 1, true)
+    assert.equal(2, #internal)
+    assert.equal(3, #direct)
+    for _, raw in ipairs(internal) do assert.matches("staff%.example%.com", raw) end
+    for _, raw in ipairs(direct) do assert.is_nil(raw:find("staff.example.com", 1, true)) end
+    assert.matches('"route":"direct","mx":"mx1.example.org"', log, 1, true)
+    assert.matches('"route":"internal"', log, 1, true)
+  end)
+end)
