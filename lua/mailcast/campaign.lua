@@ -49,10 +49,20 @@ local function where(fn)
 end
 
 -- Calls a hook; an error is reported with its place, and nil returned.
+-- A hook that runs away (an endless loop) is stopped after this many
+-- Lua instructions, like one that raises.
+local HOOK_LIMIT = 100000000
+
+local function runaway()
+  error("ran past its instruction limit (an endless loop?)", 2)
+end
+
 local function call_hook(self, name, ...)
   local fn = self.hooks[name]
   if not fn then return true end
+  debug.sethook(runaway, "", self.hook_limit or HOOK_LIMIT)
   local ok, a, b = pcall(fn, ...)
+  debug.sethook()
   if not ok then
     self:warn(string.format("hook %s (%s) failed: %s; the default applies", name, where(fn), tostring(a)))
     return nil
@@ -124,7 +134,7 @@ function M.new(t)
     recipients = t.recipients, address_field = t.address or "email",
     routes = routes, default_route = default_route,
     limits = dispatch.limits(DEFAULT_LIMITS, t.limits), retry = t.retry or {},
-    max_in_flight = t.max_in_flight or 1000, log = t.log,
+    max_in_flight = t.max_in_flight or 1000, log = t.log, hook_limit = t.hook_limit,
     hooks = { personalize = t.personalize, route = type(t.route) == "function" and t.route or nil,
               on_reply = t.on_reply, on_delivered = t.on_delivered,
               on_deferred = t.on_deferred, on_failed = t.on_failed },
