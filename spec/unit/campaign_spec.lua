@@ -1,0 +1,76 @@
+-- A campaign's parts that need no server: its routes, hooks and messages.
+local mailcast = require "mailcast"
+
+local function campaign(extra)
+  local t = { name = "unit", from = "News <news@example.com>", subject = "Hi {{name}}", text = "Hello {{name}}",
+              recipients = { { email = "a@example.org", name = "A" } } }
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return mailcast.campaign(t)
+end
+
+describe("a campaign's routes", function()
+  it("names a single route table 'default'", function()
+    local c = campaign { route = { host = "127.0.0.1", port = 2525 } }
+    assert.equal("default", c.default_route)
+    assert.equal(2525, c.routes.default.port)
+  end)
+
+  it("takes the only named route as the default", function()
+    assert.equal("relay", campaign { routes = { relay = { host = "127.0.0.1" } } }.default_route)
+  end)
+
+  it("wants default_route when there are several and a hook picks", function()
+    local ok, err = pcall(campaign, { routes = { a = { host = "127.0.0.1" }, b = { mx = true } },
+                                      route = function() return "a" end })
+    assert.is_false(ok)
+    assert.matches("several routes (a, b)", err, 1, true)
+    assert.matches("default_route", err, 1, true)
+  end)
+
+  it("refuses a default route it does not have", function()
+    local ok, err = pcall(campaign, { routes = { a = { host = "127.0.0.1" } }, route = "b" })
+    assert.is_false(ok)
+    assert.matches("default route 'b' is not among its routes (a)", err, 1, true)
+  end)
+
+  it("asks the route hook, and falls back to the default when it names no route or raises", function()
+    local c = campaign { routes = { a = { host = "127.0.0.1" }, b = { mx = true } }, default_route = "a",
+      quiet = true,
+      route = function(m)
+        if m.domain == "example.net" then return "b" end
+        if m.domain == "example.com" then return "nowhere" end
+        if m.domain == "broken.example" then error("hook broke") end
+      end }
+    c.quiet = true
+    assert.equal("b", c:route_for("x@Example.NET", {}, {}))
+    assert.equal("a", c:route_for("x@example.org", {}, {}))
+    assert.equal("a", c:route_for("x@example.com", {}, {}))
+    assert.equal("a", c:route_for("x@broken.example", {}, {}))
+    assert.equal(2, c.warnings)
+  end)
+end)
+
+describe("a campaign's hooks", function()
+  it("stops one that runs away and applies the default", function()
+    local c = campaign { hook_limit = 100000, personalize = function() while true do end end }
+    c.quiet = true
+    local msg = c:message("a@example.org", { name = "A" })
+    assert.is_table(msg)
+    assert.equal(1, c.warnings)
+  end)
+
+  it("skips a recipient when personalize gives a reason", function()
+    local c = campaign { personalize = function() return "asked not to" end }
+    local msg, why, state = c:message("a@example.org", { name = "A" })
+    assert.is_nil(msg)
+    assert.equal("skipped by personalize: asked not to", why)
+    assert.equal("skipped", state)
+  end)
+
+  it("names the template, line and variable that is missing", function()
+    local c = campaign { text = "Hello\n{{nickname}}" }
+    local msg, why = c:message("a@example.org", { name = "A" })
+    assert.is_nil(msg)
+    assert.equal("template text:2: missing variable 'nickname'", why)
+  end)
+end)
