@@ -84,7 +84,10 @@ int mc_sched_run(mc_sched_t *s, double timeout) {
   s->timed_out = 0;
   struct timeval tv = mc_timeval(timeout);
   evtimer_add(s->timer, &tv);
-  while (s->ndone == 0 && s->submitted > 0 && !s->timed_out && !any_failed(s)) {
+  /* With nothing submitted the loop still turns while sessions are open:
+   * their idle timers fire and servers that close them are noticed. */
+  while (s->ndone == 0 && (s->submitted > 0 || mc_sched_active(s) > 0) && !s->timed_out &&
+         !any_failed(s)) {
     if (event_base_loop(s->base, EVLOOP_ONCE) != 0) break;
   }
   evtimer_del(s->timer);

@@ -20,7 +20,8 @@ mc_pool_t *mc_sched_add(mc_sched_t *s, const mc_route_t *route, const mc_pool_op
 int mc_sched_submit(mc_sched_t *s, mc_pool_t *pool, mc_job_t *job);
 
 /* Turns the loop until a job is done, timeout seconds pass, or nothing
- * is pending. 0, or -1 when a local failure (out of memory) lost a job. */
+ * is pending and no session is open. 0, or -1 when a local failure (out
+ * of memory) lost a job. */
 int mc_sched_run(mc_sched_t *s, double timeout);
 
 /* The next job that has its outcome, or NULL. */

@@ -17,6 +17,7 @@ typedef struct {
   mc_session_t *session;
   mc_job_t *job;
   double job_started;
+  int was_waiting;       /* the job went to a session that had been idle */
   size_t done_here;      /* transactions on this connection */
   slot_state_t state;
   struct event *wait;    /* a rate-limit pause before the next transaction */
@@ -149,6 +150,20 @@ int mc_pool_failed(const mc_pool_t *p) { return p->failed; }
 const mc_pool_state_t *mc_pool_state(const mc_pool_t *p) { return &p->st; }
 
 
+static int make_room(mc_pool_t *p) {
+  if (p->qlen < p->qcap) return 0;
+  size_t cap = p->qcap ? p->qcap * 2 : 64;
+  mc_job_t **q = malloc(cap * sizeof *q);
+  if (q == NULL) return -1;
+  for (size_t i = 0; i < p->qlen; i++) q[i] = p->queue[(p->qhead + i) % p->qcap];
+  free(p->queue);
+  p->queue = q;
+  p->qcap = cap;
+  p->qhead = 0;
+  return 0;
+}
+
+
 static mc_job_t *dequeue(mc_pool_t *p) {
   if (p->qlen == 0) return NULL;
   mc_job_t *job = p->queue[p->qhead];
@@ -214,6 +229,7 @@ static void release(slot_t *slot) {
   slot->session = NULL;
   slot->state = SLOT_IDLE;
   slot->done_here = 0;
+  slot->was_waiting = 0;
   evtimer_del(slot->wait);
   evtimer_del(slot->idle);
 }
@@ -259,12 +275,43 @@ static void copy_results(mc_job_t *job, mc_session_t *s) {
 }
 
 
+/* A session that waited idle may have been closed by the server in the
+ * meantime (its idle timeout, often with a 421 we had not yet read): a
+ * transaction it fails before any recipient is accepted goes again, once,
+ * on a new connection, as neither an attempt nor a sign of overload. */
+static int stale(const slot_t *slot, const mc_job_t *job, mc_session_t *s) {
+  if (!slot->was_waiting || job->retried_fresh) return 0;
+  size_t n;
+  const mc_rcpt_result_t *res = mc_session_results(s, &n);
+  for (size_t i = 0; i < n; i++)
+    if (res[i].sent || (res[i].code != 0 && res[i].code != 421)) return 0;
+  return 1;
+}
+
+
+static void requeue_front(mc_pool_t *p, mc_job_t *job) {
+  if (make_room(p) != 0) { p->failed = 1; return; }
+  p->qhead = (p->qhead + p->qcap - 1) % p->qcap;
+  p->queue[p->qhead] = job;
+  p->qlen++;
+}
+
+
 static void on_txn(mc_session_t *s, void *arg) {
   slot_t *slot = arg;
   mc_pool_t *p = slot->pool;
   mc_job_t *job = slot->job;
   slot->job = NULL;
   p->running--;
+  if (stale(slot, job, s)) {
+    job->retried_fresh = 1;
+    job->attempts--;
+    requeue_front(p, job);
+    release(slot);
+    pump(p);
+    return;
+  }
+  slot->was_waiting = 0;
   copy_results(job, s);
   job->duration = now() - slot->job_started;
   if (job->results == NULL) p->failed = 1;
@@ -362,7 +409,12 @@ static void pump(mc_pool_t *p) {
     slot_t *slot = &p->slots[i];
     if (slot->state != SLOT_WAITING) continue;
     evtimer_del(slot->idle);
+    if (!mc_session_usable(slot->session)) {   /* the server closed it meanwhile */
+      release(slot);
+      continue;
+    }
     slot->state = SLOT_READY;
+    slot->was_waiting = 1;
     next_txn(slot);
   }
   size_t limit = (size_t)p->st.connections;
@@ -392,16 +444,7 @@ int mc_pool_submit(mc_pool_t *p, mc_job_t *job) {
     fail_job(p, job, &p->down_error, &p->down_reply);
     return 0;
   }
-  if (p->qlen == p->qcap) {
-    size_t cap = p->qcap ? p->qcap * 2 : 64;
-    mc_job_t **q = malloc(cap * sizeof *q);
-    if (q == NULL) return -1;
-    for (size_t i = 0; i < p->qlen; i++) q[i] = p->queue[(p->qhead + i) % p->qcap];
-    free(p->queue);
-    p->queue = q;
-    p->qcap = cap;
-    p->qhead = 0;
-  }
+  if (make_room(p) != 0) return -1;
   p->queue[(p->qhead + p->qlen) % p->qcap] = job;
   p->qlen++;
   pump(p);

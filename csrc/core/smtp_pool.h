@@ -22,6 +22,7 @@ typedef struct mc_job {
   char *peer;                   /* "name [address]" of the server it went to */
   int attempts;                 /* transactions tried (0: never reached a session) */
   double duration;              /* seconds its last transaction took */
+  int retried_fresh;            /* sent again on a new connection after a stale one failed it */
   long long tag;                /* the owner's name for it */
   struct mc_job *next;          /* the owner's list */
 } mc_job_t;

@@ -188,6 +188,7 @@ void mc_store_claims_free(mc_claim_t *c, size_t n) {
   for (size_t i = 0; i < n; i++) {
     free(c[i].address);
     free(c[i].data);
+    free(c[i].suppressed);
   }
   free(c);
 }
@@ -238,8 +239,8 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
     else mc_error_set(e, "out of memory");
     goto fail;
   }
-  /* Mark them; the suppressed ones leave the list with their reason. */
-  size_t kept = 0;
+  /* Mark them in flight, or suppressed (with the reason) when they are
+   * on the suppression list. */
   for (size_t i = 0; i < count; i++) {
     char reason[256];
     int sup = mc_store_suppressed(s, list[i].address, now, reason, sizeof reason, e);
@@ -248,19 +249,12 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
       char text[300];
       snprintf(text, sizeof text, "suppressed: %s", reason);
       if (set_state(s, list[i].id, MC_R_SUPPRESSED, text, now, e) != 0) goto fail;
-      free(list[i].address);
-      free(list[i].data);
-      list[i] = (mc_claim_t){0};   /* so a failure below frees nothing twice */
+      list[i].suppressed = strdup(text);   /* kept in the list: the caller logs it */
+      if (list[i].suppressed == NULL) { mc_error_set(e, "out of memory"); goto fail; }
       continue;
     }
     if (set_state(s, list[i].id, MC_R_IN_FLIGHT, NULL, now, e) != 0) goto fail;
-    if (kept != i) {
-      list[kept] = list[i];
-      list[i] = (mc_claim_t){0};
-    }
-    kept++;
   }
-  count = kept;
   if (mc_store_commit(s, e) != 0) goto fail;
   *out = list;
   *n = count;

@@ -24,6 +24,8 @@ typedef struct {
   size_t datalen;
   int attempts;
   double first_at;   /* time of the first attempt; 0: none yet */
+  char *suppressed;  /* why, when it was on the suppression list (and is
+                        now marked suppressed, not in flight); else NULL */
 } mc_claim_t;
 
 const char *mc_rstate_name(mc_rstate_t s);
@@ -44,7 +46,8 @@ int mc_store_add(mc_store_t *s, long long campaign, const char *address,
                  const char *data, size_t datalen, mc_error_t *e);
 
 /* Up to max recipients that are due (pending, or deferred with next_at
- * <= now), marked in flight; suppressed ones are marked so and skipped.
+ * <= now), marked in flight; suppressed ones are marked so and come with
+ * their reason in `suppressed`.
  * The caller frees the list with mc_store_claims_free. */
 int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
                    mc_claim_t **out, size_t *n, mc_error_t *e);

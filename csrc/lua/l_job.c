@@ -17,12 +17,30 @@ void mc_l_readdata(lua_State *L, int idx, mc_txn_t *t) {
 }
 
 
+/* The string at the top of the stack, or NULL (no number conversion:
+ * a converted number would live only on the stack, which is popped,
+ * while the job keeps the pointer). */
+static const char *string_only(lua_State *L) {
+  return lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+}
+
+
+/* Field key of the job table at idx: a string the table keeps, or NULL. */
+static const char *opt_string(lua_State *L, int idx, const char *key) {
+  int type = lua_getfield(L, idx, key);
+  const char *s = string_only(L);
+  lua_pop(L, 1);
+  if (s == NULL && type != LUA_TNIL) luaL_error(L, "'%s' must be a string", key);
+  return s;
+}
+
+
 void mc_l_readjob(lua_State *L, int idx, mc_job_t *job, const char ***rcpts) {
   mc_txn_t *t = &job->txn;
   lua_getfield(L, idx, "from");
-  t->from = lua_tostring(L, -1);
+  t->from = string_only(L);
   lua_pop(L, 1);
-  if (t->from == NULL) luaL_error(L, "each message needs an envelope 'from' (\"\" for none)");
+  if (t->from == NULL) luaL_error(L, "each message needs an envelope 'from' string (\"\" for none)");
   lua_getfield(L, idx, "to");
   if (lua_type(L, -1) == LUA_TSTRING) {
     *rcpts = malloc(sizeof **rcpts);
@@ -36,7 +54,7 @@ void mc_l_readjob(lua_State *L, int idx, mc_job_t *job, const char ***rcpts) {
     t->nrcpts = (size_t)(n > 0 ? n : 0);
     for (lua_Integer i = 1; i <= n; i++) {
       lua_geti(L, -1, i);
-      (*rcpts)[i - 1] = lua_tostring(L, -1);
+      (*rcpts)[i - 1] = string_only(L);
       lua_pop(L, 1);
       if ((*rcpts)[i - 1] == NULL) luaL_error(L, "envelope 'to' must hold strings");
     }
@@ -50,13 +68,9 @@ void mc_l_readjob(lua_State *L, int idx, mc_job_t *job, const char ***rcpts) {
   lua_pop(L, 1);   /* the job table keeps it */
   t->eight_bit = mc_l_optbool(L, idx, "eight_bit", 0);
   t->dsn_orcpt = mc_l_optbool(L, idx, "dsn_orcpt", 0);
-  lua_getfield(L, idx, "dsn_ret");
-  t->dsn_ret = lua_tostring(L, -1);
-  lua_getfield(L, idx, "dsn_envid");
-  t->dsn_envid = lua_tostring(L, -1);
-  lua_getfield(L, idx, "dsn_notify");
-  t->dsn_notify = lua_tostring(L, -1);
-  lua_pop(L, 3);
+  t->dsn_ret = opt_string(L, idx, "dsn_ret");
+  t->dsn_envid = opt_string(L, idx, "dsn_envid");
+  t->dsn_notify = opt_string(L, idx, "dsn_notify");
   const char *const checks[] = {t->dsn_ret, t->dsn_envid, t->dsn_notify};
   for (size_t i = 0; i < 3; i++) {
     if (checks[i] && (strpbrk(checks[i], "\r\n <>") || strlen(checks[i]) > 100))

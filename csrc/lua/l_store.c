@@ -86,7 +86,8 @@ static int s_commit(lua_State *L) {
 }
 
 
-/* store:claim(campaign, max [, now]) -> {{id=, address=, data=, attempts=, first_at=}...} */
+/* store:claim(campaign, max [, now]) -> {{id=, address=, data=, attempts=,
+ * first_at=, suppressed= (why, when it is suppressed and not to be sent)}...} */
 static int s_claim(lua_State *L) {
   mc_store_t *s = check(L);
   lua_Integer campaign = luaL_checkinteger(L, 2);
@@ -112,6 +113,10 @@ static int s_claim(lua_State *L) {
     if (list[i].first_at > 0) {
       lua_pushnumber(L, list[i].first_at);
       lua_setfield(L, -2, "first_at");
+    }
+    if (list[i].suppressed) {
+      lua_pushstring(L, list[i].suppressed);
+      lua_setfield(L, -2, "suppressed");
     }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }

@@ -52,7 +52,8 @@ function Log:transaction(campaign, recipient, route, result, rcpt, attempt)
 end
 
 --- log:outcome(campaign, recipient, state, reply, attempts): a final
--- state (delivered, failed, expired, suppressed, skipped).
+-- state: delivered, failed, expired (failed after max_age of retries),
+-- suppressed or skipped.
 function Log:outcome(campaign, recipient, state, reply, attempts)
   self.file:write(jsonl.encode({
     time = jsonl.iso_time(core.time()), type = "outcome", campaign = campaign,

@@ -238,7 +238,8 @@ function Campaign:route_for(address, vars, message)
   })
   if ok and name ~= nil then
     if self.routes[name] then return name end
-    self:warn(string.format("%s: route hook named no route '%s'; the default applies", address, tostring(name)))
+    self:warn(string.format("%s: hook route (%s) named no route '%s'; the default applies", address,
+      where(self.hooks.route), tostring(name)))
   end
   return self.default_route
 end
@@ -276,10 +277,10 @@ function Campaign:settle(run, o)
     if DECISIONS[decision] then state = DECISIONS[decision]
     else self:warn(string.format("%s: on_reply answered '%s', not defer, fail or suppress", r.address, tostring(decision))) end
   end
-  local next_at = 0
+  local next_at, expired = 0, false
   if state == "deferred" then
     if os.time() - (r.first_at or os.time()) > run.max_age then
-      state, reply.text = "failed", "expired: " .. (reply.text or "")
+      state, reply.text, expired = "failed", "expired: " .. (reply.text or ""), true
     else
       -- At least a second away: a retry never comes back within the
       -- pass that deferred it.
@@ -289,7 +290,9 @@ function Campaign:settle(run, o)
     assert(run.store:suppress(r.address, string.format("%d %s", reply.code or 0, reply.text or "")))
   end
   assert(run.store:finish(r.id, state, reply, next_at))
-  if run.log and state ~= "deferred" then run.log:outcome(self.name, r.address, state, reply, r.attempts + 1) end
+  if run.log and state ~= "deferred" then
+    run.log:outcome(self.name, r.address, expired and "expired" or state, reply, r.attempts + 1)
+  end
   local hook = state == "delivered" and "on_delivered" or state == "deferred" and "on_deferred" or "on_failed"
   call_hook(self, hook, r.address, reply)
 end
@@ -307,7 +310,13 @@ function Campaign:refill(run)
   local claimed = run.store:claim(run.id, math.min(room, 500), run.since)
   if #claimed == 0 then return false end
   assert(run.store:begin())
-  for _, r in ipairs(claimed) do self:submit(run, r) end
+  for _, r in ipairs(claimed) do
+    if r.suppressed then   -- the store marked it: on the suppression list
+      if run.log then run.log:outcome(self.name, r.address, "suppressed", { code = 0, text = r.suppressed }, r.attempts) end
+    else
+      self:submit(run, r)
+    end
+  end
   assert(run.store:commit())
   return true
 end
@@ -376,7 +385,7 @@ function Campaign:run(opts)
         local wait = opts.wait and self:next_retry(run)
         if not wait then break end
         self:show(run)
-        core.sleep(math.min(wait, 1))
+        d:idle(math.min(wait, 1))
         if wait <= 1 then done, run.since = false, os.time() end
       else
         -- Enough outcomes for a commit to be worth it, or what came in

@@ -208,7 +208,16 @@ function Dispatch:run(timeout, want)
   return out
 end
 
---- d:state() -> {destinations=, active=, down=, pending=, backlog=}
+--- d:idle(seconds): waits with nothing to send, while the open sessions
+-- still hear from their servers and close after their idle time.
+function Dispatch:idle(seconds)
+  local until_ = core.now() + seconds
+  self.sched:run(seconds)   -- returns early once no session is open
+  local left = until_ - core.now()
+  if left > 0 then core.sleep(left) end
+end
+
+--- d:state() -> {destinations=, active=, down=, pending=, held=}
 function Dispatch:state()
   local st = self.sched:state()
   st.held = self:held()

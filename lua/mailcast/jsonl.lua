@@ -11,10 +11,26 @@ local function escape_byte(c)
   return ESCAPES[c] or string.format("\\u%04x", c:byte())
 end
 
+-- s with every byte that is not part of valid UTF-8 read as Latin-1.
+local function valid_utf8(s)
+  local out, i = {}, 1
+  while true do
+    local ok, bad = utf8.len(s, i)
+    if ok then
+      out[#out + 1] = s:sub(i)
+      return table.concat(out)
+    end
+    out[#out + 1] = s:sub(i, bad - 1)
+    out[#out + 1] = utf8.char(s:byte(bad))
+    i = bad + 1
+  end
+end
+
 --- string(s) -> s as a JSON string. Bytes that are not UTF-8 (a server's
--- reply can hold anything) are read as Latin-1, so the line stays valid.
+-- reply can hold anything) are read as Latin-1, so the line stays valid
+-- and the valid text around them stays as it is.
 function M.string(s)
-  if not utf8.len(s) then s = s:gsub("[\128-\255]", function(c) return utf8.char(c:byte()) end) end
+  if not utf8.len(s) then s = valid_utf8(s) end
   return '"' .. s:gsub('[%c"\\]', escape_byte) .. '"'
 end
 

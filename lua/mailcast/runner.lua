@@ -55,7 +55,9 @@ function M.run_campaign(campaign, args)
     io.write(string.format("%s: %d messages ready, %d problems\n", campaign.name, counts.ready, counts.problems))
     return counts.problems == 0 and 0 or 1
   end
-  if opts.json then
+  if opts.progress == "json" and not opts.json then
+    -- stdout holds JSON lines only; the last progress line (done) sums up.
+  elseif opts.json then
     counts.campaign = campaign.name
     counts.pending = counts.pending + counts.in_flight
     io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
