@@ -77,6 +77,8 @@ local SCENARIOS = {
   slow_reply = true,            -- command, delay (s, default 2): wait before answering it
   idle_timeout = true,          -- idle (s, default 1): 421 4.4.2 and close after that
                                 --   long without a command
+  rcpt_codes_once = true,       -- codes as in rcpt_codes, each given only to the first RCPT
+                                --   for its address (over all connections); later ones get 250
 }
 
 
@@ -440,6 +442,9 @@ end
 local MAIL_PARAMS = { SIZE = true, BODY = true }
 local RCPT_PARAMS = {}
 
+-- Addresses that have had their reply from rcpt_codes_once.
+local answered_once = {}
+
 
 -- What a scenario does instead of (or before) the normal reply to verb
 -- ("CONNECT" for the greeting, "DOT" for the end of data). Returns "done"
@@ -592,6 +597,14 @@ local function command(conn, st, line)
     local reply = "250 2.1.5 Ok"
     if scenario == "rcpt_codes" and opts.codes then
       reply = opts.codes[addr] or opts.codes[addr:lower()] or reply
+    end
+    if scenario == "rcpt_codes_once" and opts.codes and not answered_once[addr:lower()] then
+      local code = opts.codes[addr] or opts.codes[addr:lower()]
+      if code then
+        answered_once[addr:lower()] = true
+        record(conn.id, "event", "once " .. addr)
+        reply = code
+      end
     end
     local going, sent = answer(conn, st, verb, reply)
     if going and ok_code(sent) then st.accepted = st.accepted + 1 end

@@ -106,3 +106,84 @@ describe("mailcast.template", function()
     assert.equal("Hello Bob", render_fn { name = "Bob" })
   end)
 end)
+
+describe("mailcast.template sections over lists", function()
+  it("repeats a section for each item of a list, with the item's fields", function()
+    local items = { { title = "One" }, { title = "Two" }, { title = "Three" } }
+    assert.equal("[One][Two][Three]", render("{{#items}}[{{title}}]{{/items}}", { items = items }))
+  end)
+
+  it("keeps the items in their order", function()
+    local items = {}
+    for i = 1, 12 do items[i] = { n = i } end
+    assert.equal("1,2,3,4,5,6,7,8,9,10,11,12,", render("{{#items}}{{n}},{{/items}}", { items = items }))
+  end)
+
+  it("writes a scalar item with {{.}}", function()
+    assert.equal("<li>a</li><li>b</li><li>3</li>",
+      render("{{#tags}}<li>{{.}}</li>{{/tags}}", { tags = { "a", "b", 3 } }))
+  end)
+
+  it("escapes {{.}} and item fields in HTML templates, and not {{{.}}}", function()
+    local vars = { tags = { "<b>" }, links = { { label = "Tom & Jerry" } } }
+    assert.equal("&lt;b&gt; <b> Tom &amp; Jerry",
+      render("{{#tags}}{{.}} {{{.}}}{{/tags}} {{#links}}{{label}}{{/links}}", vars, { html = true }))
+  end)
+
+  it("lets an item's field shadow an outer variable of the same name", function()
+    local vars = { name = "outer", items = { { name = "inner" }, {} } }
+    assert.equal("inner|outer|", render("{{#items}}{{name}}|{{/items}}", vars))
+  end)
+
+  it("finds outer variables inside the section", function()
+    local vars = { shop = "Acme", items = { { title = "Pen" }, { title = "Ink" } } }
+    assert.equal("Pen from Acme; Ink from Acme; ", render("{{#items}}{{title}} from {{shop}}; {{/items}}", vars))
+  end)
+
+  it("finds outer variables beside a scalar item", function()
+    assert.equal("x-Ann y-Ann ", render("{{#l}}{{.}}-{{name}} {{/l}}", { name = "Ann", l = { "x", "y" } }))
+  end)
+
+  it("treats an empty list as not set", function()
+    local src = "{{#items}}[{{title}}]{{/items}}{{^items}}nothing{{/items}}"
+    assert.equal("nothing", render(src, { items = {} }))
+  end)
+
+  it("drops an inverted section when the list has items", function()
+    local src = "{{#items}}[{{title}}]{{/items}}{{^items}}nothing{{/items}}"
+    assert.equal("[A]", render(src, { items = { { title = "A" } } }))
+  end)
+
+  it("nests lists, the inner item seeing the outer one's fields", function()
+    local vars = { groups = {
+      { name = "G1", members = { { who = "a" }, { who = "b" } } },
+      { name = "G2", members = { { who = "c" } } },
+    } }
+    assert.equal("G1:a@G1 b@G1 ;G2:c@G2 ;",
+      render("{{#groups}}{{name}}:{{#members}}{{who}}@{{name}} {{/members}};{{/groups}}", vars))
+  end)
+
+  it("uses a table that is not a list as the scope of its section, once", function()
+    assert.equal("Ann (Paris)", render("{{#user}}{{name}} ({{city}}){{/user}}", { user = { name = "Ann", city = "Paris" } }))
+  end)
+
+  it("reports a field missing from an item and from every outer scope, with its line", function()
+    local out, err = template.compile("list:\n{{#items}}{{title}}\n{{price}}{{/items}}", "t.txt")(
+      { items = { { title = "A", price = 1 }, { title = "B" } } })
+    assert.is_nil(out)
+    assert.equal("template t.txt:3: missing variable 'price'", err)
+  end)
+
+  it("refuses to write a list as a value", function()
+    local out, err = template.compile("{{items}}", "t.txt")({ items = { 1, 2 } })
+    assert.is_nil(out)
+    assert.matches("template t.txt:1: .*'items'", err)
+  end)
+
+  it("renders the same compiled template with lists of different lengths", function()
+    local fn = template.compile("{{#l}}{{.}}{{/l}}|", "t")
+    assert.equal("abc|", fn { l = { "a", "b", "c" } })
+    assert.equal("|", fn { l = {} })
+    assert.equal("z|", fn { l = { "z" } })
+  end)
+end)
