@@ -47,6 +47,8 @@ struct mc_pool {
 };
 
 
+#define RATE_CATCH_UP 0.05
+
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -358,13 +360,19 @@ static void next_txn(slot_t *slot) {
     return;
   }
   if (p->st.rate > 0) {
+    /* Timers wake late (by milliseconds: the kernel's tick), so sending
+     * times are kept on a schedule that catches up with the lateness,
+     * at most RATE_CATCH_UP seconds' worth at once, rather than counted
+     * from each late wake-up: the rate holds on average. */
     double t = now();
+    if (p->next_send_at == 0) p->next_send_at = t;   /* the first message: no burst */
+    if (p->next_send_at < t - RATE_CATCH_UP) p->next_send_at = t - RATE_CATCH_UP;
     if (t < p->next_send_at) {
       struct timeval tv = mc_timeval(p->next_send_at - t);
       evtimer_add(slot->wait, &tv);
       return;
     }
-    p->next_send_at = (t > p->next_send_at ? t : p->next_send_at) + 1.0 / p->st.rate;
+    p->next_send_at += 1.0 / p->st.rate;
   }
   mc_job_t *job = dequeue(p);
   job->attempts++;
