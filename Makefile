@@ -82,6 +82,7 @@ bench: deps all
 	bench/mime
 	bench/encode
 	bench/send
+	bench/dkim
 
 install: all
 	install -d $(DESTDIR)$(INST_LIBDIR)/mailcast $(DESTDIR)$(INST_LUADIR)/mailcast $(DESTDIR)$(INST_BINDIR)

@@ -311,3 +311,80 @@ void mc_dns_free(mc_dns_t *d) {
   if (d->timer) event_free(d->timer);
   free(d);
 }
+
+
+typedef struct {
+  char *name;
+  mc_txt_cb cb;
+  void *arg;
+} txt_lookup_t;
+
+
+void mc_txt_result_free(mc_txt_result_t *r) {
+  for (size_t i = 0; i < r->nrecords; i++) free(r->records[i]);
+  free(r->records);
+  memset(r, 0, sizeof *r);
+}
+
+
+/* Appends a character-string to the last record, or to a new one. */
+static int add_txt(mc_txt_result_t *r, const struct ares_txt_ext *t) {
+  if (t->record_start || r->nrecords == 0) {
+    char **records = realloc(r->records, (r->nrecords + 1) * sizeof *records);
+    if (records == NULL) return -1;
+    r->records = records;
+    if ((records[r->nrecords] = calloc(1, 1)) == NULL) return -1;
+    r->nrecords++;
+  }
+  char **last = &r->records[r->nrecords - 1];
+  size_t have = strlen(*last);
+  char *s = realloc(*last, have + t->length + 1);
+  if (s == NULL) return -1;
+  memcpy(s + have, t->txt, t->length);
+  s[have + t->length] = '\0';   /* a NUL inside ends the record early: no key has one */
+  *last = s;
+  return 0;
+}
+
+
+static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+  txt_lookup_t *lk = arg;
+  mc_txt_result_t r;
+  (void)timeouts;
+  memset(&r, 0, sizeof r);
+  struct ares_txt_ext *txt = NULL;
+  if (status == ARES_SUCCESS) status = ares_parse_txt_reply_ext(abuf, alen, &txt);
+  for (struct ares_txt_ext *t = txt; t && status == ARES_SUCCESS; t = t->next)
+    if (add_txt(&r, t) != 0) status = ARES_ENOMEM;
+  if (txt) ares_free_data(txt);
+  if (status == ARES_SUCCESS || status == ARES_ENODATA) {
+    r.status = MC_DNS_OK;
+  } else {
+    mc_txt_result_free(&r);
+    r.status = status == ARES_ENOTFOUND ? MC_DNS_NO_DOMAIN : MC_DNS_TEMPFAIL;
+    snprintf(r.error, sizeof r.error, "dns: %s: %s", lk->name,
+             status == ARES_ENOTFOUND ? "no such name" : ares_strerror(status));
+  }
+  mc_txt_cb cb = lk->cb;
+  void *cb_arg = lk->arg;
+  free(lk->name);
+  free(lk);
+  cb(&r, cb_arg);
+}
+
+
+void mc_dns_txt(mc_dns_t *d, const char *name, mc_txt_cb cb, void *arg) {
+  txt_lookup_t *lk = calloc(1, sizeof *lk);
+  if (lk) lk->name = strdup(name);
+  if (lk == NULL || lk->name == NULL) {
+    mc_txt_result_t r = {.status = MC_DNS_TEMPFAIL};
+    snprintf(r.error, sizeof r.error, "dns: out of memory");
+    free(lk);
+    cb(&r, arg);
+    return;
+  }
+  lk->cb = cb;
+  lk->arg = arg;
+  ares_query(d->channel, name, ns_c_in, ns_t_txt, on_txt, lk);
+  reschedule(d);
+}

@@ -54,4 +54,22 @@ void mc_dns_free(mc_dns_t *d);
 
 const char *mc_dns_status_name(mc_dns_status_t s);
 
+/* TXT look-ups (DKIM keys, RFC 6376 3.6.2): every record of the name,
+ * each record's strings joined. MC_DNS_OK may come with no records (the
+ * name exists but has no TXT); MC_DNS_NO_DOMAIN is NXDOMAIN. */
+typedef struct {
+  mc_dns_status_t status;
+  char **records;
+  size_t nrecords;
+  char error[256];
+} mc_txt_result_t;
+
+/* Called once per look-up; the result is the callee's to free
+ * (mc_txt_result_free). */
+typedef void (*mc_txt_cb)(mc_txt_result_t *r, void *arg);
+
+void mc_dns_txt(mc_dns_t *d, const char *name, mc_txt_cb cb, void *arg);
+
+void mc_txt_result_free(mc_txt_result_t *r);
+
 #endif

@@ -13,7 +13,7 @@ FUZZ_OUT     ?= build-fuzz
 FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -Icsrc -O1 -g -fno-omit-frame-pointer \
                -Wall -Wextra -Werror \
                -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_LIBS    = -lm
+FUZZ_LIBS    = -lm -lcrypto
 
 FUZZ_CORE_SRC = $(wildcard csrc/core/*.c)
 FUZZ_CORE_OBJ = $(FUZZ_CORE_SRC:csrc/%.c=$(FUZZ_OUT)/obj/%.o)
@@ -32,6 +32,7 @@ MAXLEN_fuzz_codec   = 65536
 MAXLEN_fuzz_header  = 8192
 MAXLEN_fuzz_address = 4096
 MAXLEN_fuzz_reply   = 262144
+MAXLEN_fuzz_dkim    = 65536
 
 FUZZ_FLAGS = -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=30 \
              -print_final_stats=1
