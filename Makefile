@@ -83,6 +83,7 @@ bench: deps all
 	bench/encode
 	bench/send
 	bench/dkim
+	bench/bounce
 
 install: all
 	install -d $(DESTDIR)$(INST_LIBDIR)/mailcast $(DESTDIR)$(INST_LUADIR)/mailcast $(DESTDIR)$(INST_BINDIR)

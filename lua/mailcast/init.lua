@@ -79,6 +79,7 @@ M.addresses = core.addresses
 M.csv = require "mailcast.csv"
 M.template = require "mailcast.template"
 M.dkim = require "mailcast.dkim"
+M.bounce = require "mailcast.bounce"
 
 --- campaign{...} -> a campaign; campaign:run{store=, dry_run=, quiet=}
 -- (see mailcast/campaign.lua). Loaded on first use: it needs M itself.

@@ -1,0 +1,227 @@
+/* Bounces written for people (qmail, Exim, sendmail, Exchange, Gmail,
+ * Yahoo, Postfix without DSN): the recipient stands on a line of its own
+ * (or starts one, with a colon), and the reason follows it. The formats
+ * differ in decoration, not in that shape, so one reader takes them all
+ * rather than one parser per MTA. */
+#include <string.h>
+
+#include "bounce_internal.h"
+#include "bounce_rules.h"
+
+#define MAX_REGION 65536   /* the bounce's own words; the rest is a copy */
+
+
+static size_t line_end(const char *s, size_t n, size_t i) {
+  const char *nl = memchr(s + i, '\n', n - i);
+  return nl ? (size_t)(nl - s) : n;
+}
+
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+
+static size_t skip_ws(const char *s, size_t i, size_t e) {
+  while (i < e && is_ws(s[i])) i++;
+  return i;
+}
+
+
+static int blank(const char *s, size_t i, size_t e) {
+  return skip_ws(s, i, e) == e;
+}
+
+
+/* Lines that introduce the copy of the returned message. The strong
+ * ones are never prose; the weak ones count only on a rule of dashes. */
+static const char *const strong_markers[] = {
+  "below this line is a copy of the message",      /* qmail, Yahoo */
+  "this is a copy of the message",                 /* Exim */
+  "header of the original message",                /* Exim, some hosts */
+  "original message headers",                      /* Exchange, Microsoft 365 */
+  "unsent message below",
+  "original message follows",
+  "message headers follow",
+};
+
+static const char *const weak_markers[] = {
+  "original message", "returned message", "undelivered message", "copy of the message",
+};
+
+
+static int marker_line(const char *s, size_t i, size_t e) {
+  i = skip_ws(s, i, e);
+  if (e - i < 12 || !mc_bounce_icontains(s + i, e - i, "message")) return 0;   /* every marker has it */
+  for (size_t k = 0; k < sizeof strong_markers / sizeof strong_markers[0]; k++)
+    if (mc_bounce_icontains(s + i, e - i, strong_markers[k])) return 1;
+  if (e - i < 3 || s[i] != '-' || s[i + 1] != '-' || s[i + 2] != '-') return 0;
+  for (size_t k = 0; k < sizeof weak_markers / sizeof weak_markers[0]; k++)
+    if (mc_bounce_icontains(s + i, e - i, weak_markers[k])) return 1;
+  return 0;
+}
+
+
+/* The start of the line holding s[at]. */
+static size_t line_start(const char *s, size_t at) {
+  while (at > 0 && s[at - 1] != '\n') at--;
+  return at;
+}
+
+
+void mc_bounce_split_text(const char *s, size_t n, size_t *region_end, size_t *copy_start) {
+  *region_end = n;
+  *copy_start = n;
+  /* Every marker says "message": only the lines where that word is are
+   * looked at, found with memmem rather than line by line. */
+  static const char *const spellings[] = {"essage", "ESSAGE"};
+  size_t best = n;
+  for (size_t k = 0; k < 2; k++) {
+    size_t from = 0;
+    while (from < best) {
+      const char *hit = memmem(s + from, best - from, spellings[k], 6);
+      if (hit == NULL) break;
+      size_t i = line_start(s, (size_t)(hit - s));
+      size_t e = line_end(s, n, i);
+      if (marker_line(s, i, e)) { best = i; break; }
+      from = e;
+    }
+  }
+  if (best < n) {
+    size_t e = line_end(s, n, best);
+    *region_end = best;
+    *copy_start = e < n ? e + 1 : n;
+  }
+}
+
+
+static int skipped(const char *a, size_t n, char *const *skip, size_t nskip) {
+  for (size_t k = 0; k < nskip; k++)
+    if (strlen(skip[k]) == n && mc_bounce_icontains(a, n, skip[k])) return 1;
+  /* The mail system's own addresses are never the recipient. */
+  return mc_bounce_icontains(a, n, "mailer-daemon@") || mc_bounce_icontains(a, n, "postmaster@");
+}
+
+
+/* Skips "(...)" comments and "<mailto:...>" after an address. */
+static size_t skip_decoration(const char *s, size_t i, size_t e) {
+  for (;;) {
+    i = skip_ws(s, i, e);
+    if (i < e && s[i] == '(') {
+      const char *close = memchr(s + i, ')', e - i);
+      if (close == NULL) return e;
+      i = (size_t)(close - s) + 1;
+    } else if (i + 8 <= e && mc_bounce_icontains(s + i, 8, "<mailto:")) {
+      const char *close = memchr(s + i, '>', e - i);
+      if (close == NULL) return e;
+      i = (size_t)(close - s) + 1;
+    } else {
+      return i;
+    }
+  }
+}
+
+
+/* Whether line s[i..e) starts with a recipient: "addr", "<addr>",
+ * "<addr>:" followed by a reason, "addr (comment)", "addr on <date>",
+ * "<addr>... reason" (sendmail). Sets the address and where the reason
+ * on the same line starts (e when there is none). */
+static int recipient_line(const char *s, size_t i, size_t e, size_t *at, size_t *len,
+                          size_t *rest) {
+  i = skip_ws(s, i, e);
+  if (e - i > 7 && mc_bounce_icontains(s + i, 7, "rfc822;")) i = skip_ws(s, i + 7, e);
+  if (i < e && s[i] == '<') i++;
+  if (!mc_bounce_find_addr(s, e, i, at, len) || *at != i) return 0;
+  size_t j = *at + *len;
+  if (j < e && s[j] == '>') j++;
+  j = skip_decoration(s, j, e);
+  *rest = e;
+  if (j >= e || s[j] == ',') return 1;
+  if (s[j] == ':') { *rest = j + 1; return 1; }
+  if (e - j >= 3 && memcmp(s + j, "...", 3) == 0) { *rest = j + 3; return 1; }
+  if (e - j >= 3 && mc_bounce_icontains(s + j, 3, "on ")) return 1;   /* Exchange: "a@b on 5/1/2024" */
+  return 0;
+}
+
+
+/* Whether the line tells of a failure to a recipient in the middle of a
+ * sentence: "Your message wasn't delivered to a@b because ...". */
+static int sentence_recipient(const char *s, size_t i, size_t e, size_t *at, size_t *len) {
+  static const char *const before[] = {"delivered to", "deliver to", "delivery to", "message to",
+                                       "deliver your message to"};
+  static const char *const failure[] = {"n't", "not", "fail", "unable", "cannot", "undeliverable"};
+  size_t from = i;
+  while (mc_bounce_find_addr(s, e, from, at, len)) {
+    size_t k = *at;
+    if (k > i && s[k - 1] == '<') k--;
+    while (k > i && is_ws(s[k - 1])) k--;
+    for (size_t b = 0; b < sizeof before / sizeof before[0]; b++) {
+      size_t bl = strlen(before[b]);
+      if (k - i < bl || !mc_bounce_icontains(s + k - bl, bl, before[b])) continue;
+      for (size_t f = 0; f < sizeof failure / sizeof failure[0]; f++)
+        if (mc_bounce_icontains(s + i, e - i, failure[f])) return 1;
+    }
+    from = *at + *len;
+  }
+  return 0;
+}
+
+
+/* Whether the diagnostic gathered so far holds a reply or status code:
+ * then the reason is complete at the next blank line. */
+static int has_code(const char *d) {
+  if (d == NULL) return 0;
+  int code;
+  char status[16];
+  mc_scan_codes(d, strlen(d), &code, status);
+  return code != 0 || status[0] != '\0';
+}
+
+
+/* Gathers the lines after a recipient line (index of the next line: i)
+ * into r's diagnostic: up to the next recipient, or a blank line once
+ * the reason has its code, or the end of the second paragraph. */
+static int gather(const char *s, size_t n, size_t i, mc_bounce_rcpt_t *r) {
+  int paragraphs = 0, in_paragraph = r->diagnostic != NULL;
+  while (i < n) {
+    size_t e = line_end(s, n, i);
+    size_t at, len, rest;
+    if (blank(s, i, e)) {
+      if (in_paragraph) {
+        paragraphs++;
+        if (has_code(r->diagnostic) || paragraphs >= 2) return 0;
+      }
+      in_paragraph = 0;
+    } else {
+      if (recipient_line(s, i, e, &at, &len, &rest) || sentence_recipient(s, i, e, &at, &len)) return 0;
+      if (mc_bounce_append(&r->diagnostic, s + i, e - i, MC_BOUNCE_MAX_DIAG) != 0) return -1;
+      in_paragraph = 1;
+      if (strlen(r->diagnostic) + 1 >= MC_BOUNCE_MAX_DIAG) return 0;
+    }
+    i = e < n ? e + 1 : n;
+  }
+  return 0;
+}
+
+
+int mc_bounce_read_text(mc_bounce_t *b, const char *s, size_t n,
+                        char *const *skip, size_t nskip) {
+  if (n > MAX_REGION) n = MAX_REGION;
+  size_t i = 0;
+  while (i < n) {
+    size_t e = line_end(s, n, i);
+    size_t next = e < n ? e + 1 : n;
+    size_t at, len, rest = e;
+    int found = recipient_line(s, i, e, &at, &len, &rest);
+    int sentence = !found && sentence_recipient(s, i, e, &at, &len);
+    if ((found || sentence) && !skipped(s + at, len, skip, nskip)) {
+      int oom;
+      mc_bounce_rcpt_t *r = mc_bounce_rcpt(b, s + at, len, &oom);
+      if (r == NULL) return oom ? -1 : 0;
+      const char *same = sentence ? s + i : s + rest;
+      size_t same_n = sentence ? e - i : e - rest;
+      if (mc_bounce_append(&r->diagnostic, same, same_n, MC_BOUNCE_MAX_DIAG) != 0) return -1;
+      if (gather(s, n, next, r) != 0) return -1;
+    }
+    i = next;
+  }
+  return 0;
+}

@@ -1,0 +1,167 @@
+#!/bin/sh
+# Generates real delivery status notifications with a private Postfix
+# and writes them to OUTDIR as <token>.eml, token being the VERP tag of
+# the bounce address the DSN came back to:
+#
+#   unknown-user    a local recipient that does not exist (local(8))
+#   mailbox-full    a local mailbox over mailbox_size_limit (local(8))
+#   unroutable      a domain that does not exist (NXDOMAIN from DNS)
+#   remote-unknown  a recipient an SMTP server refuses at RCPT (550 5.1.1)
+#   expired         a server that refuses connections, tried only once
+#
+#   sh spec/support/bounces/postfix_capture.sh OUTDIR
+#
+# Needs root, util-linux unshare, iproute2, postfix and dnsmasq. It runs
+# in its own network, mount and PID namespaces: Postfix and dnsmasq see
+# only a private loopback (127.0.0.1), /etc/resolv.conf points at that
+# dnsmasq for the one run, and when the script ends every process it
+# started ends with it. Nothing of the system's Postfix is used or
+# changed: the instance has its own configuration, queue and logs in a
+# temporary directory that is removed at the end.
+set -eu
+
+out=${1:?usage: postfix_capture.sh OUTDIR}
+case $out in /*) ;; *) out=$PWD/$out ;; esac
+
+if [ "${MC_BOUNCE_NS:-}" != 1 ]; then
+  exec unshare --mount --net --pid --fork --mount-proc env MC_BOUNCE_NS=1 sh "$0" "$out"
+fi
+
+dir=$(mktemp -d /tmp/mailcast-postfix.XXXXXX)
+chmod 755 "$dir"
+cleanup() {
+  postfix -c "$dir" stop >/dev/null 2>&1 || true
+  [ -f "$dir/dnsmasq.pid" ] && kill "$(cat "$dir/dnsmasq.pid")" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT INT TERM
+
+ip link set lo up
+
+# DNS: names under .invalid do not exist; nothing is forwarded anywhere.
+echo "nameserver 127.0.0.1" > "$dir/resolv.conf"
+mount --bind "$dir/resolv.conf" /etc/resolv.conf
+dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
+  --listen-address=127.0.0.1 --bind-interfaces --port=53 \
+  --local=/invalid/ --local=/test/ --local=/in-addr.arpa/ \
+  --pid-file="$dir/dnsmasq.pid" --user=nobody
+
+mkdir -p "$dir/queue" "$dir/data"
+chown postfix "$dir/data"
+mkdir -p "$dir/Maildir/new" "$dir/Maildir/cur" "$dir/Maildir/tmp"
+chown -R nobody "$dir/Maildir"
+# A mailbox already at its limit: the next delivery cannot be appended.
+head -c 51150 /dev/zero | tr '\0' 'x' | fold -w 70 > "$dir/full.mbox"
+chown nobody "$dir/full.mbox"
+
+cat > "$dir/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $dir/queue
+data_directory = $dir/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mta.sender.test
+mydomain = sender.test
+myorigin = \$mydomain
+mydestination = sender.test, dest.test, remote.test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+alias_maps = hash:$dir/aliases
+alias_database = hash:$dir/aliases
+transport_maps = hash:$dir/transport
+recipient_delimiter = +
+mailbox_size_limit = 51200
+message_size_limit = 51200
+maximal_queue_lifetime = 0
+bounce_queue_lifetime = 0
+append_dot_mydomain = no
+biff = no
+smtputf8_enable = no
+maillog_file_prefixes = $dir
+maillog_file = $dir/maillog
+CF
+
+cat > "$dir/master.cf" <<CF
+127.0.0.1:2526 inet n - n - - smtpd -o local_recipient_maps=hash:$dir/remote_users -o smtpd_recipient_restrictions=reject_unlisted_recipient,permit_mynetworks,reject
+pickup    unix  n - n 60   1 pickup
+cleanup   unix  n - n -    0 cleanup
+qmgr      unix  n - n 300  1 qmgr
+rewrite   unix  - - n -    - trivial-rewrite
+bounce    unix  - - n -    0 bounce
+defer     unix  - - n -    0 bounce
+trace     unix  - - n -    0 bounce
+verify    unix  - - n -    1 verify
+flush     unix  n - n 1000 0 flush
+proxymap  unix  - - n -    - proxymap
+smtp      unix  - - n -    - smtp
+relay     unix  - - n -    - smtp
+showq     unix  n - n -    - showq
+error     unix  - - n -    - error
+retry     unix  - - n -    - error
+discard   unix  - - n -    - discard
+local     unix  - n n -    - local
+anvil     unix  - - n -    1 anvil
+scache    unix  - - n -    1 scache
+postlog   unix-dgram n - n - 1 postlogd
+CF
+
+cat > "$dir/aliases" <<CF
+bounces: $dir/Maildir/
+full: $dir/full.mbox
+CF
+cat > "$dir/transport" <<CF
+remote.test smtp:[127.0.0.1]:2526
+refused.test smtp:[127.0.0.1]:2599
+CF
+echo "known@remote.test OK" > "$dir/remote_users"
+postalias -c "$dir" "$dir/aliases"
+postmap -c "$dir" "$dir/transport"
+postmap -c "$dir" "$dir/remote_users"
+
+if ! postfix -c "$dir" start >/dev/null 2>&1; then
+  echo "postfix_capture: postfix did not start" >&2
+  cat "$dir/maillog" >&2 2>/dev/null || true
+  exit 1
+fi
+
+# token recipient
+cases="unknown-user nosuch@dest.test
+mailbox-full full@dest.test
+unroutable someone@nowhere.invalid
+remote-unknown nosuch@remote.test
+expired user@refused.test"
+
+echo "$cases" | while read -r token rcpt; do
+  sendmail -C "$dir" -f "bounces+$token@sender.test" -- "$rcpt" <<MSG
+From: Example News <news@sender.test>
+To: <$rcpt>
+Subject: Your November news
+Date: Mon, 04 Nov 2024 10:00:00 +0000
+Message-ID: <$token.20241104@sender.test>
+X-Mailcast-Campaign: november
+X-Mailcast-Recipient: $token
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Hello, this is the November newsletter.
+MSG
+done
+
+want=$(echo "$cases" | wc -l)
+i=0
+while [ "$(ls "$dir/Maildir/new" | wc -l)" -lt "$want" ]; do
+  i=$((i + 1))
+  if [ $i -gt 300 ]; then
+    echo "postfix_capture: only $(ls "$dir/Maildir/new" | wc -l) of $want DSNs after 30 s" >&2
+    cat "$dir/maillog" >&2 || true
+    exit 1
+  fi
+  sleep 0.1
+done
+
+mkdir -p "$out"
+for f in "$dir"/Maildir/new/*; do
+  token=$(sed -n 's/^Delivered-To: bounces+\([^@]*\)@.*/\1/p' "$f" | head -n 1)
+  cp "$f" "$out/${token:-unknown}.eml"
+done
