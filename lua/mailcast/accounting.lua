@@ -12,10 +12,11 @@ Log.__index = Log
 
 M.TRANSACTION_FIELDS = {
   "time", "type", "campaign", "recipient", "route", "mx", "ip", "tls_version", "tls_cipher",
-  "status", "code", "enhanced", "text", "duration", "attempt",
+  "status", "code", "enhanced", "text", "reason", "category", "duration", "attempt",
 }
 M.OUTCOME_FIELDS = {
-  "time", "type", "campaign", "recipient", "state", "code", "enhanced", "text", "attempts",
+  "time", "type", "campaign", "recipient", "state", "code", "enhanced", "text", "reason", "category",
+  "attempts",
 }
 
 --- open(path) -> log | nil, message. Appends: runs that resume a
@@ -47,7 +48,7 @@ function Log:transaction(campaign, recipient, route, result, rcpt, attempt)
     recipient = recipient, route = route, mx = mx, ip = ip, tls_version = version,
     tls_cipher = cipher ~= "" and cipher or nil, status = rcpt.status, code = rcpt.code,
     enhanced = rcpt.enhanced ~= "" and rcpt.enhanced or nil, text = rcpt.text,
-    duration = result.duration, attempt = attempt,
+    reason = rcpt.reason, category = rcpt.category, duration = result.duration, attempt = attempt,
   }, M.TRANSACTION_FIELDS), "\n")
 end
 
@@ -59,7 +60,8 @@ function Log:outcome(campaign, recipient, state, reply, attempts)
     time = jsonl.iso_time(core.time()), type = "outcome", campaign = campaign,
     recipient = recipient, state = state, code = reply and reply.code,
     enhanced = reply and reply.enhanced ~= "" and reply.enhanced or nil,
-    text = reply and reply.text, attempts = attempts,
+    text = reply and reply.text, reason = reply and reply.reason, category = reply and reply.category,
+    attempts = attempts,
   }, M.OUTCOME_FIELDS), "\n")
 end
 

@@ -8,6 +8,7 @@ local csv = require "mailcast.csv"
 local dispatch = require "mailcast.dispatch"
 local progress = require "mailcast.progress"
 local accounting = require "mailcast.accounting"
+local bounce = require "mailcast.bounce"
 
 local M = {}
 
@@ -117,7 +118,8 @@ end
 --   name, or a function(message) -> route name,
 --   limits = {connections=, messages_per_connection=, rate=, ...},
 --   retry = {first = 300, factor = 2, max = 21600, max_age = 259200},
---   max_in_flight = 1000, log = path | false,
+--   max_in_flight = 1000, log = path | false, suppress_hard_bounces = true,
+--   bounce_rules = {{lua pattern, reason}...}, classify = function(reply, result) -> reason,
 --   personalize=, on_reply=, on_delivered=, on_deferred=, on_failed=}
 -- subject, text and html are templates ({{name}}; HTML escaped in html).
 function M.new(t)
@@ -135,6 +137,8 @@ function M.new(t)
     routes = routes, default_route = default_route,
     limits = dispatch.limits(DEFAULT_LIMITS, t.limits), retry = t.retry or {},
     max_in_flight = t.max_in_flight or 1000, log = t.log, hook_limit = t.hook_limit,
+    suppress_hard = t.suppress_hard_bounces ~= false,
+    classify_extra = (t.bounce_rules or t.classify) and { rules = t.bounce_rules, classify = t.classify } or nil,
     hooks = { personalize = t.personalize, route = type(t.route) == "function" and t.route or nil,
               on_reply = t.on_reply, on_delivered = t.on_delivered,
               on_deferred = t.on_deferred, on_failed = t.on_failed },
@@ -270,6 +274,7 @@ function Campaign:settle(run, o)
   local r, reply = o.owner.r, o.result.recipients[1]
   if type(o.owner.message) == "userdata" then o.owner.message:close() end
   reply = reply or { status = "failed", code = 0, text = o.result.error or "not sent" }
+  if reply.status ~= "sent" then self:classify(reply) end
   if run.log then run.log:transaction(self.name, r.address, o.route, o.result, reply, r.attempts + 1) end
   local state = reply.status == "sent" and "delivered" or reply.status
   local ok, decision = call_hook(self, "on_reply", r.address, reply)
@@ -288,6 +293,10 @@ function Campaign:settle(run, o)
     end
   elseif state == "suppressed" then
     assert(run.store:suppress(r.address, string.format("%d %s", reply.code or 0, reply.text or "")))
+  elseif state == "failed" and reply.hard and self.suppress_hard then
+    -- A mailbox that does not exist (or a domain) stays off the list for
+    -- every campaign of the store: the list is kept clean as it is sent.
+    assert(run.store:suppress(r.address, "hard bounce: " .. reply.reason))
   end
   assert(run.store:finish(r.id, state, reply, next_at))
   if run.log and state ~= "deferred" then
@@ -295,6 +304,17 @@ function Campaign:settle(run, o)
   end
   local hook = state == "delivered" and "on_delivered" or state == "deferred" and "on_deferred" or "on_failed"
   call_hook(self, hook, r.address, reply)
+end
+
+-- Adds the reply's reason in the bounce taxonomy (reason, category,
+-- hard) as the campaign's rules and classify hook decide.
+function Campaign:classify(reply)
+  local ok, c = pcall(bounce.classify, reply, self.classify_extra)
+  if not ok then
+    self:warn(string.format("classifying '%s' failed: %s", tostring(reply.text), tostring(c)))
+    return
+  end
+  reply.reason, reply.category, reply.hard = c.reason, c.category, c.hard
 end
 
 -- The store file's accounting log: NAME.mailcast.db -> NAME.log.jsonl.

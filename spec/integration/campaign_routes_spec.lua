@@ -311,11 +311,13 @@ describe("a campaign's on_reply hook", function()
     assert.equal(1, #sink.files())
     local store = assert(mailcast.store(dir .. "/replies.mailcast.db"))
     local reason = store:suppressed("gone@x.example")
-    local others = { store:suppressed("soft@x.example"), store:suppressed("plain@x.example") }
+    local soft, plain = store:suppressed("soft@x.example"), store:suppressed("plain@x.example")
     store:close()
     assert.is_string(reason)
     assert.matches("Go away", reason, 1, true)
-    assert.same({}, others)
+    assert.is_nil(soft)
+    -- A 5xx for a mailbox that does not exist is a hard bounce: off the list.
+    assert.equal("hard bounce: user_unknown", plain)
   end)
 
   it("warns with its file and line when it raises or answers nonsense, and the reply decides", function()
@@ -469,5 +471,38 @@ describe("a campaign's per-route limits", function()
       elseif e.kind == "close" then open = open - 1 end
     end
     assert.is_true(most <= 3, most .. " connections at once")
+  end)
+end)
+
+describe("a campaign's replies in the bounce taxonomy", function()
+  local dir, sink
+  before_each(function()
+    dir = mime.tmpdir()
+    sink = builtin_sink.start('--reject unknown@x.example="550 5.1.1 No such user here"' ..
+      ' --reject full@x.example="452 4.2.2 Mailbox full" --reject spam@x.example="554 5.7.1 Message rejected as spam"')
+  end)
+  after_each(function()
+    sink.cleanup()
+    mime.rmdir(dir)
+  end)
+
+  it("classifies each failure, logs its reason and category, and suppresses hard bounces only", function()
+    write_campaign(dir, "taxonomy", { "unknown@x.example", "full@x.example", "spam@x.example", "ok@x.example" },
+      string.format([[
+  route = { host = "127.0.0.1", port = %d, tls = "none" },
+  bounce_rules = { { "rejected as spam", "content_rejected" } },
+]], sink.port))
+    local out, code = run_campaign(dir)
+    assert.equal(0, code, out)
+    local log = mime.read(dir .. "/taxonomy.log.jsonl")
+    local store = assert(mailcast.store(dir .. "/taxonomy.mailcast.db"))
+    local unknown, full = store:suppressed("unknown@x.example"), store:suppressed("full@x.example")
+    store:close()
+    assert.matches('"recipient":"unknown@x.example".-"reason":"user_unknown","category":"bad%-mailbox"', log)
+    assert.matches('"recipient":"full@x.example".-"reason":"mailbox_full","category":"quota%-issues"', log)
+    -- The campaign's own rule comes before the built-in ones ("spam").
+    assert.matches('"recipient":"spam@x.example".-"reason":"content_rejected"', log)
+    assert.equal("hard bounce: user_unknown", unknown)
+    assert.is_nil(full)
   end)
 end)
