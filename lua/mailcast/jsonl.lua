@@ -30,6 +30,7 @@ end
 -- reply can hold anything) are read as Latin-1, so the line stays valid
 -- and the valid text around them stays as it is.
 function M.string(s)
+  if not s:find('[%c"\\\128-\255]') then return '"' .. s .. '"' end   -- the common case: plain ASCII
   if not utf8.len(s) then s = valid_utf8(s) end
   return '"' .. s:gsub('[%c"\\]', escape_byte) .. '"'
 end
@@ -41,7 +42,8 @@ local function value(v)
   if math.type(v) == "integer" then return tostring(v) end
   if t == "number" then
     if v ~= v or v == math.huge or v == -math.huge then return "null" end
-    return (string.format("%.6f", v):gsub("0+$", ""):gsub("%.$", ".0"))
+    local text = string.format("%.6f", v)   -- microseconds: enough for durations and rates
+    return text:match("^(-?%d+%.%d-)0*$"):gsub("%.$", ".0")
   end
   return "null"
 end
@@ -49,18 +51,27 @@ end
 --- encode(record, fields) -> one line of JSON (no newline): the fields
 -- named in order, those that are nil left out.
 function M.encode(record, fields)
-  local out = {}
-  for _, k in ipairs(fields) do
+  local out, n = {}, 0
+  for i = 1, #fields do
+    local k = fields[i]
     local v = record[k]
-    if v ~= nil then out[#out + 1] = '"' .. k .. '":' .. value(v) end
+    if v ~= nil then
+      n = n + 1
+      out[n] = '"' .. k .. '":' .. value(v)
+    end
   end
   return "{" .. table.concat(out, ",") .. "}"
 end
 
 --- iso_time(t) -> "2026-11-29T04:05:06.789Z" for seconds since the epoch.
+local last_second, last_text
+
 function M.iso_time(t)
   local whole = math.floor(t)
-  return os.date("!%Y-%m-%dT%H:%M:%S", whole) .. string.format(".%03dZ", math.floor((t - whole) * 1000))
+  if whole ~= last_second then   -- os.date once a second, not once a record
+    last_second, last_text = whole, os.date("!%Y-%m-%dT%H:%M:%S", whole)
+  end
+  return string.format("%s.%03dZ", last_text, math.floor((t - whole) * 1000))
 end
 
 return M

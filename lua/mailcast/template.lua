@@ -14,6 +14,7 @@ local HTML_ESCAPES = {
 
 --- html_escape(s) -> s safe as HTML text or a quoted attribute value.
 function M.html_escape(s)
+  if not s:find("[&<>\"']") then return s end
   return (s:gsub("[&<>\"']", HTML_ESCAPES))
 end
 
@@ -74,6 +75,17 @@ end
 -- scope: {vars, outer = scope} from the innermost list item outwards.
 local function lookup(scope, key)
   if key == "." then return scope.vars end
+  if not key:find(".", 1, true) then   -- a plain name: the common case
+    repeat
+      local vars = scope.vars
+      if type(vars) == "table" then
+        local value = vars[key]
+        if value ~= nil then return value end
+      end
+      scope = scope.outer
+    until not scope
+    return nil
+  end
   local first = key:match("^[^%.]+")
   while scope do
     local vars = scope.vars
