@@ -21,6 +21,7 @@ typedef struct {
   size_t bare_eol;    /* CR or LF not part of CRLF */
   size_t longest;     /* longest line, without its break */
   int boundary_like;  /* "=_" occurs: our boundaries start with it */
+  size_t escapes;     /* bytes quoted-printable would escape */
 } scan_t;
 
 
@@ -39,27 +40,32 @@ static void scan(const char *s, size_t n, scan_t *r) {
     else if (c == 0) r->nul++;
     else if (c >= 0x80) r->high++;
     else if (c == '=' && i + 1 < n && s[i + 1] == '_') r->boundary_like = 1;
+    if (c != '\r' && c != '\n' && !mc_qp_literal(c)) r->escapes++;
     line++;
   }
   if (line > r->longest) r->longest = line;
 }
 
 
-/* Text with every line break made CRLF (RFC 2045 canonical form). */
+/* Text with every line break made CRLF (RFC 2045 canonical form),
+ * written straight into the buffer: at most two bytes out per byte in. */
 static int canonical_text(mc_buf_t *out, const char *s, size_t n) {
-  if (mc_buf_reserve(out, n + n / 16 + 2) != 0) return -1;
+  if (n == 0) return 0;
+  char *d = mc_buf_tail(out, 2 * n);
+  if (d == NULL) return -1;
+  char *start = d;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
-    if (c == '\r') {
-      if (i + 1 < n && s[i + 1] == '\n') i++;
-      mc_buf_add(out, "\r\n", 2);
-    } else if (c == '\n') {
-      mc_buf_add(out, "\r\n", 2);
+    if (c == '\r' || c == '\n') {
+      if (c == '\r' && i + 1 < n && s[i + 1] == '\n') i++;
+      *d++ = '\r';
+      *d++ = '\n';
     } else {
-      mc_buf_addc(out, c);
+      *d++ = c;
     }
   }
-  return out->failed ? -1 : 0;
+  out->len += (size_t)(d - start);
+  return 0;
 }
 
 
@@ -81,15 +87,19 @@ static int surely_not_7bit(const char *s, size_t n) {
 }
 
 
+/* The encoding for the content; *crlf says whether every CR and LF in it
+ * is part of a CRLF (known from the scan when there was one). */
 static mc_encoding_t choose(const mc_part_opts_t *o, const char *type,
-                            const char *s, size_t n, mc_error_t *e) {
+                            const char *s, size_t n, int *crlf, mc_error_t *e) {
   /* Anything but text goes as base64 unless it is all 7bit: a PNG (0x89
    * first) or a PDF (a bare LF after "%PDF-1.x") is decided at its first
    * bytes, not after a branchy pass over every byte. */
+  *crlf = 0;
   if (o->encoding == MC_ENC_AUTO && !is_text_type(type) && surely_not_7bit(s, n))
     return MC_ENC_BASE64;
   scan_t r;
   scan(s, n, &r);
+  *crlf = r.bare_eol == 0;
   int line_safe = r.nul == 0 && r.bare_eol == 0 && r.longest <= MAX_LINE;
   switch (o->encoding) {
   case MC_ENC_7BIT:
@@ -117,30 +127,20 @@ static mc_encoding_t choose(const mc_part_opts_t *o, const char *type,
   /* Quoted-printable in text mode would rewrite bare line breaks; text
    * with them, and anything not text, goes as base64 to keep its bytes. */
   if (!is_text_type(type) || r.bare_eol || r.nul) return MC_ENC_BASE64;
-  return mc_qp_escapes(s, n) * 6 < n ? MC_ENC_QP : MC_ENC_BASE64;
-}
-
-
-/* 1 when every CR and LF in s is part of a CRLF. */
-static int crlf_only(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '\r' && !(i + 1 < n && s[i + 1] == '\n')) return 0;
-    if (s[i] == '\n' && !(i > 0 && s[i - 1] == '\r')) return 0;
-  }
-  return 1;
+  return r.escapes * 6 < n ? MC_ENC_QP : MC_ENC_BASE64;
 }
 
 
 /* Quoted-printable in text mode turns line breaks into CRLF; that is only
  * right for text already in that form. Anything else is encoded byte for
  * byte (binary mode), so an attachment always comes back the same. */
-static void encode_body(mc_buf_t *out, mc_encoding_t enc, const char *type,
+static void encode_body(mc_buf_t *out, mc_encoding_t enc, const char *type, int crlf,
                         const char *s, size_t n) {
   if (enc == MC_ENC_BASE64) {
     char *d = mc_buf_tail(out, mc_b64_encoded_len(n, 1));
     if (d) out->len += mc_b64_encode(d, (const unsigned char *)s, n, 1);
   } else if (enc == MC_ENC_QP) {
-    mc_qp_encode(out, s, n, !(is_text_type(type) && crlf_only(s, n)));
+    mc_qp_encode(out, s, n, !(is_text_type(type) && crlf));
   } else {
     mc_buf_add(out, s, n);
   }
@@ -253,9 +253,10 @@ mc_part_t *mc_part_new(const mc_part_opts_t *o, const char *data, size_t n,
   }
   p->refs = 1;
   e->msg[0] = '\0';
-  p->encoding = choose(o, type, data, n, e);
+  int crlf;
+  p->encoding = choose(o, type, data, n, &crlf, e);
   if (p->encoding == MC_ENC_AUTO || write_head(p, o, type, e) != 0) goto fail;
-  encode_body(&p->body, p->encoding, type, data, n);
+  encode_body(&p->body, p->encoding, type, crlf, data, n);
   if (p->body.failed) { mc_error_set(e, "out of memory"); goto fail; }
   mc_buf_free(&canon);
   return p;

@@ -5,7 +5,7 @@ static const char hex[] = "0123456789ABCDEF";
 #define MAX_COL 75   /* leaves room for the "=" of a soft break: lines <= 76 */
 
 
-static int literal(unsigned char c) {
+int mc_qp_literal(unsigned char c) {
   return (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
 }
 
@@ -22,45 +22,44 @@ static int from_line(const char *s, size_t n, size_t i) {
 }
 
 
-size_t mc_qp_escapes(const char *s, size_t n) {
-  size_t count = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (!literal(c) && c != '\r' && c != '\n') count++;
-  }
-  return count;
-}
-
-
 void mc_qp_encode(mc_buf_t *out, const char *s, size_t n, int binary) {
+  if (n == 0) return;
+  /* Written straight into the buffer. At most 3 bytes out per byte in,
+   * and a 3-byte soft break per 24 bytes in at worst (escapes only). */
+  char *d = mc_buf_tail(out, 3 * n + (n / 24 + 1) * 3);
+  if (d == NULL) return;
+  char *start = d;
   size_t col = 0;
-  /* Worst case is 3 bytes out per byte in, plus soft breaks. */
-  if (mc_buf_reserve(out, n + n / 2 + 16) != 0) return;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     if (!binary && (c == '\r' || c == '\n')) {
       if (c == '\r' && i + 1 < n && s[i + 1] == '\n') i++;
-      mc_buf_add(out, "\r\n", 2);
+      *d++ = '\r';
+      *d++ = '\n';
       col = 0;
       continue;
     }
-    int escape = !literal(c)
+    int escape = !mc_qp_literal(c)
         || ((c == ' ' || c == '\t') && (binary ? i + 1 == n : hard_break_at(s, n, i + 1)));
     if (col + (escape ? 3 : 1) > MAX_COL) {
-      mc_buf_add(out, "=\r\n", 3);
+      *d++ = '=';
+      *d++ = '\r';
+      *d++ = '\n';
       col = 0;
     }
     /* Decided after any soft break: that starts a line too. */
     if (col == 0 && c == 'F' && from_line(s, n, i)) escape = 1;
-    size_t width = escape ? 3 : 1;
     if (escape) {
-      char e[3] = {'=', hex[c >> 4], hex[c & 15]};
-      mc_buf_add(out, e, 3);
+      *d++ = '=';
+      *d++ = hex[c >> 4];
+      *d++ = hex[c & 15];
+      col += 3;
     } else {
-      mc_buf_addc(out, (char)c);
+      *d++ = (char)c;
+      col++;
     }
-    col += width;
   }
+  out->len += (size_t)(d - start);
 }
 
 

@@ -10,9 +10,9 @@
  * encodes CR and LF like any other byte, so the bytes round-trip exactly. */
 void mc_qp_encode(mc_buf_t *out, const char *s, size_t n, int binary);
 
-/* Bytes that would be escaped in text mode: the input to the encoder
- * choice (quoted-printable or base64). */
-size_t mc_qp_escapes(const char *s, size_t n);
+/* 1 when c stands for itself in quoted-printable (c is escaped otherwise,
+ * and a blank before a line break is escaped too). */
+int mc_qp_literal(unsigned char c);
 
 /* Appends the decoding of s: soft breaks removed, "=XX" decoded, white
  * space before a hard break dropped; malformed escapes kept literally. */

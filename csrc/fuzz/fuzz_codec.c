@@ -160,7 +160,7 @@ static void decode_raw(const char *s, size_t n) {
   if (q.failed) fail("mc_qp_decode", "out of memory", NULL, 0);
   touch(q.data, q.len);
   mc_buf_free(&q);
-  sink ^= (unsigned char)mc_qp_escapes(s, n);
+  for (size_t i = 0; i < n; i++) sink ^= (unsigned char)mc_qp_literal((unsigned char)s[i]);
 }
 
 
