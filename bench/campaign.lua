@@ -1,0 +1,516 @@
+-- A campaign through the runner against the bare SMTP engine: the same
+-- personalised newsletter (bench/campaign_script.lua) to N recipients of
+-- a CSV, run as a user runs it (`mailcast run SCRIPT --store FILE
+-- --quiet`, store and accounting log on), next to mailcast.send of one
+-- prebuilt message (bench/send's baseline), the campaign's messages sent
+-- without the runner, and Postfix's smtp-source, all to the same
+-- counting smtp-sink; then a --dry-run of a much longer list. Run it
+-- through bench/campaign, which starts and stops the sink:
+--
+--   bench/campaign [N]    N recipients (default 100000 or
+--                         $MAILCAST_BENCH_N); the dry run has
+--                         $MAILCAST_BENCH_DRY_N (default 1000000)
+local mailcast = require "mailcast"
+local common = dofile("bench/common.lua")
+local socket = require "socket"
+local recipient, shell_quote, read_file, find_leaf =
+  common.recipient, common.shell_quote, common.read_file, common.find_leaf
+
+local DIR, PORT, SINK_PID, RUNNER = arg[1], tonumber(arg[2]), tonumber(arg[3]), arg[4]
+assert(DIR and PORT and SINK_PID and RUNNER, "bench/campaign.lua: run it through bench/campaign")
+local function count_of(value, what)
+  local n = math.tointeger(tonumber(value))
+  assert(n and n > 0, "bench/campaign: " .. what .. " must be a positive integer")
+  return n
+end
+local N = count_of(arg[5] or os.getenv("MAILCAST_BENCH_N") or 100000, "N")
+local DRY_N = count_of(os.getenv("MAILCAST_BENCH_DRY_N") or 1000000, "MAILCAST_BENCH_DRY_N")
+local BATCH = count_of(os.getenv("MAILCAST_BENCH_BATCH") or 1000, "MAILCAST_BENCH_BATCH")
+local ROUNDS = count_of(os.getenv("MAILCAST_BENCH_ROUNDS") or 1, "MAILCAST_BENCH_ROUNDS")
+local CSV = os.getenv("MAILCAST_BENCH_CSV")          -- set by bench/campaign
+local SCRIPT = "bench/campaign_script.lua"
+local SOURCE = "/usr/sbin/smtp-source"
+local TIME = "/usr/bin/time"
+
+local CONNECTIONS = 10
+local PAYLOAD = 5000        -- smtp-source -l: body bytes, without headers
+local HOST = "127.0.0.1"    -- never anything else
+local FROM_ADDR = "news@example.com"
+
+local now = socket.gettime
+
+
+local function trim(s) return (s:gsub("%s+$", "")) end
+
+
+-- "VmHWM" of this process in kB.
+local function vm(field)
+  for line in io.lines("/proc/self/status") do
+    local kb = line:match("^" .. field .. ":%s*(%d+)")
+    if kb then return tonumber(kb) end
+  end
+end
+
+
+-- Resets VmHWM to the current RSS (Linux 4.0+), so the next reading is
+-- the peak of what runs in between.
+local function reset_peak()
+  local f = io.open("/proc/self/clear_refs", "w")
+  if not f then return false end
+  local ok = f:write("5")
+  return f:close() and ok ~= nil
+end
+
+
+local CLOCK_TICKS
+-- CPU seconds (user + system) the sink has used so far.
+local function sink_cpu()
+  if not CLOCK_TICKS then
+    local p = io.popen("getconf CLK_TCK 2>/dev/null")
+    CLOCK_TICKS = tonumber(p:read("l")) or 100
+    p:close()
+  end
+  local stat = read_file("/proc/" .. SINK_PID .. "/stat") or ""
+  -- Fields after the command name in parentheses: utime and stime are
+  -- the 12th and 13th of them.
+  local fields = {}
+  for f in stat:gsub("^.*%)", ""):gmatch("%S+") do fields[#fields + 1] = f end
+  return ((tonumber(fields[12]) or 0) + (tonumber(fields[13]) or 0)) / CLOCK_TICKS
+end
+
+
+-- The counting sink's totals so far: sessions ended, messages received.
+local function sink_counts()
+  local f = assert(io.open(DIR .. "/sink.log", "rb"))
+  local size = f:seek("end")
+  f:seek("set", math.max(0, size - 4096))
+  local tail = f:read("a") or ""
+  f:close()
+  local sess, mesg = 0, 0
+  for s, m in tail:gmatch("sess=(%d+) quit=%d+ mesg=(%d+)\r") do
+    sess, mesg = tonumber(s), tonumber(m)
+  end
+  return sess, mesg
+end
+
+
+-- The sink writes its counts as it goes: waits up to 3 s for `messages`,
+-- then a little more for the sessions that end after the last message.
+local function settled_counts(messages)
+  local deadline = now() + 3
+  local sess, mesg = sink_counts()
+  while mesg < messages and now() < deadline do
+    socket.sleep(0.02)
+    sess, mesg = sink_counts()
+  end
+  local last
+  repeat
+    last = sess
+    socket.sleep(0.1)
+    sess, mesg = sink_counts()
+  until sess == last or now() > deadline + 2
+  return sess, mesg
+end
+
+
+local function wait_listening(port)
+  local deadline = now() + 5
+  repeat
+    local c = socket.connect(HOST, port)
+    if c then c:close() return true end
+    socket.sleep(0.05)
+  until now() > deadline
+  return false
+end
+
+
+local function load_average()
+  return (read_file("/proc/loadavg") or "?"):match("^(%S+ %S+ %S+)") or "?"
+end
+
+
+local function cpus()
+  local p = io.popen("nproc 2>/dev/null")
+  local n = p:read("l")
+  p:close()
+  return n or "?"
+end
+
+
+-- A CSV field, quoted when it has to be (RFC 4180).
+local function csv_field(s)
+  if s:find('[,"\r\n]') then return '"' .. s:gsub('"', '""') .. '"' end
+  return s
+end
+
+
+--- Writes count recipients (email,name) to path, as common.recipient
+-- names them, so non-ASCII names come along.
+local function write_csv(path, count)
+  local f = assert(io.open(path, "wb"))
+  f:setvbuf("full", 1 << 16)
+  assert(f:write("email,name\n"))
+  for i = 0, count - 1 do
+    local name, address = recipient(i)
+    f:write(address, ",", csv_field(name), "\n")
+  end
+  assert(f:close())
+end
+
+
+-- Seconds since the epoch of the log's "2026-11-29T04:05:06.789Z".
+local function log_time(line)
+  local y, mo, d, h, mi, s, ms = line:match('"time":"(%d+)%-(%d+)%-(%d+)T(%d+):(%d+):(%d+)%.(%d+)Z"')
+  if not y then return nil end
+  -- Days from the civil date (proleptic Gregorian), so no time zone enters.
+  y, mo = tonumber(y), tonumber(mo)
+  if mo <= 2 then y = y - 1 end
+  local era = y // 400
+  local yoe = y - era * 400
+  local doy = (153 * ((mo + 9) % 12) + 2) // 5 + tonumber(d) - 1
+  local days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s) + tonumber(ms) / 1000
+end
+
+
+--- Reads the accounting log: the first and last record's times, the
+-- transactions that say "sent" and the outcomes that say "delivered".
+local function read_log(path)
+  local first, last, sent, delivered, lines = nil, nil, 0, 0, 0
+  for line in io.lines(path) do
+    lines = lines + 1
+    if not first then first = log_time(line) end
+    last = line
+    if line:find('"type":"transaction"', 1, true) then
+      if line:find('"status":"sent"', 1, true) then sent = sent + 1 end
+    elseif line:find('"state":"delivered"', 1, true) then
+      delivered = delivered + 1
+    end
+  end
+  return { first = first, last = last and log_time(last), sent = sent, delivered = delivered, lines = lines }
+end
+
+
+--- Runs a shell command under /usr/bin/time. Returns whether it
+-- succeeded, {wall = s, cpu = user + system s, kb = peak RSS}, and what
+-- it wrote to stdout and to stderr.
+local function timed(command)
+  local tfile, out, err = DIR .. "/time.txt", DIR .. "/run.out", DIR .. "/run.err"
+  os.remove(tfile)
+  local ok = os.execute(string.format("%s -o %s -f '%%e %%U %%S %%M' %s >%s 2>%s", TIME, shell_quote(tfile),
+    command, shell_quote(out), shell_quote(err)))
+  local wall, user, sys, kb = (read_file(tfile) or ""):match("([%d.]+) ([%d.]+) ([%d.]+) (%d+)%s*$")
+  local t = wall and { wall = tonumber(wall), cpu = tonumber(user) + tonumber(sys), kb = tonumber(kb) }
+  return ok and t ~= nil, t, read_file(out) or "", read_file(err) or ""
+end
+
+
+-- ---- the contenders: port, count -> messages, seconds, info | nil, why
+-- info: cpu (the sender's CPU seconds), peak_kb, note, phases
+
+--- mailcast.send of one prebuilt message to each recipient, over
+-- CONNECTIONS reused connections: bench/send's baseline.
+local function bare_engine(raw)
+  return function(port, count)
+    local t0, c0 = now(), os.clock()
+    local list = {}
+    for i = 1, count do
+      local _, address = recipient(i - 1)
+      list[i] = { from = FROM_ADDR, to = { address }, message = raw }
+    end
+    local results, state = mailcast.send({ host = HOST, port = port, tls = "none" }, list, {
+      connections = CONNECTIONS,
+      messages_per_connection = math.max(1, -(-count // CONNECTIONS)),
+    })
+    local seconds, cpu = now() - t0, os.clock() - c0
+    if not results then return nil, "mailcast.send: " .. tostring(state) end
+    for i = 1, count do
+      local r = results[i]
+      if not r or r.status ~= "sent" then
+        return nil, string.format("message %d: %s %s", i, r and r.status or "no result", r and r.error or "")
+      end
+    end
+    return count, seconds, { cpu = cpu, note = "every result \"sent\"" }
+  end
+end
+
+
+--- What the campaign does without the runner, the store or the log:
+-- each recipient's message made by the campaign (templates, then
+-- mailcast.build) inside the timed loop, BATCH at a time, each batch one
+-- mailcast.send (bench/send's building row, with the campaign's message).
+local function building(c)
+  return function(port, count)
+    local route = mailcast.route { host = HOST, port = port, tls = "none" }
+    local t0, c0 = now(), os.clock()
+    local done = 0
+    while done < count do
+      local n = math.min(BATCH, count - done)
+      local list = {}
+      for k = 1, n do
+        local name, address = recipient(done + k - 1)
+        local msg, err = c:message(address, { email = address, name = name })
+        local built
+        if msg then built, err = mailcast.build(msg) end
+        if not built then return nil, address .. ": " .. tostring(err) end
+        list[k] = { from = FROM_ADDR, to = { address }, message = built }
+      end
+      local results, state = mailcast.send(route, list, {
+        connections = CONNECTIONS,
+        messages_per_connection = math.max(1, -(-n // CONNECTIONS)),
+      })
+      if not results then return nil, "mailcast.send: " .. tostring(state) end
+      for k = 1, n do
+        if not results[k] or results[k].status ~= "sent" then
+          return nil, string.format("message %d: %s", done + k, results[k] and results[k].status or "no result")
+        end
+      end
+      done = done + n
+    end
+    return count, now() - t0, { cpu = os.clock() - c0, note = "every result \"sent\"" }
+  end
+end
+
+
+--- The campaign, as a user runs it: a fresh store, the accounting log on.
+local function campaign(port, count)
+  local store = DIR .. "/bench.mailcast.db"
+  for _, suffix in ipairs { "", "-wal", "-shm" } do os.remove(store .. suffix) end
+  os.remove(DIR .. "/bench.log.jsonl")
+  local t0 = now()
+  local ok, t, out, err = timed(string.format("%s run %s --store %s --quiet",
+    shell_quote(RUNNER), shell_quote(SCRIPT), shell_quote(store)))
+  local t1 = now()
+  local summary = trim(out)
+  if not ok then
+    return nil, string.format("the runner failed: %s %s", summary, trim(err):sub(1, 2000))
+  end
+  local expect = string.format("bench: %d delivered, 0 deferred, 0 failed, 0 skipped, 0 suppressed, 0 pending", count)
+  if summary ~= expect then return nil, "the runner says: " .. summary .. " " .. trim(err):sub(1, 2000) end
+  local log = read_log(DIR .. "/bench.log.jsonl")
+  if log.sent ~= count or log.delivered ~= count then
+    return nil, string.format("the accounting log has %d transactions sent and %d outcomes delivered",
+      log.sent, log.delivered)
+  end
+  local phases
+  if log.first and log.last then
+    phases = { before = log.first - t0, sending = log.last - log.first, after = t1 - log.last, pipe = t1 - t0 }
+  end
+  return count, t.wall, {
+    cpu = t.cpu, peak_kb = t.kb, phases = phases, log_lines = log.lines,
+    note = string.format("the runner says \"%s\"; the log has %d transactions \"sent\" and %d outcomes \"delivered\"",
+      summary, log.sent, log.delivered),
+  }
+end
+
+
+--- Postfix's smtp-source: `sessions` parallel sessions, each sending
+-- message after message over its connection (-d), no pipelining.
+local function smtp_source(port, count)
+  local t0 = now()
+  local ok, t, out, err = timed(string.format("%s -d -s %d -m %d -l %d -M localhost -f %s -t reader@example.org %s:%d",
+    SOURCE, math.min(CONNECTIONS, count), count, PAYLOAD, FROM_ADDR, HOST, port))
+  local seconds = now() - t0
+  if not ok then return nil, "smtp-source failed: " .. trim(out .. err) end
+  return count, seconds, { cpu = t.cpu, peak_kb = t.kb }
+end
+
+
+-- ---- checks and the dry run
+
+--- Checks recipient 0's message as the campaign builds it: it parses,
+-- the subject decodes with the name, both bodies carry it.
+local function check_message(raw)
+  local name, address, subject = recipient(0)
+  local ok, msg = pcall(mailcast.parse, raw)
+  if not ok or type(msg) ~= "table" then return nil, "does not parse" end
+  if (msg.header.subject or "") ~= subject then return nil, "subject decodes to " .. tostring(msg.header.subject) end
+  if not (msg.header.to or ""):find(address, 1, true) then return nil, "To has no " .. address end
+  for _, ct in ipairs { "text/plain", "text/html" } do
+    local leaf = find_leaf(msg, ct)
+    if not (leaf and (leaf.body or ""):find("Hello " .. name, 1, true)) then return nil, ct .. " lost the name" end
+  end
+  return true
+end
+
+
+--- mailcast run SCRIPT --dry-run over a CSV of count rows.
+-- Returns {wall=, cpu=, kb=}, the runner's summary | nil, why.
+local function dry_run(count)
+  local path = DIR .. "/dry.csv"
+  write_csv(path, count)
+  local ok, t, out, err = timed(string.format("env MAILCAST_BENCH_CSV=%s %s run %s --dry-run",
+    shell_quote(path), shell_quote(RUNNER), shell_quote(SCRIPT)))
+  os.remove(path)
+  local summary = trim(out)
+  if not ok or summary ~= string.format("bench: %d messages ready, 0 problems", count) then
+    return nil, string.format("the runner says: %s %s", summary, trim(err):sub(1, 2000))
+  end
+  return t, summary
+end
+
+
+local function main()
+  if not wait_listening(PORT) then
+    io.stderr:write("bench/campaign: smtp-sink is not listening\n", read_file(DIR .. "/sink.log") or "", "\n")
+    return 2
+  end
+  assert(CSV, "bench/campaign.lua: MAILCAST_BENCH_CSV is not set (run it through bench/campaign)")
+  write_csv(CSV, N)
+  -- The campaign itself, loaded here too: its message for recipient 0
+  -- is the baseline's prebuilt message, and its limits are shown.
+  local c = dofile(SCRIPT)
+  local name, address = recipient(0)
+  local raw = assert(mailcast.message(assert(c:message(address, { email = address, name = name }))))
+  local checked, why = check_message(raw)
+  local broken = not checked
+
+  print(string.format("bench/campaign: N = %d recipients, messages of about %.1f KB, to Postfix smtp-sink on %s:%d",
+    N, #raw / 1000, HOST, PORT))
+  print(string.format("campaign limits: connections = %d, messages_per_connection = %d; max_in_flight = %d; "
+    .. "store and accounting log on", c.limits.connections, c.limits.messages_per_connection, c.max_in_flight))
+  print(string.format("runner %s; %s CPUs shared by the senders and the sink; load average before: %s",
+    RUNNER, cpus(), load_average()))
+  print(string.format("recipient 0's message: %s", checked and "parses; subject, To and both bodies with the name"
+    or ("FAILED: " .. why)))
+  print()
+
+  local rows = {
+    { key = "bare", run = bare_engine(raw), mem = true,
+      title = string.format("mailcast.send, prebuilt, %d conns", CONNECTIONS) },
+    { key = "building", run = building(c), mem = true,
+      title = string.format("campaign's messages + send, %d/batch", BATCH) },
+    { key = "campaign", run = campaign, title = "campaign: mailcast run --quiet" },
+    { key = "smtp-source", run = smtp_source,
+      title = string.format("smtp-source -d -s %d (Postfix, C)", CONNECTIONS) },
+  }
+  for _, row in ipairs(rows) do rows[row.key] = row end
+
+  local function attempt(f, ...)
+    local r = table.pack(pcall(f, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    return nil, tostring(r[2])
+  end
+
+  -- One timed round, believed only if the sink counted what the
+  -- contender says it sent. Keeps the row's best round.
+  local function run_round(row, round)
+    collectgarbage()
+    collectgarbage()
+    if row.mem then reset_peak() end
+    local sess0, mesg0 = sink_counts()
+    local sink0 = sink_cpu()
+    local messages, seconds, info = attempt(row.run, PORT, N)
+    local rate
+    if not messages then
+      row.broken, row.ok, row.check = true, false, seconds
+    else
+      if row.mem then info.peak_kb = vm("VmHWM") end
+      local sess1, mesg1 = settled_counts(mesg0 + messages)
+      info.sink_cpu = sink_cpu() - sink0
+      if mesg1 - mesg0 ~= messages then
+        row.broken, row.ok = true, false
+        row.check = string.format("the sink counted %d messages, the contender says %d", mesg1 - mesg0, messages)
+      else
+        row.ok = true
+        rate = messages / seconds
+        row.counted, row.note = mesg1 - mesg0, info.note
+        if not row.rate or rate > row.rate then
+          row.messages, row.seconds, row.rate, row.sessions, row.info = messages, seconds, rate, sess1 - sess0, info
+        end
+      end
+    end
+    io.stdout:write(string.format("  %-11s round %d  %s\n", row.key, round,
+      rate and string.format("%9.1f msg/s", rate) or "failed: " .. tostring(row.check)))
+    io.stdout:flush()
+  end
+
+  print("running:")
+  for round = 1, ROUNDS do
+    for _, row in ipairs(rows) do
+      if not row.broken then run_round(row, round) end
+    end
+  end
+  print()
+
+  print(string.format("%-38s %8s %7s %9s %8s %8s %8s %7s", "contender", "messages", "seconds", "msg/s",
+    "sessions", "CPU us/m", "sink us/m", "peak MB"))
+  local function us(seconds, messages) return seconds and string.format("%.1f", seconds / messages * 1e6) or "-" end
+  for _, row in ipairs(rows) do
+    if row.rate then
+      local i = row.info
+      print(string.format("%-38s %8d %7.2f %9.1f %8d %8s %8s %7s", row.title, row.messages, row.seconds, row.rate,
+        row.sessions, us(i.cpu, row.messages), us(i.sink_cpu, row.messages),
+        i.peak_kb and string.format("%.1f", i.peak_kb / 1024) or "-"))
+      if i.phases then
+        print(string.format("%-38s %8d %7.2f %9.1f", "  of which sending (log first..last)", row.messages,
+          i.phases.sending, row.messages / i.phases.sending))
+      end
+    else
+      print(string.format("%-38s %8s", row.title, "failed"))
+    end
+  end
+  print(string.format("(%s; messages and sessions as the sink counted them; seconds: wall clock, for\n"
+    .. " the campaign /usr/bin/time's of the whole run; CPU us/m: the sender's user + system CPU per\n"
+    .. " message, sink us/m the sink's; peak MB: VmHWM of this process during the row for the\n"
+    .. " in-process rows, maximum RSS (/usr/bin/time %%M) of the runner and of smtp-source)",
+    ROUNDS == 1 and "one round each" or string.format("the best of %d rounds", ROUNDS)))
+  print()
+
+  local camp = rows.campaign
+  local ph = camp.ok and camp.info.phases
+  if ph then
+    print("the campaign run, split at the accounting log's first and last record (wall clock):")
+    print(string.format("  %-56s %7.2f s", "start, CSV into the store, first messages until a commit", ph.before))
+    print(string.format("  %-56s %7.2f s  (%.1f msg/s)", "sending: first record to last", ph.sending, N / ph.sending))
+    print(string.format("  %-56s %7.2f s", "after the last record: QUIT, summary, exit", ph.after))
+    print(string.format("  %-56s %7.2f s  (%d log lines)", "whole run as this process saw it", ph.pipe,
+      camp.info.log_lines))
+    print()
+  end
+
+  print("sink counts and results:")
+  for _, row in ipairs(rows) do
+    if row.ok then
+      print(string.format("  %-11s ok: the sink counted %d%s", row.key, row.counted, row.note and ("; " .. row.note) or ""))
+    else
+      print(string.format("  %-11s FAILED: %s", row.key, row.check))
+    end
+    broken = broken or not row.ok
+  end
+  print()
+
+  local function ratio(a, b, label, target) common.ratio(rows, a, b, label, target, 42) end
+  ratio("campaign", "bare", "campaign / bare engine (whole run)", 0.7)
+  if ph and rows.bare.ok then
+    print(string.format("%-42s %8.2fx", "campaign sending phase / bare engine", N / ph.sending / rows.bare.rate))
+  end
+  ratio("campaign", "smtp-source", "campaign / smtp-source")
+  ratio("campaign", "building", "campaign / its messages + send")
+  ratio("building", "bare", "its messages + send / bare engine")
+  ratio("bare", "smtp-source", "bare engine / smtp-source")
+  if camp.ok then
+    local mb = camp.info.peak_kb / 1024
+    print(string.format("%-42s %8.1f MB   (target < 100 MB: %s)", "campaign peak RSS", mb,
+      mb < 100 and "met" or "NOT MET"))
+  end
+  print()
+
+  print(string.format("dry run: %d recipients, mailcast run %s --dry-run (every message built, nothing sent):",
+    DRY_N, SCRIPT))
+  local t, summary = attempt(dry_run, DRY_N)
+  if t then
+    local mb = t.kb / 1024
+    print(string.format("  %.2f s, %.1f messages checked/s, %.1f us CPU a message, peak RSS %.1f MB   (target < 100 MB: %s)",
+      t.wall, DRY_N / t.wall, t.cpu / DRY_N * 1e6, mb, mb < 100 and "met" or "NOT MET"))
+    print(string.format("  the runner says \"%s\"", summary))
+  else
+    print("  FAILED: " .. tostring(summary))
+    broken = true
+  end
+  print()
+  print("load average after: " .. load_average())
+  return broken and 1 or 0
+end
+
+return main()
