@@ -13,8 +13,12 @@
 local mailcast = require "mailcast"
 local common = dofile("bench/common.lua")
 local socket = require "socket"
-local recipient, shell_quote, read_file, find_leaf =
-  common.recipient, common.shell_quote, common.read_file, common.find_leaf
+local recipient, shell_quote, read_file = common.recipient, common.shell_quote, common.read_file
+local vm, reset_peak, cpus, wait_listening, attempt =
+  common.vm, common.reset_peak, common.cpus, common.wait_listening, common.attempt
+local counted_round, print_round = common.counted_round, common.print_round
+local run_rounds, print_results = common.run_rounds, common.print_results
+local send_list, all_sent, send_batches = common.send_list, common.all_sent, common.send_batches
 
 local DIR, PORT, SINK_PID, RUNNER = arg[1], tonumber(arg[2]), tonumber(arg[3]), arg[4]
 assert(DIR and PORT and SINK_PID and RUNNER, "bench/campaign.lua: run it through bench/campaign")
@@ -35,31 +39,13 @@ local TIME = "/usr/bin/time"
 local CONNECTIONS = 10
 local PAYLOAD = 5000        -- smtp-source -l: body bytes, without headers
 local HOST = "127.0.0.1"    -- never anything else
-local FROM_ADDR = "news@example.com"
+local FROM_ADDR = dofile("bench/newsletter.lua").from.address
+local SINK_LOG = DIR .. "/sink.log"   -- the counting sink's counts
 
 local now = socket.gettime
 
 
 local function trim(s) return (s:gsub("%s+$", "")) end
-
-
--- "VmHWM" of this process in kB.
-local function vm(field)
-  for line in io.lines("/proc/self/status") do
-    local kb = line:match("^" .. field .. ":%s*(%d+)")
-    if kb then return tonumber(kb) end
-  end
-end
-
-
--- Resets VmHWM to the current RSS (Linux 4.0+), so the next reading is
--- the peak of what runs in between.
-local function reset_peak()
-  local f = io.open("/proc/self/clear_refs", "w")
-  if not f then return false end
-  local ok = f:write("5")
-  return f:close() and ok ~= nil
-end
 
 
 local CLOCK_TICKS
@@ -79,61 +65,8 @@ local function sink_cpu()
 end
 
 
--- The counting sink's totals so far: sessions ended, messages received.
-local function sink_counts()
-  local f = assert(io.open(DIR .. "/sink.log", "rb"))
-  local size = f:seek("end")
-  f:seek("set", math.max(0, size - 4096))
-  local tail = f:read("a") or ""
-  f:close()
-  local sess, mesg = 0, 0
-  for s, m in tail:gmatch("sess=(%d+) quit=%d+ mesg=(%d+)\r") do
-    sess, mesg = tonumber(s), tonumber(m)
-  end
-  return sess, mesg
-end
-
-
--- The sink writes its counts as it goes: waits up to 3 s for `messages`,
--- then a little more for the sessions that end after the last message.
-local function settled_counts(messages)
-  local deadline = now() + 3
-  local sess, mesg = sink_counts()
-  while mesg < messages and now() < deadline do
-    socket.sleep(0.02)
-    sess, mesg = sink_counts()
-  end
-  local last
-  repeat
-    last = sess
-    socket.sleep(0.1)
-    sess, mesg = sink_counts()
-  until sess == last or now() > deadline + 2
-  return sess, mesg
-end
-
-
-local function wait_listening(port)
-  local deadline = now() + 5
-  repeat
-    local c = socket.connect(HOST, port)
-    if c then c:close() return true end
-    socket.sleep(0.05)
-  until now() > deadline
-  return false
-end
-
-
 local function load_average()
   return (read_file("/proc/loadavg") or "?"):match("^(%S+ %S+ %S+)") or "?"
-end
-
-
-local function cpus()
-  local p = io.popen("nproc 2>/dev/null")
-  local n = p:read("l")
-  p:close()
-  return n or "?"
 end
 
 
@@ -218,18 +151,10 @@ local function bare_engine(raw)
       local _, address = recipient(i - 1)
       list[i] = { from = FROM_ADDR, to = { address }, message = raw }
     end
-    local results, state = mailcast.send({ host = HOST, port = port, tls = "none" }, list, {
-      connections = CONNECTIONS,
-      messages_per_connection = math.max(1, -(-count // CONNECTIONS)),
-    })
+    local results, state = send_list({ host = HOST, port = port, tls = "none" }, list, CONNECTIONS)
     local seconds, cpu = now() - t0, os.clock() - c0
-    if not results then return nil, "mailcast.send: " .. tostring(state) end
-    for i = 1, count do
-      local r = results[i]
-      if not r or r.status ~= "sent" then
-        return nil, string.format("message %d: %s %s", i, r and r.status or "no result", r and r.error or "")
-      end
-    end
+    local ok, err = all_sent(results, state, count)
+    if not ok then return nil, err end
     return count, seconds, { cpu = cpu, note = "every result \"sent\"" }
   end
 end
@@ -243,30 +168,15 @@ local function building(c)
   return function(port, count)
     local route = mailcast.route { host = HOST, port = port, tls = "none" }
     local t0, c0 = now(), os.clock()
-    local done = 0
-    while done < count do
-      local n = math.min(BATCH, count - done)
-      local list = {}
-      for k = 1, n do
-        local name, address = recipient(done + k - 1)
-        local msg, err = c:message(address, { email = address, name = name })
-        local built
-        if msg then built, err = mailcast.build(msg) end
-        if not built then return nil, address .. ": " .. tostring(err) end
-        list[k] = { from = FROM_ADDR, to = { address }, message = built }
-      end
-      local results, state = mailcast.send(route, list, {
-        connections = CONNECTIONS,
-        messages_per_connection = math.max(1, -(-n // CONNECTIONS)),
-      })
-      if not results then return nil, "mailcast.send: " .. tostring(state) end
-      for k = 1, n do
-        if not results[k] or results[k].status ~= "sent" then
-          return nil, string.format("message %d: %s", done + k, results[k] and results[k].status or "no result")
-        end
-      end
-      done = done + n
-    end
+    local ok, why = send_batches(route, count, BATCH, CONNECTIONS, FROM_ADDR, function(i)
+      local name, address = recipient(i)
+      local msg, err = c:message(address, { email = address, name = name })
+      local built
+      if msg then built, err = mailcast.build(msg) end
+      if not built then return nil, address .. ": " .. tostring(err) end
+      return built, address
+    end)
+    if not ok then return nil, why end
     return count, now() - t0, { cpu = os.clock() - c0, note = "every result \"sent\"" }
   end
 end
@@ -318,22 +228,6 @@ end
 
 -- ---- checks and the dry run
 
---- Checks recipient 0's message as the campaign builds it: it parses,
--- the subject decodes with the name, both bodies carry it.
-local function check_message(raw)
-  local name, address, subject = recipient(0)
-  local ok, msg = pcall(mailcast.parse, raw)
-  if not ok or type(msg) ~= "table" then return nil, "does not parse" end
-  if (msg.header.subject or "") ~= subject then return nil, "subject decodes to " .. tostring(msg.header.subject) end
-  if not (msg.header.to or ""):find(address, 1, true) then return nil, "To has no " .. address end
-  for _, ct in ipairs { "text/plain", "text/html" } do
-    local leaf = find_leaf(msg, ct)
-    if not (leaf and (leaf.body or ""):find("Hello " .. name, 1, true)) then return nil, ct .. " lost the name" end
-  end
-  return true
-end
-
-
 --- mailcast run SCRIPT --dry-run over a CSV of count rows.
 -- Returns {wall=, cpu=, kb=}, the runner's summary | nil, why.
 local function dry_run(count)
@@ -351,7 +245,7 @@ end
 
 
 local function main()
-  if not wait_listening(PORT) then
+  if not wait_listening(HOST, PORT) then
     io.stderr:write("bench/campaign: smtp-sink is not listening\n", read_file(DIR .. "/sink.log") or "", "\n")
     return 2
   end
@@ -362,7 +256,7 @@ local function main()
   local c = dofile(SCRIPT)
   local name, address = recipient(0)
   local raw = assert(mailcast.message(assert(c:message(address, { email = address, name = name }))))
-  local checked, why = check_message(raw)
+  local checked, why = common.check_message(raw, 0)
   local broken = not checked
 
   print(string.format("bench/campaign: N = %d recipients, messages of about %.1f KB, to Postfix smtp-sink on %s:%d",
@@ -386,52 +280,34 @@ local function main()
   }
   for _, row in ipairs(rows) do rows[row.key] = row end
 
-  local function attempt(f, ...)
-    local r = table.pack(pcall(f, ...))
-    if r[1] then return table.unpack(r, 2, r.n) end
-    return nil, tostring(r[2])
-  end
-
   -- One timed round, believed only if the sink counted what the
   -- contender says it sent. Keeps the row's best round.
   local function run_round(row, round)
     collectgarbage()
     collectgarbage()
     if row.mem then reset_peak() end
-    local sess0, mesg0 = sink_counts()
     local sink0 = sink_cpu()
-    local messages, seconds, info = attempt(row.run, PORT, N)
+    local sessions, messages, seconds, info = counted_round(SINK_LOG, function(...)
+      local m, s, i = row.run(...)
+      if m and row.mem then i.peak_kb = vm("VmHWM") end
+      return m, s, i
+    end, PORT, N)
     local rate
-    if not messages then
-      row.broken, row.ok, row.check = true, false, seconds
+    if not sessions then
+      row.broken, row.ok, row.check = true, false, messages   -- why
     else
-      if row.mem then info.peak_kb = vm("VmHWM") end
-      local sess1, mesg1 = settled_counts(mesg0 + messages)
       info.sink_cpu = sink_cpu() - sink0
-      if mesg1 - mesg0 ~= messages then
-        row.broken, row.ok = true, false
-        row.check = string.format("the sink counted %d messages, the contender says %d", mesg1 - mesg0, messages)
-      else
-        row.ok = true
-        rate = messages / seconds
-        row.counted, row.note = mesg1 - mesg0, info.note
-        if not row.rate or rate > row.rate then
-          row.messages, row.seconds, row.rate, row.sessions, row.info = messages, seconds, rate, sess1 - sess0, info
-        end
+      row.ok = true
+      rate = messages / seconds
+      row.counted, row.note = messages, info.note
+      if not row.rate or rate > row.rate then
+        row.messages, row.seconds, row.rate, row.sessions, row.info = messages, seconds, rate, sessions, info
       end
     end
-    io.stdout:write(string.format("  %-11s round %d  %s\n", row.key, round,
-      rate and string.format("%9.1f msg/s", rate) or "failed: " .. tostring(row.check)))
-    io.stdout:flush()
+    print_round(row.key, round, rate, row.check)
   end
 
-  print("running:")
-  for round = 1, ROUNDS do
-    for _, row in ipairs(rows) do
-      if not row.broken then run_round(row, round) end
-    end
-  end
-  print()
+  run_rounds(rows, ROUNDS, run_round)
 
   print(string.format("%-38s %8s %7s %9s %8s %8s %8s %7s", "contender", "messages", "seconds", "msg/s",
     "sessions", "CPU us/m", "sink us/m", "peak MB"))
@@ -469,16 +345,10 @@ local function main()
     print()
   end
 
-  print("sink counts and results:")
-  for _, row in ipairs(rows) do
-    if row.ok then
-      print(string.format("  %-11s ok: the sink counted %d%s", row.key, row.counted, row.note and ("; " .. row.note) or ""))
-    else
-      print(string.format("  %-11s FAILED: %s", row.key, row.check))
-    end
-    broken = broken or not row.ok
-  end
-  print()
+  local failed = print_results(rows, function(row)
+    return string.format("the sink counted %d%s", row.counted, row.note and ("; " .. row.note) or "")
+  end)
+  broken = broken or failed
 
   local function ratio(a, b, label, target) common.ratio(rows, a, b, label, target, 42) end
   ratio("campaign", "bare", "campaign / bare engine (whole run)", 0.7)

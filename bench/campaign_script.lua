@@ -1,7 +1,8 @@
 -- The campaign bench/campaign runs through the runner, as a user runs
--- one: bench/send's newsletter (text and HTML, about 5 KB once built)
--- personalised with {{name}} in both bodies and the subject, to every
--- row of a CSV (email,name), through the store, to a local smtp-sink.
+-- one: bench/send's newsletter (bench/newsletter.lua: text and HTML,
+-- about 5 KB once built) personalised with {{name}} in both bodies and
+-- the subject, to every row of a CSV (email,name), through the store, to
+-- a local smtp-sink.
 --
 --   MAILCAST_BENCH_CSV=FILE MAILCAST_BENCH_PORT=PORT \
 --     mailcast run bench/campaign_script.lua --store DIR/bench.mailcast.db --quiet
@@ -11,96 +12,14 @@ local CSV = os.getenv("MAILCAST_BENCH_CSV")
 local PORT = math.tointeger(tonumber(os.getenv("MAILCAST_BENCH_PORT") or ""))
 assert(CSV and PORT, "campaign_script.lua: set MAILCAST_BENCH_CSV and MAILCAST_BENCH_PORT (bench/campaign does)")
 
--- The line that starts with a dot is there for dot-stuffing.
-local TEXT = [[
-Hello {{name}},
-
-our November newsletter is here. This month: the new autumn catalogue,
-opening hours over the holidays, the winners of the photo competition,
-and a few words about the new shop in the old town.
-
-Catalogue: thirty-two pages of new products, with prices valid until the
-end of January. Orders placed before 15 December arrive before Christmas;
-orders placed later arrive in the first week of January. Delivery is free
-for orders over 50 euros, as it has been all year.
-
-Opening hours: Monday to Friday 9:00 to 18:00, Saturday 10:00 to 16:00.
-We are closed on 25 and 26 December and on 1 January. On 24 and 31
-December we close at 14:00.
-
-Photo competition: thank you to everyone who sent pictures. The winning
-entries are on our website, and the winners have been told by mail.
-.. and yes, the cat picture won again.
-
-The new shop: from 2 December you find us at Market Street 12 as well,
-next to the old town hall, with the whole catalogue on two floors and a
-small cafe on the first floor. Come and say hello.
-
-Workshops: in January we start evening workshops again, every Thursday
-from 18:30 to 20:30. The first ones are about repairing bicycles, simple
-woodwork for beginners, and baking bread at home. Places are limited to
-twelve people per evening; book them in the shop or on our website. The
-workshops cost 15 euros, materials included.
-
-Gift cards: for those who cannot decide, our gift cards come in any
-amount from 10 euros, are valid for three years in every shop and online,
-and can be sent by mail with a message of your own, ready to print.
-
-You receive this mail because you subscribed at example.com with this
-address. To stop receiving it, follow the link at the end of the HTML
-version or reply with "unsubscribe".
-
-Kind regards,
-The Example team
-]]
-
-local HTML = [[
-<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>November news</title>
-<style>body{font-family:Helvetica,Arial,sans-serif;color:#222}
-h1{font-size:22px}.box{border:1px solid #ddd;padding:12px;margin:12px 0}</style>
-</head><body>
-<h1>Hello {{name}},</h1>
-<p>our November newsletter is here. This month: the new autumn catalogue,
-opening hours over the holidays, the winners of the photo competition, and a
-few words about the new shop in the old town.</p>
-<div class="box"><h2>Catalogue</h2><p>Thirty-two pages of new products, with
-prices valid until the end of January. Orders placed before 15 December
-arrive before Christmas; orders placed later arrive in the first week of
-January. Delivery is free for orders over 50 euros, as it has been all
-year.</p><p><a href="https://example.com/catalogue">Browse the catalogue</a></p></div>
-<div class="box"><h2>Opening hours</h2><p>Monday to Friday 9:00 to 18:00,
-Saturday 10:00 to 16:00. We are closed on 25 and 26 December and on
-1 January. On 24 and 31 December we close at 14:00.</p></div>
-<div class="box"><h2>Photo competition</h2><p>Thank you to everyone who sent
-pictures. The winning entries are <a href="https://example.com/photos">on our
-website</a>, and the winners have been told by mail.</p></div>
-<div class="box"><h2>The new shop</h2><p>From 2 December you find us at
-Market Street 12 as well, next to the old town hall, with the whole catalogue
-on two floors and a small cafe on the first floor. Come and say hello.</p></div>
-<div class="box"><h2>Workshops</h2><p>In January we start evening workshops
-again, every Thursday from 18:30 to 20:30. The first ones are about repairing
-bicycles, simple woodwork for beginners, and baking bread at home. Places are
-limited to twelve people per evening; <a href="https://example.com/workshops">book
-them in the shop or on our website</a>. The workshops cost 15 euros, materials
-included.</p></div>
-<div class="box"><h2>Gift cards</h2><p>For those who cannot decide, our gift
-cards come in any amount from 10 euros, are valid for three years in every shop
-and online, and can be sent by mail with a message of your own, ready to
-print.</p></div>
-<p style="font-size:12px;color:#777">You receive this mail because you
-subscribed at example.com with this address.
-<a href="https://example.com/unsubscribe">Unsubscribe</a>.</p>
-<p>Kind regards,<br>The Example team</p>
-</body></html>
-]]
+local newsletter = dofile("bench/newsletter.lua")
 
 return mailcast.campaign{
   name = "bench",
-  from = { name = "Example News", address = "news@example.com" },
-  subject = "Your November news, {{name}}",
-  text = TEXT,
-  html = HTML,
+  from = newsletter.from,
+  subject = newsletter.subject,
+  text = newsletter.text,
+  html = newsletter.html,
   recipients = CSV,
   route = { host = "127.0.0.1", port = PORT, tls = "none" },
   limits = { connections = 10, messages_per_connection = 1000 },

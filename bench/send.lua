@@ -12,8 +12,13 @@
 --                     LuaSocket N/100
 local mailcast = require "mailcast"
 local common = dofile("bench/common.lua")
-local recipient, shell_quote, write_file, read_file, find_leaf =
-  common.recipient, common.shell_quote, common.write_file, common.read_file, common.find_leaf
+local recipient, shell_quote, write_file, read_file =
+  common.recipient, common.shell_quote, common.write_file, common.read_file
+local vm, reset_peak, cpus, wait_listening, attempt =
+  common.vm, common.reset_peak, common.cpus, common.wait_listening, common.attempt
+local counted_round, print_round = common.counted_round, common.print_round
+local run_rounds, print_results = common.run_rounds, common.print_results
+local send_list, all_sent, send_batches = common.send_list, common.all_sent, common.send_batches
 local NAMES = common.NAMES
 local socket = require "socket"
 
@@ -40,177 +45,24 @@ local HOST = "127.0.0.1"    -- never anything else
 
 local now = socket.gettime
 
--- A newsletter of about 5 KB once built: text and HTML alternatives with
--- the recipient's name in both. The line that starts with a dot is there
--- for dot-stuffing.
-local TEXT = [[
-Hello {{name}},
-
-our November newsletter is here. This month: the new autumn catalogue,
-opening hours over the holidays, the winners of the photo competition,
-and a few words about the new shop in the old town.
-
-Catalogue: thirty-two pages of new products, with prices valid until the
-end of January. Orders placed before 15 December arrive before Christmas;
-orders placed later arrive in the first week of January. Delivery is free
-for orders over 50 euros, as it has been all year.
-
-Opening hours: Monday to Friday 9:00 to 18:00, Saturday 10:00 to 16:00.
-We are closed on 25 and 26 December and on 1 January. On 24 and 31
-December we close at 14:00.
-
-Photo competition: thank you to everyone who sent pictures. The winning
-entries are on our website, and the winners have been told by mail.
-.. and yes, the cat picture won again.
-
-The new shop: from 2 December you find us at Market Street 12 as well,
-next to the old town hall, with the whole catalogue on two floors and a
-small cafe on the first floor. Come and say hello.
-
-Workshops: in January we start evening workshops again, every Thursday
-from 18:30 to 20:30. The first ones are about repairing bicycles, simple
-woodwork for beginners, and baking bread at home. Places are limited to
-twelve people per evening; book them in the shop or on our website. The
-workshops cost 15 euros, materials included.
-
-Gift cards: for those who cannot decide, our gift cards come in any
-amount from 10 euros, are valid for three years in every shop and online,
-and can be sent by mail with a message of your own, ready to print.
-
-You receive this mail because you subscribed at example.com with this
-address. To stop receiving it, follow the link at the end of the HTML
-version or reply with "unsubscribe".
-
-Kind regards,
-The Example team
-]]
-
-local HTML = [[
-<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>November news</title>
-<style>body{font-family:Helvetica,Arial,sans-serif;color:#222}
-h1{font-size:22px}.box{border:1px solid #ddd;padding:12px;margin:12px 0}</style>
-</head><body>
-<h1>Hello {{name}},</h1>
-<p>our November newsletter is here. This month: the new autumn catalogue,
-opening hours over the holidays, the winners of the photo competition, and a
-few words about the new shop in the old town.</p>
-<div class="box"><h2>Catalogue</h2><p>Thirty-two pages of new products, with
-prices valid until the end of January. Orders placed before 15 December
-arrive before Christmas; orders placed later arrive in the first week of
-January. Delivery is free for orders over 50 euros, as it has been all
-year.</p><p><a href="https://example.com/catalogue">Browse the catalogue</a></p></div>
-<div class="box"><h2>Opening hours</h2><p>Monday to Friday 9:00 to 18:00,
-Saturday 10:00 to 16:00. We are closed on 25 and 26 December and on
-1 January. On 24 and 31 December we close at 14:00.</p></div>
-<div class="box"><h2>Photo competition</h2><p>Thank you to everyone who sent
-pictures. The winning entries are <a href="https://example.com/photos">on our
-website</a>, and the winners have been told by mail.</p></div>
-<div class="box"><h2>The new shop</h2><p>From 2 December you find us at
-Market Street 12 as well, next to the old town hall, with the whole catalogue
-on two floors and a small cafe on the first floor. Come and say hello.</p></div>
-<div class="box"><h2>Workshops</h2><p>In January we start evening workshops
-again, every Thursday from 18:30 to 20:30. The first ones are about repairing
-bicycles, simple woodwork for beginners, and baking bread at home. Places are
-limited to twelve people per evening; <a href="https://example.com/workshops">book
-them in the shop or on our website</a>. The workshops cost 15 euros, materials
-included.</p></div>
-<div class="box"><h2>Gift cards</h2><p>For those who cannot decide, our gift
-cards come in any amount from 10 euros, are valid for three years in every shop
-and online, and can be sent by mail with a message of your own, ready to
-print.</p></div>
-<p style="font-size:12px;color:#777">You receive this mail because you
-subscribed at example.com with this address.
-<a href="https://example.com/unsubscribe">Unsubscribe</a>.</p>
-<p>Kind regards,<br>The Example team</p>
-</body></html>
-]]
-
-local FROM_NAME, FROM_ADDR = "Example News", "news@example.com"
+-- The newsletter (bench/newsletter.lua): text and HTML alternatives of
+-- about 5 KB once built, the recipient's name in both; a line of the text
+-- starts with a dot, for dot-stuffing.
+local NEWSLETTER = dofile("bench/newsletter.lua")
+local FROM_ADDR = NEWSLETTER.from.address
+local SINK_LOG = DIR .. "/sink.log"   -- the counting sink's counts
 
 
 -- The table mailcast.message builds recipient i's message from.
 local function campaign_message(i)
   local name, address, subject = recipient(i)
   return {
-    from = { name = FROM_NAME, address = FROM_ADDR },
+    from = NEWSLETTER.from,
     to = { name = name, address = address },
     subject = subject,
-    text = (TEXT:gsub("{{name}}", name)),
-    html = (HTML:gsub("{{name}}", name)),
+    text = (NEWSLETTER.text:gsub("{{name}}", name)),
+    html = (NEWSLETTER.html:gsub("{{name}}", name)),
   }
-end
-
-
--- "VmHWM" or "VmRSS" of this process in kB.
-local function vm(field)
-  for line in io.lines("/proc/self/status") do
-    local kb = line:match("^" .. field .. ":%s*(%d+)")
-    if kb then return tonumber(kb) end
-  end
-end
-
-
--- Resets VmHWM to the current RSS (Linux 4.0+), so the next reading is
--- the peak of what runs in between. Returns whether it could.
-local function reset_peak()
-  local f = io.open("/proc/self/clear_refs", "w")
-  if not f then return false end
-  local ok = f:write("5")
-  return f:close() and ok ~= nil
-end
-
-
--- The counting sink's totals so far: sessions ended, messages received.
-local function sink_counts()
-  local f = assert(io.open(DIR .. "/sink.log", "rb"))
-  local size = f:seek("end")
-  f:seek("set", math.max(0, size - 4096))
-  local tail = f:read("a") or ""
-  f:close()
-  local sess, mesg = 0, 0
-  for s, m in tail:gmatch("sess=(%d+) quit=%d+ mesg=(%d+)\r") do
-    sess, mesg = tonumber(s), tonumber(m)
-  end
-  return sess, mesg
-end
-
-
--- The sink writes its counts as it goes: waits up to 3 s for `messages`,
--- then a little more for the sessions that end after the last message.
-local function settled_counts(messages)
-  local deadline = now() + 3
-  local sess, mesg = sink_counts()
-  while mesg < messages and now() < deadline do
-    socket.sleep(0.02)
-    sess, mesg = sink_counts()
-  end
-  local last
-  repeat
-    last = sess
-    socket.sleep(0.1)
-    sess, mesg = sink_counts()
-  until sess == last or now() > deadline + 2
-  return sess, mesg
-end
-
-
-local function cpus()
-  local p = io.popen("nproc 2>/dev/null")
-  local n = p:read("l")
-  p:close()
-  return n or "?"
-end
-
-
-local function wait_listening(port)
-  local deadline = now() + 5
-  repeat
-    local c = socket.connect(HOST, port)
-    if c then c:close() return true end
-    socket.sleep(0.05)
-  until now() > deadline
-  return false
 end
 
 
@@ -218,21 +70,6 @@ end
 
 local function route_for(port)
   return { host = HOST, port = port, tls = "none" }
-end
-
-
-local function all_sent(results, count)
-  local bad, first_bad = 0, nil
-  for i = 1, count do
-    local r = results[i]
-    if not r or r.status ~= "sent" then
-      bad = bad + 1
-      first_bad = first_bad or string.format("message %d: %s %s", i, r and r.status or "no result",
-        r and (r.error or (r.recipients[1] and r.recipients[1].text)) or "")
-    end
-  end
-  if bad > 0 then return nil, string.format("%d of %d not sent; %s", bad, count, first_bad) end
-  return true
 end
 
 
@@ -246,13 +83,9 @@ local function mailcast_prebuilt(raw)
       local address = string.format("reader%d@example.org", i - 1)
       list[i] = { from = FROM_ADDR, to = { address }, message = raw }
     end
-    local results, state = mailcast.send(route_for(port), list, {
-      connections = CONNECTIONS,
-      messages_per_connection = math.max(1, -(-count // CONNECTIONS)),
-    })
+    local results, state = send_list(route_for(port), list, CONNECTIONS)
     local seconds = now() - t0
-    if not results then return nil, "mailcast.send: " .. tostring(state) end
-    local ok, err = all_sent(results, count)
+    local ok, err = all_sent(results, state, count)
     if not ok then return nil, err end
     return count, seconds
   end
@@ -264,26 +97,13 @@ end
 local function mailcast_building(port, count)
   local route = mailcast.route(route_for(port))
   local t0 = now()
-  local done = 0
-  while done < count do
-    local n = math.min(BATCH, count - done)
-    local list = {}
-    for k = 1, n do
-      local i = done + k - 1
-      local raw, err = mailcast.message(campaign_message(i))
-      if not raw then return nil, "mailcast.message: " .. tostring(err) end
-      local _, address = recipient(i)
-      list[k] = { from = FROM_ADDR, to = { address }, message = raw }
-    end
-    local results, state = mailcast.send(route, list, {
-      connections = CONNECTIONS,
-      messages_per_connection = math.max(1, -(-n // CONNECTIONS)),
-    })
-    if not results then return nil, "mailcast.send: " .. tostring(state) end
-    local ok, err = all_sent(results, n)
-    if not ok then return nil, err end
-    done = done + n
-  end
+  local ok, err = send_batches(route, count, BATCH, CONNECTIONS, FROM_ADDR, function(i)
+    local raw, why = mailcast.message(campaign_message(i))
+    if not raw then return nil, "mailcast.message: " .. tostring(why) end
+    local _, address = recipient(i)
+    return raw, address
+  end)
+  if not ok then return nil, err end
   return count, now() - t0
 end
 
@@ -376,19 +196,8 @@ local checkers = {
     return "identical to the prebuilt message (dot-stuffing undone)"
   end,
   built = function(body, i)
-    local name, address, subject = recipient(i)
-    local ok, msg = pcall(mailcast.parse, body)
-    if not ok or type(msg) ~= "table" then return nil, "does not parse" end
-    if (msg.header.subject or "") ~= subject then
-      return nil, "subject decodes to " .. tostring(msg.header.subject)
-    end
-    if not (msg.header.to or ""):find(address, 1, true) then return nil, "To has no " .. address end
-    for _, ct in ipairs { "text/plain", "text/html" } do
-      local leaf = find_leaf(msg, ct)
-      if not (leaf and (leaf.body or ""):find("Hello " .. name, 1, true)) then
-        return nil, ct .. " lost the name"
-      end
-    end
+    local ok, why = common.check_message(body, i)
+    if not ok then return nil, why end
     return "text and HTML with the name, subject and To decode"
   end,
   source = function(body)
@@ -438,7 +247,7 @@ end
 
 
 local function main()
-  if not (wait_listening(PORT) and wait_listening(CHECK_PORT)) then
+  if not (wait_listening(HOST, PORT) and wait_listening(HOST, CHECK_PORT)) then
     io.stderr:write("bench/send: smtp-sink is not listening (see ", DIR, "/*.log)\n")
     for _, log in ipairs { "sink.log", "check.log" } do
       io.stderr:write(read_file(DIR .. "/" .. log) or "", "\n")
@@ -447,8 +256,8 @@ local function main()
   end
   local raw = assert(mailcast.message(campaign_message(0)))
   write_file(DIR .. "/prebuilt.eml", raw)
-  write_file(DIR .. "/text.txt", TEXT)
-  write_file(DIR .. "/body.html", HTML)
+  write_file(DIR .. "/text.txt", NEWSLETTER.text)
+  write_file(DIR .. "/body.html", NEWSLETTER.html)
   write_file(DIR .. "/names.txt", table.concat(NAMES, "\n") .. "\n")
   local fx = { raw = raw }
   local peaks_work = reset_peak()
@@ -477,13 +286,6 @@ local function main()
   }
   for _, row in ipairs(rows) do rows[row.key] = row end
 
-  -- An error in a contender fails its row, not the run.
-  local function attempt(f, ...)
-    local r = table.pack(pcall(f, ...))
-    if r[1] then return table.unpack(r, 2, r.n) end
-    return nil, tostring(r[2])
-  end
-
   print(string.format("output checks (%d messages each, stored by a second smtp-sink):", CHECK_N))
   for _, row in ipairs(rows) do
     local desc, size = attempt(check, row.run, row.kind, fx)
@@ -501,44 +303,31 @@ local function main()
     collectgarbage()
     run_peak = math.max(run_peak, vm("VmHWM"))
     if peaks_work then reset_peak() end
-    local sess0, mesg0 = sink_counts()
-    local messages, seconds, peak_kb = attempt(row.run, PORT, row.count, row.min_seconds)
-    if row.mem then
-      peak_kb = vm("VmHWM")
-      run_peak = math.max(run_peak, peak_kb)
-    end
+    local sessions, messages, seconds, peak_kb = counted_round(SINK_LOG, function(...)
+      local m, s, kb = row.run(...)
+      if row.mem then
+        kb = vm("VmHWM")
+        run_peak = math.max(run_peak, kb)
+      end
+      return m, s, kb
+    end, PORT, row.count, row.min_seconds)
     local rate
-    if not messages then
-      row.broken, row.ok, row.check = true, false, seconds
+    if not sessions then
+      row.broken, row.ok, row.check = true, false, messages   -- why
     else
-      local sess1, mesg1 = settled_counts(mesg0 + messages)
-      if mesg1 - mesg0 ~= messages then
-        row.broken, row.ok = true, false
-        row.check = string.format("the sink counted %d messages, the contender says %d",
-                                  mesg1 - mesg0, messages)
-      else
-        rate = messages / seconds
-        row.counted = (row.counted or 0) + messages
-        row.rounds_run = round
-        if peak_kb then row.peak_kb = math.max(row.peak_kb or 0, peak_kb) end
-        if not row.rate or rate > row.rate then
-          row.messages, row.seconds, row.rate, row.sessions = messages, seconds, rate, sess1 - sess0
-        end
+      rate = messages / seconds
+      row.counted = (row.counted or 0) + messages
+      row.rounds_run = round
+      if peak_kb then row.peak_kb = math.max(row.peak_kb or 0, peak_kb) end
+      if not row.rate or rate > row.rate then
+        row.messages, row.seconds, row.rate, row.sessions = messages, seconds, rate, sessions
       end
     end
-    io.stdout:write(string.format("  %-11s round %d  %s\n", row.key, round,
-      rate and string.format("%9.1f msg/s", rate) or "failed: " .. tostring(row.check)))
-    io.stdout:flush()
+    print_round(row.key, round, rate, row.check)
   end
 
-  print("running:")
-  for round = 1, ROUNDS do
-    for _, row in ipairs(rows) do
-      if round <= row.rounds and not row.broken then run_round(row, round) end
-    end
-  end
+  run_rounds(rows, ROUNDS, run_round)
   run_peak = math.max(run_peak, vm("VmHWM"))
-  print()
 
   print(string.format("%-39s %8s %7s %9s %8s %6s %8s", "contender", "messages", "seconds", "msg/s",
                       "sessions", "KB/msg", "peak MB"))
@@ -555,18 +344,10 @@ local function main()
     .. "counted them;\n peak MB: the sender's VmHWM over its rounds)", ROUNDS, ROUNDS == 1 and "" or "s"))
   print()
 
-  local broken = false
-  print("sink counts and results:")
-  for _, row in ipairs(rows) do
-    if row.ok then
-      print(string.format("  %-11s ok: the sink counted %d in %d round%s%s", row.key, row.counted,
-        row.rounds_run, row.rounds_run == 1 and "" or "s", row.mem and ", every result \"sent\"" or ""))
-    else
-      print(string.format("  %-11s FAILED: %s", row.key, row.check))
-    end
-    broken = broken or not row.ok
-  end
-  print()
+  local broken = print_results(rows, function(row)
+    return string.format("the sink counted %d in %d round%s%s", row.counted, row.rounds_run,
+      row.rounds_run == 1 and "" or "s", row.mem and ", every result \"sent\"" or "")
+  end)
 
   local function ratio(a, b, label, target) common.ratio(rows, a, b, label, target, 38) end
   ratio("mailcast", "smtp-source", "mailcast / smtp-source", 1)
