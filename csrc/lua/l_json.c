@@ -1,0 +1,147 @@
+/* mailcast.core.json_record: one flat record as a line of JSON, for the
+ * accounting log and machine-readable progress (written at every
+ * transaction, so in C rather than in Lua string operations). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "binding.h"
+#include "core/buf.h"
+#include "core/utf8.h"
+
+static const char hex[] = "0123456789abcdef";
+
+
+/* A byte that is not part of valid UTF-8 is taken as Latin-1, so a
+ * server's reply of any bytes still makes a valid line. */
+static void add_string(mc_buf_t *b, const char *s, size_t n) {
+  mc_buf_addc(b, '"');
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x80) {
+      size_t len = mc_utf8_charlen(s + i, n - i), bad;
+      if (len > 1 && mc_utf8_valid(s + i, len, &bad)) {
+        mc_buf_add(b, s + i, len);
+        i += len;
+      } else {
+        char latin1[2] = {(char)(0xC0 | c >> 6), (char)(0x80 | (c & 0x3F))};
+        mc_buf_add(b, latin1, 2);
+        i++;
+      }
+      continue;
+    }
+    if (c == '"' || c == '\\') {
+      char e[2] = {'\\', (char)c};
+      mc_buf_add(b, e, 2);
+    } else if (c == '\n') {
+      mc_buf_add(b, "\\n", 2);
+    } else if (c == '\r') {
+      mc_buf_add(b, "\\r", 2);
+    } else if (c == '\t') {
+      mc_buf_add(b, "\\t", 2);
+    } else if (c == '\b') {
+      mc_buf_add(b, "\\b", 2);
+    } else if (c == '\f') {
+      mc_buf_add(b, "\\f", 2);
+    } else if (c < 0x20 || c == 0x7F) {
+      char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      mc_buf_add(b, u, 6);
+    } else {
+      mc_buf_addc(b, (char)c);
+    }
+    i++;
+  }
+  mc_buf_addc(b, '"');
+}
+
+
+/* Integers as they are; floats to the microsecond, trailing zeros
+ * dropped but one digit kept after the point (2.0, 0.25). */
+static void add_number(lua_State *L, mc_buf_t *b, int idx) {
+  char tmp[64];
+  int n;
+  if (lua_isinteger(L, idx)) {
+    n = snprintf(tmp, sizeof tmp, "%lld", (long long)lua_tointeger(L, idx));
+  } else {
+    double v = lua_tonumber(L, idx);
+    if (!isfinite(v)) {
+      mc_buf_add(b, "null", 4);
+      return;
+    }
+    n = snprintf(tmp, sizeof tmp, "%.6f", v);
+    if (n >= (int)sizeof tmp) n = (int)sizeof tmp - 1;
+    while (n > 0 && tmp[n - 1] == '0') n--;
+    if (n > 0 && tmp[n - 1] == '.') tmp[n++] = '0';
+  }
+  if (n > 0) mc_buf_add(b, tmp, (size_t)(n < (int)sizeof tmp ? n : (int)sizeof tmp - 1));
+}
+
+
+static int buf_gc(lua_State *L) {
+  mc_buf_free(lua_touserdata(L, 1));
+  return 0;
+}
+
+
+/* json_record(record, fields) -> '{"f1":v1,...}': the fields named in
+ * order; nil ones (and tables, functions ...) left out. */
+static int l_json_record(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer nfields = luaL_len(L, 2);
+  mc_buf_t *b = mc_l_guard(L, sizeof *b, buf_gc);   /* freed however this ends */
+  int guard = lua_gettop(L);
+  mc_buf_addc(b, '{');
+  for (lua_Integer i = 1; i <= nfields; i++) {
+    lua_geti(L, 2, i);
+    size_t klen;
+    const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &klen) : NULL;
+    if (key == NULL) return luaL_error(L, "json_record: fields[%d] is not a string", (int)i);
+    lua_pushvalue(L, -1);
+    lua_gettable(L, 1);
+    int type = lua_type(L, -1);
+    if (type == LUA_TSTRING || type == LUA_TNUMBER || type == LUA_TBOOLEAN) {
+      if (b->len > 1) mc_buf_addc(b, ',');
+      add_string(b, key, klen);
+      mc_buf_addc(b, ':');
+      if (type == LUA_TSTRING) {
+        size_t vlen;
+        const char *v = lua_tolstring(L, -1, &vlen);
+        add_string(b, v, vlen);
+      } else if (type == LUA_TNUMBER) {
+        add_number(L, b, -1);
+      } else {
+        mc_buf_addstr(b, lua_toboolean(L, -1) ? "true" : "false");
+      }
+    }
+    lua_pop(L, 2);
+  }
+  mc_buf_addc(b, '}');
+  if (b->failed) return luaL_error(L, "not enough memory");
+  lua_pushlstring(L, b->data, b->len);
+  mc_l_release(L, guard, buf_gc);
+  return 1;
+}
+
+
+/* json_string(s) -> s as a JSON string (quoted, escaped, valid UTF-8) */
+static int l_json_string(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  mc_buf_t *b = mc_l_guard(L, sizeof *b, buf_gc);
+  int guard = lua_gettop(L);
+  add_string(b, s, n);
+  if (b->failed) return luaL_error(L, "not enough memory");
+  lua_pushlstring(L, b->data, b->len);
+  mc_l_release(L, guard, buf_gc);
+  return 1;
+}
+
+
+void mc_l_open_json(lua_State *L) {
+  lua_pushcfunction(L, l_json_record);
+  lua_setfield(L, -2, "json_record");
+  lua_pushcfunction(L, l_json_string);
+  lua_setfield(L, -2, "json_string");
+}
