@@ -15,6 +15,9 @@ bundled runner, `mailcast run campaign.lua`, embeds Lua 5.4 with the core.
 }
 dependencies = {
   "lua >= 5.4, < 5.5",
+  "luasocket",       -- POP3 and IMAP clients for bounce mailboxes, sleeps
+  "luasec",          -- their TLS
+  "luafilesystem",   -- reading Maildirs
 }
 build = {
   type = "make",

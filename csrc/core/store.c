@@ -30,10 +30,33 @@ static const char schema[] =
   "  address TEXT PRIMARY KEY COLLATE NOCASE, reason TEXT NOT NULL, since REAL NOT NULL,"
   "  expires REAL);";
 
+/* Added for bounce processing, run once per store (under a lock, so two
+ * processes opening an old store at once do not both alter it): what an
+ * event says in the bounce taxonomy, the messages already read, the
+ * store's own secrets, and indexes for finding a recipient by address. */
+static const char migration_check[] =
+  "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'counted'";
+static const char migration[] =
+  "ALTER TABLE events ADD COLUMN reason TEXT;"
+  "ALTER TABLE events ADD COLUMN category TEXT;"
+  "ALTER TABLE events ADD COLUMN hard INTEGER;"
+  "ALTER TABLE events ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;";
+static const char bounce_schema[] =
+  "CREATE TABLE IF NOT EXISTS bounce_seen("
+  "  key TEXT PRIMARY KEY, at REAL NOT NULL, outcome TEXT NOT NULL);"
+  "CREATE TABLE IF NOT EXISTS secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS recipients_address ON recipients(address COLLATE NOCASE);"
+  "CREATE INDEX IF NOT EXISTS events_recipient ON events(recipient, at);";
+
+#define ROW_COLUMNS "r.id AS id, r.campaign AS campaign, c.name AS campaign_name," \
+                    " r.address AS address, r.state AS state"
+
 enum {
   Q_CAMPAIGN_GET, Q_CAMPAIGN_ADD, Q_ADD, Q_DUE, Q_SET_STATE, Q_FINISH, Q_EVENT, Q_RECOVER,
   Q_COUNTS, Q_SUPPRESS, Q_UNSUPPRESS, Q_SUPPRESSED, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
-  Q_REPORT_CAMPAIGNS, Q_REPORT_REASONS, Q_REPORT_NEXT_DUE, Q_REPORT_RECIPIENTS, NQUERIES
+  Q_REPORT_CAMPAIGNS, Q_REPORT_REASONS, Q_REPORT_NEXT_DUE, Q_REPORT_RECIPIENTS,
+  Q_RECIPIENT, Q_BY_ADDRESS, Q_EVENT_BOUNCE, Q_SOFT_COUNT, Q_SUPPRESSION_GET,
+  Q_SUPPRESSION_LIST, Q_SEEN_GET, Q_SEEN_SET, Q_SECRET_ADD, Q_SECRET_GET, NQUERIES
 };
 
 static const char *const queries[NQUERIES] = {
@@ -73,6 +96,26 @@ static const char *const queries[NQUERIES] = {
   [Q_REPORT_RECIPIENTS] = "SELECT id, address, attempts, last_code AS code, last_enhanced AS enhanced,"
                           " last_text AS text, updated FROM recipients"
                           " WHERE campaign = ?1 AND state = ?2 ORDER BY id LIMIT ?3",
+  [Q_RECIPIENT] = "SELECT " ROW_COLUMNS " FROM recipients r JOIN campaigns c ON c.id = r.campaign"
+                  " WHERE r.id = ?1",
+  /* The newest first: a bounce is most likely about the latest sending. */
+  [Q_BY_ADDRESS] = "SELECT " ROW_COLUMNS " FROM recipients r JOIN campaigns c ON c.id = r.campaign"
+                   " WHERE r.address = ?1 COLLATE NOCASE AND (?2 = 0 OR r.campaign = ?2)"
+                   " ORDER BY r.id DESC LIMIT 50",
+  [Q_EVENT_BOUNCE] = "INSERT INTO events(campaign, recipient, at, kind, code, enhanced, text,"
+                     " reason, category, hard, counted)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+  [Q_SOFT_COUNT] = "SELECT count(*) FROM events e JOIN recipients r ON r.id = e.recipient"
+                   " WHERE r.address = ?1 COLLATE NOCASE AND e.counted = 1 AND e.at > ?2",
+  [Q_SUPPRESSION_GET] = "SELECT address, reason, since, expires FROM suppression WHERE address = ?1",
+  [Q_SUPPRESSION_LIST] = "SELECT address, reason, since, expires FROM suppression"
+                         " WHERE (?1 IS NULL OR lower(substr(reason, 1, length(?1))) = lower(?1))"
+                         " AND (?3 OR expires IS NULL OR expires > ?2) ORDER BY address",
+  [Q_SEEN_GET] = "SELECT outcome FROM bounce_seen WHERE key = ?1",
+  [Q_SEEN_SET] = "INSERT INTO bounce_seen(key, at, outcome) VALUES (?1, ?2, ?3)"
+                 " ON CONFLICT(key) DO UPDATE SET outcome = ?3",
+  [Q_SECRET_ADD] = "INSERT OR IGNORE INTO secrets(name, value) VALUES (?1, randomblob(32))",
+  [Q_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
 };
 
 struct mc_store {
@@ -109,6 +152,30 @@ static int run(mc_store_t *s, int q, mc_error_t *e) {
 }
 
 
+/* Brings an older store up to the bounce schema (see migration). */
+static int migrate(mc_store_t *s, mc_error_t *e) {
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto fail;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, migration_check, -1, &st, NULL) != SQLITE_OK) goto fail_rollback;
+  int have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+  sqlite3_finalize(st);
+  if (!have && sqlite3_exec(s->db, migration, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
+  if (sqlite3_exec(s->db, bounce_schema, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
+  if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
+  return 0;
+fail_rollback:
+  mc_error_set(e, "store: migration: %s", msg ? msg : sqlite3_errmsg(s->db));
+  sqlite3_free(msg);
+  sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  return -1;
+fail:
+  mc_error_set(e, "store: migration: %s", msg ? msg : sqlite3_errmsg(s->db));
+  sqlite3_free(msg);
+  return -1;
+}
+
+
 mc_store_t *mc_store_open(const char *path, mc_error_t *e) {
   mc_store_t *s = calloc(1, sizeof *s);
   if (s == NULL) { mc_error_set(e, "out of memory"); return NULL; }
@@ -122,6 +189,10 @@ mc_store_t *mc_store_open(const char *path, mc_error_t *e) {
   if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
     mc_error_set(e, "store: %s: %s", path, msg ? msg : "cannot create the schema");
     sqlite3_free(msg);
+    mc_store_close(s);
+    return NULL;
+  }
+  if (migrate(s, e) != 0) {
     mc_store_close(s);
     return NULL;
   }
@@ -361,6 +432,9 @@ int mc_store_suppressed(mc_store_t *s, const char *address, double now, char *re
 }
 
 
+static int each_row(mc_store_t *s, sqlite3_stmt *st, mc_row_cb cb, void *arg, mc_error_t *e);
+
+
 int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const char *state,
                     long long limit, mc_row_cb cb, void *arg, mc_error_t *e) {
   static const int query[] = {
@@ -375,6 +449,12 @@ int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const 
   if (nparams >= 1) sqlite3_bind_int64(st, 1, campaign);
   if (nparams >= 2) sqlite3_bind_text(st, 2, state ? state : "", -1, SQLITE_TRANSIENT);
   if (nparams >= 3) sqlite3_bind_int64(st, 3, limit);
+  return each_row(s, st, cb, arg, e);
+}
+
+
+/* Steps the bound statement st, calling cb with each row; resets it. */
+static int each_row(mc_store_t *s, sqlite3_stmt *st, mc_row_cb cb, void *arg, mc_error_t *e) {
   mc_col_t cols[16];
   int ncols = sqlite3_column_count(st);
   if (ncols > 16) ncols = 16;
@@ -398,4 +478,156 @@ int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const 
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   return rc == SQLITE_DONE ? 0 : db_error(s, e, "report");
+}
+
+
+/* Bounce processing and the suppression list ------------------------------ */
+
+/* A statement ready for new bindings: a callback that did not return (a
+ * Lua error) may have left it mid-step. */
+static sqlite3_stmt *fresh(mc_store_t *s, int q) {
+  sqlite3_stmt *st = s->q[q];
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return st;
+}
+
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *v) {
+  if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+
+long long mc_store_campaign_find(mc_store_t *s, const char *name, mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_CAMPAIGN_GET);
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  long long id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_error(s, e, "campaign");
+  return id;
+}
+
+
+int mc_store_recipient(mc_store_t *s, long long id, mc_row_cb cb, void *arg, mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_RECIPIENT);
+  sqlite3_bind_int64(st, 1, id);
+  return each_row(s, st, cb, arg, e);
+}
+
+
+int mc_store_recipients_by_address(mc_store_t *s, const char *address, long long campaign,
+                                   mc_row_cb cb, void *arg, mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_BY_ADDRESS);
+  sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st, 2, campaign);
+  return each_row(s, st, cb, arg, e);
+}
+
+
+int mc_store_event(mc_store_t *s, const mc_event_t *ev, mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_EVENT_BOUNCE);
+  sqlite3_bind_int64(st, 1, ev->campaign);
+  sqlite3_bind_int64(st, 2, ev->recipient);
+  sqlite3_bind_double(st, 3, ev->at);
+  sqlite3_bind_text(st, 4, ev->kind, -1, SQLITE_TRANSIENT);
+  if (ev->code) sqlite3_bind_int(st, 5, ev->code);
+  bind_opt_text(st, 6, ev->enhanced);
+  bind_opt_text(st, 7, ev->text);
+  bind_opt_text(st, 8, ev->reason);
+  bind_opt_text(st, 9, ev->category);
+  if (ev->hard >= 0) sqlite3_bind_int(st, 10, ev->hard);
+  sqlite3_bind_int(st, 11, ev->counted ? 1 : 0);
+  return run(s, Q_EVENT_BOUNCE, e);
+}
+
+
+long long mc_store_soft_count(mc_store_t *s, const char *address, double since, mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_SOFT_COUNT);
+  sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_double(st, 2, since);
+  int rc = sqlite3_step(st);
+  long long n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_ROW) return db_error(s, e, "soft bounces");
+  return n;
+}
+
+
+int mc_store_suppression_get(mc_store_t *s, const char *address, mc_row_cb cb, void *arg,
+                             mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_SUPPRESSION_GET);
+  sqlite3_bind_text(st, 1, address, -1, SQLITE_TRANSIENT);
+  return each_row(s, st, cb, arg, e);
+}
+
+
+int mc_store_suppression_list(mc_store_t *s, const char *reason, double now, int all,
+                              mc_row_cb cb, void *arg, mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_SUPPRESSION_LIST);
+  bind_opt_text(st, 1, reason);
+  sqlite3_bind_double(st, 2, now);
+  sqlite3_bind_int(st, 3, all ? 1 : 0);
+  return each_row(s, st, cb, arg, e);
+}
+
+
+int mc_store_changes(mc_store_t *s) {
+  return sqlite3_changes(s->db);
+}
+
+
+int mc_store_seen(mc_store_t *s, const char *key, char *outcome, size_t size, mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_SEEN_GET);
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW && outcome && size)
+    snprintf(outcome, size, "%s", (const char *)sqlite3_column_text(st, 0));
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc == SQLITE_ROW) return 1;
+  if (rc == SQLITE_DONE) return 0;
+  return db_error(s, e, "seen");
+}
+
+
+int mc_store_mark_seen(mc_store_t *s, const char *key, double now, const char *outcome,
+                       mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_SEEN_SET);
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_double(st, 2, now);
+  sqlite3_bind_text(st, 3, outcome, -1, SQLITE_TRANSIENT);
+  return run(s, Q_SEEN_SET, e);
+}
+
+
+int mc_store_secret(mc_store_t *s, const char *name, unsigned char *out, size_t size,
+                    size_t *len, mc_error_t *e) {
+  sqlite3_stmt *add = fresh(s, Q_SECRET_ADD);
+  sqlite3_bind_text(add, 1, name, -1, SQLITE_TRANSIENT);
+  if (run(s, Q_SECRET_ADD, e) != 0) return -1;
+  sqlite3_stmt *st = fresh(s, Q_SECRET_GET);
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  *len = 0;
+  if (rc == SQLITE_ROW) {
+    size_t n = (size_t)sqlite3_column_bytes(st, 0);
+    const void *blob = sqlite3_column_blob(st, 0);
+    if (n > size) n = size;
+    if (blob) memcpy(out, blob, n);
+    *len = n;
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_ROW || *len == 0) return db_error(s, e, "secret");
+  return 0;
+}
+
+
+int mc_store_rollback(mc_store_t *s, mc_error_t *e) {
+  if (s->depth == 0) return 0;
+  s->depth = 0;
+  return run(s, Q_ROLLBACK, e);
 }

@@ -97,4 +97,64 @@ typedef int (*mc_row_cb)(void *arg, const mc_col_t *cols, int n);
 int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const char *state,
                     long long limit, mc_row_cb cb, void *arg, mc_error_t *e);
 
+/* Bounce processing (mailcast bounces) and the suppression list
+ * (mailcast suppress). ---------------------------------------------------- */
+
+/* Ends the transaction begun with mc_store_begin (however deep) without
+ * keeping what it wrote. */
+int mc_store_rollback(mc_store_t *s, mc_error_t *e);
+
+/* The id of the campaign named name, 0 when there is none (it is never
+ * made here: a bounce must not create campaigns), -1 on error. */
+long long mc_store_campaign_find(mc_store_t *s, const char *name, mc_error_t *e);
+
+/* Recipient id (rows: id, campaign, campaign_name, address, state). */
+int mc_store_recipient(mc_store_t *s, long long id, mc_row_cb cb, void *arg, mc_error_t *e);
+
+/* The recipients with address (any case), newest first, of campaign
+ * (0: of every campaign); the same columns as mc_store_recipient. */
+int mc_store_recipients_by_address(mc_store_t *s, const char *address, long long campaign,
+                                   mc_row_cb cb, void *arg, mc_error_t *e);
+
+/* An event with what the bounce taxonomy says about it. */
+typedef struct {
+  long long campaign, recipient;
+  double at;
+  const char *kind;       /* "bounced", "complained", "delayed" */
+  int code;               /* 0: none */
+  const char *enhanced, *text, *reason, *category;   /* NULL: none */
+  int hard;               /* 1, 0, or -1 for none */
+  int counted;            /* counts towards the soft-bounce limit */
+} mc_event_t;
+
+int mc_store_event(mc_store_t *s, const mc_event_t *ev, mc_error_t *e);
+
+/* The counted events of every recipient with address since then; -1. */
+long long mc_store_soft_count(mc_store_t *s, const char *address, double since, mc_error_t *e);
+
+/* The suppression entry of address, expired or not (rows: address,
+ * reason, since, expires (absent: never)). */
+int mc_store_suppression_get(mc_store_t *s, const char *address, mc_row_cb cb, void *arg,
+                             mc_error_t *e);
+
+/* The entries in force at now (all: expired ones too) whose reason
+ * starts with reason (any case; NULL: every one), by address. */
+int mc_store_suppression_list(mc_store_t *s, const char *reason, double now, int all,
+                              mc_row_cb cb, void *arg, mc_error_t *e);
+
+/* How many rows the last insert, update or delete changed. */
+int mc_store_changes(mc_store_t *s);
+
+/* Messages read before, by a key of the caller's (a Message-ID or a
+ * hash): 1 and the outcome recorded (into outcome, size bytes), 0 when
+ * never seen, -1. mark_seen records or updates one. */
+int mc_store_seen(mc_store_t *s, const char *key, char *outcome, size_t size, mc_error_t *e);
+int mc_store_mark_seen(mc_store_t *s, const char *key, double now, const char *outcome,
+                       mc_error_t *e);
+
+/* The store's secret called name: 32 random bytes made on first use,
+ * into out (size bytes at most; *len says how many). 0, or -1. */
+int mc_store_secret(mc_store_t *s, const char *name, unsigned char *out, size_t size,
+                    size_t *len, mc_error_t *e);
+
 #endif

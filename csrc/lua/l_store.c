@@ -175,18 +175,26 @@ static int s_counts(lua_State *L) {
 }
 
 
-/* store:suppress(address, reason [, expires]) -> true | fail, message */
+/* store:suppress(address, reason [, expires [, since]]) -> true | fail, message
+ * expires: when the entry ends (seconds since the epoch; nil or 0: never);
+ * since: when it began (default now). */
 static int s_suppress(lua_State *L) {
   mc_store_t *s = check(L);
   mc_error_t e;
   return ok_or_fail(L, mc_store_suppress(s, luaL_checkstring(L, 2), luaL_checkstring(L, 3),
-                                         now_seconds(), luaL_optnumber(L, 4, 0), &e), &e);
+                                         luaL_optnumber(L, 5, now_seconds()),
+                                         luaL_optnumber(L, 4, 0), &e), &e);
 }
 
 
+/* store:unsuppress(address) -> true, removed (whether there was an entry) */
 static int s_unsuppress(lua_State *L) {
+  mc_store_t *s = check(L);
   mc_error_t e;
-  return ok_or_fail(L, mc_store_unsuppress(check(L), luaL_checkstring(L, 2), &e), &e);
+  if (mc_store_unsuppress(s, luaL_checkstring(L, 2), &e) != 0) return mc_l_fail(L, &e);
+  lua_pushboolean(L, 1);
+  lua_pushboolean(L, mc_store_changes(s) > 0);
+  return 2;
 }
 
 
@@ -238,6 +246,173 @@ static int s_report(lua_State *L) {
 }
 
 
+/* store:rollback(): what was written since begin is not kept. */
+static int s_rollback(lua_State *L) {
+  mc_error_t e;
+  return ok_or_fail(L, mc_store_rollback(check(L), &e), &e);
+}
+
+
+/* The first row of a query into a table, or nil: the rows go into a
+ * list first (push_row), whose first element is kept. */
+static int first_row(lua_State *L, int rc, const mc_error_t *e) {
+  if (rc != 0) return mc_l_fail(L, e);
+  lua_rawgeti(L, -1, 1);
+  return 1;
+}
+
+
+/* store:find_campaign(name) -> id | nil (never made here) */
+static int s_find_campaign(lua_State *L) {
+  mc_store_t *s = check(L);
+  mc_error_t e;
+  long long id = mc_store_campaign_find(s, luaL_checkstring(L, 2), &e);
+  if (id < 0) return mc_l_fail(L, &e);
+  if (id == 0) lua_pushnil(L);
+  else lua_pushinteger(L, id);
+  return 1;
+}
+
+
+/* store:recipient(id) -> {id=, campaign=, campaign_name=, address=, state=} | nil */
+static int s_recipient(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer id = luaL_checkinteger(L, 2);
+  lua_newtable(L);
+  mc_error_t e;
+  return first_row(L, mc_store_recipient(s, id, push_row, L, &e), &e);
+}
+
+
+/* store:recipients(address [, campaign]) -> list of recipient rows, newest first */
+static int s_recipients(lua_State *L) {
+  mc_store_t *s = check(L);
+  const char *address = luaL_checkstring(L, 2);
+  lua_Integer campaign = luaL_optinteger(L, 3, 0);
+  lua_newtable(L);
+  mc_error_t e;
+  if (mc_store_recipients_by_address(s, address, campaign, push_row, L, &e) != 0)
+    return mc_l_fail(L, &e);
+  return 1;
+}
+
+
+static const char *opt_field(lua_State *L, int t, const char *key) {
+  lua_getfield(L, t, key);
+  const char *v = lua_isnil(L, -1) ? NULL : luaL_checkstring(L, -1);
+  lua_pop(L, 1);   /* the table keeps it */
+  return v;
+}
+
+
+/* store:event{campaign=, recipient=, kind=, at= (default now), code=,
+ * enhanced=, text=, reason=, category=, hard= (boolean), counted=}
+ * -> true | fail, message */
+static int s_event(lua_State *L) {
+  mc_store_t *s = check(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  mc_event_t ev = {0};
+  lua_getfield(L, 2, "campaign");
+  ev.campaign = luaL_checkinteger(L, -1);
+  lua_getfield(L, 2, "recipient");
+  ev.recipient = luaL_checkinteger(L, -1);
+  lua_getfield(L, 2, "code");
+  ev.code = (int)luaL_optinteger(L, -1, 0);
+  lua_getfield(L, 2, "at");
+  ev.at = luaL_optnumber(L, -1, now_seconds());
+  lua_getfield(L, 2, "hard");
+  ev.hard = lua_isnil(L, -1) ? -1 : lua_toboolean(L, -1);
+  lua_getfield(L, 2, "counted");
+  ev.counted = lua_toboolean(L, -1);
+  lua_pop(L, 6);
+  ev.kind = opt_field(L, 2, "kind");
+  if (ev.kind == NULL) return luaL_argerror(L, 2, "an event needs a kind");
+  ev.enhanced = opt_field(L, 2, "enhanced");
+  ev.text = opt_field(L, 2, "text");
+  ev.reason = opt_field(L, 2, "reason");
+  ev.category = opt_field(L, 2, "category");
+  mc_error_t e;
+  return ok_or_fail(L, mc_store_event(s, &ev, &e), &e);
+}
+
+
+/* store:soft_bounces(address, since) -> the counted bounces of address since then */
+static int s_soft_bounces(lua_State *L) {
+  mc_store_t *s = check(L);
+  mc_error_t e;
+  long long n = mc_store_soft_count(s, luaL_checkstring(L, 2), luaL_checknumber(L, 3), &e);
+  if (n < 0) return mc_l_fail(L, &e);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+
+/* store:suppression(address) -> {address=, reason=, since=, expires=} | nil
+ * (an expired entry too: its expires says so) */
+static int s_suppression(lua_State *L) {
+  mc_store_t *s = check(L);
+  const char *address = luaL_checkstring(L, 2);
+  lua_newtable(L);
+  mc_error_t e;
+  return first_row(L, mc_store_suppression_get(s, address, push_row, L, &e), &e);
+}
+
+
+/* store:suppression_list([{reason=, all=, now=}]) -> list of entries, by
+ * address: those in force now (all: expired ones too) whose reason starts
+ * with reason. */
+static int s_suppression_list(lua_State *L) {
+  mc_store_t *s = check(L);
+  const char *reason = NULL;
+  double now = now_seconds();
+  int all = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    reason = opt_field(L, 2, "reason");
+    all = mc_l_optbool(L, 2, "all", 0);
+    now = mc_l_optnumber(L, 2, "now", now);
+  }
+  lua_newtable(L);
+  mc_error_t e;
+  if (mc_store_suppression_list(s, reason, now, all, push_row, L, &e) != 0) return mc_l_fail(L, &e);
+  return 1;
+}
+
+
+/* store:seen(key) -> outcome | nil: what was recorded for a message read before */
+static int s_seen(lua_State *L) {
+  mc_store_t *s = check(L);
+  char outcome[64];
+  mc_error_t e;
+  int rc = mc_store_seen(s, luaL_checkstring(L, 2), outcome, sizeof outcome, &e);
+  if (rc < 0) return mc_l_fail(L, &e);
+  if (rc) lua_pushstring(L, outcome);
+  else lua_pushnil(L);
+  return 1;
+}
+
+
+/* store:mark_seen(key, outcome [, at]) -> true | fail, message */
+static int s_mark_seen(lua_State *L) {
+  mc_store_t *s = check(L);
+  mc_error_t e;
+  return ok_or_fail(L, mc_store_mark_seen(s, luaL_checkstring(L, 2), luaL_optnumber(L, 4, now_seconds()),
+                                          luaL_checkstring(L, 3), &e), &e);
+}
+
+
+/* store:secret(name) -> 32 bytes made at random on first use, kept in the store */
+static int s_secret(lua_State *L) {
+  mc_store_t *s = check(L);
+  unsigned char buf[64];
+  size_t n;
+  mc_error_t e;
+  if (mc_store_secret(s, luaL_checkstring(L, 2), buf, sizeof buf, &n, &e) != 0) return mc_l_fail(L, &e);
+  lua_pushlstring(L, (const char *)buf, n);
+  return 1;
+}
+
+
 static int s_close(lua_State *L) {
   store_box *box = luaL_checkudata(L, 1, MC_STORE_CLASS);
   mc_store_close(box->store);
@@ -251,7 +426,11 @@ static const luaL_Reg methods[] = {
   {"campaign", s_campaign}, {"add", s_add}, {"begin", s_begin}, {"commit", s_commit},
   {"claim", s_claim}, {"finish", s_finish}, {"recover", s_recover}, {"counts", s_counts},
   {"suppress", s_suppress}, {"unsuppress", s_unsuppress}, {"suppressed", s_suppressed},
-  {"report", s_report}, {"close", s_close}, {NULL, NULL},
+  {"report", s_report}, {"close", s_close},
+  {"find_campaign", s_find_campaign}, {"recipient", s_recipient}, {"recipients", s_recipients},
+  {"event", s_event}, {"soft_bounces", s_soft_bounces}, {"suppression", s_suppression},
+  {"suppression_list", s_suppression_list}, {"seen", s_seen}, {"mark_seen", s_mark_seen},
+  {"secret", s_secret}, {"rollback", s_rollback}, {NULL, NULL},
 };
 
 

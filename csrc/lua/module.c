@@ -22,6 +22,7 @@ MC_EXPORT int luaopen_mailcast_core(lua_State *L) {
   mc_l_open_store(L);
   mc_l_open_dkim(L);
   mc_l_open_bounce(L);
+  mc_l_open_verp(L);
   lua_pushliteral(L, MC_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

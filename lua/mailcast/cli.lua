@@ -26,6 +26,15 @@ commands:
                              REPLY, e.g. "550 5.1.1 No such user"
   mx DOMAIN [--server H:P]   the domain's mail servers in the order they
                              are tried, with their addresses
+  bounces --store FILE --maildir DIR|--mbox FILE|--pop3[s] HOST[:PORT]|
+          --imap[s] HOST[:PORT] [--every SECONDS] [--script FILE] [--json]
+                             read a bounce mailbox: record each bounce on its
+                             campaign's recipient, suppress hard bounces,
+                             complaints and repeated soft bounces
+                             (`mailcast bounces --help` for every option)
+  suppress list|add|remove|export|import ... --store FILE
+                             the suppression list (`mailcast suppress` for
+                             the commands)
   help                       this text
   version                    the version (also --version)
 ]]
@@ -128,6 +137,14 @@ local commands = {
   status = function(argv) return require("mailcast.runner").status(argv) end,
   sink = sink,
   mx = mx,
+  bounces = function(argv)
+    if argv[2] == "--help" or argv[2] == "-h" then
+      io.write(require("mailcast.bounces_cli").USAGE)
+      return 0
+    end
+    return require("mailcast.bounces_cli").main(argv)
+  end,
+  suppress = function(argv) return require("mailcast.suppress").main(argv) end,
   help = function() io.write(USAGE) return 0 end,
   version = function()
     io.write(string.format("mailcast %s (%s)\n", core.version, _VERSION))

@@ -80,6 +80,7 @@ M.csv = require "mailcast.csv"
 M.template = require "mailcast.template"
 M.dkim = require "mailcast.dkim"
 M.bounce = require "mailcast.bounce"
+M.bounces = require "mailcast.bounces"
 
 --- campaign{...} -> a campaign; campaign:run{store=, dry_run=, quiet=}
 -- (see mailcast/campaign.lua). Loaded on first use: it needs M itself.

@@ -153,7 +153,8 @@ end)
 describe("the rockspec", function()
   it("installs the module and the runner into a LuaRocks tree", function()
     local tree = tmpdir()
-    local out, code = run("luarocks --lua-version 5.4 --tree " .. sh_quote(tree) .. " make")
+    -- The dependencies come from Debian's packages here (no network).
+    local out, code = run("luarocks --lua-version 5.4 --tree " .. sh_quote(tree) .. " make --deps-mode none")
     assert.equal(0, code, out)
     -- Outside the source tree, with only what `luarocks path` sets.
     local check = "cd / && eval \"$(luarocks --lua-version 5.4 --tree " .. sh_quote(tree) ..
