@@ -9,6 +9,7 @@ local dispatch = require "mailcast.dispatch"
 local progress = require "mailcast.progress"
 local accounting = require "mailcast.accounting"
 local bounce = require "mailcast.bounce"
+local bounces = require "mailcast.bounces"
 
 local M = {}
 
@@ -111,7 +112,9 @@ local function routes_of(t)
 end
 
 --- campaign{name=, from=, subject=, text=, html=, inline=, attachments=,
---   headers=, return_path=, recipients = CSV path | list | iterator,
+--   headers=, return_path= (the envelope sender), bounce_domain= (VERP:
+--   each recipient's bounces come back to bounces+TAG@bounce_domain, for
+--   `mailcast bounces`), recipients = CSV path | list | iterator,
 --   address = "email" (the field holding the address),
 --   routes = {name = route table ({mx = true, ...} for direct delivery),
 --   each with its own limits = {...}}, route = a route table, a route
@@ -129,8 +132,15 @@ function M.new(t)
   assert(t.recipients, "campaign needs recipients")
   local routes, default_route = routes_of(t)
   local senders = assert(mailcast.addresses(type(t.from) == "table" and t.from.address or t.from))
+  local headers = t.headers
+  if t.bounce_domain then
+    -- Named in every message, so a bounce that returns it finds its campaign.
+    headers = {}
+    for k, v in pairs(t.headers or {}) do headers[k] = v end
+    headers["X-Mailcast-Campaign"] = t.name
+  end
   local self = setmetatable({
-    name = t.name, from = t.from, headers = t.headers,
+    name = t.name, from = t.from, headers = headers, bounce_domain = t.bounce_domain,
     envelope_from = t.return_path or senders[1].address,
     inline = t.inline, attachments = t.attachments,
     recipients = t.recipients, address_field = t.address or "email",
@@ -254,10 +264,17 @@ function Campaign:submit(run, r)
   local vars = decode(r.data)
   local msg, why, state = self:message(r.address, vars)
   local built
+  local from = self.envelope_from
+  if msg and self.bounce_domain then
+    -- Bounces come back to an address that names this recipient (VERP),
+    -- and a bounce that returns only headers names it in the Message-ID.
+    from = bounces.verp(run.id, r.id, self.bounce_domain, run.store)
+    msg.message_id = bounces.message_id(run.id, r.id, self.bounce_domain, run.store)
+  end
   if msg then built, why = mailcast.build(msg) end
   if built then
     local route = self:route_for(r.address, vars, msg)
-    local ok, err = run.dispatch:submit(route, { from = self.envelope_from, to = { r.address }, message = built },
+    local ok, err = run.dispatch:submit(route, { from = from, to = { r.address }, message = built },
       { r = r, message = built, route = route })
     if ok then return end
     why = err
