@@ -10,6 +10,7 @@ local progress = require "mailcast.progress"
 local accounting = require "mailcast.accounting"
 local bounce = require "mailcast.bounce"
 local bounces = require "mailcast.bounces"
+local hooks = require "mailcast.hooks"
 
 local M = {}
 
@@ -50,21 +51,13 @@ local function where(fn)
   return string.format("%s:%d", info.short_src, info.linedefined)
 end
 
--- Calls a hook; an error is reported with its place, and nil returned.
--- A hook that runs away (an endless loop) is stopped after this many
--- Lua instructions, like one that raises.
-local HOOK_LIMIT = 100000000
-
-local function runaway()
-  error("ran past its instruction limit (an endless loop?)", 2)
-end
-
+-- Calls a hook on a pooled coroutine (mailcast.hooks); an error, or an
+-- endless loop stopped by the instruction limit, is reported with the
+-- hook's place, and nil returned.
 local function call_hook(self, name, ...)
   local fn = self.hooks[name]
   if not fn then return true end
-  debug.sethook(runaway, "", self.hook_limit or HOOK_LIMIT)
-  local ok, a, b = pcall(fn, ...)
-  debug.sethook()
+  local ok, a, b = hooks.call(fn, self.hook_limit, ...)
   if not ok then
     self:warn(string.format("hook %s (%s) failed: %s; the default applies", name, where(fn), tostring(a)))
     return nil

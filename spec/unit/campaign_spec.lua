@@ -74,3 +74,28 @@ describe("a campaign's hooks", function()
     assert.equal("template text:2: missing variable 'nickname'", why)
   end)
 end)
+
+describe("mailcast.hooks", function()
+  local hooks = require "mailcast.hooks"
+
+  it("runs a hook on a coroutine of its pool and gives back what it returns", function()
+    local main = coroutine.running()
+    local ok, a, b = hooks.call(function(x, y)
+      local co, is_main = coroutine.running()
+      assert(co ~= main and not is_main)
+      return x + y, "two"
+    end, nil, 1, 2)
+    assert.same({ true, 3, "two" }, { ok, a, b })
+  end)
+
+  it("catches an error, an endless loop and a yield, and goes on with the next hook", function()
+    assert.same({ false }, { (hooks.call(function() error("no") end)) })
+    local ok, err = hooks.call(function() while true do end end, 10000)
+    assert.is_false(ok)
+    assert.matches("instruction limit", err)
+    ok, err = hooks.call(function() coroutine.yield(1) end)
+    assert.is_false(ok)
+    assert.matches("cannot wait", err)
+    assert.same({ true, "fine" }, { hooks.call(function() return "fine" end) })
+  end)
+end)
