@@ -83,6 +83,7 @@ bench: deps all
 	bench/encode
 	bench/send
 	bench/dkim
+	bench/track
 	bench/campaign
 	bench/bounce
 

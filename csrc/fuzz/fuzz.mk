@@ -33,6 +33,8 @@ MAXLEN_fuzz_header  = 8192
 MAXLEN_fuzz_address = 4096
 MAXLEN_fuzz_reply   = 262144
 MAXLEN_fuzz_bounce  = 262144
+MAXLEN_fuzz_track   = 262144
+MAXLEN_fuzz_token   = 128
 MAXLEN_fuzz_dkim    = 65536
 
 FUZZ_FLAGS = -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=30 \

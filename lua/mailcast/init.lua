@@ -78,6 +78,7 @@ M.addresses = core.addresses
 
 M.csv = require "mailcast.csv"
 M.template = require "mailcast.template"
+M.track = require "mailcast.track"
 M.dkim = require "mailcast.dkim"
 M.bounce = require "mailcast.bounce"
 M.bounces = require "mailcast.bounces"

@@ -1,0 +1,57 @@
+/* A scanner for the links of an HTML document: one pass, linear time,
+ * following the tokenizer of the HTML Living Standard (section 13.2.5)
+ * where it matters for finding <a href> the way a mail reader does:
+ * comments (also "--!>" and "<!-->"), bogus comments (<!DOCTYPE>, <?...>),
+ * CDATA sections, raw-text and RCDATA elements whose content is never
+ * markup (<style>, <script>, <title>, <textarea> ...), quoted and
+ * unquoted attribute values, and tags cut off by the end of the input
+ * (which are not tags at all). */
+#ifndef MC_HTML_SCAN_H
+#define MC_HTML_SCAN_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "error.h"
+
+#define MC_HTML_NONE ((size_t)-1)
+#define MC_HTML_TEXT_MAX 200   /* bytes of link text kept (whole UTF-8 characters) */
+
+/* The link carries data-mc-notrack or mc:notrack. */
+#define MC_HTML_LINK_NOTRACK 1u
+/* The href attribute has no value at all (<a href>): no '=' to keep. */
+#define MC_HTML_LINK_BARE 2u
+
+/* One <a> start tag with an href attribute. Offsets into the source are
+ * byte positions; url and text are offsets into the scan's strings. */
+typedef struct {
+  size_t tag;          /* the '<' of the start tag */
+  size_t value;        /* the href value's first byte, after any quote
+                          (with MC_HTML_LINK_BARE, just after "href") */
+  size_t value_len;    /* the value's length, quotes excluded */
+  char quote;          /* '"', '\'' or 0 when the value is unquoted */
+  unsigned flags;      /* MC_HTML_LINK_* */
+  size_t url, url_len; /* the value with references decoded and the white
+                          space a URL parser drops removed */
+  size_t text, text_len; /* the link's text: tags dropped, references
+                            decoded, white space collapsed; an image's alt
+                            when it has no text */
+} mc_html_link_t;
+
+typedef struct {
+  mc_html_link_t *links;
+  size_t count, cap;
+  mc_buf_t strings;    /* every link's url and text */
+  size_t body_end;     /* the '<' of the last </body>, or MC_HTML_NONE */
+} mc_html_scan_t;
+
+#define MC_HTML_SCAN_INIT {NULL, 0, 0, MC_BUF_INIT, MC_HTML_NONE}
+
+/* Scans n bytes of html into s (initialised with MC_HTML_SCAN_INIT; free
+ * it with mc_html_scan_free whatever this returns). Any input is a
+ * document: only running out of memory fails (-1, e set). */
+int mc_html_scan(mc_html_scan_t *s, const char *html, size_t n, mc_error_t *e);
+
+void mc_html_scan_free(mc_html_scan_t *s);
+
+#endif
