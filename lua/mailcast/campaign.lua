@@ -11,6 +11,7 @@ local accounting = require "mailcast.accounting"
 local bounce = require "mailcast.bounce"
 local bounces = require "mailcast.bounces"
 local hooks = require "mailcast.hooks"
+local bulk = require "mailcast.bulk"
 
 local M = {}
 
@@ -145,7 +146,7 @@ function M.new(t)
     hooks = { personalize = t.personalize, route = type(t.route) == "function" and t.route or nil,
               on_reply = t.on_reply, on_delivered = t.on_delivered,
               on_deferred = t.on_deferred, on_failed = t.on_failed },
-    parts = mailcast.parts(),
+    parts = mailcast.parts(), bulk = bulk.prepare(t),
     subject = template.compile(assert(t.subject, "campaign needs a subject"), "subject"),
     text = t.text and template.compile(t.text, "text"),
     html = t.html and template.compile(t.html, "html", { html = true }),
@@ -174,17 +175,27 @@ end
 
 -- The message for one recipient, or nil and why not (a missing
 -- variable, an address that is no address, a hook that skips).
-function Campaign:message(address, vars)
+-- ids = {campaign=, recipient=}: the store's, for tracking tokens and
+-- the unsubscribe link (a dry run has none and uses 0 and 1).
+function Campaign:message(address, vars, ids)
+  ids = ids or { campaign = 0, recipient = 1 }
+  local unsubscribe_url = bulk.unsubscribe_url(self.bulk, ids.campaign, ids.recipient)
+  if unsubscribe_url then vars.unsubscribe_url = unsubscribe_url end
   local ok, skip = call_hook(self, "personalize", address, vars)
   if ok and skip then return nil, "skipped by personalize: " .. tostring(skip), "skipped" end
   local subject, err = self.subject(vars)
   local text, html
   if subject and self.text then text, err = self.text(vars) end
   if subject and not err and self.html then html, err = self.html(vars) end
+  if not err and self.bulk.track then
+    local ok_track, t2, h2 = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html, vars.unsubscribe_url)
+    if ok_track then text, html = t2, h2 else err = t2 end
+  end
   if err then return nil, err end
   return {
     from = self.from, to = address, subject = subject, text = text, html = html,
-    inline = self.inline, attachments = self.attachments, headers = self.headers, cache = self.parts,
+    inline = self.inline, attachments = self.attachments, cache = self.parts,
+    headers = bulk.headers(self.bulk, self.headers, unsubscribe_url),
   }
 end
 
@@ -255,7 +266,7 @@ end
 -- finished at once with the reason.
 function Campaign:submit(run, r)
   local vars = decode(r.data)
-  local msg, why, state = self:message(r.address, vars)
+  local msg, why, state = self:message(r.address, vars, { campaign = run.id, recipient = r.id })
   local built
   local from = self.envelope_from
   if msg and self.bounce_domain then
@@ -265,6 +276,12 @@ function Campaign:submit(run, r)
     msg.message_id = bounces.message_id(run.id, r.id, self.bounce_domain, run.store)
   end
   if msg then built, why = mailcast.build(msg) end
+  if built and self.bulk.dkim then
+    -- Signed last, over the finished message.
+    local message = built
+    built, why = bulk.sign(self.bulk, message)
+    message:close()
+  end
   if built then
     local route = self:route_for(r.address, vars, msg)
     local ok, err = run.dispatch:submit(route, { from = from, to = { r.address }, message = built },

@@ -1,0 +1,116 @@
+-- What a campaign's message carries besides its content, as mailbox
+-- providers expect of bulk mail: tracked links and an open pixel, a
+-- one-click unsubscribe (RFC 8058) with its link for the body,
+-- Feedback-ID and Precedence, and DKIM signatures made last, over the
+-- finished message.
+local track = require "mailcast.track"
+local dkim = require "mailcast.dkim"
+
+local M = {}
+
+local function copy(t)
+  local out = {}
+  for k, v in pairs(t or {}) do out[k] = v end
+  return out
+end
+
+-- The signature options of a campaign's dkim field: one table, or a list.
+local function signatures(spec)
+  if spec == nil then return nil end
+  assert(type(spec) == "table", "campaign dkim must be {key=, domain=, selector=} or a list of them")
+  local list = spec[1] and spec or { spec }
+  for i, s in ipairs(list) do
+    assert(s.key and s.domain and s.selector, string.format("campaign dkim[%d] needs key, domain and selector", i))
+    -- A path or PEM is loaded now: a bad key stops the campaign before
+    -- anything is sent, not at its first message.
+    local k, err = dkim.key(s.key)
+    assert(k, "campaign dkim: " .. tostring(err))
+    local o = copy(s)
+    o.key = k
+    list[i] = o
+  end
+  return list
+end
+
+--- prepare(t) -> the settings of campaign table t (raises on bad ones):
+-- track = {base=, secret=, mode = "recipient"|"aggregate"|"off",
+-- text = false, track = function(link)}, unsubscribe = {base=, mailto=,
+-- secret=} (base defaults to track's), feedback_id=, precedence=, dkim=.
+function M.prepare(t)
+  local s = { feedback_id = t.feedback_id, precedence = t.precedence, dkim = signatures(t.dkim) }
+  if t.track and t.track.mode ~= "off" then
+    s.track = copy(t.track)
+    assert(type(s.track.base) == "string", "campaign track needs base (the tracking server's URL)")
+  end
+  if t.unsubscribe then
+    local u = copy(t.unsubscribe)
+    u.base = u.base or (t.track and t.track.base)
+    u.secret = u.secret or (t.track and t.track.secret)
+    assert(u.base or u.mailto, "campaign unsubscribe needs base (an https URL) or mailto")
+    s.unsubscribe = u
+  end
+  return s
+end
+
+--- unsubscribe_url(s, campaign, recipient) -> BASE/u/TOKEN | nil
+function M.unsubscribe_url(s, campaign, recipient)
+  local u = s.unsubscribe
+  if not (u and u.base) then return nil end
+  local token = assert(track.token { kind = "unsubscribe", campaign = campaign, recipient = recipient,
+                                     secret = u.secret })
+  return (u.base:gsub("/+$", "")) .. "/u/" .. token
+end
+
+--- headers(s, base, unsubscribe_url) -> the message's extra fields.
+function M.headers(s, base, unsubscribe_url)
+  if not (s.unsubscribe or s.feedback_id or s.precedence) then return base end
+  local h = copy(base)
+  local u = s.unsubscribe
+  if u then
+    local targets = {}
+    if unsubscribe_url then targets[#targets + 1] = "<" .. unsubscribe_url .. ">" end
+    if u.mailto then targets[#targets + 1] = "<mailto:" .. u.mailto .. "?subject=unsubscribe>" end
+    h["List-Unsubscribe"] = table.concat(targets, ", ")
+    -- RFC 8058: only for the HTTPS target, which must take the POST.
+    if unsubscribe_url then h["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click" end
+  end
+  if s.feedback_id then h["Feedback-ID"] = s.feedback_id end
+  if s.precedence then h["Precedence"] = s.precedence end
+  return h
+end
+
+--- bodies(s, campaign, recipient, text, html, unsubscribe_url) -> text, html
+-- The links of the HTML (and of the text, with track.text) rewritten to
+-- the tracking server, the pixel added; the unsubscribe link left alone.
+-- Raises "tracking: ..." when the track hook or the scanner fails.
+function M.bodies(s, campaign, recipient, text, html, unsubscribe_url)
+  local t = s.track
+  if not t then return text, html end
+  local opts = {
+    base = t.base, secret = t.secret, mode = t.mode, track = t.track, pixel = t.pixel,
+    campaign = campaign, recipient = t.mode ~= "aggregate" and recipient or nil,
+    unsubscribe_url = unsubscribe_url, list = false, text = t.text,
+  }
+  if html then
+    local out, err = track.html(html, opts)
+    if not out then error("tracking: " .. tostring(err), 0) end
+    html = out
+  end
+  if text and t.text then
+    local out, err = track.text(text, opts)
+    if not out then error("tracking: " .. tostring(err), 0) end
+    text = out
+  end
+  return text, html
+end
+
+--- sign(s, built) -> the message signed (a string), or built as it is.
+function M.sign(s, built)
+  if not s.dkim then return built end
+  local raw = type(built) == "string" and built or built:tostring()
+  local signed, err = dkim.sign(raw, s.dkim)
+  if not signed then return nil, "dkim: " .. tostring(err) end
+  return signed
+end
+
+return M
