@@ -13,6 +13,9 @@
 typedef struct {
   struct event_base *base;
   mc_sink_t *sink;
+  const char *maildir;
+  lua_State *L;
+  int on_message;     /* stack index of the Lua function, or 0 */
   size_t count;       /* stop after this many; 0: never */
   int quiet;
   struct event *drain;  /* after count: wait for the clients' QUIT */
@@ -30,9 +33,47 @@ static void on_drain(evutil_socket_t fd, short what, void *arg) {
 }
 
 
+typedef struct {
+  const char *path, *from;
+  const char *const *rcpts;
+  size_t n;
+} stored_msg;
+
+
+/* Calls on_message(path, from, {rcpts}) in protected mode: every value
+ * it needs is made here, so an error (or no memory) stays inside pcall. */
+static int call_on_message(lua_State *L) {
+  const stored_msg *m = lua_touserdata(L, 2);
+  lua_pushvalue(L, 1);
+  lua_pushstring(L, m->path);
+  lua_pushstring(L, m->from);
+  lua_createtable(L, (int)m->n, 0);
+  for (size_t i = 0; i < m->n; i++) {
+    lua_pushstring(L, m->rcpts[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  lua_call(L, 3, 0);
+  return 0;
+}
+
+
 static void on_stored(const char *file, const char *from, const char *const *rcpts, size_t n,
                       void *arg) {
   sink_run *r = arg;
+  if (r->on_message) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/new/%s", r->maildir, file);
+    stored_msg m = {path, from, rcpts, n};
+    lua_State *L = r->L;
+    lua_pushcfunction(L, call_on_message);
+    lua_pushvalue(L, r->on_message);
+    lua_pushlightuserdata(L, &m);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+      /* The message is stored: a failing handler loses nothing. */
+      fprintf(stderr, "mailcast sink: on_message: %s\n", lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
   if (!r->quiet) {
     printf("stored %s from <%s> to", file, from);
     for (size_t i = 0; i < n; i++) printf(" <%s>", rcpts[i]);
@@ -78,7 +119,8 @@ static int sink_state_gc(lua_State *L) {
 
 
 /* sink{listen = "127.0.0.1:2525", maildir =, rules = {[addr] = "550 ..."},
- *      max_message =, idle_timeout =, count =, port_file =, quiet =}
+ *      max_message =, idle_timeout =, count =, port_file =, quiet =,
+ *      on_message = function(path, from, rcpts) after each is stored}
  *   -> number of messages stored | fail, message */
 static int l_sink(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -105,6 +147,11 @@ static int l_sink(lua_State *L) {
   lua_getfield(L, 1, "quiet");
   run.quiet = lua_toboolean(L, -1);
   lua_pop(L, 4);
+  run.L = L;
+  run.maildir = maildir;
+  if (lua_getfield(L, 1, "on_message") == LUA_TFUNCTION) run.on_message = lua_gettop(L);   /* stays there */
+  else if (!lua_isnil(L, -1)) return luaL_error(L, "sink on_message must be a function");
+  else lua_pop(L, 1);
   if (lua_getfield(L, 1, "rules") == LUA_TTABLE) {
     lua_pushnil(L);
     while (lua_next(L, -2) != 0) {

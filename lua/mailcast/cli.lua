@@ -19,11 +19,13 @@ commands:
                              where a campaign stands: counts by state, the
                              next retry, the commonest replies
   sink --maildir DIR [--listen ADDR:PORT] [--reject ADDRESS=REPLY]...
-       [--count N] [--port-file FILE] [--quiet]
+       [--count N] [--port-file FILE] [--bounces STORE] [--quiet]
                              a local SMTP server storing what it receives
                              in a Maildir (default 127.0.0.1:2525);
                              --reject answers ADDRESS (or @domain) with
-                             REPLY, e.g. "550 5.1.1 No such user"
+                             REPLY, e.g. "550 5.1.1 No such user";
+                             --bounces processes each message as a bounce
+                             for the campaigns of STORE as it arrives
   mx DOMAIN [--server H:P]   the domain's mail servers in the order they
                              are tried, with their addresses
   bounces --store FILE --maildir DIR|--mbox FILE|--pop3[s] HOST[:PORT]|
@@ -107,7 +109,7 @@ local function sink(argv)
     if flag == "--quiet" then
       opts.quiet, i = true, i + 1
     elseif flag == "--maildir" or flag == "--listen" or flag == "--count" or flag == "--port-file"
-        or flag == "--reject" then
+        or flag == "--reject" or flag == "--bounces" then
       if value == nil then stderr("sink: %s needs a value", flag) return 2 end
       if flag == "--reject" then
         local address, reply = value:match("^([^=]+)=(.+)$")
@@ -126,7 +128,32 @@ local function sink(argv)
     end
   end
   if not opts.maildir then stderr("sink: --maildir DIR is required") return 2 end
+  local store
+  if opts.bounces then
+    -- A bounce address's listener: each message is processed as a bounce
+    -- the moment it is stored (and stays in the Maildir).
+    local err
+    store, err = require("mailcast").store(opts.bounces)
+    if not store then stderr("sink: %s", err) return 1 end
+    local bounces = require "mailcast.bounces"
+    opts.on_message = function(path)
+      local f = assert(io.open(path, "rb"))
+      local raw = f:read("a")
+      f:close()
+      local summary, details = bounces.process { store = store, messages = { raw },
+        warn = function(message) stderr("sink: %s", message) end }
+      if not summary then stderr("sink: %s: %s", path, details) return end
+      if not opts.quiet then
+        for _, d in ipairs(details) do
+          io.write(string.format("bounce: %s %s %s%s\n", d.type or "-", d.address or "?", d.reason or "",
+            d.suppressed and " (suppressed)" or ""))
+        end
+        io.flush()
+      end
+    end
+  end
   local stored, err = core.sink(opts)
+  if store then store:close() end
   if not stored then stderr("%s", err) return 1 end
   if not opts.quiet then io.write(string.format("mailcast sink: %d messages stored\n", stored)) end
   return 0

@@ -45,10 +45,9 @@ local function dsn(to, message_id)
   }, "\r\n")
 end
 
-describe("a campaign with a bounce domain", function()
-  it("sends each recipient from its own VERP address, and its later bounce suppresses it", function()
+-- Runs the two-recipient campaign to a sink; ben's stored message.
+local function run_campaign(dir)
     local sink = builtin_sink.start("")
-    local dir = mime.tmpdir()
     mime.write(dir .. "/campaign.lua", string.format([[
 local mailcast = require "mailcast"
 return mailcast.campaign{
@@ -69,6 +68,13 @@ return mailcast.campaign{
       assert.matches("X%-Mailcast%-Campaign: verp\r\n", raw)
       if raw:find("Delivered-To: ben@example.net", 1, true) then ben = raw end
     end
+    return ben
+end
+
+describe("a campaign with a bounce domain", function()
+  it("sends each recipient from its own VERP address, and its later bounce suppresses it", function()
+    local dir = mime.tmpdir()
+    local ben = run_campaign(dir)
     local return_path = ben:match("Return%-Path: <(.-)>")
     local message_id = ben:match("\r\nMessage%-I[Dd]: (<mc%-.->)")
     assert.is_string(message_id)
@@ -94,5 +100,35 @@ return mailcast.campaign{
     assert.is_string(ben_reason, bout)
     assert.matches("hard bounce", ben_reason)
     assert.is_nil(anna_reason)
+  end)
+end)
+
+
+describe("mailcast sink --bounces", function()
+  it("processes each bounce as it arrives over SMTP", function()
+    local dir = mime.tmpdir()
+    local ben = run_campaign(dir)
+    local return_path = ben:match("Return%-Path: <(.-)>")
+    local message_id = ben:match("\r\nMessage%-I[Dd]: (<mc%-.->)")
+    local db = dir .. "/verp.mailcast.db"
+    local listener = builtin_sink.start("--bounces " .. q(db))
+    local results = assert(mailcast.send({ host = "127.0.0.1", port = listener.port, tls = "none" },
+      { { from = "", to = { return_path }, message = dsn(return_path, message_id) } }))
+    -- The 250 goes out before the message is processed: wait for it.
+    local reason
+    for _ = 1, 100 do
+      local store = assert(mailcast.store(db))
+      reason = store:suppressed("ben@example.net")
+      store:close()
+      if reason then break end
+      require("socket").sleep(0.05)
+    end
+    local out = mime.read(listener.dir .. "/out") or ""
+    listener.stop()
+    listener.cleanup()
+    mime.rmdir(dir)
+    assert.equal("sent", results[1].status, results[1].recipients[1].text)
+    assert.is_string(reason, out)
+    assert.matches("hard bounce", reason)
   end)
 end)
