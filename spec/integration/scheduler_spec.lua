@@ -113,11 +113,12 @@ describe("core.scheduler", function()
         assert.equal(1, seen1[string.format("a%d@one.example", i)])
         assert.equal(1, seen2[string.format("b%d@two.example", i)])
       end
-      -- each session carried messages_per_connection transactions
+      -- no session carried more than messages_per_connection transactions
+      -- (one more may open for the last job and find another took it)
       for _, d in ipairs { d1, d2 } do
         local st = s:state(d)
         assert.equal(40, st.transactions)
-        assert.equal(8, st.sessions)
+        assert.is_true(st.sessions >= 8 and st.sessions <= 10, "sessions: " .. st.sessions)
         assert.equal(0, st.pending)
         assert.equal(0, st.backoffs)
       end
