@@ -22,7 +22,7 @@ BUSTED     ?= $(shell command -v busted 2>/dev/null || echo /usr/bin/busted)
 
 MC_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC \
              -fvisibility=hidden -Icsrc -I$(LUA_INCDIR) -DMC_VERSION='"$(VERSION)"'
-LIBS       = -levent_openssl -levent_core -lssl -lcrypto -lcares -lsqlite3 -lm
+LIBS       = -levent_openssl -levent_extra -levent_core -lssl -lcrypto -lcares -lsqlite3 -lm
 
 CORE_SRC   = $(wildcard csrc/core/*.c)
 BIND_SRC   = $(filter-out csrc/lua/main.c,$(wildcard csrc/lua/*.c))

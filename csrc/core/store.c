@@ -48,6 +48,19 @@ static const char bounce_schema[] =
   "CREATE INDEX IF NOT EXISTS recipients_address ON recipients(address COLLATE NOCASE);"
   "CREATE INDEX IF NOT EXISTS events_recipient ON events(recipient, at);";
 
+/* Added for mailcast serve: the tracked links of each campaign (a click
+ * token names only an index) and, on events, the link clicked and
+ * whether an open came from a machine (a prefetching proxy or scanner). */
+static const char serve_check[] =
+  "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'link'";
+static const char serve_migration[] =
+  "ALTER TABLE events ADD COLUMN link INTEGER;"
+  "ALTER TABLE events ADD COLUMN machine INTEGER;";
+static const char serve_schema[] =
+  "CREATE TABLE IF NOT EXISTS links("
+  "  campaign INTEGER NOT NULL, idx INTEGER NOT NULL, url TEXT NOT NULL,"
+  "  PRIMARY KEY(campaign, idx));";
+
 #define ROW_COLUMNS "r.id AS id, r.campaign AS campaign, c.name AS campaign_name," \
                     " r.address AS address, r.state AS state"
 
@@ -56,7 +69,8 @@ enum {
   Q_COUNTS, Q_SUPPRESS, Q_UNSUPPRESS, Q_SUPPRESSED, Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
   Q_REPORT_CAMPAIGNS, Q_REPORT_REASONS, Q_REPORT_NEXT_DUE, Q_REPORT_RECIPIENTS,
   Q_RECIPIENT, Q_BY_ADDRESS, Q_EVENT_BOUNCE, Q_SOFT_COUNT, Q_SUPPRESSION_GET,
-  Q_SUPPRESSION_LIST, Q_SEEN_GET, Q_SEEN_SET, Q_SECRET_ADD, Q_SECRET_GET, NQUERIES
+  Q_SUPPRESSION_LIST, Q_SEEN_GET, Q_SEEN_SET, Q_SECRET_ADD, Q_SECRET_GET,
+  Q_LINK_ADD, Q_LINK_GET, Q_HIT, Q_HIT_SEEN, Q_HIT_COUNT, NQUERIES
 };
 
 static const char *const queries[NQUERIES] = {
@@ -116,6 +130,13 @@ static const char *const queries[NQUERIES] = {
                  " ON CONFLICT(key) DO UPDATE SET outcome = ?3",
   [Q_SECRET_ADD] = "INSERT OR IGNORE INTO secrets(name, value) VALUES (?1, randomblob(32))",
   [Q_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
+  [Q_LINK_ADD] = "INSERT OR IGNORE INTO links(campaign, idx, url) VALUES (?1, ?2, ?3)",
+  [Q_LINK_GET] = "SELECT url FROM links WHERE campaign = ?1 AND idx = ?2",
+  [Q_HIT] = "INSERT INTO events(campaign, recipient, at, kind, text, link, machine)"
+            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+  [Q_HIT_COUNT] = "SELECT count(*), coalesce(sum(machine), 0), coalesce(sum(text = 'first'), 0)"
+                  " FROM events WHERE campaign = ?1 AND kind = ?2",
+  [Q_HIT_SEEN] = "SELECT 1 FROM events WHERE recipient = ?2 AND campaign = ?1 AND kind = ?3 LIMIT 1",
 };
 
 struct mc_store {
@@ -162,6 +183,11 @@ static int migrate(mc_store_t *s, mc_error_t *e) {
   sqlite3_finalize(st);
   if (!have && sqlite3_exec(s->db, migration, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
   if (sqlite3_exec(s->db, bounce_schema, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
+  if (sqlite3_prepare_v2(s->db, serve_check, -1, &st, NULL) != SQLITE_OK) goto fail_rollback;
+  have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+  sqlite3_finalize(st);
+  if (!have && sqlite3_exec(s->db, serve_migration, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
+  if (sqlite3_exec(s->db, serve_schema, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
   if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
   return 0;
 fail_rollback:
@@ -630,4 +656,74 @@ int mc_store_rollback(mc_store_t *s, mc_error_t *e) {
   if (s->depth == 0) return 0;
   s->depth = 0;
   return run(s, Q_ROLLBACK, e);
+}
+
+
+/* mailcast serve ---------------------------------------------------------- */
+
+int mc_store_link(mc_store_t *s, long long campaign, long long index, const char *url,
+                  mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_LINK_ADD);
+  sqlite3_bind_int64(st, 1, campaign);
+  sqlite3_bind_int64(st, 2, index);
+  sqlite3_bind_text(st, 3, url, -1, SQLITE_TRANSIENT);
+  return run(s, Q_LINK_ADD, e);
+}
+
+
+int mc_store_link_get(mc_store_t *s, long long campaign, long long index, char **url,
+                      mc_error_t *e) {
+  *url = NULL;
+  sqlite3_stmt *st = fresh(s, Q_LINK_GET);
+  sqlite3_bind_int64(st, 1, campaign);
+  sqlite3_bind_int64(st, 2, index);
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const char *text = (const char *)sqlite3_column_text(st, 0);
+    *url = strdup(text ? text : "");
+  }
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc == SQLITE_DONE) return 0;
+  if (rc != SQLITE_ROW) return db_error(s, e, "link");
+  if (*url == NULL) { mc_error_set(e, "out of memory"); return -1; }
+  return 1;
+}
+
+
+int mc_store_hit(mc_store_t *s, const mc_hit_t *h, mc_error_t *e) {
+  const char *text = NULL;
+  if (strcmp(h->kind, "opened") == 0) {   /* the first open of the recipient, or a repeat */
+    sqlite3_stmt *seen = fresh(s, Q_HIT_SEEN);
+    sqlite3_bind_int64(seen, 1, h->campaign);
+    sqlite3_bind_int64(seen, 2, h->recipient);
+    sqlite3_bind_text(seen, 3, h->kind, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(seen);
+    sqlite3_reset(seen);
+    sqlite3_clear_bindings(seen);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_error(s, e, "hit");
+    text = rc == SQLITE_ROW ? "repeat" : "first";
+  }
+  sqlite3_stmt *st = fresh(s, Q_HIT);
+  sqlite3_bind_int64(st, 1, h->campaign);
+  sqlite3_bind_int64(st, 2, h->recipient);
+  sqlite3_bind_double(st, 3, h->at);
+  sqlite3_bind_text(st, 4, h->kind, -1, SQLITE_STATIC);
+  bind_opt_text(st, 5, text);
+  if (h->link > 0) sqlite3_bind_int64(st, 6, h->link);
+  sqlite3_bind_int(st, 7, h->machine ? 1 : 0);
+  return run(s, Q_HIT, e);
+}
+
+
+int mc_store_hit_counts(mc_store_t *s, long long campaign, const char *kind, long long out[3],
+                        mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_HIT_COUNT);
+  sqlite3_bind_int64(st, 1, campaign);
+  sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(st);
+  for (int i = 0; i < 3; i++) out[i] = rc == SQLITE_ROW ? sqlite3_column_int64(st, i) : 0;
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_ROW ? 0 : db_error(s, e, "hit counts");
 }

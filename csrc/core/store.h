@@ -157,4 +157,31 @@ int mc_store_mark_seen(mc_store_t *s, const char *key, double now, const char *o
 int mc_store_secret(mc_store_t *s, const char *name, unsigned char *out, size_t size,
                     size_t *len, mc_error_t *e);
 
+/* mailcast serve -----------------------------------------------------------
+ * A campaign's tracked link index (from 1) and its URL: the only place a
+ * click is sent to. Kept when already there. */
+int mc_store_link(mc_store_t *s, long long campaign, long long index, const char *url,
+                  mc_error_t *e);
+
+/* 1 and *url (malloc'd, the caller frees it) when the campaign has link
+ * index, 0 when not, -1. */
+int mc_store_link_get(mc_store_t *s, long long campaign, long long index, char **url,
+                      mc_error_t *e);
+
+/* A tracking event: an open (text "first" or "repeat" for the
+ * recipient; machine when a prefetching proxy or scanner fetched it), a
+ * click (with its link), an unsubscribe. */
+typedef struct {
+  long long campaign, recipient, link;   /* link: 0 for none */
+  double at;
+  const char *kind;    /* "opened", "clicked", "unsubscribed" */
+  int machine;
+} mc_hit_t;
+
+int mc_store_hit(mc_store_t *s, const mc_hit_t *h, mc_error_t *e);
+
+/* The events of kind in campaign: out = {all, by machines, firsts}. */
+int mc_store_hit_counts(mc_store_t *s, long long campaign, const char *kind, long long out[3],
+                        mc_error_t *e);
+
 #endif

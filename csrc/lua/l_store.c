@@ -421,6 +421,32 @@ static int s_close(lua_State *L) {
 }
 
 
+/* store:link(campaign, index, url) -> true | fail, message (kept when
+ * the campaign has that index already) */
+static int s_link(lua_State *L) {
+  mc_store_t *s = check(L);
+  mc_error_t e;
+  lua_Integer campaign = luaL_checkinteger(L, 2), index = luaL_checkinteger(L, 3);
+  const char *url = luaL_checkstring(L, 4);
+  luaL_argcheck(L, index >= 1, 3, "a link index starts at 1");
+  return ok_or_fail(L, mc_store_link(s, campaign, index, url, &e), &e);
+}
+
+
+/* store:hits(campaign, kind) -> count, by_machines, firsts | fail, message:
+ * the tracking events (opened, clicked, unsubscribed) mailcast serve
+ * recorded. */
+static int s_hits(lua_State *L) {
+  mc_store_t *s = check(L);
+  mc_error_t e;
+  long long n[3];
+  if (mc_store_hit_counts(s, luaL_checkinteger(L, 2), luaL_checkstring(L, 3), n, &e) != 0)
+    return mc_l_fail(L, &e);
+  for (int i = 0; i < 3; i++) lua_pushinteger(L, n[i]);
+  return 3;
+}
+
+
 static const luaL_Reg meta[] = {{"__gc", s_close}, {"__close", s_close}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"campaign", s_campaign}, {"add", s_add}, {"begin", s_begin}, {"commit", s_commit},
@@ -430,7 +456,8 @@ static const luaL_Reg methods[] = {
   {"find_campaign", s_find_campaign}, {"recipient", s_recipient}, {"recipients", s_recipients},
   {"event", s_event}, {"soft_bounces", s_soft_bounces}, {"suppression", s_suppression},
   {"suppression_list", s_suppression_list}, {"seen", s_seen}, {"mark_seen", s_mark_seen},
-  {"secret", s_secret}, {"rollback", s_rollback}, {NULL, NULL},
+  {"secret", s_secret}, {"rollback", s_rollback},
+  {"link", s_link}, {"hits", s_hits}, {NULL, NULL},
 };
 
 

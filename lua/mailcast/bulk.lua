@@ -79,27 +79,41 @@ function M.headers(s, base, unsubscribe_url)
   return h
 end
 
---- bodies(s, campaign, recipient, text, html, unsubscribe_url) -> text, html
+--- bodies(s, campaign, recipient, text, html, unsubscribe_url [, on_links]) -> text, html
 -- The links of the HTML (and of the text, with track.text) rewritten to
 -- the tracking server, the pixel added; the unsubscribe link left alone.
+-- on_links(links), when given, receives the message's tracked links
+-- ({index=, url=} in order) for the store: the click server redirects
+-- only to those (a campaign passes it for its first message).
 -- Raises "tracking: ..." when the track hook or the scanner fails.
-function M.bodies(s, campaign, recipient, text, html, unsubscribe_url)
+function M.bodies(s, campaign, recipient, text, html, unsubscribe_url, on_links)
   local t = s.track
   if not t then return text, html end
   local opts = {
     base = t.base, secret = t.secret, mode = t.mode, track = t.track, pixel = t.pixel,
     campaign = campaign, recipient = t.mode ~= "aggregate" and recipient or nil,
-    unsubscribe_url = unsubscribe_url, list = false, text = t.text,
+    unsubscribe_url = unsubscribe_url, text = t.text,
+    -- Text links are numbered after the HTML's: every message needs the
+    -- HTML's list then, for the same numbers as the stored ones.
+    list = on_links ~= nil or (t.text and true or false),
   }
+  local links
   if html then
     local out, err = track.html(html, opts)
     if not out then error("tracking: " .. tostring(err), 0) end
-    html = out
+    html, links = out, err
   end
   if text and t.text then
-    local out, err = track.text(text, opts)
+    local out, err = track.text(text, opts, links)
     if not out then error("tracking: " .. tostring(err), 0) end
-    text = out
+    text, links = out, err
+  end
+  if on_links then
+    local tracked = {}
+    for _, link in ipairs(links or {}) do
+      if link.tracked then tracked[#tracked + 1] = { index = link.index, url = link.url } end
+    end
+    on_links(tracked)
   end
   return text, html
 end

@@ -175,8 +175,9 @@ end
 
 -- The message for one recipient, or nil and why not (a missing
 -- variable, an address that is no address, a hook that skips).
--- ids = {campaign=, recipient=}: the store's, for tracking tokens and
--- the unsubscribe link (a dry run has none and uses 0 and 1).
+-- ids = {campaign=, recipient=, links=}: the store's, for tracking tokens
+-- and the unsubscribe link (a dry run has none and uses 0 and 1); links,
+-- when given, receives the tracked links (see bulk.bodies).
 function Campaign:message(address, vars, ids)
   ids = ids or { campaign = 0, recipient = 1 }
   local unsubscribe_url = bulk.unsubscribe_url(self.bulk, ids.campaign, ids.recipient)
@@ -188,7 +189,8 @@ function Campaign:message(address, vars, ids)
   if subject and self.text then text, err = self.text(vars) end
   if subject and not err and self.html then html, err = self.html(vars) end
   if not err and self.bulk.track then
-    local ok_track, t2, h2 = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html, vars.unsubscribe_url)
+    local ok_track, t2, h2 = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html,
+      vars.unsubscribe_url, ids.links)
     if ok_track then text, html = t2, h2 else err = t2 end
   end
   if err then return nil, err end
@@ -266,7 +268,16 @@ end
 -- finished at once with the reason.
 function Campaign:submit(run, r)
   local vars = decode(r.data)
-  local msg, why, state = self:message(r.address, vars, { campaign = run.id, recipient = r.id })
+  local ids = { campaign = run.id, recipient = r.id }
+  if self.bulk.track and not run.links_stored then
+    -- The first message's tracked links go into the store, where the
+    -- click server finds each one's URL by its index.
+    ids.links = function(links)
+      for _, link in ipairs(links) do assert(run.store:link(run.id, link.index, link.url)) end
+      run.links_stored = true
+    end
+  end
+  local msg, why, state = self:message(r.address, vars, ids)
   local built
   local from = self.envelope_from
   if msg and self.bounce_domain then

@@ -26,6 +26,14 @@ commands:
                              REPLY, e.g. "550 5.1.1 No such user";
                              --bounces processes each message as a bounce
                              for the campaigns of STORE as it arrives
+  serve --store FILE [--listen ADDR:PORT] [--port-file FILE]
+        [--secret-env NAME] [--quiet]
+                             the tracking server (default 127.0.0.1:8080):
+                             GET /o/TOKEN (open pixel), GET /c/TOKEN
+                             (redirect to the stored link), GET|POST
+                             /u/TOKEN (one-click unsubscribe), /healthz,
+                             /metrics; the token secret comes from
+                             MAILCAST_TRACK_SECRET (or the variable NAME)
   mx DOMAIN [--server H:P]   the domain's mail servers in the order they
                              are tried, with their addresses
   bounces --store FILE --maildir DIR|--mbox FILE|--pop3[s] HOST[:PORT]|
@@ -159,10 +167,40 @@ local function sink(argv)
   return 0
 end
 
+-- serve: the tracking endpoints, until SIGINT/SIGTERM.
+local function serve(argv)
+  local opts, secret_env = {}, "MAILCAST_TRACK_SECRET"
+  local i = 2
+  while i <= #argv do
+    local flag, value = argv[i], argv[i + 1]
+    if flag == "--quiet" then
+      opts.quiet, i = true, i + 1
+    elseif flag == "--store" or flag == "--listen" or flag == "--port-file" or flag == "--secret-env" then
+      if value == nil then stderr("serve: %s needs a value", flag) return 2 end
+      if flag == "--secret-env" then secret_env = value else opts[flag:sub(3):gsub("-", "_")] = value end
+      i = i + 2
+    else
+      stderr("serve: unknown option '%s'", flag)
+      return 2
+    end
+  end
+  if not opts.store then stderr("serve: --store FILE is required") return 2 end
+  opts.secret = os.getenv(secret_env)
+  if not opts.secret or #opts.secret < 16 then
+    stderr("serve: %s must hold the tracking secret (at least 16 bytes)", secret_env)
+    return 2
+  end
+  local recorded, err = core.serve(opts)
+  if not recorded then stderr("serve: %s", err) return 1 end
+  if not opts.quiet then io.write(string.format("mailcast serve: %d events recorded\n", recorded)) end
+  return 0
+end
+
 local commands = {
   run = run,
   status = function(argv) return require("mailcast.runner").status(argv) end,
   sink = sink,
+  serve = serve,
   mx = mx,
   bounces = function(argv)
     if argv[2] == "--help" or argv[2] == "-h" then

@@ -1,0 +1,123 @@
+/* mailcast.core.serve: the tracking endpoints (open pixel, click
+ * redirect, one-click unsubscribe), run until SIGINT or SIGTERM. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "binding.h"
+#include "core/http_server.h"
+#include "core/store.h"
+#include "core/token.h"
+
+#define SECRET_MIN 16   /* as for tracking tokens */
+
+typedef struct {
+  struct event_base *base;
+  mc_store_t *store;
+  mc_token_key_t *key;
+  mc_http_t *http;
+  struct event *sigs[2];
+} serve_state;
+
+
+/* The server first: it writes what waits into the store before the store
+ * closes. */
+static int serve_state_gc(lua_State *L) {
+  serve_state *st = lua_touserdata(L, 1);
+  mc_http_free(st->http);
+  for (int i = 0; i < 2; i++)
+    if (st->sigs[i]) event_free(st->sigs[i]);
+  if (st->base) event_base_free(st->base);
+  mc_token_key_free(st->key);
+  mc_store_close(st->store);
+  memset(st, 0, sizeof *st);
+  return 0;
+}
+
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+  (void)sig;
+  (void)what;
+  event_base_loopbreak(arg);
+}
+
+
+/* serve{listen = "127.0.0.1:8080", store = path, secret =, port_file =,
+ *       quiet =, timeout = 10, max_body = 4096, max_headers = 8192,
+ *       flush_interval = 0.1, batch = 1000}
+ *   -> number of events recorded | fail, message (misuse raises) */
+static int l_serve(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getfield(L, 1, "listen");
+  const char *listen = luaL_optstring(L, -1, "127.0.0.1:8080");
+  lua_getfield(L, 1, "store");
+  const char *path = luaL_checkstring(L, -1);
+  lua_getfield(L, 1, "port_file");
+  const char *port_file = luaL_optstring(L, -1, NULL);
+  lua_getfield(L, 1, "secret");
+  size_t secret_len;
+  const char *secret = luaL_checklstring(L, -1, &secret_len);
+  if (secret_len < SECRET_MIN) return luaL_error(L, "serve: a secret has at least 16 bytes");
+  lua_pop(L, 4);   /* the table keeps the strings */
+  mc_http_opts_t o = {0};
+  o.timeout = mc_l_optnumber(L, 1, "timeout", 10);
+  o.max_body = (size_t)mc_l_optnumber(L, 1, "max_body", 4096);
+  o.max_headers = (size_t)mc_l_optnumber(L, 1, "max_headers", 8192);
+  o.flush_interval = mc_l_optnumber(L, 1, "flush_interval", 0.1);
+  o.batch = (size_t)mc_l_optnumber(L, 1, "batch", 1000);
+  o.quiet = mc_l_optbool(L, 1, "quiet", 0);
+
+  char host[64];
+  const char *colon = strrchr(listen, ':');
+  if (colon == NULL || (size_t)(colon - listen) >= sizeof host)
+    return luaL_error(L, "listen must be ADDRESS:PORT, not '%s'", listen);
+  memcpy(host, listen, (size_t)(colon - listen));
+  host[colon - listen] = '\0';
+  int port = atoi(colon + 1);
+
+  serve_state *st = mc_l_guard(L, sizeof *st, serve_state_gc);
+  int guard = lua_gettop(L);
+  mc_error_t e;
+  st->store = mc_store_open(path, &e);
+  if (st->store == NULL) return mc_l_fail(L, &e);
+  st->key = mc_token_key_new(secret, secret_len, &e);
+  if (st->key == NULL) return mc_l_fail(L, &e);
+  st->base = event_base_new();
+  if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
+  o.store = st->store;
+  o.key = st->key;
+  st->http = mc_http_new(st->base, host, port, &o, &e);
+  if (st->http == NULL) return mc_l_fail(L, &e);
+  st->sigs[0] = evsignal_new(st->base, SIGINT, on_signal, st->base);
+  st->sigs[1] = evsignal_new(st->base, SIGTERM, on_signal, st->base);
+  for (int i = 0; i < 2; i++) if (st->sigs[i]) event_add(st->sigs[i], NULL);
+  if (!o.quiet) {
+    printf("mailcast serve: listening on http://%s:%d, recording in %s\n", host,
+           mc_http_port(st->http), path);
+    fflush(stdout);
+  }
+  if (port_file) {   /* written last: its presence means ready */
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
+    FILE *f = fopen(tmp, "w");
+    int ok = f != NULL && fprintf(f, "%d\n", mc_http_port(st->http)) >= 0;
+    if (f != NULL && fclose(f) != 0) ok = 0;
+    if (!ok || rename(tmp, port_file) != 0) return luaL_error(L, "cannot write %s", port_file);
+  }
+  event_base_dispatch(st->base);
+  if (mc_http_flush(st->http, &e) != 0)   /* the last batch; kept for free's retry */
+    fprintf(stderr, "mailcast serve: writing events: %s\n", e.msg);
+  lua_Integer recorded = (lua_Integer)mc_http_recorded(st->http);
+  mc_l_release(L, guard, serve_state_gc);
+  lua_pushinteger(L, recorded);
+  return 1;
+}
+
+
+void mc_l_open_serve(lua_State *L) {
+  lua_pushcfunction(L, l_serve);
+  lua_setfield(L, -2, "serve");
+}
