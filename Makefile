@@ -86,6 +86,7 @@ bench: deps all
 	bench/track
 	bench/campaign
 	bench/bounce
+	bench/serve
 
 install: all
 	install -d $(DESTDIR)$(INST_LIBDIR)/mailcast $(DESTDIR)$(INST_LUADIR)/mailcast $(DESTDIR)$(INST_BINDIR)
