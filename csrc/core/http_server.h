@@ -15,6 +15,7 @@
 #include "error.h"
 #include "store.h"
 #include "token.h"
+#include "webhook.h"
 
 struct event_base;
 
@@ -27,6 +28,7 @@ typedef struct {
   double flush_interval;    /* seconds between batch commits */
   size_t batch;             /* events that make a commit at once */
   int quiet;                /* no log lines on stderr */
+  mc_webhook_t *webhook;    /* borrowed, may be NULL: each event is POSTed there too */
 } mc_http_opts_t;
 
 typedef struct mc_http mc_http_t;

@@ -11,6 +11,7 @@
 #include "core/http_server.h"
 #include "core/store.h"
 #include "core/token.h"
+#include "core/webhook.h"
 
 #define SECRET_MIN 16   /* as for tracking tokens */
 
@@ -19,6 +20,7 @@ typedef struct {
   mc_store_t *store;
   mc_token_key_t *key;
   mc_http_t *http;
+  mc_webhook_t *webhook;
   struct event *sigs[2];
 } serve_state;
 
@@ -28,6 +30,7 @@ typedef struct {
 static int serve_state_gc(lua_State *L) {
   serve_state *st = lua_touserdata(L, 1);
   mc_http_free(st->http);
+  mc_webhook_free(st->webhook);   /* before the loop it uses */
   for (int i = 0; i < 2; i++)
     if (st->sigs[i]) event_free(st->sigs[i]);
   if (st->base) event_base_free(st->base);
@@ -45,9 +48,38 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 }
 
 
+/* Makes st->webhook from the options at index 1 when webhooks are named:
+ * 0, or -1 with e set (misuse raises). */
+static int open_webhooks(lua_State *L, serve_state *st, mc_error_t *e) {
+  lua_getfield(L, 1, "webhooks");
+  if (lua_isnil(L, -1)) { lua_pop(L, 1); return 0; }
+  luaL_checktype(L, -1, LUA_TTABLE);
+  int t = lua_gettop(L);
+  size_t n = (size_t)luaL_len(L, t);
+  if (n == 0) { lua_pop(L, 1); return 0; }
+  lua_getfield(L, 1, "webhook_secret");
+  size_t secret_len = 0;
+  const char *secret = lua_tolstring(L, -1, &secret_len);
+  if (secret == NULL || secret_len == 0) return luaL_error(L, "serve: webhooks need a webhook_secret");
+  const char **urls = lua_newuserdatauv(L, n * sizeof *urls, 0);   /* freed by the GC */
+  for (size_t i = 0; i < n; i++) {
+    if (lua_geti(L, t, (lua_Integer)i + 1) != LUA_TSTRING)
+      return luaL_error(L, "serve: webhooks[%d] is not a string", (int)i + 1);
+    urls[i] = lua_tostring(L, -1);   /* the table keeps it */
+    lua_pop(L, 1);
+  }
+  st->webhook = mc_webhook_new(st->base, urls, n, secret, secret_len,
+                               mc_l_optnumber(L, 1, "webhook_timeout", 5),
+                               (size_t)mc_l_optnumber(L, 1, "webhook_queue", 10000), e);
+  lua_settop(L, t - 1);
+  return st->webhook ? 0 : -1;
+}
+
+
 /* serve{listen = "127.0.0.1:8080", store = path, secret =, port_file =,
  *       quiet =, timeout = 10, max_body = 4096, max_headers = 8192,
- *       flush_interval = 0.1, batch = 1000}
+ *       flush_interval = 0.1, batch = 1000, webhooks = {url, ...},
+ *       webhook_secret =, webhook_timeout = 5, webhook_queue = 10000}
  *   -> number of events recorded | fail, message (misuse raises) */
 static int l_serve(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -89,8 +121,15 @@ static int l_serve(lua_State *L) {
   if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
   o.store = st->store;
   o.key = st->key;
+  if (open_webhooks(L, st, &e) != 0) return mc_l_fail(L, &e);
+  o.webhook = st->webhook;
   st->http = mc_http_new(st->base, host, port, &o, &e);
   if (st->http == NULL) return mc_l_fail(L, &e);
+  signal(SIGPIPE, SIG_IGN);   /* a webhook receiver that hangs up is a failed try, not our end */
+  /* Ignored outside the loop too (libevent puts back what it found): a
+   * second SIGTERM during shutdown must not cut the last batch short. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   st->sigs[0] = evsignal_new(st->base, SIGINT, on_signal, st->base);
   st->sigs[1] = evsignal_new(st->base, SIGTERM, on_signal, st->base);
   for (int i = 0; i < 2; i++) if (st->sigs[i]) event_add(st->sigs[i], NULL);

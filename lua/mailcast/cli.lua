@@ -27,13 +27,17 @@ commands:
                              --bounces processes each message as a bounce
                              for the campaigns of STORE as it arrives
   serve --store FILE [--listen ADDR:PORT] [--port-file FILE]
-        [--secret-env NAME] [--quiet]
+        [--secret-env NAME] [--webhook URL]... [--webhook-secret-env NAME]
+        [--quiet]
                              the tracking server (default 127.0.0.1:8080):
                              GET /o/TOKEN (open pixel), GET /c/TOKEN
                              (redirect to the stored link), GET|POST
                              /u/TOKEN (one-click unsubscribe), /healthz,
                              /metrics; the token secret comes from
-                             MAILCAST_TRACK_SECRET (or the variable NAME)
+                             MAILCAST_TRACK_SECRET (or the variable NAME);
+                             each event is POSTed as signed JSON to every
+                             --webhook http:// URL, signed with
+                             MAILCAST_WEBHOOK_SECRET (or the variable NAME)
   mx DOMAIN [--server H:P]   the domain's mail servers in the order they
                              are tried, with their addresses
   bounces --store FILE --maildir DIR|--mbox FILE|--pop3[s] HOST[:PORT]|
@@ -169,15 +173,21 @@ end
 
 -- serve: the tracking endpoints, until SIGINT/SIGTERM.
 local function serve(argv)
-  local opts, secret_env = {}, "MAILCAST_TRACK_SECRET"
+  local opts, secret_env, hook_env = {}, "MAILCAST_TRACK_SECRET", "MAILCAST_WEBHOOK_SECRET"
   local i = 2
   while i <= #argv do
     local flag, value = argv[i], argv[i + 1]
     if flag == "--quiet" then
       opts.quiet, i = true, i + 1
-    elseif flag == "--store" or flag == "--listen" or flag == "--port-file" or flag == "--secret-env" then
+    elseif flag == "--store" or flag == "--listen" or flag == "--port-file" or flag == "--secret-env"
+        or flag == "--webhook" or flag == "--webhook-secret-env" then
       if value == nil then stderr("serve: %s needs a value", flag) return 2 end
-      if flag == "--secret-env" then secret_env = value else opts[flag:sub(3):gsub("-", "_")] = value end
+      if flag == "--secret-env" then secret_env = value
+      elseif flag == "--webhook-secret-env" then hook_env = value
+      elseif flag == "--webhook" then
+        opts.webhooks = opts.webhooks or {}
+        opts.webhooks[#opts.webhooks + 1] = value
+      else opts[flag:sub(3):gsub("-", "_")] = value end
       i = i + 2
     else
       stderr("serve: unknown option '%s'", flag)
@@ -189,6 +199,13 @@ local function serve(argv)
   if not opts.secret or #opts.secret < 16 then
     stderr("serve: %s must hold the tracking secret (at least 16 bytes)", secret_env)
     return 2
+  end
+  if opts.webhooks then
+    opts.webhook_secret = os.getenv(hook_env)
+    if not opts.webhook_secret or opts.webhook_secret == "" then
+      stderr("serve: webhooks need a secret in %s", hook_env)
+      return 2
+    end
   end
   local recorded, err = core.serve(opts)
   if not recorded then stderr("serve: %s", err) return 1 end
