@@ -39,6 +39,13 @@ int mc_l_fail(lua_State *L, const mc_error_t *e);
 double mc_l_optnumber(lua_State *L, int t, const char *key, double dflt);
 int mc_l_optbool(lua_State *L, int t, const char *key, int dflt);
 
+/* host:port of "ADDRESS:PORT" (host of at most size - 1 bytes), or raises. */
+int mc_l_listen(lua_State *L, const char *listen, char *host, size_t size);
+
+/* Writes port to path (through path.tmp and a rename, so a reader that
+ * sees the file sees the whole port: its presence means ready), or raises. */
+void mc_l_port_file(lua_State *L, const char *path, int port);
+
 /* The Route at idx, or a table made into one (which takes its place). */
 mc_route_t *mc_l_toroute(lua_State *L, int idx);
 

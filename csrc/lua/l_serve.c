@@ -103,12 +103,7 @@ static int l_serve(lua_State *L) {
   o.quiet = mc_l_optbool(L, 1, "quiet", 0);
 
   char host[64];
-  const char *colon = strrchr(listen, ':');
-  if (colon == NULL || (size_t)(colon - listen) >= sizeof host)
-    return luaL_error(L, "listen must be ADDRESS:PORT, not '%s'", listen);
-  memcpy(host, listen, (size_t)(colon - listen));
-  host[colon - listen] = '\0';
-  int port = atoi(colon + 1);
+  int port = mc_l_listen(L, listen, host, sizeof host);
 
   serve_state *st = mc_l_guard(L, sizeof *st, serve_state_gc);
   int guard = lua_gettop(L);
@@ -138,14 +133,7 @@ static int l_serve(lua_State *L) {
            mc_http_port(st->http), path);
     fflush(stdout);
   }
-  if (port_file) {   /* written last: its presence means ready */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
-    FILE *f = fopen(tmp, "w");
-    int ok = f != NULL && fprintf(f, "%d\n", mc_http_port(st->http)) >= 0;
-    if (f != NULL && fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, port_file) != 0) return luaL_error(L, "cannot write %s", port_file);
-  }
+  if (port_file) mc_l_port_file(L, port_file, mc_http_port(st->http));   /* last: it means ready */
   event_base_dispatch(st->base);
   if (mc_http_flush(st->http, &e) != 0)   /* the last batch; kept for free's retry */
     fprintf(stderr, "mailcast serve: writing events: %s\n", e.msg);

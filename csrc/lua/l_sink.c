@@ -174,12 +174,7 @@ static int l_sink(lua_State *L) {
   o.nrules = st->n;
 
   char host[64];
-  const char *colon = strrchr(listen, ':');
-  if (colon == NULL || (size_t)(colon - listen) >= sizeof host)
-    return luaL_error(L, "listen must be ADDRESS:PORT, not '%s'", listen);
-  memcpy(host, listen, (size_t)(colon - listen));
-  host[colon - listen] = '\0';
-  int port = atoi(colon + 1);
+  int port = mc_l_listen(L, listen, host, sizeof host);
   st->base = event_base_new();
   if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
   run.base = st->base;
@@ -194,14 +189,7 @@ static int l_sink(lua_State *L) {
     printf("mailcast sink: listening on %s:%d, storing in %s\n", host, mc_sink_port(st->sink), maildir);
     fflush(stdout);
   }
-  if (port_file) {   /* written last: its presence means ready */
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL || fprintf(f, "%d\n", mc_sink_port(st->sink)) < 0 || fclose(f) != 0 ||
-        rename(tmp, port_file) != 0)
-      return luaL_error(L, "cannot write %s", port_file);
-  }
+  if (port_file) mc_l_port_file(L, port_file, mc_sink_port(st->sink));   /* last: it means ready */
   event_base_dispatch(st->base);
   if (run.drain) event_free(run.drain);
   lua_Integer stored = (lua_Integer)mc_sink_stored(st->sink);

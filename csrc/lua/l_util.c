@@ -1,4 +1,6 @@
 /* Helpers every binding file uses. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "binding.h"
@@ -55,4 +57,24 @@ int mc_l_optbool(lua_State *L, int t, const char *key, int dflt) {
   int v = type == LUA_TNIL ? dflt : lua_toboolean(L, -1);
   lua_pop(L, 1);
   return v;
+}
+
+
+int mc_l_listen(lua_State *L, const char *listen, char *host, size_t size) {
+  const char *colon = strrchr(listen, ':');
+  if (colon == NULL || (size_t)(colon - listen) >= size)
+    luaL_error(L, "listen must be ADDRESS:PORT, not '%s'", listen);
+  memcpy(host, listen, (size_t)(colon - listen));
+  host[colon - listen] = '\0';
+  return atoi(colon + 1);
+}
+
+
+void mc_l_port_file(lua_State *L, const char *path, int port) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  int ok = f != NULL && fprintf(f, "%d\n", port) >= 0;
+  if (f != NULL && fclose(f) != 0) ok = 0;
+  if (!ok || rename(tmp, path) != 0) luaL_error(L, "cannot write %s", path);
 }

@@ -53,6 +53,14 @@ local function secret_of(secret, level)
 end
 
 
+--- secret(secret) -> the VERP secret that tag, verp and message_id use
+-- for secret (a string, a Store, or nil): for callers that make many tags
+-- and should look it up once.
+function M.secret(secret)
+  return secret_of(secret, 2)
+end
+
+
 --- tag(campaign_id, recipient_id [, secret]) -> the VERP tag, e.g.
 -- "1-c1p-ooq3i4hf": the ids in base32hex and 40 bits of HMAC-SHA256.
 -- secret: a string, a Store (its own secret), or by default

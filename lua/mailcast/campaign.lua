@@ -283,8 +283,10 @@ function Campaign:submit(run, r)
   if msg and self.bounce_domain then
     -- Bounces come back to an address that names this recipient (VERP),
     -- and a bounce that returns only headers names it in the Message-ID.
-    from = bounces.verp(run.id, r.id, self.bounce_domain, run.store)
-    msg.message_id = bounces.message_id(run.id, r.id, self.bounce_domain, run.store)
+    -- The secret is looked up once a run, not twice a message.
+    run.verp_secret = run.verp_secret or bounces.secret(run.store)
+    from = bounces.verp(run.id, r.id, self.bounce_domain, run.verp_secret)
+    msg.message_id = bounces.message_id(run.id, r.id, self.bounce_domain, run.verp_secret)
   end
   if msg then built, why = mailcast.build(msg) end
   if built and self.bulk.dkim then
