@@ -5,11 +5,6 @@ static const char hex[] = "0123456789ABCDEF";
 #define MAX_COL 75   /* leaves room for the "=" of a soft break: lines <= 76 */
 
 
-int mc_qp_literal(unsigned char c) {
-  return (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
-}
-
-
 static int hard_break_at(const char *s, size_t n, size_t i) {
   return i >= n || s[i] == '\n' || s[i] == '\r';
 }

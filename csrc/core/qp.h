@@ -12,7 +12,9 @@ void mc_qp_encode(mc_buf_t *out, const char *s, size_t n, int binary);
 
 /* 1 when c stands for itself in quoted-printable (c is escaped otherwise,
  * and a blank before a line break is escaped too). */
-int mc_qp_literal(unsigned char c);
+static inline int mc_qp_literal(unsigned char c) {
+  return (c >= 33 && c <= 126 && c != '=') || c == ' ' || c == '\t';
+}
 
 /* Appends the decoding of s: soft breaks removed, "=XX" decoded, white
  * space before a hard break dropped; malformed escapes kept literally. */
