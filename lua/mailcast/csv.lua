@@ -49,6 +49,22 @@ local function parse_record(line, next_line, where)
   end
 end
 
+-- A line without quotes (nearly every line of a list): its fields are
+-- what lies between the commas.
+local function split_plain(line)
+  local fields, n, i = {}, 0, 1
+  while true do
+    local j = line:find(",", i, true)
+    n = n + 1
+    if not j then
+      fields[n] = line:sub(i)
+      return fields
+    end
+    fields[n] = line:sub(i, j - 1)
+    i = j + 1
+  end
+end
+
 --- rows(path) -> iterator over rows as tables keyed by column name, each
 -- with its line number at row._line. Raises on a file that cannot be read
 -- or a malformed header row. A malformed row yields false and a message
@@ -87,7 +103,9 @@ function M.rows(path)
       end
       if line ~= "" then
         local first = lineno
-        local fields, perr = parse_record(line, next_line, where)
+        local fields, perr
+        if line:find('"', 1, true) then fields, perr = parse_record(line, next_line, where)
+        else fields = split_plain(line) end
         if not fields then return false, "csv: " .. perr end
         local ok, bad = core.utf8_valid(table.concat(fields, "\0"))
         if not ok then
