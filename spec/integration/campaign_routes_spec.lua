@@ -10,50 +10,17 @@ local dns = require "support.dns"
 local json = require "dkjson"
 
 local run = helper.sh
+local campaign_run = require "support.campaign_run"
 
 -- Writes campaign.lua into dir: `fields` is Lua source for the rest of
--- the campaign table (routes, hooks, limits ...), `list` the addresses.
+-- the campaign table (routes, hooks, limits ...), `list` the addresses;
+-- retries come a second after a deferral.
 local function write_campaign(dir, name, list, fields)
-  local rows = {}
-  for i, a in ipairs(list) do rows[i] = string.format("{ email = %q, n = %d }", a, i) end
-  mime.write(dir .. "/campaign.lua", string.format([[
-local mailcast = require "mailcast"
-return mailcast.campaign{
-  name = %q,
-  from = "News <news@example.com>",
-  subject = "Hello {{n}}",
-  text = "Message {{n}} for {{email}}.\n",
-  recipients = { %s },
-  retry = { first = 1 },
-  %s
-}
-]], name, table.concat(rows, ",\n    "), fields))
+  campaign_run.write_campaign(dir, name, list, "retry = { first = 1 },\n  " .. fields, "Message {{n}} for {{email}}.\n")
 end
 
-local function run_campaign(dir, args)
-  return run("cd " .. mime.sh_quote(dir) .. " && " .. mime.sh_quote(helper.runner) .. " run campaign.lua " .. (args or ""))
-end
-
--- How many times each address is a Delivered-To in a sink's Maildir.
-local function delivered_to(sink)
-  local seen, n = {}, 0
-  for _, f in ipairs(sink.files()) do
-    for to in f:gmatch("Delivered%-To: ([^\r\n]+)") do seen[to] = (seen[to] or 0) + 1 end
-    n = n + 1
-  end
-  return seen, n
-end
-
--- The accounting log's records, each line checked to be JSON.
-local function log_records(path)
-  local list = {}
-  for line in io.lines(path) do
-    local r, _, err = json.decode(line, 1, nil)
-    assert(err == nil and type(r) == "table", "not a JSON record: " .. line)
-    list[#list + 1] = r
-  end
-  return list
-end
+local run_campaign, delivered_to, log_records = campaign_run.run_campaign, campaign_run.delivered_to,
+  campaign_run.log_records
 
 -- The line in campaign.lua where `text` first appears.
 local function line_of(dir, text)

@@ -11,95 +11,13 @@ local json = require "dkjson"
 local run = helper.sh
 local q = mime.sh_quote
 
--- Writes campaign.lua for the addresses given; `fields` is Lua source
--- for the rest of the campaign table.
-local function write_campaign(dir, name, list, fields)
-  local rows = {}
-  for i, a in ipairs(list) do rows[i] = string.format("{ email = %q, n = %d }", a, i) end
-  mime.write(dir .. "/campaign.lua", string.format([[
-local mailcast = require "mailcast"
-return mailcast.campaign{
-  name = %q,
-  from = "News <news@example.com>",
-  subject = "Hello {{n}}",
-  text = "Message {{n}}.\n",
-  recipients = { %s },
-  %s
-}
-]], name, table.concat(rows, ",\n    "), fields))
-end
-
-local function relay(port, extra)
-  return string.format('route = { host = "127.0.0.1", port = %d, tls = "none" },\n  %s', port, extra or "")
-end
-
-local function concat_list(a, b)
-  local out = {}
-  for _, x in ipairs(a) do out[#out + 1] = x end
-  for _, x in ipairs(b) do out[#out + 1] = x end
-  return out
-end
-
-local function addresses(n, domain)
-  local list = {}
-  for i = 1, n do list[i] = string.format("user%d@%s", i, domain or "example.org") end
-  return list
-end
-
-local function runner(dir, command, args)
-  return "cd " .. q(dir) .. " && " .. q(helper.runner) .. " " .. command .. " " .. (args or "")
-end
-
-local function run_campaign(dir, args)
-  return run(runner(dir, "run campaign.lua", args))
-end
-
--- Decodes one line of JSON; fails the test when it is not an object.
-local function decode(line)
-  local r, _, err = json.decode(line, 1, nil)
-  assert(err == nil and type(r) == "table", "not a JSON object: " .. line)
-  return r
-end
-
-local function json_lines(text)
-  local list = {}
-  for line in text:gmatch("[^\n]+") do list[#list + 1] = decode(line) end
-  return list
-end
-
-local function log_records(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("a")
-  f:close()
-  assert.equal("\n", text:sub(-1), "the log's last line is not complete")
-  return json_lines(text)
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function by_recipient(records)
-  local by = {}
-  for _, r in ipairs(records) do
-    local e = by[r.recipient] or { transaction = {}, outcome = {} }
-    by[r.recipient] = e
-    table.insert(e[r.type], r)
-  end
-  return by
-end
-
--- Delivered-To counts in a sink's Maildir.
-local function delivered_to(sink)
-  local seen, n = {}, 0
-  for _, f in ipairs(sink.files()) do
-    for to in f:gmatch("Delivered%-To: ([^\r\n]+)") do seen[to] = (seen[to] or 0) + 1 end
-    n = n + 1
-  end
-  return seen, n
-end
+local campaign_run = require "support.campaign_run"
+local write_campaign, relay, concat_list, addresses = campaign_run.write_campaign, campaign_run.relay,
+  campaign_run.concat_list, campaign_run.addresses
+local runner, run_campaign, decode, json_lines = campaign_run.runner, campaign_run.run_campaign,
+  campaign_run.decode, campaign_run.json_lines
+local log_records, exists, by_recipient, delivered_to = campaign_run.log_records, campaign_run.exists,
+  campaign_run.by_recipient, campaign_run.delivered_to
 
 local ISO = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"
 
