@@ -1,8 +1,11 @@
 #include "store.h"
 
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -61,6 +64,12 @@ static const char serve_schema[] =
   "  campaign INTEGER NOT NULL, idx INTEGER NOT NULL, url TEXT NOT NULL,"
   "  PRIMARY KEY(campaign, idx));";
 
+/* A worker of `mailcast run --workers N` sees only its shard of the
+ * recipients: those whose mc_shard() hash (of the domain, or of the
+ * whole address) leaves its index modulo N. One worker (N = 1) sees all. */
+#define IN_SHARD(count, by_domain, index) \
+  "(" count " <= 1 OR mc_shard(address, " by_domain ") % " count " = " index ")"
+
 #define ROW_COLUMNS "r.id AS id, r.campaign AS campaign, c.name AS campaign_name," \
                     " r.address AS address, r.state AS state"
 
@@ -82,9 +91,11 @@ static const char *const queries[NQUERIES] = {
    * at the limit: no scan of the campaign and no sort, so a claim costs
    * the same at the millionth recipient as at the first. */
   [Q_DUE] = "SELECT * FROM (SELECT id, address, data, attempts, first_at FROM recipients"
-            " WHERE campaign = ?1 AND state = 'deferred' AND next_at <= ?2 ORDER BY next_at, id LIMIT ?3)"
+            " WHERE campaign = ?1 AND state = 'deferred' AND next_at <= ?2 AND " IN_SHARD("?4", "?5", "?6")
+            " ORDER BY next_at, id LIMIT ?3)"
             " UNION ALL SELECT * FROM (SELECT id, address, data, attempts, first_at FROM recipients"
-            " WHERE campaign = ?1 AND state = 'pending' ORDER BY next_at, id LIMIT ?3) LIMIT ?3",
+            " WHERE campaign = ?1 AND state = 'pending' AND " IN_SHARD("?4", "?5", "?6")
+            " ORDER BY next_at, id LIMIT ?3) LIMIT ?3",
   [Q_SET_STATE] = "UPDATE recipients SET state = ?2, last_text = ?3, updated = ?4 WHERE id = ?1",
   [Q_FINISH] = "UPDATE recipients SET state = ?2, last_code = ?3, last_enhanced = ?4,"
                " last_text = ?5, next_at = ?6, updated = ?7, attempts = attempts + 1,"
@@ -92,7 +103,8 @@ static const char *const queries[NQUERIES] = {
                " RETURNING campaign",
   [Q_EVENT] = "INSERT INTO events(campaign, recipient, at, kind, code, enhanced, text)"
               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-  [Q_RECOVER] = "UPDATE recipients SET state = 'pending' WHERE campaign = ?1 AND state = 'in_flight'",
+  [Q_RECOVER] = "UPDATE recipients SET state = 'pending' WHERE campaign = ?1 AND state = 'in_flight'"
+                " AND " IN_SHARD("?2", "?3", "?4"),
   [Q_COUNTS] = "SELECT state, count(*) FROM recipients WHERE campaign = ?1 GROUP BY state",
   [Q_SUPPRESS] = "INSERT INTO suppression(address, reason, since, expires) VALUES (?1, ?2, ?3, ?4)"
                  " ON CONFLICT(address) DO UPDATE SET reason = ?2, since = ?3, expires = ?4",
@@ -143,6 +155,8 @@ struct mc_store {
   sqlite3 *db;
   sqlite3_stmt *q[NQUERIES];
   int depth;   /* nested begin/commit: only the outermost counts */
+  long long shard, shards;   /* this connection's shard of the recipients */
+  int shard_by_domain;
 };
 
 
@@ -202,6 +216,48 @@ fail:
 }
 
 
+/* mc_shard(address, by_domain): FNV-1a of the lower-cased domain (or
+ * whole address), so a domain's recipients all fall in one shard. */
+static void shard_of(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  (void)argc;
+  const unsigned char *a = sqlite3_value_text(argv[0]);
+  if (a == NULL) { sqlite3_result_int64(ctx, 0); return; }
+  if (sqlite3_value_int(argv[1])) {
+    const unsigned char *at = (const unsigned char *)strrchr((const char *)a, '@');
+    if (at) a = at + 1;
+  }
+  uint32_t h = 2166136261u;
+  for (; *a; a++) h = (h ^ (uint32_t)tolower(*a)) * 16777619u;
+  sqlite3_result_int64(ctx, (sqlite3_int64)h);
+}
+
+
+/* Waits for another process's write (the workers of one run share the
+ * store) in steps of 100 us rather than SQLite's default of sleeping
+ * milliseconds at a time, which left the cores idle; gives up after 5 s. */
+static int wait_for_lock(void *arg, int tries) {
+  (void)arg;
+  if (tries >= 50000) return 0;
+  struct timespec step = {0, 100000};
+  nanosleep(&step, NULL);
+  return 1;
+}
+
+
+void mc_store_shard(mc_store_t *s, long long index, long long count, int by_domain) {
+  s->shard = index;
+  s->shards = count;
+  s->shard_by_domain = by_domain;
+}
+
+
+static void bind_shard(mc_store_t *s, sqlite3_stmt *st, int first) {
+  sqlite3_bind_int64(st, first, s->shards);
+  sqlite3_bind_int(st, first + 1, s->shard_by_domain);
+  sqlite3_bind_int64(st, first + 2, s->shard);
+}
+
+
 mc_store_t *mc_store_open(const char *path, mc_error_t *e) {
   mc_store_t *s = calloc(1, sizeof *s);
   if (s == NULL) { mc_error_set(e, "out of memory"); return NULL; }
@@ -210,7 +266,9 @@ mc_store_t *mc_store_open(const char *path, mc_error_t *e) {
     mc_store_close(s);
     return NULL;
   }
-  sqlite3_busy_timeout(s->db, 5000);
+  sqlite3_busy_handler(s->db, wait_for_lock, NULL);
+  sqlite3_create_function_v2(s->db, "mc_shard", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                             shard_of, NULL, NULL, NULL);
   char *msg = NULL;
   if (sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
     mc_error_set(e, "store: %s: %s", path, msg ? msg : "cannot create the schema");
@@ -319,6 +377,7 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
   sqlite3_bind_int64(due, 1, campaign);
   sqlite3_bind_double(due, 2, now);
   sqlite3_bind_int64(due, 3, (sqlite3_int64)max);
+  bind_shard(s, due, 4);
   int rc = SQLITE_DONE;
   while (list && (rc = sqlite3_step(due)) == SQLITE_ROW) {
     mc_claim_t *c = &list[count++];
@@ -404,6 +463,7 @@ int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
 
 int mc_store_recover(mc_store_t *s, long long campaign, size_t *n, mc_error_t *e) {
   sqlite3_bind_int64(s->q[Q_RECOVER], 1, campaign);
+  bind_shard(s, s->q[Q_RECOVER], 2);
   if (run(s, Q_RECOVER, e) != 0) return -1;
   *n = (size_t)sqlite3_changes(s->db);
   return 0;

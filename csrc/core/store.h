@@ -59,7 +59,13 @@ int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
                     const char *enhanced, const char *text, double next_at, double now,
                     mc_error_t *e);
 
-/* After a crash: in-flight recipients are pending again; *n says how many. */
+/* From now on this connection claims and recovers only the recipients of
+ * shard index (0 .. count - 1), chosen by a hash of the recipient's
+ * domain (by_domain) or whole address; count 1: all of them. */
+void mc_store_shard(mc_store_t *s, long long index, long long count, int by_domain);
+
+/* After a crash: in-flight recipients (of this connection's shard) are
+ * pending again; *n says how many. */
 int mc_store_recover(mc_store_t *s, long long campaign, size_t *n, mc_error_t *e);
 
 int mc_store_counts(mc_store_t *s, long long campaign, size_t counts[MC_R_STATES], mc_error_t *e);

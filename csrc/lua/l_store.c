@@ -149,6 +149,19 @@ static int s_finish(lua_State *L) {
 }
 
 
+/* store:shard(index, count [, by_domain]): claims and recoveries see only
+ * that shard from now on (the workers of `mailcast run --workers`). */
+static int s_shard(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer count = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, count >= 1, 3, "at least 1");
+  lua_Integer index = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, index >= 0 && index < count, 2, "0 to count - 1");
+  mc_store_shard(s, index, count, lua_toboolean(L, 4));
+  return 0;
+}
+
+
 /* store:recover(campaign) -> how many in-flight recipients became pending */
 static int s_recover(lua_State *L) {
   mc_store_t *s = check(L);
@@ -450,7 +463,7 @@ static int s_hits(lua_State *L) {
 static const luaL_Reg meta[] = {{"__gc", s_close}, {"__close", s_close}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"campaign", s_campaign}, {"add", s_add}, {"begin", s_begin}, {"commit", s_commit},
-  {"claim", s_claim}, {"finish", s_finish}, {"recover", s_recover}, {"counts", s_counts},
+  {"claim", s_claim}, {"finish", s_finish}, {"recover", s_recover}, {"shard", s_shard}, {"counts", s_counts},
   {"suppress", s_suppress}, {"unsuppress", s_unsuppress}, {"suppressed", s_suppressed},
   {"report", s_report}, {"close", s_close},
   {"find_campaign", s_find_campaign}, {"recipient", s_recipient}, {"recipients", s_recipients},
