@@ -21,6 +21,7 @@ void mc_l_open_parse(lua_State *L);
 void mc_l_open_smtp(lua_State *L);
 void mc_l_open_sched(lua_State *L);
 void mc_l_open_sys(lua_State *L);
+void mc_l_open_proc(lua_State *L);
 void mc_l_open_json(lua_State *L);
 void mc_l_open_dns(lua_State *L);
 void mc_l_open_sink(lua_State *L);

@@ -16,6 +16,7 @@ MC_EXPORT int luaopen_mailcast_core(lua_State *L) {
   mc_l_open_smtp(L);
   mc_l_open_sched(L);
   mc_l_open_sys(L);
+  mc_l_open_proc(L);
   mc_l_open_json(L);
   mc_l_open_dns(L);
   mc_l_open_sink(L);

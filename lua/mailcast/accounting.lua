@@ -20,12 +20,15 @@ M.OUTCOME_FIELDS = {
 }
 
 --- open(path) -> log | nil, message. Appends: runs that resume a
--- campaign add to the same file.
+-- campaign add to the same file. Records are kept until flush and then
+-- written whole in one write on an unbuffered file opened for appending,
+-- so the workers of one run (--workers) can share the file without a
+-- line of one ever cut into by another.
 function M.open(path)
   local f, err = io.open(path, "a")
   if not f then return nil, "accounting log: " .. err end
-  f:setvbuf("full")
-  return setmetatable({ file = f, path = path }, Log)
+  f:setvbuf("no")
+  return setmetatable({ file = f, path = path, lines = {} }, Log)
 end
 
 -- "mx.example.com [192.0.2.1]" as the session names its server.
@@ -43,34 +46,43 @@ function Log:transaction(campaign, recipient, route, result, rcpt, attempt)
   local mx, ip = split_server(result.server)
   local version, cipher
   if result.tls then version, cipher = result.tls:match("^(%S+)%s*(.*)$") end
-  self.file:write(jsonl.encode({
+  local lines = self.lines
+  lines[#lines + 1] = jsonl.encode({
     time = jsonl.iso_time(core.time()), type = "transaction", campaign = campaign,
     recipient = recipient, route = route, mx = mx, ip = ip, tls_version = version,
     tls_cipher = cipher ~= "" and cipher or nil, status = rcpt.status, code = rcpt.code,
     enhanced = rcpt.enhanced ~= "" and rcpt.enhanced or nil, text = rcpt.text,
     reason = rcpt.reason, category = rcpt.category, duration = result.duration, attempt = attempt,
-  }, M.TRANSACTION_FIELDS), "\n")
+  }, M.TRANSACTION_FIELDS)
 end
 
 --- log:outcome(campaign, recipient, state, reply, attempts): a final
 -- state: delivered, failed, expired (failed after max_age of retries),
 -- suppressed or skipped.
 function Log:outcome(campaign, recipient, state, reply, attempts)
-  self.file:write(jsonl.encode({
+  local lines = self.lines
+  lines[#lines + 1] = jsonl.encode({
     time = jsonl.iso_time(core.time()), type = "outcome", campaign = campaign,
     recipient = recipient, state = state, code = reply and reply.code,
     enhanced = reply and reply.enhanced ~= "" and reply.enhanced or nil,
     text = reply and reply.text, reason = reply and reply.reason, category = reply and reply.category,
     attempts = attempts,
-  }, M.OUTCOME_FIELDS), "\n")
+  }, M.OUTCOME_FIELDS)
 end
 
 function Log:flush()
-  self.file:flush()
+  local lines = self.lines
+  if #lines == 0 then return end
+  lines[#lines + 1] = ""   -- the last line's end
+  self.file:write(table.concat(lines, "\n"))
+  self.lines = {}
 end
 
 function Log:close()
-  if self.file then self.file:close() end
+  if self.file then
+    self:flush()
+    self.file:close()
+  end
   self.file = nil
 end
 

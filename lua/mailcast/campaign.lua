@@ -273,7 +273,9 @@ function Campaign:submit(run, r)
     -- The first message's tracked links go into the store, where the
     -- click server finds each one's URL by its index.
     ids.links = function(links)
-      for _, link in ipairs(links) do assert(run.store:link(run.id, link.index, link.url)) end
+      run.writes[#run.writes + 1] = function()
+        for _, link in ipairs(links) do assert(run.store:link(run.id, link.index, link.url)) end
+      end
       run.links_stored = true
     end
   end
@@ -304,7 +306,7 @@ function Campaign:submit(run, r)
   end
   state = state or "failed"
   self:warn(string.format("%s: %s", r.address, why))
-  assert(run.store:finish(r.id, state, { code = 0, text = why }))
+  run.writes[#run.writes + 1] = function() assert(run.store:finish(r.id, state, { code = 0, text = why })) end
   if run.log then run.log:outcome(self.name, r.address, state, { code = 0, text = why }, r.attempts) end
 end
 
@@ -363,13 +365,15 @@ local function log_path(store_path)
 end
 
 -- Claims what is due and submits it while the dispatcher holds fewer than
--- max_in_flight; false when nothing more was due.
+-- max_in_flight; false when nothing more was due. What submitting has to
+-- write (a recipient that cannot be sent, the tracked links) is written
+-- afterwards in one commit: the store's write lock is not held while
+-- messages are built, which other workers of the run would wait for.
 function Campaign:refill(run)
   local room = self.max_in_flight - run.dispatch:held()
   if room <= 0 then return true end
   local claimed = run.store:claim(run.id, math.min(room, 500), run.since)
   if #claimed == 0 then return false end
-  assert(run.store:begin())
   for _, r in ipairs(claimed) do
     if r.suppressed then   -- the store marked it: on the suppression list
       if run.log then run.log:outcome(self.name, r.address, "suppressed", { code = 0, text = r.suppressed }, r.attempts) end
@@ -377,7 +381,12 @@ function Campaign:refill(run)
       self:submit(run, r)
     end
   end
-  assert(run.store:commit())
+  if #run.writes > 0 then
+    assert(run.store:begin())
+    for _, write in ipairs(run.writes) do write() end
+    assert(run.store:commit())
+    run.writes = {}
+  end
   return true
 end
 
@@ -403,11 +412,12 @@ function Campaign:next_retry(run)
 end
 
 --- campaign:run{store = path, dry_run=, quiet=, progress = "bar"|"lines"|
--- "json"|"quiet", log = path | false, wait = false} -> counts | nil, message
+-- "json"|"quiet", log = path | false, wait = false, workers = 1} -> counts | nil, message
 -- Sends what is due; with wait, stays until no deferred recipient is left
 -- (sleeping until each retry is due); without, deferred ones wait for the
 -- next run. Ctrl-C pauses: the transactions in flight finish, the rest
--- stays pending, counts.paused is true, and the next run resumes.
+-- stays pending, counts.paused is true, and the next run resumes. With
+-- workers > 1, that many processes share the sending (mailcast.workers).
 function Campaign:run(opts)
   opts = opts or {}
   self.quiet = opts.quiet
@@ -422,15 +432,27 @@ function Campaign:run(opts)
   local log_to = opts.log
   if log_to == nil then log_to = self.log end
   if log_to == nil then log_to = log_path(path) end
-  local log
+  if (opts.workers or 1) ~= 1 then
+    store:close()
+    return require("mailcast.workers").run(self, { path = path, id = id, log = log_to }, opts)
+  end
+  return self:send(store, id, log_to, opts)
+end
+
+--- campaign:send(store, id, log_to, opts [, workers]) -> counts | nil, message
+-- The sending part of a run, over what the store lets this process claim
+-- (all of the campaign, or one worker's shard of it: then workers says
+-- how many share the relays, and the store is closed when it returns).
+function Campaign:send(store, id, log_to, opts, workers)
+  local log, err
   if log_to then
     log, err = accounting.open(log_to)
     if not log then store:close() return nil, err end
   end
-  local ok, d = pcall(dispatch.new, self.routes, { limits = self.limits })
+  local ok, d = pcall(dispatch.new, self.routes, { limits = self.limits, workers = workers })
   if not ok then store:close() if log then log:close() end return nil, "campaign: " .. tostring(d) end
   local run = {
-    store = store, id = id, dispatch = d, log = log, since = os.time(),
+    store = store, id = id, dispatch = d, log = log, since = os.time(), writes = {},
     max_age = self.retry.max_age or 3 * 86400,
     progress = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = self.name },
   }
@@ -455,7 +477,9 @@ function Campaign:run(opts)
       self:show(run)
     end
     if paused then
-      if not self.quiet then io.stderr:write("\nmailcast: pausing: finishing the transactions in flight (Ctrl-C again to stop at once)\n") end
+      if not self.quiet and not workers then
+        io.stderr:write("\nmailcast: pausing: finishing the transactions in flight (Ctrl-C again to stop at once)\n")
+      end
       d:drain(30)
       self:record(run, d:run(0, math.huge))
     else

@@ -13,8 +13,9 @@ commands:
                              For a campaign: --store FILE, --dry-run,
                              --wait (stay until deferred ones are retried),
                              --progress bar|lines|json|quiet, --json,
-                             --quiet, --log FILE, --no-log. Ctrl-C pauses;
-                             running it again resumes
+                             --quiet, --log FILE, --no-log, --workers N
+                             (N processes share the sending). Ctrl-C
+                             pauses; running it again resumes
   status SCRIPT.lua|STORE [--store FILE] [--json]
                              where a campaign stands: counts by state, the
                              next retry, the commonest replies

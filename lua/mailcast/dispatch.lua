@@ -53,6 +53,26 @@ function M.limits(...)
   return out
 end
 
+--- divide(limits, workers, name) -> each worker's share of a relay's
+-- limits, when `workers` processes send through it at once: the rates
+-- divided, and the connections (each worker needs one of its own, so a
+-- relay allowing fewer connections than there are workers is an error).
+function M.divide(limits, workers, name)
+  if workers <= 1 then return limits end
+  local out = {}
+  for k, v in pairs(limits) do out[k] = v end
+  local connections = limits.connections or 1
+  if connections < workers then
+    error(string.format("route '%s' allows %d connection%s: %d workers need one each (raise its"
+      .. " limits.connections or use fewer workers)", name, connections, connections == 1 and "" or "s",
+      workers), 0)
+  end
+  out.connections = connections // workers
+  if out.rate then out.rate = out.rate / workers end
+  if out.connect_rate then out.connect_rate = out.connect_rate / workers end
+  return out
+end
+
 function M.domain_of(address)
   return (address:match("@([^@]+)$") or ""):lower()
 end
@@ -61,7 +81,10 @@ end
 -- routes: name -> route table (a relay's host, port, tls, user, ...; or
 -- {mx = true, ...}); each may carry limits = {...} and, for mx,
 -- domains = {["example.com"] = limits}. opts.limits: the defaults for
--- every destination; opts.window = false: no window (mailcast.send).
+-- every destination; opts.window = false: no window (mailcast.send);
+-- opts.workers: how many processes share the relays (see divide). An mx
+-- route's limits stay whole: the workers split recipients by domain, so
+-- a domain (and in practice its MX hosts) belongs to one of them.
 function M.new(routes, opts)
   opts = opts or {}
   local self = setmetatable({
@@ -76,7 +99,9 @@ function M.new(routes, opts)
     if not route then error(string.format("route '%s': %s", name, err), 0) end
     self.routes[name] = {
       name = name, route = route, mx = spec.mx and true or false, spec = spec,
-      limits = M.limits(opts.limits, spec.limits), domains = spec.domains or {},
+      limits = spec.mx and M.limits(opts.limits, spec.limits)
+        or M.divide(M.limits(opts.limits, spec.limits), opts.workers or 1, name),
+      domains = spec.domains or {},
       resolver = { server = spec.dns_server, timeout = spec.dns_timeout, tries = spec.dns_tries },
       mx_ttl = spec.mx_ttl or 300, dest = nil, by_set = {},
     }

@@ -22,7 +22,7 @@ local SUMMARY_FIELDS = {
 
 --- options(args) -> the runner's options among a script's arguments:
 -- --store FILE, --dry-run, --quiet, --json, --progress MODE, --log FILE,
--- --no-log, --wait.
+-- --no-log, --wait, --workers N.
 function M.options(args)
   local opts = {}
   local i = 1
@@ -30,6 +30,9 @@ function M.options(args)
     local a = args[i]
     if a == "--store" or a == "--log" or a == "--progress" then
       opts[a:sub(3)] = args[i + 1]
+      i = i + 1
+    elseif a == "--workers" then
+      opts.workers = tonumber(args[i + 1]) or args[i + 1] or "nothing"
       i = i + 1
     elseif a == "--dry-run" then opts.dry_run = true
     elseif a == "--quiet" then opts.quiet = true

@@ -1,0 +1,138 @@
+-- `mailcast run --workers N`: N processes send one campaign, each over
+-- its own shard of the recipients with its own scheduler, store
+-- connection and share of the relays' limits, so a run uses N cores.
+--
+-- Recipients are split by a hash of their domain when a route delivers
+-- straight to MX hosts (a domain, and so its per-domain limits and in
+-- practice its MX hosts, belongs to one worker), else by a hash of the
+-- whole address (every worker sends through the same relays, each with
+-- its share of their connections and rate). The parent loads the list
+-- and recovers a crashed run before the workers start, shows the
+-- progress from the store while they send, passes Ctrl-C on to them
+-- (they pause as a single runner does), and puts back anything a worker
+-- left in flight when they have all ended.
+local core = require "mailcast.core"
+local mailcast = require "mailcast"
+local dispatch = require "mailcast.dispatch"
+local progress = require "mailcast.progress"
+
+local M = {}
+
+local MAX_WORKERS = 64
+
+-- Whether recipients are split by domain: when any route is direct MX.
+local function by_domain(campaign)
+  for _, spec in pairs(campaign.routes) do
+    if spec.mx then return true end
+  end
+  return false
+end
+
+-- Every relay's limits divided among n workers, checked before any starts.
+local function check_shares(campaign, n)
+  for name, spec in pairs(campaign.routes) do
+    if not spec.mx then
+      local ok, err = pcall(dispatch.divide, dispatch.limits(campaign.limits, spec.limits), n, name)
+      if not ok then return nil, err end
+    end
+  end
+  return true
+end
+
+-- A worker's whole life: its shard sent, then its exit code (0 done, 130
+-- paused, 1 failed, with why on stderr).
+local function work(campaign, run, opts, index, n, split_by_domain)
+  local ok, code = pcall(function()
+    local store = assert(mailcast.store(run.path))
+    store:shard(index, n, split_by_domain)
+    campaign.max_in_flight = math.max(1, -(-campaign.max_in_flight // n))
+    local counts, err = campaign:send(store, run.id, run.log,
+      { wait = opts.wait, progress = "quiet", quiet = opts.quiet }, n)
+    if not counts then error(err, 0) end
+    return counts.paused and 130 or 0
+  end)
+  if ok then return code end
+  io.stderr:write(string.format("mailcast: %s: worker %d: %s\n", campaign.name, index + 1, tostring(code)))
+  return 1
+end
+
+-- Starts the n workers; their process ids, or nil and why (the ones
+-- already started are stopped).
+local function start(campaign, run, opts, n, split_by_domain)
+  local pids = {}
+  for index = 0, n - 1 do
+    local pid, err = core.fork()
+    if pid == 0 then core.exit_now(work(campaign, run, opts, index, n, split_by_domain)) end
+    if not pid then
+      for _, p in ipairs(pids) do core.kill(p, "TERM") core.wait(p) end
+      return nil, err
+    end
+    pids[#pids + 1] = pid
+  end
+  return pids
+end
+
+-- Waits for every worker, showing progress and passing interrupts on;
+-- their exit codes.
+local function supervise(campaign, run, opts, pids)
+  local store = assert(mailcast.store(run.path))
+  local shown = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = campaign.name }
+  local codes, left, passed = {}, #pids, 0
+  core.trap_interrupts(true)
+  while left > 0 do
+    local interrupts = core.interrupted()
+    if interrupts > passed then
+      if passed == 0 and not opts.quiet then
+        io.stderr:write("\nmailcast: pausing: finishing the transactions in flight (Ctrl-C again to stop at once)\n")
+      end
+      for i, pid in ipairs(pids) do
+        if not codes[i] then for _ = passed + 1, interrupts do core.kill(pid, "INT") end end
+      end
+      passed = interrupts
+    end
+    for i, pid in ipairs(pids) do
+      if not codes[i] then
+        local code = core.wait(pid, true)
+        if code then codes[i], left = code, left - 1 end
+      end
+    end
+    if left > 0 and shown:due() then shown:tick(store:counts(run.id)) end
+    core.sleep(0.05)
+  end
+  core.trap_interrupts(false)
+  -- A worker that died (or failed) may have left recipients in flight.
+  store:recover(run.id)
+  shown:tick(store:counts(run.id), nil, true)
+  return codes, store
+end
+
+--- run(campaign, {path=, id=, log=}, opts) -> counts | nil, message
+-- opts as campaign:run's, with opts.workers > 1.
+function M.run(campaign, run, opts)
+  local n = math.tointeger(opts.workers)
+  if not n or n < 1 or n > MAX_WORKERS then
+    return nil, string.format("--workers must be a whole number from 1 to %d", MAX_WORKERS)
+  end
+  local ok, err = check_shares(campaign, n)
+  if not ok then return nil, "campaign: " .. err end
+  local pids
+  pids, err = start(campaign, run, opts, n, by_domain(campaign))
+  if not pids then return nil, err end
+  local codes, store = supervise(campaign, run, opts, pids)
+  local counts = store:counts(run.id)
+  local failed = 0
+  for _, code in ipairs(codes) do
+    if code == 130 then counts.paused = true
+    elseif code ~= 0 then failed = failed + 1 end
+  end
+  local due = store:report("next_due", run.id)[1]
+  counts.next_retry = due and due.next_at and math.ceil(math.max(0, due.next_at - os.time()))
+  store:close()
+  if failed > 0 then
+    return nil, string.format("%s: %d of %d workers failed (see above); run again to resume", campaign.name,
+      failed, n)
+  end
+  return counts
+end
+
+return M
