@@ -4,7 +4,8 @@
 
 #include <stddef.h>
 
-/* Fills buf with n random bytes from the kernel; 0 or -1. */
+/* Fills buf with n random bytes from the kernel (through a per-thread
+ * pool that a fork empties); 0 or -1. */
 int mc_rand_bytes(void *buf, size_t n);
 
 /* Writes n characters of [0-9a-v] (5 random bits each) plus a NUL. */
