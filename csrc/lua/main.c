@@ -2,6 +2,7 @@
  * command does is written in Lua (mailcast.cli); this file only makes the
  * state, finds the Lua files, and reports what escapes as an error. */
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,12 @@ static int run_cli(lua_State *L) {
 
 
 int main(int argc, char **argv) {
+  /* A campaign allocates and frees a few messages' worth of memory for
+   * every recipient; glibc's defaults gave much of it back to the kernel
+   * and asked for it again (a brk call every message or so). Keeping
+   * 16 MB of slack at the top of the heap ends that. */
+  mallopt(M_TOP_PAD, 16 << 20);
+  mallopt(M_TRIM_THRESHOLD, 32 << 20);
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fprintf(stderr, "mailcast: cannot create Lua state: not enough memory\n");
