@@ -1,5 +1,6 @@
 /* mailcast.core encoders: base64, quoted-printable, header words. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "binding.h"
 #include "core/addr.h"
@@ -142,7 +143,31 @@ static int l_addresses(lua_State *L) {
 }
 
 
+/* pairs(data) -> {key = value, ...} from "key\0value\0key\0value" (how
+ * a campaign keeps a recipient's row in the store; a key without a value
+ * is left out). In C: it runs for every recipient of a campaign. */
+static int l_pairs(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  const char *end = s + n;
+  lua_newtable(L);
+  while (s <= end) {
+    const char *key_end = memchr(s, '\0', (size_t)(end - s));
+    if (key_end == NULL) break;
+    const char *value = key_end + 1;
+    const char *value_end = memchr(value, '\0', (size_t)(end - value));
+    if (value_end == NULL) value_end = end;
+    lua_pushlstring(L, s, (size_t)(key_end - s));
+    lua_pushlstring(L, value, (size_t)(value_end - value));
+    lua_rawset(L, -3);
+    s = value_end + 1;
+  }
+  return 1;
+}
+
+
 static const luaL_Reg functions[] = {
+  {"pairs", l_pairs},
   {"addresses", l_addresses},
   {"b64_encode", l_b64_encode},
   {"b64_decode", l_b64_decode},
