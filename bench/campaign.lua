@@ -36,6 +36,8 @@ local SCRIPT = "bench/campaign_script.lua"
 local SOURCE = "/usr/sbin/smtp-source"
 local TIME = "/usr/bin/time"
 
+-- The workers row's --workers: one per CPU unless said otherwise.
+local WORKERS = count_of(os.getenv("MAILCAST_BENCH_WORKERS") or cpus(), "MAILCAST_BENCH_WORKERS")
 local CONNECTIONS = 10
 local PAYLOAD = 5000        -- smtp-source -l: body bytes, without headers
 local HOST = "127.0.0.1"    -- never anything else
@@ -182,14 +184,15 @@ local function building(c)
 end
 
 
---- The campaign, as a user runs it: a fresh store, the accounting log on.
-local function campaign(port, count)
+--- The campaign, as a user runs it: a fresh store, the accounting log
+-- on, sent by one process or by `workers` (--workers).
+local function campaign(port, count, workers)
   local store = DIR .. "/bench.mailcast.db"
   for _, suffix in ipairs { "", "-wal", "-shm" } do os.remove(store .. suffix) end
   os.remove(DIR .. "/bench.log.jsonl")
   local t0 = now()
-  local ok, t, out, err = timed(string.format("%s run %s --store %s --quiet",
-    shell_quote(RUNNER), shell_quote(SCRIPT), shell_quote(store)))
+  local ok, t, out, err = timed(string.format("%s run %s --store %s --quiet%s",
+    shell_quote(RUNNER), shell_quote(SCRIPT), shell_quote(store), workers and (" --workers " .. workers) or ""))
   local t1 = now()
   local summary = trim(out)
   if not ok then
@@ -275,6 +278,8 @@ local function main()
     { key = "building", run = building(c), mem = true,
       title = string.format("campaign's messages + send, %d/batch", BATCH) },
     { key = "campaign", run = campaign, title = "campaign: mailcast run --quiet" },
+    { key = "workers", run = function(port, count) return campaign(port, count, WORKERS) end,
+      title = string.format("campaign: the same, --workers %d", WORKERS) },
     { key = "smtp-source", run = smtp_source,
       title = string.format("smtp-source -d -s %d (Postfix, C)", CONNECTIONS) },
   }
@@ -333,16 +338,19 @@ local function main()
     ROUNDS == 1 and "one round each" or string.format("the best of %d rounds", ROUNDS)))
   print()
 
-  local camp = rows.campaign
-  local ph = camp.ok and camp.info.phases
-  if ph then
-    print("the campaign run, split at the accounting log's first and last record (wall clock):")
-    print(string.format("  %-56s %7.2f s", "start, CSV into the store, first messages until a commit", ph.before))
-    print(string.format("  %-56s %7.2f s  (%.1f msg/s)", "sending: first record to last", ph.sending, N / ph.sending))
-    print(string.format("  %-56s %7.2f s", "after the last record: QUIT, summary, exit", ph.after))
-    print(string.format("  %-56s %7.2f s  (%d log lines)", "whole run as this process saw it", ph.pipe,
-      camp.info.log_lines))
-    print()
+  for _, key in ipairs { "campaign", "workers" } do
+    local camp = rows[key]
+    local ph = camp.ok and camp.info.phases
+    if ph then
+      print(string.format("the %s, split at the accounting log's first and last record (wall clock):",
+        key == "campaign" and "campaign run" or ("run with --workers " .. WORKERS)))
+      print(string.format("  %-56s %7.2f s", "start, CSV into the store, first messages until a commit", ph.before))
+      print(string.format("  %-56s %7.2f s  (%.1f msg/s)", "sending: first record to last", ph.sending, N / ph.sending))
+      print(string.format("  %-56s %7.2f s", "after the last record: QUIT, summary, exit", ph.after))
+      print(string.format("  %-56s %7.2f s  (%d log lines)", "whole run as this process saw it", ph.pipe,
+        camp.info.log_lines))
+      print()
+    end
   end
 
   local failed = print_results(rows, function(row)
@@ -352,17 +360,25 @@ local function main()
 
   local function ratio(a, b, label, target) common.ratio(rows, a, b, label, target, 42) end
   ratio("campaign", "bare", "campaign / bare engine (whole run)", 0.7)
-  if ph and rows.bare.ok then
-    print(string.format("%-42s %8.2fx", "campaign sending phase / bare engine", N / ph.sending / rows.bare.rate))
+  ratio("workers", "bare", string.format("--workers %d / bare engine (whole run)", WORKERS), 0.7)
+  for _, key in ipairs { "campaign", "workers" } do
+    local ph = rows[key].ok and rows[key].info.phases
+    if ph and rows.bare.ok then
+      print(string.format("%-42s %8.2fx", (key == "campaign" and "campaign" or ("--workers " .. WORKERS))
+        .. " sending phase / bare engine", N / ph.sending / rows.bare.rate))
+    end
   end
   ratio("campaign", "smtp-source", "campaign / smtp-source")
   ratio("campaign", "building", "campaign / its messages + send")
   ratio("building", "bare", "its messages + send / bare engine")
   ratio("bare", "smtp-source", "bare engine / smtp-source")
-  if camp.ok then
-    local mb = camp.info.peak_kb / 1024
-    print(string.format("%-42s %8.1f MB   (target < 100 MB: %s)", "campaign peak RSS", mb,
-      mb < 100 and "met" or "NOT MET"))
+  for _, key in ipairs { "campaign", "workers" } do
+    local camp = rows[key]
+    if camp.ok then
+      local mb = camp.info.peak_kb / 1024
+      print(string.format("%-42s %8.1f MB   (target < 100 MB: %s)", key == "campaign" and "campaign peak RSS"
+        or "--workers: largest process's peak RSS", mb, mb < 100 and "met" or "NOT MET"))
+    end
   end
   print()
 
