@@ -204,8 +204,9 @@ function Campaign:backoff(attempts)
   return delay * (0.5 + math.random() / 2)
 end
 
--- Puts every recipient row into the store (once: a second run adds none).
-function Campaign:load(store, id)
+-- Puts every recipient row into the store (once: a second run adds none),
+-- committing every 1000 rows and then calling every_commit() when given.
+function Campaign:load(store, id, every_commit)
   local added, bad = 0, 0
   assert(store:begin())
   local n = 0
@@ -226,7 +227,11 @@ function Campaign:load(store, id)
       end
     end
     n = n + 1
-    if n % 1000 == 0 then assert(store:commit()) assert(store:begin()) end
+    if n % 1000 == 0 then
+      assert(store:commit())
+      if every_commit then every_commit() end
+      assert(store:begin())
+    end
   end
   assert(store:commit())
   return added, bad
@@ -423,14 +428,15 @@ function Campaign:run(opts)
   local id = assert(store:campaign(self.name))
   local redo = store:recover(id)
   if redo > 0 then self:warn(string.format("%d recipients were in flight when the last run stopped; sending them again", redo)) end
-  self:load(store, id)
   local log_to = opts.log
   if log_to == nil then log_to = self.log end
   if log_to == nil then log_to = log_path(path) end
   if (opts.workers or 1) ~= 1 then
+    -- The workers start on the first rows while the rest are loaded.
     store:close()
     return require("mailcast.workers").run(self, { path = path, id = id, log = log_to }, opts)
   end
+  self:load(store, id)
   return self:send(store, id, log_to, opts)
 end
 
@@ -458,7 +464,11 @@ function Campaign:send(store, id, log_to, opts, workers)
       if core.interrupted() > 0 then paused = true break end
       local more = not done and self:refill(run)
       if not more then done = true end
-      if done and d:held() == 0 then
+      if done and d:held() == 0 and opts.loading and opts.loading() then
+        -- A worker that has caught up with the list as it is loaded.
+        d:idle(0.05)
+        done = false
+      elseif done and d:held() == 0 then
         local wait = opts.wait and self:next_retry(run)
         if not wait then break end
         self:show(run)

@@ -6,11 +6,12 @@
 -- straight to MX hosts (a domain, and so its per-domain limits and in
 -- practice its MX hosts, belongs to one worker), else by a hash of the
 -- whole address (every worker sends through the same relays, each with
--- its share of their connections and rate). The parent loads the list
--- and recovers a crashed run before the workers start, shows the
--- progress from the store while they send, passes Ctrl-C on to them
--- (they pause as a single runner does), and puts back anything a worker
--- left in flight when they have all ended.
+-- its share of their connections and rate). The parent recovers a
+-- crashed run before the workers start, then loads the list while they
+-- send what is loaded (a file beside the store, STORE.loading, says the
+-- list is still coming), shows the progress from the store, passes
+-- Ctrl-C on to them (they pause as a single runner does), and puts back
+-- anything a worker left in flight when they have all ended.
 local core = require "mailcast.core"
 local mailcast = require "mailcast"
 local dispatch = require "mailcast.dispatch"
@@ -47,7 +48,7 @@ local function work(campaign, run, opts, index, n, split_by_domain)
     store:shard(index, n, split_by_domain)
     campaign.max_in_flight = math.max(1, -(-campaign.max_in_flight // n))
     local counts, err = campaign:send(store, run.id, run.log,
-      { wait = opts.wait, progress = "quiet", quiet = opts.quiet }, n)
+      { wait = opts.wait, progress = "quiet", quiet = opts.quiet, loading = run.loading }, n)
     if not counts then error(err, 0) end
     return counts.paused and 130 or 0
   end)
@@ -72,14 +73,14 @@ local function start(campaign, run, opts, n, split_by_domain)
   return pids
 end
 
--- Waits for every worker, showing progress and passing interrupts on;
--- their exit codes.
+-- The parent's side: the list loaded, then every worker waited for,
+-- with progress shown and interrupts passed on all along. The workers'
+-- exit codes and the parent's store, or nil and why loading failed.
 local function supervise(campaign, run, opts, pids)
   local store = assert(mailcast.store(run.path))
   local shown = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = campaign.name }
   local codes, left, passed = {}, #pids, 0
-  core.trap_interrupts(true)
-  while left > 0 do
+  local function step()
     local interrupts = core.interrupted()
     if interrupts > passed then
       if passed == 0 and not opts.quiet then
@@ -97,11 +98,28 @@ local function supervise(campaign, run, opts, pids)
       end
     end
     if left > 0 and shown:due() then shown:tick(store:counts(run.id)) end
+  end
+  core.trap_interrupts(true)
+  local loaded, err = pcall(campaign.load, campaign, store, run.id, function()
+    step()
+    -- Paused, or every worker gone: the rest of the list waits for the next run.
+    if passed > 0 or left == 0 then error("stopped", 0) end
+  end)
+  os.remove(run.marker)
+  if not loaded and err ~= "stopped" then
+    for _, pid in ipairs(pids) do core.kill(pid, "INT") end
+  end
+  while left > 0 do
+    step()
     core.sleep(0.05)
   end
   core.trap_interrupts(false)
   -- A worker that died (or failed) may have left recipients in flight.
   store:recover(run.id)
+  if not loaded and err ~= "stopped" then
+    store:close()
+    return nil, err
+  end
   shown:tick(store:counts(run.id), nil, true)
   return codes, store
 end
@@ -115,10 +133,20 @@ function M.run(campaign, run, opts)
   end
   local ok, err = check_shares(campaign, n)
   if not ok then return nil, "campaign: " .. err end
+  run.marker = run.path .. ".loading"
+  local marker = io.open(run.marker, "w")
+  if not marker then return nil, "campaign: cannot write " .. run.marker end
+  marker:close()
+  function run.loading()
+    local f = io.open(run.marker, "rb")
+    if f then f:close() end
+    return f ~= nil
+  end
   local pids
   pids, err = start(campaign, run, opts, n, by_domain(campaign))
-  if not pids then return nil, err end
+  if not pids then os.remove(run.marker) return nil, err end
   local codes, store = supervise(campaign, run, opts, pids)
+  if not codes then return nil, store end
   local counts = store:counts(run.id)
   local failed = 0
   for _, code in ipairs(codes) do

@@ -123,6 +123,21 @@ describe("mailcast run --workers", function()
     assert.matches("--workers must be a whole number from 1 to 64", out, 1, true)
   end)
 
+  it("stops the workers and says why when the list cannot be read", function()
+    mime.write(dir .. "/campaign.lua", string.format([[
+return require("mailcast").campaign{
+  name = "nolist", from = "news@example.com", subject = "Hi", text = "Hello\n",
+  recipients = "missing.csv",
+  route = { host = "127.0.0.1", port = %d, tls = "none" }, limits = { connections = 2 },
+}
+]], sink.port))
+    local out, code = run_campaign(dir, "--workers 2")
+    assert.equal(1, code, out)
+    assert.matches("missing.csv", out, 1, true)
+    assert.equal(0, workers_left(dir))
+    assert.is_false(exists(dir .. "/nolist.mailcast.db.loading"))
+  end)
+
   it("pauses every worker on Ctrl-C; the next run sends the rest, nothing twice", function()
     local list = spread(300)
     write_campaign(dir, "paused", list, relay(sink.port, 'limits = { connections = 2, rate = "100/s" },'))
