@@ -130,8 +130,6 @@ static void record(mc_http_t *h, const mc_token_t *t, const char *kind, int mach
     .campaign = (long long)t->campaign, .recipient = (long long)t->recipient,
     .link = (long long)t->link, .at = now_seconds(), .kind = kind, .machine = machine,
   };
-  mc_webhook_event(h->o.webhook, kind, (long long)t->campaign, (long long)t->recipient, NULL,
-                   t->link, machine, h->waiting[h->nwaiting - 1].at);
   if (h->nwaiting >= h->o.batch) flush_or_log(h);
 }
 
@@ -186,19 +184,7 @@ static void metrics(mc_http_t *h, struct evhttp_request *req) {
                          "# TYPE mailcast_http_errors_total counter\n"
                          "mailcast_http_errors_total %llu\n",
                       h->machine_opens, h->nwaiting, h->bad_tokens, h->unknown, h->errors);
-  if (h->o.webhook) {
-    mc_webhook_stats_t ws;
-    mc_webhook_stats(h->o.webhook, &ws);
-    evbuffer_add_printf(b, "# HELP mailcast_webhook_deliveries_total Webhook deliveries by result.\n"
-                           "# TYPE mailcast_webhook_deliveries_total counter\n"
-                           "mailcast_webhook_deliveries_total{result=\"ok\"} %llu\n"
-                           "mailcast_webhook_deliveries_total{result=\"failed\"} %llu\n"
-                           "mailcast_webhook_deliveries_total{result=\"dropped\"} %llu\n"
-                           "# HELP mailcast_webhook_queue Webhook deliveries waiting or under way.\n"
-                           "# TYPE mailcast_webhook_queue gauge\n"
-                           "mailcast_webhook_queue %zu\n",
-                        ws.ok, ws.failed, ws.dropped, ws.queued);
-  }
+  mc_webhook_metrics(h->o.webhook, b);
   evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                     "text/plain; version=0.0.4; charset=utf-8");
   evhttp_send_reply(req, 200, "OK", b);
@@ -248,8 +234,6 @@ static int unsubscribe(mc_http_t *h, const mc_token_t *t, mc_error_t *e) {
   }
   if (mc_store_commit(h->o.store, e) != 0) return -1;
   h->recorded[E_UNSUBSCRIBED]++;
-  mc_webhook_event(h->o.webhook, "unsubscribed", r.campaign, (long long)t->recipient, r.address,
-                   0, 0, now);
   return 1;
 }
 

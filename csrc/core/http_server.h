@@ -28,7 +28,7 @@ typedef struct {
   double flush_interval;    /* seconds between batch commits */
   size_t batch;             /* events that make a commit at once */
   int quiet;                /* no log lines on stderr */
-  mc_webhook_t *webhook;    /* borrowed, may be NULL: each event is POSTed there too */
+  mc_webhook_t *webhook;    /* borrowed, may be NULL: its counters join /metrics */
 } mc_http_opts_t;
 
 typedef struct mc_http mc_http_t;

@@ -1,5 +1,7 @@
 /* mailcast.core.serve: the tracking endpoints (open pixel, click
- * redirect, one-click unsubscribe), run until SIGINT or SIGTERM. */
+ * redirect, one-click unsubscribe) and the webhooks fed from the store's
+ * events, run until SIGINT or SIGTERM; webhook_register names a
+ * campaign's own webhook URLs. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,7 @@
 #include "core/store.h"
 #include "core/token.h"
 #include "core/webhook.h"
+#include "core/webhook_feed.h"
 
 #define SECRET_MIN 16   /* as for tracking tokens */
 
@@ -48,29 +51,40 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 }
 
 
-/* Makes st->webhook from the options at index 1 when webhooks are named:
- * 0, or -1 with e set (misuse raises). */
-static int open_webhooks(lua_State *L, serve_state *st, mc_error_t *e) {
+/* Makes st->webhook from the options at index 1 when there is a
+ * webhook secret (campaigns may name receivers of their own) or URLs are
+ * named: 0, or -1 with e set (misuse raises). */
+static int open_webhooks(lua_State *L, serve_state *st, const char *path, mc_error_t *e) {
   lua_getfield(L, 1, "webhooks");
-  if (lua_isnil(L, -1)) { lua_pop(L, 1); return 0; }
-  luaL_checktype(L, -1, LUA_TTABLE);
   int t = lua_gettop(L);
-  size_t n = (size_t)luaL_len(L, t);
-  if (n == 0) { lua_pop(L, 1); return 0; }
+  size_t n = lua_isnil(L, t) ? 0 : (luaL_checktype(L, t, LUA_TTABLE), (size_t)luaL_len(L, t));
   lua_getfield(L, 1, "webhook_secret");
   size_t secret_len = 0;
   const char *secret = lua_tolstring(L, -1, &secret_len);
-  if (secret == NULL || secret_len == 0) return luaL_error(L, "serve: webhooks need a webhook_secret");
-  const char **urls = lua_newuserdatauv(L, n * sizeof *urls, 0);   /* freed by the GC */
+  if (secret == NULL || secret_len == 0) {
+    if (n > 0) return luaL_error(L, "serve: webhooks need a webhook_secret");
+    lua_settop(L, t - 1);
+    return 0;
+  }
+  lua_getfield(L, 1, "webhook_ca");
+  const char *ca = luaL_optstring(L, -1, NULL);
+  const char **urls = lua_newuserdatauv(L, (n ? n : 1) * sizeof *urls, 0);   /* freed by the GC */
   for (size_t i = 0; i < n; i++) {
     if (lua_geti(L, t, (lua_Integer)i + 1) != LUA_TSTRING)
       return luaL_error(L, "serve: webhooks[%d] is not a string", (int)i + 1);
     urls[i] = lua_tostring(L, -1);   /* the table keeps it */
     lua_pop(L, 1);
   }
-  st->webhook = mc_webhook_new(st->base, urls, n, secret, secret_len,
-                               mc_l_optnumber(L, 1, "webhook_timeout", 5),
-                               (size_t)mc_l_optnumber(L, 1, "webhook_queue", 10000), e);
+  mc_webhook_opts_t o = {
+    .secret = secret, .secret_len = secret_len, .ca_file = ca,
+    .timeout = mc_l_optnumber(L, 1, "webhook_timeout", 5),
+    .poll = mc_l_optnumber(L, 1, "webhook_poll", 0.5),
+    .batch = (size_t)mc_l_optnumber(L, 1, "webhook_batch", 100),
+    .tries = (int)mc_l_optnumber(L, 1, "webhook_tries", 10),
+    .backoff = mc_l_optnumber(L, 1, "webhook_backoff", 1),
+    .backoff_max = mc_l_optnumber(L, 1, "webhook_backoff_max", 60),
+  };
+  st->webhook = mc_webhook_new(st->base, path, urls, n, &o, e);
   lua_settop(L, t - 1);
   return st->webhook ? 0 : -1;
 }
@@ -79,7 +93,9 @@ static int open_webhooks(lua_State *L, serve_state *st, mc_error_t *e) {
 /* serve{listen = "127.0.0.1:8080", store = path, secret =, port_file =,
  *       quiet =, timeout = 10, max_body = 4096, max_headers = 8192,
  *       flush_interval = 0.1, batch = 1000, webhooks = {url, ...},
- *       webhook_secret =, webhook_timeout = 5, webhook_queue = 10000}
+ *       webhook_secret =, webhook_timeout = 5, webhook_poll = 0.5,
+ *       webhook_batch = 100, webhook_tries = 10, webhook_backoff = 1,
+ *       webhook_backoff_max = 60, webhook_ca = FILE}
  *   -> number of events recorded | fail, message (misuse raises) */
 static int l_serve(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -116,7 +132,7 @@ static int l_serve(lua_State *L) {
   if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
   o.store = st->store;
   o.key = st->key;
-  if (open_webhooks(L, st, &e) != 0) return mc_l_fail(L, &e);
+  if (open_webhooks(L, st, path, &e) != 0) return mc_l_fail(L, &e);
   o.webhook = st->webhook;
   st->http = mc_http_new(st->base, host, port, &o, &e);
   if (st->http == NULL) return mc_l_fail(L, &e);
@@ -144,7 +160,34 @@ static int l_serve(lua_State *L) {
 }
 
 
+/* webhook_register(store_path, campaign, {url, ...}) -> true | fail, message:
+ * serve POSTs the campaign's events from now on to each URL too. */
+static int l_webhook_register(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  lua_Integer campaign = luaL_checkinteger(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  size_t n = (size_t)luaL_len(L, 3);
+  const char **urls = lua_newuserdatauv(L, (n ? n : 1) * sizeof *urls, 0);   /* freed by the GC */
+  mc_error_t e;
+  for (size_t i = 0; i < n; i++) {
+    if (lua_geti(L, 3, (lua_Integer)i + 1) != LUA_TSTRING)
+      return luaL_error(L, "webhooks[%d] is not a string", (int)i + 1);
+    urls[i] = lua_tostring(L, -1);   /* the table keeps it */
+    lua_pop(L, 1);
+    if (mc_webhook_check_url(urls[i], &e) != 0) return mc_l_fail(L, &e);
+  }
+  mc_store_t *s = mc_store_open(path, &e);   /* the store's own tables first */
+  if (s == NULL) return mc_l_fail(L, &e);
+  mc_store_close(s);
+  if (mc_feed_register(path, (long long)campaign, urls, n, &e) != 0) return mc_l_fail(L, &e);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+
 void mc_l_open_serve(lua_State *L) {
   lua_pushcfunction(L, l_serve);
   lua_setfield(L, -2, "serve");
+  lua_pushcfunction(L, l_webhook_register);
+  lua_setfield(L, -2, "webhook_register");
 }

@@ -29,15 +29,20 @@ commands:
                              for the campaigns of STORE as it arrives
   serve --store FILE [--listen ADDR:PORT] [--port-file FILE]
         [--secret-env NAME] [--webhook URL]... [--webhook-secret-env NAME]
-        [--quiet]
+        [--webhook-ca FILE] [--webhook-poll S] [--webhook-batch N]
+        [--webhook-tries N] [--webhook-backoff S] [--webhook-backoff-max S]
+        [--webhook-timeout S] [--quiet]
                              the tracking server (default 127.0.0.1:8080):
                              GET /o/TOKEN (open pixel), GET /c/TOKEN
                              (redirect to the stored link), GET|POST
                              /u/TOKEN (one-click unsubscribe), /healthz,
                              /metrics; the token secret comes from
                              MAILCAST_TRACK_SECRET (or the variable NAME);
-                             each event is POSTed as signed JSON to every
-                             --webhook http:// URL, signed with
+                             every event of the store (deliveries, bounces,
+                             opens, clicks, unsubscribes) is POSTed in
+                             batches of signed JSON to every --webhook
+                             http:// or https:// URL, and a campaign's to
+                             the URLs it registered, signed with
                              MAILCAST_WEBHOOK_SECRET (or the variable NAME)
   mx DOMAIN [--server H:P]   the domain's mail servers in the order they
                              are tried, with their addresses
@@ -172,23 +177,40 @@ local function sink(argv)
   return 0
 end
 
--- serve: the tracking endpoints, until SIGINT/SIGTERM.
+-- serve's options that take a value: the name in core.serve's table, and
+-- whether it is a number.
+local SERVE_OPTIONS = {
+  ["--store"] = { "store" }, ["--listen"] = { "listen" }, ["--port-file"] = { "port_file" },
+  ["--webhook-ca"] = { "webhook_ca" },
+  ["--webhook-timeout"] = { "webhook_timeout", true }, ["--webhook-poll"] = { "webhook_poll", true },
+  ["--webhook-batch"] = { "webhook_batch", true }, ["--webhook-tries"] = { "webhook_tries", true },
+  ["--webhook-backoff"] = { "webhook_backoff", true },
+  ["--webhook-backoff-max"] = { "webhook_backoff_max", true },
+}
+
+-- serve: the tracking endpoints and the webhooks, until SIGINT/SIGTERM.
 local function serve(argv)
   local opts, secret_env, hook_env = {}, "MAILCAST_TRACK_SECRET", "MAILCAST_WEBHOOK_SECRET"
   local i = 2
   while i <= #argv do
     local flag, value = argv[i], argv[i + 1]
+    local option = SERVE_OPTIONS[flag]
     if flag == "--quiet" then
       opts.quiet, i = true, i + 1
-    elseif flag == "--store" or flag == "--listen" or flag == "--port-file" or flag == "--secret-env"
-        or flag == "--webhook" or flag == "--webhook-secret-env" then
+    elseif option or flag == "--secret-env" or flag == "--webhook" or flag == "--webhook-secret-env" then
       if value == nil then stderr("serve: %s needs a value", flag) return 2 end
       if flag == "--secret-env" then secret_env = value
       elseif flag == "--webhook-secret-env" then hook_env = value
       elseif flag == "--webhook" then
         opts.webhooks = opts.webhooks or {}
         opts.webhooks[#opts.webhooks + 1] = value
-      else opts[flag:sub(3):gsub("-", "_")] = value end
+      elseif option[2] then
+        opts[option[1]] = tonumber(value)
+        if not opts[option[1]] or opts[option[1]] <= 0 then
+          stderr("serve: %s needs a positive number", flag)
+          return 2
+        end
+      else opts[option[1]] = value end
       i = i + 2
     else
       stderr("serve: unknown option '%s'", flag)
@@ -201,12 +223,13 @@ local function serve(argv)
     stderr("serve: %s must hold the tracking secret (at least 16 bytes)", secret_env)
     return 2
   end
-  if opts.webhooks then
-    opts.webhook_secret = os.getenv(hook_env)
-    if not opts.webhook_secret or opts.webhook_secret == "" then
-      stderr("serve: webhooks need a secret in %s", hook_env)
-      return 2
-    end
+  -- Campaigns may name webhooks of their own: with a secret they are fed
+  -- even when no --webhook is given.
+  opts.webhook_secret = os.getenv(hook_env)
+  if opts.webhook_secret == "" then opts.webhook_secret = nil end
+  if opts.webhooks and not opts.webhook_secret then
+    stderr("serve: webhooks need a secret in %s", hook_env)
+    return 2
   end
   local recorded, err = core.serve(opts)
   if not recorded then stderr("serve: %s", err) return 1 end

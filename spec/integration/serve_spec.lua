@@ -2,75 +2,18 @@
 -- sent with tracking and one-click unsubscribe to the built-in sink: the
 -- open pixel, click redirects to stored links only, unsubscribe, bad
 -- tokens, metrics, malformed requests, and a burst that loses nothing.
+-- Its webhooks are in webhooks_spec.lua.
 local mailcast = require "mailcast"
 local helper = require "helper"
 local mime = require "support.mime"
 local builtin_sink = require "support.builtin_sink"
+local serve = require "support.serve"
 local socket = require "socket"
-local http = require "socket.http"
-local ltn12 = require "ltn12"
 
-local q = mime.sh_quote
-local SECRET = "a tracking secret of some length"
+local SECRET = serve.SECRET
+local try_read, request, metric = serve.try_read, serve.request, serve.metric
 
 local GIF = "GIF89a\1\0\1\0\128\0\0\0\0\0\255\255\255\33\249\4\1\0\0\0\0\44\0\0\0\0\1\0\1\0\0\2\2\68\1\0\59"
-
-local function try_read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
--- A campaign to the sink, tracked, with one-click unsubscribe.
-local function campaign_script(name, port, recipients)
-  return string.format([[
-local mailcast = require "mailcast"
-return mailcast.campaign{
-  name = %q, from = "News <news@example.com>", subject = "Hello {{name}}",
-  text = "Hello {{name}}\n",
-  html = [=[<html><body><p>Hello {{name}}</p>
-<a href="https://example.com/news?a=1&amp;b=2">News</a>
-<a href="https://shop.example.org/sale">Sale</a>
-<a href="{{unsubscribe_url}}">Unsubscribe</a>
-</body></html>]=],
-  recipients = %s,
-  route = { host = "127.0.0.1", port = %d, tls = "none" },
-  track = { base = "https://t.example.com", secret = %q },
-  unsubscribe = { mailto = "leave@example.com" },
-}
-]], name, recipients, port, SECRET)
-end
-
--- Starts `mailcast serve` on a free port; returns port, pid.
-local function start_serve(dir, store)
-  local cmd = string.format("MAILCAST_TRACK_SECRET=%s timeout 300 %s serve --store %s --listen 127.0.0.1:0"
-    .. " --port-file %s > %s 2>&1 & echo $!", q(SECRET), q(helper.runner), q(store), q(dir .. "/port"),
-    q(dir .. "/serve.out"))
-  local p = io.popen(cmd)
-  local pid = p:read("l")
-  p:close()
-  for _ = 1, 500 do
-    local text = try_read(dir .. "/port")
-    local port = text and tonumber(text:match("%d+"))
-    if port then return port, pid end
-    socket.sleep(0.02)
-  end
-  error("mailcast serve did not start: " .. (try_read(dir .. "/serve.out") or ""))
-end
-
--- One request: code, body, headers.
-local function request(port, method, path, body, headers)
-  local chunks = {}
-  headers = headers or {}
-  if body then headers["content-length"] = tostring(#body) headers["content-type"] = "application/x-www-form-urlencoded" end
-  local _, code, hdrs = http.request {
-    url = "http://127.0.0.1:" .. port .. path, method = method, headers = headers,
-    source = body and ltn12.source.string(body), sink = ltn12.sink.table(chunks), redirect = false,
-  }
-  return code, table.concat(chunks), hdrs or {}
-end
 
 -- Sends raw bytes on a new connection; returns what came back until the
 -- server closed it (or 3 s passed).
@@ -87,11 +30,6 @@ local function raw(port, data)
   end
   c:close()
   return table.concat(out)
-end
-
-local function metric(text, name)
-  local v = text:match("\n" .. name:gsub("[%[%]%(%)%.%-%+%*%?%^%$%%]", "%%%0") .. " (%d+)")
-  return tonumber(v)
 end
 
 describe("mailcast serve", function()
@@ -114,29 +52,12 @@ describe("mailcast serve", function()
     dir = mime.tmpdir()
     sink = builtin_sink.start("--quiet")
     store_path = dir .. "/news.mailcast.db"
-    mime.write(dir .. "/campaign.lua", campaign_script("news", sink.port,
-      [[{ { email = "anna@example.net", name = "Anna" }, { email = "bob@example.net", name = "Bob" } }]]))
-    local out, code = helper.sh(q(helper.runner) .. " run " .. q(dir .. "/campaign.lua") .. " --quiet --store "
-      .. q(store_path))
-    assert.equal(0, code, out)
-    for _, raw_msg in ipairs(sink.files()) do
-      local msg = mailcast.parse(raw_msg)
-      local to, html
-      for _, h in ipairs(msg.headers) do if h.name:lower() == "to" then to = h.value end end
-      local function walk(e)
-        if e.content_type == "text/html" then html = e.body end
-        for _, p in ipairs(e.parts or {}) do walk(p) end
-      end
-      walk(msg)
-      local t = { clicks = {} }
-      t.open = html:match('<img src="https://t%.example%.com/o/([^"]+)"')
-      for tok in html:gmatch('href="https://t%.example%.com/c/([^"]+)"') do t.clicks[#t.clicks + 1] = tok end
-      t.unsubscribe = html:match('href="https://t%.example%.com/u/([^"]+)"')
-      tokens[to:match("<?([^<>%s]+@[^<>%s]+)>?")] = t
-    end
+    serve.run_campaign(dir, "news", sink.port,
+      [[{ { email = "anna@example.net", name = "Anna" }, { email = "bob@example.net", name = "Bob" } }]], store_path)
+    tokens = serve.tokens(sink.files())
     store = assert(mailcast.store(store_path))
     cid = assert(store:find_campaign("news"))
-    port, pid = start_serve(dir, store_path)
+    port, pid = serve.start(dir, store_path)
   end)
 
   teardown(function()
@@ -241,11 +162,8 @@ describe("mailcast serve", function()
     assert.equal(1, (hits("unsubscribed", 1)))
     assert.is_nil(store:suppressed("bob@example.net"))
 
-    mime.write(dir .. "/second.lua", campaign_script("second", sink.port,
-      [[{ { email = "anna@example.net", name = "Anna" }, { email = "bob@example.net", name = "Bob" } }]]))
-    local out, rc = helper.sh(q(helper.runner) .. " run " .. q(dir .. "/second.lua") .. " --quiet --store "
-      .. q(store_path))
-    assert.equal(0, rc, out)
+    serve.run_campaign(dir, "second", sink.port,
+      [[{ { email = "anna@example.net", name = "Anna" }, { email = "bob@example.net", name = "Bob" } }]], store_path)
     local counts = store:counts(assert(store:find_campaign("second")))
     assert.equal(1, counts.delivered)
     assert.equal(1, counts.suppressed)
@@ -321,161 +239,6 @@ describe("mailcast serve", function()
       if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then break end
       socket.sleep(0.05)
     end
-    pid = nil
-    local out = try_read(dir .. "/serve.out") or ""
-    assert.matches("mailcast serve: %d+ events recorded", out)
-    assert.not_matches("Sanitizer", out)
-    assert.not_matches("runtime error", out)
-  end)
-end)
-
-describe("mailcast serve webhooks", function()
-  local HOOK_SECRET = "a webhook secret"
-  local dir, sink, port, pid, rpid, rport, cid
-  local tokens = {}
-
-  -- The receiver's log: one table per POST.
-  local function received()
-    local out = {}
-    for line in (try_read(dir .. "/hooks.log") or ""):gmatch("[^\n]+") do
-      local path, event, stamp, sig, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
-      out[#out + 1] = { path = path, event = event, stamp = stamp, sig = sig, body = body }
-    end
-    return out
-  end
-
-  -- Waits for POSTs to path whose body matches pattern; returns them.
-  local function wait_for(path, pattern, n, seconds)
-    local found
-    for _ = 1, seconds * 20 do
-      found = {}
-      for _, r in ipairs(received()) do
-        if r.path == path and r.body:find(pattern) then found[#found + 1] = r end
-      end
-      if #found >= n then break end
-      socket.sleep(0.05)
-    end
-    return found
-  end
-
-  local function hmac_hex(data)
-    mime.write(dir .. "/signed", data)
-    local out = helper.sh("openssl dgst -sha256 -hmac " .. q(HOOK_SECRET) .. " " .. q(dir .. "/signed"))
-    return out:match("= (%x+)")
-  end
-
-  setup(function()
-    dir = mime.tmpdir()
-    sink = builtin_sink.start("--quiet")
-    local store_path = dir .. "/hooks.mailcast.db"
-    mime.write(dir .. "/campaign.lua", campaign_script("hooks", sink.port,
-      [[{ { email = "cleo@example.net", name = "Cleo" } }]]))
-    local out, code = helper.sh(q(helper.runner) .. " run " .. q(dir .. "/campaign.lua") .. " --quiet --store "
-      .. q(store_path))
-    assert.equal(0, code, out)
-    local html
-    local function walk(e)
-      if e.content_type == "text/html" then return e.body end
-      for _, p in ipairs(e.parts or {}) do local b = walk(p) if b then return b end end
-    end
-    html = walk(mailcast.parse(sink.files()[1]))
-    tokens.open = html:match('<img src="https://t%.example%.com/o/([^"]+)"')
-    tokens.click = html:match('href="https://t%.example%.com/c/([^"]+)"')
-    local store = assert(mailcast.store(store_path))
-    cid = assert(store:find_campaign("hooks"))
-    store:close()
-
-    local p = io.popen(string.format("timeout 300 /usr/bin/python3 %s %s %s > /dev/null 2>&1 & echo $!",
-      q(helper.root .. "/spec/support/webhook_receiver.py"), q(dir .. "/hooks.port"), q(dir .. "/hooks.log")))
-    rpid = p:read("l")
-    p:close()
-    for _ = 1, 500 do
-      local text = try_read(dir .. "/hooks.port")
-      rport = text and tonumber(text:match("%d+"))
-      if rport then break end
-      socket.sleep(0.02)
-    end
-    assert.is_number(rport)
-    local base = "http://127.0.0.1:" .. rport
-    local cmd = string.format("MAILCAST_TRACK_SECRET=%s HOOK_KEY=%s timeout 300 %s serve --store %s"
-      .. " --listen 127.0.0.1:0 --port-file %s --webhook %s --webhook %s --webhook %s --webhook-secret-env HOOK_KEY"
-      .. " > %s 2>&1 & echo $!", q(SECRET), q(HOOK_SECRET), q(helper.runner), q(store_path),
-      q(dir .. "/port"), q(base .. "/ok"), q(base .. "/flaky"), q(base .. "/hang"), q(dir .. "/serve.out"))
-    p = io.popen(cmd)
-    pid = p:read("l")
-    p:close()
-    for _ = 1, 500 do
-      local text = try_read(dir .. "/port")
-      port = text and tonumber(text:match("%d+"))
-      if port then break end
-      socket.sleep(0.02)
-    end
-    assert.is_number(port, try_read(dir .. "/serve.out"))
-  end)
-
-  teardown(function()
-    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
-    if rpid then os.execute("kill " .. rpid .. " 2>/dev/null") end
-    if sink then sink.cleanup() end
-    if dir then mime.rmdir(dir) end
-  end)
-
-  it("refuses to start with webhooks but no webhook secret", function()
-    local out, code = helper.sh(string.format("MAILCAST_TRACK_SECRET=%s MAILCAST_WEBHOOK_SECRET= %s serve"
-      .. " --store %s --listen 127.0.0.1:0 --webhook http://127.0.0.1:9/x", q(SECRET), q(helper.runner),
-      q(dir .. "/none.db")))
-    assert.equal(2, code)
-    assert.matches("webhooks need a secret", out)
-  end)
-
-  it("answers the pixel at once while a webhook hangs", function()
-    local t0 = socket.gettime()
-    local code, body = request(port, "GET", "/o/" .. tokens.open)
-    assert.equal(200, code)
-    assert.equal(GIF, body)
-    assert.is_true(socket.gettime() - t0 < 2)
-    assert.equal(1, #wait_for("/hang", '"event":"opened"', 1, 5))
-    t0 = socket.gettime()
-    code = request(port, "GET", "/healthz")
-    assert.equal(200, code)
-    assert.is_true(socket.gettime() - t0 < 2)
-  end)
-
-  it("POSTs an open and a click as signed JSON naming the campaign, recipient and kind", function()
-    assert.equal(302, (request(port, "GET", "/c/" .. tokens.click)))
-    local opens = wait_for("/ok", '"event":"opened"', 1, 5)
-    local clicks = wait_for("/ok", '"event":"clicked"', 1, 5)
-    assert.equal(1, #opens)
-    assert.equal(1, #clicks)
-    for _, r in ipairs { opens[1], clicks[1] } do
-      assert.matches('"campaign":' .. cid .. ',', r.body)
-      assert.matches('"recipient":%d+', r.body)
-      assert.equal(r.body:match('"event":"(%a+)"'), r.event)
-      assert.matches("^%d+$", r.stamp)
-      assert.equal("sha256=" .. hmac_hex(r.stamp .. "." .. r.body), r.sig)
-    end
-    assert.matches('"link":1,', clicks[1].body)
-  end)
-
-  it("retries after two 500s and delivers on the third try", function()
-    local tries = wait_for("/flaky", '"event":"opened"', 3, 10)
-    assert.equal(3, #tries)
-    assert.equal(tries[1].body, tries[3].body)
-    local _, text = request(port, "GET", "/metrics")
-    assert.matches('mailcast_webhook_deliveries_total{result="ok"} %d+', text)
-    assert.matches("mailcast_webhook_queue %d+", text)
-  end)
-
-  it("stops cleanly on SIGTERM with deliveries pending", function()
-    -- to serve itself: timeout(1) would pass SIGTERM on twice (to the child
-    -- and to its group), and the second may land after serve has let go of it
-    os.execute("pkill -TERM -P " .. pid)
-    local gone = false
-    for _ = 1, 100 do
-      if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then gone = true break end
-      socket.sleep(0.05)
-    end
-    assert.is_true(gone)
     pid = nil
     local out = try_read(dir .. "/serve.out") or ""
     assert.matches("mailcast serve: %d+ events recorded", out)
