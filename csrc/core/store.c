@@ -355,6 +355,21 @@ void mc_store_claims_free(mc_claim_t *c, size_t n) {
 }
 
 
+/* The event of an outcome (what webhooks and reports read). */
+static int add_event(mc_store_t *s, long long campaign, long long id, mc_rstate_t state, int code,
+                     const char *enhanced, const char *text, double now, mc_error_t *e) {
+  sqlite3_stmt *ev = s->q[Q_EVENT];
+  sqlite3_bind_int64(ev, 1, campaign);
+  sqlite3_bind_int64(ev, 2, id);
+  sqlite3_bind_double(ev, 3, now);
+  sqlite3_bind_text(ev, 4, state_names[state], -1, SQLITE_STATIC);
+  sqlite3_bind_int(ev, 5, code);
+  if (enhanced) sqlite3_bind_text(ev, 6, enhanced, -1, SQLITE_TRANSIENT);
+  if (text) sqlite3_bind_text(ev, 7, text, -1, SQLITE_TRANSIENT);
+  return run(s, Q_EVENT, e);
+}
+
+
 static int set_state(mc_store_t *s, long long id, mc_rstate_t state, const char *text,
                      double now, mc_error_t *e) {
   sqlite3_stmt *st = s->q[Q_SET_STATE];
@@ -410,7 +425,8 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
     if (sup) {
       char text[300];
       snprintf(text, sizeof text, "suppressed: %s", reason);
-      if (set_state(s, list[i].id, MC_R_SUPPRESSED, text, now, e) != 0) goto fail;
+      if (set_state(s, list[i].id, MC_R_SUPPRESSED, text, now, e) != 0
+          || add_event(s, campaign, list[i].id, MC_R_SUPPRESSED, 0, NULL, text, now, e) != 0) goto fail;
       list[i].suppressed = strdup(text);   /* kept in the list: the caller logs it */
       if (list[i].suppressed == NULL) { mc_error_set(e, "out of memory"); goto fail; }
       continue;
@@ -449,15 +465,7 @@ int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
   sqlite3_clear_bindings(st);
   if (rc == SQLITE_DONE) { mc_error_set(e, "store: no recipient %lld", id); return -1; }
   if (rc != SQLITE_ROW) return db_error(s, e, "finish");
-  sqlite3_stmt *ev = s->q[Q_EVENT];
-  sqlite3_bind_int64(ev, 1, campaign);
-  sqlite3_bind_int64(ev, 2, id);
-  sqlite3_bind_double(ev, 3, now);
-  sqlite3_bind_text(ev, 4, state_names[state], -1, SQLITE_STATIC);
-  sqlite3_bind_int(ev, 5, code);
-  if (enhanced) sqlite3_bind_text(ev, 6, enhanced, -1, SQLITE_TRANSIENT);
-  if (text) sqlite3_bind_text(ev, 7, text, -1, SQLITE_TRANSIENT);
-  return run(s, Q_EVENT, e);
+  return add_event(s, campaign, id, state, code, enhanced, text, now, e);
 }
 
 

@@ -111,6 +111,7 @@ end
 --   limits = {connections=, messages_per_connection=, rate=, ...},
 --   retry = {first = 300, factor = 2, max = 21600, max_age = 259200},
 --   max_in_flight = 1000, log = path | false, suppress_hard_bounces = true,
+--   webhooks = {url, ...} (mailcast serve POSTs this campaign's events there),
 --   bounce_rules = {{lua pattern, reason}...}, classify = function(reply, result) -> reason,
 --   personalize=, on_reply=, on_delivered=, on_deferred=, on_failed=}
 -- subject, text and html are templates ({{name}}; HTML escaped in html).
@@ -135,7 +136,7 @@ function M.new(t)
     recipients = t.recipients, address_field = t.address or "email",
     routes = routes, default_route = default_route,
     limits = dispatch.limits(DEFAULT_LIMITS, t.limits), retry = t.retry or {},
-    max_in_flight = t.max_in_flight or 1000, log = t.log, hook_limit = t.hook_limit,
+    webhooks = t.webhooks, max_in_flight = t.max_in_flight or 1000, log = t.log, hook_limit = t.hook_limit,
     suppress_hard = t.suppress_hard_bounces ~= false,
     classify_extra = (t.bounce_rules or t.classify) and { rules = t.bounce_rules, classify = t.classify } or nil,
     hooks = { personalize = t.personalize, route = type(t.route) == "function" and t.route or nil,
@@ -426,6 +427,11 @@ function Campaign:run(opts)
   local store, err = mailcast.store(path)
   if not store then return nil, err end
   local id = assert(store:campaign(self.name))
+  if self.webhooks then
+    -- Kept in the store, where `mailcast serve` finds them.
+    local ok, werr = require("mailcast.webhooks").register(path, id, self.webhooks)
+    if not ok then store:close() return nil, "campaign: webhooks: " .. tostring(werr) end
+  end
   local redo = store:recover(id)
   if redo > 0 then self:warn(string.format("%d recipients were in flight when the last run stopped; sending them again", redo)) end
   local log_to = opts.log
