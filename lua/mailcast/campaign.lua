@@ -311,8 +311,9 @@ function Campaign:submit(run, r)
   if run.log then run.log:outcome(self.name, r.address, state, { code = 0, text = why }, r.attempts) end
 end
 
--- Records the outcome of one recipient's transaction: the state it
--- leads to (as on_reply may decide), when to retry, the log, the hooks.
+-- Decides what one recipient's transaction leads to (as on_reply may
+-- decide) and when to retry, and logs it: {r=, state=, reply=, next_at=,
+-- suppress = why, when the address goes on the suppression list}.
 function Campaign:settle(run, o)
   local r, reply = o.owner.r, o.result.recipients[1]
   if type(o.owner.message) == "userdata" then o.owner.message:close() end
@@ -325,7 +326,7 @@ function Campaign:settle(run, o)
     if DECISIONS[decision] then state = DECISIONS[decision]
     else self:warn(string.format("%s: on_reply answered '%s', not defer, fail or suppress", r.address, tostring(decision))) end
   end
-  local next_at, expired = 0, false
+  local next_at, expired, suppress = 0, false, nil
   if state == "deferred" then
     if os.time() - (r.first_at or os.time()) > run.max_age then
       state, reply.text, expired = "failed", "expired: " .. (reply.text or ""), true
@@ -335,19 +336,19 @@ function Campaign:settle(run, o)
       next_at = os.time() + math.max(1, self:backoff(r.attempts + 1))
     end
   elseif state == "suppressed" then
-    assert(run.store:suppress(r.address, string.format("%d %s", reply.code or 0, reply.text or "")))
+    suppress = string.format("%d %s", reply.code or 0, reply.text or "")
   elseif state == "failed" and reply.hard and self.suppress_hard then
     -- A mailbox that does not exist (or a domain) stays off the list for
     -- every campaign of the store: the list is kept clean as it is sent.
-    assert(run.store:suppress(r.address, "hard bounce: " .. reply.reason))
+    suppress = "hard bounce: " .. reply.reason
   end
-  assert(run.store:finish(r.id, state, reply, next_at))
   if run.log and state ~= "deferred" then
     run.log:outcome(self.name, r.address, expired and "expired" or state, reply, r.attempts + 1)
   end
-  local hook = state == "delivered" and "on_delivered" or state == "deferred" and "on_deferred" or "on_failed"
-  call_hook(self, hook, r.address, reply)
+  return { r = r, state = state, reply = reply, next_at = next_at, suppress = suppress }
 end
+
+local NOTIFY = { delivered = "on_delivered", deferred = "on_deferred" }
 
 -- Adds the reply's reason in the bounce taxonomy (reason, category,
 -- hard) as the campaign's rules and classify hook decide.
@@ -391,13 +392,23 @@ function Campaign:refill(run)
   return true
 end
 
--- Records a list of outcomes in one commit of the store.
+-- Records a list of outcomes in one commit of the store, then tells the
+-- hooks. Everything is decided before the commit begins: the store's
+-- write lock, which the other workers of a run wait for, is held only
+-- for the writes.
 function Campaign:record(run, outcomes)
   if #outcomes == 0 then return end
-  assert(run.store:begin())
-  for _, o in ipairs(outcomes) do self:settle(run, o) end
-  assert(run.store:commit())
+  local settled = {}
+  for i, o in ipairs(outcomes) do settled[i] = self:settle(run, o) end
+  local store = run.store
+  assert(store:begin())
+  for _, s in ipairs(settled) do
+    if s.suppress then assert(store:suppress(s.r.address, s.suppress)) end
+    assert(store:finish(s.r.id, s.state, s.reply, s.next_at))
+  end
+  assert(store:commit())
   if run.log then run.log:flush() end
+  for _, s in ipairs(settled) do call_hook(self, NOTIFY[s.state] or "on_failed", s.r.address, s.reply) end
 end
 
 function Campaign:show(run, final)
