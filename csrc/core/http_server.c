@@ -298,7 +298,7 @@ static void on_click(mc_http_t *h, struct evhttp_request *req, const char *tok) 
   if (check_token(h, tok, MC_TOKEN_CLICK, &t) != 0) { not_found(req); return; }
   char *url = NULL;
   mc_error_t e;
-  int rc = mc_store_link_get(h->o.store, (long long)t.campaign, (long long)t.link, &url, &e);
+  int rc = mc_store_link_for(h->o.store, (long long)t.campaign, (long long)t.recipient, (long long)t.link, &url, &e);
   if (rc < 0) {
     h->errors++;
     log_error(h, "link", &e);

@@ -64,6 +64,16 @@ static const char serve_schema[] =
   "  campaign INTEGER NOT NULL, idx INTEGER NOT NULL, url TEXT NOT NULL,"
   "  PRIMARY KEY(campaign, idx));";
 
+/* Added for personalised links: the URL a recipient's message had at a
+ * link index when it was not the campaign's (a {{variable}} in the href,
+ * or a repeated section whose indexes differ by recipient), so a click
+ * goes to the link as that recipient saw it. Only the differing ones are
+ * kept: a newsletter that is the same for everyone has no rows here. */
+static const char recipient_links_schema[] =
+  "CREATE TABLE IF NOT EXISTS recipient_links("
+  "  campaign INTEGER NOT NULL, recipient INTEGER NOT NULL, idx INTEGER NOT NULL,"
+  "  url TEXT NOT NULL, PRIMARY KEY(campaign, recipient, idx)) WITHOUT ROWID;";
+
 /* A worker of `mailcast run --workers N` sees only its shard of the
  * recipients: those whose mc_shard() hash (of the domain, or of the
  * whole address) leaves its index modulo N. One worker (N = 1) sees all. */
@@ -79,7 +89,8 @@ enum {
   Q_REPORT_CAMPAIGNS, Q_REPORT_REASONS, Q_REPORT_NEXT_DUE, Q_REPORT_RECIPIENTS,
   Q_RECIPIENT, Q_BY_ADDRESS, Q_EVENT_BOUNCE, Q_SOFT_COUNT, Q_SUPPRESSION_GET,
   Q_SUPPRESSION_LIST, Q_SEEN_GET, Q_SEEN_SET, Q_SECRET_ADD, Q_SECRET_GET,
-  Q_LINK_ADD, Q_LINK_GET, Q_HIT, Q_HIT_SEEN, Q_HIT_COUNT, NQUERIES
+  Q_LINK_ADD, Q_LINK_GET, Q_LINK_RECIPIENT_ADD, Q_LINK_FOR, Q_LINKS, Q_HIT, Q_HIT_SEEN, Q_HIT_COUNT,
+  NQUERIES
 };
 
 static const char *const queries[NQUERIES] = {
@@ -144,6 +155,18 @@ static const char *const queries[NQUERIES] = {
   [Q_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1",
   [Q_LINK_ADD] = "INSERT OR IGNORE INTO links(campaign, idx, url) VALUES (?1, ?2, ?3)",
   [Q_LINK_GET] = "SELECT url FROM links WHERE campaign = ?1 AND idx = ?2",
+  /* The latest wins: a retry's message is the one the recipient has. */
+  [Q_LINK_RECIPIENT_ADD] = "INSERT INTO recipient_links(campaign, recipient, idx, url)"
+                           " VALUES (?1, ?2, ?3, ?4)"
+                           " ON CONFLICT(campaign, recipient, idx) DO UPDATE SET url = ?4",
+  /* One row always: the recipient's own URL, else the campaign's, else
+   * NULL. Recipient 0 (aggregate tokens) has no rows of its own. */
+  [Q_LINK_FOR] = "SELECT coalesce("
+                 "(SELECT url FROM recipient_links WHERE campaign = ?1 AND recipient = ?2 AND idx = ?3),"
+                 " (SELECT url FROM links WHERE campaign = ?1 AND idx = ?3))",
+  [Q_LINKS] = "SELECT idx AS idx, url AS url FROM links WHERE campaign = ?1 AND ?2 = 0"
+              " UNION ALL SELECT idx, url FROM recipient_links"
+              " WHERE campaign = ?1 AND recipient = ?2 AND ?2 > 0 ORDER BY 1",
   [Q_HIT] = "INSERT INTO events(campaign, recipient, at, kind, text, link, machine)"
             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
   [Q_HIT_COUNT] = "SELECT count(*), coalesce(sum(machine), 0), coalesce(sum(text = 'first'), 0)"
@@ -202,6 +225,7 @@ static int migrate(mc_store_t *s, mc_error_t *e) {
   sqlite3_finalize(st);
   if (!have && sqlite3_exec(s->db, serve_migration, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
   if (sqlite3_exec(s->db, serve_schema, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
+  if (sqlite3_exec(s->db, recipient_links_schema, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
   if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
   return 0;
 fail_rollback:
@@ -756,6 +780,45 @@ int mc_store_link_get(mc_store_t *s, long long campaign, long long index, char *
   if (rc != SQLITE_ROW) return db_error(s, e, "link");
   if (*url == NULL) { mc_error_set(e, "out of memory"); return -1; }
   return 1;
+}
+
+
+int mc_store_link_recipient(mc_store_t *s, long long campaign, long long recipient,
+                            long long index, const char *url, size_t len, mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_LINK_RECIPIENT_ADD);
+  sqlite3_bind_int64(st, 1, campaign);
+  sqlite3_bind_int64(st, 2, recipient);
+  sqlite3_bind_int64(st, 3, index);
+  sqlite3_bind_text(st, 4, url, (int)len, SQLITE_TRANSIENT);
+  return run(s, Q_LINK_RECIPIENT_ADD, e);
+}
+
+
+int mc_store_link_for(mc_store_t *s, long long campaign, long long recipient, long long index,
+                      char **url, mc_error_t *e) {
+  *url = NULL;
+  sqlite3_stmt *st = fresh(s, Q_LINK_FOR);
+  sqlite3_bind_int64(st, 1, campaign);
+  sqlite3_bind_int64(st, 2, recipient);
+  sqlite3_bind_int64(st, 3, index);
+  int rc = sqlite3_step(st);
+  int found = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
+  if (found) *url = strdup((const char *)sqlite3_column_text(st, 0));
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_ROW) return db_error(s, e, "link");
+  if (!found) return 0;
+  if (*url == NULL) { mc_error_set(e, "out of memory"); return -1; }
+  return 1;
+}
+
+
+int mc_store_links(mc_store_t *s, long long campaign, long long recipient, mc_row_cb cb, void *arg,
+                   mc_error_t *e) {
+  sqlite3_stmt *st = fresh(s, Q_LINKS);
+  sqlite3_bind_int64(st, 1, campaign);
+  sqlite3_bind_int64(st, 2, recipient);
+  return each_row(s, st, cb, arg, e);
 }
 
 

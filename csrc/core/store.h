@@ -164,8 +164,9 @@ int mc_store_secret(mc_store_t *s, const char *name, unsigned char *out, size_t 
                     size_t *len, mc_error_t *e);
 
 /* mailcast serve -----------------------------------------------------------
- * A campaign's tracked link index (from 1) and its URL: the only place a
- * click is sent to. Kept when already there. */
+ * A campaign's tracked link index (from 1) and its URL: with a
+ * recipient's own URLs (mc_store_link_recipient), the only places a click
+ * is sent to. Kept when already there. */
 int mc_store_link(mc_store_t *s, long long campaign, long long index, const char *url,
                   mc_error_t *e);
 
@@ -173,6 +174,24 @@ int mc_store_link(mc_store_t *s, long long campaign, long long index, const char
  * index, 0 when not, -1. */
 int mc_store_link_get(mc_store_t *s, long long campaign, long long index, char **url,
                       mc_error_t *e);
+
+/* A link as one recipient's message had it, where it was not the
+ * campaign's URL for that index (recipient from 1; url is len bytes).
+ * Replaces what the recipient had there: the latest message counts. */
+int mc_store_link_recipient(mc_store_t *s, long long campaign, long long recipient,
+                            long long index, const char *url, size_t len, mc_error_t *e);
+
+/* Where a click on link index of recipient's message goes: 1 and *url
+ * (malloc'd, the caller frees it) for the recipient's own URL of that
+ * index when there is one, else the campaign's; 0 when neither is
+ * there, -1. Recipient 0 (aggregate tokens) gets the campaign's only. */
+int mc_store_link_for(mc_store_t *s, long long campaign, long long recipient, long long index,
+                      char **url, mc_error_t *e);
+
+/* The campaign's links (recipient 0), or only recipient's own ones,
+ * by index (rows: idx, url). */
+int mc_store_links(mc_store_t *s, long long campaign, long long recipient, mc_row_cb cb, void *arg,
+                   mc_error_t *e);
 
 /* A tracking event: an open (text "first" or "repeat" for the
  * recipient; machine when a prefetching proxy or scanner fetched it), a

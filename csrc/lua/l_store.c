@@ -1,4 +1,5 @@
 /* mailcast.Store: the campaign store from Lua. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -434,15 +435,70 @@ static int s_close(lua_State *L) {
 }
 
 
-/* store:link(campaign, index, url) -> true | fail, message (kept when
- * the campaign has that index already) */
+/* store:link(campaign, index, url [, recipient]) -> true | fail, message
+ * Without recipient: the campaign's URL of that index (kept when the
+ * campaign has that index already). With one (from 1): that recipient's
+ * own URL of the index, where their message differed from the campaign's
+ * (the latest one written counts). */
 static int s_link(lua_State *L) {
   mc_store_t *s = check(L);
   mc_error_t e;
   lua_Integer campaign = luaL_checkinteger(L, 2), index = luaL_checkinteger(L, 3);
-  const char *url = luaL_checkstring(L, 4);
+  size_t len;
+  const char *url = luaL_checklstring(L, 4, &len);
+  lua_Integer recipient = luaL_optinteger(L, 5, 0);
   luaL_argcheck(L, index >= 1, 3, "a link index starts at 1");
-  return ok_or_fail(L, mc_store_link(s, campaign, index, url, &e), &e);
+  luaL_argcheck(L, recipient >= 0, 5, "a recipient id starts at 1");
+  if (recipient == 0) return ok_or_fail(L, mc_store_link(s, campaign, index, url, &e), &e);
+  return ok_or_fail(L, mc_store_link_recipient(s, campaign, recipient, index, url, len, &e), &e);
+}
+
+
+/* Sets t[idx] = url for a row of mc_store_links, t on the stack top. */
+static int set_link(void *arg, const mc_col_t *cols, int n) {
+  lua_State *L = arg;
+  if (n < 2 || cols[0].type != MC_COL_INT || cols[1].type != MC_COL_TEXT) return 0;
+  lua_pushlstring(L, cols[1].t, cols[1].len);
+  lua_rawseti(L, -2, cols[0].i);
+  return 0;
+}
+
+
+/* store:links(campaign [, recipient]) -> {[index] = url...}: the
+ * campaign's links, or only the recipient's own ones. */
+static int s_links(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_checkinteger(L, 2), recipient = luaL_optinteger(L, 3, 0);
+  lua_newtable(L);
+  mc_error_t e;
+  if (mc_store_links(s, campaign, recipient, set_link, L, &e) != 0) return mc_l_fail(L, &e);
+  return 1;
+}
+
+
+static int url_gc(lua_State *L) {
+  char **url = lua_touserdata(L, 1);
+  free(*url);
+  *url = NULL;
+  return 0;
+}
+
+
+/* store:link_for(campaign, recipient, index) -> url | nil: where mailcast
+ * serve sends that recipient's click on the index (0: aggregate). */
+static int s_link_for(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_checkinteger(L, 2), recipient = luaL_checkinteger(L, 3);
+  lua_Integer index = luaL_checkinteger(L, 4);
+  char **url = mc_l_guard(L, sizeof *url, url_gc);   /* frees the copy if pushing it raises */
+  int guard = lua_gettop(L);
+  mc_error_t e;
+  int rc = mc_store_link_for(s, campaign, recipient, index, url, &e);
+  if (rc < 0) return mc_l_fail(L, &e);
+  if (rc == 0) lua_pushnil(L);
+  else lua_pushstring(L, *url);
+  mc_l_release(L, guard, url_gc);
+  return 1;
 }
 
 
@@ -470,7 +526,8 @@ static const luaL_Reg methods[] = {
   {"event", s_event}, {"soft_bounces", s_soft_bounces}, {"suppression", s_suppression},
   {"suppression_list", s_suppression_list}, {"seen", s_seen}, {"mark_seen", s_mark_seen},
   {"secret", s_secret}, {"rollback", s_rollback},
-  {"link", s_link}, {"hits", s_hits}, {NULL, NULL},
+  {"link", s_link}, {"links", s_links}, {"link_for", s_link_for}, {"hits", s_hits},
+  {NULL, NULL},
 };
 
 

@@ -113,6 +113,9 @@ static int track_state_gc(lua_State *L) {
 typedef struct {
   int token_fn, links_fn;   /* stack indices; 0 when there is none */
   int list;                 /* the list of links is wanted */
+  int stored;               /* stack index of {[index] = url} to compare with; 0: none */
+  int changed;              /* stack index of the table of differing links (nil until one) */
+  int skip_differing;       /* a link unlike its stored URL is left alone, not reported */
   mc_token_key_t *key;
   mc_token_t tok;
   const char *base;
@@ -225,6 +228,42 @@ static void push_span(lua_State *L, const mc_buf_t *b, size_t at, size_t len) {
 }
 
 
+/* How link index (its URL at stack index url, or still in the scan when
+ * url is 0) compares with the stored URL of its index: 0 the same, 1
+ * none stored, 2 another one, -1 not a string there. Nothing is made in
+ * Lua for a link that matches. */
+static int compare_stored(lua_State *L, const track_job *j, lua_Integer index, int url,
+                          const mc_html_link_t *l) {
+  int type = lua_rawgeti(L, j->stored, index);
+  int r = 1;
+  if (type == LUA_TSTRING) {
+    size_t n, m;
+    const char *want = lua_tolstring(L, -1, &n), *have;
+    if (url) have = lua_tolstring(L, url, &m);
+    else {
+      have = j->st->scan.strings.data ? j->st->scan.strings.data + l->url : "";
+      m = l->url_len;
+    }
+    r = n == m && memcmp(want, have, n) == 0 ? 0 : 2;
+  } else if (type != LUA_TNIL) r = -1;
+  lua_pop(L, 1);
+  return r;
+}
+
+
+/* changed[index] = the link's URL, the table made on the first. */
+static void report_changed(lua_State *L, const track_job *j, lua_Integer index, int url,
+                           const mc_html_link_t *l) {
+  if (lua_isnil(L, j->changed)) {
+    lua_createtable(L, 0, 4);
+    lua_replace(L, j->changed);
+  }
+  if (url) lua_pushvalue(L, url);
+  else push_span(L, &j->st->scan.strings, l->url, l->url_len);
+  lua_rawseti(L, j->changed, index);
+}
+
+
 /* Decides about link i and, when a list is wanted, appends its entry
  * {index=, url=, text=, tracked=, skip=} to the list on the top of the
  * stack: 0, or -1 with fail and a message pushed. Without a list and a
@@ -246,6 +285,12 @@ static int one_link(lua_State *L, const track_job *j, size_t i) {
     if (r < 0) return -1;
     if (r == 0) why = "hook";
   }
+  int differs = 0;
+  if (why == NULL && j->stored) {
+    differs = compare_stored(L, j, index, url, l);
+    if (differs < 0) return failure(L, index, "the stored links must be URLs by index");
+    if (differs == 2 && j->skip_differing) why = "personal";
+  }
   if (why == NULL) {
     size_t at = st->hrefs.len;
     int r = make_token(L, j, MC_TOKEN_CLICK, index, url, text, "c", &st->hrefs);
@@ -254,6 +299,7 @@ static int one_link(lua_State *L, const track_job *j, size_t i) {
     else {
       st->href_at[i] = at;
       st->href_len[i] = st->hrefs.len - at;
+      if (differs) report_changed(L, j, index, url, l);
     }
   }
   if (j->list) {
@@ -332,9 +378,14 @@ static int rewrite(lua_State *L, const char *html, size_t n, track_state *st, in
 /* track_html(html, {base=, token=function(kind, index, url, text) ->
  *   token | false, or token={secret=, campaign=, recipient=},
  *   links=function(index, url, text) -> url | false | nil, pixel=true,
- *   unsubscribe_url=, list=true})
+ *   unsubscribe_url=, list=true, stored={[index] = url}, differ="report"})
  *   -> html, {{index=, url=, text=, tracked=, skip=}...} (only html with
- *   list=false) | fail, message */
+ *   list=false) | fail, message
+ * With stored (the campaign's links), a third result: {[index] = url} of
+ * the tracked links whose URL is not the stored one of their index, or
+ * nil when every one is. differ="skip" leaves a link whose index has
+ * another stored URL alone instead (skip "personal"), so only links with
+ * no stored URL yet are reported. The second result is nil without list. */
 static int l_track_html(lua_State *L) {
   size_t n;
   const char *html = luaL_checklstring(L, 1, &n);
@@ -352,8 +403,18 @@ static int l_track_html(lua_State *L) {
   else if (!lua_isnil(L, 5)) return luaL_error(L, "track_html: 'links' must be a function");
   int pixel = mc_l_optbool(L, 2, "pixel", 1);
   j.list = mc_l_optbool(L, 2, "list", 1);
-  lua_getfield(L, 2, "token");                                          /* 6 */
-  if (read_token(L, 6, &j) != 0) return 2;                              /* 7: a key's box */
+  lua_getfield(L, 2, "stored");                                         /* 6 */
+  if (lua_istable(L, 6)) j.stored = 6;
+  else if (!lua_isnil(L, 6)) return luaL_error(L, "track_html: 'stored' must be a table");
+  lua_getfield(L, 2, "differ");                                         /* 7 */
+  if (!lua_isnil(L, 7)) {
+    const char *differ = lua_tostring(L, 7);
+    if (differ == NULL || (strcmp(differ, "skip") != 0 && strcmp(differ, "report") != 0))
+      return luaL_error(L, "track_html: 'differ' must be \"report\" or \"skip\"");
+    j.skip_differing = differ[0] == 's';
+  }
+  lua_getfield(L, 2, "token");                                          /* 8 */
+  if (read_token(L, 8, &j) != 0) return 2;                              /* 9: a key's box */
   track_state *st = mc_l_guard(L, sizeof *st, track_state_gc);
   int guard = lua_gettop(L);
   j.st = st;
@@ -370,7 +431,9 @@ static int l_track_html(lua_State *L) {
   st->edits = calloc(room, sizeof *st->edits);
   if (!st->href_at || !st->href_len || !st->edits) return luaL_error(L, "not enough memory");
   for (size_t i = 0; i < count; i++) st->href_at[i] = MC_HTML_NONE;
-  if (j.list) lua_createtable(L, count < INT32_MAX ? (int)count : 0, 0);
+  lua_pushnil(L);   /* the differing links, made when there is one */
+  j.changed = lua_gettop(L);
+  if (j.list) lua_createtable(L, count < INT32_MAX ? (int)count : 0, 0);   /* one_link's stack top */
   else lua_pushnil(L);
   int list = lua_gettop(L), results = 0;
   for (size_t i = 0; i < count && results == 0; i++)
@@ -382,9 +445,13 @@ static int l_track_html(lua_State *L) {
   }
   if (results == 0) {
     results = rewrite(L, html, n, st, pixel);
-    if (results == 1 && j.list) {
+    if (results == 1 && (j.list || j.stored)) {
       lua_pushvalue(L, list);
       results = 2;
+      if (j.stored) {
+        lua_pushvalue(L, j.changed);
+        results = 3;
+      }
     }
   }
   mc_l_release(L, guard, track_state_gc);

@@ -79,14 +79,19 @@ function M.headers(s, base, unsubscribe_url)
   return h
 end
 
---- bodies(s, campaign, recipient, text, html, unsubscribe_url [, on_links]) -> text, html
+--- bodies(s, campaign, recipient, text, html, unsubscribe_url [, stored]) -> text, html, changed
 -- The links of the HTML (and of the text, with track.text) rewritten to
 -- the tracking server, the pixel added; the unsubscribe link left alone.
--- on_links(links), when given, receives the message's tracked links
--- ({index=, url=} in order) for the store: the click server redirects
--- only to those (a campaign passes it for its first message).
+-- stored, when given, is the campaign's links as stored ({[index] =
+-- url}); changed is then {[index] = url} of this message's tracked links
+-- that are not the stored one of their index (nil when none is: the
+-- usual case, and nothing is made per link for it). The caller stores
+-- those, for the campaign when the index has none yet, else for the
+-- recipient: the click server redirects only to stored links. In
+-- aggregate mode a token names no recipient, so a link unlike the
+-- stored one of its index is left untracked in this message instead.
 -- Raises "tracking: ..." when the track hook or the scanner fails.
-function M.bodies(s, campaign, recipient, text, html, unsubscribe_url, on_links)
+function M.bodies(s, campaign, recipient, text, html, unsubscribe_url, stored)
   local t = s.track
   if not t then return text, html end
   local opts = {
@@ -95,27 +100,21 @@ function M.bodies(s, campaign, recipient, text, html, unsubscribe_url, on_links)
     unsubscribe_url = unsubscribe_url, text = t.text,
     -- Text links are numbered after the HTML's: every message needs the
     -- HTML's list then, for the same numbers as the stored ones.
-    list = on_links ~= nil or (t.text and true or false),
+    list = t.text and true or false,
+    stored = stored,
   }
-  local links
+  local links, changed
   if html then
-    local out, err = track.html(html, opts)
+    local out, err, ch = track.html(html, opts)
     if not out then error("tracking: " .. tostring(err), 0) end
-    html, links = out, err
+    html, links, changed = out, err, ch
   end
   if text and t.text then
-    local out, err = track.text(text, opts, links)
+    local out, err, ch = track.text(text, opts, links, changed)
     if not out then error("tracking: " .. tostring(err), 0) end
-    text, links = out, err
+    text, changed = out, ch
   end
-  if on_links then
-    local tracked = {}
-    for _, link in ipairs(links or {}) do
-      if link.tracked then tracked[#tracked + 1] = { index = link.index, url = link.url } end
-    end
-    on_links(tracked)
-  end
-  return text, html
+  return text, html, changed
 end
 
 --- sign(s, built) -> the message signed (a string), or built as it is.

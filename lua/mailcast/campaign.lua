@@ -173,7 +173,8 @@ end
 -- variable, an address that is no address, a hook that skips).
 -- ids = {campaign=, recipient=, links=}: the store's, for tracking tokens
 -- and the unsubscribe link (a dry run has none and uses 0 and 1); links,
--- when given, receives the tracked links (see bulk.bodies).
+-- when given, is the campaign's stored links, and ids.changed is set to
+-- the message's tracked links that differ from them (see bulk.bodies).
 function Campaign:message(address, vars, ids)
   ids = ids or { campaign = 0, recipient = 1 }
   local unsubscribe_url = bulk.unsubscribe_url(self.bulk, ids.campaign, ids.recipient)
@@ -185,9 +186,9 @@ function Campaign:message(address, vars, ids)
   if subject and self.text then text, err = self.text(vars) end
   if subject and not err and self.html then html, err = self.html(vars) end
   if not err and self.bulk.track then
-    local ok_track, t2, h2 = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html,
+    local ok_track, t2, h2, changed = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html,
       vars.unsubscribe_url, ids.links)
-    if ok_track then text, html = t2, h2 else err = t2 end
+    if ok_track then text, html, ids.changed = t2, h2, changed else err = t2 end
   end
   if err then return nil, err end
   return {
@@ -265,22 +266,57 @@ function Campaign:route_for(address, vars, message)
   return self.default_route
 end
 
+-- Makes the store's URLs of the link indexes in changed that the run has
+-- none for, this message's where no other message (of another worker,
+-- or of a run before) stored one first, and reloads the run's copy: true
+-- when one of them differs from this message's. Only the first message
+-- of a run (and one with an index none had) comes here, so this one
+-- transaction of its own is rare.
+function Campaign:store_new_links(run, changed)
+  local fresh
+  for index, url in pairs(changed) do
+    if run.links[index] == nil then
+      fresh = fresh or {}
+      fresh[index] = url
+    end
+  end
+  if not fresh then return false end
+  assert(run.store:begin())
+  for index, url in pairs(fresh) do assert(run.store:link(run.id, index, url)) end
+  assert(run.store:commit())
+  run.links = assert(run.store:links(run.id))
+  for index, url in pairs(fresh) do
+    if run.links[index] ~= url then return true end
+  end
+  return false
+end
+
+-- Queues the writes of the links of recipient id's message that are not
+-- the campaign's (bulk.bodies): each is the recipient's own, so a click
+-- goes where their message said.
+function Campaign:store_links(run, id, changed)
+  local links = run.links
+  for index, url in pairs(changed) do
+    if links[index] ~= url then
+      run.writes[#run.writes + 1] = function() assert(run.store:link(run.id, index, url, id)) end
+    end
+  end
+end
+
 -- Builds and submits one claimed recipient; what cannot be sent is
 -- finished at once with the reason.
 function Campaign:submit(run, r)
   local vars = decode(r.data)
-  local ids = { campaign = run.id, recipient = r.id }
-  if self.bulk.track and not run.links_stored then
-    -- The first message's tracked links go into the store, where the
-    -- click server finds each one's URL by its index.
-    ids.links = function(links)
-      run.writes[#run.writes + 1] = function()
-        for _, link in ipairs(links) do assert(run.store:link(run.id, link.index, link.url)) end
-      end
-      run.links_stored = true
-    end
-  end
+  local ids = { campaign = run.id, recipient = r.id, links = run.links }
   local msg, why, state = self:message(r.address, vars, ids)
+  if msg and ids.changed and self:store_new_links(run, ids.changed) and self.bulk.track.mode == "aggregate" then
+    -- Another message stored an index first, with another URL: built
+    -- again, this one's link there is left untracked (its click could
+    -- not tell whose URL to go to).
+    ids = { campaign = run.id, recipient = r.id, links = run.links }
+    msg, why, state = self:message(r.address, vars, ids)
+  end
+  if msg and ids.changed then self:store_links(run, r.id, ids.changed) end
   local built
   local from = self.envelope_from
   if msg and self.bounce_domain then
@@ -471,6 +507,9 @@ function Campaign:send(store, id, log_to, opts, workers)
   if not ok then store:close() if log then log:close() end return nil, "campaign: " .. tostring(d) end
   local run = {
     store = store, id = id, dispatch = d, log = log, since = os.time(), writes = {},
+    -- The campaign's stored links, those of an earlier run (or another
+    -- worker) included: each message's are compared with them.
+    links = self.bulk.track and assert(store:links(id)) or nil,
     max_age = self.retry.max_age or 3 * 86400,
     progress = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = self.name },
   }

@@ -6,7 +6,8 @@
 --
 -- A token names the campaign, the recipient (0 in aggregate mode) and
 -- the link's index, signed with HMAC-SHA256; never the URL. The caller
--- stores the links returned here, and the click endpoint redirects only
+-- stores the links returned here (per recipient where a message's link
+-- differs from the campaign's), and the click endpoint redirects only
 -- to a stored link, so a token can never be made into an open redirect.
 local core = require "mailcast.core"
 
@@ -80,6 +81,14 @@ local function decision(r, index)
   error(string.format("link %d: the track hook returned a %s", index, kind), 0)
 end
 
+-- What becomes of a link unlike the stored URL of its index: reported,
+-- or, when tokens name no recipient, left alone (a click on it would go
+-- to whoever's URL was stored).
+local function differ(opts, s)
+  if opts.differ ~= nil then return opts.differ end
+  return s.mode == "aggregate" and "skip" or "report"
+end
+
 -- A token maker for s's campaign and recipient, raising what fails.
 local function tokens(s)
   local spec = { campaign = s.campaign, recipient = s.recipient }
@@ -105,10 +114,16 @@ end
 -- the caller stores the tracked ones: a click token names only the index.
 -- With opts.list = false only the HTML comes back, for the messages after
 -- the one whose links were stored, when every recipient has the same.
+-- opts.stored = {[index] = url} (the campaign's stored links) adds a third
+-- result: {[index] = url} of the tracked links whose URL is not the
+-- stored one (a personalised link, or an index with nothing stored yet),
+-- nil when none is. In aggregate mode (or with opts.differ = "skip") a
+-- click cannot tell recipients apart, so a link whose index has another
+-- stored URL is left alone (skip = "personal") rather than reported.
 function M.html(html, opts)
   local s = settings(opts, "html")
   if type(html) ~= "string" then fail("html", "expected the HTML as a string", 2) end
-  if s.mode == "off" then return html, {} end
+  if s.mode == "off" then return html, {}, nil end
   local tags, originals, links_fn
   if s.track then
     tags, originals = {}, {}
@@ -121,10 +136,10 @@ function M.html(html, opts)
     end
   end
   -- Tokens are made in C from this table: no call into Lua per link.
-  local out, links = core.track_html(html, {
+  local out, links, changed = core.track_html(html, {
     base = s.base, links = links_fn, pixel = s.pixel, unsubscribe_url = s.unsubscribe_url,
     token = { secret = s.secret, campaign = s.campaign, recipient = s.recipient },
-    list = opts.list,
+    list = opts.list, stored = opts.stored, differ = differ(opts, s),
   })
   if not out then return nil, links end
   if links and links_fn then
@@ -133,7 +148,7 @@ function M.html(html, opts)
       link.original = originals[link.index]
     end
   end
-  return out, links
+  return out, links, changed
 end
 
 -- "https://x.example/a)." -> "https://x.example/a", ")." (a URL keeps a
@@ -154,16 +169,19 @@ local function skipped_in_text(url, s)
   return url:sub(1, #s.base + 1) == s.base .. "/"
 end
 
---- text(text, opts [, links]) -> text, links | nil, message
+--- text(text, opts [, links [, changed]]) -> text, links, changed | nil, message
 -- Rewrites the bare http(s) URLs of a text part when opts.text is true
 -- (opts as for html); otherwise the text comes back as it was, its
 -- links readable. links: the list html returned for the same message; a
--- URL already in it keeps its index, a new one is appended.
-function M.text(text, opts, links)
+-- URL already in it keeps its index, a new one is appended. With
+-- opts.stored, a new one is compared as html does, and reported in
+-- changed (html's third result, or a new table).
+function M.text(text, opts, links, changed)
   local s = settings(opts, "text")
   if type(text) ~= "string" then fail("text", "expected the text as a string", 2) end
   links = links or {}
-  if s.mode == "off" or not opts.text then return text, links end
+  if s.mode == "off" or not opts.text then return text, links, changed end
+  local stored, skip_differing = opts.stored, differ(opts, s) == "skip"
   local known, last = {}, 0
   for _, link in ipairs(links) do
     if link.tracked then
@@ -186,14 +204,29 @@ function M.text(text, opts, links)
         entry.tag = tag
       end
       last = entry.index
+      local want = stored and stored[entry.index]
+      if stored and want ~= entry.url then
+        if want and skip_differing then
+          -- The index is used up all the same, so the links after it
+          -- keep the numbers the stored ones have.
+          entry.tracked, entry.skip = false, "personal"
+          links[#links + 1] = entry
+          known[url] = entry
+          return nil
+        end
+        changed = changed or {}
+        changed[entry.index] = entry.url
+      end
       links[#links + 1] = entry
       known[url] = entry
       link = entry
+    elseif not link.tracked then
+      return nil
     end
     return s.base .. "/c/" .. token("click", link.index) .. tail
   end)
   if not ok then return nil, "track: text: " .. tostring(out) end
-  return out, links
+  return out, links, changed
 end
 
 --- token{kind = "open"|"click"|"unsubscribe", campaign=, recipient=, link=,

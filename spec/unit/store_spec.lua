@@ -116,4 +116,53 @@ describe("mailcast.store", function()
     local after = store:counts(campaign)
     assert.same({ 10, 0, 30 }, { after.delivered, after.in_flight, after.pending })
   end)
+
+  describe("links", function()
+    it("sends a recipient to their own URL of an index, others to the campaign's", function()
+      assert(store:link(campaign, 1, "https://shop.example/account?u=1"))
+      assert(store:link(campaign, 2, "https://example.com/news"))
+      assert(store:link(campaign, 1, "https://shop.example/account?u=2", 2))
+      assert.equal("https://shop.example/account?u=2", store:link_for(campaign, 2, 1))
+      assert.equal("https://shop.example/account?u=1", store:link_for(campaign, 1, 1))
+      assert.equal("https://example.com/news", store:link_for(campaign, 2, 2))
+      assert.is_nil(store:link_for(campaign, 2, 3))
+    end)
+
+    it("gives an aggregate click (recipient 0) only the campaign's URL", function()
+      assert(store:link(campaign, 1, "https://example.com/a"))
+      assert(store:link(campaign, 1, "https://example.com/b", 5))
+      assert.equal("https://example.com/a", store:link_for(campaign, 0, 1))
+      assert.is_nil(store:link_for(campaign, 0, 2))
+      assert.has_error(function() store:link(campaign, 1, "https://example.com/c", -1) end)
+    end)
+
+    it("keeps a campaign's first URL of an index, and a recipient's latest", function()
+      assert(store:link(campaign, 1, "https://example.com/first"))
+      assert(store:link(campaign, 1, "https://example.com/second"))
+      assert(store:link(campaign, 1, "https://example.com/r1", 3))
+      assert(store:link(campaign, 1, "https://example.com/r2", 3))
+      assert.same({ "https://example.com/first" }, store:links(campaign))
+      assert.same({ "https://example.com/r2" }, store:links(campaign, 3))
+      assert.same({}, store:links(store:campaign("december")))
+    end)
+
+    it("opens a store made before recipients had links of their own, and adds them", function()
+      if not os.execute("command -v sqlite3 >/dev/null 2>&1") then
+        pending("needs the sqlite3 shell")
+        return
+      end
+      assert(store:link(campaign, 1, "https://example.com/news"))
+      store:close()
+      local path = dir .. "/c.mailcast.db"
+      local out, code = helper.sh("sqlite3 " .. mime.sh_quote(path) .. " 'DROP TABLE recipient_links;'"
+        .. " && sqlite3 " .. mime.sh_quote(path) .. " \"SELECT count(*) FROM sqlite_master"
+        .. " WHERE name = 'recipient_links'\"")
+      assert.equal(0, code, out)
+      assert.equal("0\n", out)
+      store = assert(mailcast.store(path))
+      assert.equal("https://example.com/news", store:link_for(campaign, 4, 1))
+      assert(store:link(campaign, 1, "https://example.com/news?r=4", 4))
+      assert.equal("https://example.com/news?r=4", store:link_for(campaign, 4, 1))
+    end)
+  end)
 end)

@@ -596,6 +596,69 @@ describe("mailcast.track", function()
     assert.equal("3\n", out)
   end)
 
+  describe("with the campaign's stored links", function()
+    local html = '<a href="https://shop.example/account?u=42">Account</a>'
+      .. '<a href="https://example.com/news">News</a><a href="mailto:x@example.com">Mail</a>'
+    local stored = { "https://shop.example/account?u=17", "https://example.com/news" }
+
+    it("report nothing, and make the same HTML, when every link is the stored one", function()
+      local same = { "https://shop.example/account?u=42", "https://example.com/news" }
+      local out, links, changed = track.html(html, opts({ list = false, stored = same }))
+      assert.is_nil(links)
+      assert.is_nil(changed)
+      assert.equal(track.html(html, opts({ list = false })), out)
+    end)
+
+    it("report a personalised link, and one whose index has nothing stored", function()
+      local _, _, changed = track.html(html, opts({ list = false, stored = stored }))
+      assert.same({ [1] = "https://shop.example/account?u=42" }, changed)
+      _, _, changed = track.html(html, opts({ list = false, stored = {} }))
+      assert.same({ "https://shop.example/account?u=42", "https://example.com/news" }, changed)
+    end)
+
+    it("compare the URL the track hook gave", function()
+      local hook = function(link) return link.url .. "&utm=mail" end
+      local _, _, changed = track.html(html, opts({ list = false, stored = {}, track = hook }))
+      assert.equal("https://example.com/news&utm=mail", changed[2])
+      _, _, changed = track.html(html, opts({ list = false, track = hook,
+        stored = { "https://shop.example/account?u=42&utm=mail", "https://example.com/news&utm=mail" } }))
+      assert.is_nil(changed)
+    end)
+
+    it("leave a link unlike the stored one untracked in aggregate mode, and track the rest", function()
+      local out, links, changed = track.html(html, opts({ mode = "aggregate", stored = stored }))
+      assert.is_nil(changed)
+      assert.matches('href="https://shop.example/account?u=42"', out, 1, true)
+      assert.same({ false, "personal" }, { links[1].tracked, links[1].skip })
+      assert.is_true(links[2].tracked)
+      local tok = out:match('href="' .. BASE .. '/c/([%w_-]+)"')
+      assert.same({ 2, 0 }, { track.check(tok, SECRET).link, track.check(tok, SECRET).recipient })
+      -- An index nothing is stored for yet is tracked, and reported for the store.
+      _, _, changed = track.html(html, opts({ mode = "aggregate", stored = { [2] = stored[2] } }))
+      assert.same({ [1] = "https://shop.example/account?u=42" }, changed)
+    end)
+
+    it("compare the text part's links too, keeping their indexes", function()
+      local text = "Account: https://shop.example/account?u=42\nNews: https://example.com/news\n"
+      local t_stored = { "https://shop.example/account?u=17", "https://example.com/news" }
+      local _, _, changed = track.text(text, opts({ text = true, stored = t_stored }), {})
+      assert.same({ [1] = "https://shop.example/account?u=42" }, changed)
+      local out, links
+      out, links, changed = track.text(text, opts({ text = true, mode = "aggregate", stored = t_stored }), {})
+      assert.is_nil(changed)
+      assert.matches("Account: https://shop.example/account?u=42\n", out, 1, true)
+      assert.same({ "personal", true }, { links[1].skip, links[2].tracked })
+      assert.equal(2, track.check(out:match("/c/([%w_-]+)"), SECRET).link)
+    end)
+
+    it("raise on stored links that are not URLs", function()
+      assert.has_error(function() core.track_html("x", { base = BASE, token = print, stored = "x" }) end)
+      local out, err = track.html(html, opts({ stored = { 5 } }))
+      assert.is_nil(out)
+      assert.matches("link 1: the stored links must be URLs", err)
+    end)
+  end)
+
   describe("text", function()
     local text = "See https://a.example/x, and (https://b.example/y).\n"
       .. "Unsubscribe: https://u.example/u/1\nMail: info@example.com\n<https://c.example/z?q=1&r=2>\n"
