@@ -34,9 +34,12 @@ static const char *const queries[NQ] = {
   [Q_TARGETS] = "SELECT rowid, campaign, url FROM campaign_webhooks WHERE rowid > ?1 ORDER BY rowid",
   /* The range of ids walks the primary key; the joins are by key. */
   [Q_EVENTS] = "SELECT e.id, e.kind, e.at, e.campaign, c.name, e.recipient, r.address,"
-               " e.code, e.enhanced, e.text, e.reason, e.category, e.hard, e.link, l.url, e.machine"
+               " e.code, e.enhanced, e.text, e.reason, e.category, e.hard, e.link,"
+               " coalesce(rl.url, l.url), e.machine"
                " FROM events e LEFT JOIN campaigns c ON c.id = e.campaign"
                " LEFT JOIN recipients r ON r.id = e.recipient"
+               " LEFT JOIN recipient_links rl ON rl.campaign = e.campaign AND rl.recipient = e.recipient"
+               "   AND rl.idx = e.link"   /* the URL the recipient was sent to */
                " LEFT JOIN links l ON l.campaign = e.campaign AND l.idx = e.link"
                " WHERE e.id > ?1 AND e.id <= ?2 AND (?3 = 0 OR e.campaign = ?3)"
                " ORDER BY e.id LIMIT ?4",

@@ -261,6 +261,17 @@ describe("mailcast serve webhooks", function()
     end
   end)
 
+  it("names the URL the recipient's own message had in a click's event", function()
+    local own = "https://shop.example.org/sale?for=cleo"
+    assert(store:link(cid, 2, own, cleo))   -- as a campaign stores a personalised link
+    local code, _, headers = serve.request(port, "GET", "/c/" .. tokens.clicks[2])
+    assert.equal(302, code)
+    assert.equal(own, headers.location)
+    local click = wait_event(r, "/ok", function(ev) return ev.kind == "clicked" and ev.link == 2 end)
+    assert.is_table(click, "no click event")
+    assert.equal(own, click.url)
+  end)
+
   it("POSTs the outcomes of a campaign run that names its own webhooks, and only that campaign's", function()
     -- gone@ is refused by the sink, or skipped when an earlier test's
     -- bounce has put it on the suppression list
