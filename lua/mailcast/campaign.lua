@@ -412,15 +412,12 @@ function Campaign:refill(run)
   if room <= 0 then return true end
   local claimed = run.store:claim(run.id, math.min(room, 500), run.since)
   if #claimed == 0 then return false end
-  for i, r in ipairs(claimed) do
+  for _, r in ipairs(claimed) do
     if r.suppressed then   -- the store marked it: on the suppression list
       if run.log then run.log:outcome(self.name, r.address, "suppressed", { code = 0, text = r.suppressed }, r.attempts) end
     else
       self:submit(run, r)
     end
-    -- The open sessions send what was submitted and read their replies
-    -- while the rest of the batch is built, instead of waiting for it.
-    if i % 16 == 0 then run.dispatch:pump() end
   end
   if #run.writes > 0 then
     assert(run.store:begin())

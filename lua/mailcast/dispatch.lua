@@ -206,25 +206,6 @@ function Dispatch:held()
   return self.queued + #self.ready
 end
 
--- Turns the loop for at most timeout seconds; the outcomes that came in
--- join out (their destinations are acknowledged when run() returns them).
-function Dispatch:collect(timeout, out)
-  for _, o in ipairs(self.sched:run(timeout)) do
-    local who = self.owners[o.tag]
-    self.owners[o.tag] = nil
-    self.queued = self.queued - 1
-    out[#out + 1] = { owner = who.owner, route = who.dest.route, destination = who.dest.label, result = o,
-                      dest = who.dest }
-  end
-end
-
---- d:pump(): one turn of the loop without waiting, so sessions go on
--- while the caller is busy (building a batch of messages); what came in
--- waits for the next run().
-function Dispatch:pump()
-  if self.queued > 0 then self:collect(0, self.ready) end
-end
-
 --- d:run(timeout [, want]) -> {{owner=, route=, destination=, result=}...}
 -- Acknowledges what the last call returned, then turns the loop until
 -- want outcomes (default: 1) are in, or timeout seconds pass.
@@ -236,15 +217,18 @@ function Dispatch:run(timeout, want)
   self.settled = {}
   local out = self.ready
   self.ready = {}
-  want = math.min(want or 1, #out + self.queued)
-  if #out < want then
+  if #out == 0 and self.queued > 0 then
     local deadline = core.now() + timeout
+    want = math.min(want or 1, self.queued)
     repeat
-      self:collect(math.max(0, timeout), out)
+      for _, o in ipairs(self.sched:run(math.max(0, timeout))) do
+        local who = self.owners[o.tag]
+        self.owners[o.tag] = nil
+        self.queued = self.queued - 1
+        self.settled[#self.settled + 1] = who.dest
+        out[#out + 1] = { owner = who.owner, route = who.dest.route, destination = who.dest.label, result = o }
+      end
     until #out >= want or core.now() >= deadline or self.queued == 0
-  end
-  for _, o in ipairs(out) do
-    if o.dest then self.settled[#self.settled + 1] = o.dest end   -- none: settled without a session
   end
   return out
 end
