@@ -20,7 +20,7 @@ end
 -- stop(), cleanup().
 function M.start(args)
   local dir = mime.tmpdir()
-  local cmd = string.format("timeout 60 %s sink --listen 127.0.0.1:0 --maildir %s --port-file %s %s > %s 2>&1 & echo $!",
+  local cmd = string.format("timeout --foreground 60 %s sink --listen 127.0.0.1:0 --maildir %s --port-file %s %s > %s 2>&1 & echo $!",
     mime.sh_quote(helper.runner), mime.sh_quote(dir .. "/Maildir"), mime.sh_quote(dir .. "/port"),
     args or "", mime.sh_quote(dir .. "/out"))
   local p = io.popen(cmd)

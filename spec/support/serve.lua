@@ -96,17 +96,18 @@ end
 -- port of 127.0.0.1 with the store file, more arguments and environment
 -- (shell text); its output goes to dir/serve.out.
 function M.start(dir, store, args, env)
-  return M.background(string.format("MAILCAST_TRACK_SECRET=%s %s timeout 300 %s serve --store %s"
+  return M.background(string.format("MAILCAST_TRACK_SECRET=%s %s timeout --foreground 300 %s serve --store %s"
     .. " --listen 127.0.0.1:0 --port-file %s %s", q(M.SECRET), env or "", q(helper.runner), q(store),
     q(dir .. "/port"), args or ""), dir .. "/port", dir .. "/serve.out")
 end
 
 --- stop(pid) -> whether the process is gone within 10 s of SIGTERM. The
--- signal goes to serve itself: timeout(1) would pass it on twice (to the
--- child and to its group), and the second may land after serve has let go
--- of it.
+-- signal goes to serve itself, once. (timeout(1) runs with --foreground:
+-- without it, it passes a signal on to its whole group followed by a
+-- SIGCONT, which can cancel the SIGSTOP that the leak checker of a
+-- sanitizer build stops the process with at exit, and leave it hung.)
 function M.stop(pid)
-  os.execute("pkill -TERM -P " .. pid .. " 2>/dev/null; kill " .. pid .. " 2>/dev/null")
+  os.execute("pkill -TERM -P " .. pid .. " 2>/dev/null || kill " .. pid .. " 2>/dev/null")
   for _ = 1, 200 do
     if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then return true end
     socket.sleep(0.05)
