@@ -128,8 +128,10 @@ static const char *const queries[NQUERIES] = {
   [Q_REPORT_REASONS] = "SELECT last_code AS code, last_enhanced AS enhanced, last_text AS text,"
                        " count(*) AS count FROM recipients WHERE campaign = ?1 AND state = ?2"
                        " GROUP BY 1, 2, 3 ORDER BY 4 DESC, 3 LIMIT ?3",
+  /* Of this connection's shard: a worker waits for its own retries only
+   * (?2 and ?3 are the other reports' state and limit). */
   [Q_REPORT_NEXT_DUE] = "SELECT min(next_at) AS next_at FROM recipients"
-                        " WHERE campaign = ?1 AND state = 'deferred'",
+                        " WHERE campaign = ?1 AND state = 'deferred' AND " IN_SHARD("?4", "?5", "?6"),
   [Q_REPORT_RECIPIENTS] = "SELECT id, address, attempts, last_code AS code, last_enhanced AS enhanced,"
                           " last_text AS text, updated FROM recipients"
                           " WHERE campaign = ?1 AND state = ?2 ORDER BY id LIMIT ?3",
@@ -180,7 +182,10 @@ struct mc_store {
   int depth;   /* nested begin/commit: only the outermost counts */
   long long shard, shards;   /* this connection's shard of the recipients */
   int shard_by_domain;
+  double waiting_since;   /* when the current wait for the write lock began */
 };
+
+#define LOCK_WAIT 5.0   /* seconds a statement waits for another writer */
 
 
 const char *mc_rstate_name(mc_rstate_t s) { return state_names[s]; }
@@ -256,12 +261,22 @@ static void shard_of(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
 }
 
 
+static double monotonic_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+
 /* Waits for another process's write (the workers of one run share the
  * store) in steps of 100 us rather than SQLite's default of sleeping
- * milliseconds at a time, which left the cores idle; gives up after 5 s. */
+ * milliseconds at a time, which left the cores idle; gives up after 5 s
+ * by the clock (a sleep may last longer than asked on a busy machine). */
 static int wait_for_lock(void *arg, int tries) {
-  (void)arg;
-  if (tries >= 50000) return 0;
+  mc_store_t *s = arg;
+  double now = monotonic_now();
+  if (tries == 0) s->waiting_since = now;
+  else if (now - s->waiting_since > LOCK_WAIT) return 0;
   struct timespec step = {0, 100000};
   nanosleep(&step, NULL);
   return 1;
@@ -290,7 +305,7 @@ mc_store_t *mc_store_open(const char *path, mc_error_t *e) {
     mc_store_close(s);
     return NULL;
   }
-  sqlite3_busy_handler(s->db, wait_for_lock, NULL);
+  sqlite3_busy_handler(s->db, wait_for_lock, s);
   sqlite3_create_function_v2(s->db, "mc_shard", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
                              shard_of, NULL, NULL, NULL);
   char *msg = NULL;
@@ -567,6 +582,7 @@ int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const 
   if (nparams >= 1) sqlite3_bind_int64(st, 1, campaign);
   if (nparams >= 2) sqlite3_bind_text(st, 2, state ? state : "", -1, SQLITE_TRANSIENT);
   if (nparams >= 3) sqlite3_bind_int64(st, 3, limit);
+  if (which == MC_REPORT_NEXT_DUE) bind_shard(s, st, 4);
   return each_row(s, st, cb, arg, e);
 }
 

@@ -6,6 +6,7 @@ local helper = require "helper"
 local mime = require "support.mime"
 local builtin_sink = require "support.builtin_sink"
 local dns = require "support.dns"
+local servers = require "support.servers"
 local campaign_run = require "support.campaign_run"
 local socket = require "socket"
 
@@ -175,6 +176,31 @@ return require("mailcast").campaign{
     for _, a in ipairs(list) do assert.is_true((seen[a] or 0) >= 1, a) end
     -- at most what was in flight: each worker's connection x 10
     assert.is_true(copies - 300 <= 20, (copies - 300) .. " duplicates")
+  end)
+end)
+
+
+describe("mailcast run --workers --wait", function()
+  local dir, srv
+  before_each(function()
+    dir = mime.tmpdir()
+    srv = servers.fault("rcpt_codes_once", { codes = { ["later@d1.example"] = "451 4.2.0 Try later" } })
+  end)
+  after_each(function() srv:stop() mime.rmdir(dir) end)
+
+  it("stays until the deferred recipient is retried and delivered, by the worker whose shard it is", function()
+    local list = spread(20)
+    list[#list + 1] = "later@d1.example"
+    write_campaign(dir, "waiting", list, relay(srv.port, "limits = { connections = 2 }, retry = { first = 1 },"))
+    local out, code = run_campaign(dir, "--workers 2 --wait")
+    assert.equal(0, code, out)
+    assert.matches("waiting: 21 delivered, 0 deferred, 0 failed, 0 skipped, 0 suppressed, 0 pending", out, 1, true)
+    srv:stop()
+    local tries = 0
+    for _, line in ipairs(srv:transcript()) do
+      if line:match("^RCPT TO:<later@d1%.example>") then tries = tries + 1 end
+    end
+    assert.equal(2, tries)
   end)
 end)
 

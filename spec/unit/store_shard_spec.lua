@@ -1,6 +1,6 @@
 -- The store's shards (store:shard), which the workers of `mailcast run
 -- --workers N` claim from: disjoint, together everyone, by domain when
--- asked, and a recovery that touches only its own shard.
+-- asked, and a recovery and next retry that see only its own shard.
 local mailcast = require "mailcast"
 local mime = require "support.mime"
 
@@ -82,6 +82,15 @@ describe("mailcast.store shards", function()
     assert.equal(20, stores[1]:counts(campaign).in_flight)
     -- the unsharded connection (the parent's) recovers the rest
     assert.equal(20, stores[1]:recover(campaign))
+  end)
+
+  it("reports the next retry of its own shard only", function()
+    local a, b = worker(0, 2, false), worker(1, 2, false)
+    local r = a:claim(campaign, 1)[1]
+    assert(a:finish(r.id, "deferred", { code = 451, text = "later" }, os.time() + 60))
+    assert.is_number(a:report("next_due", campaign)[1].next_at)
+    assert.is_nil(b:report("next_due", campaign)[1].next_at)
+    assert.is_number(stores[1]:report("next_due", campaign)[1].next_at)   -- the whole campaign's
   end)
 
   it("refuses a shard outside 0 .. count - 1", function()
