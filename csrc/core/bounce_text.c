@@ -148,6 +148,12 @@ static int sentence_recipient(const char *s, size_t i, size_t e, size_t *at, siz
   static const char *const before[] = {"delivered to", "deliver to", "delivery to", "message to",
                                        "deliver your message to"};
   static const char *const failure[] = {"n't", "not", "fail", "unable", "cannot", "undeliverable"};
+  /* The failure word is the line's, not the address's: looked for once
+   * (for every address it made a long hostile line quadratic). */
+  int failed = 0;
+  for (size_t f = 0; f < sizeof failure / sizeof failure[0] && !failed; f++)
+    failed = mc_bounce_icontains(s + i, e - i, failure[f]);
+  if (!failed) return 0;
   size_t from = i;
   while (mc_bounce_find_addr(s, e, from, at, len)) {
     size_t k = *at;
@@ -155,9 +161,7 @@ static int sentence_recipient(const char *s, size_t i, size_t e, size_t *at, siz
     while (k > i && is_ws(s[k - 1])) k--;
     for (size_t b = 0; b < sizeof before / sizeof before[0]; b++) {
       size_t bl = strlen(before[b]);
-      if (k - i < bl || !mc_bounce_icontains(s + k - bl, bl, before[b])) continue;
-      for (size_t f = 0; f < sizeof failure / sizeof failure[0]; f++)
-        if (mc_bounce_icontains(s + i, e - i, failure[f])) return 1;
+      if (k - i >= bl && mc_bounce_icontains(s + k - bl, bl, before[b])) return 1;
     }
     from = *at + *len;
   }
