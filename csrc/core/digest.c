@@ -1,7 +1,9 @@
 #include "digest.h"
 
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 
 int mc_sha256_hex(const void *p, size_t n, char out[MC_SHA256_HEX], mc_error_t *e) {
@@ -23,4 +25,21 @@ int mc_sha256_hex(const void *p, size_t n, char out[MC_SHA256_HEX], mc_error_t *
   }
   out[2 * len] = '\0';
   return 0;
+}
+
+
+EVP_MAC_CTX *mc_hmac_sha256_new(const void *key, size_t len) {
+  EVP_MAC *mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+  EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+  EVP_MAC_free(mac);   /* the context holds its own reference */
+  char digest[] = "SHA256";
+  OSSL_PARAM params[] = {
+    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+    OSSL_PARAM_construct_end(),
+  };
+  if (ctx && !EVP_MAC_init(ctx, key, len, params)) {
+    EVP_MAC_CTX_free(ctx);
+    ctx = NULL;
+  }
+  return ctx;
 }

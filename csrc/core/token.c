@@ -22,6 +22,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "digest.h"
+
 #define VERSION 1
 #define MAC_LEN 16
 #define LABEL "mailcast-token\n"
@@ -64,15 +66,7 @@ mc_token_key_t *mc_token_key_new(const void *secret, size_t len, mc_error_t *e) 
     mc_error_set(e, "token: not enough memory");
     return NULL;
   }
-  EVP_MAC *mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-  if (mac) k->ctx = EVP_MAC_CTX_new(mac);
-  EVP_MAC_free(mac);   /* the context holds its own reference */
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {
-    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-    OSSL_PARAM_construct_end(),
-  };
-  if (k->ctx == NULL || !EVP_MAC_init(k->ctx, secret, len, params)) {
+  if ((k->ctx = mc_hmac_sha256_new(secret, len)) == NULL) {
     ssl_error(e, "HMAC-SHA256");
     mc_token_key_free(k);
     return NULL;

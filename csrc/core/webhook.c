@@ -12,10 +12,11 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "https.h"
+#include "smtp_session.h"   /* mc_timeval */
 #include "webhook_feed.h"
 
 /* A receiver's state: between polls; a POST under way; answered (what
@@ -44,8 +45,8 @@ struct mc_webhook {
   struct evdns_base *dns;     /* host names are looked up without blocking the loop */
   SSL_CTX *tls;               /* made when the first https:// receiver appears */
   mc_webhook_opts_t o;        /* its secret and ca_file are not kept: */
-  unsigned char *secret;      /* copies */
-  char *ca_file;
+  EVP_MAC_CTX *mac;           /* HMAC-SHA256 keyed with the secret */
+  char *ca_file;              /* a copy */
   mc_feed_t *feed;
   target **targets;
   size_t ntargets, cap;
@@ -56,11 +57,6 @@ struct mc_webhook {
   int feed_failing;           /* a read error was logged; quiet until it clears */
   int store_busy;             /* a cursor could not be written since the last poll */
 };
-
-
-static struct timeval timeval_of(double s) {
-  return (struct timeval){(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
-}
 
 
 /* host, path and port of an http[s]:// URL into t (when t is not NULL). */
@@ -123,17 +119,20 @@ static void save_cursor(target *t) {
 }
 
 
-static void sign(const mc_webhook_t *w, const char *stamp, const mc_buf_t *body, char hex[65]) {
+/* hex: the HMAC-SHA256 of "STAMP.BODY" with the secret; 0, or -1 when
+ * OpenSSL fails (the try fails: nothing goes out unsigned). The key was
+ * set once; EVP_MAC_init with no key starts again from it. */
+static int sign(const mc_webhook_t *w, const char *stamp, const mc_buf_t *body, char hex[65]) {
   unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  mc_buf_t data = MC_BUF_INIT;
-  mc_buf_printf(&data, "%s.", stamp);
-  mc_buf_add(&data, body->data, body->len);
-  hex[0] = '\0';
-  if (!data.failed &&
-      HMAC(EVP_sha256(), w->secret, (int)w->o.secret_len, (unsigned char *)data.data, data.len, mac, &len))
-    for (unsigned i = 0; i < len && i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", mac[i]);
-  mc_buf_free(&data);
+  size_t len = 0;
+  if (!EVP_MAC_init(w->mac, NULL, 0, NULL) ||
+      !EVP_MAC_update(w->mac, (const unsigned char *)stamp, strlen(stamp)) ||
+      !EVP_MAC_update(w->mac, (const unsigned char *)".", 1) ||
+      !EVP_MAC_update(w->mac, (const unsigned char *)body->data, body->len) ||
+      !EVP_MAC_final(w->mac, mac, &len, sizeof mac) || len != 32)
+    return -1;
+  for (size_t i = 0; i < len; i++) snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+  return 0;
 }
 
 
@@ -180,7 +179,7 @@ static void send_batch(target *t) {
   if (t->tls) {
     mc_error_t e;
     if (w->tls == NULL && (w->tls = mc_https_ctx(w->ca_file, &e)) == NULL) { fail_now(t, e.msg); return; }
-    if ((bev = mc_https_bev(w->base, w->tls, t->host)) == NULL) { fail_now(t, "out of memory"); return; }
+    if ((bev = mc_https_bev(w->base, w->tls, t->host)) == NULL) { fail_now(t, "cannot set up TLS"); return; }
   }
   t->conn = evhttp_connection_base_bufferevent_new(w->base, w->dns, bev, t->host, (unsigned short)t->port);
   if (t->conn == NULL) {
@@ -188,7 +187,7 @@ static void send_batch(target *t) {
     fail_now(t, "cannot make a connection");
     return;
   }
-  struct timeval tv = timeval_of(w->o.timeout);
+  struct timeval tv = mc_timeval(w->o.timeout);
   evhttp_connection_set_timeout_tv(t->conn, &tv);
   evhttp_connection_set_retries(t->conn, 0);
   struct evhttp_request *req = evhttp_request_new(on_answer, t);
@@ -196,7 +195,11 @@ static void send_batch(target *t) {
   evhttp_request_set_error_cb(req, on_error);
   char stamp[32], sig[80], hex[65], host[300], count[24];
   snprintf(stamp, sizeof stamp, "%lld", (long long)time(NULL));
-  sign(w, stamp, &t->body, hex);
+  if (sign(w, stamp, &t->body, hex) != 0) {
+    evhttp_request_free(req);
+    fail_now(t, "cannot sign the request");
+    return;
+  }
   snprintf(sig, sizeof sig, "sha256=%s", hex);
   snprintf(host, sizeof host, "%s:%d", t->host, t->port);
   snprintf(count, sizeof count, "%zu", t->batch.n);
@@ -257,7 +260,7 @@ static void step(evutil_socket_t fd, short what, void *arg) {
     for (int i = 1; i < t->tries && delay < w->o.backoff_max; i++) delay *= 2;
     if (delay > w->o.backoff_max) delay = w->o.backoff_max;
     t->state = WAITING;
-    struct timeval tv = timeval_of(delay);
+    struct timeval tv = mc_timeval(delay);
     event_add(t->next, &tv);
     return;
   }
@@ -295,11 +298,15 @@ static int add_target(mc_webhook_t *w, const char *url, long long campaign, mc_e
 }
 
 
-static void on_campaign_hook(void *arg, long long campaign, const char *url) {
+/* A bad URL in the table is skipped, once; a store too busy to make the
+ * receiver's cursor stops the reading, and the URL comes again at the
+ * next poll. */
+static int on_campaign_hook(void *arg, long long campaign, const char *url) {
   mc_webhook_t *w = arg;
   mc_error_t e;
-  if (add_target(w, url, campaign, &e) != 0)   /* a bad URL in the table is skipped, once */
-    fprintf(stderr, "mailcast serve: campaign %lld: %s\n", campaign, e.msg);
+  if (mc_webhook_check_url(url, &e) == 0 && add_target(w, url, campaign, &e) == 0) return 0;
+  fprintf(stderr, "mailcast serve: campaign %lld: %s\n", campaign, e.msg);
+  return mc_webhook_check_url(url, &e) == 0 ? -1 : 0;
 }
 
 
@@ -336,13 +343,15 @@ mc_webhook_t *mc_webhook_new(struct event_base *base, const char *path, const ch
   if (w->o.backoff <= 0) w->o.backoff = 1;
   if (w->o.backoff_max < w->o.backoff) w->o.backoff_max = w->o.backoff > 60 ? w->o.backoff : 60;
   w->o.secret = NULL;
-  w->secret = malloc(o->secret_len ? o->secret_len : 1);
   w->poll = event_new(base, -1, EV_PERSIST, on_poll, w);
-  if (w->secret == NULL || w->poll == NULL || (o->ca_file && (w->ca_file = strdup(o->ca_file)) == NULL)) {
+  if (w->poll == NULL || (o->ca_file && (w->ca_file = strdup(o->ca_file)) == NULL)) {
     mc_error_set(e, "out of memory");
     goto fail;
   }
-  memcpy(w->secret, o->secret, o->secret_len);
+  if ((w->mac = mc_hmac_sha256_new(o->secret, o->secret_len)) == NULL) {
+    mc_error_set(e, "webhooks: cannot set up HMAC-SHA256");
+    goto fail;
+  }
   /* A CA file that cannot be read is an error now, not at every try. */
   if (w->ca_file && (w->tls = mc_https_ctx(w->ca_file, e)) == NULL) goto fail;
   w->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS);   /* NULL: looked up in place */
@@ -350,7 +359,8 @@ mc_webhook_t *mc_webhook_new(struct event_base *base, const char *path, const ch
   for (size_t i = 0; i < nurls; i++)
     if (add_target(w, urls[i], 0, e) != 0) goto fail;
   if (mc_feed_targets(w->feed, &w->hooks_seen, on_campaign_hook, w, e) != 0) goto fail;
-  struct timeval every = timeval_of(w->o.poll);
+  mc_feed_in_loop(w->feed);
+  struct timeval every = mc_timeval(w->o.poll);
   event_add(w->poll, &every);
   event_active(w->poll, EV_TIMEOUT, 0);   /* the first read at once */
   return w;
@@ -396,6 +406,6 @@ void mc_webhook_free(mc_webhook_t *w) {
   SSL_CTX_free(w->tls);
   mc_feed_close(w->feed);
   free(w->ca_file);
-  free(w->secret);
+  EVP_MAC_CTX_free(w->mac);
   free(w);
 }

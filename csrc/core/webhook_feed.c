@@ -81,7 +81,7 @@ mc_feed_t *mc_feed_open(const char *path, mc_error_t *e) {
     mc_error_set(e, "webhooks: cannot open %s: %s", path, f->db ? sqlite3_errmsg(f->db) : "out of memory");
     goto fail;
   }
-  sqlite3_busy_timeout(f->db, 5000);   /* setting up may wait for a writer, as the store does */
+  sqlite3_busy_timeout(f->db, 5000);   /* setting up waits for a writer, as the store does */
   char *msg = NULL;
   if (sqlite3_exec(f->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
     mc_error_set(e, "webhooks: %s: %s", path, msg ? msg : "cannot create the tables");
@@ -93,7 +93,6 @@ mc_feed_t *mc_feed_open(const char *path, mc_error_t *e) {
       db_error(f, e, queries[i]);
       goto fail;
     }
-  sqlite3_busy_timeout(f->db, LOOP_BUSY_MS);
   return f;
 fail:
   mc_feed_close(f);
@@ -139,6 +138,11 @@ long long mc_feed_cursor(mc_feed_t *f, const char *url, long long campaign, mc_e
 }
 
 
+void mc_feed_in_loop(mc_feed_t *f) {
+  sqlite3_busy_timeout(f->db, LOOP_BUSY_MS);
+}
+
+
 int mc_feed_ack(mc_feed_t *f, const char *url, long long campaign, long long last_id,
                 mc_error_t *e) {
   sqlite3_stmt *st = fresh(f, Q_CURSOR_SET);
@@ -153,9 +157,12 @@ int mc_feed_targets(mc_feed_t *f, long long *seen, mc_feed_target_cb cb, void *a
   sqlite3_bind_int64(st, 1, *seen);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    *seen = sqlite3_column_int64(st, 0);
     const char *url = (const char *)sqlite3_column_text(st, 2);
-    if (url) cb(arg, sqlite3_column_int64(st, 1), url);
+    if (url && cb(arg, sqlite3_column_int64(st, 1), url) != 0) {   /* this one again next time */
+      rc = SQLITE_DONE;
+      break;
+    }
+    *seen = sqlite3_column_int64(st, 0);
   }
   sqlite3_reset(st);
   return rc == SQLITE_DONE ? 0 : db_error(f, e, "campaign webhooks");
@@ -241,7 +248,6 @@ int mc_feed_register(const char *path, long long campaign, const char *const *ur
                      mc_error_t *e) {
   mc_feed_t *f = mc_feed_open(path, e);
   if (f == NULL) return -1;
-  sqlite3_busy_timeout(f->db, 5000);   /* not in a loop: wait for a writer as the store does */
   int rc = -1;
   if (sqlite3_exec(f->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
     db_error(f, e, "register");

@@ -27,12 +27,19 @@ long long mc_feed_last_id(mc_feed_t *f, mc_error_t *e);
 long long mc_feed_cursor(mc_feed_t *f, const char *url, long long campaign, mc_error_t *e);
 
 /* Moves the cursor to last_id: 0, or -1 (the store was busy: try again). */
+/* From now on a statement waits only briefly for another writer: the
+ * feed runs on serve's loop, which must not stall (an opened feed waits
+ * as the store does, for setting up). */
+void mc_feed_in_loop(mc_feed_t *f);
+
 int mc_feed_ack(mc_feed_t *f, const char *url, long long campaign, long long last_id,
                 mc_error_t *e);
 
 /* Calls cb for each campaign webhook registered after *seen (a rowid of
- * campaign_webhooks) and moves *seen past it: cheap enough for a timer. */
-typedef void (*mc_feed_target_cb)(void *arg, long long campaign, const char *url);
+ * campaign_webhooks) and moves *seen past it: cheap enough for a timer.
+ * A cb that returns -1 (the store was busy) stops there, and that
+ * webhook comes again at the next call. */
+typedef int (*mc_feed_target_cb)(void *arg, long long campaign, const char *url);
 int mc_feed_targets(mc_feed_t *f, long long *seen, mc_feed_target_cb cb, void *arg, mc_error_t *e);
 
 typedef struct {
