@@ -14,6 +14,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "smtp_session.h"   /* mc_timeval */
+
 /* The smallest transparent GIF: 1x1, one transparent colour. */
 static const unsigned char pixel[43] = {
   'G', 'I', 'F', '8', '9', 'a', 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00,
@@ -130,7 +132,9 @@ static void record(mc_http_t *h, const mc_token_t *t, const char *kind, int mach
     .campaign = (long long)t->campaign, .recipient = (long long)t->recipient,
     .link = (long long)t->link, .at = now_seconds(), .kind = kind, .machine = machine,
   };
-  if (h->nwaiting >= h->o.batch) flush_or_log(h);
+  /* Once, when the batch fills: after a failed flush the timer tries
+   * again, not every request that comes in meanwhile. */
+  if (h->nwaiting == h->o.batch) flush_or_log(h);
 }
 
 
@@ -381,7 +385,7 @@ mc_http_t *mc_http_new(struct event_base *base, const char *host, int port,
   h->base = base;
   h->http = evhttp_new(base);
   if (h->http == NULL) { mc_error_set(e, "serve: cannot make the HTTP server"); goto fail; }
-  struct timeval tv = {(time_t)h->o.timeout, (suseconds_t)((h->o.timeout - (double)(time_t)h->o.timeout) * 1e6)};
+  struct timeval tv = mc_timeval(h->o.timeout);
   evhttp_set_timeout_tv(h->http, &tv);
   evhttp_set_max_body_size(h->http, (ev_ssize_t)h->o.max_body);
   evhttp_set_max_headers_size(h->http, (ev_ssize_t)h->o.max_headers);
@@ -399,8 +403,7 @@ mc_http_t *mc_http_new(struct event_base *base, const char *host, int port,
                                      : ntohs(((struct sockaddr_in *)&ss)->sin_port);
   h->tick = event_new(base, -1, EV_PERSIST, on_tick, h);
   if (h->tick == NULL) { mc_error_set(e, "serve: cannot make the batch timer"); goto fail; }
-  struct timeval every = {(time_t)h->o.flush_interval,
-                          (suseconds_t)((h->o.flush_interval - (double)(time_t)h->o.flush_interval) * 1e6)};
+  struct timeval every = mc_timeval(h->o.flush_interval);
   event_add(h->tick, &every);
   return h;
 fail:

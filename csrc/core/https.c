@@ -36,12 +36,12 @@ struct bufferevent *mc_https_bev(struct event_base *base, SSL_CTX *ctx, const ch
   SSL *ssl = SSL_new(ctx);
   if (ssl == NULL) return NULL;
   unsigned char ip[16];
-  if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1) {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);   /* no SNI for an address */
-  } else {
-    SSL_set_tlsext_host_name(ssl, host);
-    SSL_set1_host(ssl, host);
-  }
+  int named;   /* what the certificate must name is set (else no connection) */
+  if (inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1)
+    named = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host);   /* no SNI for an address */
+  else
+    named = SSL_set_tlsext_host_name(ssl, host) && SSL_set1_host(ssl, host);
+  if (!named) { SSL_free(ssl); return NULL; }
   struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                            BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
   if (bev == NULL) { SSL_free(ssl); return NULL; }

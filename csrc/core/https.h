@@ -18,7 +18,8 @@ struct event_base;
 SSL_CTX *mc_https_ctx(const char *ca_file, mc_error_t *e);
 
 /* A bufferevent (not yet connected) that will talk TLS to host; it owns
- * its SSL and socket. NULL when out of memory. */
+ * its SSL and socket, and checks the certificate names host (a name or an
+ * address). NULL when that cannot be set up (out of memory). */
 struct bufferevent *mc_https_bev(struct event_base *base, SSL_CTX *ctx, const char *host);
 
 /* Why TLS on bev failed, into buf (empty when it did not fail: the fault

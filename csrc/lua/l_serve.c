@@ -51,6 +51,20 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
 }
 
 
+/* The n strings of the list at index t as a C array, which the GC frees;
+ * the table keeps the strings. Raises on an item that is not a string. */
+static const char **url_list(lua_State *L, int t, size_t n) {
+  const char **urls = lua_newuserdatauv(L, (n ? n : 1) * sizeof *urls, 0);
+  for (size_t i = 0; i < n; i++) {
+    if (lua_geti(L, t, (lua_Integer)i + 1) != LUA_TSTRING)
+      luaL_error(L, "webhooks[%d] is not a string", (int)i + 1);
+    urls[i] = lua_tostring(L, -1);
+    lua_pop(L, 1);
+  }
+  return urls;
+}
+
+
 /* Makes st->webhook from the options at index 1 when there is a
  * webhook secret (campaigns may name receivers of their own) or URLs are
  * named: 0, or -1 with e set (misuse raises). */
@@ -68,13 +82,7 @@ static int open_webhooks(lua_State *L, serve_state *st, const char *path, mc_err
   }
   lua_getfield(L, 1, "webhook_ca");
   const char *ca = luaL_optstring(L, -1, NULL);
-  const char **urls = lua_newuserdatauv(L, (n ? n : 1) * sizeof *urls, 0);   /* freed by the GC */
-  for (size_t i = 0; i < n; i++) {
-    if (lua_geti(L, t, (lua_Integer)i + 1) != LUA_TSTRING)
-      return luaL_error(L, "serve: webhooks[%d] is not a string", (int)i + 1);
-    urls[i] = lua_tostring(L, -1);   /* the table keeps it */
-    lua_pop(L, 1);
-  }
+  const char **urls = url_list(L, t, n);
   mc_webhook_opts_t o = {
     .secret = secret, .secret_len = secret_len, .ca_file = ca,
     .timeout = mc_l_optnumber(L, 1, "webhook_timeout", 5),
@@ -167,15 +175,10 @@ static int l_webhook_register(lua_State *L) {
   lua_Integer campaign = luaL_checkinteger(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
   size_t n = (size_t)luaL_len(L, 3);
-  const char **urls = lua_newuserdatauv(L, (n ? n : 1) * sizeof *urls, 0);   /* freed by the GC */
+  const char **urls = url_list(L, 3, n);
   mc_error_t e;
-  for (size_t i = 0; i < n; i++) {
-    if (lua_geti(L, 3, (lua_Integer)i + 1) != LUA_TSTRING)
-      return luaL_error(L, "webhooks[%d] is not a string", (int)i + 1);
-    urls[i] = lua_tostring(L, -1);   /* the table keeps it */
-    lua_pop(L, 1);
+  for (size_t i = 0; i < n; i++)
     if (mc_webhook_check_url(urls[i], &e) != 0) return mc_l_fail(L, &e);
-  }
   mc_store_t *s = mc_store_open(path, &e);   /* the store's own tables first */
   if (s == NULL) return mc_l_fail(L, &e);
   mc_store_close(s);
