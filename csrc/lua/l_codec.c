@@ -144,14 +144,15 @@ static int l_addresses(lua_State *L) {
 
 
 /* pairs(data) -> {key = value, ...} from "key\0value\0key\0value" (how
- * a campaign keeps a recipient's row in the store; a key without a value
- * is left out). In C: it runs for every recipient of a campaign. */
+ * a campaign keeps a recipient's row in the store; a last key with no
+ * NUL after it is left out, "key\0" gives an empty value). In C: it
+ * runs for every recipient of a campaign. */
 static int l_pairs(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
   const char *end = s + n;
   lua_newtable(L);
-  while (s <= end) {
+  while (s < end) {
     const char *key_end = memchr(s, '\0', (size_t)(end - s));
     if (key_end == NULL) break;
     const char *value = key_end + 1;
@@ -160,6 +161,7 @@ static int l_pairs(lua_State *L) {
     lua_pushlstring(L, s, (size_t)(key_end - s));
     lua_pushlstring(L, value, (size_t)(value_end - value));
     lua_rawset(L, -3);
+    if (value_end == end) break;
     s = value_end + 1;
   }
   return 1;
