@@ -22,12 +22,7 @@ local EXPECT = {
 local ORDER = { "unknown-user", "mailbox-full", "unroutable", "remote-unknown", "expired" }
 
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local data = f:read("a")
-  f:close()
-  return data
-end
+local read = require("support.mime").read
 
 
 -- Checks one DSN against what its token says it must be.

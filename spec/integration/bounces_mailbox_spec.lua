@@ -28,9 +28,7 @@ end
 local MESSAGES = { "qmail_unknown", "arf_provider", "vacation_rfc3834", "newsletter" }
 
 
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local sh_quote = require("support.mime").sh_quote
 
 
 describe("bounce mailboxes on Dovecot", function()

@@ -30,9 +30,7 @@ end
 local function address(i) return string.format("reader%d@example.org", i) end
 
 
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local sh_quote = require("support.mime").sh_quote
 
 
 describe("mailcast.bounces.process on a Maildir of every labelled sample", function()

@@ -19,13 +19,8 @@ local function run_example(name, env, dir, extra)
     table.concat(vars, " "), q(helper.runner), name, q(dir .. "/store.db"), q(dir .. "/log.jsonl"), extra or ""))
 end
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local data = f:read("a")
-  f:close()
-  return data
-end
+-- A file's contents, "" while it does not exist.
+local function read(path) return mime.try_read(path) or "" end
 
 describe("examples/relay", function()
   it("sends through STARTTLS with a checked certificate and AUTH, and logs no password", function()

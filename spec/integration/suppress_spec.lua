@@ -5,9 +5,7 @@ local suppress = require "mailcast.suppress"
 local fx = require "support.bounce_store"
 local helper = require "helper"
 
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local sh_quote = require("support.mime").sh_quote
 
 
 describe("mailcast suppress", function()

@@ -6,45 +6,16 @@
 local core = require "mailcast.core"
 local bounces = require "mailcast.bounces"
 local samples = require "support.bounce_samples"
+local mime = require "support.mime"
 
 local M = {}
 
 M.CAMPAIGN = "november"
 
 
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-
---- tmpdir() -> a new temporary directory (the caller removes it with rmrf).
-function M.tmpdir()
-  local p = assert(io.popen("mktemp -d -t mailcast-bounces.XXXXXX"))
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
-
-
-function M.rmrf(path)
-  os.execute("rm -rf " .. sh_quote(path))
-end
-
-
-function M.write(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  assert(f:close())
-end
-
-
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
-end
+-- The file helpers every spec uses (support.mime), under the names the
+-- bounce specs call them by.
+M.tmpdir, M.rmrf, M.write, M.read = mime.tmpdir, mime.rmdir, mime.write, mime.try_read
 
 
 --- store(path [, n = #samples]) -> Store, campaign id: recipients
@@ -102,7 +73,7 @@ end
 --- maildir(dir) -> dir, made with new/, cur/ and tmp/.
 function M.maildir(dir)
   for _, d in ipairs { dir, dir .. "/new", dir .. "/cur", dir .. "/tmp" } do
-    os.execute("mkdir -p " .. sh_quote(d))
+    os.execute("mkdir -p " .. mime.sh_quote(d))
   end
   return dir
 end
@@ -121,7 +92,7 @@ end
 
 --- files(dir) -> the names of the regular files in dir, sorted.
 function M.files(dir)
-  local p = assert(io.popen("ls -1 " .. sh_quote(dir) .. " 2>/dev/null"))
+  local p = assert(io.popen("ls -1 " .. mime.sh_quote(dir) .. " 2>/dev/null"))
   local out = {}
   for line in p:lines() do out[#out + 1] = line end
   p:close()

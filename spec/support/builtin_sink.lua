@@ -6,14 +6,7 @@ local socket = require "socket"
 
 local M = {}
 
--- A file's contents, or nil while it does not exist.
-local function try_read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
-end
+local try_read = mime.try_read
 
 --- start(args) -> sink: port, maildir, files() (the stored messages),
 -- wait() (until it exits by itself, after --count; returns its output),

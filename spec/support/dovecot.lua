@@ -14,6 +14,7 @@
 --   dc:stop()
 local socket = require "socket"
 local certs = require "support.certs"
+local mime = require "support.mime"
 
 local dovecot = {}
 
@@ -27,9 +28,7 @@ Server.__close = function(self) self:stop() end
 Server.__gc = function(self) self:stop() end
 
 
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local sh_quote = mime.sh_quote
 
 
 local function capture(cmd)
@@ -40,20 +39,10 @@ local function capture(cmd)
 end
 
 
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  assert(f:close())
-end
+local write = mime.write
 
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local data = f:read("a")
-  f:close()
-  return data
-end
+-- A file's contents, "" while it does not exist.
+local function read(path) return mime.try_read(path) or "" end
 
 
 --- available() -> true | false, why: whether Dovecot is installed.

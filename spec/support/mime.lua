@@ -39,6 +39,15 @@ function M.read(path)
   return data
 end
 
+--- try_read(path) -> the file's contents, or nil while it does not exist
+function M.try_read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
 --- The lines of s split at CRLF (without it); a last piece without
 -- CRLF is a line too.
 function M.lines(s)

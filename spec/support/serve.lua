@@ -12,11 +12,7 @@ local M = {}
 
 M.SECRET = "a tracking secret of some length"
 
---- try_read(path) -> the file's contents, or nil while it does not exist
-function M.try_read(path)
-  local ok, data = pcall(mime.read, path)
-  return ok and data or nil
-end
+M.try_read = mime.try_read
 
 --- campaign_script(name, port, recipients) -> a campaign to the sink at
 -- port, tracked (with M.SECRET), with one-click unsubscribe; recipients
