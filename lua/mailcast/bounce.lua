@@ -3,6 +3,7 @@
 -- (mailcast.core.bounce_parse); this module lets a script add its own
 -- rules in front of the built-in ones, or a hook that has the last word.
 local core = require "mailcast.core"
+local hooks = require "mailcast.hooks"
 
 local M = {}
 
@@ -94,7 +95,11 @@ local function refine(base, reply, extra)
   if reason then return with_reason(base, reason, "script \"" .. pattern .. "\"") end
   for _, h in ipairs({ hook or false, M.hook or false }) do
     if h then
-      local name = h(reply, base)
+      -- With the instruction limit every hook has; a failure is raised,
+      -- and callers that go on (campaigns, bounce processing) warn and
+      -- keep the core's answer.
+      local ok, name = hooks.call(h, nil, reply, base)
+      if not ok then error("classify hook failed: " .. tostring(name), 0) end
       if name ~= nil then return with_reason(base, check_reason(name, "classify hook"), "hook") end
     end
   end

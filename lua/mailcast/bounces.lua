@@ -13,6 +13,7 @@
 -- they hold a tag, see message_id).
 local core = require "mailcast.core"
 local bounce = require "mailcast.bounce"
+local hooks = require "mailcast.hooks"
 
 local M = {}
 
@@ -34,8 +35,6 @@ M.sender_reasons = {
   blocked = true, spam = true, policy = true, rate_limited = true,
   content_rejected = true, message_too_big = true,
 }
-
-local HOOK_LIMIT = 100000000   -- instructions before a runaway hook is stopped
 
 local ACTIONS = { ignore = true, suppress = true, count = true, record = true }
 
@@ -275,13 +274,12 @@ local function keep_of(ctx, item)
 end
 
 
--- Calls on_bounce with the instruction limit; an error or an answer it
--- may not give is reported and the default applies.
+-- Calls on_bounce as every hook is called (mailcast.hooks: an instruction
+-- limit, errors caught); an error or an answer it may not give is
+-- reported and the default applies.
 local function ask_hook(ctx, info)
   if not ctx.on_bounce then return nil end
-  debug.sethook(function() error("ran past its instruction limit (an endless loop?)", 2) end, "", HOOK_LIMIT)
-  local ok, answer = pcall(ctx.on_bounce, info)
-  debug.sethook()
+  local ok, answer = hooks.call(ctx.on_bounce, nil, info)
   if not ok then
     ctx.warn(string.format("on_bounce failed: %s; the default applies", tostring(answer)))
     return nil
@@ -352,7 +350,11 @@ end
 -- Reads one message; returns whether it was processed (to be moved or
 -- deleted from its source) and the details of its bounces.
 local function handle(ctx, summary, id, raw)
-  local b, err = bounce.parse(raw, ctx.classify_extra)
+  local ok, b, err = pcall(bounce.parse, raw, ctx.classify_extra)
+  if not ok then   -- the script's rules or hook: the core's reasons apply
+    ctx.warn(string.format("%s: %s; classified without the script", id, tostring(b)))
+    b, err = bounce.parse(raw)
+  end
   if not b then
     summary.errors = summary.errors + 1
     ctx.warn(string.format("%s: %s", id, tostring(err)))
@@ -502,6 +504,7 @@ end
 -- campaign_id=, recipient_id=, matched_by=, default=, message=, source=}.
 function M.process(opts)
   assert(type(opts) == "table", "mailcast.bounces.process: expected a table")
+  local src = M.source(opts)   -- raises on misuse: before anything is opened
   local store, own = opts.store, false
   if type(store) == "string" then
     local err
@@ -515,14 +518,22 @@ function M.process(opts)
     if own then store:close() end
     return nil, tostring(ctx)
   end
-  local src = M.source(opts)
   local summary, details = {}, {}
   for _, k in ipairs(SUMMARY) do summary[k] = 0 end
   local opened, err = src:open()
   local done
   if opened then
-    done, err = run_source(ctx, src, summary, details)
-    if done then done, err = src:close() else src:abort() end
+    -- A store that fails under it (busy with a campaign past its wait)
+    -- raises: the open transaction is rolled back and the source left
+    -- as it was, as for any other failure.
+    local ran
+    ran, done, err = pcall(run_source, ctx, src, summary, details)
+    if not ran then done, err = nil, tostring(done) end
+    if done then done, err = src:close()
+    else
+      store:rollback()
+      src:abort()
+    end
   end
   if own then store:close() end
   if not done then return nil, err, summary end

@@ -102,12 +102,15 @@ describe("mailcast.bounces.process on a Maildir of every labelled sample", funct
   end)
 
   it("finds each recipient by the VERP tag of its bounce address", function()
+    local matched = 0
     for _, d in ipairs(details) do
       if d.campaign then
+        matched = matched + 1
         assert.equal("verp", d.matched_by, d.message)
         assert.equal(fx.CAMPAIGN, d.campaign)
       end
     end
+    assert.is_true(matched >= #HARD + #COMPLAINTS, matched .. " bounces matched")
   end)
 
   it("leaves auto-replies and ordinary mail where they were, and their senders alone", function()
@@ -303,6 +306,36 @@ describe("mailcast.bounces.process deciding", function()
     assert.matches("5.1.1", seen.diagnostic)
   end)
 
+  it("fails a source that raises, aborting it, with what was processed kept", function()
+    local aborted = false
+    local raw = fx.render(store, "qmail_unknown", 6)
+    local src = {
+      open = function() return true end,
+      list = function() return { { id = "#1" } } end,
+      fetch = function() return raw end,
+      settle = function() error("the mailbox went away") end,
+      close = function() return true end,
+      abort = function() aborted = true end,
+    }
+    local ok, err = bounces.process { store = store, source = src, warn = function() end }
+    assert.is_nil(ok)
+    assert.matches("the mailbox went away", err)
+    assert.is_true(aborted)
+    assert.is_not_nil(store:suppressed(address(6)))   -- committed before the source's own step
+  end)
+
+  it("classifies with the core's rules when the script's classify hook raises or loops, and says so", function()
+    local warnings = {}
+    local warn = function(m) warnings[#warnings + 1] = m end
+    local s = run({ (fx.render(store, "qmail_unknown", 6)) }, { warn = warn, classify = function() error("oops") end })
+    assert.equal(1, s.processed)
+    assert.equal("hard bounce: user_unknown", store:suppressed(address(6)))
+    assert.matches("classify hook failed: .*oops.*classified without the script", warnings[1])
+    run({ (fx.render(store, "exim_unknown", 8)) }, { warn = warn, classify = function() while true do end end })
+    assert.matches("instruction limit", warnings[2])
+    assert.is_not_nil(store:suppressed(address(8)))
+  end)
+
   it("applies the default when on_bounce raises or answers nonsense, and says so", function()
     local warnings = {}
     local warn = function(m) warnings[#warnings + 1] = m end
@@ -450,6 +483,25 @@ describe("mailcast bounces (the command)", function()
     assert.equal(1, code)
     assert.matches("no store at", out)
     assert.is_nil(fx.read(dir .. "/typo.db"))
+  end)
+
+  it("refuses what it cannot use, with status 2 and why", function()
+    local script = dir .. "/broken.lua"
+    fx.write(script, "return 42\n")
+    local store, mail = " --store " .. sh_quote(db), " --maildir " .. sh_quote(dir .. "/mail")
+    for _, case in ipairs {
+      { mail .. store .. " --frobnicate", "unknown option '%-%-frobnicate'" },
+      { mail .. store .. " --soft-limit many", "%-%-soft%-limit wants a number, not 'many'" },
+      { mail, "%-%-store FILE is required" },
+      { mail .. store .. " --move-to Done --delete", "%-%-move%-to and %-%-delete exclude each other" },
+      { mail .. store .. " --keep soft=often", "%-%-keep soft: 'often' is not a number of days or forever" },
+      { mail .. store .. " --keep bogus=3", "%-%-keep: no kind 'bogus'" },
+      { mail .. store .. " --script " .. sh_quote(script), "must return a table of hooks" },
+    } do
+      local out, code = mailcast(case[1])
+      assert.equal(2, code, case[1] .. ": " .. out)
+      assert.matches(case[2], out)
+    end
   end)
 
   it("wants exactly one source", function()
