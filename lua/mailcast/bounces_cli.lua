@@ -194,11 +194,9 @@ end
 
 -- Sleeps up to seconds; false when Ctrl-C came first.
 local function pause(seconds)
-  local socket = require "socket"
-  local limit = socket.gettime() + seconds
-  while socket.gettime() < limit do
-    if core.interrupted() > 0 then return false end
-    socket.sleep(math.min(0.2, limit - socket.gettime()))
+  local limit = core.now() + seconds
+  while core.interrupted() == 0 and core.now() < limit do
+    core.sleep(math.min(0.2, limit - core.now()))   -- returns early on a signal
   end
   return core.interrupted() == 0
 end

@@ -154,11 +154,12 @@ local function sink(argv)
     store, err = require("mailcast").store(opts.bounces)
     if not store then stderr("sink: %s", err) return 1 end
     local bounces = require "mailcast.bounces"
+    local secret = bounces.secret(store)   -- once, not a store read a message
     opts.on_message = function(path)
       local f = assert(io.open(path, "rb"))
       local raw = f:read("a")
       f:close()
-      local summary, details = bounces.process { store = store, messages = { raw },
+      local summary, details = bounces.process { store = store, messages = { raw }, secret = secret,
         warn = function(message) stderr("sink: %s", message) end }
       if not summary then stderr("sink: %s: %s", path, details) return end
       if not opts.quiet then

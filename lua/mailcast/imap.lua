@@ -125,7 +125,7 @@ function M.connect(opts)
     tls = implicit, ca_file = opts.ca_file, insecure = opts.insecure, timeout = opts.timeout,
   })
   if not conn then return nil, "imap: " .. err end
-  local self = setmetatable({ conn = conn, seq = 0, caps = {} }, Client)
+  local self = setmetatable({ conn = conn, seq = 0, caps = {}, deleted = {} }, Client)
   local greeting, gerr = read_response(self)
   if not greeting then conn:close() return nil, gerr end
   if not greeting:match("^%* OK") and not greeting:match("^%* PREAUTH") then
@@ -303,7 +303,6 @@ end
 function Source:open()
   local client, err = M.connect(self.opts)
   if not client then return nil, err end
-  client.deleted = {}
   local ok, lerr = client:login(self.opts.user, self.opts.password, self.opts.allow_plaintext)
   if ok and self.opts.move_to then ok, lerr = client:create(self.opts.move_to) end
   local info
