@@ -22,7 +22,7 @@ local function start_serve(dir, store)
   function srv.request(method, path) return serve.request(port, method, path) end
   function srv.stop()
     if not srv.pid then return "" end
-    serve.stop(srv.pid)
+    assert(serve.stop(srv.pid), "mailcast serve did not stop on SIGTERM")
     srv.pid = nil
     return serve.try_read(dir .. "/serve.out") or ""
   end

@@ -11,6 +11,7 @@ local serve = require "support.serve"
 local socket = require "socket"
 
 local SECRET = serve.SECRET
+local q = mime.sh_quote
 local try_read, request, metric = serve.try_read, serve.request, serve.metric
 
 local GIF = "GIF89a\1\0\1\0\128\0\0\0\0\0\255\255\255\33\249\4\1\0\0\0\0\44\0\0\0\0\1\0\1\0\0\2\2\68\1\0\59"
@@ -234,11 +235,32 @@ describe("mailcast serve", function()
   end)
 
   it("writes what waits and stops cleanly on SIGTERM", function()
-    serve.stop(pid)   -- waits until it has exited (a sanitizer's report comes last)
+    assert.is_true(serve.stop(pid))   -- it has exited (a sanitizer's report comes last)
     pid = nil
     local out = try_read(dir .. "/serve.out") or ""
     assert.matches("mailcast serve: %d+ events recorded", out)
     assert.not_matches("Sanitizer", out)
     assert.not_matches("runtime error", out)
+  end)
+end)
+
+
+describe("mailcast serve's command line", function()
+  it("refuses what it cannot use, with status 2 and why", function()
+    local dir = mime.tmpdir()
+    local store = " --store " .. q(dir .. "/s.db")
+    for _, case in ipairs {
+      { store .. " --frobnicate", serve.SECRET, "unknown option '%-%-frobnicate'" },
+      { store .. " --webhook-tries 0", serve.SECRET, "%-%-webhook%-tries needs a positive number" },
+      { store .. " --webhook", serve.SECRET, "%-%-webhook needs a value" },
+      { "", serve.SECRET, "%-%-store FILE is required" },
+      { store, "short", "MAILCAST_TRACK_SECRET must hold the tracking secret %(at least 16 bytes%)" },
+    } do
+      local out, code = helper.sh(string.format("MAILCAST_TRACK_SECRET=%s %s serve --listen 127.0.0.1:0%s",
+        q(case[2]), q(helper.runner), case[1]))
+      assert.equal(2, code, case[1] .. ": " .. out)
+      assert.matches(case[3], out)
+    end
+    mime.rmdir(dir)
   end)
 end)

@@ -77,7 +77,10 @@ describe("mailcast.bounces VERP tags", function()
   end)
 
   it("need a secret", function()
-    if os.getenv("MAILCAST_VERP_SECRET") then return end
+    if os.getenv("MAILCAST_VERP_SECRET") then
+      pending("MAILCAST_VERP_SECRET is set in this environment")
+      return
+    end
     assert.has_error(function() bounces.tag(1, 1) end,
       "mailcast.bounces: a VERP secret is needed: a string, a store, or MAILCAST_VERP_SECRET")
   end)
