@@ -15,8 +15,12 @@
  * space. */
 int mc_bounce_set(char **dst, const char *s, size_t n);
 
+/* Frees what r holds and empties it: the one place that knows a
+ * recipient's fields. */
+void mc_bounce_rcpt_clear(mc_bounce_rcpt_t *r);
+
 /* Appends a line to *dst (a newline between), keeping at most cap bytes;
- * a line already in *dst is not added again. */
+ * a line whose text already stands anywhere in *dst is not added again. */
 int mc_bounce_append(char **dst, const char *s, size_t n, size_t cap);
 
 /* The first thing shaped like an addr-spec in s[from..n): sets *at and

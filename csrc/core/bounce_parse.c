@@ -2,6 +2,7 @@
  * and why. The MIME tree comes from mc_mime_parse; the reports' fields,
  * the texts and the heuristics live in bounce_report.c, bounce_text.c
  * and bounce_detect.c. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "bounce_rules.h"
 #include "buf.h"
 #include "hdrdecode.h"
+#include "html_entity.h"
 
 #define MAX_PART_DEPTH 4   /* reports sit at the top; a wrapper or two is tolerated */
 
@@ -70,35 +72,41 @@ static void find_parts(const mc_entity_t *ent, int depth, parts_t *p) {
 }
 
 
+/* Whether the tag name at s[0..n) is one whose start or end breaks a
+ * line: br, p, div, tr, li (a whole name: not <pre> or <param>). */
+static int line_tag(const char *s, size_t n) {
+  static const char *const names[] = {"br", "p", "div", "tr", "li"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    size_t len = strlen(names[k]);
+    if (len <= n && strncasecmp(s, names[k], len) == 0 && (len == n || !isalpha((unsigned char)s[len])))
+      return 1;
+  }
+  return 0;
+}
+
+
 /* The words of an HTML notice: tags dropped, block ends made line
- * breaks, the few entities such notices use decoded. */
+ * breaks, character references decoded as the HTML scanner decodes them
+ * (a no-break space as a space). */
 static void html_text(const char *s, size_t n, mc_buf_t *out) {
-  static const struct { const char *name; char c; } entities[] = {
-    {"&nbsp;", ' '}, {"&lt;", '<'}, {"&gt;", '>'}, {"&amp;", '&'}, {"&quot;", '"'}, {"&#39;", '\''},
-  };
   for (size_t i = 0; i < n; i++) {
     if (s[i] == '<') {
       const char *gt = memchr(s + i, '>', n - i);
       if (gt == NULL) break;
       size_t tag = i + 1 + (i + 1 < n && s[i + 1] == '/');
-      if (tag + 2 <= n && (strncasecmp(s + tag, "br", 2) == 0 || strncasecmp(s + tag, "p", 1) == 0 ||
-                           strncasecmp(s + tag, "div", 3) == 0 || strncasecmp(s + tag, "tr", 2) == 0 ||
-                           strncasecmp(s + tag, "li", 2) == 0))
-        mc_buf_addc(out, '\n');
+      if (line_tag(s + tag, (size_t)(gt - s) - tag)) mc_buf_addc(out, '\n');
       i = (size_t)(gt - s);
       continue;
     }
     if (s[i] == '&') {
-      size_t k;
-      for (k = 0; k < sizeof entities / sizeof entities[0]; k++) {
-        size_t len = strlen(entities[k].name);
-        if (i + len <= n && strncasecmp(s + i, entities[k].name, len) == 0) {
-          mc_buf_addc(out, entities[k].c);
-          i += len - 1;
-          break;
-        }
+      char ch[MC_HTML_CHAR_MAX];
+      size_t k = 0, used = mc_html_charref(s + i, n - i, 0, ch, &k);
+      if (used > 0) {
+        if (k == 2 && memcmp(ch, "\xC2\xA0", 2) == 0) mc_buf_addc(out, ' ');
+        else mc_buf_add(out, ch, k);
+        i += used - 1;
+        continue;
       }
-      if (k < sizeof entities / sizeof entities[0]) continue;
     }
     mc_buf_addc(out, s[i]);
   }
@@ -431,15 +439,7 @@ int mc_bounce_parse(const char *s, size_t n, mc_bounce_t *out, mc_error_t *e) {
 
 
 void mc_bounce_free(mc_bounce_t *b) {
-  for (size_t i = 0; i < b->nrcpts; i++) {
-    mc_bounce_rcpt_t *r = &b->rcpts[i];
-    free(r->address);
-    free(r->original);
-    free(r->action);
-    free(r->status);
-    free(r->diagnostic);
-    free(r->remote_mta);
-  }
+  for (size_t i = 0; i < b->nrcpts; i++) mc_bounce_rcpt_clear(&b->rcpts[i]);
   free(b->rcpts);
   for (size_t i = 0; i < b->nheaders; i++) {
     free(b->headers[i].name);

@@ -175,27 +175,16 @@ typedef struct {
 } dsn_ctx_t;
 
 
-static void rcpt_clear(mc_bounce_rcpt_t *r) {
-  free(r->address);
-  free(r->original);
-  free(r->action);
-  free(r->status);
-  free(r->diagnostic);
-  free(r->remote_mta);
-  memset(r, 0, sizeof *r);
-}
-
-
 /* Moves the gathered recipient into the list when it names someone. */
 static int commit(dsn_ctx_t *c) {
   if (!c->has_cur) return 0;
   c->has_cur = 0;
   mc_bounce_rcpt_t *cur = &c->cur;
   if (cur->address == NULL && cur->original) { cur->address = cur->original; cur->original = NULL; }
-  if (cur->address == NULL || cur->address[0] == '\0') { rcpt_clear(cur); return 0; }
+  if (cur->address == NULL || cur->address[0] == '\0') { mc_bounce_rcpt_clear(cur); return 0; }
   int oom;
   mc_bounce_rcpt_t *r = mc_bounce_rcpt_new(c->b, &oom);
-  if (r == NULL) { rcpt_clear(cur); return oom ? -1 : 0; }
+  if (r == NULL) { mc_bounce_rcpt_clear(cur); return oom ? -1 : 0; }
   *r = *cur;
   memset(cur, 0, sizeof *cur);
   return 0;
@@ -242,7 +231,7 @@ int mc_bounce_read_dsn(mc_bounce_t *b, const char *s, size_t n) {
   c.b = b;
   int rc = each_field(s, n, on_dsn_field, &c);
   if (rc == 0) rc = commit(&c);
-  rcpt_clear(&c.cur);
+  mc_bounce_rcpt_clear(&c.cur);
   return rc;
 }
 

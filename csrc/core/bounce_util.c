@@ -158,3 +158,14 @@ int mc_bounce_icontains(const char *s, size_t n, const char *needle) {
   }
   return 0;
 }
+
+
+void mc_bounce_rcpt_clear(mc_bounce_rcpt_t *r) {
+  free(r->address);
+  free(r->original);
+  free(r->action);
+  free(r->status);
+  free(r->diagnostic);
+  free(r->remote_mta);
+  memset(r, 0, sizeof *r);
+}

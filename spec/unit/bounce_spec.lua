@@ -286,6 +286,23 @@ describe("mailcast.bounce.parse", function()
     assert.matches("registered gateway user", b.diagnostic)
   end)
 
+  it("reads an HTML-only notice with its character references decoded and <pre> not a paragraph", function()
+    local b = parses(table.concat({
+      "From: Mail Delivery System <MAILER-DAEMON@mail.example.net>",
+      "To: news@news.example.com",
+      "Subject: Undeliverable: November news",
+      "MIME-Version: 1.0",
+      "Content-Type: text/html; charset=us-ascii",
+      "",
+      "<html><body><p>Your message to <b>reader7&#64;example.org</b> couldn&#39;t be delivered.</p>",
+      "<pre>550 5.1.1 &lt;reader7&#x40;example.org&gt;: User unknown</pre></body></html>",
+      "" }, "\r\n"))
+    assert.equal("reader7@example.org", b.recipients[1] and b.recipients[1].address)
+    assert.equal("user_unknown", b.reason)
+    assert.equal("Your message to reader7@example.org couldn't be delivered.\n"
+      .. "550 5.1.1 <reader7@example.org>: User unknown", b.diagnostic)
+  end)
+
   it("takes the VERP tag from the envelope recipient the bounce came to", function()
     local raw = render("qmail_unknown", 41)
     assert.equal("r000041", parses(raw).verp)
