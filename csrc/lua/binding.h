@@ -47,6 +47,14 @@ int mc_l_listen(lua_State *L, const char *listen, char *host, size_t size);
  * sees the file sees the whole port: its presence means ready), or raises. */
 void mc_l_port_file(lua_State *L, const char *path, int port);
 
+/* SIGINT and SIGTERM end base's loop (event_base_loopbreak) while sigs
+ * are added; mc_l_signals_free frees them (NULLs are fine). For the
+ * servers (sink, serve) that run until told to stop. */
+struct event_base;
+struct event;
+void mc_l_signals_stop(struct event_base *base, struct event *sigs[2]);
+void mc_l_signals_free(struct event *sigs[2]);
+
 /* The Route at idx, or a table made into one (which takes its place). */
 mc_route_t *mc_l_toroute(lua_State *L, int idx);
 

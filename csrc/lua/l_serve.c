@@ -34,20 +34,12 @@ static int serve_state_gc(lua_State *L) {
   serve_state *st = lua_touserdata(L, 1);
   mc_http_free(st->http);
   mc_webhook_free(st->webhook);   /* before the loop it uses */
-  for (int i = 0; i < 2; i++)
-    if (st->sigs[i]) event_free(st->sigs[i]);
+  mc_l_signals_free(st->sigs);
   if (st->base) event_base_free(st->base);
   mc_token_key_free(st->key);
   mc_store_close(st->store);
   memset(st, 0, sizeof *st);
   return 0;
-}
-
-
-static void on_signal(evutil_socket_t sig, short what, void *arg) {
-  (void)sig;
-  (void)what;
-  event_base_loopbreak(arg);
 }
 
 
@@ -149,9 +141,7 @@ static int l_serve(lua_State *L) {
    * second SIGTERM during shutdown must not cut the last batch short. */
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
-  st->sigs[0] = evsignal_new(st->base, SIGINT, on_signal, st->base);
-  st->sigs[1] = evsignal_new(st->base, SIGTERM, on_signal, st->base);
-  for (int i = 0; i < 2; i++) if (st->sigs[i]) event_add(st->sigs[i], NULL);
+  mc_l_signals_stop(st->base, st->sigs);
   if (!o.quiet) {
     printf("mailcast serve: listening on http://%s:%d, recording in %s\n", host,
            mc_http_port(st->http), path);

@@ -1,6 +1,5 @@
 /* mailcast.core.sink: the local SMTP server, run until it has stored
  * `count` messages or is told to stop (SIGINT, SIGTERM). */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,13 +89,6 @@ static void on_stored(const char *file, const char *from, const char *const *rcp
 }
 
 
-static void on_signal(evutil_socket_t sig, short what, void *arg) {
-  (void)sig;
-  (void)what;
-  event_base_loopbreak(arg);
-}
-
-
 typedef struct {
   mc_sink_rule_t *rules;
   size_t n;
@@ -109,8 +101,7 @@ typedef struct {
 static int sink_state_gc(lua_State *L) {
   sink_state *st = lua_touserdata(L, 1);
   mc_sink_free(st->sink);
-  for (int i = 0; i < 2; i++)
-    if (st->sigs[i]) event_free(st->sigs[i]);
+  mc_l_signals_free(st->sigs);
   if (st->base) event_base_free(st->base);
   free(st->rules);   /* the strings belong to the Lua table */
   memset(st, 0, sizeof *st);
@@ -182,9 +173,7 @@ static int l_sink(lua_State *L) {
   st->sink = mc_sink_new(st->base, host, port, &o, on_stored, &run, &e);
   if (st->sink == NULL) return mc_l_fail(L, &e);
   run.sink = st->sink;
-  st->sigs[0] = evsignal_new(st->base, SIGINT, on_signal, st->base);
-  st->sigs[1] = evsignal_new(st->base, SIGTERM, on_signal, st->base);
-  for (int i = 0; i < 2; i++) if (st->sigs[i]) event_add(st->sigs[i], NULL);
+  mc_l_signals_stop(st->base, st->sigs);
   if (!run.quiet) {
     printf("mailcast sink: listening on %s:%d, storing in %s\n", host, mc_sink_port(st->sink), maildir);
     fflush(stdout);

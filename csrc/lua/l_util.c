@@ -3,6 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+
+#include <event2/event.h>
+
 #include "binding.h"
 
 
@@ -77,4 +81,24 @@ void mc_l_port_file(lua_State *L, const char *path, int port) {
   int ok = f != NULL && fprintf(f, "%d\n", port) >= 0;
   if (f != NULL && fclose(f) != 0) ok = 0;
   if (!ok || rename(tmp, path) != 0) luaL_error(L, "cannot write %s", path);
+}
+
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg) {
+  (void)sig;
+  (void)what;
+  event_base_loopbreak(arg);
+}
+
+
+void mc_l_signals_stop(struct event_base *base, struct event *sigs[2]) {
+  sigs[0] = evsignal_new(base, SIGINT, on_stop_signal, base);
+  sigs[1] = evsignal_new(base, SIGTERM, on_stop_signal, base);
+  for (int i = 0; i < 2; i++) if (sigs[i]) event_add(sigs[i], NULL);
+}
+
+
+void mc_l_signals_free(struct event *sigs[2]) {
+  for (int i = 0; i < 2; i++)
+    if (sigs[i]) event_free(sigs[i]);
 }
