@@ -120,11 +120,8 @@ end
 -- decides whether to go on without it.
 function M.connect(opts)
   local implicit = opts.tls == "implicit"
-  local port = opts.port or (implicit and M.PORT_TLS or M.PORT)
-  local conn, err = tlsconn.connect(opts.host, port, {
-    tls = implicit, ca_file = opts.ca_file, insecure = opts.insecure, timeout = opts.timeout,
-  })
-  if not conn then return nil, "imap: " .. err end
+  local conn, err = tlsconn.open("imap", opts, M.PORT, M.PORT_TLS)
+  if not conn then return nil, err end
   local self = setmetatable({ conn = conn, seq = 0, caps = {}, deleted = {} }, Client)
   local greeting, gerr = read_response(self)
   if not greeting then conn:close() return nil, gerr end

@@ -54,11 +54,8 @@ end
 -- decides (login's allow_plaintext) whether to go on without it.
 function M.connect(opts)
   local implicit = opts.tls == "implicit"
-  local port = opts.port or (implicit and M.PORT_TLS or M.PORT)
-  local conn, err = tlsconn.connect(opts.host, port, {
-    tls = implicit, ca_file = opts.ca_file, insecure = opts.insecure, timeout = opts.timeout,
-  })
-  if not conn then return nil, "pop3: " .. err end
+  local conn, err = tlsconn.open("pop3", opts, M.PORT, M.PORT_TLS)
+  if not conn then return nil, err end
   local self = setmetatable({ conn = conn, capa = {} }, Client)
   local ok, gerr = status(self, "greeting")
   if not ok then conn:close() return nil, gerr end

@@ -101,6 +101,21 @@ function M.connect(host, port, opts)
 end
 
 
+--- open(protocol, opts, port, tls_port) -> conn | nil, "PROTOCOL: message"
+-- A mail client's connection as its opts say: tls = "implicit" is TLS
+-- from the start on opts.port or tls_port; otherwise plain on opts.port or
+-- port (the client may then ask for STARTTLS). ca_file, insecure and
+-- timeout as for connect.
+function M.open(protocol, opts, port, tls_port)
+  local implicit = opts.tls == "implicit"
+  local conn, err = M.connect(opts.host, opts.port or (implicit and tls_port or port), {
+    tls = implicit, ca_file = opts.ca_file, insecure = opts.insecure, timeout = opts.timeout,
+  })
+  if not conn then return nil, protocol .. ": " .. err end
+  return conn
+end
+
+
 --- conn:starttls() -> true | nil, message ("tls: ..."): the handshake
 -- and the checks of the server's certificate; the connection is closed
 -- when they fail.
