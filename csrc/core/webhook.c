@@ -222,7 +222,7 @@ static void feed(target *t) {
   mc_error_t e;
   t->body.len = 0;
   t->body.failed = 0;
-  if (mc_feed_read(w->feed, t->cursor, t->campaign, w->o.batch, &t->body, &t->batch, &e) != 0) {
+  if (mc_feed_read(w->feed, t->cursor, w->last_id, t->campaign, w->o.batch, &t->body, &t->batch, &e) != 0) {
     if (!w->feed_failing) fprintf(stderr, "mailcast serve: %s\n", e.msg);
     w->feed_failing = 1;
     return;

@@ -213,11 +213,9 @@ static void event_json(mc_buf_t *b, sqlite3_stmt *st) {
 }
 
 
-int mc_feed_read(mc_feed_t *f, long long after, long long campaign, size_t max, mc_buf_t *body,
-                 mc_feed_batch_t *b, mc_error_t *e) {
+int mc_feed_read(mc_feed_t *f, long long after, long long last, long long campaign, size_t max,
+                 mc_buf_t *body, mc_feed_batch_t *b, mc_error_t *e) {
   *b = (mc_feed_batch_t){.upto = after};
-  long long last = mc_feed_last_id(f, e);
-  if (last < 0) return -1;
   /* Ids up to hi were all committed when last was read: none can appear
    * below it later, so the cursor may pass them. */
   long long hi = last - after > WINDOW ? after + WINDOW : last;

@@ -49,11 +49,12 @@ typedef struct {
 } mc_feed_batch_t;
 
 /* Appends to body a JSON array of the (at most max) events after the id
- * `after`, of campaign (0: all), oldest first; one read of a bounded
+ * `after` and up to `last` (mc_feed_last_id, read once a poll for every
+ * receiver), of campaign (0: all), oldest first; one read of a bounded
  * range of ids, so it is short however far behind the cursor is.
  * 0 (b->n may be 0 with b->upto past events of other campaigns), or -1. */
-int mc_feed_read(mc_feed_t *f, long long after, long long campaign, size_t max, mc_buf_t *body,
-                 mc_feed_batch_t *b, mc_error_t *e);
+int mc_feed_read(mc_feed_t *f, long long after, long long last, long long campaign, size_t max,
+                 mc_buf_t *body, mc_feed_batch_t *b, mc_error_t *e);
 
 /* Names urls as receivers of campaign's events from now on (kept when
  * already there, with their cursors), in one transaction. */
