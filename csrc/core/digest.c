@@ -1,4 +1,5 @@
 #include "digest.h"
+#include "ssl_error.h"
 
 #include <openssl/err.h>
 #include <openssl/core_names.h>
@@ -12,11 +13,7 @@ int mc_sha256_hex(const void *p, size_t n, char out[MC_SHA256_HEX], mc_error_t *
   unsigned int len = 0;
   ERR_clear_error();
   if (!EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) || len != 32) {
-    unsigned long code = ERR_get_error();
-    char buf[256] = "unknown error";
-    if (code) ERR_error_string_n(code, buf, sizeof buf);
-    ERR_clear_error();
-    mc_error_set(e, "sha256: %s", buf);
+    mc_error_ssl(e, "sha256", "digest");
     return -1;
   }
   for (unsigned int i = 0; i < len; i++) {

@@ -9,6 +9,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "ssl_error.h"
+
 
 SSL_CTX *mc_https_ctx(const char *ca_file, mc_error_t *e) {
   ERR_clear_error();
@@ -20,11 +22,9 @@ SSL_CTX *mc_https_ctx(const char *ca_file, mc_error_t *e) {
     ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : SSL_CTX_set_default_verify_paths(ctx);
   }
   if (!ok) {
-    char why[256] = "out of memory";
-    unsigned long code = ERR_get_error();
-    if (code) ERR_error_string_n(code, why, sizeof why);
-    ERR_clear_error();
-    mc_error_set(e, "webhooks: cannot load the CAs %s: %s", ca_file ? ca_file : "of the system", why);
+    char what[300];
+    snprintf(what, sizeof what, "cannot load the CAs %s", ca_file ? ca_file : "of the system");
+    mc_error_ssl(e, "webhooks", what);
     SSL_CTX_free(ctx);
     return NULL;
   }

@@ -22,6 +22,7 @@
 
 #include "addr.h"
 #include "b64.h"
+#include "ssl_error.h"
 
 /* What the reply at the head of the queue answers. */
 typedef enum {
@@ -107,11 +108,7 @@ void mc_route_init(mc_route_t *r) {
 
 
 static void tls_error(mc_error_t *e, const char *what) {
-  unsigned long code = ERR_get_error();
-  char buf[256] = "unknown error";
-  if (code) ERR_error_string_n(code, buf, sizeof buf);
-  ERR_clear_error();
-  mc_error_set(e, "tls: %s: %s", what, buf);
+  mc_error_ssl(e, "tls", what);
 }
 
 

@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "digest.h"
+#include "ssl_error.h"
 
 #define VERSION 1
 #define MAC_LEN 16
@@ -43,15 +44,10 @@ static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 
-/* The OpenSSL error queue as e's message, and the queue cleared. The
- * queue is not cleared before each MAC (that costs as much as the MAC),
- * so the newest error is the one that names this failure. */
+/* The queue is not cleared before each MAC (that costs as much as the
+ * MAC): mc_error_ssl names the newest error, this failure's. */
 static void ssl_error(mc_error_t *e, const char *what) {
-  unsigned long code = ERR_peek_last_error();
-  char buf[256] = "unknown error";
-  if (code) ERR_error_string_n(code, buf, sizeof buf);
-  ERR_clear_error();
-  mc_error_set(e, "token: %s: %s", what, buf);
+  mc_error_ssl(e, "token", what);
 }
 
 

@@ -6,6 +6,8 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "ssl_error.h"
+
 #define LABEL "mailcast-verp:"
 #define MAC_CHARS 8            /* 40 bits: enough against guessing online */
 #define ID_CHARS_MAX 13        /* 63 bits in 5-bit digits */
@@ -14,11 +16,7 @@ static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
 
 
 static void ssl_error(mc_error_t *e, const char *what) {
-  unsigned long code = ERR_get_error();
-  char buf[256] = "unknown error";
-  if (code) ERR_error_string_n(code, buf, sizeof buf);
-  ERR_clear_error();
-  mc_error_set(e, "verp: %s: %s", what, buf);
+  mc_error_ssl(e, "verp", what);
 }
 
 
