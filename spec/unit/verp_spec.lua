@@ -57,6 +57,24 @@ describe("mailcast.bounces VERP tags", function()
     assert.same({ 2, 5 }, { bounces.check_tag(b.verp, SECRET) })
   end)
 
+  it("take MAILCAST_VERP_SECRET over a store's own secret when it is set", function()
+    local helper = require "helper"
+    local mime = require "support.mime"
+    local dir = mime.tmpdir()
+    local script = dir .. "/tag.lua"
+    mime.write(script, string.format([[
+local bounces = require "mailcast.bounces"
+local store = assert(require("mailcast.core").store(%q))
+io.write(bounces.tag(1, 2, store))
+store:close()
+]], dir .. "/s.db"))
+    local out, code = helper.sh(string.format("MAILCAST_VERP_SECRET=%s %s run %s", mime.sh_quote(SECRET),
+      mime.sh_quote(helper.runner), mime.sh_quote(script)))
+    mime.rmdir(dir)
+    assert.equal(0, code, out)
+    assert.equal(bounces.tag(1, 2, SECRET), out)
+  end)
+
   it("take the store's own secret, made once and kept", function()
     local path = os.tmpname()
     local store = assert(core.store(path))
