@@ -1,6 +1,7 @@
 #include "part.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -25,52 +26,73 @@ typedef struct {
 } scan_t;
 
 
-static void scan(const char *s, size_t n, scan_t *r) {
-  memset(r, 0, sizeof *r);
-  size_t line = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    /* Printable ASCII but '=': nearly every byte of a text, so tested
-     * first and inline (this scan runs over every body of a campaign). */
-    if ((unsigned)(c - ' ') < 95u && c != '=') {
-      line++;
-      continue;
-    }
-    if (c == '\r' && i + 1 < n && s[i + 1] == '\n') {
-      if (line > r->longest) r->longest = line;
-      line = 0;
-      i++;
-      continue;
-    }
-    if (c == '\r' || c == '\n') r->bare_eol++;
-    else if (c == 0) r->nul++;
-    else if (c >= 0x80) r->high++;
-    else if (c == '=' && i + 1 < n && s[i + 1] == '_') r->boundary_like = 1;
-    if (c != '\r' && c != '\n' && !mc_qp_literal(c)) r->escapes++;
-    line++;
-  }
-  if (line > r->longest) r->longest = line;
+/* Nonzero when one of the 8 bytes of w is outside printable ASCII or is
+ * '=' (the bytes the scan has to look at one by one). It may say so of a
+ * word that has none (a borrow), never the other way round. */
+static inline uint64_t word_has_special(uint64_t w) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  uint64_t below_space = (w - ones * 0x20) & ~w;             /* a byte < 0x20 */
+  uint64_t above_tilde = (w + ones) | w;                     /* a byte > 0x7E */
+  uint64_t eq = w ^ (ones * '=');
+  uint64_t is_eq = (eq - ones) & ~eq;                        /* a byte == '=' */
+  return (below_space | above_tilde | is_eq) & highs;
 }
 
 
-/* Text with every line break made CRLF (RFC 2045 canonical form),
- * written straight into the buffer: at most two bytes out per byte in. */
-static int canonical_text(mc_buf_t *out, const char *s, size_t n) {
-  if (n == 0) return 0;
-  char *d = mc_buf_tail(out, 2 * n);
-  if (d == NULL) return -1;
-  char *start = d;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (c == '\r' || c == '\n') {
-      if (c == '\r' && i + 1 < n && s[i + 1] == '\n') i++;
-      *d++ = '\r';
-      *d++ = '\n';
-    } else {
-      *d++ = c;
-    }
+/* Scans n bytes at s for the encoder choice. With out, the bytes are
+ * also appended to it with every line break made CRLF (RFC 2045
+ * canonical form: at most two bytes out per byte in), and r describes
+ * what was written, so it has no bare line breaks. One pass for both:
+ * it runs over every body of a campaign, 8 plain bytes at a time. */
+static int scan(const char *s, size_t n, scan_t *r, mc_buf_t *out) {
+  memset(r, 0, sizeof *r);
+  char *d = NULL, *start = NULL;
+  if (out && n > 0) {
+    if ((d = start = mc_buf_tail(out, 2 * n)) == NULL) return -1;
   }
-  out->len += (size_t)(d - start);
+  size_t line = 0, i = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t w;
+      memcpy(&w, s + i, 8);
+      if (!word_has_special(w)) {
+        if (d) { memcpy(d, &w, 8); d += 8; }
+        line += 8;
+        i += 8;
+        continue;
+      }
+    }
+    unsigned char c = (unsigned char)s[i];
+    if ((unsigned)(c - ' ') < 95u && c != '=') {
+      if (d) *d++ = (char)c;
+      line++;
+      i++;
+      continue;
+    }
+    if (c == '\r' || c == '\n') {
+      int pair = c == '\r' && i + 1 < n && s[i + 1] == '\n';
+      if (pair || d) {
+        if (d) { *d++ = '\r'; *d++ = '\n'; }
+        if (line > r->longest) r->longest = line;
+        line = 0;
+        i += pair ? 2 : 1;
+        continue;
+      }
+      r->bare_eol++;
+      line++;
+      i++;
+      continue;
+    }
+    if (c == 0) r->nul++;
+    else if (c >= 0x80) r->high++;
+    else if (c == '=' && i + 1 < n && s[i + 1] == '_') r->boundary_like = 1;
+    if (!mc_qp_literal(c)) r->escapes++;
+    if (d) *d++ = (char)c;
+    line++;
+    i++;
+  }
+  if (line > r->longest) r->longest = line;
+  if (d) out->len += (size_t)(d - start);
   return 0;
 }
 
@@ -93,18 +115,24 @@ static int surely_not_7bit(const char *s, size_t n) {
 }
 
 
-/* The encoding for the content; *crlf says whether every CR and LF in it
- * is part of a CRLF (known from the scan when there was one). */
+/* The encoding for the content, from its scan when the caller made one
+ * (scanned) or else from a scan here; *crlf says whether every CR and LF
+ * in it is part of a CRLF (known from the scan when there was one). */
 static mc_encoding_t choose(const mc_part_opts_t *o, const char *type,
-                            const char *s, size_t n, int *crlf, mc_error_t *e) {
+                            const scan_t *scanned, const char *s, size_t n, int *crlf,
+                            mc_error_t *e) {
   /* Anything but text goes as base64 unless it is all 7bit: a PNG (0x89
    * first) or a PDF (a bare LF after "%PDF-1.x") is decided at its first
    * bytes, not after a branchy pass over every byte. */
   *crlf = 0;
-  if (o->encoding == MC_ENC_AUTO && !is_text_type(type) && surely_not_7bit(s, n))
-    return MC_ENC_BASE64;
   scan_t r;
-  scan(s, n, &r);
+  if (scanned) {
+    r = *scanned;
+  } else {
+    if (o->encoding == MC_ENC_AUTO && !is_text_type(type) && surely_not_7bit(s, n))
+      return MC_ENC_BASE64;
+    scan(s, n, &r, NULL);
+  }
   *crlf = r.bare_eol == 0;
   int line_safe = r.nul == 0 && r.bare_eol == 0 && r.longest <= MAX_LINE;
   switch (o->encoding) {
@@ -237,14 +265,15 @@ mc_part_t *mc_part_new(const mc_part_opts_t *o, const char *data, size_t n,
                        mc_error_t *e) {
   const char *type = type_of(o);
   mc_buf_t canon = MC_BUF_INIT;
-  size_t bad;
+  scan_t scanned;
   if (o->body) {
-    if (!mc_utf8_valid(data, n, &bad)) {
-      mc_error_set(e, "%s body is not valid UTF-8 (byte %zu)", type, bad + 1);
+    if (scan(data, n, &scanned, &canon) != 0) {
+      mc_error_set(e, "out of memory");
       return NULL;
     }
-    if (canonical_text(&canon, data, n) != 0) {
-      mc_error_set(e, "out of memory");
+    size_t bad;
+    if (scanned.high && !mc_utf8_valid(data, n, &bad)) {
+      mc_error_set(e, "%s body is not valid UTF-8 (byte %zu)", type, bad + 1);
       mc_buf_free(&canon);
       return NULL;
     }
@@ -260,9 +289,18 @@ mc_part_t *mc_part_new(const mc_part_opts_t *o, const char *data, size_t n,
   p->refs = 1;
   e->msg[0] = '\0';
   int crlf;
-  p->encoding = choose(o, type, data, n, &crlf, e);
+  p->encoding = choose(o, type, o->body ? &scanned : NULL, data, n, &crlf, e);
   if (p->encoding == MC_ENC_AUTO || write_head(p, o, type, e) != 0) goto fail;
-  encode_body(&p->body, p->encoding, type, crlf, data, n);
+  if (o->body && (p->encoding == MC_ENC_7BIT || p->encoding == MC_ENC_8BIT)) {
+    /* The canonical text is the body: kept, not copied, and given back
+     * the room left for line breaks that did not need it. */
+    char *fit = canon.len ? realloc(canon.data, canon.len) : NULL;
+    if (fit) canon.data = fit, canon.cap = canon.len;
+    p->body = canon;
+    canon = (mc_buf_t)MC_BUF_INIT;
+  } else {
+    encode_body(&p->body, p->encoding, type, crlf, data, n);
+  }
   if (p->body.failed) { mc_error_set(e, "out of memory"); goto fail; }
   mc_buf_free(&canon);
   return p;

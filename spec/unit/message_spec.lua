@@ -623,6 +623,21 @@ describe("mailcast.message round trip through mailcast.parse", function()
     end
   end)
 
+  it("gives back random text, its line breaks made CRLF, wherever the special bytes fall", function()
+    -- The scan takes 8 plain bytes at a time: breaks, '=', '=_', tabs,
+    -- control and UTF-8 bytes at every offset of a word, both bodies.
+    local pieces = { "a", "bcdefgh", " ", "\t", "\r", "\n", "\r\n", "=", "=_", "ü", "€", "\1", "~", "\127" }
+    math.randomseed(20261129)
+    for _ = 1, 300 do
+      local t = {}
+      for i = 1, math.random(0, 40) do t[i] = pieces[math.random(#pieces)] end
+      local text = table.concat(t)
+      local canonical = text:gsub("\r\n", "\n"):gsub("\r", "\n"):gsub("\n", "\r\n")
+      local msg = parsed { text = "x", html = text }
+      assert.equal(canonical, msg.parts[2].body, string.format("%q", text))
+    end
+  end)
+
   it("gives back text with lines longer than 998 octets", function()
     local text = string.rep("a", 5000) .. "\r\n" .. string.rep("ö", 3000) .. "\r\n" .. string.rep("b ", 2000)
     assert.equal(text, parsed({ text = text }).body)
