@@ -172,3 +172,24 @@ void mc_html_escape_attr(mc_buf_t *out, const char *s, size_t n, char quote) {
     i = (size_t)(stop - s) + 1;
   }
 }
+
+
+void mc_html_escape(mc_buf_t *out, const char *s, size_t n) {
+  size_t run = 0;   /* start of the bytes not written yet */
+  for (size_t i = 0; i < n; i++) {
+    const char *ref;
+    size_t len;
+    switch (s[i]) {
+    case '&': ref = "&amp;"; len = 5; break;
+    case '<': ref = "&lt;"; len = 4; break;
+    case '>': ref = "&gt;"; len = 4; break;
+    case '"': ref = "&quot;"; len = 6; break;
+    case '\'': ref = "&#39;"; len = 5; break;
+    default: continue;
+    }
+    mc_buf_add(out, s + run, i - run);
+    mc_buf_add(out, ref, len);
+    run = i + 1;
+  }
+  mc_buf_add(out, s + run, n - run);
+}

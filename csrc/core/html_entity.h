@@ -24,4 +24,8 @@ void mc_html_unescape(mc_buf_t *out, const char *s, size_t n, int in_attr);
  * characters ('"' or '\''): '&' and the quote become references. */
 void mc_html_escape_attr(mc_buf_t *out, const char *s, size_t n, char quote);
 
+/* Appends s safe as HTML text or as a quoted attribute value (either
+ * quote): & < > " and ' become references. */
+void mc_html_escape(mc_buf_t *out, const char *s, size_t n);
+
 #endif

@@ -28,13 +28,31 @@ void mc_l_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
 }
 
 
+/* The guards' metatables, one per gc function (the key), made once:
+ * a build or a log record takes a guard for every message. */
+#define GUARDS "mailcast.guards"
+
 void *mc_l_guard(lua_State *L, size_t size, lua_CFunction gc) {
   void *p = lua_newuserdatauv(L, size, 0);
   memset(p, 0, size);
-  lua_createtable(L, 0, 1);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, GUARDS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, GUARDS);
+  }
   lua_pushcfunction(L, gc);
-  lua_setfield(L, -2, "__gc");
-  lua_setmetatable(L, -2);
+  if (lua_rawget(L, -2) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, gc);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);
+  }
+  lua_setmetatable(L, -3);
+  lua_pop(L, 1);   /* the guards table */
   return p;
 }
 

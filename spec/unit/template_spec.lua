@@ -100,6 +100,30 @@ describe("mailcast.template", function()
     assert.equal("template t.txt:1: '{{{x' needs '}}}'", compile_error("{{{x}}", "t.txt"))
   end)
 
+  it("writes numbers and booleans as tostring does", function()
+    assert.equal("42 1.5 true 1e+100", render("{{i}} {{f}} {{b}} {{big}}", { i = 42, f = 1.5, b = true, big = 1e100 }))
+  end)
+
+  it("refuses sections nested more than 64 deep, and renders 64", function()
+    local deep = function(n) return string.rep("{{#a}}", n) .. "x" .. string.rep("{{/a}}", n) end
+    assert.equal("template t.txt:1: sections nested more than 64 deep", compile_error(deep(65), "t.txt"))
+    assert.equal("x", render(deep(64), { a = true }))
+  end)
+
+  it("gives a failing metamethod of the variables as the message, not an error", function()
+    local vars = setmetatable({}, { __index = function(_, k) error("no " .. k, 0) end })
+    local out, err = template.compile("{{x}}", "t")(vars)
+    assert.is_nil(out)
+    assert.equal("no x", err)
+  end)
+
+  it("renders a template again from inside its own rendering", function()
+    local render_fn = template.compile("{{a}}-{{b}}", "t")
+    local vars = setmetatable({ a = "out" }, { __index = function() return render_fn { a = "in", b = "ner" } end })
+    assert.equal("out-in-ner", render_fn(vars))
+    assert.equal("x-y", render_fn { a = "x", b = "y" })
+  end)
+
   it("renders the same compiled template for many recipients", function()
     local render_fn = template.compile("Hello {{name}}", "t")
     assert.equal("Hello Ann", render_fn { name = "Ann" })
