@@ -168,8 +168,108 @@ static int l_pairs(lua_State *L) {
 }
 
 
+/* One field of a row for pack: the key and the value as text. */
+typedef struct {
+  const char *key, *value;
+  size_t klen, vlen;
+} packed_field;
+
+static int by_key(const void *a, const void *b) {
+  const packed_field *x = a, *y = b;
+  int c = memcmp(x->key, y->key, x->klen < y->klen ? x->klen : y->klen);
+  return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+/* Whether a row's field goes into the store: a string key not starting
+ * with "_" (the row's own bookkeeping, like _line) with a string or
+ * number value. */
+static int packs(lua_State *L) {
+  size_t klen;
+  if (lua_type(L, -2) != LUA_TSTRING) return 0;
+  const char *k = lua_tolstring(L, -2, &klen);
+  int type = lua_type(L, -1);
+  return (klen == 0 || k[0] != '_') && (type == LUA_TSTRING || type == LUA_TNUMBER);
+}
+
+/* pack(row) -> "key\0value\0..." of row's fields, sorted by key: the
+ * inverse of pairs. Numbers are written as tostring writes them. A NUL
+ * in a key or value would shift every field after it when read back:
+ * fail and a message naming the field. */
+static int l_pack(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  size_t n = 0;
+  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) n += (size_t)packs(L);
+  packed_field *f = lua_newuserdatauv(L, n ? n * sizeof *f : 1, 0);   /* index 2 */
+  size_t i = 0;
+  for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+    if (!packs(L) || i == n) continue;
+    f[i].key = lua_tolstring(L, -2, &f[i].klen);
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+      /* Its text lives on the stack below the iteration until the end. */
+      luaL_checkstack(L, 3, "pack");
+      lua_pushvalue(L, -1);
+      lua_tolstring(L, -1, NULL);
+      lua_insert(L, 3);
+      f[i].value = lua_tolstring(L, 3, &f[i].vlen);
+    } else {
+      f[i].value = lua_tolstring(L, -1, &f[i].vlen);
+    }
+    i++;
+  }
+  for (size_t k = 0; k < i; k++) {
+    if (memchr(f[k].key, '\0', f[k].klen) || memchr(f[k].value, '\0', f[k].vlen)) {
+      luaL_pushfail(L);
+      lua_pushfstring(L, "field '%s' has a NUL byte", f[k].key);
+      return 2;
+    }
+  }
+  qsort(f, i, sizeof *f, by_key);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (size_t k = 0; k < i; k++) {
+    if (k) luaL_addchar(&b, '\0');
+    luaL_addlstring(&b, f[k].key, f[k].klen);
+    luaL_addchar(&b, '\0');
+    luaL_addlstring(&b, f[k].value, f[k].vlen);
+  }
+  luaL_pushresult(&b);
+  return 1;
+}
+
+
+/* csv_split(line) -> {field, ...} of a CSV line without quotes (nearly
+ * every line of a list: the fields are what lies between the commas), or
+ * false when it has a quote (the caller's full parser reads it), or nil
+ * and the 1-based position of the first byte that is not UTF-8. */
+static int l_csv_split(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  if (memchr(s, '"', n)) { lua_pushboolean(L, 0); return 1; }
+  size_t bad;
+  if (!mc_utf8_valid(s, n, &bad)) {
+    luaL_pushfail(L);
+    lua_pushinteger(L, (lua_Integer)bad + 1);
+    return 2;
+  }
+  lua_createtable(L, 4, 0);
+  lua_Integer i = 0;
+  const char *end = s + n;
+  for (;;) {
+    const char *comma = memchr(s, ',', (size_t)(end - s));
+    const char *stop = comma ? comma : end;
+    lua_pushlstring(L, s, (size_t)(stop - s));
+    lua_rawseti(L, -2, ++i);
+    if (comma == NULL) return 1;
+    s = comma + 1;
+  }
+}
+
+
 static const luaL_Reg functions[] = {
+  {"csv_split", l_csv_split},
   {"pairs", l_pairs},
+  {"pack", l_pack},
   {"addresses", l_addresses},
   {"b64_encode", l_b64_encode},
   {"b64_decode", l_b64_decode},

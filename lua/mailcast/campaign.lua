@@ -20,25 +20,11 @@ Campaign.__index = Campaign
 
 local STATES = { "pending", "in_flight", "deferred", "delivered", "failed", "skipped", "suppressed" }
 
--- Recipient rows go into the store as "key\0value\0..." (flat strings):
--- read back without evaluating anything.
-local function encode(row)
-  local keys = {}
-  for k, v in pairs(row) do
-    if type(k) == "string" and k:sub(1, 1) ~= "_" and (type(v) == "string" or type(v) == "number") then
-      keys[#keys + 1] = k
-    end
-  end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do
-    parts[#parts + 1] = k
-    parts[#parts + 1] = tostring(row[k])
-  end
-  return table.concat(parts, "\0")
-end
-
--- The row again: core.pairs, in C (it runs for every recipient).
+-- Recipient rows go into the store as "key\0value\0..." (flat strings,
+-- sorted by key; fields starting with "_" left out; a NUL in a field is
+-- refused, as it would shift the fields after it): read back without
+-- evaluating anything. Both ways in C, as they run for every recipient.
+local encode = core.pack
 local decode = core.pairs
 
 -- Where a hook was defined, for its error messages.
@@ -223,9 +209,15 @@ function Campaign:load(store, id, every_commit)
         self:warn(string.format("row%s has no '%s'", row._line and (" at line " .. row._line) or "",
           self.address_field))
       else
-        local fresh, err = store:add(id, address, encode(row))
-        if fresh == nil then error(err, 0) end
-        if fresh then added = added + 1 end   -- false: there from an earlier run
+        local data, why = encode(row)
+        if not data then
+          bad = bad + 1
+          self:warn(string.format("row%s: %s", row._line and (" at line " .. row._line) or "", why))
+        else
+          local fresh, err = store:add(id, address, data)
+          if fresh == nil then error(err, 0) end
+          if fresh then added = added + 1 end   -- false: there from an earlier run
+        end
       end
     end
     n = n + 1

@@ -49,22 +49,6 @@ local function parse_record(line, next_line, where)
   end
 end
 
--- A line without quotes (nearly every line of a list): its fields are
--- what lies between the commas.
-local function split_plain(line)
-  local fields, n, i = {}, 0, 1
-  while true do
-    local j = line:find(",", i, true)
-    n = n + 1
-    if not j then
-      fields[n] = line:sub(i)
-      return fields
-    end
-    fields[n] = line:sub(i, j - 1)
-    i = j + 1
-  end
-end
-
 --- rows(path) -> iterator over rows as tables keyed by column name, each
 -- with its line number at row._line. Raises on a file that cannot be read
 -- or a malformed header row. A malformed row yields false and a message
@@ -75,10 +59,10 @@ function M.rows(path)
   if not f then error("csv: " .. err, 2) end
   local lineno = 0
   local function next_line()
-    local line = f:read("L")
+    local line = f:read("l")
     if not line then return nil end
     lineno = lineno + 1
-    line = line:gsub("\r?\n$", "")
+    if line:byte(-1) == 13 then line = line:sub(1, -2) end   -- CRLF
     if lineno == 1 then line = line:gsub("^\239\187\191", "") end
     return line
   end
@@ -103,12 +87,18 @@ function M.rows(path)
       end
       if line ~= "" then
         local first = lineno
-        local fields, perr
-        if line:find('"', 1, true) then fields, perr = parse_record(line, next_line, where)
-        else fields = split_plain(line) end
-        if not fields then return false, "csv: " .. perr end
-        local ok, bad = core.utf8_valid(table.concat(fields, "\0"))
-        if not ok then
+        -- A line without quotes is split in C (nearly every line of a
+        -- list); one with quotes may go on over the next lines.
+        local fields, bad = core.csv_split(line)
+        if fields == false then
+          local perr
+          fields, perr = parse_record(line, next_line, where)
+          if not fields then return false, "csv: " .. perr end
+          local ok
+          ok, bad = core.utf8_valid(table.concat(fields, "\0"))
+          if ok then bad = nil end
+        end
+        if bad then
           return false, string.format("csv: %s:%d: not valid UTF-8 (near byte %d)", path, first, bad)
         end
         if #fields ~= #columns then

@@ -53,11 +53,13 @@ describe("mailcast run with a campaign", function()
 
   it("delivers, fails, defers and skips each recipient as its server and hooks say, naming what went wrong", function()
     write_campaign(dir, sink.port, 10, { "gone@example.org,Gone", "later@example.org,Later", "skip@example.org,Skip",
-      "broken@example.org,Broken", "raise@example.org,Raise", "bad row with no comma" })
+      "broken@example.org,Broken", "raise@example.org,Raise", "bad row with no comma",
+      "nul@example.org,Nul\0unsubscribe_url\0http://elsewhere" })
     local out, code = run(runner_cmd(dir))
     assert.equal(0, code, out)
     assert.matches("november: 11 delivered, 1 deferred, 2 failed, 1 skipped, 0 suppressed, 0 pending", out, 1, true)
     assert.matches("list.csv:17: 1 fields where the header has 2", out, 1, true)
+    assert.matches("row at line 18: field 'first_name' has a NUL byte", out, 1, true)
     assert.matches("broken@example.org: template subject:1: missing variable 'first_name'", out, 1, true)
     assert.matches("hook personalize %(.*campaign.lua:%d+%) failed: .*the hook broke; the default applies", out)
     assert.equal(11, #sink.files())

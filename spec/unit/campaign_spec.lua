@@ -8,6 +8,26 @@ local function campaign(extra)
   return mailcast.campaign(t)
 end
 
+describe("a recipient row as the store keeps it", function()
+  local campaign_mod = require "mailcast.campaign"
+
+  it("keeps string and number fields, sorted by name, and leaves out _fields and others", function()
+    local row = { name = "Ann", email = "a@example.org", n = 3, f = 1.5, _line = 7, vip = true, t = {}, [1] = "x" }
+    assert.equal("email\0a@example.org\0f\0" .. "1.5\0n\0" .. "3\0name\0Ann", campaign_mod.encode(row))
+  end)
+
+  it("gives the row back, values as strings", function()
+    assert.same({ a = "x", b = "", c = "10" }, campaign_mod.decode(campaign_mod.encode { b = "", a = "x", c = 10 }))
+    assert.equal("", campaign_mod.encode {})
+  end)
+
+  it("refuses a field with a NUL byte, which would shift the fields after it", function()
+    local data, err = campaign_mod.encode { email = "a@example.org", name = "Ann\0unsubscribe_url\0http://evil" }
+    assert.is_nil(data)
+    assert.equal("field 'name' has a NUL byte", err)
+  end)
+end)
+
 describe("a campaign's routes", function()
   it("names a single route table 'default'", function()
     local c = campaign { route = { host = "127.0.0.1", port = 2525 } }

@@ -105,6 +105,12 @@ describe("mailcast.csv.rows", function()
     assert.matches("^csv: " .. path:gsub("%p", "%%%0") .. ":2: not valid UTF%-8", out[1].err)
   end)
 
+  it("names the byte that is not UTF-8, in a plain line and in a quoted one", function()
+    local out = read_all('email,name\na@example.com,J\246rg\nb@example.com,"J\246rg, ""Q"""\n')
+    assert.matches(":2: not valid UTF%-8 %(near byte 16%)$", out[1].err)
+    assert.matches(":3: not valid UTF%-8 %(near byte 16%)$", out[2].err)
+  end)
+
   it("raises on an empty file", function()
     local path = dir .. "/empty.csv"
     mime.write(path, "")
