@@ -31,29 +31,46 @@ function M.open(path)
   return setmetatable({ file = f, path = path, lines = {} }, Log)
 end
 
+-- Both splits below are of a few distinct strings (a run's servers and
+-- TLS versions) that come with every transaction: each is made once.
+local function memoize(split)
+  local seen = {}
+  return function(s)
+    if not s then return nil, nil end
+    local hit = seen[s]
+    if not hit then
+      hit = { split(s) }
+      seen[s] = hit
+    end
+    return hit[1], hit[2]
+  end
+end
+
 -- "mx.example.com [192.0.2.1]" as the session names its server.
-local function split_server(server)
-  if not server then return nil, nil end
+local split_server = memoize(function(server)
   local name, ip = server:match("^(.-)%s*%[(.-)%]$")
   if not name then return server, nil end
   return name ~= "" and name or nil, ip
-end
+end)
+
+-- "TLSv1.3 TLS_AES_256_GCM_SHA384": the version and the cipher.
+local split_tls = memoize(function(tls)
+  local version, cipher = tls:match("^(%S+)%s*(.*)$")
+  return version, cipher ~= "" and cipher or nil
+end)
 
 --- log:transaction(campaign, recipient, route, result, rcpt, attempt)
 -- result: the scheduler's outcome of the transaction; rcpt: this
 -- recipient's reply in it.
 function Log:transaction(campaign, recipient, route, result, rcpt, attempt)
   local mx, ip = split_server(result.server)
-  local version, cipher
-  if result.tls then version, cipher = result.tls:match("^(%S+)%s*(.*)$") end
+  local version, cipher = split_tls(result.tls)
   local lines = self.lines
-  lines[#lines + 1] = jsonl.encode({
-    time = jsonl.iso_time(core.time()), type = "transaction", campaign = campaign,
-    recipient = recipient, route = route, mx = mx, ip = ip, tls_version = version,
-    tls_cipher = cipher ~= "" and cipher or nil, status = rcpt.status, code = rcpt.code,
-    enhanced = rcpt.enhanced ~= "" and rcpt.enhanced or nil, text = rcpt.text,
-    reason = rcpt.reason, category = rcpt.category, duration = result.duration, attempt = attempt,
-  }, M.TRANSACTION_FIELDS)
+  local enhanced = rcpt.enhanced
+  lines[#lines + 1] = jsonl.values(M.TRANSACTION_FIELDS,
+    jsonl.iso_time(core.time()), "transaction", campaign, recipient, route, mx, ip, version, cipher,
+    rcpt.status, rcpt.code, enhanced ~= "" and enhanced or nil, rcpt.text, rcpt.reason, rcpt.category,
+    result.duration, attempt)
 end
 
 --- log:outcome(campaign, recipient, state, reply, attempts): a final
@@ -61,13 +78,11 @@ end
 -- suppressed or skipped.
 function Log:outcome(campaign, recipient, state, reply, attempts)
   local lines = self.lines
-  lines[#lines + 1] = jsonl.encode({
-    time = jsonl.iso_time(core.time()), type = "outcome", campaign = campaign,
-    recipient = recipient, state = state, code = reply and reply.code,
-    enhanced = reply and reply.enhanced ~= "" and reply.enhanced or nil,
-    text = reply and reply.text, reason = reply and reply.reason, category = reply and reply.category,
-    attempts = attempts,
-  }, M.OUTCOME_FIELDS)
+  local enhanced = reply and reply.enhanced
+  lines[#lines + 1] = jsonl.values(M.OUTCOME_FIELDS,
+    jsonl.iso_time(core.time()), "outcome", campaign, recipient, state, reply and reply.code,
+    enhanced ~= "" and enhanced or nil, reply and reply.text, reply and reply.reason,
+    reply and reply.category, attempts)
 end
 
 function Log:flush()

@@ -15,6 +15,10 @@ M.string = core.json_string
 -- of these for every message.
 M.encode = core.json_record
 
+--- values(fields, v1, v2, ...) -> the line encode(record, fields) gives
+-- for the record {[fields[i]] = vi}, without making the record.
+M.values = core.json_values
+
 --- iso_time(t) -> "2026-11-29T04:05:06.789Z" for seconds since the epoch.
 local last_second, last_text
 

@@ -81,4 +81,13 @@ describe("mailcast.jsonl", function()
     assert.is_nil(line:find("[\r\n]"))
     assert.equal("a\r\nb\nc", decode(line).text)
   end)
+
+  it("writes values given in the order of the fields as encode writes the same record", function()
+    local fields = { "a", "b", "c", "d", "e" }
+    local record = { a = "x\n", c = 2.5, d = true, e = 7 }
+    assert.equal(jsonl.encode(record, fields), jsonl.values(fields, "x\n", nil, 2.5, true, 7))
+    assert.equal('{"a":1}', jsonl.values(fields, 1, nil, nil))
+    assert.equal("{}", jsonl.values(fields))
+    assert.has_error(function() jsonl.values({ "a" }, 1, 2) end)
+  end)
 end)
