@@ -328,8 +328,10 @@ function Campaign:submit(run, r)
   end
   if built then
     local route = self:route_for(r.address, vars, msg)
-    local ok, err = run.dispatch:submit(route, { from = from, to = { r.address }, message = built },
-      { r = r, message = built, route = route })
+    -- The claimed row is the job's owner: it comes back with the outcome,
+    -- with the message to close then.
+    r.message = built
+    local ok, err = run.dispatch:submit(route, { from = from, to = { r.address }, message = built }, r)
     if ok then return end
     why = err
   end
@@ -340,11 +342,13 @@ function Campaign:submit(run, r)
 end
 
 -- Decides what one recipient's transaction leads to (as on_reply may
--- decide) and when to retry, and logs it: {r=, state=, reply=, next_at=,
--- suppress = why, when the address goes on the suppression list}.
+-- decide) and when to retry, and logs it: the outcome o with r=, state=,
+-- reply=, next_at= and suppress = why, when the address goes on the
+-- suppression list.
 function Campaign:settle(run, o)
-  local r, reply = o.owner.r, o.result.recipients[1]
-  if type(o.owner.message) == "userdata" then o.owner.message:close() end
+  local r, reply = o.owner, o.result.recipients[1]
+  if type(r.message) == "userdata" then r.message:close() end
+  r.message = nil
   reply = reply or { status = "failed", code = 0, text = o.result.error or "not sent" }
   if reply.status ~= "sent" then self:classify(reply) end
   if run.log then run.log:transaction(self.name, r.address, o.route, o.result, reply, r.attempts + 1) end
@@ -373,7 +377,8 @@ function Campaign:settle(run, o)
   if run.log and state ~= "deferred" then
     run.log:outcome(self.name, r.address, expired and "expired" or state, reply, r.attempts + 1)
   end
-  return { r = r, state = state, reply = reply, next_at = next_at, suppress = suppress }
+  o.r, o.state, o.reply, o.next_at, o.suppress = r, state, reply, next_at, suppress
+  return o
 end
 
 local NOTIFY = { delivered = "on_delivered", deferred = "on_deferred" }

@@ -89,7 +89,7 @@ function M.new(routes, opts)
   opts = opts or {}
   local self = setmetatable({
     sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {},
-    owners = {}, ready = {}, settled = {}, queued = 0, use_window = opts.window ~= false,
+    owners = {}, dest_of = {}, ready = {}, settled = {}, queued = 0, use_window = opts.window ~= false,
   }, Dispatch)
   for name, spec in pairs(routes) do
     if type(spec) ~= "table" then error(string.format("route '%s' must be a table", name), 0) end
@@ -113,8 +113,9 @@ end
 function Dispatch:destination(r, key, limits, targets, label)
   local id = self.sched:destination(r.route, limits, targets)
   local window = (limits.connections or 1) * (limits.messages_per_connection or 10)
+  -- The backlog is two lists, the jobs and their owners, side by side.
   local d = { id = id, key = key, label = label, route = r.name, window = window,
-              inflight = 0, backlog = {}, head = 1 }
+              inflight = 0, backlog = {}, backlog_owners = {}, head = 1 }
   self.dests[id] = d
   return d
 end
@@ -183,22 +184,25 @@ function Dispatch:submit(name, job, owner)
   local d = self:pick(r, job, owner)
   if not d then return true end
   self.queued = self.queued + 1
-  d.backlog[#d.backlog + 1] = { job = job, owner = owner }
+  local n = #d.backlog + 1
+  d.backlog[n], d.backlog_owners[n] = job, owner
   self:feed(d)
   return true
 end
 
 -- Moves backlog jobs onto the destination while its window has room.
 function Dispatch:feed(d)
-  while d.head <= #d.backlog and (not self.use_window or d.inflight < d.window) do
-    local item = d.backlog[d.head]
-    d.backlog[d.head] = false
-    d.head = d.head + 1
-    local tag = self.sched:submit(d.id, item.job)
-    self.owners[tag] = { owner = item.owner, dest = d }
+  local backlog, owners = d.backlog, d.backlog_owners
+  while d.head <= #backlog and (not self.use_window or d.inflight < d.window) do
+    local head = d.head
+    local job, owner = backlog[head], owners[head]
+    backlog[head], owners[head] = false, false
+    d.head = head + 1
+    local tag = self.sched:submit(d.id, job)
+    self.owners[tag], self.dest_of[tag] = owner, d
     d.inflight = d.inflight + 1
   end
-  if d.head > #d.backlog then d.backlog, d.head = {}, 1 end
+  if d.head > #backlog then d.backlog, d.backlog_owners, d.head = {}, {}, 1 end
 end
 
 --- d:held() -> jobs submitted whose outcome has not been returned
@@ -222,11 +226,12 @@ function Dispatch:run(timeout, want)
     want = math.min(want or 1, self.queued)
     repeat
       for _, o in ipairs(self.sched:run(math.max(0, timeout))) do
-        local who = self.owners[o.tag]
-        self.owners[o.tag] = nil
+        local tag = o.tag
+        local owner, dest = self.owners[tag], self.dest_of[tag]
+        self.owners[tag], self.dest_of[tag] = nil, nil
         self.queued = self.queued - 1
-        self.settled[#self.settled + 1] = who.dest
-        out[#out + 1] = { owner = who.owner, route = who.dest.route, destination = who.dest.label, result = o }
+        self.settled[#self.settled + 1] = dest
+        out[#out + 1] = { owner = owner, route = dest.route, destination = dest.label, result = o }
       end
     until #out >= want or core.now() >= deadline or self.queued == 0
   end
