@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -57,6 +58,8 @@ struct mc_session {
   int tls_on;
   char tls_desc[96];
   int flushing;                /* data queued: the end-of-data timer waits for it */
+  int direct;                  /* plain TCP: flush() writes, the write event is off */
+  int write_armed;             /* direct, and the kernel did not take it all */
   const mc_txn_t *txn;
   mc_rcpt_result_t *results;
   size_t nresults;
@@ -82,8 +85,12 @@ static void really_free(mc_session_t *s);
 static void enter(mc_session_t *s) { s->depth++; }
 
 
+static void flush(mc_session_t *s);
+
 static void leave(mc_session_t *s) {
-  if (--s->depth == 0 && s->doomed) really_free(s);
+  if (--s->depth > 0) return;
+  if (s->doomed) really_free(s);
+  else flush(s);
 }
 
 
@@ -296,6 +303,36 @@ static void arm(mc_session_t *s) {
   if (s->qlen == 0 || s->flushing) return;
   struct timeval tv = mc_timeval(timeout_for(s, s->expect[s->qhead]));
   evtimer_add(s->timer, &tv);
+}
+
+
+/* Plain TCP: what the session queued is written when the outermost
+ * callback or call of ours returns, straight to the socket, with the
+ * bufferevent's write event left off. The event is armed only when the
+ * kernel does not take it all (the bufferevent then writes the rest, or
+ * reports the error); arming and disarming EPOLLOUT for every write cost
+ * two epoll_ctl calls a write, four a message. */
+static void flush(mc_session_t *s) {
+  if (!s->direct || s->bev == NULL) return;
+  struct evbuffer *out = bufferevent_get_output(s->bev);
+  if (evbuffer_get_length(out) == 0) return;
+  if (!s->write_armed) {
+    struct evbuffer_iovec vec[64];
+    struct iovec iov[64];
+    int n = evbuffer_peek(out, -1, NULL, vec, 64);
+    if (n > 64) n = 64;
+    for (int i = 0; i < n; i++) iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    ssize_t written = sendmsg(bufferevent_getfd(s->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (written > 0) evbuffer_drain(out, (size_t)written);
+  }
+  if (evbuffer_get_length(out) > 0) {
+    if (!s->write_armed) bufferevent_enable(s->bev, EV_WRITE);
+    s->write_armed = 1;
+  } else if (s->flushing) {   /* all data handed to the kernel: now wait for the reply */
+    s->flushing = 0;
+    arm(s);
+  }
 }
 
 
@@ -751,7 +788,7 @@ static int start_op(mc_session_t *s, op_t op, mc_session_cb cb, void *arg) {
 }
 
 
-void mc_session_transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
+static void transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
   free_results(s);
   s->results = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *s->results);
   s->nresults = s->results ? t->nrcpts : 0;
@@ -805,7 +842,14 @@ void mc_session_transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb
 }
 
 
-void mc_session_command(mc_session_t *s, const char *line, mc_session_cb cb, void *arg) {
+void mc_session_transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
+  enter(s);   /* what it queues is flushed on the way out */
+  transaction(s, t, cb, arg);
+  leave(s);
+}
+
+
+static void command(mc_session_t *s, const char *line, mc_session_cb cb, void *arg) {
   if (start_op(s, OP_COMMAND, cb, arg) != 0) return;
   if (strpbrk(line, "\r\n")) { fail(s, "smtp: a command cannot contain CR or LF"); return; }
   expect_t x = X_COMMAND;
@@ -815,14 +859,28 @@ void mc_session_command(mc_session_t *s, const char *line, mc_session_cb cb, voi
 }
 
 
-void mc_session_data(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
+void mc_session_command(mc_session_t *s, const char *line, mc_session_cb cb, void *arg) {
+  enter(s);   /* what it queues is flushed on the way out */
+  command(s, line, cb, arg);
+  leave(s);
+}
+
+
+static void data(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
   if (start_op(s, OP_DATA, cb, arg) != 0) return;
   s->txn = t;
   send_line(s, X_DATA, "DATA");
 }
 
 
-void mc_session_quit(mc_session_t *s, mc_session_cb cb, void *arg) {
+void mc_session_data(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
+  enter(s);   /* what it queues is flushed on the way out */
+  data(s, t, cb, arg);
+  leave(s);
+}
+
+
+static void quit(mc_session_t *s, mc_session_cb cb, void *arg) {
   if (s->bev == NULL) {   /* already gone: nothing to say goodbye to */
     s->cb = cb;
     s->arg = arg;
@@ -831,6 +889,13 @@ void mc_session_quit(mc_session_t *s, mc_session_cb cb, void *arg) {
   }
   if (start_op(s, OP_QUIT, cb, arg) != 0) return;
   send_line(s, X_QUIT, "QUIT");
+}
+
+
+void mc_session_quit(mc_session_t *s, mc_session_cb cb, void *arg) {
+  enter(s);   /* what it queues is flushed on the way out */
+  quit(s, cb, arg);
+  leave(s);
 }
 
 
@@ -918,7 +983,10 @@ static void on_read(struct bufferevent *bev, void *arg) {
 
 static void on_write(struct bufferevent *bev, void *arg) {
   mc_session_t *s = arg;
-  (void)bev;
+  if (s->write_armed && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+    bufferevent_disable(bev, EV_WRITE);   /* the rest is written: flush() writes again */
+    s->write_armed = 0;
+  }
   if (s->flushing) {   /* all data handed to the kernel: now wait for the reply */
     s->flushing = 0;
     arm(s);
@@ -965,7 +1033,13 @@ static void handle_event(mc_session_t *s, short what) {
     evutil_socket_t fd = bufferevent_getfd(s->bev);
     int one = 1;
     if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (bufferevent_openssl_get_ssl(s->bev)) describe_tls(s);
+    if (bufferevent_openssl_get_ssl(s->bev)) {
+      describe_tls(s);
+    } else if (fd >= 0 && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+      bufferevent_disable(s->bev, EV_WRITE);   /* connected: flush() writes from now on */
+      s->direct = 1;
+      s->write_armed = 0;
+    }
     if (s->op == OP_OPEN && s->ext == 0 && s->tls_on && !s->route->implicit_tls) {
       s->retryable = 0;
       send_line(s, X_EHLO, "EHLO %s", s->route->helo ? s->route->helo : "localhost");
@@ -1030,6 +1104,10 @@ static SSL *new_ssl(mc_session_t *s) {
 
 static void start_tls(mc_session_t *s) {
   if (s->route->ssl_ctx == NULL) { fail(s, "tls: the route has no TLS context"); return; }
+  if (s->direct) {   /* the TLS filter writes through the plain bufferevent */
+    bufferevent_enable(s->bev, EV_WRITE);
+    s->direct = s->write_armed = 0;
+  }
   SSL *ssl = new_ssl(s);
   if (ssl == NULL) { fail(s, "tls: cannot make a session"); return; }
   struct bufferevent *tls = bufferevent_openssl_filter_new(
@@ -1047,7 +1125,7 @@ static void start_tls(mc_session_t *s) {
 }
 
 
-void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg) {
+static void open_session(mc_session_t *s, mc_session_cb cb, void *arg) {
   drop_connection(s);
   start_op(s, OP_OPEN, cb, arg);
   s->target = 0;
@@ -1055,10 +1133,18 @@ void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg) {
 }
 
 
+void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg) {
+  enter(s);   /* what it queues is flushed on the way out */
+  open_session(s, cb, arg);
+  leave(s);
+}
+
+
 /* Connects to the current target; fail() moves on to the next one. */
 static void connect_target(mc_session_t *s) {
   const mc_route_t *r = s->route;
   s->ext = 0;
+  s->direct = s->write_armed = 0;
   s->tls_on = 0;
   s->tls_desc[0] = '\0';
   s->auth_used = AUTH_NONE;

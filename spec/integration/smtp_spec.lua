@@ -75,6 +75,33 @@ describe("sending to Postfix's smtp-sink", function()
     assert.equal("Subject: dots\n\n.\n..two\n.three\nend\n", m.data)
   end)
 
+  it("delivers messages larger than the socket takes at once intact, between small ones", function()
+    -- The client writes to the socket itself and arms the write event
+    -- only for what the kernel did not take: a multi-megabyte message
+    -- goes out in many writes, and the small ones after it on the same
+    -- connection still go out whole.
+    local lines = {}
+    for i = 1, 60000 do lines[i] = string.format("line %06d of a long message, with a dot next:", i) end
+    lines[#lines + 1] = ".dot"
+    local raw = "Subject: big\r\n\r\n" .. table.concat(lines, "\r\n") .. "\r\n"
+    local list = {}
+    for i = 1, 6 do
+      list[i] = i % 2 == 1 and { message = raw, from = "a@example.com", to = "big" .. i .. "@example.org" }
+        or { message = message(i) }
+    end
+    local results = assert(mailcast.send(route(sink, { timeouts = { data_block = 10 } }), list,
+      { connections = 1, messages_per_connection = 10 }))
+    for i, r in ipairs(results) do assert.equal("sent", r.status, "message " .. i) end
+    local big = 0
+    for _, m in ipairs(sink:messages()) do
+      if m.rcpt_tos[1]:find("^big") then
+        big = big + 1
+        assert.equal(raw:gsub("\r\n", "\n"), m.data)
+      end
+    end
+    assert.equal(3, big)
+  end)
+
   it("sends to several recipients of one message in one transaction", function()
     local results = assert(mailcast.send(route(sink), {
       { message = message(1, { to = { "a@example.org", "b@example.org" }, cc = "c@example.org", bcc = "d@example.org" }) },
