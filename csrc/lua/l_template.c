@@ -8,6 +8,7 @@
 #include "core/template.h"
 
 #define CLASS "mailcast.Template"
+#define KEEP_AT_MOST (1 << 20)   /* bytes of its buffer a template keeps between renders */
 
 typedef struct {
   mc_tpl_t *tpl;
@@ -137,12 +138,16 @@ static int render_protected(lua_State *L) {
   render_state r;
   r.box = lua_touserdata(L, 1);
   r.out = lua_touserdata(L, 3);
+  if (r.out->failed) mc_buf_free(r.out);   /* out of memory last time: start afresh */
   r.out->len = 0;
   r.scopes[0] = 2;
   r.nscopes = 1;
   render_ops(L, &r, 0, r.box->tpl->nops);
   if (r.out->failed) return luaL_error(L, "template %s: not enough memory", r.box->tpl->name);
   lua_pushlstring(L, r.out->data ? r.out->data : "", r.out->len);
+  /* A huge rendering (a long list) does not keep its room for the rest
+   * of the run. */
+  if (r.out->cap > KEEP_AT_MOST) mc_buf_free(r.out);
   return 1;
 }
 
@@ -154,7 +159,8 @@ static int buf_gc(lua_State *L) {
 
 
 /* template:render(vars) -> string | nil, message: a missing variable
- * (or a failing metamethod) is a message, not an error. */
+ * (or a failing metamethod) is a message, not an error. The variables'
+ * metamethods must not yield: the rendering is C, under lua_pcall. */
 static int l_render(lua_State *L) {
   template_box *box = luaL_checkudata(L, 1, CLASS);
   luaL_checkany(L, 2);

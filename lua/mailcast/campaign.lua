@@ -333,6 +333,8 @@ function Campaign:submit(run, r)
     r.message = built
     local ok, err = run.dispatch:submit(route, { from = from, to = { r.address }, message = built }, r)
     if ok then return end
+    r.message = nil
+    if type(built) == "userdata" then built:close() end
     why = err
   end
   state = state or "failed"

@@ -124,6 +124,15 @@ describe("mailcast.template", function()
     assert.equal("x-y", render_fn { a = "x", b = "y" })
   end)
 
+  it("renders a list of megabytes, and small renderings after it", function()
+    local render_fn = template.compile("{{#items}}{{.}},{{/items}}", "t")
+    local items = {}
+    for i = 1, 200000 do items[i] = "item " .. i end
+    local big = render_fn { items = items }
+    assert.equal(#table.concat(items, ",") + 1, #big)
+    assert.equal("a,", render_fn { items = { "a" } })
+  end)
+
   it("renders the same compiled template for many recipients", function()
     local render_fn = template.compile("Hello {{name}}", "t")
     assert.equal("Hello Ann", render_fn { name = "Ann" })
