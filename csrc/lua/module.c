@@ -1,4 +1,6 @@
 /* luaopen_mailcast_core: the C core as a Lua module. */
+#include <signal.h>
+
 #include "binding.h"
 #include "module.h"
 
@@ -8,6 +10,11 @@
 
 
 MC_EXPORT int luaopen_mailcast_core(lua_State *L) {
+  /* A server that hangs up while we write is an error for that
+   * transaction (EPIPE), not a signal that ends the whole run. Only the
+   * default action is replaced: a handler of the host program stays. */
+  struct sigaction old;
+  if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
   lua_newtable(L);
   mc_l_open_codec(L);
   mc_l_open_part(L);

@@ -377,6 +377,21 @@ describe("a campaign's per-route limits", function()
     return counts
   end
 
+  it("defers a large message whose server hangs up in the middle of its data, and the run goes on", function()
+    -- The runner is a process of its own here: writing to the closed
+    -- connection must be an error for that message, not a signal that
+    -- ends the run (the module ignores SIGPIPE).
+    local srv = servers.fault("drop_in_data", { bytes = 1000 })
+    local big = string.rep("A line of a long message, to be cut off by a rude server.\n", 15000)   -- 885 KB: under its SIZE
+    campaign_run.write_campaign(dir, "rude", addresses("r.example", 3),
+      string.format('route = { host = "127.0.0.1", port = %d, tls = "none" },', srv.port), big)
+    local out, code = run_campaign(dir)
+    srv:stop()
+    assert.equal(0, code, out)
+    local recs = log_records(dir .. "/rude.log.jsonl")
+    assert.matches("rude: 0 delivered, 3 deferred", out, 1, true, json.encode(recs))
+  end)
+
   it("keeps each route to its own messages per connection", function()
     local small = servers.fault("normal")
     local big = servers.fault("normal")

@@ -20,6 +20,18 @@ describe("the mailcast runner", function()
     assert.matches("^mailcast %d+%.%d+%.%d+ %(Lua 5%.4%)\n$", out)
   end)
 
+  it("ignores SIGPIPE, so a server that hangs up while it writes ends a transaction, not the run", function()
+    write(dir .. "/sig.lua", [[
+      local f = assert(io.open("/proc/self/status"))
+      local ignored = tonumber(f:read("a"):match("SigIgn:%s*(%x+)"), 16)
+      f:close()
+      print(ignored // (1 << 12) % 2 == 1 and "ignored" or "default")   -- SIGPIPE is 13
+    ]])
+    local out, code = run(sh_quote(mailcast) .. " run " .. sh_quote(dir .. "/sig.lua"))
+    assert.equal(0, code, out)
+    assert.equal("ignored\n", out)
+  end)
+
   it("prints usage for help", function()
     local out, code = run(sh_quote(mailcast) .. " help")
     assert.equal(0, code)
