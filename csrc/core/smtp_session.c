@@ -59,7 +59,6 @@ struct mc_session {
   char tls_desc[96];
   int flushing;                /* data queued: the end-of-data timer waits for it */
   int direct;                  /* plain TCP: flush() writes, the write event is off */
-  int write_armed;             /* direct, and the kernel did not take it all */
   const mc_txn_t *txn;
   mc_rcpt_result_t *results;
   size_t nresults;
@@ -306,6 +305,15 @@ static void arm(mc_session_t *s) {
 }
 
 
+/* All the data is handed to the kernel: the end-of-data timer starts. */
+static void sent(mc_session_t *s) {
+  if (s->flushing) {
+    s->flushing = 0;
+    arm(s);
+  }
+}
+
+
 /* Plain TCP: what the session queued is written when the outermost
  * callback or call of ours returns, straight to the socket, with the
  * bufferevent's write event left off. The event is armed only when the
@@ -316,7 +324,9 @@ static void flush(mc_session_t *s) {
   if (!s->direct || s->bev == NULL) return;
   struct evbuffer *out = bufferevent_get_output(s->bev);
   if (evbuffer_get_length(out) == 0) return;
-  if (!s->write_armed) {
+  /* With the write event on, the bufferevent is writing: it keeps order. */
+  int writing = (bufferevent_get_enabled(s->bev) & EV_WRITE) != 0;
+  if (!writing) {
     struct evbuffer_iovec vec[64];
     struct iovec iov[64];
     int n = evbuffer_peek(out, -1, NULL, vec, 64);
@@ -326,13 +336,8 @@ static void flush(mc_session_t *s) {
     ssize_t written = sendmsg(bufferevent_getfd(s->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (written > 0) evbuffer_drain(out, (size_t)written);
   }
-  if (evbuffer_get_length(out) > 0) {
-    if (!s->write_armed) bufferevent_enable(s->bev, EV_WRITE);
-    s->write_armed = 1;
-  } else if (s->flushing) {   /* all data handed to the kernel: now wait for the reply */
-    s->flushing = 0;
-    arm(s);
-  }
+  if (evbuffer_get_length(out) == 0) sent(s);
+  else if (!writing) bufferevent_enable(s->bev, EV_WRITE);
 }
 
 
@@ -983,14 +988,9 @@ static void on_read(struct bufferevent *bev, void *arg) {
 
 static void on_write(struct bufferevent *bev, void *arg) {
   mc_session_t *s = arg;
-  if (s->write_armed && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+  if (s->direct && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
     bufferevent_disable(bev, EV_WRITE);   /* the rest is written: flush() writes again */
-    s->write_armed = 0;
-  }
-  if (s->flushing) {   /* all data handed to the kernel: now wait for the reply */
-    s->flushing = 0;
-    arm(s);
-  }
+  sent(s);
 }
 
 
@@ -1038,7 +1038,6 @@ static void handle_event(mc_session_t *s, short what) {
     } else if (fd >= 0 && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
       bufferevent_disable(s->bev, EV_WRITE);   /* connected: flush() writes from now on */
       s->direct = 1;
-      s->write_armed = 0;
     }
     if (s->op == OP_OPEN && s->ext == 0 && s->tls_on && !s->route->implicit_tls) {
       s->retryable = 0;
@@ -1106,7 +1105,7 @@ static void start_tls(mc_session_t *s) {
   if (s->route->ssl_ctx == NULL) { fail(s, "tls: the route has no TLS context"); return; }
   if (s->direct) {   /* the TLS filter writes through the plain bufferevent */
     bufferevent_enable(s->bev, EV_WRITE);
-    s->direct = s->write_armed = 0;
+    s->direct = 0;
   }
   SSL *ssl = new_ssl(s);
   if (ssl == NULL) { fail(s, "tls: cannot make a session"); return; }
@@ -1144,7 +1143,7 @@ void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg) {
 static void connect_target(mc_session_t *s) {
   const mc_route_t *r = s->route;
   s->ext = 0;
-  s->direct = s->write_armed = 0;
+  s->direct = 0;
   s->tls_on = 0;
   s->tls_desc[0] = '\0';
   s->auth_used = AUTH_NONE;

@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/message.h"
 #include "core/part.h"
@@ -85,6 +86,11 @@ void mc_l_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
 /* Pushes a zeroed userdata of size whose __gc is gc: C resources a
  * function holds while it may raise live in it, so an error frees them. */
 void *mc_l_guard(lua_State *L, size_t size, lua_CFunction gc);
+
+/* A guarded, empty byte buffer: freed however the function ends, or at
+ * once with mc_l_release(L, idx, mc_l_buf_gc). */
+mc_buf_t *mc_l_buf(lua_State *L);
+int mc_l_buf_gc(lua_State *L);
 
 /* Runs the guard at idx's gc now rather than at some later collection
  * (gc must leave the guard safe to collect again). */

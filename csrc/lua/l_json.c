@@ -31,12 +31,6 @@ static void add_number(lua_State *L, mc_buf_t *b, int idx) {
 }
 
 
-static int buf_gc(lua_State *L) {
-  mc_buf_free(lua_touserdata(L, 1));
-  return 0;
-}
-
-
 /* Appends "key":value for the value at idx when it is a string, number
  * or boolean (others are left out); b holds at least the opening '{'. */
 static void add_field(lua_State *L, mc_buf_t *b, const char *key, size_t klen, int idx) {
@@ -71,7 +65,7 @@ static int push_record(lua_State *L, mc_buf_t *b, int guard) {
   mc_buf_addc(b, '}');
   if (b->failed) return luaL_error(L, "not enough memory");
   lua_pushlstring(L, b->data, b->len);
-  mc_l_release(L, guard, buf_gc);
+  mc_l_release(L, guard, mc_l_buf_gc);
   return 1;
 }
 
@@ -82,7 +76,7 @@ static int l_json_record(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_Integer nfields = luaL_len(L, 2);
-  mc_buf_t *b = mc_l_guard(L, sizeof *b, buf_gc);   /* freed however this ends */
+  mc_buf_t *b = mc_l_buf(L);   /* freed however this ends */
   int guard = lua_gettop(L);
   mc_buf_addc(b, '{');
   for (lua_Integer i = 1; i <= nfields; i++) {
@@ -105,7 +99,7 @@ static int l_json_values(lua_State *L) {
   int nvalues = lua_gettop(L) - 1;
   lua_Integer nfields = luaL_len(L, 1);
   if (nvalues > nfields) return luaL_error(L, "json_values: %d values for %d fields", nvalues, (int)nfields);
-  mc_buf_t *b = mc_l_guard(L, sizeof *b, buf_gc);
+  mc_buf_t *b = mc_l_buf(L);
   int guard = lua_gettop(L);
   mc_buf_addc(b, '{');
   for (int i = 1; i <= nvalues; i++) {
@@ -122,12 +116,12 @@ static int l_json_values(lua_State *L) {
 static int l_json_string(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  mc_buf_t *b = mc_l_guard(L, sizeof *b, buf_gc);
+  mc_buf_t *b = mc_l_buf(L);
   int guard = lua_gettop(L);
   mc_json_string(b, s, n);
   if (b->failed) return luaL_error(L, "not enough memory");
   lua_pushlstring(L, b->data, b->len);
-  mc_l_release(L, guard, buf_gc);
+  mc_l_release(L, guard, mc_l_buf_gc);
   return 1;
 }
 

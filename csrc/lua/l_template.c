@@ -152,12 +152,6 @@ static int render_protected(lua_State *L) {
 }
 
 
-static int buf_gc(lua_State *L) {
-  mc_buf_free(lua_touserdata(L, 1));   /* leaves it empty: safe to free again */
-  return 0;
-}
-
-
 /* template:render(vars) -> string | nil, message: a missing variable
  * (or a failing metamethod) is a message, not an error. The variables'
  * metamethods must not yield: the rendering is C, under lua_pcall. */
@@ -169,7 +163,7 @@ static int l_render(lua_State *L) {
   lua_pushvalue(L, 1);
   lua_pushvalue(L, 2);
   /* A render that a metamethod starts during this one writes elsewhere. */
-  if (box->busy) mc_l_guard(L, sizeof(mc_buf_t), buf_gc);
+  if (box->busy) mc_l_buf(L);
   else lua_pushlightuserdata(L, &box->out);
   int was_busy = box->busy;
   box->busy = 1;
@@ -214,13 +208,13 @@ static int template_gc(lua_State *L) {
 static int l_html_escape(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  mc_buf_t *out = mc_l_guard(L, sizeof *out, buf_gc);   /* freed however this ends */
+  mc_buf_t *out = mc_l_buf(L);   /* freed however this ends */
   int guard = lua_gettop(L);
   mc_html_escape(out, s, n);
   if (out->failed) return luaL_error(L, "not enough memory");
   if (out->len == n) lua_pushvalue(L, 1);   /* nothing escaped */
   else lua_pushlstring(L, out->data, out->len);
-  mc_l_release(L, guard, buf_gc);
+  mc_l_release(L, guard, mc_l_buf_gc);
   return 1;
 }
 

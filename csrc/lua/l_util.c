@@ -57,6 +57,17 @@ void *mc_l_guard(lua_State *L, size_t size, lua_CFunction gc) {
 }
 
 
+int mc_l_buf_gc(lua_State *L) {
+  mc_buf_free(lua_touserdata(L, 1));   /* leaves it empty: safe to free again */
+  return 0;
+}
+
+
+mc_buf_t *mc_l_buf(lua_State *L) {
+  return mc_l_guard(L, sizeof(mc_buf_t), mc_l_buf_gc);
+}
+
+
 void mc_l_release(lua_State *L, int idx, lua_CFunction gc) {
   idx = lua_absindex(L, idx);
   lua_pushcfunction(L, gc);

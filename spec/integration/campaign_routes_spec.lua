@@ -378,9 +378,10 @@ describe("a campaign's per-route limits", function()
   end
 
   it("defers a large message whose server hangs up in the middle of its data, and the run goes on", function()
-    -- The runner is a process of its own here: writing to the closed
-    -- connection must be an error for that message, not a signal that
-    -- ends the run (the module ignores SIGPIPE).
+    -- Through the runner as a process of its own: the hang-up is an
+    -- error for each message, deferred, and the run ends normally.
+    -- (runner_spec checks that SIGPIPE is ignored, which a write to the
+    -- closed connection could otherwise raise.)
     local srv = servers.fault("drop_in_data", { bytes = 1000 })
     local big = string.rep("A line of a long message, to be cut off by a rude server.\n", 15000)   -- 885 KB: under its SIZE
     campaign_run.write_campaign(dir, "rude", addresses("r.example", 3),

@@ -26,6 +26,7 @@
 -- read first). Linux only: it reads /proc.
 local socket = require "socket"
 local certs = require "support.certs"
+local mime = require "support.mime"
 
 local servers = {}
 
@@ -54,20 +55,7 @@ local function capture(cmd)
 end
 
 
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
-
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  assert(f:write(data))
-  assert(f:close())
-end
+local read_file, write_file = mime.try_read, mime.write
 
 
 local function tmpdir(tag)
