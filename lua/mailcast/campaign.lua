@@ -366,8 +366,9 @@ function Campaign:settle(run, o)
       state, reply.text, expired = "failed", "expired: " .. (reply.text or ""), true
     else
       -- At least a second away: a retry never comes back within the
-      -- pass that deferred it.
-      next_at = os.time() + math.max(1, self:backoff(r.attempts + 1))
+      -- pass that deferred it. Times here are to the fraction of a
+      -- second (core.time): from whole seconds it could be due at once.
+      next_at = core.time() + math.max(1, self:backoff(r.attempts + 1))
     end
   elseif state == "suppressed" then
     suppress = string.format("%d %s", reply.code or 0, reply.text or "")
@@ -455,7 +456,7 @@ end
 -- Seconds until the soonest deferred recipient is due (nil: none is).
 function Campaign:next_retry(run)
   local row = run.store:report("next_due", run.id)[1]
-  return row and row.next_at and math.max(0, row.next_at - os.time())
+  return row and row.next_at and math.max(0, row.next_at - core.time())
 end
 
 --- campaign:run{store = path, dry_run=, quiet=, progress = "bar"|"lines"|
@@ -505,7 +506,7 @@ function Campaign:send(store, id, log_to, opts, workers)
   local ok, d = pcall(dispatch.new, self.routes, { limits = self.limits, workers = workers })
   if not ok then store:close() if log then log:close() end return nil, "campaign: " .. tostring(d) end
   local run = {
-    store = store, id = id, dispatch = d, log = log, since = os.time(), writes = {},
+    store = store, id = id, dispatch = d, log = log, since = core.time(), writes = {},
     -- The campaign's stored links, those of an earlier run (or another
     -- worker) included: each message's are compared with them.
     links = self.bulk.track and assert(store:links(id)) or nil,
@@ -528,7 +529,7 @@ function Campaign:send(store, id, log_to, opts, workers)
         if not wait then break end
         self:show(run)
         d:idle(math.min(wait, 1))
-        if wait <= 1 then done, run.since = false, os.time() end
+        if wait <= 1 then done, run.since = false, core.time() end
       else
         -- Enough outcomes for a commit to be worth it, or what came in
         -- a tenth of a second.
