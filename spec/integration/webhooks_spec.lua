@@ -42,7 +42,8 @@ describe("mailcast serve webhooks", function()
   -- The POSTs rcv logged to path: {path=, stamp=, sig=, sig_ok=, json_ok=, body=, events=}.
   local function posts(rcv, path)
     local out = {}
-    for line in (serve.try_read(rcv.log) or ""):gmatch("[^\n]+") do
+    -- Whole lines only: the receiver may be writing the last one.
+    for line in (serve.try_read(rcv.log) or ""):gmatch("([^\n]+)\n") do
       local p = json.decode(line)
       if p.path == path then out[#out + 1] = p end
     end
