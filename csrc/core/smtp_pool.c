@@ -15,8 +15,11 @@ typedef enum { SLOT_IDLE, SLOT_OPENING, SLOT_READY, SLOT_BUSY, SLOT_WAITING, SLO
 typedef struct {
   mc_pool_t *pool;
   mc_session_t *session;
-  mc_job_t *job;
-  double job_started;
+  mc_job_t *jobs[2];     /* on the session, in order: one in progress and
+                            one sent ahead behind its data */
+  double started[2];
+  size_t njobs;
+  int ready;             /* the session could take a job ahead, and none was queued */
   int was_waiting;       /* the job went to a session that had been idle */
   size_t done_here;      /* transactions on this connection */
   slot_state_t state;
@@ -231,6 +234,8 @@ static void release(slot_t *slot) {
   slot->session = NULL;
   slot->state = SLOT_IDLE;
   slot->done_here = 0;
+  slot->njobs = 0;
+  slot->ready = 0;
   slot->was_waiting = 0;
   evtimer_del(slot->wait);
   evtimer_del(slot->idle);
@@ -299,23 +304,48 @@ static void requeue_front(mc_pool_t *p, mc_job_t *job) {
 }
 
 
+/* A job goes on slot's session (after those already there). */
+static void push_job(slot_t *slot, mc_job_t *job) {
+  mc_pool_t *p = slot->pool;
+  job->attempts++;
+  p->running++;
+  slot->jobs[slot->njobs] = job;
+  slot->started[slot->njobs++] = now();
+  slot->ready = 0;
+}
+
+
+/* The oldest job on slot's session: the one whose outcome comes first. */
+static mc_job_t *pop_job(slot_t *slot, double *started) {
+  mc_job_t *job = slot->jobs[0];
+  *started = slot->started[0];
+  slot->jobs[0] = slot->jobs[1];
+  slot->started[0] = slot->started[1];
+  slot->jobs[1] = NULL;
+  slot->njobs--;
+  slot->ready = 0;
+  slot->pool->running--;
+  return job;
+}
+
+
 static void on_txn(mc_session_t *s, void *arg) {
   slot_t *slot = arg;
   mc_pool_t *p = slot->pool;
-  mc_job_t *job = slot->job;
-  slot->job = NULL;
-  p->running--;
+  double started;
+  mc_job_t *job = pop_job(slot, &started);
   if (stale(slot, job, s)) {
     job->retried_fresh = 1;
     job->attempts--;
     requeue_front(p, job);
+    if (slot->njobs > 0) return;   /* the one behind it ends with the session */
     release(slot);
     pump(p);
     return;
   }
   slot->was_waiting = 0;
   copy_results(job, s);
-  job->duration = now() - slot->job_started;
+  job->duration = now() - started;
   if (job->results == NULL) p->failed = 1;
   p->st.transactions++;
   int sent = 0, slow = 0;
@@ -327,6 +357,8 @@ static void on_txn(mc_session_t *s, void *arg) {
   else if (sent) speed_up(p);
   slot->done_here++;
   p->done(job, p->done_arg);
+  /* The job sent ahead is on the session: its outcome comes next. */
+  if (slot->njobs > 0) return;
   if (!mc_session_usable(s)) {
     release(slot);
     pump(p);
@@ -344,11 +376,64 @@ static void on_wait(evutil_socket_t fd, short what, void *arg) {
 }
 
 
+/* Whether slot's session may carry one more job, counting those on it;
+ * when not, it says QUIT after them. */
+static int may_go_on(const slot_t *slot) {
+  const mc_pool_t *p = slot->pool;
+  size_t limit = (size_t)p->st.connections;
+  return !p->draining && slot->done_here + slot->njobs < p->o->messages_per_connection &&
+         working(p) <= (limit ? limit : 1);
+}
+
+
+/* Seconds until the rate limit lets the next message go (0: now). */
+static double rate_wait(mc_pool_t *p) {
+  if (p->st.rate <= 0) return 0;
+  /* Timers wake late (by milliseconds: the kernel's tick), so sending
+   * times are kept on a schedule that catches up with the lateness,
+   * at most RATE_CATCH_UP seconds' worth at once, rather than counted
+   * from each late wake-up: the rate holds on average. */
+  double t = now();
+  if (p->next_send_at == 0) p->next_send_at = t;   /* the first message: no burst */
+  if (p->next_send_at < t - RATE_CATCH_UP) p->next_send_at = t - RATE_CATCH_UP;
+  return t < p->next_send_at ? p->next_send_at - t : 0;
+}
+
+
+static void rate_take(mc_pool_t *p) {
+  if (p->st.rate > 0) p->next_send_at += 1.0 / p->st.rate;
+}
+
+
+/* The next queued job goes behind the one in progress on slot's session,
+ * without waiting for its outcome, when everything allows it now. */
+static void feed_ahead(slot_t *slot) {
+  mc_pool_t *p = slot->pool;
+  if (slot->state != SLOT_BUSY || slot->njobs != 1 || !may_go_on(slot)) return;
+  if (p->qlen == 0) { slot->ready = 1; return; }
+  if (rate_wait(p) > 0) return;
+  mc_job_t *job = dequeue(p);
+  push_job(slot, job);   /* first: a session that fails at once reports it */
+  if (mc_session_transaction_ahead(slot->session, &job->txn, on_txn, slot) != 0) {
+    slot->jobs[--slot->njobs] = NULL;   /* not taken: first in the queue again */
+    p->running--;
+    job->attempts--;
+    requeue_front(p, job);
+    return;
+  }
+  rate_take(p);
+}
+
+
+static void on_ready(mc_session_t *s, void *arg) {
+  (void)s;
+  feed_ahead(arg);
+}
+
+
 static void next_txn(slot_t *slot) {
   mc_pool_t *p = slot->pool;
-  size_t limit = (size_t)p->st.connections;
-  if (p->draining || slot->done_here >= p->o->messages_per_connection ||
-      working(p) > (limit ? limit : 1)) {
+  if (!may_go_on(slot)) {
     quit(slot);
     return;
   }
@@ -359,26 +444,15 @@ static void next_txn(slot_t *slot) {
     evtimer_add(slot->idle, &tv);
     return;
   }
-  if (p->st.rate > 0) {
-    /* Timers wake late (by milliseconds: the kernel's tick), so sending
-     * times are kept on a schedule that catches up with the lateness,
-     * at most RATE_CATCH_UP seconds' worth at once, rather than counted
-     * from each late wake-up: the rate holds on average. */
-    double t = now();
-    if (p->next_send_at == 0) p->next_send_at = t;   /* the first message: no burst */
-    if (p->next_send_at < t - RATE_CATCH_UP) p->next_send_at = t - RATE_CATCH_UP;
-    if (t < p->next_send_at) {
-      struct timeval tv = mc_timeval(p->next_send_at - t);
-      evtimer_add(slot->wait, &tv);
-      return;
-    }
-    p->next_send_at += 1.0 / p->st.rate;
+  double wait = rate_wait(p);
+  if (wait > 0) {
+    struct timeval tv = mc_timeval(wait);
+    evtimer_add(slot->wait, &tv);
+    return;
   }
+  rate_take(p);
   mc_job_t *job = dequeue(p);
-  job->attempts++;
-  p->running++;
-  slot->job = job;
-  slot->job_started = now();
+  push_job(slot, job);
   slot->state = SLOT_BUSY;
   mc_session_transaction(slot->session, &job->txn, on_txn, slot);
 }
@@ -412,6 +486,9 @@ static void on_open(mc_session_t *s, void *arg) {
 
 static void pump(mc_pool_t *p) {
   if (p->draining) return;
+  /* Sessions that could have taken a job ahead when there was none. */
+  for (size_t i = 0; i < p->nslots && p->qlen > 0; i++)
+    if (p->slots[i].ready) feed_ahead(&p->slots[i]);
   /* Open sessions waiting for work take it before any new one opens. */
   for (size_t i = 0; i < p->nslots && p->qlen > 0; i++) {
     slot_t *slot = &p->slots[i];
@@ -442,6 +519,7 @@ static void pump(mc_pool_t *p) {
     if (slot->session == NULL) { p->failed = 1; break; }
     slot->state = SLOT_OPENING;
     p->st.sessions++;
+    mc_session_on_ready(slot->session, on_ready, slot);
     mc_session_open(slot->session, on_open, slot);
   }
 }

@@ -35,6 +35,20 @@ typedef enum { OP_NONE, OP_OPEN, OP_TXN, OP_COMMAND, OP_DATA, OP_QUIT } op_t;
 
 typedef enum { AUTH_NONE, AUTH_PLAIN, AUTH_LOGIN, AUTH_XOAUTH2 } auth_t;
 
+/* One transaction on the session, from its MAIL to its last reply. */
+typedef struct {
+  const mc_txn_t *txn;
+  mc_rcpt_result_t *results;
+  size_t nresults;
+  size_t rcpt_next;            /* next RCPT to send without pipelining */
+  size_t rcpt_seen;            /* RCPT replies received */
+  size_t accepted;
+  int mail_ok;
+  int data_queued;             /* its data and end are written: it sends nothing more */
+  mc_session_cb cb;
+  void *arg;
+} txn_t;
+
 struct mc_session {
   struct event_base *base;
   const mc_route_t *route;
@@ -59,14 +73,16 @@ struct mc_session {
   char tls_desc[96];
   int flushing;                /* data queued: the end-of-data timer waits for it */
   int direct;                  /* plain TCP: flush() writes, the write event is off */
-  const mc_txn_t *txn;
-  mc_rcpt_result_t *results;
+  const mc_txn_t *txn;          /* OP_DATA's */
+  txn_t tx[2];                 /* OP_TXN: the transaction the replies at the
+                                  head of the queue answer, and one sent
+                                  behind its data (RFC 2920) */
+  size_t ntx;
+  mc_rcpt_result_t *results;   /* those of the transaction last reported */
   size_t nresults;
-  size_t rcpt_next;            /* next RCPT to send without pipelining */
-  size_t rcpt_seen;            /* RCPT replies received */
-  size_t accepted;
-  int mail_ok;
-  int data_started;
+  mc_session_cb ready_cb;      /* the session can take a transaction ahead */
+  void *ready_arg;
+  int ready_due;               /* call ready_cb on the way out */
   size_t ntxn;
   size_t target;               /* index in route->targets */
   int retryable;               /* a failure now moves on to the next target */
@@ -77,6 +93,15 @@ struct mc_session {
 
 
 static void really_free(mc_session_t *s);
+static int can_take(const mc_session_t *s);
+static void fail_txns(mc_session_t *s);
+static void free_results(mc_session_t *s);
+
+
+static void free_rcpt_results(mc_rcpt_result_t *results, size_t n) {
+  for (size_t i = 0; i < n; i++) free(results[i].text);
+  free(results);
+}
 
 
 /* Around each libevent callback: an operation's callback may free the
@@ -88,6 +113,14 @@ static void flush(mc_session_t *s);
 
 static void leave(mc_session_t *s) {
   if (--s->depth > 0) return;
+  if (s->ready_due && !s->doomed) {
+    /* Before the flush: a transaction the owner adds now leaves in the
+     * same write as the data ahead of it. */
+    s->ready_due = 0;
+    s->depth++;
+    if (can_take(s)) s->ready_cb(s, s->ready_arg);
+    s->depth--;
+  }
   if (s->doomed) really_free(s);
   else flush(s);
 }
@@ -195,9 +228,9 @@ static void connect_target(mc_session_t *s);
 
 /* ---- completing operations ---- */
 
-static void set_results_error(mc_session_t *s) {
-  for (size_t i = 0; i < s->nresults; i++) {
-    mc_rcpt_result_t *r = &s->results[i];
+static void set_results_error(const mc_session_t *s, txn_t *x) {
+  for (size_t i = 0; i < x->nresults; i++) {
+    mc_rcpt_result_t *r = &x->results[i];
     if (r->sent) continue;
     /* Whatever the server said before the failure stands, unless it had
      * accepted the recipient: then the data never got its 250. */
@@ -252,8 +285,8 @@ static void fail(mc_session_t *s, const char *fmt, ...) {
   s->failed_by_reply = 0;
   s->failed = 1;
   drop_connection(s);
-  set_results_error(s);
-  finish(s);
+  if (s->op == OP_TXN) fail_txns(s);
+  else finish(s);
 }
 
 
@@ -682,8 +715,8 @@ static void xtext(char *out, size_t size, const char *s) {
 }
 
 
-static void send_rcpt(mc_session_t *s, size_t i) {
-  const mc_txn_t *t = s->txn;
+static void send_rcpt(mc_session_t *s, txn_t *x, size_t i) {
+  const mc_txn_t *t = x->txn;
   char params[MC_ADDR_MAX * 3 + 64] = "";
   if (s->ext & MC_EXT_DSN) {
     size_t n = 0;
@@ -703,36 +736,77 @@ static int pipelined(const mc_session_t *s) {
 }
 
 
+/* The data of x is written, with its end: it sends nothing more, so the
+ * next transaction may follow it at once (RFC 2920 3.1 lets the message
+ * content open a group of commands). */
+static void data_queued(mc_session_t *s, txn_t *x) {
+  x->data_queued = 1;
+  if (s->ready_cb) s->ready_due = 1;
+}
+
+
+static int can_take(const mc_session_t *s) {
+  return s->op == OP_TXN && s->ntx == 1 && s->tx[0].data_queued && pipelined(s) &&
+         mc_session_usable(s);
+}
+
+
+/* The transaction at the head has its outcome: its results become the
+ * session's (mc_session_results) and its callback is told. */
+static void report_txn(mc_session_t *s) {
+  txn_t done = s->tx[0];
+  s->tx[0] = s->tx[1];
+  memset(&s->tx[1], 0, sizeof s->tx[1]);
+  s->ntx--;
+  free_results(s);
+  s->results = done.results;
+  s->nresults = done.nresults;
+  if (s->ntx == 0) {
+    evtimer_del(s->timer);
+    s->op = OP_NONE;
+  }
+  if (done.cb) done.cb(s, done.arg);   /* may start the next transaction or free s */
+}
+
+
+/* Every transaction on the failed session ends, in order. A callback
+ * that frees the session stops the rest: their owner takes them back. */
+static void fail_txns(mc_session_t *s) {
+  for (size_t i = 0; i < s->ntx; i++) set_results_error(s, &s->tx[i]);
+  while (s->ntx > 0 && !s->doomed) report_txn(s);
+}
+
+
 static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
+  txn_t *t = &s->tx[0];
   switch (x) {
   case X_MAIL:
-    s->mail_ok = r->code / 100 == 2;
-    if (!s->mail_ok) {
-      for (size_t i = 0; i < s->nresults; i++) set_result(&s->results[i], r);
+    t->mail_ok = r->code / 100 == 2;
+    if (!t->mail_ok) {
+      for (size_t i = 0; i < t->nresults; i++) set_result(&t->results[i], r);
       if (!pipelined(s)) send_line(s, X_RSET, "RSET");
       return;
     }
-    if (!pipelined(s)) send_rcpt(s, s->rcpt_next++);
+    if (!pipelined(s)) send_rcpt(s, t, t->rcpt_next++);
     return;
   case X_RCPT: {
-    size_t i = s->rcpt_seen++;
-    if (i >= s->nresults) { fail(s, "smtp: more RCPT replies than recipients"); return; }
-    if (s->mail_ok) {
-      set_result(&s->results[i], r);
-      if (r->code / 100 == 2) s->accepted++;
+    size_t i = t->rcpt_seen++;
+    if (i >= t->nresults) { fail(s, "smtp: more RCPT replies than recipients"); return; }
+    if (t->mail_ok) {
+      set_result(&t->results[i], r);
+      if (r->code / 100 == 2) t->accepted++;
     }
     if (pipelined(s)) return;
-    if (s->rcpt_next < s->nresults) send_rcpt(s, s->rcpt_next++);
-    else if (s->accepted && chunking(s)) queue_bdat(s, s->txn);
-    else if (s->accepted) send_line(s, X_DATA, "DATA");
+    if (t->rcpt_next < t->nresults) send_rcpt(s, t, t->rcpt_next++);
+    else if (t->accepted && chunking(s)) { if (queue_bdat(s, t->txn) == 0) data_queued(s, t); }
+    else if (t->accepted) send_line(s, X_DATA, "DATA");
     else send_line(s, X_RSET, "RSET");
     return;
   }
   case X_DATA:
     if (r->code == 354) {
-      if (s->mail_ok && s->accepted) {
-        s->data_started = 1;
-        queue_data(s, s->txn);
+      if (t->mail_ok && t->accepted) {
+        if (queue_data(s, t->txn) == 0) data_queued(s, t);
       } else {
         /* RFC 2920 3.1: nobody to deliver to, yet the server waits for
          * data: end it at once and forget the transaction. */
@@ -746,23 +820,24 @@ static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
       fail(s, "smtp: unexpected %d reply to DATA", r->code);
       return;
     }
-    for (size_t i = 0; i < s->nresults; i++)
-      if (s->results[i].code / 100 == 2) set_result(&s->results[i], r);
+    for (size_t i = 0; i < t->nresults; i++)
+      if (t->results[i].code / 100 == 2) set_result(&t->results[i], r);
     send_line(s, X_RSET, "RSET");
     return;
   case X_DOT:
   case X_BDAT:   /* what the end of data would say; refused recipients keep their reply */
-    for (size_t i = 0; i < s->nresults; i++) {
-      mc_rcpt_result_t *res = &s->results[i];
+    for (size_t i = 0; i < t->nresults; i++) {
+      mc_rcpt_result_t *res = &t->results[i];
       if (res->code / 100 != 2) continue;
       set_result(res, r);
       res->sent = r->code / 100 == 2;
     }
     s->ntxn++;
-    finish(s);
+    report_txn(s);
     return;
   case X_RSET:
-    if (s->qlen == 0) { s->ntxn++; finish(s); }
+    /* Only a transaction that wrote no data says RSET: none is behind it. */
+    if (s->qlen == 0) { s->ntxn++; report_txn(s); }
     return;
   default:
     fail(s, "smtp: unexpected %s reply in a transaction", expect_name(x));
@@ -771,8 +846,7 @@ static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
 
 
 static void free_results(mc_session_t *s) {
-  for (size_t i = 0; i < s->nresults; i++) free(s->results[i].text);
-  free(s->results);
+  free_rcpt_results(s->results, s->nresults);
   s->results = NULL;
   s->nresults = 0;
 }
@@ -793,42 +867,57 @@ static int start_op(mc_session_t *s, op_t op, mc_session_cb cb, void *arg) {
 }
 
 
-static void transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
-  free_results(s);
-  s->results = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *s->results);
-  s->nresults = s->results ? t->nrcpts : 0;
-  s->txn = t;
-  s->rcpt_next = s->rcpt_seen = s->accepted = 0;
-  s->mail_ok = s->data_started = 0;
-  if (start_op(s, OP_TXN, cb, arg) != 0) return;
-  if (s->results == NULL) { fail(s, "out of memory"); return; }
+/* What can be told of t before a byte is sent: 0 to go on, 1 when it is
+ * too big (x's results say so, as the server would after the whole
+ * upload), -1 when it cannot be sent (why says it). */
+static int check_txn(const mc_session_t *s, const mc_txn_t *t, txn_t *x, char *why, size_t n) {
   mc_error_t e;
-  if (t->nrcpts == 0) { fail(s, "smtp: a transaction needs a recipient"); return; }
+  if (t->nrcpts == 0) { snprintf(why, n, "smtp: a transaction needs a recipient"); return -1; }
   if (t->from[0] && mc_addr_check(t->from, strlen(t->from), &e) != 0) {
-    fail(s, "smtp: bad sender <%.100s>: %s", t->from, e.msg);
-    return;
+    snprintf(why, n, "smtp: bad sender <%.100s>: %.300s", t->from, e.msg);
+    return -1;
   }
   for (size_t i = 0; i < t->nrcpts; i++) {
     if (mc_addr_check(t->rcpts[i], strlen(t->rcpts[i]), &e) != 0) {
-      fail(s, "smtp: bad recipient <%.100s>: %s", t->rcpts[i], e.msg);
-      return;
+      snprintf(why, n, "smtp: bad recipient <%.100s>: %.300s", t->rcpts[i], e.msg);
+      return -1;
     }
   }
   size_t size = t->msg ? mc_msg_size(t->msg) : t->raw_len;
   size_t limit = s->size_limit;
   if (s->route->max_message && (!limit || s->route->max_message < limit)) limit = s->route->max_message;
   if (limit && size > limit) {
-    /* Refused here, as the server would after the whole upload. */
-    for (size_t i = 0; i < s->nresults; i++) {
-      s->results[i].code = 552;
-      strcpy(s->results[i].enhanced, "5.3.4");
+    for (size_t i = 0; i < x->nresults; i++) {
+      x->results[i].code = 552;
+      strcpy(x->results[i].enhanced, "5.3.4");
       char text[128];
       snprintf(text, sizeof text, "message of %zu bytes exceeds the limit of %zu", size, limit);
-      s->results[i].text = strdup(text);
+      x->results[i].text = strdup(text);
     }
-    finish(s);
-    return;
+    return 1;
   }
+  return 0;
+}
+
+
+/* A new transaction record for t, results allocated: 0 or -1. */
+static int new_txn(txn_t *x, const mc_txn_t *t, mc_session_cb cb, void *arg) {
+  memset(x, 0, sizeof *x);
+  x->txn = t;
+  x->cb = cb;
+  x->arg = arg;
+  x->results = calloc(t->nrcpts ? t->nrcpts : 1, sizeof *x->results);
+  if (x->results == NULL) return -1;
+  x->nresults = t->nrcpts;
+  return 0;
+}
+
+
+/* MAIL, and with PIPELINING every RCPT and the DATA (or the whole
+ * message as BDAT) behind it. */
+static void begin_txn(mc_session_t *s, txn_t *x) {
+  const mc_txn_t *t = x->txn;
+  size_t size = t->msg ? mc_msg_size(t->msg) : t->raw_len;
   char params[256] = "";
   size_t pl = 0;
   if (s->ext & MC_EXT_SIZE) pl += (size_t)snprintf(params + pl, sizeof params - pl, " SIZE=%zu", size);
@@ -841,9 +930,27 @@ static void transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, vo
   }
   if (send_line(s, X_MAIL, "MAIL FROM:<%s>%s", t->from, params) != 0) return;
   if (!pipelined(s)) return;
-  for (size_t i = 0; i < t->nrcpts; i++) send_rcpt(s, i);
-  if (chunking(s)) queue_bdat(s, t);
-  else send_line(s, X_DATA, "DATA");
+  for (size_t i = 0; i < t->nrcpts; i++) send_rcpt(s, x, i);
+  if (!chunking(s)) send_line(s, X_DATA, "DATA");
+  else if (queue_bdat(s, t) == 0) data_queued(s, x);
+}
+
+
+static void transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
+  if (s->ntx > 0) {   /* the owner lost count: nothing is trustworthy now */
+    fail(s, "smtp: a transaction is already in progress");
+    return;
+  }
+  txn_t *x = &s->tx[0];
+  int rc = new_txn(x, t, cb, arg);
+  s->ntx = 1;
+  if (start_op(s, OP_TXN, NULL, NULL) != 0) return;
+  if (rc != 0) { fail(s, "out of memory"); return; }
+  char why[sizeof s->err.msg];
+  rc = check_txn(s, t, x, why, sizeof why);
+  if (rc < 0) { fail(s, "%s", why); return; }
+  if (rc > 0) { report_txn(s); return; }
+  begin_txn(s, x);
 }
 
 
@@ -851,6 +958,30 @@ void mc_session_transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb
   enter(s);   /* what it queues is flushed on the way out */
   transaction(s, t, cb, arg);
   leave(s);
+}
+
+
+void mc_session_on_ready(mc_session_t *s, mc_session_cb cb, void *arg) {
+  s->ready_cb = cb;
+  s->ready_arg = arg;
+}
+
+
+int mc_session_transaction_ahead(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
+  if (!can_take(s)) return -1;
+  txn_t *x = &s->tx[1];
+  char why[sizeof s->err.msg];
+  if (new_txn(x, t, cb, arg) != 0 || check_txn(s, t, x, why, sizeof why) != 0) {
+    /* Refused here: it goes the usual way, alone, when the session is free. */
+    free_rcpt_results(x->results, x->nresults);
+    memset(x, 0, sizeof *x);
+    return -1;
+  }
+  s->ntx = 2;
+  enter(s);   /* what it queues is flushed on the way out */
+  begin_txn(s, x);
+  leave(s);
+  return 0;
 }
 
 
@@ -1217,6 +1348,7 @@ void mc_session_free(mc_session_t *s) {
   if (s->depth > 0) {   /* inside one of its callbacks: see leave() */
     s->doomed = 1;
     s->cb = NULL;
+    for (size_t i = 0; i < s->ntx; i++) s->tx[i].cb = NULL;
     return;
   }
   really_free(s);
@@ -1227,6 +1359,7 @@ static void really_free(mc_session_t *s) {
   drop_connection(s);
   event_free(s->timer);
   free_results(s);
+  for (size_t i = 0; i < s->ntx; i++) free_rcpt_results(s->tx[i].results, s->tx[i].nresults);
   free(s->expect);
   mc_reply_free(&s->reply);
   free(s);

@@ -119,8 +119,25 @@ mc_session_t *mc_session_new(struct event_base *base, const mc_route_t *route);
 /* Connects and goes through greeting, EHLO, TLS and AUTH. */
 void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg);
 
-/* Runs a whole transaction (pipelined when offered); results per recipient. */
+/* Runs a whole transaction (pipelined when offered); results per
+ * recipient. One at a time: the next goes in cb, or ahead (below). */
 void mc_session_transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg);
+
+/* cb is called (when the outermost call or callback of the session
+ * returns) each time the data of the transaction in progress has been
+ * written and the server offers PIPELINING: the session can then take
+ * the next transaction ahead, sent behind that data without waiting for
+ * its reply (RFC 2920 3.1). */
+void mc_session_on_ready(mc_session_t *s, mc_session_cb cb, void *arg);
+
+/* Queues t behind the transaction in progress, as above: 0, or -1 when
+ * the session cannot take it now (none in progress, its data not yet
+ * written, one already ahead, no PIPELINING) or t would be refused
+ * before sending (a bad address, too big): the caller keeps t and runs
+ * it the usual way. The outcomes come in order: the first transaction's
+ * callback, then t's. When the session fails, both get the failure;
+ * freeing the session in the first callback forgets t (not called). */
+int mc_session_transaction_ahead(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg);
 
 /* Sends one command line (no CRLF) and waits for its reply. kind names
  * the timeout: "MAIL", "RCPT", "QUIT", ... */
@@ -140,7 +157,7 @@ int mc_session_status(const mc_session_t *s, const mc_error_t **e);
 /* The last reply (code 0 when none). */
 const mc_reply_t *mc_session_reply(const mc_session_t *s);
 
-/* Results of the last transaction, one per recipient. */
+/* Results of the transaction last reported, one per recipient. */
 const mc_rcpt_result_t *mc_session_results(const mc_session_t *s, size_t *n);
 
 /* What the server offered and what was negotiated. */

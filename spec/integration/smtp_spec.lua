@@ -25,6 +25,12 @@ local function find(list, pred)
   for _, v in ipairs(list) do if pred(v) then return v end end
 end
 
+local function count(list, pred)
+  local n = 0
+  for _, v in ipairs(list) do if pred(v) then n = n + 1 end end
+  return n
+end
+
 describe("sending to Postfix's smtp-sink", function()
   local sink
   before_each(function() sink = servers.sink() end)
@@ -452,6 +458,77 @@ describe("faulty servers", function()
     srv:stop()
     local t = srv:transcript()
     assert.same({ "RCPT TO:<a@example.org>", "RCPT TO:<b@example.org>", "DATA" }, { t[3], t[4], t[5] })
+  end)
+
+  -- RFC 2920 3.1: the message content may open a group of commands, so
+  -- the next transaction's MAIL, RCPT and DATA go right behind the end of
+  -- the data, before its reply. Each keeps its own outcome.
+  describe("with the next transaction sent ahead", function()
+    local function send_list(srv, list, extra)
+      return assert(mailcast.send(route(srv, extra), list,
+        { connections = 1, messages_per_connection = 10, connect_attempts = 1 }))
+    end
+
+    it("sends it behind the data of the one before, without waiting for its reply", function()
+      local srv = servers.fault("stall_after", { command = "DOT" })
+      local results = send_list(srv, { { message = message(1) }, { message = message(2) } })
+      srv:stop()
+      local t = srv:transcript()
+      local dot
+      for i, l in ipairs(t) do if l == "." then dot = i break end end
+      assert.truthy(dot)
+      assert.matches("^MAIL FROM:<news@example.com>", t[dot + 1])
+      assert.same({ "RCPT TO:<user2@example.org>", "DATA" }, { t[dot + 2], t[dot + 3] })
+      -- Nothing was answered: neither is sent, both wait for a retry.
+      for _, r in ipairs(results) do
+        assert.equal("deferred", r.status)
+        assert.equal(0, r.recipients[1].code)
+        assert.matches("^timeout: no reply to end of data", r.recipients[1].text)
+      end
+    end)
+
+    it("delivers the one before when the connection drops in the data of the one ahead", function()
+      local srv = servers.fault("drop_in_data", { bytes = 100, after = 1 })
+      local results = send_list(srv, { { message = message(1) }, { message = message(2) } })
+      srv:stop()
+      assert.same({ "sent", 250 }, { results[1].status, results[1].recipients[1].code })
+      assert.equal("deferred", results[2].status)
+      assert.equal(0, results[2].recipients[1].code)
+      assert.matches("^closed", results[2].recipients[1].text)
+    end)
+
+    it("gives the one ahead its own refusal and goes on after it", function()
+      local srv = servers.fault("rcpt_codes", { codes = { ["gone@example.org"] = "550 5.1.1 No such user" } })
+      local results = send_list(srv, { { message = message(1) }, { message = message(2, { to = "gone@example.org" }) },
+                                       { message = message(3) } })
+      srv:stop()
+      assert.same({ "sent", "failed", "sent" }, { results[1].status, results[2].status, results[3].status })
+      assert.same({ 550, "5.1.1" }, { results[2].recipients[1].code, results[2].recipients[1].enhanced })
+      -- The refused one's data was never sent: its DATA got 554, then RSET.
+      assert.equal(2, count(srv:transcript(), function(l) return l:match("^Subject:") end))
+    end)
+
+    it("answers a 421 to the MAIL sent ahead with a deferral and a new connection", function()
+      local srv = servers.fault("max_messages", { n = 1 })
+      local list = {}
+      for i = 1, 4 do list[i] = { message = message(i) } end
+      local results, state = send_list(srv, list)
+      srv:stop()
+      assert.equal("sent", results[1].status)
+      assert.same({ "deferred", 421 }, { results[2].status, results[2].recipients[1].code })
+      assert.is_true(state.backoffs >= 1)
+    end)
+
+    it("still says QUIT after messages_per_connection transactions", function()
+      local srv = servers.fault("normal")
+      local list = {}
+      for i = 1, 5 do list[i] = { message = message(i) } end
+      local results, state = assert(mailcast.send(route(srv), list, { connections = 1, messages_per_connection = 2 }))
+      srv:stop()
+      for _, r in ipairs(results) do assert.equal("sent", r.status) end
+      assert.equal(3, state.sessions)
+      assert.equal(3, count(srv:transcript(), function(l) return l == "QUIT" end))
+    end)
   end)
 
   it("authenticates with an OAuth token through XOAUTH2", function()

@@ -60,7 +60,8 @@ local SCENARIOS = {
   rcpt_codes = true,            -- codes = {["addr"] = "452 4.2.2 Mailbox full", ...}
   data_end_code = true,         -- reply (default "554 5.7.1 Rejected") after the final dot
   drop_in_data = true,          -- bytes (default 1): close after that much message data;
-                                --   reset = true sends a RST (SO_LINGER 0)
+                                --   reset = true sends a RST (SO_LINGER 0); after = N: in
+                                --   the message after N delivered on the connection (default 0)
   extra_reply = true,           -- command (default "MAIL"): its first instance gets two
                                 --   replies; reply = the second one (default: the same)
   enormous_reply = true,        -- size (default 1 MiB): EHLO reply of that many bytes
@@ -517,7 +518,7 @@ local function data_phase(conn, st)
     record(conn.id, "C", line)
     if line == ".\r\n" then break end           -- only CRLF.CRLF ends the data (RFC 5321)
     bytes = bytes + #line
-    if scenario == "drop_in_data" and bytes >= (opts.bytes or 1) then
+    if scenario == "drop_in_data" and bytes >= (opts.bytes or 1) and st.transactions >= (opts.after or 0) then
       record(conn.id, "event", "drop after " .. bytes .. " bytes")
       if opts.reset then pcall(conn.sock.setoption, conn.sock, "linger", { on = true, timeout = 0 }) end
       conn:close("drop_in_data")
