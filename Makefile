@@ -25,7 +25,8 @@ MC_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC \
 LIBS       = -levent_openssl -levent_extra -levent_core -lssl -lcrypto -lcares -lsqlite3 -lm
 
 CORE_SRC   = $(wildcard csrc/core/*.c)
-BIND_SRC   = $(filter-out csrc/lua/main.c,$(wildcard csrc/lua/*.c))
+RUNNER_SRC = csrc/lua/main.c csrc/lua/lua_alloc.c
+BIND_SRC   = $(filter-out $(RUNNER_SRC),$(wildcard csrc/lua/*.c))
 CORE_OBJ   = $(CORE_SRC:csrc/%.c=$(BUILD)/obj/%.o)
 BIND_OBJ   = $(BIND_SRC:csrc/%.c=$(BUILD)/obj/%.o)
 MODULE     = $(BUILD)/lib/mailcast/core.so
@@ -48,7 +49,7 @@ $(MODULE): $(CORE_OBJ) $(BIND_OBJ) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LIBFLAG) -o $@ $(filter %.o,$^) $(LIBS)
 
-$(RUNNER): $(CORE_OBJ) $(BIND_OBJ) $(BUILD)/obj/lua/main.o Makefile
+$(RUNNER): $(CORE_OBJ) $(BIND_OBJ) $(RUNNER_SRC:csrc/%.c=$(BUILD)/obj/%.o) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) -L$(LUA_LIBDIR) -l$(LUA_LIBNAME) $(LIBS) -ldl -Wl,-E
 

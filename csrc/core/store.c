@@ -300,7 +300,9 @@ static void bind_shard(mc_store_t *s, sqlite3_stmt *st, int first) {
 mc_store_t *mc_store_open(const char *path, mc_error_t *e) {
   mc_store_t *s = calloc(1, sizeof *s);
   if (s == NULL) { mc_error_set(e, "out of memory"); return NULL; }
-  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+  /* One thread uses a store: no mutex around each call. */
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
     mc_error_set(e, "store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
     mc_store_close(s);
     return NULL;

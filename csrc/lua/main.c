@@ -11,8 +11,19 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <sqlite3.h>
 
+#include "lua_alloc.h"
 #include "module.h"
+
+
+/* An error outside any protected call (luaL_newstate's own handler does
+ * the same): say it, then Lua aborts. */
+static int panic(lua_State *L) {
+  const char *msg = lua_tostring(L, -1);
+  fprintf(stderr, "mailcast: unprotected error in a call to Lua: %s\n", msg ? msg : "(not a string)");
+  return 0;
+}
 
 
 static int file_exists(const char *path) {
@@ -93,11 +104,17 @@ int main(int argc, char **argv) {
    * 16 MB of slack at the top of the heap ends that. */
   mallopt(M_TOP_PAD, 16 << 20);
   mallopt(M_TRIM_THRESHOLD, 32 << 20);
-  lua_State *L = luaL_newstate();
+  /* SQLite counts every allocation for its statistics, under a global
+   * mutex, unless told not to before its first use; nothing reads them. */
+  sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  mc_lua_heap_t *heap = mc_lua_heap_new();
+  lua_State *L = heap ? lua_newstate(mc_lua_alloc, heap) : NULL;
   if (L == NULL) {
     fprintf(stderr, "mailcast: cannot create Lua state: not enough memory\n");
+    mc_lua_heap_free(heap);
     return 1;
   }
+  lua_atpanic(L, panic);
   lua_pushcfunction(L, traceback);
   lua_pushcfunction(L, run_cli);
   lua_pushinteger(L, argc);
@@ -111,5 +128,6 @@ int main(int argc, char **argv) {
     code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
   }
   lua_close(L);
+  mc_lua_heap_free(heap);
   return code;
 }
