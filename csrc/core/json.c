@@ -7,10 +7,22 @@ static const char hex[] = "0123456789abcdef";
 
 /* A byte that is not part of valid UTF-8 is taken as Latin-1, so a
  * server's reply of any bytes still makes a valid line. */
+/* Printable ASCII other than '"' and '\\': copied as it is. */
+static int plain(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
+
+
 void mc_json_string(mc_buf_t *b, const char *s, size_t n) {
   mc_buf_addc(b, '"');
   size_t i = 0;
   while (i < n) {
+    /* Most of a log line is plain: it goes in runs, not byte by byte. */
+    size_t run = i;
+    while (run < n && plain((unsigned char)s[run])) run++;
+    if (run > i) {
+      mc_buf_add(b, s + i, run - i);
+      i = run;
+      if (i == n) break;
+    }
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x80) {
       size_t len = mc_utf8_charlen(s + i, n - i), bad;

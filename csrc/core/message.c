@@ -82,20 +82,27 @@ static int open_multipart(mc_msg_t *m, multipart_t *mp, const char *subtype, mc_
     return -1;
   }
   mp->parts = 0;
-  mc_buf_printf(&m->own, "Content-Type: multipart/%s;\r\n boundary=\"%s\"\r\n\r\n",
-                subtype, mp->boundary);
+  mc_buf_addstr(&m->own, "Content-Type: multipart/");
+  mc_buf_addstr(&m->own, subtype);
+  mc_buf_addstr(&m->own, ";\r\n boundary=\"");
+  mc_buf_addstr(&m->own, mp->boundary);
+  mc_buf_addstr(&m->own, "\"\r\n\r\n");
   return 0;
 }
 
 
 /* The delimiter before the next part; the CRLF before it belongs to it. */
 static void next_part(mc_msg_t *m, multipart_t *mp) {
-  mc_buf_printf(&m->own, "%s--%s\r\n", mp->parts++ ? "\r\n" : "", mp->boundary);
+  mc_buf_addstr(&m->own, mp->parts++ ? "\r\n--" : "--");
+  mc_buf_addstr(&m->own, mp->boundary);
+  mc_buf_addstr(&m->own, "\r\n");
 }
 
 
 static void close_multipart(mc_msg_t *m, const multipart_t *mp) {
-  mc_buf_printf(&m->own, "\r\n--%s--\r\n", mp->boundary);
+  mc_buf_addstr(&m->own, "\r\n--");
+  mc_buf_addstr(&m->own, mp->boundary);
+  mc_buf_addstr(&m->own, "--\r\n");
 }
 
 
@@ -192,14 +199,17 @@ static void address_field(mc_buf_t *out, const char *name, const mc_addrlist_t *
     const mc_addr_t *a = &l->items[i];
     const char *comma = i + 1 < l->count ? "," : "";
     char spec[MC_ADDR_MAX + 4];
+    size_t len = 0, n = strlen(a->addr);
+    if (n > MC_ADDR_MAX) n = MC_ADDR_MAX;
     if (a->name) {
       mc_hdr_phrase(&h, a->name, strlen(a->name));
-      int len = snprintf(spec, sizeof spec, "<%s>%s", a->addr, comma);
-      mc_hdr_put(&h, " ", 1, spec, (size_t)len);
-    } else {
-      int len = snprintf(spec, sizeof spec, "%s%s", a->addr, comma);
-      mc_hdr_put(&h, " ", 1, spec, (size_t)len);
+      spec[len++] = '<';
     }
+    memcpy(spec + len, a->addr, n);
+    len += n;
+    if (a->name) spec[len++] = '>';
+    if (*comma) spec[len++] = ',';
+    mc_hdr_put(&h, " ", 1, spec, len);
   }
   mc_hdr_end(&h);
 }
@@ -239,22 +249,29 @@ static int write_header(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
       mc_error_set(e, "date must be 1 to 128 characters (RFC 5322 3.3 date-time)");
       return -1;
     }
-    mc_buf_printf(out, "Date: %s\r\n", s->date);
+    mc_buf_addstr(out, "Date: ");
+    mc_buf_addstr(out, s->date);
   } else {
-    char when[64];
-    struct tm tm;
-    localtime_r(&s->date_time, &tm);
-    /* RFC 5322 3.3 in English whatever the locale. */
-    static const char *const day[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    long off = tm.tm_gmtoff / 60;
-    snprintf(when, sizeof when, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
-             day[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+',
-             labs(off) / 60, labs(off) % 60);
-    mc_buf_printf(out, "Date: %s\r\n", when);
+    /* A list is sent within a few seconds: each is formatted once. */
+    static __thread time_t last = -1;
+    static __thread char when[64];
+    if (s->date_time != last) {
+      struct tm tm;
+      localtime_r(&s->date_time, &tm);
+      /* RFC 5322 3.3 in English whatever the locale. */
+      static const char *const day[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+      static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+      long off = tm.tm_gmtoff / 60;
+      snprintf(when, sizeof when, "Date: %s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+               day[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon], tm.tm_year + 1900,
+               tm.tm_hour, tm.tm_min, tm.tm_sec, off < 0 ? '-' : '+',
+               labs(off) / 60, labs(off) % 60);
+      last = s->date_time;
+    }
+    mc_buf_addstr(out, when);
   }
+  mc_buf_addstr(out, "\r\n");
   address_field(out, "From", &s->from);
   address_field(out, "Reply-To", &s->reply_to);
   address_field(out, "To", &s->to);
@@ -266,7 +283,9 @@ static int write_header(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
     mc_hdr_unstructured(&h, s->subject, s->subject_len);
     mc_hdr_end(&h);
   }
-  mc_buf_printf(out, "Message-ID: %s\r\n", m->id);
+  mc_buf_addstr(out, "Message-ID: ");
+  mc_buf_addstr(out, m->id);
+  mc_buf_addstr(out, "\r\n");
   mc_buf_addstr(out, "MIME-Version: 1.0\r\n");
   for (size_t i = 0; i < s->nfields; i++) {
     const mc_field_t *f = &s->fields[i];

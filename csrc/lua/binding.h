@@ -84,16 +84,20 @@ void mc_l_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
                    const luaL_Reg *methods);
 
 /* Pushes a zeroed userdata of size whose __gc is gc: C resources a
- * function holds while it may raise live in it, so an error frees them. */
+ * function holds while it may raise live in it, so an error frees them.
+ * One given back with mc_l_release is used again by a later call. */
 void *mc_l_guard(lua_State *L, size_t size, lua_CFunction gc);
 
-/* A guarded, empty byte buffer: freed however the function ends, or at
- * once with mc_l_release(L, idx, mc_l_buf_gc). */
+/* A guarded, empty byte buffer: freed however the function ends, or
+ * given back with mc_l_buf_release, which keeps its room (up to 64 KB)
+ * for the next call. */
 mc_buf_t *mc_l_buf(lua_State *L);
 int mc_l_buf_gc(lua_State *L);
+void mc_l_buf_release(lua_State *L, int idx);
 
 /* Runs the guard at idx's gc now rather than at some later collection
- * (gc must leave the guard safe to collect again). */
+ * (gc must leave the guard safe to collect again), and keeps the guard
+ * for the next call of its kind: the caller must not use it after. */
 void mc_l_release(lua_State *L, int idx, lua_CFunction gc);
 
 /* The message at idx if it is an open mailcast.Message, else NULL. */

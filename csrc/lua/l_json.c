@@ -15,7 +15,14 @@ static void add_number(lua_State *L, mc_buf_t *b, int idx) {
   char tmp[64];
   int n;
   if (lua_isinteger(L, idx)) {
-    n = snprintf(tmp, sizeof tmp, "%lld", (long long)lua_tointeger(L, idx));
+    /* Codes, counts and ids: a few digits, not worth a printf. */
+    lua_Integer v = lua_tointeger(L, idx);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    char *p = tmp + sizeof tmp;
+    do { *--p = (char)('0' + u % 10); u /= 10; } while (u);
+    if (v < 0) *--p = '-';
+    mc_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+    return;
   } else {
     double v = lua_tonumber(L, idx);
     if (!isfinite(v)) {
@@ -65,7 +72,7 @@ static int push_record(lua_State *L, mc_buf_t *b, int guard) {
   mc_buf_addc(b, '}');
   if (b->failed) return luaL_error(L, "not enough memory");
   lua_pushlstring(L, b->data, b->len);
-  mc_l_release(L, guard, mc_l_buf_gc);
+  mc_l_buf_release(L, guard);
   return 1;
 }
 
@@ -121,7 +128,7 @@ static int l_json_string(lua_State *L) {
   mc_json_string(b, s, n);
   if (b->failed) return luaL_error(L, "not enough memory");
   lua_pushlstring(L, b->data, b->len);
-  mc_l_release(L, guard, mc_l_buf_gc);
+  mc_l_buf_release(L, guard);
   return 1;
 }
 

@@ -214,7 +214,7 @@ static int l_html_escape(lua_State *L) {
   if (out->failed) return luaL_error(L, "not enough memory");
   if (out->len == n) lua_pushvalue(L, 1);   /* nothing escaped */
   else lua_pushlstring(L, out->data, out->len);
-  mc_l_release(L, guard, mc_l_buf_gc);
+  mc_l_buf_release(L, guard);
   return 1;
 }
 

@@ -29,12 +29,17 @@ void mc_l_newclass(lua_State *L, const char *name, const luaL_Reg *meta,
 
 
 /* The guards' metatables, one per gc function (the key), made once:
- * a build or a log record takes a guard for every message. */
+ * a build or a log record takes a guard for every message. A guard
+ * given back by mc_l_release waits in the array part of its metatable
+ * (at most SPARES of them) for the next call of its kind, which then
+ * makes no userdata: with a finalizer, each one cost an allocation and
+ * a finalizer run of the collector. A call that raises leaves its guard
+ * to the collector, as before. */
 #define GUARDS "mailcast.guards"
+#define SPARES 4
 
-void *mc_l_guard(lua_State *L, size_t size, lua_CFunction gc) {
-  void *p = lua_newuserdatauv(L, size, 0);
-  memset(p, 0, size);
+/* Pushes the metatable of gc's guards. */
+static void guard_metatable(lua_State *L, lua_CFunction gc) {
   if (lua_getfield(L, LUA_REGISTRYINDEX, GUARDS) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
@@ -44,16 +49,57 @@ void *mc_l_guard(lua_State *L, size_t size, lua_CFunction gc) {
   lua_pushcfunction(L, gc);
   if (lua_rawget(L, -2) != LUA_TTABLE) {
     lua_pop(L, 1);
-    lua_createtable(L, 0, 1);
+    lua_createtable(L, SPARES, 1);
     lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, gc);
     lua_pushvalue(L, -2);
     lua_rawset(L, -4);
   }
-  lua_setmetatable(L, -3);
-  lua_pop(L, 1);   /* the guards table */
+  lua_remove(L, -2);   /* the guards table */
+}
+
+
+/* A guard of gc's kind and of size: a spare one, as its last user left
+ * it, or a new zeroed one; pushed. */
+static void *take_guard(lua_State *L, size_t size, lua_CFunction gc, int *spare) {
+  guard_metatable(L, gc);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  if (n > 0 && lua_rawgeti(L, -1, n) == LUA_TUSERDATA && lua_rawlen(L, -1) == size) {
+    lua_pushnil(L);
+    lua_rawseti(L, -3, n);
+    lua_remove(L, -2);   /* the metatable */
+    *spare = 1;
+    return lua_touserdata(L, -1);
+  }
+  if (n > 0) lua_pop(L, 1);
+  void *p = lua_newuserdatauv(L, size, 0);
+  memset(p, 0, size);
+  lua_insert(L, -2);
+  lua_setmetatable(L, -2);
+  *spare = 0;
   return p;
+}
+
+
+void *mc_l_guard(lua_State *L, size_t size, lua_CFunction gc) {
+  int spare;
+  void *p = take_guard(L, size, gc, &spare);
+  if (spare) memset(p, 0, size);
+  return p;
+}
+
+
+/* The guard at idx waits for the next call of its kind. */
+static void keep_guard(lua_State *L, int idx, lua_CFunction gc) {
+  idx = lua_absindex(L, idx);
+  guard_metatable(L, gc);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+  if (n < SPARES) {
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, -2, n + 1);
+  }
+  lua_pop(L, 1);
 }
 
 
@@ -64,7 +110,19 @@ int mc_l_buf_gc(lua_State *L) {
 
 
 mc_buf_t *mc_l_buf(lua_State *L) {
-  return mc_l_guard(L, sizeof(mc_buf_t), mc_l_buf_gc);
+  int spare;
+  return take_guard(L, sizeof(mc_buf_t), mc_l_buf_gc, &spare);   /* empty either way */
+}
+
+
+/* A buffer keeps its room for the next call unless it grew past this. */
+#define BUF_KEEP (64 * 1024)
+
+void mc_l_buf_release(lua_State *L, int idx) {
+  mc_buf_t *b = lua_touserdata(L, idx);
+  if (b->failed || b->cap > BUF_KEEP) mc_buf_free(b);
+  b->len = 0;
+  keep_guard(L, idx, mc_l_buf_gc);
 }
 
 
@@ -73,6 +131,7 @@ void mc_l_release(lua_State *L, int idx, lua_CFunction gc) {
   lua_pushcfunction(L, gc);
   lua_pushvalue(L, idx);
   lua_call(L, 1, 0);
+  keep_guard(L, idx, gc);
 }
 
 
