@@ -110,10 +110,11 @@ static const char *const queries[NQUERIES] = {
   [Q_SET_STATE] = "UPDATE recipients SET state = ?2, last_text = ?3, updated = ?4 WHERE id = ?1",
   [Q_FINISH] = "UPDATE recipients SET state = ?2, last_code = ?3, last_enhanced = ?4,"
                " last_text = ?5, next_at = ?6, updated = ?7, attempts = attempts + 1,"
-               " first_at = coalesce(first_at, ?7) WHERE id = ?1"
-               " RETURNING campaign",
+               " first_at = coalesce(first_at, ?7) WHERE id = ?1",
+  /* The campaign from the recipient's row: cheaper than RETURNING it
+   * from the update, which goes through a table of its own. */
   [Q_EVENT] = "INSERT INTO events(campaign, recipient, at, kind, code, enhanced, text)"
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+              " SELECT campaign, id, ?3, ?4, ?5, ?6, ?7 FROM recipients WHERE id = ?2",
   [Q_RECOVER] = "UPDATE recipients SET state = 'pending' WHERE campaign = ?1 AND state = 'in_flight'"
                 " AND " IN_SHARD("?2", "?3", "?4"),
   [Q_COUNTS] = "SELECT state, count(*) FROM recipients WHERE campaign = ?1 GROUP BY state",
@@ -397,10 +398,9 @@ void mc_store_claims_free(mc_claim_t *c, size_t n) {
 
 
 /* The event of an outcome (what webhooks and reports read). */
-static int add_event(mc_store_t *s, long long campaign, long long id, mc_rstate_t state, int code,
+static int add_event(mc_store_t *s, long long id, mc_rstate_t state, int code,
                      const char *enhanced, const char *text, double now, mc_error_t *e) {
   sqlite3_stmt *ev = s->q[Q_EVENT];
-  sqlite3_bind_int64(ev, 1, campaign);
   sqlite3_bind_int64(ev, 2, id);
   sqlite3_bind_double(ev, 3, now);
   sqlite3_bind_text(ev, 4, state_names[state], -1, SQLITE_STATIC);
@@ -467,7 +467,7 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
       char text[300];
       snprintf(text, sizeof text, "suppressed: %s", reason);
       if (set_state(s, list[i].id, MC_R_SUPPRESSED, text, now, e) != 0
-          || add_event(s, campaign, list[i].id, MC_R_SUPPRESSED, 0, NULL, text, now, e) != 0) goto fail;
+          || add_event(s, list[i].id, MC_R_SUPPRESSED, 0, NULL, text, now, e) != 0) goto fail;
       list[i].suppressed = strdup(text);   /* kept in the list: the caller logs it */
       if (list[i].suppressed == NULL) { mc_error_set(e, "out of memory"); goto fail; }
       continue;
@@ -500,13 +500,9 @@ int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
   if (text) sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
   sqlite3_bind_double(st, 6, next_at);
   sqlite3_bind_double(st, 7, now);
-  int rc = sqlite3_step(st);
-  long long campaign = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-  sqlite3_reset(st);
-  sqlite3_clear_bindings(st);
-  if (rc == SQLITE_DONE) { mc_error_set(e, "store: no recipient %lld", id); return -1; }
-  if (rc != SQLITE_ROW) return db_error(s, e, "finish");
-  return add_event(s, campaign, id, state, code, enhanced, text, now, e);
+  if (run(s, Q_FINISH, e) != 0) return -1;
+  if (sqlite3_changes(s->db) == 0) { mc_error_set(e, "store: no recipient %lld", id); return -1; }
+  return add_event(s, id, state, code, enhanced, text, now, e);
 }
 
 
