@@ -51,6 +51,8 @@ size_t mc_msg_size(const mc_msg_t *m);
 /* The Message-ID chosen (with its angle brackets). */
 const char *mc_msg_id(const mc_msg_t *m);
 
+/* What it writes is CRLF lines (no CR or LF alone) ending with a CRLF,
+ * which SMTP relies on (fuzz_message checks it). */
 int mc_msg_write(const mc_msg_t *m, mc_write_fn write, void *ctx, mc_error_t *e);
 
 void mc_msg_free(mc_msg_t *m);

@@ -471,13 +471,36 @@ static int stuff(void *ctx, const char *p, size_t n, mc_error_t *e) {
 }
 
 
+/* A built message is CRLF lines throughout, ending with one (message.h;
+ * fuzz_message checks it): only a dot at the start of a line needs a
+ * second one, and the rest goes in whole runs. */
+static int stuff_canonical(void *ctx, const char *p, size_t n, mc_error_t *e) {
+  stuffer_t *st = ctx;
+  (void)e;
+  if (n == 0) return 0;
+  if (st->bol && p[0] == '.' && st->dots) evbuffer_add(st->out, ".", 1);
+  size_t run = 0;   /* p[run..) not yet copied */
+  const char *q = p, *end = p + n;
+  while (st->dots && (q = memchr(q, '\n', (size_t)(end - q))) != NULL && ++q < end) {
+    if (*q != '.') continue;
+    size_t dot = (size_t)(q - p);
+    evbuffer_add(st->out, p + run, dot - run);
+    evbuffer_add(st->out, ".", 1);
+    run = dot;
+  }
+  evbuffer_add(st->out, p + run, n - run);
+  st->bol = p[n - 1] == '\n';
+  return 0;
+}
+
+
 /* The data of t into out, with CRLF line breaks, ending with one; dots
  * stuffed or not. */
 static int write_data(mc_session_t *s, const mc_txn_t *t, struct evbuffer *out, int dots) {
   stuffer_t st = {out, 1, 0, dots};
   mc_error_t e;
   if (t->msg) {
-    if (mc_msg_write(t->msg, stuff, &st, &e) != 0) {
+    if (mc_msg_write(t->msg, stuff_canonical, &st, &e) != 0) {
       fail(s, "%s", e.msg);
       return -1;
     }

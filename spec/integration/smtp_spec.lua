@@ -81,6 +81,21 @@ describe("sending to Postfix's smtp-sink", function()
     assert.equal("Subject: dots\n\n.\n..two\n.three\nend\n", m.data)
   end)
 
+  -- A built message is written in pieces (headers, each part's head and
+  -- body): a dot that opens a body opens a line too.
+  it("stuffs the dots of a built message, at the start of a part's body too", function()
+    local text = ".first\n..second\nmiddle.\n.\nlast"
+    local html = ".<p>dot</p>\n.<p>again</p>"
+    local msg = assert(mailcast.build { from = "a@example.com", to = "b@example.org", subject = "dots",
+                                         text = text, html = html })
+    local sent = msg:tostring():gsub("\r\n", "\n")
+    local results = assert(mailcast.send(route(sink), { { message = msg, from = "a@example.com", to = "b@example.org" } }))
+    assert.equal("sent", results[1].status)
+    local data = sink:messages()[1].data
+    assert.equal(sent, data)
+    assert.truthy(data:find("\n.first\n..second\nmiddle.\n.\nlast", 1, true))
+  end)
+
   it("delivers messages larger than the socket takes at once intact, between small ones", function()
     -- The client writes to the socket itself and arms the write event
     -- only for what the kernel did not take: a multi-megabyte message
