@@ -113,9 +113,10 @@ end
 function Dispatch:destination(r, key, limits, targets, label)
   local id = self.sched:destination(r.route, limits, targets)
   local window = (limits.connections or 1) * (limits.messages_per_connection or 10)
-  -- The backlog is two lists, the jobs and their owners, side by side.
+  -- The backlog is two lists, the jobs and their owners, side by side,
+  -- from head to tail (kept as numbers: # of a long list is a search).
   local d = { id = id, key = key, label = label, route = r.name, window = window,
-              inflight = 0, backlog = {}, backlog_owners = {}, head = 1 }
+              inflight = 0, backlog = {}, backlog_owners = {}, head = 1, tail = 0 }
   self.dests[id] = d
   return d
 end
@@ -184,25 +185,29 @@ function Dispatch:submit(name, job, owner)
   local d = self:pick(r, job, owner)
   if not d then return true end
   self.queued = self.queued + 1
-  local n = #d.backlog + 1
-  d.backlog[n], d.backlog_owners[n] = job, owner
+  local n = d.tail + 1
+  d.backlog[n], d.backlog_owners[n], d.tail = job, owner, n
   self:feed(d)
   return true
 end
 
 -- Moves backlog jobs onto the destination while its window has room.
 function Dispatch:feed(d)
-  local backlog, owners = d.backlog, d.backlog_owners
-  while d.head <= #backlog and (not self.use_window or d.inflight < d.window) do
-    local head = d.head
+  local backlog, owners, tail = d.backlog, d.backlog_owners, d.tail
+  local head = d.head
+  if head > tail then return end
+  local sched, id, tags, dest_of = self.sched, d.id, self.owners, self.dest_of
+  local room = self.use_window and d.window - d.inflight or math.huge
+  while head <= tail and room > 0 do
     local job, owner = backlog[head], owners[head]
     backlog[head], owners[head] = false, false
-    d.head = head + 1
-    local tag = self.sched:submit(d.id, job)
-    self.owners[tag], self.dest_of[tag] = owner, d
+    head, room = head + 1, room - 1
+    d.head = head
+    local tag = sched:submit(id, job)
+    tags[tag], dest_of[tag] = owner, d
     d.inflight = d.inflight + 1
   end
-  if d.head > #backlog then d.backlog, d.backlog_owners, d.head = {}, {}, 1 end
+  if head > tail then d.backlog, d.backlog_owners, d.head, d.tail = {}, {}, 1, 0 end
 end
 
 --- d:held() -> jobs submitted whose outcome has not been returned
