@@ -151,7 +151,11 @@ static int l_pairs(lua_State *L) {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
   const char *end = s + n;
-  lua_newtable(L);
+  /* Sized at once (and a slot more: a campaign adds unsubscribe_url),
+   * not grown a power of two at a time. */
+  int fields = 0;
+  for (const char *p = s; p < end && (p = memchr(p, '\0', (size_t)(end - p))) != NULL; p++) fields++;
+  lua_createtable(L, 0, fields / 2 + 2);
   while (s < end) {
     const char *key_end = memchr(s, '\0', (size_t)(end - s));
     if (key_end == NULL) break;

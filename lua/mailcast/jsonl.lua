@@ -20,14 +20,17 @@ M.encode = core.json_record
 M.values = core.json_values
 
 --- iso_time(t) -> "2026-11-29T04:05:06.789Z" for seconds since the epoch.
-local last_second, last_text
+local last_second, last_text, last_ms, last_iso
 
 function M.iso_time(t)
-  local whole = math.floor(t)
+  local ms = math.floor(t * 1000)
+  if ms == last_ms then return last_iso end   -- a busy run logs several a millisecond
+  local whole = ms // 1000
   if whole ~= last_second then   -- os.date once a second, not once a record
     last_second, last_text = whole, os.date("!%Y-%m-%dT%H:%M:%S", whole)
   end
-  return string.format("%s.%03dZ", last_text, math.floor((t - whole) * 1000))
+  last_ms, last_iso = ms, string.format("%s.%03dZ", last_text, ms - whole * 1000)
+  return last_iso
 end
 
 return M
