@@ -409,15 +409,19 @@ static void rate_take(mc_pool_t *p) {
  * without waiting for its outcome, when everything allows it now. */
 static void feed_ahead(slot_t *slot) {
   mc_pool_t *p = slot->pool;
-  if (slot->state != SLOT_BUSY || slot->njobs != 1 || !may_go_on(slot)) return;
+  /* Not on a session that waited idle until its first transaction is
+   * through: the server may have closed it, and that transaction alone
+   * goes again on a new connection (stale). */
+  if (slot->state != SLOT_BUSY || slot->njobs != 1 || slot->was_waiting || !may_go_on(slot)) return;
   if (p->qlen == 0) { slot->ready = 1; return; }
-  if (rate_wait(p) > 0) return;
+  if (p->queue[p->qhead]->alone || rate_wait(p) > 0) return;
   mc_job_t *job = dequeue(p);
   push_job(slot, job);   /* first: a session that fails at once reports it */
   if (mc_session_transaction_ahead(slot->session, &job->txn, on_txn, slot) != 0) {
     slot->jobs[--slot->njobs] = NULL;   /* not taken: first in the queue again */
     p->running--;
     job->attempts--;
+    job->alone = 1;   /* the session refused it (too big, a bad address): not offered again */
     requeue_front(p, job);
     return;
   }

@@ -45,6 +45,7 @@ typedef struct {
   size_t accepted;
   int mail_ok;
   int data_queued;             /* its data and end are written: it sends nothing more */
+  struct evbuffer *chunk;      /* its BDAT chunk, made before it is taken ahead */
   mc_session_cb cb;
   void *arg;
 } txn_t;
@@ -496,18 +497,14 @@ static int stuff_canonical(void *ctx, const char *p, size_t n, mc_error_t *e) {
 
 /* The data of t into out, with CRLF line breaks, ending with one; dots
  * stuffed or not. */
-static int write_data(mc_session_t *s, const mc_txn_t *t, struct evbuffer *out, int dots) {
+static int write_data(const mc_txn_t *t, struct evbuffer *out, int dots, mc_error_t *e) {
   stuffer_t st = {out, 1, 0, dots};
-  mc_error_t e;
   if (t->msg) {
-    if (mc_msg_write(t->msg, stuff_canonical, &st, &e) != 0) {
-      fail(s, "%s", e.msg);
-      return -1;
-    }
+    if (mc_msg_write(t->msg, stuff_canonical, &st, e) != 0) return -1;
   } else {
-    stuff(&st, t->raw, t->raw_len, &e);
+    stuff(&st, t->raw, t->raw_len, e);
   }
-  if (st.pending_cr) stuff(&st, "", 0, &e);
+  if (st.pending_cr) stuff(&st, "", 0, e);
   if (!st.bol) evbuffer_add(out, "\r\n", 2);
   return 0;
 }
@@ -515,7 +512,8 @@ static int write_data(mc_session_t *s, const mc_txn_t *t, struct evbuffer *out, 
 
 static int queue_data(mc_session_t *s, const mc_txn_t *t) {
   struct evbuffer *out = bufferevent_get_output(s->bev);
-  if (write_data(s, t, out, 1) != 0) return -1;
+  mc_error_t e;
+  if (write_data(t, out, 1, &e) != 0) { fail(s, "%s", e.msg); return -1; }
   /* The end of the data goes with its last bytes: no small write of its
    * own to wait on Nagle and delayed ACKs. */
   evbuffer_add(out, ".\r\n", 3);
@@ -527,10 +525,18 @@ static int queue_data(mc_session_t *s, const mc_txn_t *t) {
 
 /* The whole message as one BDAT LAST chunk (RFC 3030): no 354 to wait
  * for, so with PIPELINING the transaction is a single write. */
-static int queue_bdat(mc_session_t *s, const mc_txn_t *t) {
+static struct evbuffer *bdat_chunk(const mc_txn_t *t, mc_error_t *e) {
   struct evbuffer *chunk = evbuffer_new();
-  if (chunk == NULL) { fail(s, "out of memory"); return -1; }
-  if (write_data(s, t, chunk, 0) != 0) { evbuffer_free(chunk); return -1; }
+  if (chunk == NULL) { mc_error_set(e, "out of memory"); return NULL; }
+  if (write_data(t, chunk, 0, e) != 0) { evbuffer_free(chunk); return NULL; }
+  return chunk;
+}
+
+
+/* chunk: made already (it is the queue's now), or NULL to make it here. */
+static int queue_bdat(mc_session_t *s, const mc_txn_t *t, struct evbuffer *chunk) {
+  mc_error_t e;
+  if (chunk == NULL && (chunk = bdat_chunk(t, &e)) == NULL) { fail(s, "%s", e.msg); return -1; }
   struct evbuffer *out = bufferevent_get_output(s->bev);
   int rc = evbuffer_add_printf(out, "BDAT %zu LAST\r\n", evbuffer_get_length(chunk)) < 0 ||
            evbuffer_add_buffer(out, chunk) != 0;
@@ -738,7 +744,7 @@ static void xtext(char *out, size_t size, const char *s) {
 }
 
 
-static void send_rcpt(mc_session_t *s, txn_t *x, size_t i) {
+static int send_rcpt(mc_session_t *s, txn_t *x, size_t i) {
   const mc_txn_t *t = x->txn;
   char params[MC_ADDR_MAX * 3 + 64] = "";
   if (s->ext & MC_EXT_DSN) {
@@ -750,7 +756,7 @@ static void send_rcpt(mc_session_t *s, txn_t *x, size_t i) {
       snprintf(params + n, sizeof params - n, " ORCPT=rfc822;%s", enc);
     }
   }
-  send_line(s, X_RCPT, "RCPT TO:<%s>%s", t->rcpts[i], params);
+  return send_line(s, X_RCPT, "RCPT TO:<%s>%s", t->rcpts[i], params);
 }
 
 
@@ -784,9 +790,12 @@ static void report_txn(mc_session_t *s) {
   free_results(s);
   s->results = done.results;
   s->nresults = done.nresults;
+  if (done.chunk) evbuffer_free(done.chunk);
   if (s->ntx == 0) {
     evtimer_del(s->timer);
     s->op = OP_NONE;
+  } else if (s->tx[0].data_queued && s->ready_cb) {
+    s->ready_due = 1;   /* its data went out behind ours: room for one more */
   }
   if (done.cb) done.cb(s, done.arg);   /* may start the next transaction or free s */
 }
@@ -821,7 +830,7 @@ static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
     }
     if (pipelined(s)) return;
     if (t->rcpt_next < t->nresults) send_rcpt(s, t, t->rcpt_next++);
-    else if (t->accepted && chunking(s)) { if (queue_bdat(s, t->txn) == 0) data_queued(s, t); }
+    else if (t->accepted && chunking(s)) { if (queue_bdat(s, t->txn, NULL) == 0) data_queued(s, t); }
     else if (t->accepted) send_line(s, X_DATA, "DATA");
     else send_line(s, X_RSET, "RSET");
     return;
@@ -951,17 +960,29 @@ static void begin_txn(mc_session_t *s, txn_t *x) {
     if (t->dsn_envid && pl < sizeof params)
       snprintf(params + pl, sizeof params - pl, " ENVID=%s", t->dsn_envid);
   }
+  /* A failed send has failed the session (and reported x): stop. */
   if (send_line(s, X_MAIL, "MAIL FROM:<%s>%s", t->from, params) != 0) return;
   if (!pipelined(s)) return;
-  for (size_t i = 0; i < t->nrcpts; i++) send_rcpt(s, x, i);
-  if (!chunking(s)) send_line(s, X_DATA, "DATA");
-  else if (queue_bdat(s, t) == 0) data_queued(s, x);
+  for (size_t i = 0; i < t->nrcpts; i++)
+    if (send_rcpt(s, x, i) != 0) return;
+  if (!chunking(s)) { send_line(s, X_DATA, "DATA"); return; }
+  struct evbuffer *chunk = x->chunk;
+  x->chunk = NULL;
+  if (queue_bdat(s, t, chunk) == 0) data_queued(s, x);
 }
 
 
 static void transaction(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
-  if (s->ntx > 0) {   /* the owner lost count: nothing is trustworthy now */
-    fail(s, "smtp: a transaction is already in progress");
+  if (s->ntx > 0) {
+    /* One at a time (or one ahead): this one is told so at once, and the
+     * transactions on the session go on. */
+    txn_t x;
+    if (new_txn(&x, t, cb, arg) == 0)
+      for (size_t i = 0; i < x.nresults; i++) x.results[i].text = strdup("smtp: a transaction is already in progress");
+    free_results(s);
+    s->results = x.results;
+    s->nresults = x.results ? x.nresults : 0;
+    if (cb) cb(s, arg);
     return;
   }
   txn_t *x = &s->tx[0];
@@ -994,7 +1015,12 @@ int mc_session_transaction_ahead(mc_session_t *s, const mc_txn_t *t, mc_session_
   if (!can_take(s)) return -1;
   txn_t *x = &s->tx[1];
   char why[sizeof s->err.msg];
-  if (new_txn(x, t, cb, arg) != 0 || check_txn(s, t, x, why, sizeof why) != 0) {
+  mc_error_t e;
+  /* Its BDAT chunk is made before anything of it is queued: a message
+   * that cannot be written (a file gone) must not fail the transaction
+   * in front of it. */
+  if (new_txn(x, t, cb, arg) != 0 || check_txn(s, t, x, why, sizeof why) != 0 ||
+      (chunking(s) && (x->chunk = bdat_chunk(t, &e)) == NULL)) {
     /* Refused here: it goes the usual way, alone, when the session is free. */
     free_rcpt_results(x->results, x->nresults);
     memset(x, 0, sizeof *x);
@@ -1382,7 +1408,10 @@ static void really_free(mc_session_t *s) {
   drop_connection(s);
   event_free(s->timer);
   free_results(s);
-  for (size_t i = 0; i < s->ntx; i++) free_rcpt_results(s->tx[i].results, s->tx[i].nresults);
+  for (size_t i = 0; i < s->ntx; i++) {
+    free_rcpt_results(s->tx[i].results, s->tx[i].nresults);
+    if (s->tx[i].chunk) evbuffer_free(s->tx[i].chunk);
+  }
   free(s->expect);
   mc_reply_free(&s->reply);
   free(s);

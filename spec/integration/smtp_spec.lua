@@ -534,6 +534,25 @@ describe("faulty servers", function()
       assert.is_true(state.backoffs >= 1)
     end)
 
+    -- With CHUNKING the next message is written whole as it is sent
+    -- ahead: one that cannot be written (its streamed file is gone) is
+    -- refused there and goes alone, not failing the one in front of it.
+    it("keeps a message that cannot be written from failing the one in front (BDAT)", function()
+      local srv = servers.fault("normal", { chunking = true })
+      local path = os.tmpname()
+      local f = assert(io.open(path, "wb"))
+      f:write(string.rep("z", 5000))
+      f:close()
+      local second = assert(mailcast.build(message(2, { attachments = { { path = path, stream = true } } })))
+      os.remove(path)
+      local results = send_list(srv, { { message = message(1) },
+        { message = second, from = "news@example.com", to = "user2@example.org" }, { message = message(3) } })
+      srv:stop()
+      assert.same({ "sent", "sent" }, { results[1].status, results[3].status })
+      assert.are_not.equal("sent", results[2].status)
+      assert.matches("cannot open", results[2].recipients[1].text)
+    end)
+
     it("still says QUIT after messages_per_connection transactions", function()
       local srv = servers.fault("normal")
       local list = {}
