@@ -413,6 +413,20 @@ static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...) {
 }
 
 
+/* send_line for a command made of pieces (MAIL, RCPT, DATA, once per
+ * message each): joined as they are, without a format to parse. */
+static int send_words(mc_session_t *s, expect_t x, const char *const *words, size_t n) {
+  struct evbuffer *out = bufferevent_get_output(s->bev);
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) rc = evbuffer_add(out, words[i], strlen(words[i]));
+  if (rc != 0 || evbuffer_add(out, "\r\n", 2) != 0 || push_expect(s, x) != 0) {
+    fail(s, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+
 /* Dot-stuffing (RFC 5321 4.5.2) and CRLF line breaks, across the pieces
  * a message is written in. */
 typedef struct {
@@ -756,7 +770,8 @@ static int send_rcpt(mc_session_t *s, txn_t *x, size_t i) {
       snprintf(params + n, sizeof params - n, " ORCPT=rfc822;%s", enc);
     }
   }
-  return send_line(s, X_RCPT, "RCPT TO:<%s>%s", t->rcpts[i], params);
+  const char *words[] = {"RCPT TO:<", t->rcpts[i], ">", params};
+  return send_words(s, X_RCPT, words, 4);
 }
 
 
@@ -831,7 +846,7 @@ static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
     if (pipelined(s)) return;
     if (t->rcpt_next < t->nresults) send_rcpt(s, t, t->rcpt_next++);
     else if (t->accepted && chunking(s)) { if (queue_bdat(s, t->txn, NULL) == 0) data_queued(s, t); }
-    else if (t->accepted) send_line(s, X_DATA, "DATA");
+    else if (t->accepted) send_words(s, X_DATA, (const char *[]){"DATA"}, 1);
     else send_line(s, X_RSET, "RSET");
     return;
   }
@@ -952,7 +967,14 @@ static void begin_txn(mc_session_t *s, txn_t *x) {
   size_t size = t->msg ? mc_msg_size(t->msg) : t->raw_len;
   char params[256] = "";
   size_t pl = 0;
-  if (s->ext & MC_EXT_SIZE) pl += (size_t)snprintf(params + pl, sizeof params - pl, " SIZE=%zu", size);
+  if (s->ext & MC_EXT_SIZE) {   /* once a message: digits, not a printf */
+    char digits[24], *d = digits + sizeof digits;
+    *--d = '\0';
+    do { *--d = (char)('0' + size % 10); size /= 10; } while (size);
+    memcpy(params, " SIZE=", 6);
+    pl = 6 + (size_t)(digits + sizeof digits - 1 - d);
+    memcpy(params + 6, d, pl - 6 + 1);
+  }
   if (t->eight_bit && (s->ext & MC_EXT_8BITMIME))
     pl += (size_t)snprintf(params + pl, sizeof params - pl, " BODY=8BITMIME");
   if (s->ext & MC_EXT_DSN) {
@@ -961,11 +983,12 @@ static void begin_txn(mc_session_t *s, txn_t *x) {
       snprintf(params + pl, sizeof params - pl, " ENVID=%s", t->dsn_envid);
   }
   /* A failed send has failed the session (and reported x): stop. */
-  if (send_line(s, X_MAIL, "MAIL FROM:<%s>%s", t->from, params) != 0) return;
+  const char *mail[] = {"MAIL FROM:<", t->from, ">", params};
+  if (send_words(s, X_MAIL, mail, 4) != 0) return;
   if (!pipelined(s)) return;
   for (size_t i = 0; i < t->nrcpts; i++)
     if (send_rcpt(s, x, i) != 0) return;
-  if (!chunking(s)) { send_line(s, X_DATA, "DATA"); return; }
+  if (!chunking(s)) { send_words(s, X_DATA, (const char *[]){"DATA"}, 1); return; }
   struct evbuffer *chunk = x->chunk;
   x->chunk = NULL;
   if (queue_bdat(s, t, chunk) == 0) data_queued(s, x);
@@ -1054,7 +1077,7 @@ void mc_session_command(mc_session_t *s, const char *line, mc_session_cb cb, voi
 static void data(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
   if (start_op(s, OP_DATA, cb, arg) != 0) return;
   s->txn = t;
-  send_line(s, X_DATA, "DATA");
+  send_words(s, X_DATA, (const char *[]){"DATA"}, 1);
 }
 
 
