@@ -386,6 +386,9 @@ end
 
 local NOTIFY = { delivered = "on_delivered", deferred = "on_deferred" }
 
+-- Messages built between two turns of the loop during a refill.
+local POLL_EVERY = 4
+
 -- Adds the reply's reason in the bounce taxonomy (reason, category,
 -- hard) as the campaign's rules and classify hook decide.
 function Campaign:classify(reply)
@@ -412,12 +415,15 @@ function Campaign:refill(run)
   if room <= 0 then return true end
   local claimed = run.store:claim(run.id, math.min(room, 500), run.since)
   if #claimed == 0 then return false end
-  for _, r in ipairs(claimed) do
+  for i, r in ipairs(claimed) do
     if r.suppressed then   -- the store marked it: on the suppression list
       if run.log then run.log:outcome(self.name, r.address, "suppressed", { code = 0, text = r.suppressed }, r.attempts) end
     else
       self:submit(run, r)
     end
+    -- Building a batch takes milliseconds: meanwhile the connections go
+    -- on with what is already submitted, so the server is not left idle.
+    if i % POLL_EVERY == 0 then run.dispatch:poll() end
   end
   if #run.writes > 0 then
     assert(run.store:begin())

@@ -89,7 +89,7 @@ function M.new(routes, opts)
   opts = opts or {}
   local self = setmetatable({
     sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {},
-    owners = {}, dest_of = {}, ready = {}, settled = {}, queued = 0, use_window = opts.window ~= false,
+    owners = {}, dest_of = {}, ready = {}, ready_dests = {}, settled = {}, queued = 0, use_window = opts.window ~= false,
   }, Dispatch)
   for name, spec in pairs(routes) do
     if type(spec) ~= "table" then error(string.format("route '%s' must be a table", name), 0) end
@@ -223,24 +223,41 @@ function Dispatch:run(timeout, want)
     d.inflight = d.inflight - 1
     self:feed(d)
   end
-  self.settled = {}
-  local out = self.ready
-  self.ready = {}
-  if #out == 0 and self.queued > 0 then
+  local out, dests = self.ready, self.ready_dests
+  self.ready, self.ready_dests = {}, {}
+  -- What poll() took in counts toward want.
+  want = math.min(want or 1, #out + self.queued)
+  if #out < want then
     local deadline = core.now() + timeout
-    want = math.min(want or 1, self.queued)
     repeat
-      for _, o in ipairs(self.sched:run(math.max(0, timeout))) do
-        local tag = o.tag
-        local owner, dest = self.owners[tag], self.dest_of[tag]
-        self.owners[tag], self.dest_of[tag] = nil, nil
-        self.queued = self.queued - 1
-        self.settled[#self.settled + 1] = dest
-        out[#out + 1] = { owner = owner, route = dest.route, destination = dest.label, result = o }
-      end
+      self:collect(self.sched:run(math.max(0, timeout)), out, dests)
     until #out >= want or core.now() >= deadline or self.queued == 0
   end
+  -- Acknowledged at the next call, once the caller has recorded them.
+  self.settled = dests
   return out
+end
+
+-- Outcomes from the scheduler into out, as run() returns them, and
+-- their destinations into dests.
+function Dispatch:collect(outcomes, out, dests)
+  for _, o in ipairs(outcomes) do
+    local tag = o.tag
+    local owner, dest = self.owners[tag], self.dest_of[tag]
+    self.owners[tag], self.dest_of[tag] = nil, nil
+    self.queued = self.queued - 1
+    dests[#dests + 1] = dest
+    out[#out + 1] = { owner = owner, route = dest.route, destination = dest.label, result = o }
+  end
+end
+
+--- d:poll(): turns the loop once without waiting, for a caller busy with
+-- other work (building a batch of messages): the sessions read their
+-- replies and go on with what was submitted. What comes in waits for the
+-- next run(), like any outcome not yet recorded: it still counts in its
+-- destination's window until the caller has recorded it.
+function Dispatch:poll()
+  if self.queued > 0 then self:collect(self.sched:run(0), self.ready, self.ready_dests) end
 end
 
 --- d:idle(seconds): waits with nothing to send, while the open sessions
