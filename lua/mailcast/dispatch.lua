@@ -225,13 +225,18 @@ function Dispatch:run(timeout, want)
   end
   local out, dests = self.ready, self.ready_dests
   self.ready, self.ready_dests = {}, {}
-  -- What poll() took in counts toward want.
-  want = math.min(want or 1, #out + self.queued)
+  -- At most what is on the scheduler can come in now: jobs in a backlog
+  -- wait for room in their window, which this call's outcomes make only
+  -- once acknowledged at the next call. (Waiting for more spun the loop
+  -- until the timeout with nothing to wait for: a window of 10, the
+  -- default, against a want of hundreds.) What poll() took counts.
+  local sched = self.sched
+  want = math.min(want or 1, #out + sched:pending())
   if #out < want then
     local deadline = core.now() + timeout
     repeat
-      self:collect(self.sched:run(math.max(0, timeout)), out, dests)
-    until #out >= want or core.now() >= deadline or self.queued == 0
+      self:collect(sched:run(math.max(0, timeout)), out, dests)
+    until #out >= want or core.now() >= deadline or sched:pending() == 0
   end
   -- Acknowledged at the next call, once the caller has recorded them.
   self.settled = dests
