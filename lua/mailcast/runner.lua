@@ -1,6 +1,7 @@
 -- The runner's campaign commands: `mailcast run` with a script that
 -- returns a campaign, and `mailcast status`.
 local campaign_mod = require "mailcast.campaign"
+local core = require "mailcast.core"
 local jsonl = require "mailcast.jsonl"
 local mailcast = require "mailcast"
 
@@ -82,7 +83,9 @@ local STATES = { "delivered", "deferred", "failed", "skipped", "suppressed", "pe
 local function show(store, c, json)
   local counts = assert(store:counts(c.id))
   local due = store:report("next_due", c.id)[1]
-  local next_retry = due and due.next_at and math.max(0, math.ceil(due.next_at - os.time()))
+  -- next_at is to the fraction of a second: so is now (from whole seconds
+  -- the wait could read a second longer than the retry schedule allows).
+  local next_retry = due and due.next_at and math.max(0, math.ceil(due.next_at - core.time()))
   if json then
     counts.campaign, counts.next_retry = c.name, next_retry
     counts.pending = counts.pending + counts.in_flight

@@ -154,7 +154,7 @@ function M.run(campaign, run, opts)
     elseif code ~= 0 then failed = failed + 1 end
   end
   local due = store:report("next_due", run.id)[1]
-  counts.next_retry = due and due.next_at and math.ceil(math.max(0, due.next_at - os.time()))
+  counts.next_retry = due and due.next_at and math.ceil(math.max(0, due.next_at - core.time()))
   store:close()
   if failed > 0 then
     return nil, string.format("%s: %d of %d workers failed (see above); run again to resume", campaign.name,
