@@ -192,43 +192,63 @@ function Campaign:backoff(attempts)
   return delay * (0.5 + math.random() / 2)
 end
 
--- Puts every recipient row into the store (once: a second run adds none),
--- committing every 1000 rows and then calling every_commit() when given.
-function Campaign:load(store, id, every_commit)
-  local added, bad = 0, 0
+-- Reads the campaign's recipients into the store a part at a time:
+-- loader:step(n) adds up to n more rows in one commit, calling between()
+-- every 64 rows when given, and says whether rows are left. loader.read,
+-- .added and .bad count the rows read, added (not there from an earlier
+-- run) and refused (each with a warning naming it).
+local Loader = {}
+Loader.__index = Loader
+
+function Campaign:loader(store, id)
+  return setmetatable({ campaign = self, store = store, id = id, next_row = self:rows(),
+                        read = 0, added = 0, bad = 0, done = false }, Loader)
+end
+
+function Loader:step(n, between)
+  if self.done then return false end
+  local c, store, id = self.campaign, self.store, self.id
   assert(store:begin())
-  local n = 0
-  for row, err in self:rows() do
+  for i = 1, n do
+    local row, err = self.next_row()
+    if row == nil then self.done = true break end   -- (a bad row is false, why)
+    self.read = self.read + 1
     if not row then
-      bad = bad + 1
-      self:warn(err)
+      self.bad = self.bad + 1
+      c:warn(err)
     else
-      local address = row[self.address_field]
+      local address = row[c.address_field]
       if type(address) ~= "string" or address == "" then
-        bad = bad + 1
-        self:warn(string.format("row%s has no '%s'", row._line and (" at line " .. row._line) or "",
-          self.address_field))
+        self.bad = self.bad + 1
+        c:warn(string.format("row%s has no '%s'", row._line and (" at line " .. row._line) or "",
+          c.address_field))
       else
         local data, why = encode(row)
         if not data then
-          bad = bad + 1
-          self:warn(string.format("row%s: %s", row._line and (" at line " .. row._line) or "", why))
+          self.bad = self.bad + 1
+          c:warn(string.format("row%s: %s", row._line and (" at line " .. row._line) or "", why))
         else
-          local fresh, err = store:add(id, address, data)
-          if fresh == nil then error(err, 0) end
-          if fresh then added = added + 1 end   -- false: there from an earlier run
+          local fresh, aerr = store:add(id, address, data)
+          if fresh == nil then error(aerr, 0) end
+          if fresh then self.added = self.added + 1 end   -- false: there from an earlier run
         end
       end
     end
-    n = n + 1
-    if n % 1000 == 0 then
-      assert(store:commit())
-      if every_commit then every_commit() end
-      assert(store:begin())
-    end
+    if between and i % 64 == 0 then between() end
   end
   assert(store:commit())
-  return added, bad
+  return not self.done
+end
+
+--- campaign:load(store, id [, every_commit]) -> added, bad: every
+-- recipient row into the store (once: a second run adds none), committing
+-- every 1000 rows and then calling every_commit() when given.
+function Campaign:load(store, id, every_commit)
+  local loader = self:loader(store, id)
+  while loader:step(1000) do
+    if every_commit then every_commit() end
+  end
+  return loader.added, loader.bad
 end
 
 --- summary(name, counts) -> one line saying where a campaign stands.
@@ -389,6 +409,9 @@ local NOTIFY = { delivered = "on_delivered", deferred = "on_deferred" }
 -- Messages built between two turns of the loop during a refill.
 local POLL_EVERY = 4
 
+-- Rows of the list read into the store at once while a run sends.
+local LOAD_PART = 1000
+
 -- Adds the reply's reason in the bounce taxonomy (reason, category,
 -- hard) as the campaign's rules and classify hook decide.
 function Campaign:classify(reply)
@@ -415,6 +438,7 @@ function Campaign:refill(run)
   if room <= 0 then return true end
   local claimed = run.store:claim(run.id, math.min(room, 500), run.since)
   if #claimed == 0 then return false end
+  run.claimed = run.claimed + #claimed
   for i, r in ipairs(claimed) do
     if r.suppressed then   -- the store marked it: on the suppression list
       if run.log then run.log:outcome(self.name, r.address, "suppressed", { code = 0, text = r.suppressed }, r.attempts) end
@@ -495,15 +519,18 @@ function Campaign:run(opts)
     store:close()
     return require("mailcast.workers").run(self, { path = path, id = id, log = log_to }, opts)
   end
-  self:load(store, id)
-  return self:send(store, id, log_to, opts)
+  -- The list goes into the store as it is sent: the first part now, the
+  -- rest a part at a time while the first messages go out.
+  local loader = self:loader(store, id)
+  loader:step(LOAD_PART)
+  return self:send(store, id, log_to, opts, nil, loader)
 end
 
 --- campaign:send(store, id, log_to, opts [, workers]) -> counts | nil, message
 -- The sending part of a run, over what the store lets this process claim
 -- (all of the campaign, or one worker's shard of it: then workers says
 -- how many share the relays, and the store is closed when it returns).
-function Campaign:send(store, id, log_to, opts, workers)
+function Campaign:send(store, id, log_to, opts, workers, loader)
   local log, err
   if log_to then
     log, err = accounting.open(log_to)
@@ -512,7 +539,7 @@ function Campaign:send(store, id, log_to, opts, workers)
   local ok, d = pcall(dispatch.new, self.routes, { limits = self.limits, workers = workers })
   if not ok then store:close() if log then log:close() end return nil, "campaign: " .. tostring(d) end
   local run = {
-    store = store, id = id, dispatch = d, log = log, since = core.time(), writes = {},
+    store = store, id = id, dispatch = d, log = log, since = core.time(), writes = {}, claimed = 0,
     -- The campaign's stored links, those of an earlier run (or another
     -- worker) included: each message's are compared with them.
     links = self.bulk.track and assert(store:links(id)) or nil,
@@ -520,12 +547,21 @@ function Campaign:send(store, id, log_to, opts, workers)
     progress = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = self.name },
   }
   core.trap_interrupts(true)
-  local done, paused = false, false
+  local done, paused, hungry = false, false, false
+  local function poll() d:poll() end
   local ok_run, run_err = pcall(function()
     while not paused do
       if core.interrupted() > 0 then paused = true break end
+      -- The next part of the list when few of the rows read are left to
+      -- claim, or nothing was due; the connections go on meanwhile.
+      if loader and not loader.done and (hungry or loader.read - run.claimed < 2 * self.max_in_flight) then
+        loader:step(LOAD_PART, poll)
+        hungry = false
+      end
       local more = not done and self:refill(run)
-      if not more then done = true end
+      if not more then
+        if loader and not loader.done then hungry = true else done = true end
+      end
       if done and d:held() == 0 and opts.loading and opts.loading() then
         -- A worker that has caught up with the list as it is loaded.
         d:idle(0.05)

@@ -22,6 +22,65 @@ local log_records, exists, by_recipient, delivered_to = campaign_run.log_records
 local ISO = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"
 
 
+describe("mailcast run on a long list", function()
+  local dir, sink
+  before_each(function()
+    dir = mime.tmpdir()
+    sink = builtin_sink.start("")
+  end)
+  after_each(function()
+    sink.cleanup()
+    mime.rmdir(dir)
+  end)
+
+  -- The list goes into the store a part at a time while the first
+  -- messages go out, not all of it before the first one: the recipients
+  -- iterator looks at the accounting log when it hands out its last row.
+  -- The campaign keeps the default limits (one connection, ten messages
+  -- each): the dispatcher once waited for hundreds of outcomes at a time
+  -- from a window of ten, spinning until its timeout for every ten
+  -- messages, and this list outlived the sink.
+  it("sends the first messages before it has read the whole list, each once", function()
+    local n = 6000
+    mime.write(dir .. "/campaign.lua", string.format([[
+local mailcast = require "mailcast"
+local i = 0
+return mailcast.campaign{
+  name = "long",
+  from = "News <news@example.com>",
+  subject = "Hello {{n}}",
+  text = "Message {{n}}.\n",
+  recipients = function()
+    i = i + 1
+    if i == %d then
+      local lines, f = 0, io.open("long.log.jsonl", "rb")
+      if f then for _ in f:lines() do lines = lines + 1 end f:close() end
+      local seen = assert(io.open("seen", "wb"))
+      seen:write(tostring(lines))
+      seen:close()
+    end
+    if i > %d then return nil end
+    return { email = "user" .. i .. "@example.org", n = i }
+  end,
+  %s
+}
+]], n, n, relay(sink.port)))
+    local out, code = run_campaign(dir, "--quiet")
+    assert.equal(0, code, out)
+    assert.matches(n .. " delivered", out, 1, true)
+    assert.is_true(tonumber(mime.read(dir .. "/seen")) > 0, "nothing was sent before the list was read")
+    local to = {}
+    for _, r in ipairs(log_records(dir .. "/long.log.jsonl")) do
+      if r.type == "outcome" then
+        assert.is_nil(to[r.recipient], r.recipient .. " twice")
+        to[r.recipient] = true
+      end
+    end
+    assert.equal(n, #sink.files())
+  end)
+end)
+
+
 describe("mailcast run, paused with Ctrl-C", function()
   local dir, sink
   before_each(function()
