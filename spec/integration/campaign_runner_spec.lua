@@ -23,16 +23,6 @@ local ISO = "^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$"
 
 
 describe("mailcast run on a long list", function()
-  local dir, sink
-  before_each(function()
-    dir = mime.tmpdir()
-    sink = builtin_sink.start("")
-  end)
-  after_each(function()
-    sink.cleanup()
-    mime.rmdir(dir)
-  end)
-
   -- The list goes into the store a part at a time while the first
   -- messages go out, not all of it before the first one: the recipients
   -- iterator looks at the accounting log when it hands out its last row.
@@ -41,6 +31,8 @@ describe("mailcast run on a long list", function()
   -- from a window of ten, spinning until its timeout for every ten
   -- messages, and this list outlived the sink.
   it("sends the first messages before it has read the whole list, each once", function()
+    local dir, sink = mime.tmpdir(), builtin_sink.start("")
+    finally(function() sink.cleanup() mime.rmdir(dir) end)
     local n = 6000
     mime.write(dir .. "/campaign.lua", string.format([[
 local mailcast = require "mailcast"
