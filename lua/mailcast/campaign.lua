@@ -406,7 +406,7 @@ end
 
 local NOTIFY = { delivered = "on_delivered", deferred = "on_deferred" }
 
--- Messages built between two turns of the loop during a refill.
+-- Messages built (or outcomes recorded) between two turns of the loop.
 local POLL_EVERY = 4
 
 -- Rows of the list read into the store at once while a run sends.
@@ -465,12 +465,19 @@ end
 function Campaign:record(run, outcomes)
   if #outcomes == 0 then return end
   local settled = {}
-  for i, o in ipairs(outcomes) do settled[i] = self:settle(run, o) end
+  -- The loop turns here too, as in refill: recording a few hundred
+  -- outcomes takes milliseconds the connections would otherwise wait.
+  local d = run.dispatch
+  for i, o in ipairs(outcomes) do
+    settled[i] = self:settle(run, o)
+    if i % POLL_EVERY == 0 then d:poll() end
+  end
   local store = run.store
   assert(store:begin())
-  for _, s in ipairs(settled) do
+  for i, s in ipairs(settled) do
     if s.suppress then assert(store:suppress(s.r.address, s.suppress)) end
     assert(store:finish(s.r.id, s.state, s.reply, s.next_at))
+    if i % POLL_EVERY == 0 then d:poll() end
   end
   assert(store:commit())
   if run.log then run.log:flush() end
