@@ -22,6 +22,14 @@ void mc_buf_printf(mc_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void mc_buf_free(mc_buf_t *b);
 
+/* v in decimal, written backwards so that it ends just before end (20
+ * digits at most): where it starts. For numbers on a hot path, where a
+ * printf would cost more than the rest of the line. */
+static inline char *mc_decimal(char *end, unsigned long long v) {
+  do { *--end = (char)('0' + v % 10); v /= 10; } while (v);
+  return end;
+}
+
 static inline void mc_buf_addc(mc_buf_t *b, char c) {
   if (b->len < b->cap) b->data[b->len++] = c;
   else mc_buf_add(b, &c, 1);

@@ -5,12 +5,12 @@
 static const char hex[] = "0123456789abcdef";
 
 
-/* A byte that is not part of valid UTF-8 is taken as Latin-1, so a
- * server's reply of any bytes still makes a valid line. */
 /* Printable ASCII other than '"' and '\\': copied as it is. */
 static int plain(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
 
 
+/* A byte that is not part of valid UTF-8 is taken as Latin-1, so a
+ * server's reply of any bytes still makes a valid line. */
 void mc_json_string(mc_buf_t *b, const char *s, size_t n) {
   mc_buf_addc(b, '"');
   size_t i = 0;

@@ -338,7 +338,10 @@ static void on_txn(mc_session_t *s, void *arg) {
     job->retried_fresh = 1;
     job->attempts--;
     requeue_front(p, job);
-    if (slot->njobs > 0) return;   /* the one behind it ends with the session */
+    /* Nothing goes ahead on a session until its first job after waiting
+     * is through (feed_ahead), so none is behind this one; if one were,
+     * its outcome would come before the slot could be released. */
+    if (slot->njobs > 0) return;
     release(slot);
     pump(p);
     return;

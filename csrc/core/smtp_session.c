@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "b64.h"
+#include "buf.h"
 #include "ssl_error.h"
 
 /* What the reply at the head of the queue answers. */
@@ -424,6 +425,11 @@ static int send_words(mc_session_t *s, expect_t x, const char *const *words, siz
     return -1;
   }
   return 0;
+}
+
+
+static int send_data_command(mc_session_t *s) {
+  return send_words(s, X_DATA, (const char *[]){"DATA"}, 1);
 }
 
 
@@ -846,7 +852,7 @@ static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
     if (pipelined(s)) return;
     if (t->rcpt_next < t->nresults) send_rcpt(s, t, t->rcpt_next++);
     else if (t->accepted && chunking(s)) { if (queue_bdat(s, t->txn, NULL) == 0) data_queued(s, t); }
-    else if (t->accepted) send_words(s, X_DATA, (const char *[]){"DATA"}, 1);
+    else if (t->accepted) send_data_command(s);
     else send_line(s, X_RSET, "RSET");
     return;
   }
@@ -968,12 +974,9 @@ static void begin_txn(mc_session_t *s, txn_t *x) {
   char params[256] = "";
   size_t pl = 0;
   if (s->ext & MC_EXT_SIZE) {   /* once a message: digits, not a printf */
-    char digits[24], *d = digits + sizeof digits;
-    *--d = '\0';
-    do { *--d = (char)('0' + size % 10); size /= 10; } while (size);
-    memcpy(params, " SIZE=", 6);
-    pl = 6 + (size_t)(digits + sizeof digits - 1 - d);
-    memcpy(params + 6, d, pl - 6 + 1);
+    char digits[24];
+    digits[23] = '\0';
+    pl = (size_t)(stpcpy(stpcpy(params, " SIZE="), mc_decimal(digits + 23, size)) - params);
   }
   if (t->eight_bit && (s->ext & MC_EXT_8BITMIME))
     pl += (size_t)snprintf(params + pl, sizeof params - pl, " BODY=8BITMIME");
@@ -988,7 +991,7 @@ static void begin_txn(mc_session_t *s, txn_t *x) {
   if (!pipelined(s)) return;
   for (size_t i = 0; i < t->nrcpts; i++)
     if (send_rcpt(s, x, i) != 0) return;
-  if (!chunking(s)) { send_words(s, X_DATA, (const char *[]){"DATA"}, 1); return; }
+  if (!chunking(s)) { send_data_command(s); return; }
   struct evbuffer *chunk = x->chunk;
   x->chunk = NULL;
   if (queue_bdat(s, t, chunk) == 0) data_queued(s, x);
@@ -1077,7 +1080,7 @@ void mc_session_command(mc_session_t *s, const char *line, mc_session_cb cb, voi
 static void data(mc_session_t *s, const mc_txn_t *t, mc_session_cb cb, void *arg) {
   if (start_op(s, OP_DATA, cb, arg) != 0) return;
   s->txn = t;
-  send_words(s, X_DATA, (const char *[]){"DATA"}, 1);
+  send_data_command(s);
 }
 
 

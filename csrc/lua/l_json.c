@@ -17,9 +17,7 @@ static void add_number(lua_State *L, mc_buf_t *b, int idx) {
   if (lua_isinteger(L, idx)) {
     /* Codes, counts and ids: a few digits, not worth a printf. */
     lua_Integer v = lua_tointeger(L, idx);
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    char *p = tmp + sizeof tmp;
-    do { *--p = (char)('0' + u % 10); u /= 10; } while (u);
+    char *p = mc_decimal(tmp + sizeof tmp, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
     if (v < 0) *--p = '-';
     mc_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
     return;

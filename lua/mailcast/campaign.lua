@@ -192,9 +192,17 @@ function Campaign:backoff(attempts)
   return delay * (0.5 + math.random() / 2)
 end
 
+-- Messages built (or outcomes recorded) between two turns of the loop
+-- while a run is busy; rows read between two while it loads its list
+-- (a row costs a fraction of a message).
+local POLL_EVERY, ROWS_PER_POLL = 4, 64
+
+-- Rows of the list read into the store in one commit.
+local LOAD_PART = 1000
+
 -- Reads the campaign's recipients into the store a part at a time:
 -- loader:step(n) adds up to n more rows in one commit, calling between()
--- every 64 rows when given, and says whether rows are left. loader.read,
+-- every ROWS_PER_POLL rows when given, and says whether rows are left. loader.read,
 -- .added and .bad count the rows read, added (not there from an earlier
 -- run) and refused (each with a warning naming it).
 local Loader = {}
@@ -234,7 +242,7 @@ function Loader:step(n, between)
         end
       end
     end
-    if between and i % 64 == 0 then between() end
+    if between and i % ROWS_PER_POLL == 0 then between() end
   end
   assert(store:commit())
   return not self.done
@@ -242,10 +250,10 @@ end
 
 --- campaign:load(store, id [, every_commit]) -> added, bad: every
 -- recipient row into the store (once: a second run adds none), committing
--- every 1000 rows and then calling every_commit() when given.
+-- every LOAD_PART rows and then calling every_commit() when given.
 function Campaign:load(store, id, every_commit)
   local loader = self:loader(store, id)
-  while loader:step(1000) do
+  while loader:step(LOAD_PART) do
     if every_commit then every_commit() end
   end
   return loader.added, loader.bad
@@ -405,12 +413,6 @@ function Campaign:settle(run, o)
 end
 
 local NOTIFY = { delivered = "on_delivered", deferred = "on_deferred" }
-
--- Messages built (or outcomes recorded) between two turns of the loop.
-local POLL_EVERY = 4
-
--- Rows of the list read into the store at once while a run sends.
-local LOAD_PART = 1000
 
 -- Adds the reply's reason in the bounce taxonomy (reason, category,
 -- hard) as the campaign's rules and classify hook decide.

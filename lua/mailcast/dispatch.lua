@@ -262,7 +262,8 @@ end
 -- next run(), like any outcome not yet recorded: it still counts in its
 -- destination's window until the caller has recorded it.
 function Dispatch:poll()
-  if self.queued > 0 then self:collect(self.sched:run(0), self.ready, self.ready_dests) end
+  local sched = self.sched
+  if sched:pending() > 0 then self:collect(sched:run(0), self.ready, self.ready_dests) end
 end
 
 --- d:idle(seconds): waits with nothing to send, while the open sessions

@@ -553,6 +553,18 @@ describe("faulty servers", function()
       assert.matches("cannot open", results[2].recipients[1].text)
     end)
 
+    -- Too big for the server's SIZE: refused before it could go ahead,
+    -- it goes alone and gets its 552 there; the others are not held up.
+    it("refuses a message too big to go ahead on its own turn, and sends the rest", function()
+      local srv = servers.fault("normal")
+      local big = message(2, { attachments = { { data = string.rep("y", 1100000), filename = "big.bin" } } })
+      local results = send_list(srv, { { message = message(1) }, { message = big }, { message = message(3) } })
+      srv:stop()
+      assert.same({ "sent", "failed", "sent" }, { results[1].status, results[2].status, results[3].status })
+      assert.same({ 552, "5.3.4" }, { results[2].recipients[1].code, results[2].recipients[1].enhanced })
+      assert.equal(2, count(srv:transcript(), function(l) return l:match("^MAIL") end))
+    end)
+
     it("still says QUIT after messages_per_connection transactions", function()
       local srv = servers.fault("normal")
       local list = {}
