@@ -21,25 +21,48 @@ local SUMMARY_FIELDS = {
   "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "paused", "next_retry",
 }
 
---- options(args) -> the runner's options among a script's arguments:
--- --store FILE, --dry-run, --quiet, --json, --progress MODE, --log FILE,
--- --no-log, --wait, --workers N.
+-- The runner's options for a campaign: those that take a value, and flags.
+local VALUE_OPTIONS = { ["--store"] = "FILE", ["--log"] = "FILE", ["--progress"] = "MODE", ["--workers"] = "N" }
+local FLAGS = {
+  ["--dry-run"] = function(o) o.dry_run = true end,
+  ["--quiet"] = function(o) o.quiet = true end,
+  ["--json"] = function(o) o.json, o.progress = true, "json" end,
+  ["--no-log"] = function(o) o.log = false end,
+  ["--wait"] = function(o) o.wait = true end,
+}
+local PROGRESS_MODES = { bar = true, lines = true, json = true, quiet = true }
+local OPTIONS_HELP = "--store FILE, --dry-run, --wait, --progress bar|lines|json|quiet, --json, --quiet,"
+  .. " --log FILE, --no-log, --workers N"
+
+--- options(args) -> the runner's options among a script's arguments
+-- (--store FILE, --dry-run, --quiet, --json, --progress MODE, --log FILE,
+-- --no-log, --wait, --workers N) | nil, why. Words that are not options
+-- are the script's own and left alone; an option the runner does not know
+-- is refused, since a mistyped --dry-run must not send the campaign. A
+-- script with options of its own takes them out of `arg` before it returns.
 function M.options(args)
   local opts = {}
   local i = 1
   while i <= #args do
     local a = args[i]
-    if a == "--store" or a == "--log" or a == "--progress" then
-      opts[a:sub(3)] = args[i + 1]
+    if VALUE_OPTIONS[a] then
+      local v = args[i + 1]
+      if v == nil or v:match("^%-%-") then
+        return nil, string.format("run: %s needs a value (%s %s)", a, a, VALUE_OPTIONS[a])
+      end
+      if a == "--workers" then
+        opts.workers = tonumber(v) or v
+      elseif a == "--progress" and not PROGRESS_MODES[v] then
+        return nil, string.format("run: --progress %s: the mode is bar, lines, json or quiet", v)
+      else
+        opts[a:sub(3)] = v
+      end
       i = i + 1
-    elseif a == "--workers" then
-      opts.workers = tonumber(args[i + 1]) or args[i + 1] or "nothing"
-      i = i + 1
-    elseif a == "--dry-run" then opts.dry_run = true
-    elseif a == "--quiet" then opts.quiet = true
-    elseif a == "--json" then opts.json, opts.progress = true, "json"
-    elseif a == "--no-log" then opts.log = false
-    elseif a == "--wait" then opts.wait = true end
+    elseif FLAGS[a] then
+      FLAGS[a](opts)
+    elseif a:match("^%-") and a ~= "-" then
+      return nil, string.format("run: unknown option %s (the runner's options: %s)", a, OPTIONS_HELP)
+    end
     i = i + 1
   end
   return opts
@@ -48,7 +71,11 @@ end
 --- run_campaign(campaign, args) -> exit code: 0 when the run ended,
 -- 130 when Ctrl-C paused it, 1 on an error (or problems in a dry run).
 function M.run_campaign(campaign, args)
-  local opts = M.options(args)
+  local opts, why = M.options(args)
+  if not opts then
+    stderr("%s", why)
+    return 2
+  end
   opts.store = opts.store or default_store(args[0], campaign.name)
   local counts, err = campaign:run(opts)
   if not counts then

@@ -73,6 +73,68 @@ return mailcast.campaign{
 end)
 
 
+describe("mailcast run's options", function()
+  -- A mistyped --dry-run must not send the campaign: an option the runner
+  -- does not know stops it before anything is read or sent.
+  local dir, sink
+  before_each(function()
+    dir, sink = mime.tmpdir(), builtin_sink.start("")
+    write_campaign(dir, "opts", addresses(3), relay(sink.port))
+  end)
+  after_each(function()
+    sink.cleanup()
+    mime.rmdir(dir)
+  end)
+
+  local function refused(args, says)
+    local out, code = run_campaign(dir, args)
+    assert.equal(2, code, out)
+    assert.matches(says, out, 1, true)
+    assert.equal(0, #sink.files())
+    assert.is_false(exists(dir .. "/opts.mailcast.db"), "the store was made")
+  end
+
+  it("refuses an option it does not know, and sends nothing", function()
+    refused("--dryrun", "run: unknown option --dryrun (the runner's options: --store FILE, --dry-run,")
+    refused("-n", "run: unknown option -n")
+  end)
+
+  it("refuses an option without its value", function()
+    refused("--store", "run: --store needs a value (--store FILE)")
+    refused("--log --dry-run", "run: --log needs a value (--log FILE)")
+  end)
+
+  it("refuses a progress mode it does not know", function()
+    refused("--progress fancy", "run: --progress fancy: the mode is bar, lines, json or quiet")
+  end)
+
+  it("leaves the script's own words alone", function()
+    local out, code = run_campaign(dir, "extra words --quiet")
+    assert.equal(0, code, out)
+    assert.matches("opts: 3 delivered", out, 1, true)
+    assert.equal(3, #sink.files())
+  end)
+
+  it("takes the options a script took out of arg as its own", function()
+    mime.write(dir .. "/campaign.lua", string.format([[
+local only = 3
+for i = #arg, 1, -1 do
+  if arg[i] == "--first" then only = tonumber(arg[i + 1]) table.remove(arg, i) table.remove(arg, i) end
+end
+local list = {}
+for i = 1, only do list[i] = { email = "user" .. i .. "@example.org" } end
+return require("mailcast").campaign{
+  name = "opts", from = "news@example.com", subject = "Hi", text = "Hello\n",
+  recipients = list, %s
+}
+]], relay(sink.port)))
+    local out, code = run_campaign(dir, "--first 2 --quiet")
+    assert.equal(0, code, out)
+    assert.matches("opts: 2 delivered", out, 1, true)
+  end)
+end)
+
+
 describe("mailcast run, paused with Ctrl-C", function()
   local dir, sink
   before_each(function()
