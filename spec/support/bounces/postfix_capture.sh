@@ -27,16 +27,9 @@ if [ "${MC_BOUNCE_NS:-}" != 1 ]; then
   exec unshare --mount --net --pid --fork --mount-proc env MC_BOUNCE_NS=1 sh "$0" "$out"
 fi
 
-dir=$(mktemp -d /tmp/mailcast-postfix.XXXXXX)
-chmod 755 "$dir"
-cleanup() {
-  postfix -c "$dir" stop >/dev/null 2>&1 || true
-  [ -f "$dir/dnsmasq.pid" ] && kill "$(cat "$dir/dnsmasq.pid")" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT INT TERM
-
-ip link set lo up
+. "$(dirname "$0")/../postfix_private.sh"
+pf_begin
+dir=$pf_dir
 
 # DNS: names under .invalid do not exist; nothing is forwarded anywhere.
 echo "nameserver 127.0.0.1" > "$dir/resolv.conf"
@@ -46,27 +39,17 @@ dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
   --local=/invalid/ --local=/test/ --local=/in-addr.arpa/ \
   --pid-file="$dir/dnsmasq.pid" --user=nobody
 
-mkdir -p "$dir/queue" "$dir/data"
-chown postfix "$dir/data"
 mkdir -p "$dir/Maildir/new" "$dir/Maildir/cur" "$dir/Maildir/tmp"
 chown -R nobody "$dir/Maildir"
 # A mailbox already at its limit: the next delivery cannot be appended.
 head -c 51150 /dev/zero | tr '\0' 'x' | fold -w 70 > "$dir/full.mbox"
 chown nobody "$dir/full.mbox"
 
-cat > "$dir/main.cf" <<CF
-compatibility_level = 3.6
-queue_directory = $dir/queue
-data_directory = $dir/data
-mail_owner = postfix
-setgid_group = postdrop
+cat >> "$dir/main.cf" <<CF
 myhostname = mta.sender.test
 mydomain = sender.test
 myorigin = \$mydomain
 mydestination = sender.test, dest.test, remote.test
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
 alias_maps = hash:$dir/aliases
 alias_database = hash:$dir/aliases
 transport_maps = hash:$dir/transport
@@ -75,36 +58,9 @@ mailbox_size_limit = 51200
 message_size_limit = 51200
 maximal_queue_lifetime = 0
 bounce_queue_lifetime = 0
-append_dot_mydomain = no
-biff = no
-smtputf8_enable = no
-maillog_file_prefixes = $dir
-maillog_file = $dir/maillog
 CF
 
-cat > "$dir/master.cf" <<CF
-127.0.0.1:2526 inet n - n - - smtpd -o local_recipient_maps=hash:$dir/remote_users -o smtpd_recipient_restrictions=reject_unlisted_recipient,permit_mynetworks,reject
-pickup    unix  n - n 60   1 pickup
-cleanup   unix  n - n -    0 cleanup
-qmgr      unix  n - n 300  1 qmgr
-rewrite   unix  - - n -    - trivial-rewrite
-bounce    unix  - - n -    0 bounce
-defer     unix  - - n -    0 bounce
-trace     unix  - - n -    0 bounce
-verify    unix  - - n -    1 verify
-flush     unix  n - n 1000 0 flush
-proxymap  unix  - - n -    - proxymap
-smtp      unix  - - n -    - smtp
-relay     unix  - - n -    - smtp
-showq     unix  n - n -    - showq
-error     unix  - - n -    - error
-retry     unix  - - n -    - error
-discard   unix  - - n -    - discard
-local     unix  - n n -    - local
-anvil     unix  - - n -    1 anvil
-scache    unix  - - n -    1 scache
-postlog   unix-dgram n - n - 1 postlogd
-CF
+pf_master "127.0.0.1:2526 inet n - n - - smtpd -o local_recipient_maps=hash:$dir/remote_users -o smtpd_recipient_restrictions=reject_unlisted_recipient,permit_mynetworks,reject"
 
 cat > "$dir/aliases" <<CF
 bounces: $dir/Maildir/
@@ -119,11 +75,7 @@ postalias -c "$dir" "$dir/aliases"
 postmap -c "$dir" "$dir/transport"
 postmap -c "$dir" "$dir/remote_users"
 
-if ! postfix -c "$dir" start >/dev/null 2>&1; then
-  echo "postfix_capture: postfix did not start" >&2
-  cat "$dir/maillog" >&2 2>/dev/null || true
-  exit 1
-fi
+pf_start
 
 # token recipient
 cases="unknown-user nosuch@dest.test

@@ -1,0 +1,118 @@
+-- A campaign to a real Postfix smtpd as strict about the SMTP dialogue
+-- as Postfix gets (spec/support/postfix_smtpd.sh): it disconnects a
+-- client that sends commands ahead where RFC 2920 does not allow it,
+-- refuses DATA after improper pipelining and refuses bare LF. The
+-- runner sends a connection's next MAIL, RCPT and DATA (or BDAT) right
+-- behind the data of the message before (RFC 2920 3.1); Postfix must
+-- take every message, each once and intact, and log no complaint.
+local helper = require "helper"
+local mime = require "support.mime"
+local campaign_run = require "support.campaign_run"
+
+local q = mime.sh_quote
+local N = 40
+
+local function can_run()
+  local out, code = helper.sh("[ \"$(id -u)\" = 0 ] && command -v postfix && command -v ip && " ..
+                              "unshare --mount --net --pid --fork true")
+  return code == 0, out
+end
+
+-- Lines a server must not change: a lone dot, dots that open a line (the
+-- DATA path stuffs them), a line of the longest length RFC 5321 allows.
+local TEXT = "Hello {{name}},\n.\n..two dots\n." .. string.rep("x", 900) .. "\nThe end.\n"
+
+local function write_campaign(dir, chunking)
+  local list = {}
+  for i = 1, N do list[i] = string.format('{ email = "r%d@dest.test", name = "Reader %d" }', i, i) end
+  mime.write(dir .. "/campaign.lua", string.format([[
+return require("mailcast").campaign{
+  name = "strict",
+  from = "News <news@sender.test>",
+  subject = "Hello {{name}}",
+  text = %q,
+  html = "<p>Hello {{name}}</p>",
+  recipients = { %s },
+  route = { host = "127.0.0.1", port = 2526, tls = "none", chunking = %s },
+  limits = { connections = 2, messages_per_connection = 15 },
+}
+]], TEXT, table.concat(list, ",\n    "), tostring(chunking)))
+end
+
+-- Postfix's Maildir files end their lines in LF alone.
+local function header(msg, name)
+  return msg:match("^" .. name .. ": ([^\n]*)") or msg:match("\n" .. name .. ": ([^\n]*)")
+end
+
+local function files_in(path)
+  local names, p = {}, assert(io.popen("ls " .. q(path)))
+  for name in p:lines() do names[#names + 1] = name end
+  p:close()
+  return names
+end
+
+describe("a campaign to a strict Postfix smtpd", function()
+  local ok, why = can_run()
+  if not ok then
+    pending("a private Postfix needs root, unshare and postfix: " .. (why or ""):gsub("%s+$", ""))
+    return
+  end
+
+  local dir
+  before_each(function() dir = mime.tmpdir() end)
+  after_each(function() mime.rmdir(dir) end)
+
+  local function postfix(command)
+    return helper.sh("cd " .. q(dir) .. " && sh " .. q(helper.root .. "/spec/support/postfix_smtpd.sh")
+      .. " " .. q(dir .. "/received") .. " " .. command)
+  end
+
+  -- The control: this server does disconnect a client that pipelines
+  -- where it may not (MAIL behind EHLO in one write).
+  it("drops a client that sends MAIL behind EHLO without waiting", function()
+    mime.write(dir .. "/rude.lua", [[
+local c = assert(require("socket").connect("127.0.0.1", 2526))
+c:settimeout(5)
+c:receive("*l")
+c:send("EHLO rude.test\r\nMAIL FROM:<a@sender.test>\r\n")
+while true do
+  local line = c:receive("*l")
+  if not line then break end
+  print(line)
+end
+]])
+    local out = postfix(q(helper.runner) .. " run rude.lua")
+    assert.matches("554 5.5.0 Error: SMTP protocol synchronization", out, 1, true)
+    assert.matches("improper command pipelining after EHLO", mime.read(dir .. "/received/maillog"), 1, true)
+  end)
+
+  for _, chunking in ipairs { false, true } do
+    local how = chunking and "BDAT" or "DATA"
+    it("is taken whole with the next transaction sent ahead, over " .. how, function()
+      write_campaign(dir, chunking)
+      local out, code = postfix(q(helper.runner) .. " run campaign.lua --quiet")
+      assert.equal(0, code, out)
+      assert.matches("strict: " .. N .. " delivered, 0 deferred, 0 failed", out, 1, true)
+
+      local log = mime.read(dir .. "/received/maillog")
+      assert.not_matches("improper command pipelining", log)
+      assert.not_matches("synchronization", log)
+      assert.not_matches("bare <LF>", log)
+      local _, connections = log:gsub("postfix/smtpd%[%d+%]: connect from", "")
+      assert.is_true(connections <= N / 4, connections .. " connections for " .. N .. " messages")
+
+      local seen = {}
+      for _, name in ipairs(files_in(dir .. "/received/Maildir/new")) do
+        local msg = mime.read(dir .. "/received/Maildir/new/" .. name)
+        local to = header(msg, "Delivered%-To")
+        assert.is_nil(seen[to], tostring(to) .. " twice")
+        seen[to] = true
+        local i = tonumber(to:match("^r(%d+)@"))
+        assert.matches("Subject: Hello Reader " .. i .. "\n", msg, 1, true)
+        assert.matches("\nHello Reader " .. i .. ",\n.\n..two dots\n." .. string.rep("x", 900) .. "\nThe end.\n",
+          msg, 1, true)
+      end
+      for i = 1, N do assert.is_true(seen["r" .. i .. "@dest.test"], "nothing for r" .. i) end
+    end)
+  end
+end)

@@ -1,0 +1,59 @@
+#!/bin/sh
+# Runs COMMAND against a real Postfix smtpd on 127.0.0.1:2526 that is as
+# strict about the SMTP dialogue as Postfix gets: it disconnects a client
+# that sends commands ahead where RFC 2920 does not allow it
+# (smtpd_forbid_unauth_pipelining, the default from Postfix 3.9), refuses
+# DATA after improper pipelining (reject_unauth_pipelining) and refuses
+# bare LF in message content (smtpd_forbid_bare_newline), for 127.0.0.1
+# too. Every message for dest.test is delivered to a Maildir; when
+# COMMAND is done and the queue is empty, that Maildir and Postfix's log
+# are copied to OUTDIR/Maildir and OUTDIR/maillog.
+#
+#   sh spec/support/postfix_smtpd.sh OUTDIR COMMAND [ARG...]
+#
+# Exits with COMMAND's status (1 when Postfix does not start or does not
+# deliver everything within 30 s). Needs root, util-linux unshare,
+# iproute2 and postfix; see postfix_private.sh.
+set -eu
+
+out=${1:?usage: postfix_smtpd.sh OUTDIR COMMAND [ARG...]}
+case $out in /*) ;; *) out=$PWD/$out ;; esac
+shift
+
+if [ "${MC_POSTFIX_NS:-}" != 1 ]; then
+  exec unshare --mount --net --pid --fork --mount-proc env MC_POSTFIX_NS=1 sh "$0" "$out" "$@"
+fi
+
+. "$(dirname "$0")/postfix_private.sh"
+pf_begin
+
+# Delivered inside the instance's directory, which the delivery agent's
+# user can reach, and copied to OUTDIR at the end.
+mkdir -p "$pf_dir/Maildir/new" "$pf_dir/Maildir/cur" "$pf_dir/Maildir/tmp" "$out"
+chown -R nobody "$pf_dir/Maildir"
+
+cat >> "$pf_dir/main.cf" <<CF
+myhostname = mx.dest.test
+mydomain = dest.test
+mydestination =
+local_recipient_maps =
+virtual_mailbox_domains = dest.test
+virtual_mailbox_base = $pf_dir
+virtual_mailbox_maps = static:Maildir/
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+virtual_mailbox_limit = 0
+smtpd_forbid_unauth_pipelining = yes
+smtpd_data_restrictions = reject_unauth_pipelining
+smtpd_forbid_bare_newline = yes
+smtpd_forbid_bare_newline_exclusions =
+CF
+pf_master "127.0.0.1:2526 inet n - n - - smtpd"
+pf_start
+
+status=0
+"$@" || status=$?
+pf_wait_idle 30 || status=1
+cp "$pf_dir/maillog" "$out/maillog" 2>/dev/null || true
+cp -R "$pf_dir/Maildir" "$out/Maildir"
+exit "$status"
