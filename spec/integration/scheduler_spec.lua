@@ -293,13 +293,18 @@ describe("core.scheduler", function()
     -- The second job went out behind the first one's data (PIPELINING),
     -- so it is in flight too: drain finishes both.
     it("finishes the transactions in flight on drain and leaves queued jobs pending", function()
-      local srv = servers.fault("slow_reply", { command = "DOT", delay = 0.8 })
+      local srv = servers.fault("slow_reply", { command = "DOT", delay = 2 })
       s = core.scheduler()
       local d = s:destination(relay(srv.port), { connections = 1, idle_timeout = 10 })
       local first = s:submit(d, job("a@example.org", 1))
       local second = s:submit(d, job("b@example.org", 2))
       s:submit(d, job("c@example.org", 3))
-      assert.same({}, s:run(0.3))            -- the first is waiting for its 250
+      -- Until the server has the first one's dot (the second one's
+      -- commands left in the same write); the first waits for its 250.
+      local deadline = socket.gettime() + 5
+      repeat
+        assert.same({}, s:run(0.05))
+      until count_lines(srv:transcript(), ".") == 1 or socket.gettime() > deadline
       s:drain(5)
       assert.equal(0, s:state().active)
       local outcomes = s:run(0)

@@ -5,11 +5,15 @@
 local mailcast = require "mailcast"
 local servers = require "support.servers"
 
+-- Timeouts short enough for the specs that wait for one to fire, which
+-- ask for them; the others keep room for a slow machine (sanitizers).
 local FAST = { connect = 2, greeting = 1, ehlo = 1, tls = 2, mail = 1, rcpt = 1,
                data_init = 1, data_block = 1, data_end = 1, command = 1 }
+local PATIENT = { connect = 10, greeting = 10, ehlo = 10, tls = 10, mail = 10, rcpt = 10,
+                  data_init = 10, data_block = 10, data_end = 10, command = 10 }
 
 local function route(srv, extra)
-  local r = { host = "127.0.0.1", port = srv.port, tls = "none", timeouts = FAST, helo = "client.test" }
+  local r = { host = "127.0.0.1", port = srv.port, tls = "none", timeouts = PATIENT, helo = "client.test" }
   for k, v in pairs(extra or {}) do r[k] = v end
   return r
 end
@@ -288,7 +292,7 @@ describe("faulty servers", function()
 
   it("times out a greeting that never comes", function()
     local srv = servers.fault("silent_greeting")
-    local s, err = mailcast.session(route(srv))
+    local s, err = mailcast.session(route(srv, { timeouts = FAST }))
     srv:stop()
     assert.is_nil(s)
     assert.matches("^timeout: no reply to greeting", err)
@@ -303,7 +307,7 @@ describe("faulty servers", function()
 
   it("gives up on a greeting slower than the greeting timeout", function()
     local srv = servers.fault("slow_greeting", { delay = 3 })
-    local r = send_one(srv)
+    local r = send_one(srv, { timeouts = FAST })
     srv:stop()
     assert.equal("deferred", r.status)
     assert.matches("^timeout: no reply to greeting", r.recipients[1].text)
@@ -327,7 +331,7 @@ describe("faulty servers", function()
   } do
     it("times out a server that stops answering at " .. case[1] .. " and reports nothing sent", function()
       local srv = servers.fault("stall_after", { command = case[1] })
-      local r = send_one(srv)
+      local r = send_one(srv, { timeouts = FAST })
       srv:stop()
       assert.equal("deferred", r.status)
       assert.equal(0, r.recipients[1].code)
@@ -339,7 +343,7 @@ describe("faulty servers", function()
     local srv = servers.fault("stop_reading_in_data")
     -- Under the server's SIZE, and more than the socket buffers hold.
     local big = { message = message(1, { attachments = { { data = string.rep("x", 600 * 1024), filename = "big.bin" } } }) }
-    local r = send_one(srv, nil, big)
+    local r = send_one(srv, { timeouts = FAST }, big)
     srv:stop()
     assert.equal("deferred", r.status)
     assert.matches("^timeout", r.recipients[1].text)
@@ -469,7 +473,7 @@ describe("faulty servers", function()
   -- only a pipelining client has sent RCPT and DATA without waiting.
   it("pipelines MAIL, RCPT and DATA in one write when the server offers it", function()
     local srv = servers.fault("stall_after", { command = "MAIL" })
-    send_one(srv, nil, { message = message(1, { to = { "a@example.org", "b@example.org" } }) })
+    send_one(srv, { timeouts = FAST }, { message = message(1, { to = { "a@example.org", "b@example.org" } }) })
     srv:stop()
     local t = srv:transcript()
     assert.same({ "RCPT TO:<a@example.org>", "RCPT TO:<b@example.org>", "DATA" }, { t[3], t[4], t[5] })
@@ -486,7 +490,7 @@ describe("faulty servers", function()
 
     it("sends it behind the data of the one before, without waiting for its reply", function()
       local srv = servers.fault("stall_after", { command = "DOT" })
-      local results = send_list(srv, { { message = message(1) }, { message = message(2) } })
+      local results = send_list(srv, { { message = message(1) }, { message = message(2) } }, { timeouts = FAST })
       srv:stop()
       local t = srv:transcript()
       local dot
@@ -631,7 +635,7 @@ describe("faulty servers", function()
 
   it("waits for each reply when the route turns pipelining off", function()
     local srv = servers.fault("stall_after", { command = "MAIL" })
-    send_one(srv, { pipelining = false }, { message = message(1, { to = { "a@example.org", "b@example.org" } }) })
+    send_one(srv, { pipelining = false, timeouts = FAST }, { message = message(1, { to = { "a@example.org", "b@example.org" } }) })
     srv:stop()
     local t = srv:transcript()
     assert.equal(2, #t)

@@ -11,10 +11,14 @@ local try_read = mime.try_read
 --- start(args) -> sink: port, maildir, files() (the stored messages),
 -- wait() (until it exits by itself, after --count; returns its output),
 -- stop(), cleanup().
+-- A sink a spec forgot to stop ends by itself after LIFETIME seconds: long
+-- enough for the slowest spec that uses one under the sanitizers.
+local LIFETIME = 300
+
 function M.start(args)
   local dir = mime.tmpdir()
-  local cmd = string.format("timeout --foreground 60 %s sink --listen 127.0.0.1:0 --maildir %s --port-file %s %s > %s 2>&1 & echo $!",
-    mime.sh_quote(helper.runner), mime.sh_quote(dir .. "/Maildir"), mime.sh_quote(dir .. "/port"),
+  local cmd = string.format("timeout --foreground %d %s sink --listen 127.0.0.1:0 --maildir %s --port-file %s %s > %s 2>&1 & echo $!",
+    LIFETIME, mime.sh_quote(helper.runner), mime.sh_quote(dir .. "/Maildir"), mime.sh_quote(dir .. "/port"),
     args or "", mime.sh_quote(dir .. "/out"))
   local p = io.popen(cmd)
   local pid = p:read("l")
