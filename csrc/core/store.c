@@ -74,6 +74,15 @@ static const char recipient_links_schema[] =
   "  campaign INTEGER NOT NULL, recipient INTEGER NOT NULL, idx INTEGER NOT NULL,"
   "  url TEXT NOT NULL, PRIMARY KEY(campaign, recipient, idx)) WITHOUT ROWID;";
 
+/* Added when the list came to be read while the run sends: whether a
+ * campaign's list has been read to its end by the last run (a pause
+ * while it reads leaves the rest for the next run). Campaigns from
+ * before read their whole list before sending anything. */
+static const char list_read_check[] =
+  "SELECT count(*) FROM pragma_table_info('campaigns') WHERE name = 'list_read'";
+static const char list_read_migration[] =
+  "ALTER TABLE campaigns ADD COLUMN list_read INTEGER NOT NULL DEFAULT 1;";
+
 /* A worker of `mailcast run --workers N` sees only its shard of the
  * recipients: those whose mc_shard() hash (of the domain, or of the
  * whole address) leaves its index modulo N. One worker (N = 1) sees all. */
@@ -90,12 +99,13 @@ enum {
   Q_RECIPIENT, Q_BY_ADDRESS, Q_EVENT_BOUNCE, Q_SOFT_COUNT, Q_SUPPRESSION_GET,
   Q_SUPPRESSION_LIST, Q_SEEN_GET, Q_SEEN_SET, Q_SECRET_ADD, Q_SECRET_GET,
   Q_LINK_ADD, Q_LINK_GET, Q_LINK_RECIPIENT_ADD, Q_LINK_FOR, Q_LINKS, Q_HIT, Q_HIT_SEEN, Q_HIT_COUNT,
-  NQUERIES
+  Q_LIST_READ, NQUERIES
 };
 
 static const char *const queries[NQUERIES] = {
   [Q_CAMPAIGN_GET] = "SELECT id FROM campaigns WHERE name = ?1",
   [Q_CAMPAIGN_ADD] = "INSERT INTO campaigns(name, created) VALUES (?1, ?2)",
+  [Q_LIST_READ] = "UPDATE campaigns SET list_read = ?2 WHERE id = ?1",
   [Q_ADD] = "INSERT OR IGNORE INTO recipients(campaign, address, data) VALUES (?1, ?2, ?3)",
   /* Retries that are due first, then pending ones in list order. Each
    * half walks the (campaign, state, next_at) index in order and stops
@@ -125,7 +135,7 @@ static const char *const queries[NQUERIES] = {
   [Q_BEGIN] = "BEGIN IMMEDIATE",
   [Q_COMMIT] = "COMMIT",
   [Q_ROLLBACK] = "ROLLBACK",
-  [Q_REPORT_CAMPAIGNS] = "SELECT id, name, created FROM campaigns ORDER BY id",
+  [Q_REPORT_CAMPAIGNS] = "SELECT id, name, created, list_read FROM campaigns ORDER BY id",
   [Q_REPORT_REASONS] = "SELECT last_code AS code, last_enhanced AS enhanced, last_text AS text,"
                        " count(*) AS count FROM recipients WHERE campaign = ?1 AND state = ?2"
                        " GROUP BY 1, 2, 3 ORDER BY 4 DESC, 3 LIMIT ?3",
@@ -217,21 +227,25 @@ static int run(mc_store_t *s, int q, mc_error_t *e) {
 
 
 /* Brings an older store up to the bounce schema (see migration). */
+/* Runs alter (columns to add) unless check finds them there already. */
+static int add_columns(mc_store_t *s, const char *check, const char *alter, char **msg) {
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(s->db, check, -1, &st, NULL) != SQLITE_OK) return -1;
+  int have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+  sqlite3_finalize(st);
+  return have || sqlite3_exec(s->db, alter, NULL, NULL, msg) == SQLITE_OK ? 0 : -1;
+}
+
+
 static int migrate(mc_store_t *s, mc_error_t *e) {
   char *msg = NULL;
   if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto fail;
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(s->db, migration_check, -1, &st, NULL) != SQLITE_OK) goto fail_rollback;
-  int have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
-  sqlite3_finalize(st);
-  if (!have && sqlite3_exec(s->db, migration, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
+  if (add_columns(s, migration_check, migration, &msg) != 0) goto fail_rollback;
   if (sqlite3_exec(s->db, bounce_schema, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
-  if (sqlite3_prepare_v2(s->db, serve_check, -1, &st, NULL) != SQLITE_OK) goto fail_rollback;
-  have = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
-  sqlite3_finalize(st);
-  if (!have && sqlite3_exec(s->db, serve_migration, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
+  if (add_columns(s, serve_check, serve_migration, &msg) != 0) goto fail_rollback;
   if (sqlite3_exec(s->db, serve_schema, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
   if (sqlite3_exec(s->db, recipient_links_schema, NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
+  if (add_columns(s, list_read_check, list_read_migration, &msg) != 0) goto fail_rollback;
   if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) goto fail_rollback;
   return 0;
 fail_rollback:
@@ -373,6 +387,13 @@ long long mc_store_campaign(mc_store_t *s, const char *name, double now, mc_erro
   sqlite3_bind_double(s->q[Q_CAMPAIGN_ADD], 2, now);
   if (run(s, Q_CAMPAIGN_ADD, e) != 0) return -1;
   return sqlite3_last_insert_rowid(s->db);
+}
+
+
+int mc_store_list_read(mc_store_t *s, long long campaign, int read, mc_error_t *e) {
+  sqlite3_bind_int64(s->q[Q_LIST_READ], 1, campaign);
+  sqlite3_bind_int(s->q[Q_LIST_READ], 2, read != 0);
+  return run(s, Q_LIST_READ, e);
 }
 
 

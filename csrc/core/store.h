@@ -41,6 +41,10 @@ int mc_store_commit(mc_store_t *s, mc_error_t *e);
 /* The campaign's id, made on first use; -1 on error. */
 long long mc_store_campaign(mc_store_t *s, const char *name, double now, mc_error_t *e);
 
+/* Notes whether the campaign's list has been read to its end (read is
+ * 0 while a run reads it, 1 once it has read the last row). */
+int mc_store_list_read(mc_store_t *s, long long campaign, int read, mc_error_t *e);
+
 /* 1 when added, 0 when the address is already in the campaign, -1. */
 int mc_store_add(mc_store_t *s, long long campaign, const char *address,
                  const char *data, size_t datalen, mc_error_t *e);

@@ -260,6 +260,17 @@ static int s_report(lua_State *L) {
 }
 
 
+/* store:list_read(campaign, read): whether the campaign's list has been
+ * read to its end (false while a run reads it). */
+static int s_list_read(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_checkinteger(L, 2);
+  luaL_checktype(L, 3, LUA_TBOOLEAN);
+  mc_error_t e;
+  return ok_or_fail(L, mc_store_list_read(s, campaign, lua_toboolean(L, 3), &e), &e);
+}
+
+
 /* store:rollback(): what was written since begin is not kept. */
 static int s_rollback(lua_State *L) {
   mc_error_t e;
@@ -525,7 +536,7 @@ static const luaL_Reg methods[] = {
   {"find_campaign", s_find_campaign}, {"recipient", s_recipient}, {"recipients", s_recipients},
   {"event", s_event}, {"soft_bounces", s_soft_bounces}, {"suppression", s_suppression},
   {"suppression_list", s_suppression_list}, {"seen", s_seen}, {"mark_seen", s_mark_seen},
-  {"secret", s_secret}, {"rollback", s_rollback},
+  {"secret", s_secret}, {"rollback", s_rollback}, {"list_read", s_list_read},
   {"link", s_link}, {"links", s_links}, {"link_for", s_link_for}, {"hits", s_hits},
   {NULL, NULL},
 };

@@ -197,29 +197,41 @@ end
 -- (a row costs a fraction of a message).
 local POLL_EVERY, ROWS_PER_POLL = 4, 64
 
--- Rows of the list read into the store in one commit.
-local LOAD_PART = 1000
+-- Rows of the list read into the store in one commit, and the longest a
+-- run spends reading them before it goes on sending (a list from a slow
+-- iterator must not hold the connections up for a whole part).
+local LOAD_PART, LOAD_TIME = 1000, 0.02
 
 -- Reads the campaign's recipients into the store a part at a time:
--- loader:step(n) adds up to n more rows in one commit, calling between()
--- every ROWS_PER_POLL rows when given, and says whether rows are left. loader.read,
+-- loader:step(n [, between [, seconds]]) adds up to n more rows in one
+-- commit (fewer when reading them takes longer than seconds, or Ctrl-C
+-- comes), calling between() every ROWS_PER_POLL rows when given, and says
+-- whether rows are left. loader.read,
 -- .added and .bad count the rows read, added (not there from an earlier
 -- run) and refused (each with a warning naming it).
 local Loader = {}
 Loader.__index = Loader
 
 function Campaign:loader(store, id)
+  -- Until the last row is read, `mailcast status` says the list is read
+  -- in part: a pause now leaves the rest for the next run.
+  assert(store:list_read(id, false))
   return setmetatable({ campaign = self, store = store, id = id, next_row = self:rows(),
                         read = 0, added = 0, bad = 0, done = false }, Loader)
 end
 
-function Loader:step(n, between)
+function Loader:step(n, between, seconds)
   if self.done then return false end
   local c, store, id = self.campaign, self.store, self.id
+  local deadline = seconds and core.time() + seconds
   assert(store:begin())
   for i = 1, n do
     local row, err = self.next_row()
-    if row == nil then self.done = true break end   -- (a bad row is false, why)
+    if row == nil then   -- (a bad row is false, why)
+      self.done = true
+      assert(store:list_read(id, true))
+      break
+    end
     self.read = self.read + 1
     if not row then
       self.bad = self.bad + 1
@@ -243,6 +255,9 @@ function Loader:step(n, between)
       end
     end
     if between and i % ROWS_PER_POLL == 0 then between() end
+    -- Ctrl-C: the rows read so far are kept, the rest waits for the next
+    -- run (a slow iterator must not hold the pause up either).
+    if (deadline and core.time() > deadline) or core.interrupted() > 0 then break end
   end
   assert(store:commit())
   return not self.done
@@ -250,13 +265,26 @@ end
 
 --- campaign:load(store, id [, every_commit]) -> added, bad: every
 -- recipient row into the store (once: a second run adds none), committing
--- every LOAD_PART rows and then calling every_commit() when given.
+-- every LOAD_PART rows (or LOAD_TIME seconds) and then calling
+-- every_commit() when given.
 function Campaign:load(store, id, every_commit)
   local loader = self:loader(store, id)
-  while loader:step(LOAD_PART) do
+  -- (a step cut short by Ctrl-C ends the loading: the rest is read next run)
+  -- (a part held to LOAD_TIME: the workers wait for the store's write
+  -- lock while it is read)
+  while loader:step(LOAD_PART, nil, LOAD_TIME) and core.interrupted() == 0 do
     if every_commit then every_commit() end
   end
   return loader.added, loader.bad
+end
+
+--- list_read(store, id) -> whether the campaign's list has been read
+-- into the store to its end (false after a pause while it was read).
+function M.list_read(store, id)
+  for _, c in ipairs(assert(store:report("campaigns"))) do
+    if c.id == id then return c.list_read ~= 0 end
+  end
+  return false
 end
 
 --- summary(name, counts) -> one line saying where a campaign stands.
@@ -531,7 +559,7 @@ function Campaign:run(opts)
   -- The list goes into the store as it is sent: the first part now, the
   -- rest a part at a time while the first messages go out.
   local loader = self:loader(store, id)
-  loader:step(LOAD_PART)
+  loader:step(LOAD_PART, nil, LOAD_TIME)
   return self:send(store, id, log_to, opts, nil, loader)
 end
 
@@ -564,7 +592,7 @@ function Campaign:send(store, id, log_to, opts, workers, loader)
       -- The next part of the list when few of the rows read are left to
       -- claim, or nothing was due; the connections go on meanwhile.
       if loader and not loader.done and (hungry or loader.read - run.claimed < 2 * self.max_in_flight) then
-        loader:step(LOAD_PART, poll)
+        loader:step(LOAD_PART, poll, LOAD_TIME)
         hungry = false
       end
       local more = not done and self:refill(run)
@@ -610,6 +638,7 @@ function Campaign:send(store, id, log_to, opts, workers, loader)
   end
   local counts = store:counts(id)
   counts.paused = paused or nil
+  counts.list_read = M.list_read(store, id)
   local retry = self:next_retry(run)
   counts.next_retry = retry and math.ceil(retry)
   store:close()

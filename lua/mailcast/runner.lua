@@ -19,6 +19,7 @@ end
 
 local SUMMARY_FIELDS = {
   "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "paused", "next_retry",
+  "list_read",
 }
 
 -- The runner's options for a campaign: those that take a value, and flags.
@@ -94,7 +95,9 @@ function M.run_campaign(campaign, args)
     io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
   else
     io.write(campaign_mod.summary(campaign.name, counts), "\n")
-    if counts.paused then io.write("paused: run the same command again to resume\n")
+    if counts.paused and not counts.list_read then
+      io.write("paused before the whole list was read: run the same command again to resume and read the rest\n")
+    elseif counts.paused then io.write("paused: run the same command again to resume\n")
     elseif counts.next_retry then
       io.write(string.format("%d deferred: the next retry is due in %d s; run again then (or use --wait)\n",
         counts.deferred, math.ceil(counts.next_retry)))
@@ -114,14 +117,15 @@ local function show(store, c, json)
   -- the wait could read a second longer than the retry schedule allows).
   local next_retry = due and due.next_at and math.max(0, math.ceil(due.next_at - core.time()))
   if json then
-    counts.campaign, counts.next_retry = c.name, next_retry
+    counts.campaign, counts.next_retry, counts.list_read = c.name, next_retry, c.list_read ~= 0
     counts.pending = counts.pending + counts.in_flight
     io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
     return
   end
   local total = 0
   for _, s in ipairs(STATES) do total = total + counts[s] end
-  io.write(string.format("%s: %d recipients\n", c.name, total))
+  io.write(string.format("%s: %d recipients%s\n", c.name, total,
+    c.list_read == 0 and " so far (the list is read in part: a run reads the rest)" or ""))
   for _, s in ipairs(STATES) do
     if counts[s] > 0 or s == "delivered" then
       local extra = s == "deferred" and next_retry and string.format("  (next retry in %d s)", next_retry) or ""

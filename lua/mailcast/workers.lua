@@ -148,6 +148,7 @@ function M.run(campaign, run, opts)
   local codes, store = supervise(campaign, run, opts, pids)
   if not codes then return nil, store end
   local counts = store:counts(run.id)
+  counts.list_read = require("mailcast.campaign").list_read(store, run.id)
   local failed = 0
   for _, code in ipairs(codes) do
     if code == 130 then counts.paused = true

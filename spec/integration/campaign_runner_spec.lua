@@ -146,19 +146,19 @@ describe("mailcast run, paused with Ctrl-C", function()
     mime.rmdir(dir)
   end)
 
-  it("finishes what is in flight, exits 130, and the next run sends the rest: nothing twice", function()
-    local list = addresses(300)
-    write_campaign(dir, "paused", list, relay(sink.port, 'limits = { rate = "100/s" },'))
-    -- started in the background: its pid in a file, its exit code in another
-    os.execute(string.format("cd %s && (sh -c 'echo $$ > pid; exec \"$0\" run campaign.lua' %s > out 2>&1; echo $? > code) &",
-      q(dir), q(helper.runner)))
+  -- Runs the campaign in the background (its pid in a file, its exit
+  -- code in another) and sends it Ctrl-C once the sink has `sent`
+  -- messages; returns the exit code and what the run printed.
+  local function pause_after(sent, args)
+    os.execute(string.format("cd %s && (sh -c 'echo $$ > pid; exec \"$0\" run campaign.lua %s' %s > out 2>&1; echo $? > code) &",
+      q(dir), args or "", q(helper.runner)))
     local sent_before = 0
     for _ = 1, 500 do
       sent_before = #sink.files()
-      if sent_before >= 40 then break end
+      if sent_before >= sent then break end
       socket.sleep(0.02)
     end
-    assert.is_true(sent_before >= 40, "the run did not start sending")
+    assert.is_true(sent_before >= sent, "the run did not start sending")
     local pid = assert(tonumber(mime.read(dir .. "/pid")))
     os.execute("kill -INT " .. pid)
     local code
@@ -167,7 +167,13 @@ describe("mailcast run, paused with Ctrl-C", function()
       if code then break end
       socket.sleep(0.02)
     end
-    local out = mime.read(dir .. "/out")
+    return code, mime.read(dir .. "/out")
+  end
+
+  it("finishes what is in flight, exits 130, and the next run sends the rest: nothing twice", function()
+    local list = addresses(300)
+    write_campaign(dir, "paused", list, relay(sink.port, 'limits = { rate = "100/s" },'))
+    local code, out = pause_after(40)
     assert.equal(130, code, out)
     assert.matches("pausing", out, 1, true)
     assert.matches("paused: run the same command again to resume", out, 1, true)
@@ -199,6 +205,49 @@ describe("mailcast run, paused with Ctrl-C", function()
       assert.equal(1, #by[a].outcome, a)
     end
   end)
+
+  -- The list is read while the run sends: a pause before its end leaves
+  -- the rest for the next run, and says so, as status does meanwhile.
+  for _, args in ipairs { "", "--workers 2" } do
+    it("says so when it pauses before the whole list was read, and the next run reads the rest " .. args, function()
+      mime.write(dir .. "/slow", "")
+      mime.write(dir .. "/campaign.lua", string.format([[
+local core = require "mailcast.core"
+local i, slow = 0, io.open("slow") ~= nil
+return require("mailcast").campaign{
+  name = "partly", from = "news@example.com", subject = "Hi", text = "Hello\n",
+  -- past the first part, a row every 20 ms while the file "slow" is there
+  recipients = function()
+    i = i + 1
+    if i > 2000 then return nil end
+    if slow and i > 1000 then core.sleep(0.02) end
+    return { email = "user" .. i .. "@example.org" }
+  end,
+  %s
+}
+]], relay(sink.port, "limits = { connections = 2 },")))
+      local code, out = pause_after(20, args)
+      assert.equal(130, code, out)
+      assert.matches("paused before the whole list was read: run the same command again to resume and read the rest",
+        out, 1, true)
+      local text = run(runner(dir, "status campaign.lua"))
+      assert.matches("^partly: %d+ recipients so far %(the list is read in part: a run reads the rest%)\n", text)
+      local st = decode(run(runner(dir, "status campaign.lua --json")):match("[^\n]+"))
+      assert.is_false(st.list_read)
+      assert.is_true(st.delivered + st.pending < 2000, st.delivered + st.pending .. " recipients")
+      os.remove(dir .. "/slow")
+      local again, code2 = run_campaign(dir, "--quiet " .. args)
+      assert.equal(0, code2, again)
+      assert.matches("partly: 2000 delivered, 0 deferred, 0 failed, 0 skipped, 0 suppressed, 0 pending", again, 1, true)
+      text = run(runner(dir, "status campaign.lua"))
+      assert.matches("^partly: 2000 recipients\n", text)
+      st = decode(run(runner(dir, "status campaign.lua --json")):match("[^\n]+"))
+      assert.is_true(st.list_read)
+      local seen, n = delivered_to(sink)
+      assert.equal(2000, n)
+      for k = 1, 2000 do assert.equal(1, seen["user" .. k .. "@example.org"], k) end
+    end)
+  end
 end)
 
 

@@ -117,6 +117,34 @@ describe("mailcast.store", function()
     assert.same({ 10, 0, 30 }, { after.delivered, after.in_flight, after.pending })
   end)
 
+  it("notes whether a campaign's list has been read to its end", function()
+    local function list_read()
+      for _, c in ipairs(store:report("campaigns")) do
+        if c.id == campaign then return c.list_read end
+      end
+    end
+    assert.equal(1, list_read())   -- a campaign nothing has read a list for
+    assert(store:list_read(campaign, false))
+    assert.equal(0, list_read())
+    assert(store:list_read(campaign, true))
+    assert.equal(1, list_read())
+    assert.has_error(function() store:list_read(campaign, "yes") end)
+  end)
+
+  it("takes a store made before lists were read while sending as read to their end", function()
+    store:close()
+    local path = dir .. "/c.mailcast.db"
+    local _, code = helper.sh("/usr/bin/python3 -c " .. mime.sh_quote(
+      "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]);"
+      .. " db.execute('ALTER TABLE campaigns DROP COLUMN list_read'); db.commit()") .. " " .. mime.sh_quote(path))
+    assert.equal(0, code)
+    store = assert(mailcast.store(path))
+    local rows = store:report("campaigns")
+    assert.equal(1, #rows)
+    assert.same({ campaign, "november", 1 }, { rows[1].id, rows[1].name, rows[1].list_read })
+    assert(store:list_read(campaign, false))
+  end)
+
   describe("links", function()
     it("sends a recipient to their own URL of an index, others to the campaign's", function()
       assert(store:link(campaign, 1, "https://shop.example/account?u=1"))
