@@ -30,7 +30,10 @@ void mc_interrupt_trap(void) {
 }
 
 
+/* The count goes back to 0 too: a Ctrl-C that paused a run that has
+ * ended must not cut short the next one in the same process. */
 void mc_interrupt_release(void) {
+  received = 0;
   if (!trapped) return;
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);

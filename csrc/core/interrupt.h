@@ -7,10 +7,11 @@
 
 void mc_interrupt_trap(void);
 
-/* Puts the handlers that were there before back. */
+/* Puts the handlers that were there before back; the count is 0 again. */
 void mc_interrupt_release(void);
 
-/* Signals received since the trap was set (0: none). */
+/* Signals received since the trap was set (0: none, and always 0 while
+ * no trap is set). */
 int mc_interrupted(void);
 
 #endif

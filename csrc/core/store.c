@@ -76,8 +76,9 @@ static const char recipient_links_schema[] =
 
 /* Added when the list came to be read while the run sends: whether a
  * campaign's list has been read to its end by the last run (a pause
- * while it reads leaves the rest for the next run). Campaigns from
- * before read their whole list before sending anything. */
+ * while it reads leaves the rest for the next run). The versions before
+ * read the whole list before sending anything, so their campaigns count
+ * as read. */
 static const char list_read_check[] =
   "SELECT count(*) FROM pragma_table_info('campaigns') WHERE name = 'list_read'";
 static const char list_read_migration[] =
@@ -226,7 +227,6 @@ static int run(mc_store_t *s, int q, mc_error_t *e) {
 }
 
 
-/* Brings an older store up to the bounce schema (see migration). */
 /* Runs alter (columns to add) unless check finds them there already. */
 static int add_columns(mc_store_t *s, const char *check, const char *alter, char **msg) {
   sqlite3_stmt *st = NULL;
@@ -237,6 +237,8 @@ static int add_columns(mc_store_t *s, const char *check, const char *alter, char
 }
 
 
+/* Brings a store made by an older version up to this schema: the bounce,
+ * serve and list columns and tables it does not have yet. */
 static int migrate(mc_store_t *s, mc_error_t *e) {
   char *msg = NULL;
   if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK) goto fail;

@@ -223,15 +223,13 @@ end
 function Loader:step(n, between, seconds)
   if self.done then return false end
   local c, store, id = self.campaign, self.store, self.id
-  local deadline = seconds and core.time() + seconds
-  assert(store:begin())
+  local deadline = seconds and core.now() + seconds
+  -- The rows are read before the store's write lock is taken, which the
+  -- workers wait for: a slow iterator holds no one up but this loop.
+  local good = {}   -- address, data, address, data, ...
   for i = 1, n do
     local row, err = self.next_row()
-    if row == nil then   -- (a bad row is false, why)
-      self.done = true
-      assert(store:list_read(id, true))
-      break
-    end
+    if row == nil then self.done = true break end   -- (a bad row is false, why)
     self.read = self.read + 1
     if not row then
       self.bad = self.bad + 1
@@ -248,25 +246,36 @@ function Loader:step(n, between, seconds)
           self.bad = self.bad + 1
           c:warn(string.format("row%s: %s", row._line and (" at line " .. row._line) or "", why))
         else
-          local fresh, aerr = store:add(id, address, data)
-          if fresh == nil then error(aerr, 0) end
-          if fresh then self.added = self.added + 1 end   -- false: there from an earlier run
+          good[#good + 1], good[#good + 2] = address, data
         end
       end
     end
     if between and i % ROWS_PER_POLL == 0 then between() end
     -- Ctrl-C: the rows read so far are kept, the rest waits for the next
     -- run (a slow iterator must not hold the pause up either).
-    if (deadline and core.time() > deadline) or core.interrupted() > 0 then break end
+    if (deadline and core.now() > deadline) or core.interrupted() > 0 then break end
+  end
+  assert(store:begin())
+  local ok, err = pcall(function()
+    for k = 1, #good, 2 do
+      local fresh, aerr = store:add(id, good[k], good[k + 1])
+      if fresh == nil then error(aerr, 0) end
+      if fresh then self.added = self.added + 1 end   -- false: there from an earlier run
+    end
+    if self.done then assert(store:list_read(id, true)) end
+  end)
+  if not ok then
+    store:rollback()
+    error(err, 0)
   end
   assert(store:commit())
   return not self.done
 end
 
---- campaign:load(store, id [, every_commit]) -> added, bad: every
--- recipient row into the store (once: a second run adds none), committing
+--- campaign:load(store, id [, every_commit]) -> added, bad: the
+-- recipient rows into the store (once: a second run adds none), committing
 -- every LOAD_PART rows (or LOAD_TIME seconds) and then calling
--- every_commit() when given.
+-- every_commit() when given; all of them, unless Ctrl-C comes first.
 function Campaign:load(store, id, every_commit)
   local loader = self:loader(store, id)
   -- (a step cut short by Ctrl-C ends the loading: the rest is read next run)
