@@ -4,6 +4,7 @@ local campaign_mod = require "mailcast.campaign"
 local core = require "mailcast.core"
 local jsonl = require "mailcast.jsonl"
 local mailcast = require "mailcast"
+local workers = require "mailcast.workers"
 
 local M = {}
 
@@ -37,28 +38,37 @@ local OPTIONS_HELP = "--store FILE, --dry-run, --wait, --progress bar|lines|json
 
 --- options(args) -> the runner's options among a script's arguments
 -- (--store FILE, --dry-run, --quiet, --json, --progress MODE, --log FILE,
--- --no-log, --wait, --workers N) | nil, why. Words that are not options
--- are the script's own and left alone; an option the runner does not know
--- is refused, since a mistyped --dry-run must not send the campaign. A
--- script with options of its own takes them out of `arg` before it returns.
+-- --no-log, --wait, --workers N; --name=value as well) | nil, why. Words
+-- that do not start with "-", and everything after "--", are the script's
+-- own and left alone; an option the runner does not know is refused,
+-- since a mistyped --dry-run must not send the campaign. A script with
+-- options of its own takes them out of `arg` before it returns.
 function M.options(args)
   local opts = {}
   local i = 1
   while i <= #args do
     local a = args[i]
-    if VALUE_OPTIONS[a] then
-      local v = args[i + 1]
-      if v == nil or v:match("^%-%-") then
-        return nil, string.format("run: %s needs a value (%s %s)", a, a, VALUE_OPTIONS[a])
+    local name, given = a:match("^(%-%-[^=]+)=(.*)$")
+    if a == "--" then break end
+    if VALUE_OPTIONS[name or a] then
+      name = name or a
+      local v = given
+      if not v then
+        v = args[i + 1]
+        i = i + 1
       end
-      if a == "--workers" then
-        opts.workers = tonumber(v) or v
-      elseif a == "--progress" and not PROGRESS_MODES[v] then
+      if v == nil or v == "" or (not given and v:match("^%-%-")) then
+        return nil, string.format("run: %s needs a value (%s %s)", name, name, VALUE_OPTIONS[name])
+      end
+      if name == "--workers" then
+        local n, why = workers.count(v)
+        if not n then return nil, "run: " .. why end
+        opts.workers = n
+      elseif name == "--progress" and not PROGRESS_MODES[v] then
         return nil, string.format("run: --progress %s: the mode is bar, lines, json or quiet", v)
       else
-        opts[a:sub(3)] = v
+        opts[name:sub(3)] = v
       end
-      i = i + 1
     elseif FLAGS[a] then
       FLAGS[a](opts)
     elseif a:match("^%-") and a ~= "-" then

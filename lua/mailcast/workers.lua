@@ -21,6 +21,16 @@ local M = {}
 
 local MAX_WORKERS = 64
 
+--- count(value) -> how many workers value asks for | nil, why: a whole
+-- number from 1 to MAX_WORKERS (a string of one too).
+function M.count(value)
+  local n = math.tointeger(tonumber(value))
+  if not n or n < 1 or n > MAX_WORKERS then
+    return nil, string.format("--workers must be a whole number from 1 to %d", MAX_WORKERS)
+  end
+  return n
+end
+
 -- Whether recipients are split by domain: when any route is direct MX.
 local function by_domain(campaign)
   for _, spec in pairs(campaign.routes) do
@@ -127,10 +137,8 @@ end
 --- run(campaign, {path=, id=, log=}, opts) -> counts | nil, message
 -- opts as campaign:run's, with opts.workers > 1.
 function M.run(campaign, run, opts)
-  local n = math.tointeger(opts.workers)
-  if not n or n < 1 or n > MAX_WORKERS then
-    return nil, string.format("--workers must be a whole number from 1 to %d", MAX_WORKERS)
-  end
+  local n, why = M.count(opts.workers)
+  if not n then return nil, why end
   local ok, err = check_shares(campaign, n)
   if not ok then return nil, "campaign: " .. err end
   run.marker = run.path .. ".loading"

@@ -101,7 +101,27 @@ describe("mailcast run's options", function()
 
   it("refuses an option without its value", function()
     refused("--store", "run: --store needs a value (--store FILE)")
+    refused("--store ''", "run: --store needs a value (--store FILE)")
+    refused("--store=", "run: --store needs a value (--store FILE)")
     refused("--log --dry-run", "run: --log needs a value (--log FILE)")
+  end)
+
+  it("refuses a number of workers it cannot use", function()
+    for _, n in ipairs { "0", "-1", "1.5", "x", "65" } do
+      refused("--workers " .. n, "run: --workers must be a whole number from 1 to 64")
+    end
+  end)
+
+  local function sends(args)
+    local out, code = run_campaign(dir, args)
+    assert.equal(0, code, out)
+    assert.matches("opts: 3 delivered", out, 1, true)
+    assert.equal(3, #sink.files())
+  end
+
+  it("takes --name=value and leaves what follows -- to the script", function()
+    sends("--store=other.db --quiet -- --dry-run")
+    assert.is_true(exists(dir .. "/other.db"))
   end)
 
   it("refuses a progress mode it does not know", function()
@@ -109,10 +129,7 @@ describe("mailcast run's options", function()
   end)
 
   it("leaves the script's own words alone", function()
-    local out, code = run_campaign(dir, "extra words --quiet")
-    assert.equal(0, code, out)
-    assert.matches("opts: 3 delivered", out, 1, true)
-    assert.equal(3, #sink.files())
+    sends("extra words --quiet")
   end)
 
   it("takes the options a script took out of arg as its own", function()

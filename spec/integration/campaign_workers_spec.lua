@@ -120,8 +120,8 @@ describe("mailcast run --workers", function()
     assert.matches("route 'default' allows 2 connections: 3 workers need one each", out, 1, true)
     assert.equal(0, #sink.files())
     out, code = run_campaign(dir, "--workers 0")
-    assert.equal(1, code, out)
-    assert.matches("--workers must be a whole number from 1 to 64", out, 1, true)
+    assert.equal(2, code, out)   -- refused with the options, before the store is opened
+    assert.matches("run: --workers must be a whole number from 1 to 64", out, 1, true)
   end)
 
   it("stops the workers and says why when the list cannot be read", function()
