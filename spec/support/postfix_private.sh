@@ -11,6 +11,7 @@
 #   pf_master "127.0.0.1:2526 inet n - n - - smtpd"   # its listeners
 #   pf_start                 # or exit 1 with the log
 #   pf_wait_idle 30          # until the queue is empty
+#   pf_wait_disconnected 10  # until every smtpd session has ended
 
 pf_cleanup() {
   postfix -c "$pf_dir" stop >/dev/null 2>&1 || true
@@ -82,15 +83,32 @@ pf_start() {
   fi
 }
 
-# Waits until nothing is left in the queue, at most $1 seconds.
-pf_wait_idle() {
-  i=0
-  while ! postqueue -c "$pf_dir" -p 2>/dev/null | grep -q "Mail queue is empty"; do
+# Runs COMMAND... every 0.1 s until it succeeds, at most $1 seconds;
+# says $2 and fails when it never does.
+pf_until() {
+  limit=$(($1 * 10)) what=$2 i=0
+  shift 2
+  until "$@"; do
     i=$((i + 1))
-    if [ "$i" -gt $(($1 * 10)) ]; then
-      echo "postfix: mail still queued after $1 s" >&2
+    if [ "$i" -gt "$limit" ]; then
+      echo "postfix: $what" >&2
       return 1
     fi
     sleep 0.1
   done
 }
+
+pf_queue_empty() { postqueue -c "$pf_dir" -p 2>/dev/null | grep -q "Mail queue is empty"; }
+
+# Whether smtpd has logged the end of every session it logged the start
+# of: what a session did is in the log then.
+pf_sessions_ended() {
+  [ "$(grep -c 'smtpd\[[0-9]*\]: connect from' "$pf_dir/maillog")" \
+    -eq "$(grep -c 'smtpd\[[0-9]*\]: disconnect from' "$pf_dir/maillog")" ]
+}
+
+# Until nothing is left in the queue, at most $1 seconds.
+pf_wait_idle() { pf_until "$1" "mail still queued after $1 s" pf_queue_empty; }
+
+# Until every smtpd session has ended, at most $1 seconds.
+pf_wait_disconnected() { pf_until "$1" "a session is still open after $1 s" pf_sessions_ended; }

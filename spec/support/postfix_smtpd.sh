@@ -4,15 +4,16 @@
 # that sends commands ahead where RFC 2920 does not allow it
 # (smtpd_forbid_unauth_pipelining, the default from Postfix 3.9), refuses
 # DATA after improper pipelining (reject_unauth_pipelining) and refuses
-# bare LF in message content (smtpd_forbid_bare_newline), for 127.0.0.1
-# too. Every message for dest.test is delivered to a Maildir; when
-# COMMAND is done and the queue is empty, that Maildir and Postfix's log
-# are copied to OUTDIR/Maildir and OUTDIR/maillog.
+# a line ended by a bare LF (smtpd_forbid_bare_newline = reject), for
+# 127.0.0.1 too. Every message for dest.test is delivered to a Maildir;
+# when COMMAND is done, the queue is empty and every session has been
+# logged to its end, that Maildir and Postfix's log are copied to
+# OUTDIR/Maildir and OUTDIR/maillog.
 #
 #   sh spec/support/postfix_smtpd.sh OUTDIR COMMAND [ARG...]
 #
-# Exits with COMMAND's status (1 when Postfix does not start or does not
-# deliver everything within 30 s). Needs root, util-linux unshare,
+# Exits with COMMAND's status (1 when Postfix does not start, does not
+# deliver everything within 30 s or keeps a session open 10 s more). Needs root, util-linux unshare,
 # iproute2 and postfix; see postfix_private.sh.
 set -eu
 
@@ -45,7 +46,7 @@ virtual_gid_maps = static:65534
 virtual_mailbox_limit = 0
 smtpd_forbid_unauth_pipelining = yes
 smtpd_data_restrictions = reject_unauth_pipelining
-smtpd_forbid_bare_newline = yes
+smtpd_forbid_bare_newline = reject
 smtpd_forbid_bare_newline_exclusions =
 CF
 pf_master "127.0.0.1:2526 inet n - n - - smtpd"
@@ -54,6 +55,7 @@ pf_start
 status=0
 "$@" || status=$?
 pf_wait_idle 30 || status=1
+pf_wait_disconnected 10 || status=1
 cp "$pf_dir/maillog" "$out/maillog" 2>/dev/null || true
 cp -R "$pf_dir/Maildir" "$out/Maildir"
 exit "$status"
