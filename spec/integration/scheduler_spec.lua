@@ -305,7 +305,8 @@ describe("core.scheduler", function()
       repeat
         assert.same({}, s:run(0.05))
       until count_lines(srv:transcript(), ".") == 1 or socket.gettime() > deadline
-      s:drain(5)
+      assert.equal(1, count_lines(srv:transcript(), "."), "the first message's data never arrived")
+      s:drain(10)   -- two 250s, 2 s apart
       assert.equal(0, s:state().active)
       local outcomes = s:run(0)
       assert.equal(2, #outcomes)
