@@ -608,9 +608,12 @@ function Campaign:send(store, id, log_to, opts, workers, loader)
       if not more then
         if loader and not loader.done then hungry = true else done = true end
       end
-      if done and d:held() == 0 and opts.loading and opts.loading() then
-        -- A worker that has caught up with the list as it is loaded.
-        d:idle(0.05)
+      if done and d:held() == 0 and opts.loading and not run.loaded then
+        -- A worker that has caught up with the list as it is loaded. Once
+        -- the loading has ended it claims once more: the parent commits
+        -- the last rows before it says so, and they may have come after
+        -- the claim that found nothing.
+        if opts.loading() then d:idle(0.05) else run.loaded = true end
         done = false
       elseif done and d:held() == 0 then
         local wait = opts.wait and self:next_retry(run)
