@@ -30,7 +30,7 @@ end
 local N = count_of(arg[5] or os.getenv("MAILCAST_BENCH_N") or 100000, "N")
 local DRY_N = count_of(os.getenv("MAILCAST_BENCH_DRY_N") or 1000000, "MAILCAST_BENCH_DRY_N")
 local BATCH = count_of(os.getenv("MAILCAST_BENCH_BATCH") or 1000, "MAILCAST_BENCH_BATCH")
-local ROUNDS = count_of(os.getenv("MAILCAST_BENCH_ROUNDS") or 1, "MAILCAST_BENCH_ROUNDS")
+local ROUNDS = count_of(os.getenv("MAILCAST_BENCH_ROUNDS") or 3, "MAILCAST_BENCH_ROUNDS")
 local CSV = os.getenv("MAILCAST_BENCH_CSV")          -- set by bench/campaign
 local SCRIPT = "bench/campaign_script.lua"
 local SOURCE = "/usr/sbin/smtp-source"
