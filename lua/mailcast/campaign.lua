@@ -193,8 +193,8 @@ function Campaign:backoff(attempts)
 end
 
 -- Messages built (or outcomes recorded) between two turns of the loop
--- while a run is busy; rows read between two while it loads its list
--- (a row costs a fraction of a message).
+-- while a run is busy; rows read (or added) between two while it loads
+-- its list (a row costs a fraction of a message).
 local POLL_EVERY, ROWS_PER_POLL = 4, 64
 
 -- Rows of the list read into the store in one commit, and the longest a
@@ -261,6 +261,8 @@ function Loader:step(n, between, seconds)
       local fresh, aerr = store:add(id, good[k], good[k + 1])
       if fresh == nil then error(aerr, 0) end
       if fresh then self.added = self.added + 1 end   -- false: there from an earlier run
+      -- adding a part takes milliseconds too: the loop turns meanwhile
+      if between and (k + 1) % (2 * ROWS_PER_POLL) == 0 then between() end
     end
     if self.done then assert(store:list_read(id, true)) end
   end)
