@@ -280,9 +280,7 @@ end
 -- every_commit() when given; all of them, unless Ctrl-C comes first.
 function Campaign:load(store, id, every_commit)
   local loader = self:loader(store, id)
-  -- (a step cut short by Ctrl-C ends the loading: the rest is read next run)
-  -- (a part held to LOAD_TIME: the workers wait for the store's write
-  -- lock while it is read)
+  -- A step cut short by Ctrl-C ends the loading: the rest is read next run.
   while loader:step(LOAD_PART, nil, LOAD_TIME) and core.interrupted() == 0 do
     if every_commit then every_commit() end
   end

@@ -48,8 +48,8 @@ function M.options(args)
   local i = 1
   while i <= #args do
     local a = args[i]
-    local name, given = a:match("^(%-%-[^=]+)=(.*)$")
     if a == "--" then break end
+    local name, given = a:match("^(%-%-[^=]+)=(.*)$")
     if VALUE_OPTIONS[name or a] then
       name = name or a
       local v = given

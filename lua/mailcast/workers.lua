@@ -12,6 +12,7 @@
 -- list is still coming), shows the progress from the store, passes
 -- Ctrl-C on to them (they pause as a single runner does), and puts back
 -- anything a worker left in flight when they have all ended.
+local campaign_mod = require "mailcast.campaign"
 local core = require "mailcast.core"
 local mailcast = require "mailcast"
 local dispatch = require "mailcast.dispatch"
@@ -156,7 +157,7 @@ function M.run(campaign, run, opts)
   local codes, store = supervise(campaign, run, opts, pids)
   if not codes then return nil, store end
   local counts = store:counts(run.id)
-  counts.list_read = require("mailcast.campaign").list_read(store, run.id)
+  counts.list_read = campaign_mod.list_read(store, run.id)
   local failed = 0
   for _, code in ipairs(codes) do
     if code == 130 then counts.paused = true

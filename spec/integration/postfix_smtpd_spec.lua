@@ -69,50 +69,42 @@ describe("a campaign to a strict Postfix smtpd", function()
       .. " " .. q(dir .. "/received") .. " " .. command)
   end
 
-  -- A client that writes what it is given in one go (after the
-  -- greeting) and prints every reply line until the server hangs up.
-  local function rude(dialogue)
-    mime.write(dir .. "/rude.lua", string.format([[
-local c = assert(require("socket").connect("127.0.0.1", 2526))
-c:settimeout(5)
-c:receive("*l")
-c:send(%q)
-while true do
-  local line = c:receive("*l")
-  if not line then break end
-  print(line)
-end
-]], dialogue))
-    return postfix(q(helper.runner) .. " run rude.lua"), mime.read(dir .. "/received/maillog")
-  end
-
-  -- The controls: this server does hang up on the real thing.
-  it("drops a client that sends MAIL behind EHLO without waiting", function()
-    local out, log = rude("EHLO rude.test\r\nMAIL FROM:<a@sender.test>\r\n")
-    assert.matches("554 5.5.0 Error: SMTP protocol synchronization", out, 1, true)
-    assert.matches("improper command pipelining after EHLO", log, 1, true)
-  end)
-
-  it("refuses a message with a line ended by a bare LF", function()
-    -- one command at a time, each reply waited for; then data with a bare LF
+  -- Runs a client of 127.0.0.1:2526 that does what steps says (Lua, with
+  -- c the connection and say(line) sending a line and printing the
+  -- reply's first line) after the greeting, then prints every line the
+  -- server sends until it hangs up. Its output and Postfix's log.
+  local function client(steps)
     mime.write(dir .. "/rude.lua", [[
 local c = assert(require("socket").connect("127.0.0.1", 2526))
 c:settimeout(5)
-local function say(line) if line then c:send(line) end local r = c:receive("*l") print(r) return r end
-say()
-say("HELO rude.test\r\n")
-say("MAIL FROM:<a@sender.test>\r\n")
-say("RCPT TO:<r1@dest.test>\r\n")
-say("DATA\r\n")
-c:send("Subject: bare\r\n\r\nline one\nline two\r\n.\r\n")
+local function say(line) c:send(line) print(c:receive("*l")) end
+c:receive("*l")
+]] .. steps .. [[
+
 while true do
   local line = c:receive("*l")
   if not line then break end
   print(line)
 end
 ]])
-    local out = postfix(q(helper.runner) .. " run rude.lua")
-    local log = mime.read(dir .. "/received/maillog")
+    return postfix(q(helper.runner) .. " run rude.lua"), mime.read(dir .. "/received/maillog")
+  end
+
+  -- The controls: this server does hang up on the real thing.
+  it("drops a client that sends MAIL behind EHLO without waiting", function()
+    local out, log = client([[c:send("EHLO rude.test\r\nMAIL FROM:<a@sender.test>\r\n")]])
+    assert.matches("554 5.5.0 Error: SMTP protocol synchronization", out, 1, true)
+    assert.matches("improper command pipelining after EHLO", log, 1, true)
+  end)
+
+  it("refuses a message with a line ended by a bare LF", function()
+    -- one command at a time, each reply waited for; then data with a bare LF
+    local out, log = client([[
+say("HELO rude.test\r\n")
+say("MAIL FROM:<a@sender.test>\r\n")
+say("RCPT TO:<r1@dest.test>\r\n")
+say("DATA\r\n")
+c:send("Subject: bare\r\n\r\nline one\nline two\r\n.\r\n")]])
     assert.matches("bare <LF>", out .. log)
     assert.not_matches("status=sent", log)
   end)

@@ -8,13 +8,13 @@ local M = {}
 
 local try_read = mime.try_read
 
---- start(args) -> sink: port, maildir, files() (the stored messages),
--- wait() (until it exits by itself, after --count; returns its output),
--- stop(), cleanup().
 -- A sink a spec forgot to stop ends by itself after LIFETIME seconds: long
 -- enough for the slowest spec that uses one under the sanitizers.
 local LIFETIME = 300
 
+--- start(args) -> sink: port, maildir, files() (the stored messages),
+-- wait() (until it exits by itself, after --count; returns its output),
+-- stop(), cleanup().
 function M.start(args)
   local dir = mime.tmpdir()
   local cmd = string.format("timeout --foreground %d %s sink --listen 127.0.0.1:0 --maildir %s --port-file %s %s > %s 2>&1 & echo $!",

@@ -13,8 +13,9 @@
 #   sh spec/support/postfix_smtpd.sh OUTDIR COMMAND [ARG...]
 #
 # Exits with COMMAND's status (1 when Postfix does not start, does not
-# deliver everything within 30 s or keeps a session open 10 s more). Needs root, util-linux unshare,
-# iproute2 and postfix; see postfix_private.sh.
+# deliver everything within 30 s or keeps a session open 10 s more).
+# Needs root, util-linux unshare, iproute2 and postfix; see
+# postfix_private.sh.
 set -eu
 
 out=${1:?usage: postfix_smtpd.sh OUTDIR COMMAND [ARG...]}
