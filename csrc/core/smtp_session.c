@@ -258,6 +258,10 @@ static void finish(mc_session_t *s) {
 static void drop_connection(mc_session_t *s) {
   if (s->bev) {
     bufferevent_setcb(s->bev, NULL, NULL, NULL, NULL);
+    /* The socket is closed by the loop when it next turns (libevent
+     * finalizes a freed bufferevent there); the server hears us go now. */
+    evutil_socket_t fd = bufferevent_getfd(s->bev);
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
     bufferevent_free(s->bev);
     s->bev = NULL;
   }

@@ -8,13 +8,14 @@
 
 #include "core/dkim_verify.h"
 #include "core/dns.h"
+#include "core/loop.h"
 #include "l_dkim.h"
 
 /* What dkim_verify holds while Lua may raise. */
 typedef struct {
   mc_dkim_verify_t v;
   mc_dkim_key_t *key;          /* parsed for the signature being checked */
-  struct event_base *base;     /* made for the first DNS look-up */
+  struct event_base *base;     /* the process's loop, for DNS look-ups */
   mc_dns_t *dns;
   mc_txt_result_t txt;
 } verify_state;
@@ -39,7 +40,6 @@ static int verify_state_gc(lua_State *L) {
   mc_dkim_verify_end(&st->v);
   mc_dkim_key_free(st->key);
   mc_dns_free(st->dns);   /* nothing is pending: every look-up is waited for */
-  if (st->base) event_base_free(st->base);
   mc_txt_result_free(&st->txt);
   memset(st, 0, sizeof *st);
   return 0;
@@ -86,7 +86,7 @@ static void on_txt(mc_txt_result_t *r, void *arg) {
 static const mc_dkim_key_t *key_from_dns(verify_state *st, size_t i, const char *name,
                                          const verify_opts *o) {
   mc_error_t e;
-  if (st->base == NULL && (st->base = event_base_new()) == NULL) {
+  if (st->base == NULL && (st->base = mc_loop()) == NULL) {
     mc_dkim_verify_set(&st->v, i, MC_DKIM_TEMPERROR, "cannot make an event loop");
     return NULL;
   }

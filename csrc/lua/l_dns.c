@@ -1,10 +1,12 @@
-/* mailcast.core.mx: an MX look-up, run on its own loop until it answers. */
+/* mailcast.core.mx: an MX look-up that drives the process's loop until it
+ * answers (the sessions open on the loop go on meanwhile). */
 #include <string.h>
 
 #include <event2/event.h>
 
 #include "binding.h"
 #include "core/dns.h"
+#include "core/loop.h"
 
 typedef struct {
   mc_mx_result_t r;
@@ -69,20 +71,16 @@ static int l_mx(lua_State *L) {
     lua_pop(L, 3);   /* the table keeps server alive */
   }
   if (timeout <= 0) return luaL_argerror(L, 2, "timeout must be positive");
-  struct event_base *base = event_base_new();
+  struct event_base *base = mc_loop();
   if (base == NULL) return luaL_error(L, "cannot make an event loop");
   mc_error_t e;
   mc_dns_t *dns = mc_dns_new(base, server, timeout, (int)tries, &e);
-  if (dns == NULL) {
-    event_base_free(base);
-    return mc_l_fail(L, &e);
-  }
+  if (dns == NULL) return mc_l_fail(L, &e);
   mx_wait w;
   memset(&w, 0, sizeof w);
   mc_dns_mx(dns, domain, on_mx, &w);
   while (!w.done && event_base_loop(base, EVLOOP_ONCE) == 0) {}
   mc_dns_free(dns);   /* runs a pending callback, if the loop gave up */
-  event_base_free(base);
   push_result(L, &w.r);   /* only raises on memory; then w.r leaks once */
   mc_mx_result_free(&w.r);
   return 1;

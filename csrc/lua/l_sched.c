@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "binding.h"
+#include "core/loop.h"
 #include "core/sched.h"
 
 #define MC_SCHED_CLASS "mailcast.Scheduler"
@@ -79,7 +80,6 @@ static int sched_close(lua_State *L) {
   free(box->pools);
   box->pools = NULL;
   box->npools = box->cap = 0;
-  if (box->base) event_base_free(box->base);
   box->base = NULL;
   return 0;
 }
@@ -101,7 +101,7 @@ static int l_scheduler(lua_State *L) {
   lua_setiuservalue(L, -2, UV_KEEP);
   lua_newtable(L);
   lua_setiuservalue(L, -2, UV_JOBS);
-  box->base = event_base_new();
+  box->base = mc_loop();
   if (box->base == NULL) return luaL_error(L, "cannot make an event loop");
   box->sched = mc_sched_new(box->base);
   if (box->sched == NULL) return luaL_error(L, "not enough memory");

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "binding.h"
+#include "core/loop.h"
 #include "core/http_server.h"
 #include "core/store.h"
 #include "core/token.h"
@@ -35,7 +36,6 @@ static int serve_state_gc(lua_State *L) {
   mc_http_free(st->http);
   mc_webhook_free(st->webhook);   /* before the loop it uses */
   mc_l_signals_free(st->sigs);
-  if (st->base) event_base_free(st->base);
   mc_token_key_free(st->key);
   mc_store_close(st->store);
   memset(st, 0, sizeof *st);
@@ -128,7 +128,7 @@ static int l_serve(lua_State *L) {
   if (st->store == NULL) return mc_l_fail(L, &e);
   st->key = mc_token_key_new(secret, secret_len, &e);
   if (st->key == NULL) return mc_l_fail(L, &e);
-  st->base = event_base_new();
+  st->base = mc_loop();
   if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
   o.store = st->store;
   o.key = st->key;

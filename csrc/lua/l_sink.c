@@ -7,6 +7,7 @@
 #include <event2/event.h>
 
 #include "binding.h"
+#include "core/loop.h"
 #include "core/smtp_server.h"
 
 typedef struct {
@@ -102,7 +103,6 @@ static int sink_state_gc(lua_State *L) {
   sink_state *st = lua_touserdata(L, 1);
   mc_sink_free(st->sink);
   mc_l_signals_free(st->sigs);
-  if (st->base) event_base_free(st->base);
   free(st->rules);   /* the strings belong to the Lua table */
   memset(st, 0, sizeof *st);
   return 0;
@@ -166,7 +166,7 @@ static int l_sink(lua_State *L) {
 
   char host[64];
   int port = mc_l_listen(L, listen, host, sizeof host);
-  st->base = event_base_new();
+  st->base = mc_loop();
   if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
   run.base = st->base;
   mc_error_t e;

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 
 #include "binding.h"
+#include "core/loop.h"
 #include "core/smtp_pool.h"
 
 #define MC_ROUTE_CLASS "mailcast.Route"
@@ -220,7 +221,6 @@ static int session_close(lua_State *L) {
   session_box *box = luaL_checkudata(L, 1, MC_SESSION_CLASS);
   mc_session_free(box->session);
   box->session = NULL;
-  if (box->base) event_base_free(box->base);
   box->base = NULL;
   return 0;
 }
@@ -234,7 +234,7 @@ static int l_session(lua_State *L) {
   luaL_setmetatable(L, MC_SESSION_CLASS);
   lua_pushvalue(L, 1);
   lua_setiuservalue(L, -2, 1);   /* the session keeps its route alive */
-  box->base = event_base_new();
+  box->base = mc_loop();
   if (box->base == NULL) return luaL_error(L, "cannot make an event loop");
   box->session = mc_session_new(box->base, route);
   if (box->session == NULL) return luaL_error(L, "not enough memory");
@@ -372,7 +372,6 @@ static int send_state_gc(lua_State *L) {
   }
   free(st->jobs);
   free(st->rcpts);
-  if (st->base) event_base_free(st->base);
   memset(st, 0, sizeof *st);
   return 0;
 }
@@ -401,7 +400,7 @@ static int l_send(lua_State *L) {
     mc_l_readjob(L, lua_gettop(L), &st->jobs[i], &st->rcpts[i]);
     lua_pop(L, 1);   /* jobs (argument 2) keeps every table alive */
   }
-  st->base = event_base_new();
+  st->base = mc_loop();
   if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
   mc_pool_state_t ps;
   mc_error_t e;
