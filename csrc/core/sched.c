@@ -18,6 +18,8 @@ struct mc_sched {
   size_t submitted;      /* not yet taken */
   struct event *timer;   /* the end of one run() */
   int timed_out;
+  size_t held;           /* look-ups out (mc_sched_hold) */
+  int released;          /* one came back during this run() */
 };
 
 
@@ -82,16 +84,27 @@ int mc_sched_run(mc_sched_t *s, double timeout) {
   if (s->timer == NULL) s->timer = evtimer_new(s->base, on_timer, s);
   if (s->timer == NULL) return -1;
   s->timed_out = 0;
+  s->released = 0;
   struct timeval tv = mc_timeval(timeout);
   evtimer_add(s->timer, &tv);
   /* With nothing submitted the loop still turns while sessions are open:
    * their idle timers fire and servers that close them are noticed. */
-  while (s->ndone == 0 && (s->submitted > 0 || mc_sched_active(s) > 0) && !s->timed_out &&
+  while (s->ndone == 0 && !s->released &&
+         (s->submitted > 0 || s->held > 0 || mc_sched_active(s) > 0) && !s->timed_out &&
          !any_failed(s)) {
     if (event_base_loop(s->base, EVLOOP_ONCE) != 0) break;
   }
   evtimer_del(s->timer);
   return any_failed(s) ? -1 : 0;
+}
+
+
+void mc_sched_hold(mc_sched_t *s) { s->held++; }
+
+
+void mc_sched_release(mc_sched_t *s) {
+  if (s->held > 0) s->held--;
+  s->released = 1;
 }
 
 

@@ -24,6 +24,12 @@ int mc_sched_submit(mc_sched_t *s, mc_pool_t *pool, mc_job_t *job);
  * of memory) lost a job. */
 int mc_sched_run(mc_sched_t *s, double timeout);
 
+/* Work outside the destinations that the caller waits for too (an MX
+ * look-up): run() keeps turning the loop while any is held, and returns
+ * once one is released, as it does when a job has its outcome. */
+void mc_sched_hold(mc_sched_t *s);
+void mc_sched_release(mc_sched_t *s);
+
 /* The next job that has its outcome, or NULL. */
 mc_job_t *mc_sched_take(mc_sched_t *s);
 

@@ -18,6 +18,7 @@
 #include "binding.h"
 #include "core/loop.h"
 #include "core/sched.h"
+#include "l_lookups.h"
 
 #define MC_SCHED_CLASS "mailcast.Scheduler"
 
@@ -43,6 +44,7 @@ typedef struct {
   sjob_t *jobs;
   droute_t *routes;
   lua_Integer next_tag;
+  mc_l_lookups_t *lookups;      /* made by the first look-up */
 } sched_box;
 
 
@@ -64,6 +66,8 @@ static void free_job(sjob_t *j) {
 
 static int sched_close(lua_State *L) {
   sched_box *box = luaL_checkudata(L, 1, MC_SCHED_CLASS);
+  mc_l_lookups_free(box->lookups);   /* its cancelled look-ups tell the scheduler */
+  box->lookups = NULL;
   mc_sched_free(box->sched);   /* first: sessions point at jobs and routes */
   box->sched = NULL;
   while (box->jobs) {
@@ -275,12 +279,52 @@ static int sched_drain(lua_State *L) {
 }
 
 
+/* A look-up of kind on the scheduler's loop: its id, or fail, message. */
+static int start_lookup(lua_State *L, mc_lookup_kind_t kind) {
+  sched_box *box = check_sched(L);
+  const char *name = luaL_checkstring(L, 2);
+  mc_l_dnsopts_t o;
+  mc_l_dnsopts(L, 3, &o);
+  if (box->lookups == NULL && (box->lookups = mc_l_lookups_new(box->base, box->sched)) == NULL)
+    return luaL_error(L, "not enough memory");
+  mc_error_t e;
+  long long id = mc_l_lookups_start(box->lookups, kind, name, &o, &e);
+  if (id == 0) return mc_l_fail(L, &e);
+  lua_pushinteger(L, id);
+  return 1;
+}
+
+
+/* s:mx(domain [, {server=, timeout=, tries=}]) -> id | fail, message: the
+ * answer comes from s:lookups(), and ends the s:run() it comes during. */
+static int sched_mx(lua_State *L) { return start_lookup(L, MC_LOOKUP_MX); }
+
+
+/* s:txt(name [, {server=, timeout=, tries=}]) -> id | fail, message */
+static int sched_txt(lua_State *L) { return start_lookup(L, MC_LOOKUP_TXT); }
+
+
+/* s:lookups() -> {{id=, name=, result=}...}: the look-ups answered since
+ * the last call (result as core.mx gives it, or {status=, records=} for
+ * TXT). */
+static int sched_lookups(lua_State *L) {
+  sched_box *box = check_sched(L);
+  if (box->lookups == NULL) {
+    lua_newtable(L);
+    return 1;
+  }
+  mc_l_lookups_take(L, box->lookups);
+  return 1;
+}
+
+
 static const luaL_Reg sched_meta[] = {
   {"__gc", sched_close}, {"__close", sched_close}, {NULL, NULL},
 };
 static const luaL_Reg sched_methods[] = {
   {"destination", sched_destination}, {"submit", sched_submit}, {"run", sched_run},
   {"pending", sched_pending}, {"state", sched_state}, {"drain", sched_drain},
+  {"mx", sched_mx}, {"txt", sched_txt}, {"lookups", sched_lookups},
   {"close", sched_close}, {NULL, NULL},
 };
 

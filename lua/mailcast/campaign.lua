@@ -529,6 +529,17 @@ function Campaign:show(run, final)
   end
 end
 
+-- Says once each why a route was paused (its recipients deferred): the
+-- user has something to mend before the next run.
+function Campaign:report_problems(run)
+  for name, message in pairs(run.dispatch:problems()) do
+    if run.problems[name] ~= message then
+      run.problems[name] = message
+      self:warn(message)
+    end
+  end
+end
+
 -- Seconds until the soonest deferred recipient is due (nil: none is).
 function Campaign:next_retry(run)
   local row = run.store:report("next_due", run.id)[1]
@@ -586,6 +597,7 @@ function Campaign:send(store, id, log_to, opts, workers, loader)
   if not ok then store:close() if log then log:close() end return nil, "campaign: " .. tostring(d) end
   local run = {
     store = store, id = id, dispatch = d, log = log, since = core.time(), writes = {}, claimed = 0,
+    problems = {},
     -- The campaign's stored links, those of an earlier run (or another
     -- worker) included: each message's are compared with them.
     links = self.bulk.track and assert(store:links(id)) or nil,
@@ -626,6 +638,7 @@ function Campaign:send(store, id, log_to, opts, workers, loader)
         -- a tenth of a second.
         self:record(run, d:run(0.1, math.max(1, d:held() // 4)))
       end
+      self:report_problems(run)
       self:show(run)
     end
     if paused then
@@ -648,8 +661,10 @@ function Campaign:send(store, id, log_to, opts, workers, loader)
     if log then log:close() end
     return nil, tostring(run_err)
   end
+  self:report_problems(run)
   local counts = store:counts(id)
   counts.paused = paused or nil
+  counts.route_problems = next(run.problems) and run.problems or nil
   counts.list_read = M.list_read(store, id)
   local retry = self:next_retry(run)
   counts.next_retry = retry and math.ceil(retry)

@@ -90,6 +90,7 @@ function M.new(routes, opts)
   local self = setmetatable({
     sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {},
     owners = {}, dest_of = {}, ready = {}, ready_dests = {}, settled = {}, queued = 0, use_window = opts.window ~= false,
+    waiting = {}, lookup_of = {}, parked = 0, paused_routes = {},
   }, Dispatch)
   for name, spec in pairs(routes) do
     if type(spec) ~= "table" then error(string.format("route '%s' must be a table", name), 0) end
@@ -104,6 +105,7 @@ function M.new(routes, opts)
       domains = spec.domains or {},
       resolver = { server = spec.dns_server, timeout = spec.dns_timeout, tries = spec.dns_tries },
       mx_ttl = spec.mx_ttl or 300, dest = nil, by_set = {},
+      looking = 0, probing = 0, doubted = {}, sane = false,
     }
   end
   return self
@@ -121,16 +123,126 @@ function Dispatch:destination(r, key, limits, targets, label)
   return d
 end
 
--- The domain's MX hosts, looked up once per mx_ttl seconds.
-function Dispatch:mx(r, domain)
-  local now = os.time()
-  local hit = self.mx_cache[domain]
-  if hit and hit.expires > now then return hit.result end
-  local result, err = core.mx(domain, r.resolver)
-  if not result then error("dns: " .. tostring(err), 0) end
-  -- A temporary failure is not kept: the next recipient asks again.
-  if result.status ~= "temporary" then self.mx_cache[domain] = { result = result, expires = now + r.mx_ttl } end
-  return result
+-- MX look-ups run on the scheduler's loop while the sessions go on: the
+-- jobs of a domain wait ("parked") until its answer comes, and the first
+-- job of a domain starts its look-up. An answer is kept mx_ttl seconds
+-- (a temporary failure is not: the next job asks again).
+function Dispatch:cached_mx(r, domain)
+  local hit = self.mx_cache[r.name .. "\0" .. domain]
+  if hit and hit.expires > os.time() then return hit.result end
+end
+
+function Dispatch:park(r, domain, job, owner)
+  local key = r.name .. "\0" .. domain
+  local w = self.waiting[key]
+  if not w then
+    w = { route = r, domain = domain, key = key, jobs = {}, owners = {} }
+    self:look_up(r, "mx", domain, w)
+    self.waiting[key] = w
+  end
+  w.jobs[#w.jobs + 1], w.owners[#w.owners + 1] = job, owner
+  self.parked = self.parked + 1
+end
+
+-- Starts a look-up on the route's resolver; what comes back goes to for.
+function Dispatch:look_up(r, kind, name, for_)
+  local id, err = self.sched[kind](self.sched, name, r.resolver)
+  if not id then error("dns: " .. tostring(err), 0) end
+  self.lookup_of[id] = for_
+  r.looking = r.looking + 1
+end
+
+-- A resolver that says a name does not exist is believed once it has
+-- shown it knows names: another domain of the route resolved, or the
+-- root zone or the name's parent zone answers. One that says NXDOMAIN for
+-- everything (a captive portal, a sandbox, a broken forwarder) would fail
+-- and suppress a whole list: its answers are doubted instead, and when
+-- the probes fail too the route is paused with its recipients deferred.
+local BELIEVED = { ok = true, null_mx = true }
+local DOUBTED = { no_domain = true, no_address = true }
+local PROBE_AGAIN = 60   -- seconds before a route paused this way probes again
+
+function Dispatch:probe(r, domain)
+  if r.probing > 0 or (r.probed_at and os.time() - r.probed_at < PROBE_AGAIN) then return end
+  r.probed_at = os.time()
+  local parent = domain:match("^[^.]+%.(.+)$")
+  for _, name in ipairs { ".", parent } do
+    r.probing = r.probing + 1
+    self:look_up(r, "txt", name, { probe = true, route = r })
+  end
+end
+
+-- The look-ups answered since the last call, their waiting jobs placed.
+function Dispatch:resolved()
+  local answers = self.sched:lookups()
+  for _, l in ipairs(answers) do
+    local w = self.lookup_of[l.id]
+    self.lookup_of[l.id] = nil
+    local r = w.route
+    r.looking = r.looking - 1
+    if w.probe then
+      r.probing = r.probing - 1
+      -- NOERROR (with records or without) shows a resolver that answers
+      if l.result.status == "ok" then r.sane = true end
+    else
+      self.waiting[w.key] = nil
+      if BELIEVED[l.result.status] then r.sane = true end
+      if DOUBTED[l.result.status] and not r.sane then
+        w.result = l.result
+        r.doubted[#r.doubted + 1] = w
+        self:probe(r, w.domain)
+      else
+        self:release(w, l.result)
+      end
+    end
+  end
+  for _, r in pairs(self.routes) do
+    if #r.doubted > 0 then self:weigh_doubts(r) end
+  end
+  return #answers
+end
+
+-- The doubted answers of route r: believed once the resolver has shown
+-- it knows names; otherwise, once nothing that could show it is out,
+-- their recipients are deferred and the route is said to be paused.
+function Dispatch:weigh_doubts(r)
+  if not r.sane and (r.looking > 0 or r.probing > 0) then return end
+  local doubted = r.doubted
+  r.doubted = {}
+  if r.sane then
+    r.paused = nil
+    for _, w in ipairs(doubted) do self:release(w, w.result) end
+    return
+  end
+  local names = {}
+  for i, w in ipairs(doubted) do if i <= 3 then names[#names + 1] = w.domain end end
+  r.paused = string.format("dns: the resolver%s answers that %s%s do%s not exist, and knows no other name"
+    .. " (not even the root zone): not believed; route '%s' paused, its recipients kept for a retry",
+    r.resolver.server and (" at " .. r.resolver.server) or "", table.concat(names, ", "),
+    #doubted > 3 and (" and " .. (#doubted - 3) .. " more") or "", #doubted == 1 and "es" or "", r.name)
+  self.paused_routes[r.name] = r.paused
+  for _, w in ipairs(doubted) do
+    self:release(w, { status = "temporary", error = r.paused })
+  end
+end
+
+-- Places the jobs that waited for a domain's answer.
+function Dispatch:release(w, result)
+  local r = w.route
+  if result.status ~= "temporary" then
+    self.mx_cache[w.key] = { result = result, expires = os.time() + r.mx_ttl }
+  end
+  for i, job in ipairs(w.jobs) do
+    self.parked = self.parked - 1
+    local d = self:place(r, w.domain, result, job, w.owners[i])
+    if d then self:enqueue(d, job, w.owners[i]) end
+  end
+end
+
+--- d:problems() -> {route name = message}: routes paused for a reason the
+-- user must see (a resolver that cannot be believed).
+function Dispatch:problems()
+  return self.paused_routes
 end
 
 -- An outcome without a transaction (a failed MX look-up).
@@ -144,14 +256,25 @@ function Dispatch:settle_now(owner, route, status, code, enhanced, text, rcpts)
 end
 
 -- The destination for a job of route r (all of whose recipients are in
--- one domain for an mx route), or nil when its MX look-up settled it.
+-- one domain for an mx route), or nil when it waits for its domain's MX
+-- look-up or was settled without one.
 function Dispatch:pick(r, job, owner)
   if not r.mx then
     if not r.dest then r.dest = self:destination(r, r.name, r.limits, nil, r.spec.host) end
     return r.dest
   end
   local domain = M.domain_of(job.to[1])
-  local mx = self:mx(r, domain)
+  local mx = self:cached_mx(r, domain)
+  if not mx then
+    self:park(r, domain, job, owner)
+    return nil
+  end
+  return self:place(r, domain, mx, job, owner)
+end
+
+-- The destination of domain's MX host set, or nil when the answer
+-- settled the job (a failure, or a route paused).
+function Dispatch:place(r, domain, mx, job, owner)
   if mx.status ~= "ok" then
     local o = DNS_OUTCOME[mx.status]
     self:settle_now(owner, r.name, o[1], o[2], o[3], mx.error or mx.status, job.to)
@@ -183,12 +306,15 @@ function Dispatch:submit(name, job, owner)
   local r = self.routes[name]
   if not r then return nil, string.format("no route named '%s'", tostring(name)) end
   local d = self:pick(r, job, owner)
-  if not d then return true end
+  if d then self:enqueue(d, job, owner) end
+  return true
+end
+
+function Dispatch:enqueue(d, job, owner)
   self.queued = self.queued + 1
   local n = d.tail + 1
   d.backlog[n], d.backlog_owners[n], d.tail = job, owner, n
   self:feed(d)
-  return true
 end
 
 -- Moves backlog jobs onto the destination while its window has room.
@@ -212,7 +338,7 @@ end
 
 --- d:held() -> jobs submitted whose outcome has not been returned
 function Dispatch:held()
-  return self.queued + #self.ready
+  return self.queued + self.parked + #self.ready
 end
 
 --- d:run(timeout [, want]) -> {{owner=, route=, destination=, result=}...}
@@ -230,17 +356,34 @@ function Dispatch:run(timeout, want)
   -- once acknowledged at the next call. (Waiting for more spun the loop
   -- until the timeout with nothing to wait for: a window of 10, the
   -- default, against a want of hundreds.) What poll() took counts.
+  -- Jobs parked for a look-up count too: their answer may settle them
+  -- or give them a destination.
   local sched = self.sched
-  want = math.min(want or 1, #out + sched:pending())
+  want = math.min(want or 1, #out + sched:pending() + self.parked)
   if #out < want then
     local deadline = core.now() + timeout
     repeat
-      self:collect(sched:run(math.max(0, timeout)), out, dests)
-    until #out >= want or core.now() >= deadline or sched:pending() == 0
+      -- (answers that came while the loop turned for someone else first)
+      if self:resolved() > 0 then
+        self:take_ready(out, dests)
+        want = math.min(want, #out + sched:pending() + self.parked)
+        if #out >= want then break end
+      end
+      self:collect(sched:run(math.max(0, deadline - core.now())), out, dests)
+    until #out >= want or core.now() >= deadline or (sched:pending() == 0 and self.parked == 0)
+    if self:resolved() > 0 then self:take_ready(out, dests) end
   end
   -- Acknowledged at the next call, once the caller has recorded them.
   self.settled = dests
   return out
+end
+
+-- Outcomes settled without a transaction since run() began (a look-up
+-- that failed) into out.
+function Dispatch:take_ready(out, dests)
+  for _, o in ipairs(self.ready) do out[#out + 1] = o end
+  for _, d in ipairs(self.ready_dests) do dests[#dests + 1] = d end
+  self.ready, self.ready_dests = {}, {}
 end
 
 -- Outcomes from the scheduler into out, as run() returns them, and
@@ -263,7 +406,10 @@ end
 -- destination's window until the caller has recorded it.
 function Dispatch:poll()
   local sched = self.sched
-  if sched:pending() > 0 then self:collect(sched:run(0), self.ready, self.ready_dests) end
+  if sched:pending() > 0 or self.parked > 0 then
+    self:collect(sched:run(0), self.ready, self.ready_dests)
+    if self.parked > 0 then self:resolved() end
+  end
 end
 
 --- d:idle(seconds): waits with nothing to send, while the open sessions

@@ -80,7 +80,8 @@ function M.options(args)
 end
 
 --- run_campaign(campaign, args) -> exit code: 0 when the run ended,
--- 130 when Ctrl-C paused it, 1 on an error (or problems in a dry run).
+-- 130 when Ctrl-C paused it, 1 on an error (or problems in a dry run),
+-- 4 when a route was paused (a resolver that cannot be believed).
 function M.run_campaign(campaign, args)
   local opts, why = M.options(args)
   if not opts then
@@ -112,6 +113,10 @@ function M.run_campaign(campaign, args)
       io.write(string.format("%d deferred: the next retry is due in %d s; run again then (or use --wait)\n",
         counts.deferred, math.ceil(counts.next_retry)))
     end
+  end
+  if counts.route_problems then
+    for _, message in pairs(counts.route_problems) do stderr("%s", message) end
+    return counts.paused and 130 or 4
   end
   return counts.paused and 130 or 0
 end

@@ -341,6 +341,29 @@ function servers.fault(scenario, opts)
 end
 
 
+--- Starts spec/support/fault_dns.lua (see its header): opts.mode
+-- ("zone" or "nxdomain"), opts.mx, opts.a, opts.delay, opts.lifetime.
+-- Returns the server: port, server ("127.0.0.1:PORT" for a route's
+-- dns_server), log() (its lines: "TIME query NAME TYPE ..." and
+-- "TIME answer NAME"), stop().
+function servers.fault_dns(opts)
+  opts = opts or {}
+  local dir = tmpdir("dns")
+  local lifetime = opts.lifetime or servers.LIFETIME
+  local sopts = {}
+  for k, v in pairs(opts) do if k ~= "lifetime" then sopts[k] = v end end
+  write_file(dir .. "/opts.lua", serialize(sopts))
+  local srv = launch(Fault, dir, {
+    servers.LUA, HERE .. "/fault_dns.lua", "--opts", dir .. "/opts.lua", "--log", dir .. "/log",
+    "--port-file", dir .. "/port", "--lifetime", tostring(lifetime),
+  }, lifetime + 3)
+  await_port(srv, port_file(dir))
+  srv.server = servers.HOST .. ":" .. srv.port
+  srv.log = function() return read_file(dir .. "/log") or "" end
+  return srv
+end
+
+
 local function unescape(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
@@ -515,7 +538,11 @@ function Sink:keep()
   local list = {}
   for _, f in ipairs(files) do
     local raw = read_file(f.path)
-    if raw then list[#list + 1] = parse_dump(raw, f.path) end
+    if raw then
+      local m = parse_dump(raw, f.path)
+      m.time = f.t   -- when its file was last written (seconds since the epoch)
+      list[#list + 1] = m
+    end
   end
   return list
 end
@@ -526,7 +553,8 @@ end
 -- clocks are coarse (a few ms): messages finished that close together
 -- come in no particular order, so find a message by its envelope or
 -- content rather than by position. Each one is {mail_from=, rcpt_tos={},
--- mail_args=, rcpt_args={}, helo=, client_addr=, proto=, data=, raw=, file=}.
+-- mail_args=, rcpt_args={}, helo=, client_addr=, proto=, data=, raw=, file=,
+-- time= (when its file was last written, seconds since the epoch)}.
 -- data is the message as smtp-sink wrote it: dot-stuffing removed and
 -- lines ending in "\n" (CRLF becomes LF); raw is the whole file with
 -- smtp-sink's own X-* and Received: header lines.

@@ -1,0 +1,97 @@
+-- MX look-ups on the engine's loop, against resolvers that misbehave:
+-- one that holds back a domain's answer (the other domains' sessions go
+-- on meanwhile) and one that says NXDOMAIN for every name (nobody is
+-- failed or suppressed for it). A real NXDOMAIN, from dnsmasq among
+-- names that resolve, still fails its recipients.
+local mailcast = require "mailcast"
+local dns = require "support.dns"
+local servers = require "support.servers"
+local mime = require "support.mime"
+local campaign_run = require "support.campaign_run"
+
+local function message(to, n)
+  return { message = { from = "news@example.com", to = to, subject = "s" .. n, text = "t" .. n } }
+end
+
+describe("MX look-ups on the engine's loop", function()
+  local sink
+  before_each(function() sink = servers.sink() end)
+  after_each(function() sink:stop() end)
+
+  local function route(resolver)
+    return { mx = true, port = sink.port, tls = "none", dns_server = resolver.server, helo = "client.test",
+             timeouts = { connect = 5, greeting = 5 } }
+  end
+
+  it("keeps sending to the other domains while one domain's answer is held back 3 s", function()
+    local resolver = servers.fault_dns{
+      mx = { ["slow.test"] = { { 10, "mx.slow.test" } }, ["fast.test"] = { { 10, "mx.fast.test" } } },
+      a = { ["mx.slow.test"] = "127.0.0.1", ["mx.fast.test"] = "127.0.0.1" },
+      delay = { ["slow.test"] = 3 },
+    }
+    finally(function() resolver:stop() end)
+    -- The slow domain first: its look-up starts before any other work.
+    local list = { message("s@slow.test", 0) }
+    for i = 1, 50 do list[#list + 1] = message("f" .. i .. "@fast.test", i) end
+    local results = assert(mailcast.send(route(resolver), list, { connections = 2 }))
+    for i, r in ipairs(results) do assert.equal("sent", r.status, "message " .. i) end
+    local answered = tonumber(resolver.log():match("([%d.]+) answer slow%.test"))
+    assert.truthy(answered, "the resolver never answered for slow.test")
+    -- File times lag the clock by a tick (a few ms): the margins below
+    -- are far wider than that and far narrower than the 3 s held back.
+    local before, slow_at = 0, nil
+    for _, m in ipairs(sink:messages()) do
+      if m.rcpt_tos[1] == "s@slow.test" then slow_at = m.time
+      elseif m.time < answered - 1 then before = before + 1 end
+    end
+    -- every message of the other domain went out while the look-up waited
+    assert.equal(50, before)
+    assert.truthy(slow_at and slow_at > answered - 0.1, string.format("slow message at %s, answer at %s",
+      tostring(slow_at), answered))
+  end)
+
+  it("defers, never fails, the recipients of a resolver that says NXDOMAIN for every name", function()
+    local liar = servers.fault_dns{ mode = "nxdomain" }
+    finally(function() liar:stop() end)
+    local results = assert(mailcast.send(route(liar), { message("a@gmail.com", 1), message("b@example.org", 2) }))
+    for _, r in ipairs(results) do
+      assert.equal("deferred", r.status)
+      assert.matches("not believed", r.recipients[1].text)
+    end
+  end)
+
+  it("fails the recipients of a domain that does not exist when the resolver knows the others", function()
+    local resolver = dns.start{ mx = { { "a.test", "mx.a.test", 10 } }, hosts = { { "mx.a.test", "127.0.0.1" } } }
+    finally(function() resolver:stop() end)
+    local results = assert(mailcast.send(route(resolver), { message("y@nope.test", 1), message("u@a.test", 2) }))
+    assert.same({ "failed", 550, "5.1.2" },
+      { results[1].status, results[1].recipients[1].code, results[1].recipients[1].enhanced })
+    assert.equal("sent", results[2].status)
+  end)
+
+  it("fails a nonexistent domain alone when the resolver answers for its parent zone", function()
+    local resolver = dns.start{ mx = { { "a.test", "mx.a.test", 10 } }, hosts = { { "mx.a.test", "127.0.0.1" } } }
+    finally(function() resolver:stop() end)
+    local results = assert(mailcast.send(route(resolver), { message("y@nope.test", 1) }))
+    assert.equal("failed", results[1].status)
+  end)
+end)
+
+describe("mailcast run behind a resolver that says NXDOMAIN for every name", function()
+  it("fails and suppresses nobody, says why, and exits non-zero", function()
+    local dir = mime.tmpdir()
+    local liar = servers.fault_dns{ mode = "nxdomain" }
+    finally(function() liar:stop() mime.rmdir(dir) end)
+    local list = { "a@gmail.com", "b@outlook.com", "c@example.org", "d@yahoo.com" }
+    campaign_run.write_campaign(dir, "liar", list, string.format(
+      'route = { mx = true, port = 25, tls = "none", dns_server = %q },', liar.server))
+    local out, code = campaign_run.run_campaign(dir, "--quiet --json")
+    assert.equal(4, code, out)
+    assert.matches("not believed; route 'default' paused", out)
+    local summary = campaign_run.decode(out:match("({[^\n]*\"campaign\"[^\n]*})"))
+    assert.same({ 0, 0, 0, 4 }, { summary.delivered, summary.failed, summary.suppressed, summary.deferred })
+    local status = campaign_run.runner(dir, "suppress list", "--store liar.mailcast.db")
+    local listed = require("helper").sh(status)
+    for _, a in ipairs(list) do assert.is_nil(listed:find(a, 1, true)) end
+  end)
+end)
