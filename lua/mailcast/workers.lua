@@ -51,8 +51,12 @@ local function check_shares(campaign, n)
   return true
 end
 
+-- A worker's exit code when one of its routes was paused (the reason
+-- went to stderr as it happened).
+local PAUSED_ROUTE = 4
+
 -- A worker's whole life: its shard sent, then its exit code (0 done, 130
--- paused, 1 failed, with why on stderr).
+-- paused, 4 a route paused, 1 failed, with why on stderr).
 local function work(campaign, run, opts, index, n, split_by_domain)
   local ok, code = pcall(function()
     local store = assert(mailcast.store(run.path))
@@ -61,7 +65,12 @@ local function work(campaign, run, opts, index, n, split_by_domain)
     local counts, err = campaign:send(store, run.id, run.log,
       { wait = opts.wait, progress = "quiet", quiet = opts.quiet, loading = run.loading }, n)
     if not counts then error(err, 0) end
-    return counts.paused and 130 or 0
+    if counts.route_problems and opts.quiet then   -- (said as it happened otherwise)
+      for _, message in pairs(counts.route_problems) do
+        io.stderr:write(string.format("mailcast: %s: worker %d: %s\n", campaign.name, index + 1, message))
+      end
+    end
+    return counts.paused and 130 or counts.route_problems and PAUSED_ROUTE or 0
   end)
   if ok then return code end
   io.stderr:write(string.format("mailcast: %s: worker %d: %s\n", campaign.name, index + 1, tostring(code)))
@@ -159,8 +168,11 @@ function M.run(campaign, run, opts)
   local counts = store:counts(run.id)
   counts.list_read = campaign_mod.list_read(store, run.id)
   local failed = 0
-  for _, code in ipairs(codes) do
+  for i, code in ipairs(codes) do
     if code == 130 then counts.paused = true
+    elseif code == PAUSED_ROUTE then
+      counts.route_problems = counts.route_problems or {}
+      counts.route_problems[i] = string.format("worker %d: a route was paused (its reason is above)", i)
     elseif code ~= 0 then failed = failed + 1 end
   end
   local due = store:report("next_due", run.id)[1]

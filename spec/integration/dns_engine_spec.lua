@@ -95,3 +95,20 @@ describe("mailcast run behind a resolver that says NXDOMAIN for every name", fun
     for _, a in ipairs(list) do assert.is_nil(listed:find(a, 1, true)) end
   end)
 end)
+
+describe("mailcast run --workers 2 behind a resolver that says NXDOMAIN for every name", function()
+  it("fails nobody and exits non-zero", function()
+    local dir = mime.tmpdir()
+    local liar = servers.fault_dns{ mode = "nxdomain" }
+    finally(function() liar:stop() mime.rmdir(dir) end)
+    local list = { "a@gmail.com", "b@outlook.com", "c@example.org", "d@yahoo.com", "e@example.net" }
+    campaign_run.write_campaign(dir, "liar", list, string.format(
+      'route = { mx = true, port = 25, tls = "none", dns_server = %q },', liar.server))
+    local out, code = campaign_run.run_campaign(dir, "--quiet --json --workers 2")
+    assert.equal(4, code, out)
+    assert.matches("not believed", out)
+    local lines = campaign_run.json_lines(out:gsub("[^\n]*mailcast:[^\n]*\n", ""))
+    local summary = lines[#lines]
+    assert.same({ 0, 0, 0, 5 }, { summary.delivered, summary.failed, summary.suppressed, summary.deferred })
+  end)
+end)
