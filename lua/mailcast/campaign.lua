@@ -12,6 +12,7 @@ local bounce = require "mailcast.bounce"
 local bounces = require "mailcast.bounces"
 local hooks = require "mailcast.hooks"
 local bulk = require "mailcast.bulk"
+local engine = require "mailcast.engine"
 
 local M = {}
 
@@ -106,6 +107,8 @@ function M.new(t)
   assert(type(t.name) == "string" and t.name ~= "", "campaign needs a name")
   assert(t.from, "campaign needs a from")
   assert(t.recipients, "campaign needs recipients")
+  assert(t.priority == nil or (type(t.priority) == "number" and t.priority > 0),
+    "campaign priority must be a number above 0")
   local routes, default_route = routes_of(t)
   local senders = assert(mailcast.addresses(type(t.from) == "table" and t.from.address or t.from))
   local headers = t.headers
@@ -123,6 +126,7 @@ function M.new(t)
     routes = routes, default_route = default_route,
     limits = dispatch.limits(DEFAULT_LIMITS, t.limits), retry = t.retry or {},
     webhooks = t.webhooks, max_in_flight = t.max_in_flight or 1000, log = t.log, hook_limit = t.hook_limit,
+    priority = t.priority or 1,
     suppress_hard = t.suppress_hard_bounces ~= false,
     classify_extra = (t.bounce_rules or t.classify) and { rules = t.bounce_rules, classify = t.classify } or nil,
     hooks = { personalize = t.personalize, route = type(t.route) == "function" and t.route or nil,
@@ -395,9 +399,13 @@ function Campaign:submit(run, r)
     local route = self:route_for(r.address, vars, msg)
     -- The claimed row is the job's owner: it comes back with the outcome,
     -- with the message to close then.
-    r.message = built
-    local ok, err = run.dispatch:submit(route, { from = from, to = { r.address }, message = built }, r)
-    if ok then return end
+    r.message, r.route, r.run = built, route, run
+    local ok, err = run.dispatch:submit(run.prefix .. route, { from = from, to = { r.address }, message = built },
+      r, run.share)
+    if ok then
+      run.held = run.held + 1
+      return
+    end
     r.message = nil
     if type(built) == "userdata" then built:close() end
     why = err
@@ -418,7 +426,7 @@ function Campaign:settle(run, o)
   r.message = nil
   reply = reply or { status = "failed", code = 0, text = o.result.error or "not sent" }
   if reply.status ~= "sent" then self:classify(reply) end
-  if run.log then run.log:transaction(self.name, r.address, o.route, o.result, reply, r.attempts + 1) end
+  if run.log then run.log:transaction(self.name, r.address, r.route, o.result, reply, r.attempts + 1) end
   local state = reply.status == "sent" and "delivered" or reply.status
   local ok, decision = call_hook(self, "on_reply", r.address, reply)
   if ok and decision ~= nil and state ~= "delivered" then
@@ -473,7 +481,7 @@ end
 -- afterwards in one commit: the store's write lock is not held while
 -- messages are built, which other workers of the run would wait for.
 function Campaign:refill(run)
-  local room = self.max_in_flight - run.dispatch:held()
+  local room = self.max_in_flight - run.held
   if room <= 0 then return true end
   local claimed = run.store:claim(run.id, math.min(room, 500), run.since)
   if #claimed == 0 then return false end
@@ -503,6 +511,7 @@ end
 -- for the writes.
 function Campaign:record(run, outcomes)
   if #outcomes == 0 then return end
+  run.held = run.held - #outcomes
   local settled = {}
   -- The loop turns here too, as in refill: recording a few hundred
   -- outcomes takes milliseconds the connections would otherwise wait.
@@ -583,83 +592,58 @@ function Campaign:run(opts)
   return self:send(store, id, log_to, opts, nil, loader)
 end
 
---- campaign:send(store, id, log_to, opts [, workers]) -> counts | nil, message
--- The sending part of a run, over what the store lets this process claim
--- (all of the campaign, or one worker's shard of it: then workers says
--- how many share the relays, and the store is closed when it returns).
-function Campaign:send(store, id, log_to, opts, workers, loader)
+--- campaign:open_run(store, id, log_to, opts [, loader]) -> run | nil, message
+-- What one campaign's sending keeps while the engine runs it (see
+-- mailcast.engine): its store, accounting log, progress display and the
+-- part of the dispatcher's work that is its own. The dispatcher is set
+-- by the engine (run.dispatch), and its routes are known there as
+-- run.prefix .. name.
+function Campaign:open_run(store, id, log_to, opts, loader)
   local log, err
   if log_to then
     log, err = accounting.open(log_to)
-    if not log then store:close() return nil, err end
+    if not log then return nil, err end
   end
-  local ok, d = pcall(dispatch.new, self.routes, { limits = self.limits, workers = workers })
-  if not ok then store:close() if log then log:close() end return nil, "campaign: " .. tostring(d) end
-  local run = {
-    store = store, id = id, dispatch = d, log = log, since = core.time(), writes = {}, claimed = 0,
-    problems = {},
+  return {
+    campaign = self, store = store, id = id, log = log, since = core.time(), writes = {}, claimed = 0,
+    problems = {}, loader = loader, held = 0, prefix = "", share = { weight = self.priority },
     -- The campaign's stored links, those of an earlier run (or another
     -- worker) included: each message's are compared with them.
     links = self.bulk.track and assert(store:links(id)) or nil,
     max_age = self.retry.max_age or 3 * 86400,
     progress = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = self.name },
   }
-  core.trap_interrupts(true)
-  local done, paused, hungry = false, false, false
-  local function poll() d:poll() end
-  local ok_run, run_err = pcall(function()
-    while not paused do
-      if core.interrupted() > 0 then paused = true break end
-      -- The next part of the list when few of the rows read are left to
-      -- claim, or nothing was due; the connections go on meanwhile.
-      if loader and not loader.done and (hungry or loader.read - run.claimed < 2 * self.max_in_flight) then
-        loader:step(LOAD_PART, poll, LOAD_TIME)
-        hungry = false
-      end
-      local more = not done and self:refill(run)
-      if not more then
-        if loader and not loader.done then hungry = true else done = true end
-      end
-      if done and d:held() == 0 and opts.loading and not run.loaded then
-        -- A worker that has caught up with the list as it is loaded. Once
-        -- the loading has ended it claims once more: the parent commits
-        -- the last rows before it says so, and they may have come after
-        -- the claim that found nothing.
-        if opts.loading() then d:idle(0.05) else run.loaded = true end
-        done = false
-      elseif done and d:held() == 0 then
-        local wait = opts.wait and self:next_retry(run)
-        if not wait then break end
-        self:show(run)
-        d:idle(math.min(wait, 1))
-        if wait <= 1 then done, run.since = false, core.time() end
-      else
-        -- Enough outcomes for a commit to be worth it, or what came in
-        -- a tenth of a second.
-        self:record(run, d:run(0.1, math.max(1, d:held() // 4)))
-      end
-      self:report_problems(run)
-      self:show(run)
-    end
-    if paused then
-      if not self.quiet and not workers then
-        io.stderr:write("\nmailcast: pausing: finishing the transactions in flight (Ctrl-C again to stop at once)\n")
-      end
-      d:drain(30)
-      self:record(run, d:run(0, math.huge))
-    else
-      d:drain(5)
-    end
-  end)
-  core.trap_interrupts(false)
+end
+
+--- campaign:advance(run): the campaign's share of one turn of the
+-- engine: the next part of its list when few of the rows read are left
+-- to claim (or nothing was due), and what is due claimed and submitted
+-- while the dispatcher holds fewer than max_in_flight of its jobs.
+-- run.done once nothing more is due.
+function Campaign:advance(run)
+  local loader = run.loader
+  if loader and not loader.done and (run.hungry or loader.read - run.claimed < 2 * self.max_in_flight) then
+    loader:step(LOAD_PART, run.poll, LOAD_TIME)
+    run.hungry = false
+  end
+  local more = not run.done and self:refill(run)
+  if not more then
+    if loader and not loader.done then run.hungry = true else run.done = true end
+  end
+end
+
+--- campaign:close_run(run, ok, err, paused) -> counts | nil, message:
+-- what was claimed and not sent put back, the final progress shown, the
+-- counts read and the store and log closed.
+function Campaign:close_run(run, ok, err, paused)
+  local store, id, log = run.store, run.id, run.log
   -- Claimed but never sent (paused, or a failure): pending again.
   store:recover(id)
-  if ok_run then self:show(run, true) end
-  d:close()
-  if not ok_run then
+  if ok then self:show(run, true) end
+  if not ok then
     store:close()
     if log then log:close() end
-    return nil, tostring(run_err)
+    return nil, tostring(err)
   end
   self:report_problems(run)
   local counts = store:counts(id)
@@ -671,6 +655,25 @@ function Campaign:send(store, id, log_to, opts, workers, loader)
   store:close()
   if log then log:close() end
   return counts
+end
+
+--- campaign:send(store, id, log_to, opts [, workers [, loader]]) -> counts | nil, message
+-- The sending part of a run, over what the store lets this process claim
+-- (all of the campaign, or one worker's shard of it: then workers says
+-- how many share the relays, and the store is closed when it returns).
+function Campaign:send(store, id, log_to, opts, workers, loader)
+  local run, err = self:open_run(store, id, log_to, opts, loader)
+  if not run then store:close() return nil, err end
+  local ok, d = pcall(dispatch.new, self.routes, { limits = self.limits, workers = workers })
+  if not ok then
+    store:close()
+    if run.log then run.log:close() end
+    return nil, "campaign: " .. tostring(d)
+  end
+  local ok_run, run_err, paused = engine.send({ run }, d, opts, workers ~= nil)
+  local counts, cerr = self:close_run(run, ok_run, run_err, paused)
+  d:close()
+  return counts, cerr
 end
 
 --- What a run would send, checked without sending: every recipient's

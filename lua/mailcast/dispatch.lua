@@ -88,37 +88,86 @@ end
 function M.new(routes, opts)
   opts = opts or {}
   local self = setmetatable({
-    sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {},
+    sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {}, shared = {},
     owners = {}, dest_of = {}, ready = {}, ready_dests = {}, settled = {}, queued = 0, use_window = opts.window ~= false,
     waiting = {}, lookup_of = {}, parked = 0, paused_routes = {},
   }, Dispatch)
+  if routes then self:add_routes(routes, opts) end
+  return self
+end
+
+-- What makes two routes the same way out: every field but the limits,
+-- in a fixed order (routes of several campaigns that name the same relay
+-- share its destination, and so its connections and rate).
+local function identity(spec)
+  local keys = {}
+  for k in pairs(spec) do if k ~= "limits" and k ~= "domains" then keys[#keys + 1] = tostring(k) end end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local v = spec[k]
+    if type(v) == "table" then
+      local sub = {}
+      for sk, sv in pairs(v) do sub[#sub + 1] = tostring(sk) .. "=" .. tostring(sv) end
+      table.sort(sub)
+      v = "{" .. table.concat(sub, ",") .. "}"
+    end
+    parts[#parts + 1] = k .. "=" .. tostring(v)
+  end
+  return table.concat(parts, ";")
+end
+
+-- The stricter of two limit tables where both limit a destination's load.
+local function stricter(a, b)
+  local out = {}
+  for k, v in pairs(a) do out[k] = v end
+  for _, k in ipairs { "connections", "rate", "connect_rate", "messages_per_connection" } do
+    if b[k] and (not out[k] or out[k] == 0 or (b[k] ~= 0 and b[k] < out[k])) then out[k] = b[k] end
+  end
+  return out
+end
+
+--- d:add_routes(routes, opts [, prefix]): more routes, as new() takes
+-- them, each known to submit() as prefix .. name (several campaigns on
+-- one dispatcher keep their route names apart this way). A route the
+-- same as one already added (see identity) shares its destinations,
+-- within the stricter of the two's limits.
+function Dispatch:add_routes(routes, opts, prefix)
+  opts = opts or {}
   for name, spec in pairs(routes) do
     if type(spec) ~= "table" then error(string.format("route '%s' must be a table", name), 0) end
     local fields = {}
     for k, v in pairs(spec) do if not ROUTE_ONLY[k] then fields[k] = v end end
     local route, err = core.route(fields)
     if not route then error(string.format("route '%s': %s", name, err), 0) end
-    self.routes[name] = {
-      name = name, route = route, mx = spec.mx and true or false, spec = spec,
-      limits = spec.mx and M.limits(opts.limits, spec.limits)
-        or M.divide(M.limits(opts.limits, spec.limits), opts.workers or 1, name),
-      domains = spec.domains or {},
-      resolver = { server = spec.dns_server, timeout = spec.dns_timeout, tries = spec.dns_tries },
-      mx_ttl = spec.mx_ttl or 300, dest = nil, by_set = {},
-      looking = 0, probing = 0, doubted = {}, sane = false,
-    }
+    local limits = spec.mx and M.limits(opts.limits, spec.limits)
+      or M.divide(M.limits(opts.limits, spec.limits), opts.workers or 1, name)
+    local same = identity(spec)
+    local first = self.shared[same]
+    if first then
+      first.limits = stricter(first.limits, limits)
+    else
+      first = {
+        name = name, route = route, mx = spec.mx and true or false, spec = spec, limits = limits,
+        domains = spec.domains or {},
+        resolver = { server = spec.dns_server, timeout = spec.dns_timeout, tries = spec.dns_tries },
+        mx_ttl = spec.mx_ttl or 300, dest = nil, by_set = {},
+        looking = 0, probing = 0, doubted = {}, sane = false,
+      }
+      self.shared[same] = first
+    end
+    self.routes[(prefix or "") .. name] = first
   end
-  return self
 end
 
--- A destination record: its scheduler id, window and backlog.
+-- A destination record: its scheduler id, window and backlog. The
+-- backlog is one queue per share (a campaign, when several send through
+-- the destination), taken from in turns weighted by the shares' weight.
 function Dispatch:destination(r, key, limits, targets, label)
   local id = self.sched:destination(r.route, limits, targets)
   local window = (limits.connections or 1) * (limits.messages_per_connection or 10)
-  -- The backlog is two lists, the jobs and their owners, side by side,
-  -- from head to tail (kept as numbers: # of a long list is a search).
   local d = { id = id, key = key, label = label, route = r.name, window = window,
-              inflight = 0, backlog = {}, backlog_owners = {}, head = 1, tail = 0 }
+              inflight = 0, queues = {}, queue_of = {}, waiting = 0, clock = 0 }
   self.dests[id] = d
   return d
 end
@@ -132,15 +181,16 @@ function Dispatch:cached_mx(r, domain)
   if hit and hit.expires > os.time() then return hit.result end
 end
 
-function Dispatch:park(r, domain, job, owner)
+function Dispatch:park(r, domain, job, owner, share)
   local key = r.name .. "\0" .. domain
   local w = self.waiting[key]
   if not w then
-    w = { route = r, domain = domain, key = key, jobs = {}, owners = {} }
+    w = { route = r, domain = domain, key = key, jobs = {}, owners = {}, shares = {} }
     self:look_up(r, "mx", domain, w)
     self.waiting[key] = w
   end
-  w.jobs[#w.jobs + 1], w.owners[#w.owners + 1] = job, owner
+  local n = #w.jobs + 1
+  w.jobs[n], w.owners[n], w.shares[n] = job, owner, share or false
   self.parked = self.parked + 1
 end
 
@@ -235,7 +285,7 @@ function Dispatch:release(w, result)
   for i, job in ipairs(w.jobs) do
     self.parked = self.parked - 1
     local d = self:place(r, w.domain, result, job, w.owners[i])
-    if d then self:enqueue(d, job, w.owners[i]) end
+    if d then self:enqueue(d, job, w.owners[i], w.shares[i] or nil) end
   end
 end
 
@@ -258,7 +308,7 @@ end
 -- The destination for a job of route r (all of whose recipients are in
 -- one domain for an mx route), or nil when it waits for its domain's MX
 -- look-up or was settled without one.
-function Dispatch:pick(r, job, owner)
+function Dispatch:pick(r, job, owner, share)
   if not r.mx then
     if not r.dest then r.dest = self:destination(r, r.name, r.limits, nil, r.spec.host) end
     return r.dest
@@ -266,7 +316,7 @@ function Dispatch:pick(r, job, owner)
   local domain = M.domain_of(job.to[1])
   local mx = self:cached_mx(r, domain)
   if not mx then
-    self:park(r, domain, job, owner)
+    self:park(r, domain, job, owner, share)
     return nil
   end
   return self:place(r, domain, mx, job, owner)
@@ -298,42 +348,73 @@ function Dispatch:place(r, domain, mx, job, owner)
   return d
 end
 
---- d:submit(route_name, job, owner) -> true | nil, message
+-- The shares' queues are lists of jobs and their owners side by side,
+-- from head to tail (kept as numbers: # of a long list is a search).
+local DEFAULT_SHARE = { weight = 1 }
+
+--- d:submit(route_name, job, owner [, share]) -> true | nil, message
 -- job = {from=, to = {...}, message=, ...} as core.send takes it; for an
 -- mx route every recipient must be in one domain. owner comes back with
--- the outcome.
-function Dispatch:submit(name, job, owner)
+-- the outcome. share ({weight = n}, one table per sender: a campaign)
+-- is whose turn the job waits for at a destination several send to.
+function Dispatch:submit(name, job, owner, share)
   local r = self.routes[name]
   if not r then return nil, string.format("no route named '%s'", tostring(name)) end
-  local d = self:pick(r, job, owner)
-  if d then self:enqueue(d, job, owner) end
+  local d = self:pick(r, job, owner, share)
+  if d then self:enqueue(d, job, owner, share) end
   return true
 end
 
-function Dispatch:enqueue(d, job, owner)
+function Dispatch:enqueue(d, job, owner, share)
+  share = share or DEFAULT_SHARE
+  local q = d.queue_of[share]
+  if not q then
+    q = { share = share, jobs = {}, owners = {}, head = 1, tail = 0, pass = d.clock }
+    d.queue_of[share] = q
+    d.queues[#d.queues + 1] = q
+  elseif q.head > q.tail then
+    -- Back after it had nothing: it starts level with the others, not
+    -- with the turns it missed while it was empty.
+    q.pass = math.max(q.pass, d.clock)
+  end
   self.queued = self.queued + 1
-  local n = d.tail + 1
-  d.backlog[n], d.backlog_owners[n], d.tail = job, owner, n
+  d.waiting = d.waiting + 1
+  local n = q.tail + 1
+  q.jobs[n], q.owners[n], q.tail = job, owner, n
   self:feed(d)
+end
+
+-- The queue whose turn it is: the one with jobs that has had the least
+-- of the destination for its weight (stride scheduling).
+local function next_queue(d)
+  local best
+  for _, q in ipairs(d.queues) do
+    if q.head <= q.tail and (not best or q.pass < best.pass) then best = q end
+  end
+  return best
 end
 
 -- Moves backlog jobs onto the destination while its window has room.
 function Dispatch:feed(d)
-  local backlog, owners, tail = d.backlog, d.backlog_owners, d.tail
-  local head = d.head
-  if head > tail then return end
+  if d.waiting == 0 then return end
   local sched, id, tags, dest_of = self.sched, d.id, self.owners, self.dest_of
   local room = self.use_window and d.window - d.inflight or math.huge
-  while head <= tail and room > 0 do
-    local job, owner = backlog[head], owners[head]
-    backlog[head], owners[head] = false, false
-    head, room = head + 1, room - 1
-    d.head = head
+  local single = #d.queues == 1 and d.queues[1]
+  while d.waiting > 0 and room > 0 do
+    local q = single or next_queue(d)
+    local head = q.head
+    local job, owner = q.jobs[head], q.owners[head]
+    q.jobs[head], q.owners[head] = false, false
+    q.head, room, d.waiting = head + 1, room - 1, d.waiting - 1
+    if q.head > q.tail then q.jobs, q.owners, q.head, q.tail = {}, {}, 1, 0 end
+    if not single then
+      d.clock = q.pass
+      q.pass = q.pass + 1 / q.share.weight
+    end
     local tag = sched:submit(id, job)
     tags[tag], dest_of[tag] = owner, d
     d.inflight = d.inflight + 1
   end
-  if head > tail then d.backlog, d.backlog_owners, d.head, d.tail = {}, {}, 1, 0 end
 end
 
 --- d:held() -> jobs submitted whose outcome has not been returned
