@@ -566,6 +566,20 @@ function Campaign:run(opts)
   opts = opts or {}
   self.quiet = opts.quiet
   if opts.dry_run then return self:dry_run() end
+  local start, err = self:prepare(opts)
+  if not start then return nil, err end
+  if (opts.workers or 1) ~= 1 then
+    -- The workers start on the first rows while the rest are loaded.
+    start.store:close()
+    return require("mailcast.workers").run(self, { path = start.path, id = start.id, log = start.log_to }, opts)
+  end
+  return self:send(start.store, start.id, start.log_to, opts, nil, self:first_part(start))
+end
+
+-- The store opened for a run (opts.store, or NAME.mailcast.db), the
+-- campaign's id there, what a crash left in flight put back, and where
+-- the accounting log goes: {path=, store=, id=, log_to=} | nil, message.
+function Campaign:prepare(opts)
   local path = opts.store or (self.name .. ".mailcast.db")
   local store, err = mailcast.store(path)
   if not store then return nil, err end
@@ -580,16 +594,62 @@ function Campaign:run(opts)
   local log_to = opts.log
   if log_to == nil then log_to = self.log end
   if log_to == nil then log_to = log_path(path) end
-  if (opts.workers or 1) ~= 1 then
-    -- The workers start on the first rows while the rest are loaded.
-    store:close()
-    return require("mailcast.workers").run(self, { path = path, id = id, log = log_to }, opts)
-  end
-  -- The list goes into the store as it is sent: the first part now, the
-  -- rest a part at a time while the first messages go out.
-  local loader = self:loader(store, id)
+  return { path = path, store = store, id = id, log_to = log_to }
+end
+
+-- The list goes into the store as it is sent: the first part now, the
+-- rest a part at a time while the first messages go out.
+function Campaign:first_part(start)
+  local loader = self:loader(start.store, start.id)
   loader:step(LOAD_PART, nil, LOAD_TIME)
-  return self:send(store, id, log_to, opts, nil, loader)
+  return loader
+end
+
+--- run_all(campaigns, opts) -> {{counts= | err=}...}: several campaigns
+-- sent at once by one engine (mailcast run a.lua b.lua): the destinations
+-- they share hold their limits across all of them and are shared by
+-- priority. opts as campaign:run's; opts.stores[i] is campaign i's store
+-- (default: opts.store, or NAME.mailcast.db). Each campaign gets its own
+-- counts, or why it could not run.
+function M.run_all(campaigns, opts)
+  local results, runs, names = {}, {}, {}
+  local d = dispatch.new(nil, {})
+  for i, c in ipairs(campaigns) do
+    c.quiet = opts.quiet
+    results[i] = {}
+    local copts = setmetatable({ store = opts.stores and opts.stores[i] or opts.store }, { __index = opts })
+    if names[c.name] then
+      results[i].err = string.format("two campaigns are named '%s': a run tells campaigns apart by name", c.name)
+    else
+      names[c.name] = true
+      local start, err = c:prepare(copts)
+      if start then
+        -- Each campaign's routes under its own name: two may both have a "default".
+        local prefix = c.name .. "\0"
+        local ok, aerr = pcall(d.add_routes, d, c.routes, { limits = c.limits }, prefix)
+        if ok then
+          results[i].run, err = c:open_run(start.store, start.id, start.log_to, copts, c:first_part(start))
+        else
+          err = "campaign: " .. tostring(aerr)
+        end
+        if results[i].run then
+          results[i].run.prefix = prefix
+          runs[#runs + 1] = results[i].run
+        else
+          start.store:close()
+        end
+      end
+      results[i].err = err
+    end
+  end
+  local ok, err, paused = engine.send(runs, d, opts)
+  for i, c in ipairs(campaigns) do
+    local run = results[i].run
+    if run then results[i].counts, results[i].err = c:close_run(run, ok, err, paused) end
+    results[i].run = nil
+  end
+  d:close()
+  return results
 end
 
 --- campaign:open_run(store, id, log_to, opts [, loader]) -> run | nil, message

@@ -8,8 +8,11 @@ local USAGE = [[
 usage: mailcast COMMAND [ARGS]
 
 commands:
-  run SCRIPT.lua [ARGS...]   run a campaign or any Lua script with mailcast
+  run SCRIPT.lua [MORE.lua...] [ARGS...]
+                             run a campaign or any Lua script with mailcast
                              loaded; ARGS arrive in `arg` and `...`.
+                             Several campaign scripts are sent at once,
+                             sharing the servers they have in common.
                              For a campaign: --store FILE, --dry-run,
                              --wait (stay until deferred ones are retried),
                              --progress bar|lines|json|quiet, --json,
@@ -63,6 +66,35 @@ local function stderr(...)
   io.stderr:write("mailcast: ", string.format(...), "\n")
 end
 
+local function is_campaign(value)
+  return type(value) == "table" and getmetatable(value) ~= nil and value.run ~= nil
+end
+
+-- The other campaign scripts of `mailcast run a.lua b.lua ...`: the words
+-- before "--" that end in ".lua" (each run with the same arguments, and
+-- each must return a campaign), taken out of args; their campaigns and
+-- paths, or nil and why.
+local function more_campaigns(args)
+  local campaigns, scripts = {}, {}
+  local i = 1
+  while i <= #args and args[i] ~= "--" do
+    if args[i]:match("%.lua$") and not args[i]:match("^%-") then
+      local path = table.remove(args, i)
+      local chunk, err = loadfile(path)
+      if not chunk then return nil, nil, err end
+      local ok, value = xpcall(chunk, debug.traceback, table.unpack(args, 1, #args))
+      if not ok then return nil, nil, tostring(value) end
+      if not is_campaign(value) then
+        return nil, nil, string.format("run: %s does not return a campaign (mailcast.campaign{...})", path)
+      end
+      campaigns[#campaigns + 1], scripts[#scripts + 1] = value, path
+    else
+      i = i + 1
+    end
+  end
+  return campaigns, scripts
+end
+
 -- Runs a script as the stand-alone lua does: arg[0] is the script,
 -- arg[1..n] its arguments, negative indices what came before it.
 local function run(argv)
@@ -86,8 +118,16 @@ local function run(argv)
     return 1
   end
   local value = results[2]
-  if type(value) == "table" and getmetatable(value) and value.run then
-    return require("mailcast.runner").run_campaign(value, args)
+  if is_campaign(value) then
+    local more, scripts, why = more_campaigns(args)
+    if not more then
+      stderr("%s", why)
+      return 1
+    end
+    if #more == 0 then return require("mailcast.runner").run_campaign(value, args) end
+    table.insert(more, 1, value)
+    table.insert(scripts, 1, script)
+    return require("mailcast.runner").run_campaigns(more, scripts, args)
   end
   return math.type(value) == "integer" and value or 0
 end

@@ -79,6 +79,33 @@ function M.options(args)
   return opts
 end
 
+-- Says how a campaign's run ended; its exit code: 0 when it ended, 130
+-- when Ctrl-C paused it, 4 when a route was paused.
+local function report(campaign, counts, opts)
+  if opts.progress == "json" and not opts.json then
+    -- stdout holds JSON lines only; the last progress line (done) sums up.
+  elseif opts.json then
+    counts.campaign = campaign.name
+    counts.pending = counts.pending + counts.in_flight
+    io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
+  else
+    io.write(campaign_mod.summary(campaign.name, counts), "\n")
+    if counts.paused and not counts.list_read then
+      io.write("paused before the whole list was read: run the same command again to resume and read the rest\n")
+    elseif counts.paused then io.write("paused: run the same command again to resume\n")
+    elseif counts.next_retry then
+      io.write(string.format("%d deferred: the next retry is due in %d s; run again then (or use --wait)\n",
+        counts.deferred, math.ceil(counts.next_retry)))
+    end
+  end
+  if counts.paused then return 130 end
+  if counts.route_problems then
+    for _, message in pairs(counts.route_problems) do stderr("%s", message) end
+    return 4
+  end
+  return 0
+end
+
 --- run_campaign(campaign, args) -> exit code: 0 when the run ended,
 -- 130 when Ctrl-C paused it, 1 on an error (or problems in a dry run),
 -- 4 when a route was paused (a resolver that cannot be believed).
@@ -98,27 +125,49 @@ function M.run_campaign(campaign, args)
     io.write(string.format("%s: %d messages ready, %d problems\n", campaign.name, counts.ready, counts.problems))
     return counts.problems == 0 and 0 or 1
   end
-  if opts.progress == "json" and not opts.json then
-    -- stdout holds JSON lines only; the last progress line (done) sums up.
-  elseif opts.json then
-    counts.campaign = campaign.name
-    counts.pending = counts.pending + counts.in_flight
-    io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
-  else
-    io.write(campaign_mod.summary(campaign.name, counts), "\n")
-    if counts.paused and not counts.list_read then
-      io.write("paused before the whole list was read: run the same command again to resume and read the rest\n")
-    elseif counts.paused then io.write("paused: run the same command again to resume\n")
-    elseif counts.next_retry then
-      io.write(string.format("%d deferred: the next retry is due in %d s; run again then (or use --wait)\n",
-        counts.deferred, math.ceil(counts.next_retry)))
+  return report(campaign, counts, opts)
+end
+
+--- run_campaigns(campaigns, scripts, args) -> exit code: several
+-- campaigns (of the scripts given) sent at once by one engine; each is
+-- reported as run_campaign does, and the exit code is the gravest of
+-- theirs (130 paused, then 1 an error, then 4 a route paused).
+function M.run_campaigns(campaigns, scripts, args)
+  local opts, why = M.options(args)
+  if not opts then
+    stderr("%s", why)
+    return 2
+  end
+  if (opts.workers or 1) ~= 1 then
+    stderr("run: --workers sends one campaign; give one script, or run the campaigns without it")
+    return 2
+  end
+  if opts.dry_run then
+    local code = 0
+    for _, c in ipairs(campaigns) do
+      c.quiet = opts.quiet
+      local counts = c:dry_run()
+      io.write(string.format("%s: %d messages ready, %d problems\n", c.name, counts.ready, counts.problems))
+      if counts.problems > 0 then code = 1 end
     end
+    return code
   end
-  if counts.route_problems then
-    for _, message in pairs(counts.route_problems) do stderr("%s", message) end
-    return counts.paused and 130 or 4
+  opts.stores = {}
+  for i, c in ipairs(campaigns) do opts.stores[i] = opts.store or default_store(scripts[i], c.name) end
+  opts.store = nil
+  -- One progress line each: bars of several campaigns would overwrite each other.
+  if (opts.progress or "bar") == "bar" and not opts.quiet then opts.progress = "lines" end
+  local code, GRAVITY = 0, { [0] = 0, [4] = 1, [1] = 2, [130] = 3 }
+  for i, r in ipairs(campaign_mod.run_all(campaigns, opts)) do
+    local this
+    if r.counts then this = report(campaigns[i], r.counts, opts)
+    else
+      stderr("%s: %s", campaigns[i].name, tostring(r.err))
+      this = 1
+    end
+    if GRAVITY[this] > GRAVITY[code] then code = this end
   end
-  return counts.paused and 130 or 0
+  return code
 end
 
 local STATES = { "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "in_flight" }
