@@ -63,6 +63,7 @@ mc_csv_t *mc_csv_new(mc_csv_read_fn read, void *ctx, const mc_csv_limits_t *limi
   if (r->lim.max_lines == 0) r->lim.max_lines = MC_CSV_MAX_LINES;
   if (r->lim.max_field == 0) r->lim.max_field = MC_CSV_MAX_FIELD;
   if (r->lim.max_record == 0) r->lim.max_record = MC_CSV_MAX_RECORD;
+  if (r->lim.max_record > ((size_t)-1) / 4) r->lim.max_record = ((size_t)-1) / 4;   /* start + it never wraps */
   return r;
 }
 
@@ -98,11 +99,11 @@ void mc_csv_free(mc_csv_t *r) {
 
 
 /* Reads more bytes after len, first dropping those before start: 1 when
- * some came, 0 at the end, C_IO, or C_LONG when the record already holds
- * max_record bytes (the buffer never grows past that and a chunk). */
+ * some came, 0 at the end, or C_IO. Only get_slow (which stops a record
+ * at max_record bytes) and one byte's look-ahead call it, so the buffer
+ * never grows past a record and two chunks. */
 static int fill(mc_csv_t *r) {
   if (r->eof) return 0;
-  if (!r->skipping && r->pos - r->start >= r->lim.max_record) return C_LONG;
   if (r->start > 0) {
     size_t shift = r->start;
     memmove(r->buf, r->buf + shift, r->len - shift);
@@ -126,23 +127,34 @@ static int fill(mc_csv_t *r) {
 }
 
 
+/* Where the bytes the record may still take end in the buffer: its
+ * max_record bytes are counted exactly, however the source cuts them. */
+static inline size_t avail_end(const mc_csv_t *r) {
+  if (r->skipping || r->len - r->start <= r->lim.max_record) return r->len;
+  return r->start + r->lim.max_record;
+}
+
+
 static int get_slow(mc_csv_t *r) {
-  int rc = fill(r);
+  if (!r->skipping && r->pos - r->start >= r->lim.max_record) return C_LONG;
+  int rc = r->pos < r->len ? 1 : fill(r);
   if (rc == 1) return (unsigned char)r->buf[r->pos++];
   return rc == 0 ? C_EOF : rc;
 }
 
 
 static inline int get(mc_csv_t *r) {
-  return r->pos < r->len ? (unsigned char)r->buf[r->pos++] : get_slow(r);
+  return r->pos < avail_end(r) ? (unsigned char)r->buf[r->pos++] : get_slow(r);
 }
 
 
-/* After a CR or LF just read: a CR's LF goes with it; a new line starts. */
+/* After a CR or LF just read: a CR's LF goes with it (past the record's
+ * limit too: the pair is one line break); a new line starts. A failed
+ * read here shows again at the next one. */
 static void end_line(mc_csv_t *r, int c) {
   if (c == '\r') {
-    int next = get(r);
-    if (next != '\n' && next >= 0) r->pos--;
+    if (r->pos == r->len) fill(r);
+    if (r->pos < r->len && r->buf[r->pos] == '\n') r->pos++;
   }
   r->line++;
   r->line_start = r->pos;
@@ -158,7 +170,7 @@ static unsigned long column(const mc_csv_t *r, size_t at) {
 static int skip_line(mc_csv_t *r) {
   for (;;) {
     r->start = r->pos;
-    while (r->pos < r->len && r->buf[r->pos] != '\n' && r->buf[r->pos] != '\r') r->pos++;
+    while (r->pos < r->len && r->buf[r->pos] != '\n' && r->buf[r->pos] != '\r') r->pos++;   /* skipping: no limit */
     int c = get(r);
     if (c == '\n' || c == '\r') { end_line(r, c); break; }
     if (c == C_EOF) break;
@@ -196,8 +208,8 @@ static int bad_long_record(mc_csv_t *r, mc_error_t *e) {
 static int unquoted(mc_csv_t *r, size_t field_at, mc_error_t *e) {
   unsigned long f_col = column(r, r->pos);
   for (;;) {
-    size_t p = r->pos;
-    while (p < r->len) {
+    size_t p = r->pos, end = avail_end(r);
+    while (p < end) {
       char c = r->buf[p];
       if (c == ',' || c == '"' || c == '\n' || c == '\r') break;
       p++;
@@ -248,8 +260,8 @@ static int quoted(mc_csv_t *r, size_t field_at, mc_error_t *e) {
   unsigned long q_line = r->line, q_col = column(r, r->pos - 1);
   size_t resume = NONE, lines = 1;
   for (;;) {
-    size_t p = r->pos;
-    while (p < r->len) {
+    size_t p = r->pos, end = avail_end(r);
+    while (p < end) {
       char c = r->buf[p];
       if (c == '"' || c == '\n' || c == '\r') break;
       p++;
