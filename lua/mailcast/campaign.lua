@@ -86,6 +86,22 @@ local function routes_of(t)
   return routes, default
 end
 
+-- Where mailcast's own modules are ("@.../mailcast/"): this file's folder.
+local OWN_SOURCES = debug.getinfo(1, "S").source:match("^(.*[/\\])") or "@"
+
+-- The error() level, seen from M.new, of the code that made the campaign:
+-- the first Lua function up the stack outside mailcast's own modules
+-- (however they call each other); 0 (no place) when there is none.
+local function caller_level()
+  local level = 3   -- 1 is this function, 2 M.new
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info then return 0 end
+    if info.what ~= "C" and info.source:sub(1, #OWN_SOURCES) ~= OWN_SOURCES then return level - 1 end
+    level = level + 1
+  end
+end
+
 --- campaign{name=, from=, subject=, text=, html=, inline=, attachments=,
 --   headers=, return_path= (the envelope sender), bounce_domain= (VERP:
 --   each recipient's bounces come back to bounces+TAG@bounce_domain, for
@@ -106,6 +122,12 @@ function M.new(t)
   assert(type(t.name) == "string" and t.name ~= "", "campaign needs a name")
   assert(t.from, "campaign needs a from")
   assert(t.recipients, "campaign needs recipients")
+  -- A list file that cannot be read stops the script here, at its line,
+  -- before a run makes a store for it.
+  if type(t.recipients) == "string" then
+    local ok, why = csv.check(t.recipients)
+    if not ok then error(why, caller_level()) end
+  end
   local routes, default_route = routes_of(t)
   local senders = assert(mailcast.addresses(type(t.from) == "table" and t.from.address or t.from))
   local headers = t.headers
@@ -542,6 +564,7 @@ end
 -- next run. Ctrl-C pauses: the transactions in flight finish, the rest
 -- stays pending, counts.paused is true, and the next run resumes. With
 -- workers > 1, that many processes share the sending (mailcast.workers).
+-- counts.bad_rows: the rows of the list this run refused (in one process).
 function Campaign:run(opts)
   opts = opts or {}
   self.quiet = opts.quiet
@@ -569,7 +592,9 @@ function Campaign:run(opts)
   -- rest a part at a time while the first messages go out.
   local loader = self:loader(store, id)
   loader:step(LOAD_PART, nil, LOAD_TIME)
-  return self:send(store, id, log_to, opts, nil, loader)
+  local counts, send_err = self:send(store, id, log_to, opts, nil, loader)
+  if counts then counts.bad_rows = loader.bad end   -- rows of the list refused, each warned of
+  return counts, send_err
 end
 
 --- campaign:send(store, id, log_to, opts [, workers]) -> counts | nil, message

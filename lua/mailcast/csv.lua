@@ -10,33 +10,41 @@ local core = require "mailcast.core"
 
 local M = {}
 
---- open(path [, level]) -> reader, columns: the file opened and its
--- header row read. Raises "csv: ..." on a file that cannot be opened or
--- read, or a missing or malformed header row; level is error()'s (the
--- caller's caller by default), so the message names the user's line.
-function M.open(path, level)
-  level = (level or 1) + 1
+--- open(path) -> reader, columns: the file opened and its header row
+-- read | nil, "csv: ..." when the file cannot be opened or read, or its
+-- header row is missing or malformed.
+function M.open(path)
   local reader, err = core.csv_open(path)
-  if not reader then error("csv: " .. err, level) end
+  if not reader then return nil, "csv: " .. err end
   local columns, why, bad_line = reader:next()
   if columns == nil then
     reader:close()
-    if why then error(string.format("csv: %s: %s", path, why), level) end
-    error(string.format("csv: %s is empty (no header row)", path), level)
+    if why then return nil, string.format("csv: %s: %s", path, why) end
+    return nil, string.format("csv: %s is empty (no header row)", path)
   end
   if not columns then
     reader:close()
-    error(string.format("csv: %s:%d: %s", path, bad_line, why), level)
+    return nil, string.format("csv: %s:%d: %s", path, bad_line, why)
   end
   local line = why
   for i, name in ipairs(columns) do
     columns[i] = name:match("^%s*(.-)%s*$")
     if columns[i] == "" then
       reader:close()
-      error(string.format("csv: %s:%d: column %d has no name", path, line, i), level)
+      return nil, string.format("csv: %s:%d: column %d has no name", path, line, i)
     end
   end
   return reader, columns
+end
+
+--- check(path) -> true | nil, message: whether rows(path) would start
+-- (the file opens, its header row is there and sound); reads no further.
+-- For a campaign to fail where it is made, before any store exists.
+function M.check(path)
+  local reader, err = M.open(path)
+  if not reader then return nil, err end
+  reader:close()
+  return true
 end
 
 --- rows(path) -> iterator over rows as tables keyed by column name, each
@@ -45,7 +53,8 @@ end
 -- naming the file and line, and the iteration goes on:
 --   for row, err in csv.rows(path) do if not row then warn(err) ... end end
 function M.rows(path)
-  local reader, columns = M.open(path, 2)
+  local reader, columns = M.open(path)
+  if not reader then error(columns, 2) end
   local done = false
   return function()
     if done then return nil end

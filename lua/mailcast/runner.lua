@@ -18,9 +18,12 @@ local function default_store(script, name)
   return dir .. "/" .. name .. ".mailcast.db"
 end
 
+-- The exit status of a run that refused rows of its list.
+local BAD_ROWS = 3
+
 local SUMMARY_FIELDS = {
   "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "paused", "next_retry",
-  "list_read",
+  "list_read", "bad_rows",
 }
 
 -- The runner's options for a campaign: those that take a value, and flags.
@@ -80,7 +83,8 @@ function M.options(args)
 end
 
 --- run_campaign(campaign, args) -> exit code: 0 when the run ended,
--- 130 when Ctrl-C paused it, 1 on an error (or problems in a dry run).
+-- 130 when Ctrl-C paused it, 1 on an error (or problems in a dry run),
+-- 3 when it ended but refused rows of the list (each one warned of).
 function M.run_campaign(campaign, args)
   local opts, why = M.options(args)
   if not opts then
@@ -113,7 +117,14 @@ function M.run_campaign(campaign, args)
         counts.deferred, math.ceil(counts.next_retry)))
     end
   end
-  return counts.paused and 130 or 0
+  if counts.paused then return 130 end
+  if (counts.bad_rows or 0) > 0 then
+    -- The good rows are sent; a list that needs mending must not pass
+    -- for one that was sent whole.
+    stderr("%s: %d rows of the list were refused", campaign.name, counts.bad_rows)
+    return BAD_ROWS
+  end
+  return 0
 end
 
 local STATES = { "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "in_flight" }
