@@ -60,8 +60,9 @@ void mc_csv_free(mc_csv_t *r);
 /* The next record: MC_CSV_RECORD, MC_CSV_END, MC_CSV_BAD or MC_CSV_IO. */
 int mc_csv_next(mc_csv_t *r, mc_error_t *e);
 
-/* The record mc_csv_next last gave: its fields, each followed by a NUL
- * (a field may hold NULs of its own: use *len), valid until the next call. */
+/* The record mc_csv_next last gave (at least one field): its fields, one
+ * after the other in one block, each followed by a NUL (a field may hold
+ * NULs of its own: use *len); valid until the next call. */
 size_t mc_csv_nfields(const mc_csv_t *r);
 const char *mc_csv_field(const mc_csv_t *r, size_t i, size_t *len);
 
