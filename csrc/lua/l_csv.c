@@ -19,6 +19,14 @@ static mc_csv_t *check(lua_State *L) {
 }
 
 
+/* A limit of the options table at 2 (0, the default, when absent); one
+ * of 10^15 or more is taken as 10^15 (no limit to speak of). */
+static size_t limit(lua_State *L, const char *key) {
+  double v = mc_l_optnumber(L, 2, key, 0);
+  return v >= 1e15 ? (size_t)1e15 : (size_t)v;
+}
+
+
 /* csv_open(path [, {max_lines=, max_field=, max_record=}]) -> reader
  *   | fail, "PATH: reason", errno */
 static int l_csv_open(lua_State *L) {
@@ -26,9 +34,9 @@ static int l_csv_open(lua_State *L) {
   mc_csv_limits_t lim = {0, 0, 0};
   if (!lua_isnoneornil(L, 2)) {
     luaL_checktype(L, 2, LUA_TTABLE);
-    lim.max_lines = (size_t)mc_l_optnumber(L, 2, "max_lines", 0);
-    lim.max_field = (size_t)mc_l_optnumber(L, 2, "max_field", 0);
-    lim.max_record = (size_t)mc_l_optnumber(L, 2, "max_record", 0);
+    lim.max_lines = limit(L, "max_lines");
+    lim.max_field = limit(L, "max_field");
+    lim.max_record = limit(L, "max_record");
   }
   csv_box *box = lua_newuserdatauv(L, sizeof *box, 0);
   box->r = NULL;
