@@ -87,6 +87,7 @@ bench: deps all
 	bench/track
 	bench/campaign
 	bench/bounce
+	bench/csv
 	bench/serve
 
 install: all

@@ -37,6 +37,7 @@ MAXLEN_fuzz_track   = 262144
 MAXLEN_fuzz_token   = 128
 MAXLEN_fuzz_dkim    = 65536
 MAXLEN_fuzz_template = 65536
+MAXLEN_fuzz_csv      = 65536
 
 FUZZ_FLAGS = -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=30 \
              -print_final_stats=1

@@ -87,6 +87,22 @@ local function routes_of(t)
   return routes, default
 end
 
+-- Where mailcast's own modules are ("@.../mailcast/"): this file's folder.
+local OWN_SOURCES = debug.getinfo(1, "S").source:match("^(.*[/\\])") or "@"
+
+-- The error() level, seen from M.new, of the code that made the campaign:
+-- the first Lua function up the stack outside mailcast's own modules
+-- (however they call each other); 0 (no place) when there is none.
+local function caller_level()
+  local level = 3   -- 1 is this function, 2 M.new
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info then return 0 end
+    if info.what ~= "C" and info.source:sub(1, #OWN_SOURCES) ~= OWN_SOURCES then return level - 1 end
+    level = level + 1
+  end
+end
+
 --- campaign{name=, from=, subject=, text=, html=, inline=, attachments=,
 --   headers=, return_path= (the envelope sender), bounce_domain= (VERP:
 --   each recipient's bounces come back to bounces+TAG@bounce_domain, for
@@ -109,6 +125,12 @@ function M.new(t)
   assert(t.recipients, "campaign needs recipients")
   assert(t.priority == nil or (type(t.priority) == "number" and t.priority > 0),
     "campaign priority must be a number above 0")
+  -- A list file that cannot be read stops the script here, at its line,
+  -- before a run makes a store for it.
+  if type(t.recipients) == "string" then
+    local ok, why = csv.check(t.recipients)
+    if not ok then error(why, caller_level()) end
+  end
   local routes, default_route = routes_of(t)
   local senders = assert(mailcast.addresses(type(t.from) == "table" and t.from.address or t.from))
   local headers = t.headers
@@ -562,6 +584,7 @@ end
 -- next run. Ctrl-C pauses: the transactions in flight finish, the rest
 -- stays pending, counts.paused is true, and the next run resumes. With
 -- workers > 1, that many processes share the sending (mailcast.workers).
+-- counts.bad_rows: the rows of the list this run refused (in one process).
 function Campaign:run(opts)
   opts = opts or {}
   self.quiet = opts.quiet
@@ -710,6 +733,8 @@ function Campaign:close_run(run, ok, err, paused)
   counts.paused = paused or nil
   counts.route_problems = next(run.problems) and run.problems or nil
   counts.list_read = M.list_read(store, id)
+  -- rows of the list this run refused, each warned of
+  counts.bad_rows = run.loader and run.loader.bad or nil
   local retry = self:next_retry(run)
   counts.next_retry = retry and math.ceil(retry)
   store:close()

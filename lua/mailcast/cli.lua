@@ -66,6 +66,35 @@ local function stderr(...)
   io.stderr:write("mailcast: ", string.format(...), "\n")
 end
 
+-- Loads a script as loadfile does (a #! line and a UTF-8 byte order mark
+-- skipped, a precompiled chunk taken as it is), except that its last
+-- statement keeps the script on the stack: `return mailcast.campaign{...}`
+-- is a tail call, which would drop the script's frame and with it the
+-- line an error in the campaign's table is to name. Lua makes no tail
+-- call while a to-be-closed variable is in scope, so one (nil: it closes
+-- nothing) is declared on the script's first line, before its text; the
+-- line numbers stay as they are.
+local function load_script(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, "cannot open " .. err end
+  local text = f:read("a")
+  f:close()
+  text = text:gsub("^\239\187\191", "")
+  if text:sub(1, 4) == "\27Lua" then return load(text, "@" .. path, "b") end
+  if text:sub(1, 1) == "#" then text = text:gsub("^[^\n]*", "") end   -- the line stays, empty
+  return load("local _ <close> = nil; " .. text, "@" .. path, "t")
+end
+
+-- The message of an error the script raised, with a traceback unless it
+-- names a line of the script itself (a mistake in the script, or in what
+-- it gave mailcast, which names the script's line: enough to mend it).
+local function script_error(script, err)
+  local msg = tostring(err)
+  local at = script .. ":"
+  if msg:sub(1, #at) == at and msg:sub(#at + 1):match("^%d+:") then return msg end
+  return debug.traceback(msg, 2)
+end
+
 local function is_campaign(value)
   return type(value) == "table" and getmetatable(value) ~= nil and value.run ~= nil
 end
@@ -80,9 +109,10 @@ local function more_campaigns(args)
   while i <= #args and args[i] ~= "--" do
     if args[i]:match("%.lua$") and not args[i]:match("^%-") then
       local path = table.remove(args, i)
-      local chunk, err = loadfile(path)
+      local chunk, err = load_script(path)
       if not chunk then return nil, nil, err end
-      local ok, value = xpcall(chunk, debug.traceback, table.unpack(args, 1, #args))
+      local ok, value = xpcall(chunk, function(e) return script_error(path, e) end,
+        table.unpack(args, 1, #args))
       if not ok then return nil, nil, tostring(value) end
       if not is_campaign(value) then
         return nil, nil, string.format("run: %s does not return a campaign (mailcast.campaign{...})", path)
@@ -107,12 +137,13 @@ local function run(argv)
   local args = { [-2] = argv[0], [-1] = argv[1], [0] = script }
   for i = 3, #argv do args[i - 2] = argv[i] end
   _G.arg = args
-  local chunk, err = loadfile(script)
+  local chunk, err = load_script(script)
   if not chunk then
     stderr("%s", err)
     return 1
   end
-  local results = table.pack(xpcall(chunk, debug.traceback, table.unpack(args, 1, #args)))
+  local results = table.pack(xpcall(chunk, function(e) return script_error(script, e) end,
+    table.unpack(args, 1, #args)))
   if not results[1] then
     stderr("%s", tostring(results[2]))
     return 1

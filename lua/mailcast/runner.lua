@@ -18,9 +18,12 @@ local function default_store(script, name)
   return dir .. "/" .. name .. ".mailcast.db"
 end
 
+-- The exit status of a run that refused rows of its list.
+local BAD_ROWS = 3
+
 local SUMMARY_FIELDS = {
   "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "paused", "next_retry",
-  "list_read",
+  "list_read", "bad_rows",
 }
 
 -- The runner's options for a campaign: those that take a value, and flags.
@@ -80,7 +83,8 @@ function M.options(args)
 end
 
 -- Says how a campaign's run ended; its exit code: 0 when it ended, 130
--- when Ctrl-C paused it, 4 when a route was paused.
+-- when Ctrl-C paused it, 4 when a route was paused, 3 when it ended but
+-- refused rows of the list (each one warned of).
 local function report(campaign, counts, opts)
   if opts.progress == "json" and not opts.json then
     -- stdout holds JSON lines only; the last progress line (done) sums up.
@@ -103,12 +107,19 @@ local function report(campaign, counts, opts)
     for _, message in pairs(counts.route_problems) do stderr("%s", message) end
     return 4
   end
+  if (counts.bad_rows or 0) > 0 then
+    -- The good rows are sent; a list that needs mending must not pass
+    -- for one that was sent whole.
+    stderr("%s: %d rows of the list were refused", campaign.name, counts.bad_rows)
+    return BAD_ROWS
+  end
   return 0
 end
 
 --- run_campaign(campaign, args) -> exit code: 0 when the run ended,
 -- 130 when Ctrl-C paused it, 1 on an error (or problems in a dry run),
--- 4 when a route was paused (a resolver that cannot be believed).
+-- 4 when a route was paused (a resolver that cannot be believed), 3 when
+-- it ended but refused rows of the list.
 function M.run_campaign(campaign, args)
   local opts, why = M.options(args)
   if not opts then
@@ -131,7 +142,8 @@ end
 --- run_campaigns(campaigns, scripts, args) -> exit code: several
 -- campaigns (of the scripts given) sent at once by one engine; each is
 -- reported as run_campaign does, and the exit code is the gravest of
--- theirs (130 paused, then 1 an error, then 4 a route paused).
+-- theirs (130 paused, then 1 an error, then 4 a route paused, then 3
+-- rows refused).
 function M.run_campaigns(campaigns, scripts, args)
   local opts, why = M.options(args)
   if not opts then
@@ -157,7 +169,7 @@ function M.run_campaigns(campaigns, scripts, args)
   opts.store = nil
   -- One progress line each: bars of several campaigns would overwrite each other.
   if (opts.progress or "bar") == "bar" and not opts.quiet then opts.progress = "lines" end
-  local code, GRAVITY = 0, { [0] = 0, [4] = 1, [1] = 2, [130] = 3 }
+  local code, GRAVITY = 0, { [0] = 0, [BAD_ROWS] = 1, [4] = 2, [1] = 3, [130] = 4 }
   for i, r in ipairs(campaign_mod.run_all(campaigns, opts)) do
     local this
     if r.counts then this = report(campaigns[i], r.counts, opts)

@@ -57,10 +57,11 @@ describe("mailcast run with a campaign", function()
       "broken@example.org,Broken", "raise@example.org,Raise", "bad row with no comma",
       "nul@example.org,Nul\0unsubscribe_url\0http://elsewhere" })
     local out, code = run(runner_cmd(dir))
-    assert.equal(0, code, out)
+    assert.equal(3, code, out)   -- two rows of the list refused
     assert.matches("november: 11 delivered, 1 deferred, 2 failed, 1 skipped, 0 suppressed, 0 pending", out, 1, true)
     assert.matches("list.csv:17: 1 fields where the header has 2", out, 1, true)
     assert.matches("row at line 18: field 'first_name' has a NUL byte", out, 1, true)
+    assert.matches("november: 2 rows of the list were refused", out, 1, true)
     assert.matches("broken@example.org: template subject:1: missing variable 'first_name'", out, 1, true)
     assert.matches("hook personalize %(.*campaign.lua:%d+%) failed: .*the hook broke; the default applies", out)
     assert.equal(11, #sink.files())

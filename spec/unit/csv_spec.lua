@@ -132,4 +132,91 @@ describe("mailcast.csv.rows", function()
     assert.is_false(ok)
     assert.equal("csv: " .. path .. ":1: column 2 has no name", err)
   end)
+  it("reads CR-only line breaks, in rows and in quoted fields", function()
+    local out = read_all('email,note\ra@example.com,"two\rlines"\rb@example.com,x\r')
+    assert.equal(2, #out)
+    assert.same({ email = "a@example.com", note = "two\nlines", _line = 2 }, out[1].row)
+    assert.same({ email = "b@example.com", note = "x", _line = 4 }, out[2].row)
+  end)
+
+  it("reads a CRLF inside a quoted field as one line break", function()
+    local out = read_all('email,note\r\na@example.com,"one\r\ntwo"\r\nb@example.com,x\r\n')
+    assert.equal("one\ntwo", out[1].row.note)
+    assert.equal(4, out[2].row._line)
+  end)
+
+  it("skips a byte order mark before a quoted header and CRLF rows", function()
+    local out = read_all('\239\187\191"email",name\r\na@example.com,Ann\r\n')
+    assert.same({ email = "a@example.com", name = "Ann", _line = 2 }, out[1].row)
+  end)
+
+  -- Rows 2..n of a list, one a line: rN@example.com,NameN.
+  local function rows_from(first, last)
+    local t = {}
+    for i = first, last do t[#t + 1] = string.format("r%d@example.com,Name%d\n", i, i) end
+    return table.concat(t)
+  end
+
+  -- The rows read (by line) and the errors.
+  local function split(out)
+    local lines, errs = {}, {}
+    for _, o in ipairs(out) do
+      if o.row then lines[#lines + 1] = o.row._line else errs[#errs + 1] = o.err end
+    end
+    return lines, errs
+  end
+
+  it("refuses a stray quote that runs over 10 lines at the line where it opened, and keeps the rows after it", function()
+    local out, path = read_all("email,name\n" .. rows_from(2, 2) .. 'r3@example.com,"Cy\n' .. rows_from(4, 20))
+    local lines, errs = split(out)
+    assert.same({ "csv: " .. path .. ":3: quoted field (from column 16) runs over more than 10 lines" }, errs)
+    assert.same({ 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 }, lines)
+    assert.equal("Name4", out[3].row.name)
+  end)
+
+  it("refuses a stray quote closed by a later quoted field at the line where it opened, and keeps the rows between", function()
+    local out, path = read_all("email,name\n" .. 'r2@example.com,"Bo\n' .. rows_from(3, 7) .. 'r8@example.com,"Hal"\n')
+    local lines, errs = split(out)
+    assert.equal(1, #errs)
+    assert.matches("^csv: " .. path:gsub("%p", "%%%0") .. ":2: text after the closing quote %(line 8, column 17%)", errs[1])
+    assert.same({ 3, 4, 5, 6, 7, 8 }, lines)
+    assert.equal("Hal", out[#out].row.name)
+  end)
+
+  it("refuses a quoted field that runs to the end of the file at the line where it opened, and keeps the rows after it", function()
+    local out, path = read_all('email,name\nr2@example.com,"Bo\nr3@example.com,Cy\nr4@example.com,Di\n')
+    local lines, errs = split(out)
+    assert.same({ "csv: " .. path .. ":2: unterminated quoted field" }, errs)
+    assert.same({ 3, 4 }, lines)
+  end)
+
+  it("reads a quoted field over 10 lines", function()
+    local out = read_all('email,note\na@example.com,"1\n2\n3\n4\n5\n6\n7\n8\n9\n10"\nb@example.com,x\n')
+    assert.equal(2, #out)
+    assert.equal("1\n2\n3\n4\n5\n6\n7\n8\n9\n10", out[1].row.note)
+    assert.equal(12, out[2].row._line)
+  end)
+
+  it("refuses a field longer than 64 KB, quoted or not, and keeps the rows after it", function()
+    local huge = string.rep("x", 70000)
+    local out, path = read_all('email,note\na@example.com,"' .. huge .. '"\nb@example.com,' .. huge .. "\nc@example.com,ok\n")
+    local lines, errs = split(out)
+    assert.same({
+      "csv: " .. path .. ":2: quoted field (from column 15) is longer than 65536 bytes",
+      "csv: " .. path .. ":3: field (from column 15) is longer than 65536 bytes",
+    }, errs)
+    assert.same({ 4 }, lines)
+  end)
+
+  it("reads a field of 64 KB", function()
+    local big = string.rep("y", 65536)
+    local out = read_all('email,note\na@example.com,"' .. big .. '"\n')
+    assert.equal(big, out[1].row.note)
+  end)
+
+  it("raises on a file that cannot be read", function()
+    local ok, err = pcall(csv.rows, dir)
+    assert.is_false(ok)
+    assert.matches("^csv: .*: read: Is a directory$", err)
+  end)
 end)
