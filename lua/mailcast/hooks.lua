@@ -1,8 +1,8 @@
 -- Running a script's hooks: each call on a coroutine from a pool, with
--- an instruction limit, its errors caught. On a coroutine so that core
--- functions that must wait (a look-up, a sleep) can later suspend a hook
--- without changing any hook's signature; a hook that yields today is
--- reported like one that raises.
+-- an instruction limit, its errors caught. A core function that must
+-- wait (mailcast.mx, mailcast.send) turns the process's one event loop
+-- until its answer is there, so the engine's sessions go on while a hook
+-- waits; a hook that yields is reported like one that raises.
 local M = {}
 
 --- A hook that runs away (an endless loop) is stopped after this many

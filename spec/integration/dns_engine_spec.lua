@@ -112,3 +112,37 @@ describe("mailcast run --workers 2 behind a resolver that says NXDOMAIN for ever
     assert.same({ 0, 0, 0, 5 }, { summary.delivered, summary.failed, summary.suppressed, summary.deferred })
   end)
 end)
+
+describe("a campaign hook that looks up MX hosts", function()
+  it("routes each recipient by its domain's MX host", function()
+    local dir = mime.tmpdir()
+    local sink_a, sink_b = servers.sink(), servers.sink()
+    local resolver = dns.start{
+      mx = { { "hosted.test", "mx.bigmail.test", 10 }, { "own.test", "mx.own.test", 10 } },
+      hosts = { { "mx.bigmail.test", "127.0.0.1" }, { "mx.own.test", "127.0.0.1" } },
+    }
+    finally(function() sink_a:stop() sink_b:stop() resolver:stop() mime.rmdir(dir) end)
+    local list = {}
+    for i = 1, 10 do list[#list + 1] = "h" .. i .. "@hosted.test" list[#list + 1] = "o" .. i .. "@own.test" end
+    campaign_run.write_campaign(dir, "routed", list, string.format([[
+  routes = {
+    big = { host = "127.0.0.1", port = %d, tls = "none" },
+    other = { host = "127.0.0.1", port = %d, tls = "none" },
+  },
+  default_route = "other",
+  route = function(m)
+    local mx = assert(mailcast.mx(m.domain, { server = %q }))
+    if mx.hosts[1] and mx.hosts[1].name:match("bigmail") then return "big" end
+  end,]], sink_a.port, sink_b.port, resolver.server))
+    local out, code = campaign_run.run_campaign(dir, "--quiet")
+    assert.equal(0, code, out)
+    assert.matches("20 delivered", out)
+    local function domains(sink)
+      local seen = {}
+      for _, m in ipairs(sink:messages()) do seen[m.rcpt_tos[1]:match("@(.+)$")] = true end
+      return seen
+    end
+    assert.same({ ["hosted.test"] = true }, domains(sink_a))
+    assert.same({ ["own.test"] = true }, domains(sink_b))
+  end)
+end)
