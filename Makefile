@@ -86,6 +86,7 @@ bench: deps all
 	bench/dkim
 	bench/track
 	bench/campaign
+	bench/direct
 	bench/bounce
 	bench/csv
 	bench/serve

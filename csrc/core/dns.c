@@ -106,7 +106,11 @@ mc_dns_t *mc_dns_new(struct event_base *base, const char *servers, double timeou
   o.tries = tries > 0 ? tries : 1;
   o.sock_state_cb = sock_state;
   o.sock_state_cb_data = d;
-  int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
+  /* DNS only, as MTAs resolve MX hosts: c-ares would otherwise open and
+   * read /etc/hosts for every host address it looks up. */
+  o.lookups = (char *)"b";
+  int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
+             ARES_OPT_LOOKUPS;
   int rc = d->timer ? ares_init_options(&d->channel, &o, mask) : ARES_ENOMEM;
   if (rc != ARES_SUCCESS) {
     mc_error_set(e, "dns: %s", ares_strerror(rc));

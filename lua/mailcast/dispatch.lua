@@ -91,6 +91,7 @@ function M.new(routes, opts)
     sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {}, shared = {},
     owners = {}, dest_of = {}, ready = {}, ready_dests = {}, settled = {}, queued = 0, use_window = opts.window ~= false,
     waiting = {}, lookup_of = {}, parked = 0, paused_routes = {},
+    lookups_out = 0, lookup_queue = {}, lookup_head = 1,
   }, Dispatch)
   if routes then self:add_routes(routes, opts) end
   return self
@@ -194,12 +195,37 @@ function Dispatch:park(r, domain, job, owner, share)
   self.parked = self.parked + 1
 end
 
--- Starts a look-up on the route's resolver; what comes back goes to for.
+-- Look-ups out at once: a campaign of a thousand new domains asks a few
+-- dozen questions at a time, not a thousand in one burst, which a
+-- resolver drops (and c-ares asks again only after its timeout).
+local MAX_LOOKUPS = 64
+
+-- Starts a look-up on the route's resolver, or queues it while
+-- MAX_LOOKUPS are out; what comes back goes to for.
 function Dispatch:look_up(r, kind, name, for_)
+  r.looking = r.looking + 1
+  if self.lookups_out >= MAX_LOOKUPS then
+    local q = self.lookup_queue
+    q[#q + 1] = { r, kind, name, for_ }
+    return
+  end
   local id, err = self.sched[kind](self.sched, name, r.resolver)
   if not id then error("dns: " .. tostring(err), 0) end
   self.lookup_of[id] = for_
-  r.looking = r.looking + 1
+  self.lookups_out = self.lookups_out + 1
+end
+
+-- Starts queued look-ups while fewer than MAX_LOOKUPS are out.
+function Dispatch:next_lookups()
+  local q = self.lookup_queue
+  while self.lookups_out < MAX_LOOKUPS and self.lookup_head <= #q do
+    local l = q[self.lookup_head]
+    q[self.lookup_head] = false
+    self.lookup_head = self.lookup_head + 1
+    l[1].looking = l[1].looking - 1   -- counted again as it starts
+    self:look_up(l[1], l[2], l[3], l[4])
+  end
+  if self.lookup_head > #q then self.lookup_queue, self.lookup_head = {}, 1 end
 end
 
 -- A resolver that says a name does not exist is believed once it has
@@ -225,6 +251,8 @@ end
 -- The look-ups answered since the last call, their waiting jobs placed.
 function Dispatch:resolved()
   local answers = self.sched:lookups()
+  self.lookups_out = self.lookups_out - #answers
+  self:next_lookups()
   for _, l in ipairs(answers) do
     local w = self.lookup_of[l.id]
     self.lookup_of[l.id] = nil
