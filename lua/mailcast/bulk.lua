@@ -5,6 +5,7 @@
 -- finished message.
 local track = require "mailcast.track"
 local dkim = require "mailcast.dkim"
+local schema = require "mailcast.schema"
 
 local M = {}
 
@@ -14,39 +15,43 @@ local function copy(t)
   return out
 end
 
--- The signature options of a campaign's dkim field: one table, or a list.
+-- The signature options of a campaign's dkim field (checked: one table,
+-- or a list), each with its key loaded.
 local function signatures(spec)
   if spec == nil then return nil end
-  assert(type(spec) == "table", "campaign dkim must be {key=, domain=, selector=} or a list of them")
   local list = spec[1] and spec or { spec }
+  local out = {}
   for i, s in ipairs(list) do
-    assert(s.key and s.domain and s.selector, string.format("campaign dkim[%d] needs key, domain and selector", i))
     -- A path or PEM is loaded now: a bad key stops the campaign before
     -- anything is sent, not at its first message.
     local k, err = dkim.key(s.key)
-    assert(k, "campaign dkim: " .. tostring(err))
+    if not k then schema.fail(#list > 1 and string.format("campaign dkim[%d]", i) or "campaign dkim", tostring(err)) end
     local o = copy(s)
     o.key = k
-    list[i] = o
+    out[i] = o
   end
-  return list
+  return out
 end
 
---- prepare(t) -> the settings of campaign table t (raises on bad ones):
+--- prepare(t) -> the settings of campaign table t, checked against
+-- mailcast.config.CAMPAIGN (raises on what only goes wrong together):
 -- track = {base=, secret=, mode = "recipient"|"aggregate"|"off",
 -- text = false, track = function(link)}, unsubscribe = {base=, mailto=,
--- secret=} (base defaults to track's), feedback_id=, precedence=, dkim=.
+-- secret=} (base and secret default to track's), feedback_id=,
+-- precedence=, dkim=.
 function M.prepare(t)
   local s = { feedback_id = t.feedback_id, precedence = t.precedence, dkim = signatures(t.dkim) }
   if t.track and t.track.mode ~= "off" then
     s.track = copy(t.track)
-    assert(type(s.track.base) == "string", "campaign track needs base (the tracking server's URL)")
+    if not s.track.base then schema.fail("campaign track", "base is required (the tracking server's URL)") end
   end
   if t.unsubscribe then
     local u = copy(t.unsubscribe)
     u.base = u.base or (t.track and t.track.base)
     u.secret = u.secret or (t.track and t.track.secret)
-    assert(u.base or u.mailto, "campaign unsubscribe needs base (an https URL) or mailto")
+    if not (u.base or u.mailto) then
+      schema.fail("campaign unsubscribe", "base (an https URL) or mailto is required")
+    end
     s.unsubscribe = u
   end
   return s

@@ -13,6 +13,8 @@ local bounces = require "mailcast.bounces"
 local hooks = require "mailcast.hooks"
 local bulk = require "mailcast.bulk"
 local engine = require "mailcast.engine"
+local schema = require "mailcast.schema"
+local config = require "mailcast.config"
 
 local M = {}
 
@@ -48,25 +50,16 @@ local function call_hook(self, name, ...)
   return true, a, b
 end
 
--- Defaults for a campaign's destinations: an idle session waits a few
--- seconds for the next batch rather than reconnecting, and a destination
--- that cannot be reached is left alone for a minute (its recipients are
--- deferred) instead of being retried for every recipient.
-local DEFAULT_LIMITS = { connections = 1, messages_per_connection = 10, idle_timeout = 5, down_time = 60 }
-
--- The named routes of a campaign table: `routes = {name = route, ...}`,
--- or a single `route` (a table), which is named "default".
+-- The named routes of a campaign table (checked): `routes = {name =
+-- route, ...}`, or a single `route` (a table), which is named "default".
 local function routes_of(t)
   local routes, default = {}, nil
   if type(t.route) == "table" then
     routes.default, default = t.route, "default"
   end
-  if t.routes then
-    assert(type(t.routes) == "table", "campaign routes must be a table of name = route")
-    for name, r in pairs(t.routes) do routes[name] = r end
-  end
+  for name, r in pairs(t.routes or {}) do routes[name] = r end
   if not next(routes) then
-    routes.default = { host = "127.0.0.1", port = 2525, tls = "opportunistic" }
+    routes.default = schema.check(config.ROUTE, config.DEFAULT_ROUTE, "campaign route")
   end
   if type(t.route) == "string" then default = t.route end
   default = default or t.default_route
@@ -76,31 +69,26 @@ local function routes_of(t)
   if not default then
     default = #names == 1 and names[1] or (routes.default and "default")
     if not default then
-      error("campaign has several routes (" .. table.concat(names, ", ") ..
-        "): name the one to use when the route hook does not, with default_route = NAME", 3)
+      schema.fail("campaign", "it has several routes (" .. table.concat(names, ", ") ..
+        "): name the one to use when the route hook does not, with default_route = NAME")
     end
   end
   if not routes[default] then
-    error(string.format("campaign's default route '%s' is not among its routes (%s)", default,
-      table.concat(names, ", ")), 3)
+    schema.fail("campaign", string.format("its default route '%s' is not among its routes (%s)", default,
+      table.concat(names, ", ")))
+  end
+  -- What only the SMTP client tells (no host, XOAUTH2 without a token, a
+  -- CA file it cannot load) is found now too, not when the run starts.
+  for _, name in ipairs(names) do
+    local fields = {}
+    for k, v in pairs(routes[name]) do if not config.ROUTE_OWN[k] then fields[k] = v end end
+    local ok, route, err = pcall(core.route, fields)
+    if not (ok and route) then
+      schema.fail(string.format("campaign route '%s'", name), tostring(ok and err or route))
+    end
+    route:close()
   end
   return routes, default
-end
-
--- Where mailcast's own modules are ("@.../mailcast/"): this file's folder.
-local OWN_SOURCES = debug.getinfo(1, "S").source:match("^(.*[/\\])") or "@"
-
--- The error() level, seen from M.new, of the code that made the campaign:
--- the first Lua function up the stack outside mailcast's own modules
--- (however they call each other); 0 (no place) when there is none.
-local function caller_level()
-  local level = 3   -- 1 is this function, 2 M.new
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info then return 0 end
-    if info.what ~= "C" and info.source:sub(1, #OWN_SOURCES) ~= OWN_SOURCES then return level - 1 end
-    level = level + 1
-  end
 end
 
 --- campaign{name=, from=, subject=, text=, html=, inline=, attachments=,
@@ -112,27 +100,25 @@ end
 --   each with its own limits = {...}}, route = a route table, a route
 --   name, or a function(message) -> route name,
 --   limits = {connections=, messages_per_connection=, rate=, ...},
---   retry = {first = 300, factor = 2, max = 21600, max_age = 259200},
---   max_in_flight = 1000, log = path | false, suppress_hard_bounces = true,
+--   retry = {first=, factor=, max=, max_age=},
+--   max_in_flight=, log = path | false, suppress_hard_bounces=,
 --   webhooks = {url, ...} (mailcast serve POSTs this campaign's events there),
 --   bounce_rules = {{lua pattern, reason}...}, classify = function(reply, result) -> reason,
 --   personalize=, on_reply=, on_delivered=, on_deferred=, on_failed=}
 -- subject, text and html are templates ({{name}}; HTML escaped in html).
+-- The table is checked against mailcast.config.CAMPAIGN (which has the
+-- defaults): an unknown key or a bad value raises, naming the script's line.
 function M.new(t)
-  assert(type(t) == "table", "mailcast.campaign: expected a table")
-  assert(type(t.name) == "string" and t.name ~= "", "campaign needs a name")
-  assert(t.from, "campaign needs a from")
-  assert(t.recipients, "campaign needs recipients")
-  assert(t.priority == nil or (type(t.priority) == "number" and t.priority > 0),
-    "campaign priority must be a number above 0")
+  t = schema.check(config.CAMPAIGN, t, "campaign")
   -- A list file that cannot be read stops the script here, at its line,
   -- before a run makes a store for it.
   if type(t.recipients) == "string" then
     local ok, why = csv.check(t.recipients)
-    if not ok then error(why, caller_level()) end
+    if not ok then schema.fail(nil, why) end
   end
   local routes, default_route = routes_of(t)
-  local senders = assert(mailcast.addresses(type(t.from) == "table" and t.from.address or t.from))
+  local senders, why = mailcast.addresses(type(t.from) == "table" and t.from.address or t.from)
+  if not senders then schema.fail("campaign", "from: " .. tostring(why)) end
   local headers = t.headers
   if t.bounce_domain then
     -- Named in every message, so a bounce that returns it finds its campaign.
@@ -144,18 +130,18 @@ function M.new(t)
     name = t.name, from = t.from, headers = headers, bounce_domain = t.bounce_domain,
     envelope_from = t.return_path or senders[1].address,
     inline = t.inline, attachments = t.attachments,
-    recipients = t.recipients, address_field = t.address or "email",
+    recipients = t.recipients, address_field = t.address,
     routes = routes, default_route = default_route,
-    limits = dispatch.limits(DEFAULT_LIMITS, t.limits), retry = t.retry or {},
-    webhooks = t.webhooks, max_in_flight = t.max_in_flight or 1000, log = t.log, hook_limit = t.hook_limit,
-    priority = t.priority or 1,
-    suppress_hard = t.suppress_hard_bounces ~= false,
+    limits = dispatch.limits(t.limits), retry = t.retry,
+    webhooks = t.webhooks, max_in_flight = t.max_in_flight, log = t.log, hook_limit = t.hook_limit,
+    priority = t.priority,
+    suppress_hard = t.suppress_hard_bounces,
     classify_extra = (t.bounce_rules or t.classify) and { rules = t.bounce_rules, classify = t.classify } or nil,
     hooks = { personalize = t.personalize, route = type(t.route) == "function" and t.route or nil,
               on_reply = t.on_reply, on_delivered = t.on_delivered,
               on_deferred = t.on_deferred, on_failed = t.on_failed },
     parts = mailcast.parts(), bulk = bulk.prepare(t),
-    subject = template.compile(assert(t.subject, "campaign needs a subject"), "subject"),
+    subject = template.compile(t.subject, "subject"),
     text = t.text and template.compile(t.text, "text"),
     html = t.html and template.compile(t.html, "html", { html = true }),
     warnings = 0,
@@ -213,7 +199,7 @@ end
 -- Seconds until a deferred recipient's next attempt: exponential with
 -- jitter (half to full), so retries of a list do not come in waves.
 function Campaign:backoff(attempts)
-  local first, factor, max = self.retry.first or 300, self.retry.factor or 2, self.retry.max or 6 * 3600
+  local first, factor, max = self.retry.first, self.retry.factor, self.retry.max
   local delay = math.min(max, first * factor ^ math.max(0, attempts - 1))
   return delay * (0.5 + math.random() / 2)
 end

@@ -11,6 +11,8 @@
 -- window at connections × messages per connection, a crash re-sends at
 -- most that many messages per destination.
 local core = require "mailcast.core"
+local schema = require "mailcast.schema"
+local config = require "mailcast.config"
 
 local M = {}
 
@@ -18,8 +20,7 @@ local Dispatch = {}
 Dispatch.__index = Dispatch
 
 -- Route fields that are ours, not the SMTP client's.
-local ROUTE_ONLY = { limits = true, domains = true, dns_server = true, dns_timeout = true,
-                     dns_tries = true, mx_ttl = true }
+local ROUTE_ONLY = config.ROUTE_OWN
 
 -- What a failed MX look-up means for its recipients.
 local DNS_OUTCOME = {
@@ -29,19 +30,19 @@ local DNS_OUTCOME = {
   temporary = { "deferred", 0, "" },
 }
 
-local PER = { s = 1, m = 60, h = 3600 }
-
 --- per_second(rate, name) -> messages per second: a number, or "N/s",
 -- "N/m", "N/h" (nil stays nil).
 function M.per_second(rate, name)
-  if rate == nil or type(rate) == "number" then return rate end
-  local n, unit = tostring(rate):match("^%s*([%d.]+)%s*/%s*([smh])%a*%s*$")
-  if not n then error(string.format("%s must be a number or like '100/m', not '%s'", name, rate), 0) end
-  return tonumber(n) / PER[unit]
+  local n = schema.per_second(rate)
+  if n == nil and rate ~= nil then
+    error(string.format("%s must be a number or like '100/m', not '%s'", name, tostring(rate)), 0)
+  end
+  return n
 end
 
---- limits(...) -> the pool options of the tables given, later ones
--- overriding earlier ones, with rates as messages per second.
+--- limits(...) -> the pool options of the tables given (checked, see
+-- mailcast.config.LIMITS), later ones overriding earlier ones, with
+-- rates as messages per second.
 function M.limits(...)
   local out = {}
   for i = 1, select("#", ...) do
@@ -136,7 +137,9 @@ end
 function Dispatch:add_routes(routes, opts, prefix)
   opts = opts or {}
   for name, spec in pairs(routes) do
-    if type(spec) ~= "table" then error(string.format("route '%s' must be a table", name), 0) end
+    -- Checked when the campaign was made; checked here for other callers,
+    -- and for the defaults (mx_ttl).
+    spec = schema.check(config.ROUTE, spec, string.format("route '%s'", name))
     local fields = {}
     for k, v in pairs(spec) do if not ROUTE_ONLY[k] then fields[k] = v end end
     local route, err = core.route(fields)
@@ -152,7 +155,7 @@ function Dispatch:add_routes(routes, opts, prefix)
         name = name, route = route, mx = spec.mx and true or false, spec = spec, limits = limits,
         domains = spec.domains or {},
         resolver = { server = spec.dns_server, timeout = spec.dns_timeout, tries = spec.dns_tries },
-        mx_ttl = spec.mx_ttl or 300, dest = nil, by_set = {},
+        mx_ttl = spec.mx_ttl, dest = nil, by_set = {},
         looking = 0, probing = 0, doubted = {}, sane = false,
       }
       self.shared[same] = first

@@ -2,6 +2,8 @@
 -- work; this module gives it the shape users call.
 local core = require "mailcast.core"
 local parts = require "mailcast.parts"
+local schema = require "mailcast.schema"
+local config = require "mailcast.config"
 
 local M = {}
 
@@ -47,16 +49,35 @@ local smtp = require "mailcast.smtp"
 
 --- route{host=, port=, tls=, user=, password=, ...} -> Route | nil, message.
 -- tls: "none", "opportunistic" (default), "required", "verify" (default
--- when user is set); implicit_tls = true for port 465. See README.
-M.route = core.route
+-- when user is set); implicit_tls = true for port 465. See README; the
+-- table is checked against mailcast.config.SMTP_ROUTE.
+function M.route(t)
+  if type(t) == "table" then t = schema.check(config.SMTP_ROUTE, t, "mailcast.route") end
+  return core.route(t)
+end
 
 --- session(route) -> Session (connected, EHLO, TLS and AUTH done) | nil,
 -- message, code. Methods: mail, rcpt, data, rset, noop, command, quit,
 -- extensions, tls, auth; each returns {code=, enhanced=, text=} | nil, message.
-M.session = core.session
+function M.session(route, ...)
+  if type(route) == "table" then route = schema.check(config.SMTP_ROUTE, route, "mailcast.session route") end
+  return core.session(route, ...)
+end
 
 --- send(route, messages [, opts]) -> results, state | nil, message.
+-- The route (a table), each entry of messages and opts are checked
+-- against mailcast.config's SEND_ROUTE, SEND_ENTRY and LIMITS.
 function M.send(route, messages, opts)
+  if type(route) == "table" then route = schema.check(config.SEND_ROUTE, route, "mailcast.send route") end
+  if type(messages) ~= "table" then
+    schema.fail("mailcast.send", "messages must be a list of {message=, from=, to=}, not " .. type(messages))
+  end
+  for i, entry in ipairs(messages) do
+    if type(entry) == "table" then
+      schema.check_keys(config.SEND_ENTRY, entry, string.format("mailcast.send messages[%d]", i))
+    end
+  end
+  if opts ~= nil then opts = schema.check(config.LIMITS, opts, "mailcast.send options") end
   return smtp.send(route, messages, opts, M.build)
 end
 
@@ -66,7 +87,10 @@ M.smtp = { send = smtp.compat_send }
 --- mx(domain [, {server = "host:port", timeout = s, tries = n}]) -> {status =
 -- "ok"|"null_mx"|"no_domain"|"no_address"|"temporary", implicit=, error=,
 -- hosts = {{name=, preference=, addresses={...}}...}} | nil, message.
-M.mx = core.mx
+function M.mx(domain, opts)
+  if opts ~= nil then opts = schema.check(config.MX_OPTIONS, opts, "mailcast.mx options") end
+  return core.mx(domain, opts)
+end
 
 --- store(path) -> Store | nil, message: the campaign store (SQLite, WAL):
 -- campaign, add, begin/commit, claim, finish, recover, counts, suppress,
@@ -92,7 +116,7 @@ end
 local function cached(list, cache, field)
   if list == nil then return nil end
   if type(list) ~= "table" then
-    error(string.format("mailcast.build: '%s' must be a list of parts, not %s", field, type(list)), 4)
+    schema.fail("mailcast.build", string.format("'%s' must be a list of parts, not %s", field, type(list)))
   end
   local out = {}
   for i, spec in ipairs(list) do
@@ -109,7 +133,7 @@ end
 -- or false to encode every part afresh). Bad data (an address, a CR in
 -- a header value) is returned as an error naming the field.
 function M.build(t)
-  assert(type(t) == "table", "mailcast.build: expected a table")
+  schema.check_keys(config.MESSAGE, t, "message")
   local cache = t.cache
   if cache == nil then cache = default_cache end
   if cache and (t.inline or t.attachments) then
@@ -143,6 +167,14 @@ function M.write_message(t, sink)
   local ok, werr = msg:write(sink)
   msg:close()
   return ok, werr
+end
+
+-- The functions a script calls with a table it wrote are entered
+-- through C (core.entry): a call in tail position (`return
+-- mailcast.campaign{...}`) then keeps the script's frame, and an error
+-- about the table names the script's line (mailcast.schema.where).
+for _, name in ipairs { "campaign", "route", "session", "send", "mx", "build", "message", "write_message" } do
+  M[name] = core.entry(M[name])
 end
 
 return M

@@ -162,7 +162,7 @@ describe("sending to Postfix's smtp-sink", function()
 
   it("refuses a rate it cannot read", function()
     assert.has_error(function() mailcast.send(route(sink), {}, { rate = "fast" }) end,
-      "rate must be a number or like '100/m', not 'fast'")
+      "mailcast.send options: rate must be a number >= 0 or a rate like '100/m', not 'fast'")
   end)
 
   it("takes LuaSocket's smtp.send arguments", function()

@@ -55,7 +55,6 @@ describe("a campaign's routes", function()
 
   it("asks the route hook, and falls back to the default when it names no route or raises", function()
     local c = campaign { routes = { a = { host = "127.0.0.1" }, b = { mx = true } }, default_route = "a",
-      quiet = true,
       route = function(m)
         if m.domain == "example.net" then return "b" end
         if m.domain == "example.com" then return "nowhere" end
