@@ -40,9 +40,9 @@ function M.per_second(rate, name)
   return n
 end
 
---- limits(...) -> the pool options of the tables given (checked, see
--- mailcast.config.LIMITS), later ones overriding earlier ones, with
--- rates as messages per second.
+--- limits(...) -> the pool options of the tables given (each checked
+-- against mailcast.config.LIMITS when it was made), later ones
+-- overriding earlier ones, with rates as messages per second.
 function M.limits(...)
   local out = {}
   for i = 1, select("#", ...) do

@@ -490,7 +490,10 @@ end
 -- checks and reports itself).
 function M.check_keys(s, t, what)
   if type(t) ~= "table" then wrong(s, t, what) end
-  unknown_keys(s, t, what)
+  local fields = s.fields
+  for k in next, t do   -- (this runs for every message built: no more than a look-up a key)
+    if fields[k] == nil then unknown_keys(s, t, what) end
+  end
 end
 
 --- defaults(spec) -> the defaults of a record spec's fields, as a table.
