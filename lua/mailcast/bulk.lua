@@ -25,7 +25,9 @@ local function signatures(spec)
     -- A path or PEM is loaded now: a bad key stops the campaign before
     -- anything is sent, not at its first message.
     local k, err = dkim.key(s.key)
-    if not k then schema.fail(#list > 1 and string.format("campaign dkim[%d]", i) or "campaign dkim", tostring(err)) end
+    if not k then
+      schema.fail(#list > 1 and string.format("campaign dkim[%d]", i) or "campaign dkim", tostring(err))
+    end
     local o = copy(s)
     o.key = k
     out[i] = o

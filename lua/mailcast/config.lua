@@ -13,7 +13,7 @@ local seconds = number { min = 0 }
 local port = integer { min = 1, max = 65535 }
 local strings = S.list(str(), { says = "a list of strings" })
 local url = str { pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^/]", says = "an http(s) URL" }
-local secret = str { min_len = 16 }
+local secret = str { min_len = 16, hide = true }
 
 --- What one destination may do: a route's limits, a domain's, the
 -- campaign's defaults for every route, mailcast.send's options.
@@ -45,8 +45,8 @@ M.SMTP_ROUTE = S.record {
   ca_file = str(),
   helo = str { nonempty = true },
   user = str(),
-  password = str(),
-  oauth_token = str(),
+  password = str { hide = true },
+  oauth_token = str { hide = true },
   auth_mechanism = S.enum({ "PLAIN", "LOGIN", "XOAUTH2" }, { nocase = true }),
   allow_plaintext_auth = boolean(),
   pipelining = boolean(),

@@ -12,8 +12,9 @@
 --
 -- A spec is a table {kind=, ...}; every kind takes `default` (the value
 -- when the key is absent; a table default is copied and checked, so a
--- record's own defaults fill it) and `required`, and `says` to replace
--- the generated description in messages.
+-- record's own defaults fill it) and `required`, `says` to replace the
+-- generated description in messages, and `hide` for a secret, whose
+-- value a message must not show.
 local M = {}
 
 -- Where this module lives: frames from files there are mailcast's own,
@@ -300,10 +301,13 @@ local function label(what, key)
   return what and (what .. " " .. key) or key
 end
 
--- Raises the message for a value of the wrong type or range.
+-- Raises the message for a value of the wrong type or range (a secret's
+-- value is not shown: the message may go to a log).
 local function wrong(s, v, what, key)
-  if key == nil then M.fail(nil, string.format("%s must be %s, not %s", what, describe(s), show(v))) end
-  M.fail(what, string.format("%s must be %s, not %s", key, describe(s), show(v)))
+  local given = show(v)
+  if s.hide and type(v) == "string" then given = string.format("a string of %d bytes", #v) end
+  if key == nil then M.fail(nil, string.format("%s must be %s, not %s", what, describe(s), given)) end
+  M.fail(what, string.format("%s must be %s, not %s", key, describe(s), given))
 end
 
 local function copy(t)

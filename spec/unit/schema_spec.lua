@@ -193,11 +193,11 @@ describe("a track table", function()
       "campaign track: unknown key 'bsae' (did you mean 'base'?)")
   end)
 
-  it("refuses a mode it does not know and a short secret", function()
+  it("refuses a mode it does not know, and a short secret without showing it", function()
     campaign_refused({ track = { base = "https://t.example.com", mode = "everyone" } },
       "campaign track: mode must be 'recipient', 'aggregate' or 'off', not 'everyone'")
     campaign_refused({ track = { base = "https://t.example.com", secret = "short" } },
-      "campaign track: secret must be a string of at least 16 bytes, not 'short'")
+      "campaign track: secret must be a string of at least 16 bytes, not a string of 5 bytes")
   end)
 
   it("wants its base unless it is off", function()
@@ -235,6 +235,49 @@ describe("a dkim table", function()
       .. "'simple/relaxed', 'relaxed' or 'simple', not 'loose'")
     campaign_refused({ dkim = { key = 42, domain = "example.com", selector = "s" } },
       "campaign dkim: key must be a key from mailcast.dkim.key, PEM text or a file name, not 42")
+  end)
+end)
+
+describe("a dkim table that is right", function()
+  local mime = require "support.mime"
+  local dir, path
+  setup(function()
+    dir = mime.tmpdir()
+    path = dir .. "/ed.pem"
+    assert(os.execute("openssl genpkey -algorithm ed25519 -out " .. mime.sh_quote(path) .. " 2>/dev/null"))
+  end)
+  teardown(function() mime.rmdir(dir) end)
+
+  it("takes every key dkim.sign takes, in a list of signatures", function()
+    local key = assert(mailcast.dkim.key(path))
+    local c = mailcast.campaign(campaign { dkim = {
+      { key = key, domain = "example.com", selector = "a", identity = "@example.com", headers = { "From", "To" },
+        oversign = { "From" }, canonicalization = "relaxed/simple", body_length = true, timestamp = false,
+        expire = 3600 },
+      { key = path, domain = "example.com", selector = "b", timestamp = 1700000000 },
+      { key = { path = path }, domain = "example.com", selector = "c" },
+    } })
+    assert.equal(3, #c.bulk.dkim)
+    local msg = assert(c:message("a@example.org", {}))
+    local signed = assert(require("mailcast.bulk").sign(c.bulk, assert(mailcast.message(msg))))
+    local _, n = signed:gsub("DKIM%-Signature:", "")
+    assert.equal(3, n)
+  end)
+
+  it("refuses a key that does not load, naming the line", function()
+    local bad = campaign { dkim = { key = dir .. "/none.pem", domain = "example.com", selector = "s" } }
+    local line = next_line()
+    local err = refused(function() mailcast.campaign(bad) end)
+    assert.matches("^" .. FILE:gsub("%p", "%%%0") .. ":" .. line .. ": campaign dkim: ", err)
+  end)
+end)
+
+describe("mailcast.mx's options", function()
+  it("refuses a misspelled key before it asks", function()
+    local line = next_line()
+    local err = refused(function() mailcast.mx("example.com", { sever = "127.0.0.1:53" }) end)
+    assert.equal(string.format("%s:%d: mailcast.mx options: unknown key 'sever' (did you mean 'server'?)", FILE, line),
+      err)
   end)
 end)
 
