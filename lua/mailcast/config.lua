@@ -137,16 +137,16 @@ M.DKIM = S.record {
   expire = integer { min = 1 },
 }
 
---- An attachment or inline image (mailcast.part's table), or a Part.
-M.PART = S.one_of({
-  S.userdata "mailcast.Part",
-  S.record {
-    path = str(), data = str(), filename = str(), content_type = str(),
-    charset = str(), disposition = str(), content_id = str(), cid = str(),
-    encoding = S.enum { "auto", "7bit", "8bit", "quoted-printable", "base64" },
-    stream = boolean(),
-  },
-}, { plural = "parts ({path= or data=, ...})" })
+--- mailcast.part's table: an attachment or inline image.
+M.PART_TABLE = S.record {
+  path = str(), data = str(), filename = str(), content_type = str(),
+  charset = str(), disposition = str(), content_id = str(), cid = str(),
+  encoding = S.enum { "auto", "7bit", "8bit", "quoted-printable", "base64" },
+  stream = boolean(),
+}
+
+--- A part of a campaign's attachments or inline: its table, or a Part.
+M.PART = S.one_of({ S.userdata "mailcast.Part", M.PART_TABLE }, { plural = "parts ({path= or data=, ...})" })
 
 local parts = S.list(M.PART)
 

@@ -39,8 +39,13 @@ M.utf8_valid = core.utf8_valid
 M.parse = core.parse
 
 --- part{path= | data=, filename=, content_type=, ...} -> Part | nil, message.
--- A Part is encoded once and can go into any number of messages.
-M.part = core.part
+-- A Part is encoded once and can go into any number of messages. Its
+-- keys are checked (mailcast.config.PART_TABLE); its values are the C
+-- side's, which returns nil and a message for bad data.
+function M.part(t)
+  if type(t) == "table" then schema.check_keys(config.PART_TABLE, t, "mailcast.part") end
+  return core.part(t)
+end
 
 --- parts([opts]) -> a new cache of encoded parts (one per campaign).
 M.parts = parts.new
@@ -113,6 +118,14 @@ function M.campaign(t)
   return require("mailcast.campaign").new(t)
 end
 
+-- The keys of a message's parts (tables; a Part is as it is).
+local function check_part_keys(list, what)
+  if type(list) ~= "table" then return end
+  for i, spec in ipairs(list) do
+    if type(spec) == "table" then schema.check_keys(config.PART_TABLE, spec, string.format("%s[%d]", what, i)) end
+  end
+end
+
 local function cached(list, cache, field)
   if list == nil then return nil end
   if type(list) ~= "table" then
@@ -134,6 +147,8 @@ end
 -- a header value) is returned as an error naming the field.
 function M.build(t)
   schema.check_keys(config.MESSAGE, t, "message")
+  check_part_keys(t.inline, "message inline")
+  check_part_keys(t.attachments, "message attachments")
   local cache = t.cache
   if cache == nil then cache = default_cache end
   if cache and (t.inline or t.attachments) then
@@ -173,7 +188,7 @@ end
 -- through C (core.entry): a call in tail position (`return
 -- mailcast.campaign{...}`) then keeps the script's frame, and an error
 -- about the table names the script's line (mailcast.schema.where).
-for _, name in ipairs { "campaign", "route", "session", "send", "mx", "build", "message", "write_message" } do
+for _, name in ipairs { "campaign", "route", "session", "send", "mx", "part", "build", "message", "write_message" } do
   M[name] = core.entry(M[name])
 end
 

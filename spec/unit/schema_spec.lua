@@ -281,7 +281,7 @@ describe("mailcast.mx's options", function()
   end)
 end)
 
-describe("mailcast.send's options", function()
+describe("mailcast.send's options and entries, mailcast.message and mailcast.part", function()
   local route = { host = "127.0.0.1", port = 9, tls = "none" }
 
   it("refuses a misspelled key before it connects", function()
@@ -298,7 +298,7 @@ describe("mailcast.send's options", function()
       FILE, line), err)
   end)
 
-  it("refuses a misspelled key in an entry of its list, and in a message table", function()
+  it("refuses a misspelled key in an entry of its list, in a message table and in a part", function()
     local line = next_line()
     local err = refused(function() mailcast.send(route, { { mesage = "x", from = "a@b.c", to = "d@e.f" } }) end)
     assert.equal(string.format("%s:%d: mailcast.send messages[1]: unknown key 'mesage' (did you mean 'message'?)",
@@ -306,6 +306,14 @@ describe("mailcast.send's options", function()
     line = next_line()
     err = refused(function() mailcast.message { from = "a@b.c", to = "d@e.f", attachment = {} } end)
     assert.equal(string.format("%s:%d: message: unknown key 'attachment' (did you mean 'attachments'?)",
+      FILE, line), err)
+    line = next_line()
+    err = refused(function() mailcast.message { from = "a@b.c", attachments = { { data = "x", filname = "x" } } } end)
+    assert.equal(string.format("%s:%d: message attachments[1]: unknown key 'filname' (did you mean 'filename'?)",
+      FILE, line), err)
+    line = next_line()
+    err = refused(function() mailcast.part { path = "x", content_typ = "text/plain" } end)
+    assert.equal(string.format("%s:%d: mailcast.part: unknown key 'content_typ' (did you mean 'content_type'?)",
       FILE, line), err)
   end)
 end)
