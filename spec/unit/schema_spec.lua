@@ -100,7 +100,7 @@ describe("a campaign table", function()
         listed = { targets = { { address = "127.0.0.1", name = "mx.example", port = 2525 } } },
       },
       default_route = "relay", route = function() end,
-      retry = { first = 1, factor = 3, max = 10, max_age = 100 }, max_in_flight = 10, log = false,
+      retry = { first = 1, factor = 3, max = 10, max_age = 100 }, max_in_flight = 10, log = false, priority = 2,
       hook_limit = 1000, suppress_hard_bounces = false, bounce_rules = { { "spam", "spam" } },
       classify = function() end, webhooks = { "https://hooks.example.com/x" },
       track = { base = "https://t.example.com", secret = string.rep("s", 16), mode = "aggregate", text = true,
