@@ -66,25 +66,6 @@ local function stderr(...)
   io.stderr:write("mailcast: ", string.format(...), "\n")
 end
 
--- Loads a script as loadfile does (a #! line and a UTF-8 byte order mark
--- skipped, a precompiled chunk taken as it is), except that its last
--- statement keeps the script on the stack: `return mailcast.campaign{...}`
--- is a tail call, which would drop the script's frame and with it the
--- line an error in the campaign's table is to name. Lua makes no tail
--- call while a to-be-closed variable is in scope, so one (nil: it closes
--- nothing) is declared on the script's first line, before its text; the
--- line numbers stay as they are.
-local function load_script(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, "cannot open " .. err end
-  local text = f:read("a")
-  f:close()
-  text = text:gsub("^\239\187\191", "")
-  if text:sub(1, 4) == "\27Lua" then return load(text, "@" .. path, "b") end
-  if text:sub(1, 1) == "#" then text = text:gsub("^[^\n]*", "") end   -- the line stays, empty
-  return load("local _ <close> = nil; " .. text, "@" .. path, "t")
-end
-
 -- The message of an error the script raised, with a traceback unless it
 -- names a line of the script itself (a mistake in the script, or in what
 -- it gave mailcast, which names the script's line: enough to mend it).
@@ -109,7 +90,7 @@ local function more_campaigns(args)
   while i <= #args and args[i] ~= "--" do
     if args[i]:match("%.lua$") and not args[i]:match("^%-") then
       local path = table.remove(args, i)
-      local chunk, err = load_script(path)
+      local chunk, err = loadfile(path)
       if not chunk then return nil, nil, err end
       local ok, value = xpcall(chunk, function(e) return script_error(path, e) end,
         table.unpack(args, 1, #args))
@@ -137,7 +118,7 @@ local function run(argv)
   local args = { [-2] = argv[0], [-1] = argv[1], [0] = script }
   for i = 3, #argv do args[i - 2] = argv[i] end
   _G.arg = args
-  local chunk, err = load_script(script)
+  local chunk, err = loadfile(script)
   if not chunk then
     stderr("%s", err)
     return 1
