@@ -679,7 +679,7 @@ function Campaign:open_run(store, id, log_to, opts, loader)
     -- The campaign's stored links, those of an earlier run (or another
     -- worker) included: each message's are compared with them.
     links = self.bulk.track and assert(store:links(id)) or nil,
-    max_age = self.retry.max_age or 3 * 86400,
+    max_age = self.retry.max_age,
     progress = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = self.name },
   }
 end
