@@ -11,6 +11,14 @@ static const char *const state_names[MC_R_STATES] = {
   "pending", "in_flight", "deferred", "delivered", "failed", "skipped", "suppressed",
 };
 
+/* Settings of the connection, made on every open (only journal_mode is
+ * kept in the file). WAL + NORMAL: nothing committed is lost when the
+ * process dies. */
+static const char settings[] =
+  "PRAGMA journal_mode=WAL;"
+  "PRAGMA synchronous=NORMAL;"
+  "PRAGMA foreign_keys=ON;";
+
 const mc_store_sql_t mc_store_sql_core[] = {
   {Q_BEGIN, "BEGIN IMMEDIATE"},
   {Q_COMMIT, "COMMIT"},
@@ -136,6 +144,14 @@ static int prepare(mc_store_t *s, mc_error_t *e) {
 static int setup(mc_store_t *s, const char *path, mc_error_t *e) {
   sqlite3_busy_handler(s->db, wait_for_lock, s);
   if (mc_store_shard_function(s) != 0) return mc_store_db_error(s, e, "mc_shard");
+  /* Before anything is written: a newer version's store is left as it is. */
+  if (mc_store_schema_check(s, path, e) != 0) return -1;
+  char *msg = NULL;
+  if (sqlite3_exec(s->db, settings, NULL, NULL, &msg) != SQLITE_OK) {
+    mc_error_set(e, "store: %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
+    sqlite3_free(msg);
+    return -1;
+  }
   if (mc_store_migrate(s, path, e) != 0) return -1;
   return prepare(s, e);
 }

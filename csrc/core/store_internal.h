@@ -2,7 +2,7 @@
  *
  *   store.c           the connection: open (settings, schema, statements),
  *                     close, transactions, secrets, the shared helpers
- *   store_schema.c    the schema, and what older stores lack of it
+ *   store_schema.c    the schema as numbered migrations (user_version)
  *   store_queue.c     campaigns and their recipients: add, claim, finish,
  *                     recover, shards, counts
  *   store_suppress.c  the suppression list
@@ -86,8 +86,12 @@ void mc_store_bind_opt_text(sqlite3_stmt *st, int i, const char *v);
 
 /* store_schema.c ---------------------------------------------------------- */
 
-/* Makes the schema, or brings a store made by an older version up to
- * it. 0, or -1. */
+/* Refuses (-1, e says why) a store whose schema is newer than this
+ * code's, before anything is written to it; 0 otherwise. */
+int mc_store_schema_check(mc_store_t *s, const char *path, mc_error_t *e);
+
+/* Applies the migrations the store has not had, in order, each in a
+ * transaction of its own. 0, or -1. */
 int mc_store_migrate(mc_store_t *s, const char *path, mc_error_t *e);
 
 /* store_queue.c ----------------------------------------------------------- */
