@@ -31,6 +31,9 @@ typedef struct {
 const char *mc_rstate_name(mc_rstate_t s);
 int mc_rstate_parse(const char *name, mc_rstate_t *s);
 
+/* Opens the store at path, made when absent; one made by an earlier
+ * version is brought up to date (store_schema.c). NULL (e says why) also
+ * for a store a newer version made: it is left as it is. */
 mc_store_t *mc_store_open(const char *path, mc_error_t *e);
 void mc_store_close(mc_store_t *s);
 

@@ -134,9 +134,12 @@ describe("mailcast.store", function()
   it("takes a store made before lists were read while sending as read to their end", function()
     store:close()
     local path = dir .. "/c.mailcast.db"
+    -- As those versions left it: no list_read column, and no schema
+    -- version (they did not number their migrations).
     local _, code = helper.sh("/usr/bin/python3 -c " .. mime.sh_quote(
       "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]);"
-      .. " db.execute('ALTER TABLE campaigns DROP COLUMN list_read'); db.commit()") .. " " .. mime.sh_quote(path))
+      .. " db.execute('ALTER TABLE campaigns DROP COLUMN list_read');"
+      .. " db.execute('PRAGMA user_version = 0'); db.commit()") .. " " .. mime.sh_quote(path))
     assert.equal(0, code)
     store = assert(mailcast.store(path))
     local rows = store:report("campaigns")
@@ -182,7 +185,10 @@ describe("mailcast.store", function()
       assert(store:link(campaign, 1, "https://example.com/news"))
       store:close()
       local path = dir .. "/c.mailcast.db"
-      local out, code = helper.sh("sqlite3 " .. mime.sh_quote(path) .. " 'DROP TABLE recipient_links;'"
+      -- As those versions left it: no recipient_links, nor the list_read
+      -- column that came after it, and no schema version.
+      local out, code = helper.sh("sqlite3 " .. mime.sh_quote(path) .. " 'DROP TABLE recipient_links;"
+        .. " ALTER TABLE campaigns DROP COLUMN list_read; PRAGMA user_version = 0;'"
         .. " && sqlite3 " .. mime.sh_quote(path) .. " \"SELECT count(*) FROM sqlite_master"
         .. " WHERE name = 'recipient_links'\"")
       assert.equal(0, code, out)
