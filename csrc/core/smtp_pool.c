@@ -1,6 +1,7 @@
 #include "smtp_pool.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,6 +12,14 @@
 /* IDLE: no connection. WAITING: connected with nothing to do, for at
  * most idle_timeout seconds. */
 typedef enum { SLOT_IDLE, SLOT_OPENING, SLOT_READY, SLOT_BUSY, SLOT_WAITING, SLOT_QUITTING } slot_state_t;
+
+#define RATE_SAMPLES 32        /* transactions behind an unlimited destination's rate */
+#define RATE_REGROW 10         /* a cut rate grows by this share of itself per second */
+#define RATE_FLOOR 64          /* and is never cut below this share of its ceiling */
+#define PUSHBACK_TRIES 5       /* transactions a job gets when told to try again later */
+#define PROBE_MISSES_MAX 5     /* the connection limit grows back at least once per
+                                  2^5 connections' worth of deliveries */
+#define GROWTH_WINDOW_MAX 10   /* messages per connection that count toward that */
 
 typedef struct {
   mc_pool_t *pool;
@@ -41,6 +50,17 @@ struct mc_pool {
   mc_pool_state_t st;
   int connect_failures;  /* in a row */
   double next_send_at, next_connect_at;
+  size_t refusals;       /* connections refused while others were still opening:
+                            judged once none is (connection_refused) */
+  size_t learned;        /* the connection limit the server last showed us */
+  int probe_misses;      /* times in a row it showed it: each halves how often
+                            the limit grows back to try one more */
+  double rate_ceiling;   /* where a cut rate grows back to: the configured rate,
+                            or what an unlimited destination was sending */
+  double rate_step;      /* messages per second it grows by per second */
+  double cut_at, grown_at;
+  double sent_at[RATE_SAMPLES];   /* when the last transactions started */
+  size_t nsent;
   double down_until;     /* gave up connecting: new jobs fail at once until then */
   mc_error_t down_error;
   mc_reply_t down_reply; /* code and enhanced code only */
@@ -86,41 +106,106 @@ void mc_job_clear(mc_job_t *job) {
 }
 
 
-/* The reply says the server is overloaded or limiting us: 421, or a 4xx
- * whose text says so in one of the ways large providers phrase it. */
-static int overloaded(int code, const char *text) {
-  static const char *const phrases[] = {
-    "too many", "try again later", "try later", "rate limit", "ratelimit",
-    "throttl", "temporarily deferred", "slow down", "exceeded",
-  };
-  if (code == 421) return 1;
-  if (code / 100 != 4 || text == NULL) return 0;
-  for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++)
+static int has_phrase(const char *text, const char *const *phrases, size_t n) {
+  for (size_t i = 0; i < n; i++)
     if (strcasestr(text, phrases[i])) return 1;
   return 0;
 }
 
 
-static void slow_down(mc_pool_t *p) {
+/* The server asks us to send more slowly: a 4xx that says so in one of
+ * the ways large providers phrase it. Greylisting and "too many
+ * recipients" are 4xx too, but about one message, not our pace. */
+static int rate_pushback(int code, const char *text) {
+  static const char *const slower[] = {
+    "try again later", "try later", "rate limit", "ratelimit", "rate-limit", "throttl",
+    "temporarily deferred", "slow down", "exceeded", "too many connections", "server busy",
+  };
+  static const char *const other[] = {"greylist", "graylist", "recipients"};
+  if (code / 100 != 4 || text == NULL) return 0;
+  if (has_phrase(text, other, sizeof other / sizeof other[0])) return 0;
+  return has_phrase(text, slower, sizeof slower / sizeof slower[0]);
+}
+
+
+static void note_sent(mc_pool_t *p) {
+  p->sent_at[p->nsent++ % RATE_SAMPLES] = now();
+}
+
+
+/* Messages per second the destination has been sending, over its last
+ * transactions. */
+static double sending_rate(const mc_pool_t *p) {
+  size_t n = p->nsent < RATE_SAMPLES ? p->nsent : RATE_SAMPLES;
+  if (n < 2) return 1;
+  double span = p->sent_at[(p->nsent - 1) % RATE_SAMPLES] - p->sent_at[(p->nsent - n) % RATE_SAMPLES];
+  return (double)(n - 1) / (span > 0.001 ? span : 0.001);
+}
+
+
+/* Halves the rate (an unlimited destination gets one: half what it was
+ * sending). Replies to transactions started before the last cut were
+ * answered by that cut: they do not cut again. */
+static void cut_rate(mc_pool_t *p, double started) {
   mc_pool_state_t *st = &p->st;
-  st->backoffs++;
-  st->connections = st->connections / 2 < 1 ? 1 : st->connections / 2;
-  if (st->rate > 0) {
-    double floor_rate = p->o->rate / 64;
-    st->rate = st->rate / 2 < floor_rate ? floor_rate : st->rate / 2;
+  if (started < p->cut_at) return;
+  if (st->rate <= 0) {
+    p->rate_ceiling = sending_rate(p);
+    st->rate = p->rate_ceiling;
+  }
+  double floor_rate = p->rate_ceiling / RATE_FLOOR;
+  st->rate = st->rate / 2 < floor_rate ? floor_rate : st->rate / 2;
+  p->rate_step = st->rate / RATE_REGROW;
+  p->cut_at = p->grown_at = now();
+}
+
+
+/* A cut rate grows back by a step per second of deliveries, up to its
+ * ceiling (an unlimited destination is unlimited again there). */
+static void grow_rate(mc_pool_t *p) {
+  mc_pool_state_t *st = &p->st;
+  if (st->rate <= 0 || st->rate >= p->rate_ceiling) return;
+  double t = now(), dt = t - p->grown_at;
+  p->grown_at = t;
+  st->rate += p->rate_step * (dt < 1 ? dt : 1);   /* a pause in deliveries earns no more */
+  if (st->rate >= p->rate_ceiling) {
+    st->rate = p->o->rate;
+    p->rate_ceiling = p->o->rate;
   }
 }
 
 
+static void halve_connections(mc_pool_t *p) {
+  mc_pool_state_t *st = &p->st;
+  st->connections = st->connections / 2 < 1 ? 1 : st->connections / 2;
+}
+
+
+/* The server refused a connection while `allowed` of ours were open:
+ * that many is what it takes now. */
+static void learn_connection_limit(mc_pool_t *p, size_t allowed) {
+  mc_pool_state_t *st = &p->st;
+  st->backoffs++;
+  if (allowed < 1) allowed = 1;
+  if ((double)allowed < st->connections) st->connections = (double)allowed;
+  p->learned = allowed;
+  if (p->probe_misses < PROBE_MISSES_MAX) p->probe_misses++;
+  p->refusals = 0;
+}
+
+
+/* A delivery: the connection limit grows by one per so many deliveries
+ * on each connection (fewer the more often the server refused one
+ * more), and a cut rate grows back. */
 static void speed_up(mc_pool_t *p) {
   mc_pool_state_t *st = &p->st;
-  double max = (double)p->o->connections;
-  st->connections += 1.0 / st->connections;   /* one more per "window" of deliveries */
-  if (st->connections > max) st->connections = max;
-  if (p->o->rate > 0) {
-    st->rate += p->o->rate / 20;
-    if (st->rate > p->o->rate) st->rate = p->o->rate;
+  double max = (double)(p->o->connections ? p->o->connections : 1);
+  if (st->connections < max) {
+    size_t per = p->o->messages_per_connection < GROWTH_WINDOW_MAX ? p->o->messages_per_connection : GROWTH_WINDOW_MAX;
+    st->connections += 1.0 / (floor(st->connections) * (double)(per ? per : 1) * (double)(1 << p->probe_misses));
+    if (st->connections > max) st->connections = max;
   }
+  grow_rate(p);
 }
 
 
@@ -140,6 +225,22 @@ static size_t working(const mc_pool_t *p) {
 }
 
 
+/* Sessions through the greeting and EHLO, quitting ones too: the server
+ * counts them until they close. */
+static size_t established(const mc_pool_t *p) {
+  return mc_pool_active(p) - count_slots(p, SLOT_OPENING);
+}
+
+
+/* Sessions a new one would be one more than: while the server holds us
+ * below the configured limit, quitting ones count until they are closed,
+ * or the one that replaces them could be refused as one too many. */
+static size_t occupying(const mc_pool_t *p) {
+  if (p->st.connections < (double)p->nslots) return mc_pool_active(p) - count_slots(p, SLOT_OPENING);
+  return working(p) - count_slots(p, SLOT_OPENING);
+}
+
+
 size_t mc_pool_pending(const mc_pool_t *p) { return p->qlen + p->running; }
 
 
@@ -150,6 +251,13 @@ double mc_pool_down_for(const mc_pool_t *p) {
 
 
 int mc_pool_failed(const mc_pool_t *p) { return p->failed; }
+
+
+int mc_pool_backing_off(const mc_pool_t *p) {
+  const mc_pool_state_t *st = &p->st;
+  return mc_pool_down_for(p) > 0 || st->connections < (double)p->nslots ||
+         (st->rate > 0 && (p->o->rate <= 0 || st->rate < p->o->rate));
+}
 
 
 const mc_pool_state_t *mc_pool_state(const mc_pool_t *p) { return &p->st; }
@@ -165,6 +273,14 @@ static int make_room(mc_pool_t *p) {
   p->queue = q;
   p->qcap = cap;
   p->qhead = 0;
+  return 0;
+}
+
+
+static int enqueue(mc_pool_t *p, mc_job_t *job) {
+  if (make_room(p) != 0) return -1;
+  p->queue[(p->qhead + p->qlen) % p->qcap] = job;
+  p->qlen++;
   return 0;
 }
 
@@ -309,6 +425,7 @@ static void push_job(slot_t *slot, mc_job_t *job) {
   mc_pool_t *p = slot->pool;
   job->attempts++;
   p->running++;
+  note_sent(p);
   slot->jobs[slot->njobs] = job;
   slot->started[slot->njobs++] = now();
   slot->ready = 0;
@@ -347,19 +464,34 @@ static void on_txn(mc_session_t *s, void *arg) {
     return;
   }
   slot->was_waiting = 0;
-  copy_results(job, s);
-  job->duration = now() - started;
-  if (job->results == NULL) p->failed = 1;
   p->st.transactions++;
-  int sent = 0, slow = 0;
-  for (size_t i = 0; i < job->nresults; i++) {
-    sent |= job->results[i].sent;
-    slow |= overloaded(job->results[i].code, job->results[i].text);
-  }
-  if (slow) slow_down(p);
-  else if (sent) speed_up(p);
   slot->done_here++;
-  p->done(job, p->done_arg);
+  int sent = 0, final = 0, closing = 0, slower = 0;
+  size_t n;
+  const mc_rcpt_result_t *res = mc_session_results(s, &n);
+  for (size_t i = 0; i < n; i++) {
+    sent |= res[i].sent;
+    final |= res[i].code / 100 == 5;
+    closing |= res[i].code == 421;
+    slower |= rate_pushback(res[i].code, res[i].text);
+  }
+  if (closing || slower) {
+    p->st.backoffs++;
+    if (closing) halve_connections(p);
+    if (slower) cut_rate(p, started);
+  } else if (sent) {
+    speed_up(p);
+  }
+  if ((closing || slower) && !sent && !final && job->attempts < PUSHBACK_TRIES) {
+    /* Nothing of it went: it goes again, at the new pace. */
+    p->st.requeued++;
+    if (enqueue(p, job) != 0) p->failed = 1;
+  } else {
+    copy_results(job, s);
+    job->duration = now() - started;
+    if (job->results == NULL) p->failed = 1;
+    p->done(job, p->done_arg);
+  }
   /* The job sent ahead is on the session: its outcome comes next. */
   if (slot->njobs > 0) return;
   if (!mc_session_usable(s)) {
@@ -465,13 +597,37 @@ static void next_txn(slot_t *slot) {
 }
 
 
+/* A connection that failed without a final answer (a 4xx greeting, or
+ * closed before EHLO was through) while other sessions of ours are open
+ * or opening: the server refuses connections beyond those, it is not
+ * down. Judged once none is opening: the connection limit becomes the
+ * number that got through. 1 when it was that (slot released); 0 when
+ * no other session was there, and the failure is the destination's. */
+static int connection_refused(slot_t *slot) {
+  mc_pool_t *p = slot->pool;
+  size_t opening = count_slots(p, SLOT_OPENING) - 1;   /* slot is one */
+  size_t up = established(p);
+  if (opening == 0 && up == 0) {
+    p->refusals = 0;
+    return 0;
+  }
+  p->st.refused++;
+  release(slot);
+  if (opening > 0) p->refusals++;
+  else learn_connection_limit(p, up);
+  pump(p);
+  return 1;
+}
+
+
 static void on_open(mc_session_t *s, void *arg) {
   slot_t *slot = arg;
   mc_pool_t *p = slot->pool;
   const mc_error_t *e;
   if (mc_session_status(s, &e) != 0) {
     const mc_reply_t *r = mc_session_reply(s);
-    if (overloaded(r->code, r->text.data)) slow_down(p);
+    if (r->code / 100 != 5 && connection_refused(slot)) return;
+    if (r->code == 421 || rate_pushback(r->code, r->text.data)) p->st.backoffs++;
     p->connect_failures++;
     /* A 5xx greeting is final; otherwise a few more tries first. */
     if (r->code / 100 == 5 || p->connect_failures >= p->o->connect_attempts) {
@@ -487,6 +643,9 @@ static void on_open(mc_session_t *s, void *arg) {
   }
   p->connect_failures = 0;
   slot->state = SLOT_READY;
+  size_t up = established(p);
+  if (p->refusals > 0 && count_slots(p, SLOT_OPENING) == 0) learn_connection_limit(p, up);
+  else if (up > p->learned) p->probe_misses = 0;   /* the server takes more than it did */
   next_txn(slot);
 }
 
@@ -511,12 +670,13 @@ static void pump(mc_pool_t *p) {
   }
   size_t limit = (size_t)p->st.connections;
   if (limit < 1) limit = 1;
-  for (size_t i = 0; i < p->nslots && p->qlen > 0; i++) {
+  /* Not while refused connections wait to be judged (connection_refused). */
+  for (size_t i = 0; i < p->nslots && p->qlen > 0 && p->refusals == 0; i++) {
     slot_t *slot = &p->slots[i];
     if (slot->state != SLOT_IDLE) continue;
     /* Sessions not yet busy take jobs too: don't open more than needed. */
     size_t opening = count_slots(p, SLOT_OPENING);
-    if (working(p) >= limit || opening >= p->qlen) break;
+    if (occupying(p) + opening >= limit || opening >= p->qlen) break;
     if (p->o->connect_rate > 0) {
       double t = now();
       if (t < p->next_connect_at) { schedule_pump(p, p->next_connect_at - t); break; }
@@ -537,9 +697,7 @@ int mc_pool_submit(mc_pool_t *p, mc_job_t *job) {
     fail_job(p, job, &p->down_error, &p->down_reply);
     return 0;
   }
-  if (make_room(p) != 0) return -1;
-  p->queue[(p->qhead + p->qlen) % p->qcap] = job;
-  p->qlen++;
+  if (enqueue(p, job) != 0) return -1;
   pump(p);
   return 0;
 }
@@ -563,6 +721,7 @@ mc_pool_t *mc_pool_new(struct event_base *base, const mc_route_t *route,
   p->done_arg = arg;
   p->st.connections = (double)(o->connections ? o->connections : 1);
   p->st.rate = o->rate;
+  p->rate_ceiling = o->rate;
   p->nslots = o->connections ? o->connections : 1;
   p->slots = calloc(p->nslots, sizeof *p->slots);
   p->pump_timer = evtimer_new(base, on_pump_timer, p);
