@@ -15,8 +15,9 @@ typedef enum { SLOT_IDLE, SLOT_OPENING, SLOT_READY, SLOT_BUSY, SLOT_WAITING, SLO
 
 #define RATE_SAMPLES 32        /* transactions behind an unlimited destination's rate */
 #define RATE_REGROW 10         /* a cut rate grows by this share of itself per second */
-#define RATE_FLOOR 64          /* and is never cut below this share of its ceiling */
-#define PUSHBACK_TRIES 5       /* transactions a job gets when told to try again later */
+#define RATE_FLOOR 64          /* and is never cut below this share of its ceiling, */
+#define RATE_FLOOR_LEARNED 1.0 /* nor one it made up below a message a second */
+#define PUSHBACK_TRIES 3       /* transactions a job gets when told to try again later */
 #define PROBE_MISSES_MAX 5     /* the connection limit grows back at least once per
                                   2^5 connections' worth of deliveries */
 #define GROWTH_WINDOW_MAX 10   /* messages per connection that count toward that */
@@ -154,6 +155,8 @@ static void cut_rate(mc_pool_t *p, double started) {
     st->rate = p->rate_ceiling;
   }
   double floor_rate = p->rate_ceiling / RATE_FLOOR;
+  if (p->o->rate <= 0 && floor_rate < RATE_FLOOR_LEARNED)
+    floor_rate = p->rate_ceiling < RATE_FLOOR_LEARNED ? p->rate_ceiling : RATE_FLOOR_LEARNED;
   st->rate = st->rate / 2 < floor_rate ? floor_rate : st->rate / 2;
   p->rate_step = st->rate / RATE_REGROW;
   p->cut_at = p->grown_at = now();
@@ -629,6 +632,7 @@ static void on_open(mc_session_t *s, void *arg) {
     if (r->code / 100 != 5 && connection_refused(slot)) return;
     if (r->code == 421 || rate_pushback(r->code, r->text.data)) p->st.backoffs++;
     p->connect_failures++;
+    halve_connections(p);   /* the next tries open fewer at once */
     /* A 5xx greeting is final; otherwise a few more tries first. */
     if (r->code / 100 == 5 || p->connect_failures >= p->o->connect_attempts) {
       mc_error_t copy = *e;
