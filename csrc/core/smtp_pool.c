@@ -239,7 +239,7 @@ static size_t established(const mc_pool_t *p) {
  * below the configured limit, quitting ones count until they are closed,
  * or the one that replaces them could be refused as one too many. */
 static size_t occupying(const mc_pool_t *p) {
-  if (p->st.connections < (double)p->nslots) return mc_pool_active(p) - count_slots(p, SLOT_OPENING);
+  if (p->st.connections < (double)p->nslots) return established(p);
   return working(p) - count_slots(p, SLOT_OPENING);
 }
 
