@@ -114,16 +114,25 @@ static int has_phrase(const char *text, const char *const *phrases, size_t n) {
 }
 
 
+/* An enhanced status code (RFC 3463) about the address, the mailbox,
+ * the protocol or the content (x.1.x, x.2.x, x.5.x, x.6.x): whatever its
+ * text says, a reply about this message, not about our pace. */
+static int about_the_message(const char *enhanced) {
+  const char *dot = enhanced ? strchr(enhanced, '.') : NULL;
+  return dot != NULL && dot[1] != '\0' && strchr("1256", dot[1]) != NULL;
+}
+
+
 /* The server asks us to send more slowly: a 4xx that says so in one of
  * the ways large providers phrase it. Greylisting and "too many
  * recipients" are 4xx too, but about one message, not our pace. */
-static int rate_pushback(int code, const char *text) {
+static int rate_pushback(int code, const char *enhanced, const char *text) {
   static const char *const slower[] = {
     "try again later", "try later", "rate limit", "ratelimit", "rate-limit", "throttl",
     "temporarily deferred", "slow down", "exceeded", "too many connections", "server busy",
   };
   static const char *const other[] = {"greylist", "graylist", "recipients"};
-  if (code / 100 != 4 || text == NULL) return 0;
+  if (code / 100 != 4 || text == NULL || about_the_message(enhanced)) return 0;
   if (has_phrase(text, other, sizeof other / sizeof other[0])) return 0;
   return has_phrase(text, slower, sizeof slower / sizeof slower[0]);
 }
@@ -476,7 +485,7 @@ static void on_txn(mc_session_t *s, void *arg) {
     sent |= res[i].sent;
     final |= res[i].code / 100 == 5;
     closing |= res[i].code == 421;
-    slower |= rate_pushback(res[i].code, res[i].text);
+    slower |= rate_pushback(res[i].code, res[i].enhanced, res[i].text);
   }
   if (closing || slower) {
     p->st.backoffs++;
@@ -630,7 +639,7 @@ static void on_open(mc_session_t *s, void *arg) {
   if (mc_session_status(s, &e) != 0) {
     const mc_reply_t *r = mc_session_reply(s);
     if (r->code / 100 != 5 && connection_refused(slot)) return;
-    if (r->code == 421 || rate_pushback(r->code, r->text.data)) p->st.backoffs++;
+    if (r->code == 421 || rate_pushback(r->code, r->enhanced, r->text.data)) p->st.backoffs++;
     p->connect_failures++;
     halve_connections(p);   /* the next tries open fewer at once */
     /* A 5xx greeting is final; otherwise a few more tries first. */

@@ -190,14 +190,18 @@ describe("a server that says 'try again later' above a rate", function()
     assert.is_true(last.rate < 100 and last.backing_off)
   end)
 
-  it("leaves greylisting to the retry schedule: one transaction, no rate cut", function()
-    local srv = servers.fault("normal", { replies = { RCPT = "451 4.7.1 Greylisted, please try again later" } })
-    local outcomes, _, last = send_all(srv.port, { connections = 1 }, 1, 30)
-    srv:stop()
-    local _, o = next(outcomes)
-    assert.same({ "deferred", 451, 1 }, { o.status, o.recipients[1].code, o.attempts })
-    assert.same({ 0, 0, 0, false }, { last.requeued, last.rate, last.backoffs, last.backing_off })
-  end)
+  -- Greylisting wants minutes, and a 4.2.x is about the mailbox: neither
+  -- is about our pace, whatever the text says.
+  for _, reply in ipairs { "451 4.7.1 Greylisted, please try again later", "451 4.2.0 Mailbox busy, try again later" } do
+    it("leaves '" .. reply .. "' to the retry schedule: one transaction, no rate cut", function()
+      local srv = servers.fault("normal", { replies = { RCPT = reply } })
+      local outcomes, _, last = send_all(srv.port, { connections = 1 }, 1, 30)
+      srv:stop()
+      local _, o = next(outcomes)
+      assert.same({ "deferred", 451, 1 }, { o.status, o.recipients[1].code, o.attempts })
+      assert.same({ 0, 0, 0, false }, { last.requeued, last.rate, last.backoffs, last.backing_off })
+    end)
+  end
 end)
 
 
