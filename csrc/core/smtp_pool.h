@@ -14,7 +14,7 @@
  *   rate is halved (an unlimited destination gets one, half what it was
  *   sending) and grows back steadily while deliveries succeed (additive
  *   increase, multiplicative decrease); the job goes back to the queue,
- *   up to a few times, instead of being deferred;
+ *   up to three transactions in all, instead of being deferred;
  * - a 421 to a transaction: the connection limit is halved.
  *
  * A pool lives as long as its owner wants: jobs are submitted at any
