@@ -15,7 +15,8 @@
  *   sending) and grows back steadily while deliveries succeed (additive
  *   increase, multiplicative decrease); the job goes back to the queue,
  *   up to three transactions in all, instead of being deferred;
- * - a 421 to a transaction: the connection limit is halved.
+ * - a 421 to a transaction: the connection limit is halved, and the job
+ *   goes again on a new connection as above.
  *
  * A pool lives as long as its owner wants: jobs are submitted at any
  * time, and a session with nothing to do waits `idle_timeout` seconds
