@@ -1,10 +1,8 @@
 #include "smtp_pool.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -13,14 +11,7 @@
  * most idle_timeout seconds. */
 typedef enum { SLOT_IDLE, SLOT_OPENING, SLOT_READY, SLOT_BUSY, SLOT_WAITING, SLOT_QUITTING } slot_state_t;
 
-#define RATE_SAMPLES 32        /* transactions behind an unlimited destination's rate */
-#define RATE_REGROW 10         /* a cut rate grows by this share of itself per second */
-#define RATE_FLOOR 64          /* and is never cut below this share of its ceiling, */
-#define RATE_FLOOR_LEARNED 1.0 /* nor one it made up below a message a second */
 #define PUSHBACK_TRIES 3       /* transactions a job gets when told to try again later */
-#define PROBE_MISSES_MAX 5     /* the connection limit grows back at least once per
-                                  2^5 connections' worth of deliveries */
-#define GROWTH_WINDOW_MAX 10   /* messages per connection that count toward that */
 
 typedef struct {
   mc_pool_t *pool;
@@ -48,20 +39,11 @@ struct mc_pool {
   size_t running;        /* jobs on sessions */
   slot_t *slots;
   size_t nslots;
-  mc_pool_state_t st;
+  mc_shape_t shape;      /* the limits it keeps to, and its counts */
   int connect_failures;  /* in a row */
   double next_send_at, next_connect_at;
   size_t refusals;       /* connections refused while others were still opening:
                             judged once none is (connection_refused) */
-  size_t learned;        /* the connection limit the server last showed us */
-  int probe_misses;      /* times in a row it showed it: each halves how often
-                            the limit grows back to try one more */
-  double rate_ceiling;   /* where a cut rate grows back to: the configured rate,
-                            or what an unlimited destination was sending */
-  double rate_step;      /* messages per second it grows by per second */
-  double cut_at, grown_at;
-  double sent_at[RATE_SAMPLES];   /* when the last transactions started */
-  size_t nsent;
   double down_until;     /* gave up connecting: new jobs fail at once until then */
   mc_error_t down_error;
   mc_reply_t down_reply; /* code and enhanced code only */
@@ -107,120 +89,6 @@ void mc_job_clear(mc_job_t *job) {
 }
 
 
-static int has_phrase(const char *text, const char *const *phrases, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (strcasestr(text, phrases[i])) return 1;
-  return 0;
-}
-
-
-/* An enhanced status code (RFC 3463) about the address, the mailbox,
- * the protocol or the content (x.1.x, x.2.x, x.5.x, x.6.x): whatever its
- * text says, a reply about this message, not about our pace. */
-static int about_the_message(const char *enhanced) {
-  const char *dot = enhanced ? strchr(enhanced, '.') : NULL;
-  return dot != NULL && dot[1] != '\0' && strchr("1256", dot[1]) != NULL;
-}
-
-
-/* The server asks us to send more slowly: a 4xx that says so in one of
- * the ways large providers phrase it. Greylisting and "too many
- * recipients" are 4xx too, but about one message, not our pace. */
-static int rate_pushback(int code, const char *enhanced, const char *text) {
-  static const char *const slower[] = {
-    "try again later", "try later", "rate limit", "ratelimit", "rate-limit", "throttl",
-    "temporarily deferred", "slow down", "exceeded", "too many connections", "server busy",
-  };
-  static const char *const other[] = {"greylist", "graylist", "recipients"};
-  if (code / 100 != 4 || text == NULL || about_the_message(enhanced)) return 0;
-  if (has_phrase(text, other, sizeof other / sizeof other[0])) return 0;
-  return has_phrase(text, slower, sizeof slower / sizeof slower[0]);
-}
-
-
-static void note_sent(mc_pool_t *p) {
-  p->sent_at[p->nsent++ % RATE_SAMPLES] = now();
-}
-
-
-/* Messages per second the destination has been sending, over its last
- * transactions. */
-static double sending_rate(const mc_pool_t *p) {
-  size_t n = p->nsent < RATE_SAMPLES ? p->nsent : RATE_SAMPLES;
-  if (n < 2) return 1;
-  double span = p->sent_at[(p->nsent - 1) % RATE_SAMPLES] - p->sent_at[(p->nsent - n) % RATE_SAMPLES];
-  return (double)(n - 1) / (span > 0.001 ? span : 0.001);
-}
-
-
-/* Halves the rate (an unlimited destination gets one: half what it was
- * sending). Replies to transactions started before the last cut were
- * answered by that cut: they do not cut again. */
-static void cut_rate(mc_pool_t *p, double started) {
-  mc_pool_state_t *st = &p->st;
-  if (started < p->cut_at) return;
-  if (st->rate <= 0) {
-    p->rate_ceiling = sending_rate(p);
-    st->rate = p->rate_ceiling;
-  }
-  double floor_rate = p->rate_ceiling / RATE_FLOOR;
-  if (p->o->rate <= 0 && floor_rate < RATE_FLOOR_LEARNED)
-    floor_rate = p->rate_ceiling < RATE_FLOOR_LEARNED ? p->rate_ceiling : RATE_FLOOR_LEARNED;
-  st->rate = st->rate / 2 < floor_rate ? floor_rate : st->rate / 2;
-  p->rate_step = st->rate / RATE_REGROW;
-  p->cut_at = p->grown_at = now();
-}
-
-
-/* A cut rate grows back by a step per second of deliveries, up to its
- * ceiling (an unlimited destination is unlimited again there). */
-static void grow_rate(mc_pool_t *p) {
-  mc_pool_state_t *st = &p->st;
-  if (st->rate <= 0 || st->rate >= p->rate_ceiling) return;
-  double t = now(), dt = t - p->grown_at;
-  p->grown_at = t;
-  st->rate += p->rate_step * (dt < 1 ? dt : 1);   /* a pause in deliveries earns no more */
-  if (st->rate >= p->rate_ceiling) {
-    st->rate = p->o->rate;
-    p->rate_ceiling = p->o->rate;
-  }
-}
-
-
-static void halve_connections(mc_pool_t *p) {
-  mc_pool_state_t *st = &p->st;
-  st->connections = st->connections / 2 < 1 ? 1 : st->connections / 2;
-}
-
-
-/* The server refused a connection while `allowed` of ours were open:
- * that many is what it takes now. */
-static void learn_connection_limit(mc_pool_t *p, size_t allowed) {
-  mc_pool_state_t *st = &p->st;
-  st->backoffs++;
-  if (allowed < 1) allowed = 1;
-  if ((double)allowed < st->connections) st->connections = (double)allowed;
-  p->learned = allowed;
-  if (p->probe_misses < PROBE_MISSES_MAX) p->probe_misses++;
-  p->refusals = 0;
-}
-
-
-/* A delivery: the connection limit grows by one per so many deliveries
- * on each connection (fewer the more often the server refused one
- * more), and a cut rate grows back. */
-static void speed_up(mc_pool_t *p) {
-  mc_pool_state_t *st = &p->st;
-  double max = (double)(p->o->connections ? p->o->connections : 1);
-  if (st->connections < max) {
-    size_t per = p->o->messages_per_connection < GROWTH_WINDOW_MAX ? p->o->messages_per_connection : GROWTH_WINDOW_MAX;
-    st->connections += 1.0 / (floor(st->connections) * (double)(per ? per : 1) * (double)(1 << p->probe_misses));
-    if (st->connections > max) st->connections = max;
-  }
-  grow_rate(p);
-}
-
-
 static size_t count_slots(const mc_pool_t *p, slot_state_t state) {
   size_t n = 0;
   for (size_t i = 0; i < p->nslots; i++) n += p->slots[i].state == state;
@@ -248,7 +116,7 @@ static size_t established(const mc_pool_t *p) {
  * below the configured limit, quitting ones count until they are closed,
  * or the one that replaces them could be refused as one too many. */
 static size_t occupying(const mc_pool_t *p) {
-  if (p->st.connections < (double)p->nslots) return established(p);
+  if (p->shape.st.connections < (double)p->nslots) return established(p);
   return working(p) - count_slots(p, SLOT_OPENING);
 }
 
@@ -266,13 +134,11 @@ int mc_pool_failed(const mc_pool_t *p) { return p->failed; }
 
 
 int mc_pool_backing_off(const mc_pool_t *p) {
-  const mc_pool_state_t *st = &p->st;
-  return mc_pool_down_for(p) > 0 || st->connections < (double)p->nslots ||
-         (st->rate > 0 && (p->o->rate <= 0 || st->rate < p->o->rate));
+  return mc_pool_down_for(p) > 0 || mc_shape_held(&p->shape);
 }
 
 
-const mc_pool_state_t *mc_pool_state(const mc_pool_t *p) { return &p->st; }
+const mc_pool_state_t *mc_pool_state(const mc_pool_t *p) { return &p->shape.st; }
 
 
 static int make_room(mc_pool_t *p) {
@@ -437,7 +303,7 @@ static void push_job(slot_t *slot, mc_job_t *job) {
   mc_pool_t *p = slot->pool;
   job->attempts++;
   p->running++;
-  note_sent(p);
+  mc_shape_sent(&p->shape, now());
   slot->jobs[slot->njobs] = job;
   slot->started[slot->njobs++] = now();
   slot->ready = 0;
@@ -476,7 +342,7 @@ static void on_txn(mc_session_t *s, void *arg) {
     return;
   }
   slot->was_waiting = 0;
-  p->st.transactions++;
+  p->shape.st.transactions++;
   slot->done_here++;
   int sent = 0, final = 0, closing = 0, slower = 0;
   size_t n;
@@ -485,18 +351,18 @@ static void on_txn(mc_session_t *s, void *arg) {
     sent |= res[i].sent;
     final |= res[i].code / 100 == 5;
     closing |= res[i].code == 421;
-    slower |= rate_pushback(res[i].code, res[i].enhanced, res[i].text);
+    slower |= mc_shape_slower(res[i].code, res[i].enhanced, res[i].text);
   }
   if (closing || slower) {
-    p->st.backoffs++;
-    if (closing) halve_connections(p);
-    if (slower) cut_rate(p, started);
+    p->shape.st.backoffs++;
+    if (closing) mc_shape_halve_connections(&p->shape);
+    if (slower) mc_shape_cut_rate(&p->shape, started, now());
   } else if (sent) {
-    speed_up(p);
+    mc_shape_delivered(&p->shape, now());
   }
   if ((closing || slower) && !sent && !final && job->attempts < PUSHBACK_TRIES) {
     /* Nothing of it went: it goes again, at the new pace. */
-    p->st.requeued++;
+    p->shape.st.requeued++;
     if (enqueue(p, job) != 0) p->failed = 1;
   } else {
     copy_results(job, s);
@@ -527,7 +393,7 @@ static void on_wait(evutil_socket_t fd, short what, void *arg) {
  * when not, it says QUIT after them. */
 static int may_go_on(const slot_t *slot) {
   const mc_pool_t *p = slot->pool;
-  size_t limit = (size_t)p->st.connections;
+  size_t limit = (size_t)p->shape.st.connections;
   return !p->draining && slot->done_here + slot->njobs < p->o->messages_per_connection &&
          working(p) <= (limit ? limit : 1);
 }
@@ -535,7 +401,7 @@ static int may_go_on(const slot_t *slot) {
 
 /* Seconds until the rate limit lets the next message go (0: now). */
 static double rate_wait(mc_pool_t *p) {
-  if (p->st.rate <= 0) return 0;
+  if (p->shape.st.rate <= 0) return 0;
   /* Timers wake late (by milliseconds: the kernel's tick), so sending
    * times are kept on a schedule that catches up with the lateness,
    * at most RATE_CATCH_UP seconds' worth at once, rather than counted
@@ -548,7 +414,7 @@ static double rate_wait(mc_pool_t *p) {
 
 
 static void rate_take(mc_pool_t *p) {
-  if (p->st.rate > 0) p->next_send_at += 1.0 / p->st.rate;
+  if (p->shape.st.rate > 0) p->next_send_at += 1.0 / p->shape.st.rate;
 }
 
 
@@ -623,10 +489,14 @@ static int connection_refused(slot_t *slot) {
     p->refusals = 0;
     return 0;
   }
-  p->st.refused++;
+  p->shape.st.refused++;
   release(slot);
-  if (opening > 0) p->refusals++;
-  else learn_connection_limit(p, up);
+  if (opening > 0) {
+    p->refusals++;
+  } else {
+    mc_shape_refused(&p->shape, up);
+    p->refusals = 0;
+  }
   pump(p);
   return 1;
 }
@@ -639,9 +509,9 @@ static void on_open(mc_session_t *s, void *arg) {
   if (mc_session_status(s, &e) != 0) {
     const mc_reply_t *r = mc_session_reply(s);
     if (r->code / 100 != 5 && connection_refused(slot)) return;
-    if (r->code == 421 || rate_pushback(r->code, r->enhanced, r->text.data)) p->st.backoffs++;
+    if (r->code == 421 || mc_shape_slower(r->code, r->enhanced, r->text.data)) p->shape.st.backoffs++;
     p->connect_failures++;
-    halve_connections(p);   /* the next tries open fewer at once */
+    mc_shape_halve_connections(&p->shape);   /* the next tries open fewer at once */
     /* A 5xx greeting is final; otherwise a few more tries first. */
     if (r->code / 100 == 5 || p->connect_failures >= p->o->connect_attempts) {
       mc_error_t copy = *e;
@@ -657,8 +527,12 @@ static void on_open(mc_session_t *s, void *arg) {
   p->connect_failures = 0;
   slot->state = SLOT_READY;
   size_t up = established(p);
-  if (p->refusals > 0 && count_slots(p, SLOT_OPENING) == 0) learn_connection_limit(p, up);
-  else if (up > p->learned) p->probe_misses = 0;   /* the server takes more than it did */
+  if (p->refusals > 0 && count_slots(p, SLOT_OPENING) == 0) {
+    mc_shape_refused(&p->shape, up);
+    p->refusals = 0;
+  } else {
+    mc_shape_opened(&p->shape, up);
+  }
   next_txn(slot);
 }
 
@@ -681,7 +555,7 @@ static void pump(mc_pool_t *p) {
     slot->was_waiting = 1;
     next_txn(slot);
   }
-  size_t limit = (size_t)p->st.connections;
+  size_t limit = (size_t)p->shape.st.connections;
   if (limit < 1) limit = 1;
   /* Not while refused connections wait to be judged (connection_refused). */
   for (size_t i = 0; i < p->nslots && p->qlen > 0 && p->refusals == 0; i++) {
@@ -698,7 +572,7 @@ static void pump(mc_pool_t *p) {
     slot->session = mc_session_new(p->base, p->route);
     if (slot->session == NULL) { p->failed = 1; break; }
     slot->state = SLOT_OPENING;
-    p->st.sessions++;
+    p->shape.st.sessions++;
     mc_session_on_ready(slot->session, on_ready, slot);
     mc_session_open(slot->session, on_open, slot);
   }
@@ -732,9 +606,7 @@ mc_pool_t *mc_pool_new(struct event_base *base, const mc_route_t *route,
   p->o = o;
   p->done = done;
   p->done_arg = arg;
-  p->st.connections = (double)(o->connections ? o->connections : 1);
-  p->st.rate = o->rate;
-  p->rate_ceiling = o->rate;
+  mc_shape_init(&p->shape, o->connections, o->messages_per_connection, o->rate);
   p->nslots = o->connections ? o->connections : 1;
   p->slots = calloc(p->nslots, sizeof *p->slots);
   p->pump_timer = evtimer_new(base, on_pump_timer, p);
@@ -783,7 +655,7 @@ int mc_pool_run(struct event_base *base, const mc_route_t *route, mc_job_t *jobs
     if (event_base_loop(base, EVLOOP_ONCE) != 0) break;
   }
   failed |= p->failed || finished < njobs;
-  *state = p->st;
+  *state = p->shape.st;
   mc_pool_free(p);
   if (failed) mc_error_set(e, "out of memory");
   return failed ? -1 : 0;

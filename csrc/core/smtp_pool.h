@@ -24,6 +24,7 @@
 #ifndef MC_SMTP_POOL_H
 #define MC_SMTP_POOL_H
 
+#include "pool_shape.h"
 #include "smtp_session.h"
 
 typedef enum { MC_RCPT_SENT, MC_RCPT_DEFERRED, MC_RCPT_FAILED } mc_rcpt_status_t;
@@ -52,17 +53,6 @@ typedef struct {
   double down_time;                /* after giving up, seconds new jobs fail at once
                                       with the same reason instead of reconnecting */
 } mc_pool_opts_t;
-
-/* What the destination's traffic shaping looks like now. */
-typedef struct {
-  double connections;    /* current limit (can be fractional while it grows) */
-  double rate;           /* current messages per second (0: no limit) */
-  size_t backoffs;       /* times the server told us to slow down */
-  size_t sessions;       /* connections opened */
-  size_t transactions;
-  size_t refused;        /* connections refused while others worked */
-  size_t requeued;       /* transactions told to try again later, sent again */
-} mc_pool_state_t;
 
 void mc_pool_opts_init(mc_pool_opts_t *o);
 
