@@ -137,6 +137,20 @@ size_t mc_sched_down(const mc_sched_t *s) {
 }
 
 
+void mc_sched_backoff(const mc_sched_t *s, mc_sched_backoff_t *b) {
+  b->destinations = b->connections = 0;
+  b->rate = 0;
+  for (size_t i = 0; i < s->ndests; i++) {
+    const mc_pool_t *pool = s->dests[i]->pool;
+    if (!mc_pool_backing_off(pool)) continue;
+    const mc_pool_state_t *st = mc_pool_state(pool);
+    b->destinations++;
+    b->connections += (size_t)st->connections;
+    b->rate += st->rate;
+  }
+}
+
+
 void mc_sched_drain(mc_sched_t *s, double grace) {
   for (size_t i = 0; i < s->ndests; i++) mc_pool_drain(s->dests[i]->pool);
   if (s->timer == NULL) s->timer = evtimer_new(s->base, on_timer, s);

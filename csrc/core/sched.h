@@ -42,6 +42,17 @@ size_t mc_sched_active(const mc_sched_t *s);
 /* Destinations that gave up connecting and are waiting to try again. */
 size_t mc_sched_down(const mc_sched_t *s);
 
+/* Destinations the servers' pushback holds below their limits (fewer
+ * connections, a lower rate), or down: how many, and the connections
+ * and messages per second they are held to, summed. */
+typedef struct {
+  size_t destinations;
+  size_t connections;
+  double rate;          /* 0: none of them keeps to a rate */
+} mc_sched_backoff_t;
+
+void mc_sched_backoff(const mc_sched_t *s, mc_sched_backoff_t *b);
+
 /* Stops new transactions: idle sessions say QUIT now, busy ones after
  * the transaction they are in; then turns the loop until every session
  * is closed or grace seconds pass. Queued jobs stay queued. */

@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -11,6 +10,8 @@
 /* IDLE: no connection. WAITING: connected with nothing to do, for at
  * most idle_timeout seconds. */
 typedef enum { SLOT_IDLE, SLOT_OPENING, SLOT_READY, SLOT_BUSY, SLOT_WAITING, SLOT_QUITTING } slot_state_t;
+
+#define PUSHBACK_TRIES 3       /* transactions a job gets when told to try again later */
 
 typedef struct {
   mc_pool_t *pool;
@@ -38,9 +39,11 @@ struct mc_pool {
   size_t running;        /* jobs on sessions */
   slot_t *slots;
   size_t nslots;
-  mc_pool_state_t st;
+  mc_shape_t shape;      /* the limits it keeps to, and its counts */
   int connect_failures;  /* in a row */
   double next_send_at, next_connect_at;
+  size_t refusals;       /* connections refused while others were still opening:
+                            judged once none is (connection_refused) */
   double down_until;     /* gave up connecting: new jobs fail at once until then */
   mc_error_t down_error;
   mc_reply_t down_reply; /* code and enhanced code only */
@@ -86,44 +89,6 @@ void mc_job_clear(mc_job_t *job) {
 }
 
 
-/* The reply says the server is overloaded or limiting us: 421, or a 4xx
- * whose text says so in one of the ways large providers phrase it. */
-static int overloaded(int code, const char *text) {
-  static const char *const phrases[] = {
-    "too many", "try again later", "try later", "rate limit", "ratelimit",
-    "throttl", "temporarily deferred", "slow down", "exceeded",
-  };
-  if (code == 421) return 1;
-  if (code / 100 != 4 || text == NULL) return 0;
-  for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++)
-    if (strcasestr(text, phrases[i])) return 1;
-  return 0;
-}
-
-
-static void slow_down(mc_pool_t *p) {
-  mc_pool_state_t *st = &p->st;
-  st->backoffs++;
-  st->connections = st->connections / 2 < 1 ? 1 : st->connections / 2;
-  if (st->rate > 0) {
-    double floor_rate = p->o->rate / 64;
-    st->rate = st->rate / 2 < floor_rate ? floor_rate : st->rate / 2;
-  }
-}
-
-
-static void speed_up(mc_pool_t *p) {
-  mc_pool_state_t *st = &p->st;
-  double max = (double)p->o->connections;
-  st->connections += 1.0 / st->connections;   /* one more per "window" of deliveries */
-  if (st->connections > max) st->connections = max;
-  if (p->o->rate > 0) {
-    st->rate += p->o->rate / 20;
-    if (st->rate > p->o->rate) st->rate = p->o->rate;
-  }
-}
-
-
 static size_t count_slots(const mc_pool_t *p, slot_state_t state) {
   size_t n = 0;
   for (size_t i = 0; i < p->nslots; i++) n += p->slots[i].state == state;
@@ -140,6 +105,22 @@ static size_t working(const mc_pool_t *p) {
 }
 
 
+/* Sessions through the greeting and EHLO, quitting ones too: the server
+ * counts them until they close. */
+static size_t established(const mc_pool_t *p) {
+  return mc_pool_active(p) - count_slots(p, SLOT_OPENING);
+}
+
+
+/* Sessions a new one would be one more than: while the server holds us
+ * below the configured limit, quitting ones count until they are closed,
+ * or the one that replaces them could be refused as one too many. */
+static size_t occupying(const mc_pool_t *p) {
+  if (p->shape.st.connections < (double)p->nslots) return established(p);
+  return working(p) - count_slots(p, SLOT_OPENING);
+}
+
+
 size_t mc_pool_pending(const mc_pool_t *p) { return p->qlen + p->running; }
 
 
@@ -152,7 +133,12 @@ double mc_pool_down_for(const mc_pool_t *p) {
 int mc_pool_failed(const mc_pool_t *p) { return p->failed; }
 
 
-const mc_pool_state_t *mc_pool_state(const mc_pool_t *p) { return &p->st; }
+int mc_pool_backing_off(const mc_pool_t *p) {
+  return mc_pool_down_for(p) > 0 || mc_shape_held(&p->shape);
+}
+
+
+const mc_pool_state_t *mc_pool_state(const mc_pool_t *p) { return &p->shape.st; }
 
 
 static int make_room(mc_pool_t *p) {
@@ -165,6 +151,14 @@ static int make_room(mc_pool_t *p) {
   p->queue = q;
   p->qcap = cap;
   p->qhead = 0;
+  return 0;
+}
+
+
+static int enqueue(mc_pool_t *p, mc_job_t *job) {
+  if (make_room(p) != 0) return -1;
+  p->queue[(p->qhead + p->qlen) % p->qcap] = job;
+  p->qlen++;
   return 0;
 }
 
@@ -309,6 +303,7 @@ static void push_job(slot_t *slot, mc_job_t *job) {
   mc_pool_t *p = slot->pool;
   job->attempts++;
   p->running++;
+  mc_shape_sent(&p->shape, now());
   slot->jobs[slot->njobs] = job;
   slot->started[slot->njobs++] = now();
   slot->ready = 0;
@@ -347,19 +342,34 @@ static void on_txn(mc_session_t *s, void *arg) {
     return;
   }
   slot->was_waiting = 0;
-  copy_results(job, s);
-  job->duration = now() - started;
-  if (job->results == NULL) p->failed = 1;
-  p->st.transactions++;
-  int sent = 0, slow = 0;
-  for (size_t i = 0; i < job->nresults; i++) {
-    sent |= job->results[i].sent;
-    slow |= overloaded(job->results[i].code, job->results[i].text);
-  }
-  if (slow) slow_down(p);
-  else if (sent) speed_up(p);
+  p->shape.st.transactions++;
   slot->done_here++;
-  p->done(job, p->done_arg);
+  int sent = 0, final = 0, closing = 0, slower = 0;
+  size_t n;
+  const mc_rcpt_result_t *res = mc_session_results(s, &n);
+  for (size_t i = 0; i < n; i++) {
+    sent |= res[i].sent;
+    final |= res[i].code / 100 == 5;
+    closing |= res[i].code == 421;
+    slower |= mc_shape_slower(res[i].code, res[i].enhanced, res[i].text);
+  }
+  if (closing || slower) {
+    p->shape.st.backoffs++;
+    if (closing) mc_shape_halve_connections(&p->shape);
+    if (slower) mc_shape_cut_rate(&p->shape, started, now());
+  } else if (sent) {
+    mc_shape_delivered(&p->shape, now());
+  }
+  if ((closing || slower) && !sent && !final && job->attempts < PUSHBACK_TRIES) {
+    /* Nothing of it went: it goes again, at the new pace. */
+    p->shape.st.requeued++;
+    if (enqueue(p, job) != 0) p->failed = 1;
+  } else {
+    copy_results(job, s);
+    job->duration = now() - started;
+    if (job->results == NULL) p->failed = 1;
+    p->done(job, p->done_arg);
+  }
   /* The job sent ahead is on the session: its outcome comes next. */
   if (slot->njobs > 0) return;
   if (!mc_session_usable(s)) {
@@ -383,7 +393,7 @@ static void on_wait(evutil_socket_t fd, short what, void *arg) {
  * when not, it says QUIT after them. */
 static int may_go_on(const slot_t *slot) {
   const mc_pool_t *p = slot->pool;
-  size_t limit = (size_t)p->st.connections;
+  size_t limit = (size_t)p->shape.st.connections;
   return !p->draining && slot->done_here + slot->njobs < p->o->messages_per_connection &&
          working(p) <= (limit ? limit : 1);
 }
@@ -391,7 +401,7 @@ static int may_go_on(const slot_t *slot) {
 
 /* Seconds until the rate limit lets the next message go (0: now). */
 static double rate_wait(mc_pool_t *p) {
-  if (p->st.rate <= 0) return 0;
+  if (p->shape.st.rate <= 0) return 0;
   /* Timers wake late (by milliseconds: the kernel's tick), so sending
    * times are kept on a schedule that catches up with the lateness,
    * at most RATE_CATCH_UP seconds' worth at once, rather than counted
@@ -404,7 +414,7 @@ static double rate_wait(mc_pool_t *p) {
 
 
 static void rate_take(mc_pool_t *p) {
-  if (p->st.rate > 0) p->next_send_at += 1.0 / p->st.rate;
+  if (p->shape.st.rate > 0) p->next_send_at += 1.0 / p->shape.st.rate;
 }
 
 
@@ -465,14 +475,43 @@ static void next_txn(slot_t *slot) {
 }
 
 
+/* A connection that failed without a final answer (a 4xx greeting, or
+ * closed before EHLO was through) while other sessions of ours are open
+ * or opening: the server refuses connections beyond those, it is not
+ * down. Judged once none is opening: the connection limit becomes the
+ * number that got through. 1 when it was that (slot released); 0 when
+ * no other session was there, and the failure is the destination's. */
+static int connection_refused(slot_t *slot) {
+  mc_pool_t *p = slot->pool;
+  size_t opening = count_slots(p, SLOT_OPENING) - 1;   /* slot is one */
+  size_t up = established(p);
+  if (opening == 0 && up == 0) {
+    p->refusals = 0;
+    return 0;
+  }
+  p->shape.st.refused++;
+  release(slot);
+  if (opening > 0) {
+    p->refusals++;
+  } else {
+    mc_shape_refused(&p->shape, up);
+    p->refusals = 0;
+  }
+  pump(p);
+  return 1;
+}
+
+
 static void on_open(mc_session_t *s, void *arg) {
   slot_t *slot = arg;
   mc_pool_t *p = slot->pool;
   const mc_error_t *e;
   if (mc_session_status(s, &e) != 0) {
     const mc_reply_t *r = mc_session_reply(s);
-    if (overloaded(r->code, r->text.data)) slow_down(p);
+    if (r->code / 100 != 5 && connection_refused(slot)) return;
+    if (r->code == 421 || mc_shape_slower(r->code, r->enhanced, r->text.data)) p->shape.st.backoffs++;
     p->connect_failures++;
+    mc_shape_halve_connections(&p->shape);   /* the next tries open fewer at once */
     /* A 5xx greeting is final; otherwise a few more tries first. */
     if (r->code / 100 == 5 || p->connect_failures >= p->o->connect_attempts) {
       mc_error_t copy = *e;
@@ -487,6 +526,13 @@ static void on_open(mc_session_t *s, void *arg) {
   }
   p->connect_failures = 0;
   slot->state = SLOT_READY;
+  size_t up = established(p);
+  if (p->refusals > 0 && count_slots(p, SLOT_OPENING) == 0) {
+    mc_shape_refused(&p->shape, up);
+    p->refusals = 0;
+  } else {
+    mc_shape_opened(&p->shape, up);
+  }
   next_txn(slot);
 }
 
@@ -509,14 +555,15 @@ static void pump(mc_pool_t *p) {
     slot->was_waiting = 1;
     next_txn(slot);
   }
-  size_t limit = (size_t)p->st.connections;
+  size_t limit = (size_t)p->shape.st.connections;
   if (limit < 1) limit = 1;
-  for (size_t i = 0; i < p->nslots && p->qlen > 0; i++) {
+  /* Not while refused connections wait to be judged (connection_refused). */
+  for (size_t i = 0; i < p->nslots && p->qlen > 0 && p->refusals == 0; i++) {
     slot_t *slot = &p->slots[i];
     if (slot->state != SLOT_IDLE) continue;
     /* Sessions not yet busy take jobs too: don't open more than needed. */
     size_t opening = count_slots(p, SLOT_OPENING);
-    if (working(p) >= limit || opening >= p->qlen) break;
+    if (occupying(p) + opening >= limit || opening >= p->qlen) break;
     if (p->o->connect_rate > 0) {
       double t = now();
       if (t < p->next_connect_at) { schedule_pump(p, p->next_connect_at - t); break; }
@@ -525,7 +572,7 @@ static void pump(mc_pool_t *p) {
     slot->session = mc_session_new(p->base, p->route);
     if (slot->session == NULL) { p->failed = 1; break; }
     slot->state = SLOT_OPENING;
-    p->st.sessions++;
+    p->shape.st.sessions++;
     mc_session_on_ready(slot->session, on_ready, slot);
     mc_session_open(slot->session, on_open, slot);
   }
@@ -537,9 +584,7 @@ int mc_pool_submit(mc_pool_t *p, mc_job_t *job) {
     fail_job(p, job, &p->down_error, &p->down_reply);
     return 0;
   }
-  if (make_room(p) != 0) return -1;
-  p->queue[(p->qhead + p->qlen) % p->qcap] = job;
-  p->qlen++;
+  if (enqueue(p, job) != 0) return -1;
   pump(p);
   return 0;
 }
@@ -561,8 +606,7 @@ mc_pool_t *mc_pool_new(struct event_base *base, const mc_route_t *route,
   p->o = o;
   p->done = done;
   p->done_arg = arg;
-  p->st.connections = (double)(o->connections ? o->connections : 1);
-  p->st.rate = o->rate;
+  mc_shape_init(&p->shape, o->connections, o->messages_per_connection, o->rate);
   p->nslots = o->connections ? o->connections : 1;
   p->slots = calloc(p->nslots, sizeof *p->slots);
   p->pump_timer = evtimer_new(base, on_pump_timer, p);
@@ -611,7 +655,7 @@ int mc_pool_run(struct event_base *base, const mc_route_t *route, mc_job_t *jobs
     if (event_base_loop(base, EVLOOP_ONCE) != 0) break;
   }
   failed |= p->failed || finished < njobs;
-  *state = p->st;
+  *state = p->shape.st;
   mc_pool_free(p);
   if (failed) mc_error_set(e, "out of memory");
   return failed ? -1 : 0;

@@ -1,15 +1,30 @@
 /* A destination: transactions to one server (or MX host set) over up to
  * `connections` sessions at once, each carrying up to
  * `messages_per_connection` transactions before it says QUIT and a new
- * one takes its place, within a rate limit that halves at once when the
- * server says it is overloaded (421, "too many ...", "try again later")
- * and grows back a step with every delivery (additive increase,
- * multiplicative decrease). A pool lives as long as its owner wants:
- * jobs are submitted at any time, and a session with nothing to do
- * waits `idle_timeout` seconds for more before it says QUIT. */
+ * one takes its place, within a rate limit. The server's pushback shapes
+ * both, as real servers give it:
+ *
+ * - a new connection refused (a 4xx greeting, or closed before EHLO is
+ *   through) while others of ours are working: the server allows no
+ *   more than those, and that becomes the connection limit, grown back
+ *   by one now and then to see whether it still holds; nothing is
+ *   deferred for it. Only when no connection at all can be made are the
+ *   queued jobs given the failure (connect_attempts, down_time);
+ * - "try again later", "rate limit", ... (a 4xx) to a transaction: the
+ *   rate is halved (an unlimited destination gets one, half what it was
+ *   sending) and grows back steadily while deliveries succeed (additive
+ *   increase, multiplicative decrease); the job goes back to the queue,
+ *   up to three transactions in all, instead of being deferred;
+ * - a 421 to a transaction: the connection limit is halved, and the job
+ *   goes again on a new connection as above.
+ *
+ * A pool lives as long as its owner wants: jobs are submitted at any
+ * time, and a session with nothing to do waits `idle_timeout` seconds
+ * for more before it says QUIT. */
 #ifndef MC_SMTP_POOL_H
 #define MC_SMTP_POOL_H
 
+#include "pool_shape.h"
 #include "smtp_session.h"
 
 typedef enum { MC_RCPT_SENT, MC_RCPT_DEFERRED, MC_RCPT_FAILED } mc_rcpt_status_t;
@@ -39,15 +54,6 @@ typedef struct {
                                       with the same reason instead of reconnecting */
 } mc_pool_opts_t;
 
-/* What the destination's traffic shaping looks like now. */
-typedef struct {
-  double connections;    /* current limit (can be fractional while it grows) */
-  double rate;           /* current messages per second (0: no limit) */
-  size_t backoffs;       /* times the server told us to slow down */
-  size_t sessions;       /* connections opened */
-  size_t transactions;
-} mc_pool_state_t;
-
 void mc_pool_opts_init(mc_pool_opts_t *o);
 
 typedef struct mc_pool mc_pool_t;
@@ -72,6 +78,10 @@ size_t mc_pool_active(const mc_pool_t *p);
 /* Seconds until the destination takes new work again after it gave up
  * connecting (0: it is not down). */
 double mc_pool_down_for(const mc_pool_t *p);
+
+/* 1 while the destination is held below its configured limits by the
+ * server's pushback (fewer connections, a lower rate) or is down. */
+int mc_pool_backing_off(const mc_pool_t *p);
 
 /* 1 after a local failure (out of memory) lost track of a job. */
 int mc_pool_failed(const mc_pool_t *p);

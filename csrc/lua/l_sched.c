@@ -242,21 +242,40 @@ static int sched_pending(lua_State *L) {
 }
 
 
+/* The traffic shaping of one destination, as state() gives it. */
+static void push_dest_state(lua_State *L, mc_pool_t *pool) {
+  const mc_pool_state_t *st = mc_pool_state(pool);
+  mc_l_pushpoolstate(L, st);
+  lua_pushnumber(L, mc_pool_down_for(pool));
+  lua_setfield(L, -2, "down_for");
+  lua_pushinteger(L, (lua_Integer)mc_pool_pending(pool));
+  lua_setfield(L, -2, "pending");
+  lua_pushinteger(L, (lua_Integer)mc_pool_active(pool));
+  lua_setfield(L, -2, "active");
+  lua_pushboolean(L, mc_pool_backing_off(pool));
+  lua_setfield(L, -2, "backing_off");
+  lua_pushinteger(L, (lua_Integer)st->refused);
+  lua_setfield(L, -2, "refused");
+  lua_pushinteger(L, (lua_Integer)st->requeued);
+  lua_setfield(L, -2, "requeued");
+}
+
+
 /* s:state([destination]) -> {connections=, rate=, backoffs=, sessions=,
- * transactions=, down_for=} of one destination, or of the whole run:
- * {destinations=, active=, down=, pending=} */
+ * transactions=, down_for=, pending=, active=, backing_off=, refused=,
+ * requeued=} of one destination (connections and rate: the limits it
+ * keeps to now, which the server's pushback may have lowered), or of the
+ * whole run: {destinations=, active=, down=, pending=, backing_off=,
+ * backoff_connections=, backoff_rate=}: how many destinations are
+ * backing off, and the connections and messages per second they are
+ * held to, summed (backoff_rate nil when none keeps to a rate). */
 static int sched_state(lua_State *L) {
   sched_box *box = check_sched(L);
   if (!lua_isnoneornil(L, 2)) {
-    mc_pool_t *pool = check_dest(L, box, 2);
-    mc_l_pushpoolstate(L, mc_pool_state(pool));
-    lua_pushnumber(L, mc_pool_down_for(pool));
-    lua_setfield(L, -2, "down_for");
-    lua_pushinteger(L, (lua_Integer)mc_pool_pending(pool));
-    lua_setfield(L, -2, "pending");
+    push_dest_state(L, check_dest(L, box, 2));
     return 1;
   }
-  lua_createtable(L, 0, 4);
+  lua_createtable(L, 0, 7);
   lua_pushinteger(L, (lua_Integer)box->npools);
   lua_setfield(L, -2, "destinations");
   lua_pushinteger(L, (lua_Integer)mc_sched_active(box->sched));
@@ -265,6 +284,16 @@ static int sched_state(lua_State *L) {
   lua_setfield(L, -2, "down");
   lua_pushinteger(L, (lua_Integer)mc_sched_pending(box->sched));
   lua_setfield(L, -2, "pending");
+  mc_sched_backoff_t b;
+  mc_sched_backoff(box->sched, &b);
+  lua_pushinteger(L, (lua_Integer)b.destinations);
+  lua_setfield(L, -2, "backing_off");
+  lua_pushinteger(L, (lua_Integer)b.connections);
+  lua_setfield(L, -2, "backoff_connections");
+  if (b.rate > 0) {
+    lua_pushnumber(L, b.rate);
+    lua_setfield(L, -2, "backoff_rate");
+  }
   return 1;
 }
 

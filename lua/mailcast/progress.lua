@@ -13,7 +13,7 @@ local WINDOW = 10   -- seconds of history behind the rate
 
 M.JSON_FIELDS = {
   "time", "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "remaining",
-  "rate", "eta", "destinations", "backing_off", "done",
+  "rate", "eta", "destinations", "backing_off", "backoff_connections", "backoff_rate", "done",
 }
 
 --- new{mode = "bar"|"lines"|"json"|"quiet" (default: bar on a terminal,
@@ -56,14 +56,29 @@ function Progress:figures(counts, sched, now)
   local remaining = counts.pending + counts.in_flight
   local total = done + remaining + counts.deferred
   local rate = self:rate(now, done)
+  local backing_off = sched and (sched.backing_off or sched.down) or 0
+  local held_rate = sched and sched.backoff_rate
   return {
     campaign = self.name, delivered = counts.delivered, deferred = counts.deferred,
     failed = counts.failed, skipped = counts.skipped, suppressed = counts.suppressed,
     remaining = remaining, total = total, done_count = done,
     rate = rate and math.floor(rate * 10 + 0.5) / 10,
     eta = rate and rate > 0 and math.floor(remaining / rate + 0.5) or nil,
-    destinations = sched and sched.destinations or 0, backing_off = sched and sched.down or 0,
+    destinations = sched and sched.destinations or 0, backing_off = backing_off,
+    -- What the destinations backing off are held to now, summed.
+    backoff_connections = backing_off > 0 and sched.backoff_connections or nil,
+    backoff_rate = backing_off > 0 and held_rate and math.floor(held_rate * 10 + 0.5) / 10 or nil,
   }
+end
+
+-- "1 backing off (2 connections, 12.5/s)": how many destinations the
+-- servers have slowed down, and what they are held to.
+local function backing_off_text(f)
+  local n, held = f.backoff_connections, {}
+  if n then held[1] = string.format("%d connection%s", n, n == 1 and "" or "s") end
+  if f.backoff_rate then held[#held + 1] = string.format("%.1f/s", f.backoff_rate) end
+  if #held == 0 then return string.format("%d backing off", f.backing_off) end
+  return string.format("%d backing off (%s)", f.backing_off, table.concat(held, ", "))
 end
 
 function Progress:bar(f, final)
@@ -74,7 +89,7 @@ function Progress:bar(f, final)
     self.name, string.rep("#", filled), string.rep("-", width - filled), math.floor(share * 100),
     f.delivered, f.deferred, f.failed, f.remaining, f.rate and string.format("%.0f", f.rate) or "-",
     clock(f.eta))
-  if f.backing_off > 0 then line = line .. string.format("  %d backing off", f.backing_off) end
+  if f.backing_off > 0 then line = line .. "  " .. backing_off_text(f) end
   self.out:write("\r", line, "\27[K", final and "\n" or "")
   self.out:flush()
 end
@@ -82,7 +97,7 @@ end
 function Progress:line(f)
   self.out:write(string.format("mailcast: %s: %d delivered, %d deferred, %d failed, %d left, %s msg/s, ETA %s%s\n",
     self.name, f.delivered, f.deferred, f.failed, f.remaining, f.rate and string.format("%.1f", f.rate) or "-",
-    clock(f.eta), f.backing_off > 0 and string.format(", %d destinations backing off", f.backing_off) or ""))
+    clock(f.eta), f.backing_off > 0 and ", " .. backing_off_text(f) or ""))
   self.out:flush()
 end
 

@@ -421,6 +421,39 @@ describe("servers.fault", function()
     assert.is_true(socket.gettime() - t0 >= 0.35)
   end)
 
+  it("connection_limit refuses a session beyond opts.max with 421, or by closing, until one ends", function()
+    for _, refuse in ipairs { "421", "close" } do
+      local srv <close> = fault("connection_limit", { max = 2, refuse = refuse })
+      local one, two = connect(srv.port), connect(srv.port)
+      hello(one)
+      hello(two)
+      local three = connect(srv.port)
+      local code, lines = reply(three)
+      if refuse == "421" then
+        assert.same({ 421, "4.7.0 fault.test Error: too many connections from 127.0.0.1" }, { code, lines[1] })
+        assert.same({ nil, "closed" }, { reply(three) })
+      else
+        assert.same({ nil, "closed" }, { code, lines })
+      end
+      assert.equal(221, (cmd(one, "QUIT")))
+      local four = connect(srv.port)
+      hello(four)
+      assert.equal(250, transaction(four, "a@x", { "b@y" }, "hi\r\n"))
+    end
+  end)
+
+  it("rate_limit answers 451 beyond opts.rate messages a second, and takes them again later", function()
+    local srv <close> = fault("rate_limit", { rate = 2, burst = 2 })
+    local c = connect(srv.port)
+    hello(c)
+    assert.equal(250, transaction(c, "a@x", { "b@y" }, "one\r\n"))
+    assert.equal(250, transaction(c, "a@x", { "b@y" }, "two\r\n"))
+    local code, lines = cmd(c, "MAIL FROM:<a@x>")
+    assert.same({ 451, "4.7.1 Rate limit exceeded, try again later" }, { code, lines[1] })
+    socket.sleep(0.6)   -- half a second earns one message
+    assert.equal(250, transaction(c, "a@x", { "b@y" }, "three\r\n"))
+  end)
+
   it("opts.replies fixes the reply to a command in any scenario", function()
     local srv <close> = fault("normal", { replies = { MAIL = "451 4.3.0 Try again later" } })
     local c = connect(srv.port)

@@ -80,6 +80,16 @@ local SCENARIOS = {
                                 --   long without a command
   rcpt_codes_once = true,       -- codes as in rcpt_codes, each given only to the first RCPT
                                 --   for its address (over all connections); later ones get 250
+  connection_limit = true,      -- max (default 2) sessions at once, as an ISP relay allows;
+                                --   one more is refused: refuse = "421" (default: "421 4.7.0
+                                --   Too many connections", then close) or "close" (closed at
+                                --   once, nothing said); events "session N" (N open, this one
+                                --   included) and "refused"
+  rate_limit = true,            -- rate (messages per second, default 10) over every
+                                --   connection, burst (default: rate) at once: a token
+                                --   bucket; at (MAIL|RCPT|DATA, default MAIL) beyond it gets
+                                --   reply (default "451 4.7.1 Rate limit exceeded, try again
+                                --   later"); event "rate_limited" for each
 }
 
 
@@ -446,6 +456,20 @@ local RCPT_PARAMS = {}
 -- Addresses that have had their reply from rcpt_codes_once.
 local answered_once = {}
 
+-- rate_limit's bucket: tokens, refilled at opts.rate per second.
+local bucket = { tokens = opts.burst or opts.rate or 10, at = socket.gettime() }
+
+-- Whether rate_limit lets one more message through now.
+local function take_token()
+  local rate = opts.rate or 10
+  local now = socket.gettime()
+  bucket.tokens = math.min(opts.burst or rate, bucket.tokens + (now - bucket.at) * rate)
+  bucket.at = now
+  if bucket.tokens < 1 then return false end
+  bucket.tokens = bucket.tokens - 1
+  return true
+end
+
 
 -- What a scenario does instead of (or before) the normal reply to verb
 -- ("CONNECT" for the greeting, "DOT" for the end of data). Returns "done"
@@ -475,6 +499,9 @@ local function inject(conn, verb)
     conn:send(garbage(opts.size or 512))
     conn:drain()
     return "done"
+  elseif scenario == "rate_limit" and verb == (opts.at or "MAIL"):upper() and not take_token() then
+    record(conn.id, "event", "rate_limited")
+    return nil, opts.reply or "451 4.7.1 Rate limit exceeded, try again later"
   end
   if verb ~= "CONNECT" and opts.replies and opts.replies[verb] then
     return nil, opts.replies[verb]
@@ -673,6 +700,26 @@ local function command(conn, st, line)
 end
 
 
+-- Sessions of connection_limit open now.
+local open_sessions = 0
+
+
+-- connection_limit: the session, unless max are open already.
+local function limited(conn, run_session)
+  if open_sessions >= (opts.max or 2) then
+    record(conn.id, "event", "refused")
+    if opts.refuse == "close" then return conn:close("refused") end
+    conn:reply("421 4.7.0 " .. HOSTNAME .. " Error: too many connections from " .. tostring(conn.sock:getpeername()))
+    return conn:close("refused")
+  end
+  open_sessions = open_sessions + 1
+  record(conn.id, "event", "session " .. open_sessions)
+  local ok, err = pcall(run_session, conn)
+  open_sessions = open_sessions - 1
+  if not ok then error(err, 0) end
+end
+
+
 local function session(conn)
   local st = { transactions = 0, accepted = 0, tls = false, esmtp = false }
   if opts.implicit_tls then
@@ -748,7 +795,8 @@ local function on_accept(s)
   accepted = accepted + 1
   local peer_ip, peer_port = c:getpeername()
   record(accepted, "accept", tostring(peer_ip) .. ":" .. tostring(peer_port))
-  spawn(session, new_conn(accepted, c))
+  if scenario == "connection_limit" then spawn(limited, new_conn(accepted, c), session)
+  else spawn(session, new_conn(accepted, c)) end
   if limit and accepted >= limit then
     server:close()
     server = nil

@@ -10,7 +10,12 @@
 # logged to its end, that Maildir and Postfix's log are copied to
 # OUTDIR/Maildir and OUTDIR/maillog.
 #
-#   sh spec/support/postfix_smtpd.sh OUTDIR COMMAND [ARG...]
+#   sh spec/support/postfix_smtpd.sh [--connection-limit N] OUTDIR COMMAND [ARG...]
+#
+# --connection-limit N: smtpd takes at most N connections at once from a
+# client (smtpd_client_connection_count_limit, counted by anvil, for
+# 127.0.0.1 too) and answers one more with "421 4.7.0 ... too many
+# connections", as ISP relays do.
 #
 # Exits with COMMAND's status (1 when Postfix does not start, does not
 # deliver everything within 30 s or keeps a session open 10 s more).
@@ -18,12 +23,18 @@
 # postfix_private.sh.
 set -eu
 
-out=${1:?usage: postfix_smtpd.sh OUTDIR COMMAND [ARG...]}
+limit=
+if [ "${1:-}" = --connection-limit ]; then
+  limit=${2:?--connection-limit needs a number}
+  shift 2
+fi
+out=${1:?usage: postfix_smtpd.sh [--connection-limit N] OUTDIR COMMAND [ARG...]}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 shift
 
 if [ "${MC_POSTFIX_NS:-}" != 1 ]; then
-  exec unshare --mount --net --pid --fork --mount-proc env MC_POSTFIX_NS=1 sh "$0" "$out" "$@"
+  exec unshare --mount --net --pid --fork --mount-proc env MC_POSTFIX_NS=1 \
+    sh "$0" ${limit:+--connection-limit "$limit"} "$out" "$@"
 fi
 
 . "$(dirname "$0")/postfix_private.sh"
@@ -50,6 +61,14 @@ smtpd_data_restrictions = reject_unauth_pipelining
 smtpd_forbid_bare_newline = reject
 smtpd_forbid_bare_newline_exclusions =
 CF
+if [ -n "$limit" ]; then
+  # Its anvil (in pf_master's services) counts the connections; mynetworks
+  # would be exempt by default.
+  cat >> "$pf_dir/main.cf" <<CF
+smtpd_client_connection_count_limit = $limit
+smtpd_client_event_limit_exceptions =
+CF
+fi
 pf_master "127.0.0.1:2526 inet n - n - - smtpd"
 pf_start
 
