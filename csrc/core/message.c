@@ -60,8 +60,16 @@ static void add_part(mc_msg_t *m, const mc_part_t *p) {
   push(m, (seg_t){SEG_EXTERNAL, 0, p->head.len, p->head.data, p});
   mc_buf_add(&m->own, "\r\n", 2);
   flush_own(m);
-  if (p->path) push(m, (seg_t){SEG_FILE, 0, mc_b64_encoded_len(p->file_size, 1), NULL, p});
-  else if (p->body.len) push(m, (seg_t){SEG_EXTERNAL, 0, p->body.len, p->body.data, p});
+  if (p->path) {
+    push(m, (seg_t){SEG_FILE, 0, mc_b64_encoded_len(p->file_size, 1), NULL, p});
+  } else if (p->pieces) {
+    for (size_t i = 0; i < p->npieces; i++) {
+      const mc_piece_t *q = &p->pieces[i];
+      push(m, (seg_t){SEG_EXTERNAL, 0, q->len, q->ext ? q->ext : p->body.data + q->off, p});
+    }
+  } else if (p->body.len) {
+    push(m, (seg_t){SEG_EXTERNAL, 0, p->body.len, p->body.data, p});
+  }
 }
 
 
@@ -346,11 +354,7 @@ mc_msg_t *mc_msg_build(const mc_msg_spec_t *s, mc_error_t *e) {
   /* A single-part message ends its body with a line break, as SMTP needs. */
   const mc_part_t *single = s->nattachments || s->ninline || (s->html && text) ? NULL
                             : s->html ? s->html : text;
-  if (single && !single->path) {
-    const mc_buf_t *b = &single->body;
-    if (b->len < 2 || b->data[b->len - 2] != '\r' || b->data[b->len - 1] != '\n')
-      mc_buf_add(&m->own, "\r\n", 2);
-  }
+  if (single && !single->path && !mc_part_ends_crlf(single)) mc_buf_add(&m->own, "\r\n", 2);
   flush_own(m);
   if (m->failed || m->own.failed) { mc_error_set(e, "out of memory"); goto fail; }
   return m;

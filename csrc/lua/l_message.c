@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "binding.h"
+#include "l_part.h"
 #include "core/message.h"
 
 #define MAX_FIELDS 100
@@ -205,6 +206,16 @@ static int read_fields(lua_State *L, int t, build_state *b, mc_error_t *e) {
 
 static int read_body(lua_State *L, int t, const char *field, const char *type,
                      int allow_8bit, mc_part_t **out, mc_error_t *e) {
+  lua_getfield(L, t, field);
+  mc_part_t *made = mc_l_testpart(L, -1);   /* a template's body part */
+  lua_pop(L, 1);
+  if (made) {
+    if (made->body_type == NULL || strcmp(made->body_type, type) != 0)
+      luaL_error(L, "message field '%s' must be a string or a %s part from a template", field, type);
+    mc_part_ref(made);
+    *out = made;
+    return 0;
+  }
   size_t n;
   const char *s = opt_string(L, t, field, &n);
   if (s == NULL) return 0;
