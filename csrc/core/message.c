@@ -223,6 +223,14 @@ static void address_field(mc_buf_t *out, const char *name, const mc_addrlist_t *
 }
 
 
+/* Appends what fits of p[0, n) to the fixed buffer b (never grown). */
+static void id_put(mc_buf_t *b, const char *p, size_t n) {
+  if (n > b->cap - b->len) n = b->cap - b->len;
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+
 static int make_id(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
   if (s->message_id) {
     size_t n = strlen(s->message_id);
@@ -243,7 +251,19 @@ static int make_id(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
     return -1;
   }
   const char *domain = s->from.count ? mc_addr_domain(s->from.items[0].addr) : "localhost";
-  snprintf(m->id, sizeof m->id, "<%llx.%s@%s>", (unsigned long long)s->date_time, token, domain);
+  /* "<%llx.%s@%s>", cut to fit as snprintf would: one is made per message. */
+  char hex[20], *h = hex + sizeof hex;
+  unsigned long long t = (unsigned long long)s->date_time;
+  do { *--h = "0123456789abcdef"[t & 15]; t >>= 4; } while (t);
+  mc_buf_t id = {m->id, 0, sizeof m->id - 1, 0};
+  id_put(&id, "<", 1);
+  id_put(&id, h, (size_t)(hex + sizeof hex - h));
+  id_put(&id, ".", 1);
+  id_put(&id, token, strlen(token));
+  id_put(&id, "@", 1);
+  id_put(&id, domain, strlen(domain));
+  id_put(&id, ">", 1);
+  m->id[id.len] = '\0';
   return 0;
 }
 
