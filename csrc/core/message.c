@@ -330,11 +330,9 @@ static int write_header(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
 }
 
 
+/* Takes a reference to p; m->parts has room for every part of the spec. */
 static void hold(mc_msg_t *m, mc_part_t *p) {
   if (p == NULL || m->failed) return;
-  mc_part_t **parts = realloc(m->parts, (m->nparts + 1) * sizeof *parts);
-  if (parts == NULL) { m->failed = 1; return; }
-  m->parts = parts;
   mc_part_ref(p);
   m->parts[m->nparts++] = p;
 }
@@ -353,6 +351,13 @@ mc_msg_t *mc_msg_build(const mc_msg_spec_t *s, mc_error_t *e) {
   }
   mc_msg_t *m = calloc(1, sizeof *m);
   if (m == NULL) { mc_error_set(e, "out of memory"); return NULL; }
+  /* Room for the header and the boundaries of most messages at once, and
+   * for the parts: a text, an html, the inline images, the files. */
+  m->parts = malloc((2 + s->ninline + s->nattachments) * sizeof *m->parts);
+  if (m->parts == NULL || mc_buf_reserve(&m->own, 1024) != 0) {
+    mc_error_set(e, "out of memory");
+    goto fail;
+  }
   if (make_id(m, s, e) != 0 || write_header(m, s, e) != 0) goto fail;
 
   static const mc_part_opts_t empty_text = {.body = 1};

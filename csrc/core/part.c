@@ -417,8 +417,7 @@ void mc_part_unref(mc_part_t *p) {
   if (p == NULL || --p->refs > 0) return;
   mc_buf_free(&p->head);
   mc_buf_free(&p->body);
-  free(p->path);
-  free(p->pieces);
+  free(p->path);   /* pieces are in the part's own allocation */
   if (p->release) p->release(p->keep);
   free(p);
 }

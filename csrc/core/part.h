@@ -44,7 +44,8 @@ typedef struct {
   mc_encoding_t encoding;
   /* A body made from a template (core/textpart.h) is pieces: its own
    * bytes in body, between stretches encoded once for every message and
-   * kept alive by keep (released with the part). NULL: body is whole. */
+   * kept alive by keep (released with the part). NULL: body is whole.
+   * The pieces are allocated with the part (freed with it). */
   mc_piece_t *pieces;
   size_t npieces;
   void *keep;

@@ -163,83 +163,97 @@ static void piece(mc_part_t *p, const char *ext, size_t off, size_t len) {
 }
 
 
-mc_part_t *mc_textplan_part(mc_textplan_t *p, const mc_textrender_t *r, int allow_8bit) {
+/* The counts of a and b together, for text split after a line break. */
+static void add_scan(scan_t *a, const scan_t *b) {
+  a->high += b->high;
+  a->nul += b->nul;
+  a->bare_eol += b->bare_eol;
+  a->escapes += b->escapes;
+  a->boundary_like |= b->boundary_like;
+  if (b->longest > a->longest) a->longest = b->longest;
+}
+
+
+mc_part_t *mc_textplan_part(mc_textplan_t *p, mc_textrender_t *r, int allow_8bit) {
   if (r->failed || r->raw.failed || (r->raw.len == 0 && r->nmarks == 0)) return NULL;
   size_t nspans = r->nmarks + 1;
-  /* Each span of own bytes made canonical into canon, scanned, and its
-   * counts added to the middles'. A span starts a line and ends one. */
-  mc_buf_t canon = MC_BUF_INIT;
-  size_t *ends = malloc(nspans * sizeof *ends);   /* of each span in canon */
-  mc_part_t *part = NULL;
-  if (ends == NULL) return NULL;
+  if (nspans > r->ends_cap) {
+    size_t *ends = realloc(r->ends, nspans * sizeof *ends);
+    if (ends == NULL) return NULL;
+    r->ends = ends;
+    r->ends_cap = nspans;
+  }
+  /* Each span of own bytes made canonical into canon (its end there in
+   * ends), scanned, and its counts added to the middles'. A span starts
+   * a line and ends one. */
+  mc_buf_t *canon = &r->canon;
+  canon->len = 0;
+  if (canon->failed) mc_buf_free(canon);
   scan_t all = {0};
-  size_t from = 0;
+  size_t from = 0, n = 0;
   for (size_t k = 0; k < nspans; k++) {
     size_t to = k < r->nmarks ? r->marks[2 * k] : r->raw.len;
     const char *s = r->raw.data ? r->raw.data + from : "";
     scan_t sc;
     size_t bad;
-    if (mc_part_scan(s, to - from, &sc, &canon) != 0) goto fail;
-    if (sc.high && !mc_utf8_valid(s, to - from, &bad)) goto fail;
-    ends[k] = canon.len;
-    const scan_t *add[2] = {&sc, k < r->nmarks ? &p->middles[r->marks[2 * k + 1]].scan : NULL};
-    for (int j = 0; j < 2 && add[j]; j++) {
-      all.high += add[j]->high;
-      all.nul += add[j]->nul;
-      all.bare_eol += add[j]->bare_eol;
-      all.escapes += add[j]->escapes;
-      all.boundary_like |= add[j]->boundary_like;
-      if (add[j]->longest > all.longest) all.longest = add[j]->longest;
+    if (mc_part_scan(s, to - from, &sc, canon) != 0) return NULL;
+    if (sc.high && !mc_utf8_valid(s, to - from, &bad)) return NULL;
+    r->ends[k] = canon->len;
+    add_scan(&all, &sc);
+    if (k < r->nmarks) {
+      const middle_t *m = &p->middles[r->marks[2 * k + 1]];
+      add_scan(&all, &m->scan);
+      n += m->canon.len;
     }
     from = to;
   }
-  size_t n = canon.len;
-  for (size_t k = 0; k < r->nmarks; k++) n += p->middles[r->marks[2 * k + 1]].canon.len;
+  n += canon->len;
   mc_part_opts_t o = {.content_type = p->type, .body = 1, .allow_8bit = allow_8bit};
   mc_error_t e;
   int crlf;
   mc_encoding_t enc = mc_part_choose(&o, p->type, &all, NULL, n, &crlf, &e);
-  if (enc != MC_ENC_7BIT && enc != MC_ENC_8BIT && enc != MC_ENC_QP) goto fail;
+  if (enc != MC_ENC_7BIT && enc != MC_ENC_8BIT && enc != MC_ENC_QP) return NULL;
   const mc_buf_t *head = head_for(p, enc);
-  if (head == NULL || (part = calloc(1, sizeof *part)) == NULL) goto fail;
+  if (head == NULL) return NULL;
+  mc_part_t *part = calloc(1, sizeof *part + 2 * nspans * sizeof *part->pieces);
+  if (part == NULL) return NULL;
   part->refs = 1;
   part->encoding = enc;
   part->body_type = p->type;
+  part->pieces = (mc_piece_t *)(part + 1);
   mc_buf_add(&part->head, head->data, head->len);
-  part->pieces = malloc(2 * nspans * sizeof *part->pieces);
-  if (part->pieces == NULL) goto fail;
   int qp = enc == MC_ENC_QP;
-  if (!qp) {   /* the canonical text is the body: own bytes, then the middles' */
-    part->body = canon;
-    canon = (mc_buf_t)MC_BUF_INIT;
+  /* The own bytes of the body, each span's then the middle after it:
+   * the canonical text itself, or its quoted-printable. */
+  if (canon->len) {
+    /* what mc_qp_encode reserves, for all the spans at once */
+    if (qp) mc_buf_reserve(&part->body, 3 * canon->len + (canon->len / 24 + nspans) * 3);
+    else mc_buf_add(&part->body, canon->data, canon->len);
   }
   from = 0;
   for (size_t k = 0; k < nspans; k++) {
-    size_t off = from;
-    if (qp) {
+    size_t off = from, len = r->ends[k] - from;
+    if (qp && len) {
       off = part->body.len;
-      if (ends[k] > from) mc_qp_encode(&part->body, canon.data + from, ends[k] - from, 0);
+      mc_qp_encode(&part->body, canon->data + from, len, 0);
+      len = part->body.len - off;
     }
-    piece(part, NULL, off, qp ? part->body.len - off : ends[k] - from);
+    piece(part, NULL, off, len);
     if (k < r->nmarks) {
       const middle_t *m = &p->middles[r->marks[2 * k + 1]];
       const mc_buf_t *b = qp ? &m->qp : &m->canon;
       piece(part, b->data, 0, b->len);
     }
-    from = ends[k];
+    from = r->ends[k];
   }
-  if (part->head.failed || part->body.failed) goto fail;
+  if (part->head.failed || part->body.failed) {
+    mc_part_unref(part);
+    return NULL;
+  }
   p->refs++;
   part->keep = p;
   part->release = release_plan;
-  mc_buf_free(&canon);
-  free(ends);
   return part;
-fail:
-  mc_part_unref(part);
-  mc_buf_free(&canon);
-  free(ends);
-  return NULL;
 }
 
 
@@ -254,6 +268,8 @@ void mc_textrender_reset(mc_textrender_t *r) {
 
 void mc_textrender_free(mc_textrender_t *r) {
   mc_buf_free(&r->raw);
+  mc_buf_free(&r->canon);
+  free(r->ends);
   free(r->marks);
   memset(r, 0, sizeof *r);
 }

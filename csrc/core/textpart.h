@@ -29,6 +29,9 @@ typedef struct {
   size_t *marks;
   size_t nmarks, cap;
   int failed;
+  mc_buf_t canon;   /* mc_textplan_part's room, kept for the next one */
+  size_t *ends;
+  size_t ends_cap;
 } mc_textrender_t;
 
 /* The plan of template t for bodies of type ("text/plain" or
@@ -44,7 +47,7 @@ void mc_textplan_text(const mc_textplan_t *p, const mc_tpl_t *t, mc_textrender_t
  * when it cannot be made this way (it would be base64, or the text is
  * not UTF-8, or out of memory): then mc_part_new of mc_textplan_full's
  * text makes it, or says what is wrong, as for any body. */
-mc_part_t *mc_textplan_part(mc_textplan_t *p, const mc_textrender_t *r, int allow_8bit);
+mc_part_t *mc_textplan_part(mc_textplan_t *p, mc_textrender_t *r, int allow_8bit);
 
 /* The whole text of rendering r into out. */
 void mc_textplan_full(const mc_textplan_t *p, const mc_tpl_t *t, const mc_textrender_t *r,

@@ -238,7 +238,8 @@ static int l_part(lua_State *L) {
     lua_pushlstring(L, full->data ? full->data : "", full->len);
     mc_l_buf_release(L, guard);
   }
-  if (box->parts.raw.cap > KEEP_AT_MOST) mc_textrender_free(&box->parts);
+  if (box->parts.raw.cap > KEEP_AT_MOST || box->parts.canon.cap > KEEP_AT_MOST)
+    mc_textrender_free(&box->parts);
   return 1;
 }
 
