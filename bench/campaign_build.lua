@@ -1,8 +1,7 @@
 -- Builds N of bench/campaign's messages the way a campaign run does
--- (Campaign:message, then mailcast.build and message:tostring... no:
--- the engine writes them out), without sending: for profiling the
--- per-message work under callgrind, where instruction counts do not
--- depend on what else the machine runs.
+-- (Campaign:message, then mailcast.build), without sending them: for
+-- counting the per-message work under callgrind, where instruction
+-- counts do not depend on what else the machine runs (bench/README.md).
 --
 --   valgrind --tool=callgrind build/bin/mailcast run bench/campaign_build.lua [N]
 local mailcast = require "mailcast"
