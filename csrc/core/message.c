@@ -60,8 +60,16 @@ static void add_part(mc_msg_t *m, const mc_part_t *p) {
   push(m, (seg_t){SEG_EXTERNAL, 0, p->head.len, p->head.data, p});
   mc_buf_add(&m->own, "\r\n", 2);
   flush_own(m);
-  if (p->path) push(m, (seg_t){SEG_FILE, 0, mc_b64_encoded_len(p->file_size, 1), NULL, p});
-  else if (p->body.len) push(m, (seg_t){SEG_EXTERNAL, 0, p->body.len, p->body.data, p});
+  if (p->path) {
+    push(m, (seg_t){SEG_FILE, 0, mc_b64_encoded_len(p->file_size, 1), NULL, p});
+  } else if (p->pieces) {
+    for (size_t i = 0; i < p->npieces; i++) {
+      const mc_piece_t *q = &p->pieces[i];
+      push(m, (seg_t){SEG_EXTERNAL, 0, q->len, q->ext ? q->ext : p->body.data + q->off, p});
+    }
+  } else if (p->body.len) {
+    push(m, (seg_t){SEG_EXTERNAL, 0, p->body.len, p->body.data, p});
+  }
 }
 
 
@@ -215,6 +223,14 @@ static void address_field(mc_buf_t *out, const char *name, const mc_addrlist_t *
 }
 
 
+/* Appends what fits of p[0, n) to the fixed buffer b (never grown). */
+static void id_put(mc_buf_t *b, const char *p, size_t n) {
+  if (n > b->cap - b->len) n = b->cap - b->len;
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+}
+
+
 static int make_id(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
   if (s->message_id) {
     size_t n = strlen(s->message_id);
@@ -235,7 +251,19 @@ static int make_id(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
     return -1;
   }
   const char *domain = s->from.count ? mc_addr_domain(s->from.items[0].addr) : "localhost";
-  snprintf(m->id, sizeof m->id, "<%llx.%s@%s>", (unsigned long long)s->date_time, token, domain);
+  /* "<%llx.%s@%s>", cut to fit as snprintf would: one is made per message. */
+  char hex[20], *h = hex + sizeof hex;
+  unsigned long long t = (unsigned long long)s->date_time;
+  do { *--h = "0123456789abcdef"[t & 15]; t >>= 4; } while (t);
+  mc_buf_t id = {m->id, 0, sizeof m->id - 1, 0};
+  id_put(&id, "<", 1);
+  id_put(&id, h, (size_t)(hex + sizeof hex - h));
+  id_put(&id, ".", 1);
+  id_put(&id, token, strlen(token));
+  id_put(&id, "@", 1);
+  id_put(&id, domain, strlen(domain));
+  id_put(&id, ">", 1);
+  m->id[id.len] = '\0';
   return 0;
 }
 
@@ -302,11 +330,9 @@ static int write_header(mc_msg_t *m, const mc_msg_spec_t *s, mc_error_t *e) {
 }
 
 
+/* Takes a reference to p; m->parts has room for every part of the spec. */
 static void hold(mc_msg_t *m, mc_part_t *p) {
   if (p == NULL || m->failed) return;
-  mc_part_t **parts = realloc(m->parts, (m->nparts + 1) * sizeof *parts);
-  if (parts == NULL) { m->failed = 1; return; }
-  m->parts = parts;
   mc_part_ref(p);
   m->parts[m->nparts++] = p;
 }
@@ -325,6 +351,13 @@ mc_msg_t *mc_msg_build(const mc_msg_spec_t *s, mc_error_t *e) {
   }
   mc_msg_t *m = calloc(1, sizeof *m);
   if (m == NULL) { mc_error_set(e, "out of memory"); return NULL; }
+  /* Room for the header and the boundaries of most messages at once, and
+   * for the parts: a text, an html, the inline images, the files. */
+  m->parts = malloc((2 + s->ninline + s->nattachments) * sizeof *m->parts);
+  if (m->parts == NULL || mc_buf_reserve(&m->own, 1024) != 0) {
+    mc_error_set(e, "out of memory");
+    goto fail;
+  }
   if (make_id(m, s, e) != 0 || write_header(m, s, e) != 0) goto fail;
 
   static const mc_part_opts_t empty_text = {.body = 1};
@@ -346,11 +379,7 @@ mc_msg_t *mc_msg_build(const mc_msg_spec_t *s, mc_error_t *e) {
   /* A single-part message ends its body with a line break, as SMTP needs. */
   const mc_part_t *single = s->nattachments || s->ninline || (s->html && text) ? NULL
                             : s->html ? s->html : text;
-  if (single && !single->path) {
-    const mc_buf_t *b = &single->body;
-    if (b->len < 2 || b->data[b->len - 2] != '\r' || b->data[b->len - 1] != '\n')
-      mc_buf_add(&m->own, "\r\n", 2);
-  }
+  if (single && !single->path && !mc_part_ends_crlf(single)) mc_buf_add(&m->own, "\r\n", 2);
   flush_own(m);
   if (m->failed || m->own.failed) { mc_error_set(e, "out of memory"); goto fail; }
   return m;

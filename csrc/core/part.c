@@ -12,6 +12,7 @@
 #include "b64.h"
 #include "hdr.h"
 #include "mimetype.h"
+#include "part_internal.h"
 #include "qp.h"
 #include "utf8.h"
 
@@ -19,14 +20,6 @@
 #define MAX_FILENAME 255
 
 /* What the encoder choice needs to know about some bytes. */
-typedef struct {
-  size_t high;        /* bytes >= 0x80 */
-  size_t nul;
-  size_t bare_eol;    /* CR or LF not part of CRLF */
-  size_t longest;     /* longest line, without its break */
-  int boundary_like;  /* "=_" occurs: our boundaries start with it */
-  size_t escapes;     /* bytes quoted-printable would escape */
-} scan_t;
 
 
 /* Nonzero when one of the 8 bytes of w is outside printable ASCII or is
@@ -47,7 +40,7 @@ static inline uint64_t word_has_special(uint64_t w) {
  * canonical form: at most two bytes out per byte in), and r describes
  * what was written, so it has no bare line breaks. One pass for both:
  * it runs over every body of a campaign, 8 plain bytes at a time. */
-static int scan(const char *s, size_t n, scan_t *r, mc_buf_t *out) {
+int mc_part_scan(const char *s, size_t n, scan_t *r, mc_buf_t *out) {
   memset(r, 0, sizeof *r);
   char *d = NULL, *start = NULL;
   if (out && n > 0) {
@@ -116,7 +109,7 @@ static int scan(const char *s, size_t n, scan_t *r, mc_buf_t *out) {
 }
 
 
-static int is_text_type(const char *type) {
+int mc_part_is_text_type(const char *type) {
   return strncasecmp(type, "text/", 5) == 0;
 }
 
@@ -137,9 +130,9 @@ static int surely_not_7bit(const char *s, size_t n) {
 /* The encoding for the content, from its scan when the caller made one
  * (scanned) or else from a scan here; *crlf says whether every CR and LF
  * in it is part of a CRLF (known from the scan when there was one). */
-static mc_encoding_t choose(const mc_part_opts_t *o, const char *type,
-                            const scan_t *scanned, const char *s, size_t n, int *crlf,
-                            mc_error_t *e) {
+mc_encoding_t mc_part_choose(const mc_part_opts_t *o, const char *type,
+                             const scan_t *scanned, const char *s, size_t n, int *crlf,
+                             mc_error_t *e) {
   /* Anything but text goes as base64 unless it is all 7bit: a PNG (0x89
    * first) or a PDF (a bare LF after "%PDF-1.x") is decided at its first
    * bytes, not after a branchy pass over every byte. */
@@ -148,9 +141,9 @@ static mc_encoding_t choose(const mc_part_opts_t *o, const char *type,
   if (scanned) {
     r = *scanned;
   } else {
-    if (o->encoding == MC_ENC_AUTO && !is_text_type(type) && surely_not_7bit(s, n))
+    if (o->encoding == MC_ENC_AUTO && !mc_part_is_text_type(type) && surely_not_7bit(s, n))
       return MC_ENC_BASE64;
-    scan(s, n, &r, NULL);
+    mc_part_scan(s, n, &r, NULL);
   }
   *crlf = r.bare_eol == 0;
   int line_safe = r.nul == 0 && r.bare_eol == 0 && r.longest <= MAX_LINE;
@@ -175,11 +168,11 @@ static mc_encoding_t choose(const mc_part_opts_t *o, const char *type,
   }
   if (line_safe && !r.boundary_like) {
     if (!r.high) return MC_ENC_7BIT;
-    if (o->allow_8bit && is_text_type(type)) return MC_ENC_8BIT;
+    if (o->allow_8bit && mc_part_is_text_type(type)) return MC_ENC_8BIT;
   }
   /* Quoted-printable in text mode would rewrite bare line breaks; text
    * with them, and anything not text, goes as base64 to keep its bytes. */
-  if (!is_text_type(type) || r.bare_eol || r.nul) return MC_ENC_BASE64;
+  if (!mc_part_is_text_type(type) || r.bare_eol || r.nul) return MC_ENC_BASE64;
   return r.escapes * 6 < n ? MC_ENC_QP : MC_ENC_BASE64;
 }
 
@@ -193,7 +186,7 @@ static void encode_body(mc_buf_t *out, mc_encoding_t enc, const char *type, int 
     char *d = mc_buf_tail(out, mc_b64_encoded_len(n, 1));
     if (d) out->len += mc_b64_encode(d, (const unsigned char *)s, n, 1);
   } else if (enc == MC_ENC_QP) {
-    mc_qp_encode(out, s, n, !(is_text_type(type) && crlf));
+    mc_qp_encode(out, s, n, !(mc_part_is_text_type(type) && crlf));
   } else {
     mc_buf_add(out, s, n);
   }
@@ -233,8 +226,8 @@ static int check_cid(const char *s, mc_error_t *e) {
 }
 
 
-static int write_head(mc_part_t *p, const mc_part_opts_t *o, const char *type,
-                      mc_error_t *e) {
+int mc_part_write_head(mc_part_t *p, const mc_part_opts_t *o, const char *type,
+                       mc_error_t *e) {
   if (check_token("content_type", type, 1, e) != 0) return -1;
   if (o->charset && check_token("charset", o->charset, 0, e) != 0) return -1;
   if (o->filename && mc_hdr_check_value("filename", o->filename, strlen(o->filename), e) != 0)
@@ -253,7 +246,7 @@ static int write_head(mc_part_t *p, const mc_part_opts_t *o, const char *type,
   mc_hdr_begin(&h, &p->head, "Content-Type");
   mc_hdr_put(&h, " ", 1, type, strlen(type));
   const char *charset = o->charset ? o->charset : (o->body ? "utf-8" : NULL);
-  if (charset && is_text_type(type)) mc_hdr_param(&h, "charset", charset, strlen(charset));
+  if (charset && mc_part_is_text_type(type)) mc_hdr_param(&h, "charset", charset, strlen(charset));
   if (o->filename) mc_hdr_param_ew(&h, "name", o->filename, strlen(o->filename));
   mc_hdr_end(&h);
   mc_hdr_begin(&h, &p->head, "Content-Transfer-Encoding");
@@ -286,7 +279,7 @@ mc_part_t *mc_part_new(const mc_part_opts_t *o, const char *data, size_t n,
   mc_buf_t canon = MC_BUF_INIT;
   scan_t scanned;
   if (o->body) {
-    if (scan(data, n, &scanned, &canon) != 0) {
+    if (mc_part_scan(data, n, &scanned, &canon) != 0) {
       mc_error_set(e, "out of memory");
       return NULL;
     }
@@ -308,8 +301,8 @@ mc_part_t *mc_part_new(const mc_part_opts_t *o, const char *data, size_t n,
   p->refs = 1;
   e->msg[0] = '\0';
   int crlf;
-  p->encoding = choose(o, type, o->body ? &scanned : NULL, data, n, &crlf, e);
-  if (p->encoding == MC_ENC_AUTO || write_head(p, o, type, e) != 0) goto fail;
+  p->encoding = mc_part_choose(o, type, o->body ? &scanned : NULL, data, n, &crlf, e);
+  if (p->encoding == MC_ENC_AUTO || mc_part_write_head(p, o, type, e) != 0) goto fail;
   if (o->body && (p->encoding == MC_ENC_7BIT || p->encoding == MC_ENC_8BIT)) {
     /* The canonical text is the body: kept, not copied, and given back
      * the room left for line breaks that did not need it. */
@@ -383,7 +376,7 @@ mc_part_t *mc_part_from_file(const mc_part_opts_t *o, const char *path,
   p->file_size = (size_t)st.st_size;
   p->path = strdup(path);
   if (p->path == NULL) { mc_error_set(e, "out of memory"); goto fail; }
-  if (write_head(p, o, type_of(o), e) != 0) goto fail;
+  if (mc_part_write_head(p, o, type_of(o), e) != 0) goto fail;
   return p;
 fail:
   mc_part_unref(p);
@@ -393,7 +386,27 @@ fail:
 
 size_t mc_part_size(const mc_part_t *p) {
   size_t body = p->path ? mc_b64_encoded_len(p->file_size, 1) : p->body.len;
+  if (p->pieces) {
+    body = 0;
+    for (size_t i = 0; i < p->npieces; i++) body += p->pieces[i].len;
+  }
   return p->head.len + 2 + body;
+}
+
+
+int mc_part_ends_crlf(const mc_part_t *p) {
+  char last[2];
+  size_t got = 0;
+  if (p->pieces) {
+    for (size_t i = p->npieces; i-- > 0 && got < 2;) {
+      const mc_piece_t *q = &p->pieces[i];
+      const char *s = q->ext ? q->ext : p->body.data + q->off;
+      for (size_t k = q->len; k-- > 0 && got < 2;) last[1 - got++] = s[k];
+    }
+  } else {
+    for (size_t k = p->body.len; k-- > 0 && got < 2;) last[1 - got++] = p->body.data[k];
+  }
+  return got == 2 && last[0] == '\r' && last[1] == '\n';
 }
 
 
@@ -404,7 +417,8 @@ void mc_part_unref(mc_part_t *p) {
   if (p == NULL || --p->refs > 0) return;
   mc_buf_free(&p->head);
   mc_buf_free(&p->body);
-  free(p->path);
+  free(p->path);   /* pieces are in the part's own allocation */
+  if (p->release) p->release(p->keep);
   free(p);
 }
 

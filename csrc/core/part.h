@@ -28,6 +28,13 @@ typedef struct {
   int allow_8bit;            /* MC_ENC_AUTO may pick 8bit for text */
 } mc_part_opts_t;
 
+/* A stretch of a body given in pieces: ext's bytes, or (ext NULL) the
+ * part's own body bytes at off. */
+typedef struct {
+  const char *ext;
+  size_t off, len;
+} mc_piece_t;
+
 typedef struct {
   int refs;
   mc_buf_t head;        /* header fields, each ended by CRLF, no blank line */
@@ -35,6 +42,15 @@ typedef struct {
   char *path;           /* streamed file, base64-encoded as it is written */
   size_t file_size;
   mc_encoding_t encoding;
+  /* A body made from a template (core/textpart.h) is pieces: its own
+   * bytes in body, between stretches encoded once for every message and
+   * kept alive by keep (released with the part). NULL: body is whole.
+   * The pieces are allocated with the part (freed with it). */
+  mc_piece_t *pieces;
+  size_t npieces;
+  void *keep;
+  void (*release)(void *keep);
+  const char *body_type; /* "text/plain" or "text/html" for such a body */
 } mc_part_t;
 
 /* A part from bytes in memory; the bytes are not kept. Refs start at 1. */
@@ -48,6 +64,9 @@ mc_part_t *mc_part_from_file(const mc_part_opts_t *o, const char *path,
 
 /* Bytes the part takes in a message: head, blank line, body. */
 size_t mc_part_size(const mc_part_t *p);
+
+/* Whether the encoded body (in memory, whole or in pieces) ends with CRLF. */
+int mc_part_ends_crlf(const mc_part_t *p);
 
 void mc_part_ref(mc_part_t *p);
 void mc_part_unref(mc_part_t *p);

@@ -1,5 +1,9 @@
 #include "qp.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 static const char hex[] = "0123456789ABCDEF";
 
 #define MAX_COL 75   /* leaves room for the "=" of a soft break: lines <= 76 */
@@ -17,6 +21,32 @@ static int from_line(const char *s, size_t n, size_t i) {
 }
 
 
+/* How many bytes from s (at most max) are printable ASCII other than
+ * '=', or a space: bytes that stand for themselves (a space does unless
+ * a line break follows it). Text is mostly such runs, copied whole
+ * rather than decided on byte by byte. */
+static size_t plain_run(const char *s, size_t max) {
+  size_t i = 0;
+#ifdef __SSE2__
+  while (i + 16 <= max) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+    __m128i below = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
+    __m128i above = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x7F)), v);
+    __m128i eq = _mm_cmpeq_epi8(v, _mm_set1_epi8('='));
+    unsigned mask = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(below, above), eq));
+    if (mask) return i + (size_t)__builtin_ctz(mask);
+    i += 16;
+  }
+#endif
+  while (i < max) {
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c > 0x7E || c == '=') break;
+    i++;
+  }
+  return i;
+}
+
+
 void mc_qp_encode(mc_buf_t *out, const char *s, size_t n, int binary) {
   if (n == 0) return;
   /* Written straight into the buffer. At most 3 bytes out per byte in,
@@ -27,6 +57,21 @@ void mc_qp_encode(mc_buf_t *out, const char *s, size_t n, int binary) {
   size_t col = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
+    /* A run of plain bytes that fits on the line is copied as it is. A
+     * "From " at the start of a line, and a space that ends the run (a
+     * line break or the end may follow it), go the byte-by-byte way. */
+    if (col < MAX_COL && !(col == 0 && c == 'F')) {
+      size_t k = plain_run(s + i, n - i < MAX_COL - col ? n - i : MAX_COL - col);
+      if (k > 0 && s[i + k - 1] == ' ') k--;   /* the next byte decides on it */
+      if (k > 0) {
+        memcpy(d, s + i, k);
+        d += k;
+        col += k;
+        i += k;
+        if (i == n) break;
+        c = (unsigned char)s[i];
+      }
+    }
     if (!binary && (c == '\r' || c == '\n')) {
       if (c == '\r' && i + 1 < n && s[i + 1] == '\n') i++;
       *d++ = '\r';

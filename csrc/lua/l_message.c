@@ -6,17 +6,21 @@
 #include <time.h>
 
 #include "binding.h"
+#include "l_part.h"
 #include "core/message.h"
 
 #define MAX_FIELDS 100
 
 /* What a build holds while it reads the table. It lives in a userdata
- * so that a Lua error half-way (a field of the wrong type) frees it. */
+ * so that a Lua error half-way (a field of the wrong type) frees it. It
+ * is small, as it is cleared for every message: the lists it may need
+ * are allocated when the table has them. */
 typedef struct {
   mc_msg_spec_t spec;
-  mc_field_t fields[MAX_FIELDS];
-  mc_part_t *inline_parts[MC_MSG_MAX_PARTS];
-  mc_part_t *attachments[MC_MSG_MAX_PARTS];
+  mc_field_t *fields;
+  size_t fields_cap;
+  mc_part_t **inline_parts;
+  mc_part_t **attachments;
 } build_state;
 
 typedef struct {
@@ -35,6 +39,9 @@ static int build_state_gc(lua_State *L) {
   mc_part_unref(s->html);
   for (size_t i = 0; i < s->ninline; i++) mc_part_unref(b->inline_parts[i]);
   for (size_t i = 0; i < s->nattachments; i++) mc_part_unref(b->attachments[i]);
+  free(b->fields);
+  free(b->inline_parts);
+  free(b->attachments);
   memset(b, 0, sizeof *b);
   return 0;
 }
@@ -150,6 +157,16 @@ static int add_field(lua_State *L, build_state *b, const char *name, mc_error_t 
     mc_error_set(e, "more than %d extra header fields", MAX_FIELDS);
     return -1;
   }
+  if (b->spec.nfields == b->fields_cap) {
+    size_t cap = b->fields_cap ? 2 * b->fields_cap : 8;
+    mc_field_t *fields = realloc(b->fields, cap * sizeof *fields);
+    if (fields == NULL) {
+      mc_error_set(e, "out of memory");
+      return -1;
+    }
+    b->fields = fields;
+    b->fields_cap = cap;
+  }
   size_t n;
   const char *type = luaL_typename(L, -1);
   lua_pushvalue(L, -1);   /* take_string pops; the caller pops its own */
@@ -205,6 +222,16 @@ static int read_fields(lua_State *L, int t, build_state *b, mc_error_t *e) {
 
 static int read_body(lua_State *L, int t, const char *field, const char *type,
                      int allow_8bit, mc_part_t **out, mc_error_t *e) {
+  lua_getfield(L, t, field);
+  mc_part_t *made = mc_l_testpart(L, -1);   /* a template's body part */
+  lua_pop(L, 1);
+  if (made) {
+    if (made->body_type == NULL || strcmp(made->body_type, type) != 0)
+      luaL_error(L, "message field '%s' must be a string or a %s part from a template", field, type);
+    mc_part_ref(made);
+    *out = made;
+    return 0;
+  }
   size_t n;
   const char *s = opt_string(L, t, field, &n);
   if (s == NULL) return 0;
@@ -215,13 +242,18 @@ static int read_body(lua_State *L, int t, const char *field, const char *type,
 }
 
 
-static int read_parts(lua_State *L, int t, const char *field, mc_part_t **parts,
+static int read_parts(lua_State *L, int t, const char *field, mc_part_t ***list,
                       size_t *count, mc_error_t *e) {
   if (lua_getfield(L, t, field) == LUA_TNIL) { lua_pop(L, 1); return 0; }
   luaL_argexpected(L, lua_istable(L, -1), 1, "a list of parts");
   lua_Integer len = luaL_len(L, -1);
   if (len > MC_MSG_MAX_PARTS) {
     mc_error_set(e, "%s: more than %d parts", field, MC_MSG_MAX_PARTS);
+    lua_pop(L, 1);
+    return -1;
+  }
+  if (len > 0 && (*list = malloc((size_t)len * sizeof **list)) == NULL) {
+    mc_error_set(e, "out of memory");
     lua_pop(L, 1);
     return -1;
   }
@@ -234,7 +266,7 @@ static int read_parts(lua_State *L, int t, const char *field, mc_part_t **parts,
       lua_pop(L, 1);
       return -1;
     }
-    parts[(*count)++] = p;
+    (*list)[(*count)++] = p;
   }
   lua_pop(L, 1);
   return 0;
@@ -270,11 +302,11 @@ static int read_spec(lua_State *L, build_state *b, mc_error_t *e) {
   if (read_body(L, 1, "text", "text/plain", allow_8bit, &s->text, e) != 0 ||
       read_body(L, 1, "html", "text/html", allow_8bit, &s->html, e) != 0)
     return -1;
+  if (read_parts(L, 1, "inline", &b->inline_parts, &s->ninline, e) != 0 ||
+      read_parts(L, 1, "attachments", &b->attachments, &s->nattachments, e) != 0)
+    return -1;
   s->inline_parts = b->inline_parts;
   s->attachments = b->attachments;
-  if (read_parts(L, 1, "inline", b->inline_parts, &s->ninline, e) != 0 ||
-      read_parts(L, 1, "attachments", b->attachments, &s->nattachments, e) != 0)
-    return -1;
   return 0;
 }
 

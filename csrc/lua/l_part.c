@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "binding.h"
+#include "l_part.h"
 
 typedef struct {
   mc_part_t *part;   /* NULL once closed */
@@ -79,6 +80,22 @@ mc_part_t *mc_l_topart(lua_State *L, int idx, mc_error_t *e) {
     luaL_error(L, "a part must be a table or a mailcast.Part, not %s", luaL_typename(L, idx));
   }
   return from_table(L, lua_absindex(L, idx), e);
+}
+
+
+mc_part_t **mc_l_newpart(lua_State *L) {
+  part_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+  box->part = NULL;
+  luaL_setmetatable(L, MC_PART_CLASS);
+  return &box->part;
+}
+
+
+mc_part_t *mc_l_testpart(lua_State *L, int idx) {
+  part_box *box = luaL_testudata(L, idx, MC_PART_CLASS);
+  if (box == NULL) return NULL;
+  if (box->part == NULL) luaL_error(L, "attempt to use a closed part");
+  return box->part;
 }
 
 

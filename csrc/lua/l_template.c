@@ -6,6 +6,8 @@
 #include "core/buf.h"
 #include "core/html_entity.h"
 #include "core/template.h"
+#include "core/textpart.h"
+#include "l_part.h"
 
 #define CLASS "mailcast.Template"
 #define KEEP_AT_MOST (1 << 20)   /* bytes of its buffer a template keeps between renders */
@@ -15,6 +17,8 @@ typedef struct {
   int html;        /* {{name}} escaped for HTML */
   mc_buf_t out;    /* reused by every render (a nested one has its own) */
   int busy;        /* out is in use: a metamethod renders this again */
+  mc_textplan_t *plan;    /* for template:part, made at its first call */
+  mc_textrender_t parts;  /* reused by every template:part */
 } template_box;
 
 /* One render: where it writes, and its scopes, each a stack index of
@@ -22,6 +26,7 @@ typedef struct {
 typedef struct {
   template_box *box;
   mc_buf_t *out;
+  mc_textrender_t *parts;   /* template:part: text ops go through the plan */
   int scopes[MC_TPL_MAX_DEPTH + 1];
   int nscopes;
 } render_state;
@@ -114,7 +119,8 @@ static void render_ops(lua_State *L, render_state *r, size_t from, size_t to) {
   for (size_t i = from; i < to; i++) {
     const mc_tpl_op_t *op = &t->ops[i];
     if (op->kind == MC_TPL_TEXT) {
-      mc_buf_add(r->out, t->src + op->off, op->len);
+      if (r->parts) mc_textplan_text(r->box->plan, t, r->parts, i);
+      else mc_buf_add(r->out, t->src + op->off, op->len);
     } else if (op->kind == MC_TPL_VAR) {
       lookup(L, r, op);
       int type = lua_type(L, -1);
@@ -138,6 +144,7 @@ static int render_protected(lua_State *L) {
   render_state r;
   r.box = lua_touserdata(L, 1);
   r.out = lua_touserdata(L, 3);
+  r.parts = NULL;
   if (r.out->failed) mc_buf_free(r.out);   /* out of memory last time: start afresh */
   r.out->len = 0;
   r.scopes[0] = 2;
@@ -176,6 +183,67 @@ static int l_render(lua_State *L) {
 }
 
 
+/* (box, vars) -> nothing: the rendering into box->parts, run under
+ * lua_pcall by l_part. */
+static int render_parts_protected(lua_State *L) {
+  render_state r;
+  r.box = lua_touserdata(L, 1);
+  r.parts = &r.box->parts;
+  mc_textrender_reset(r.parts);
+  r.out = &r.parts->raw;
+  r.scopes[0] = 2;
+  r.nscopes = 1;
+  render_ops(L, &r, 0, r.box->tpl->nops);
+  if (r.out->failed || r.parts->failed)
+    return luaL_error(L, "template %s: not enough memory", r.box->tpl->name);
+  return 0;
+}
+
+
+/* template:part(vars [, allow_8bit]) -> Part | string | nil, message:
+ * the rendering as a message body (text/html for an HTML template,
+ * text/plain otherwise), the template's static text encoded once for
+ * all; as a string when it goes another way than 7bit, 8bit or
+ * quoted-printable, or is no UTF-8 (mailcast.build then does as for any
+ * string, or says what is wrong with it). Errors as template:render. */
+static int l_part(lua_State *L) {
+  template_box *box = luaL_checkudata(L, 1, CLASS);
+  luaL_checkany(L, 2);
+  int allow_8bit = lua_toboolean(L, 3);
+  lua_settop(L, 2);
+  if (box->plan == NULL && !box->busy) {
+    mc_error_t e;
+    box->plan = mc_textplan_new(box->tpl, box->html ? "text/html" : "text/plain", &e);
+  }
+  if (box->plan == NULL || box->busy) return l_render(L);   /* a string does as well */
+  lua_pushcfunction(L, render_parts_protected);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2);
+  box->busy = 1;
+  int rc = lua_pcall(L, 2, 0, 0);
+  box->busy = 0;
+  if (rc != LUA_OK) {
+    lua_pushnil(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  mc_part_t **slot = mc_l_newpart(L);
+  *slot = mc_textplan_part(box->plan, &box->parts, allow_8bit);
+  if (*slot == NULL) {
+    lua_pop(L, 1);
+    mc_buf_t *full = mc_l_buf(L);   /* freed however this ends */
+    int guard = lua_gettop(L);
+    mc_textplan_full(box->plan, box->tpl, &box->parts, full);
+    if (full->failed) return luaL_error(L, "template %s: not enough memory", box->tpl->name);
+    lua_pushlstring(L, full->data ? full->data : "", full->len);
+    mc_l_buf_release(L, guard);
+  }
+  if (box->parts.raw.cap > KEEP_AT_MOST || box->parts.canon.cap > KEEP_AT_MOST)
+    mc_textrender_free(&box->parts);
+  return 1;
+}
+
+
 static int l_template(lua_State *L) {
   size_t n;
   const char *src = luaL_checklstring(L, 1, &n);
@@ -200,6 +268,9 @@ static int template_gc(lua_State *L) {
   mc_tpl_free(box->tpl);
   box->tpl = NULL;
   mc_buf_free(&box->out);
+  mc_textplan_unref(box->plan);
+  box->plan = NULL;
+  mc_textrender_free(&box->parts);
   return 0;
 }
 
@@ -221,7 +292,7 @@ static int l_html_escape(lua_State *L) {
 
 void mc_l_open_template(lua_State *L) {
   static const luaL_Reg meta[] = {{"__gc", template_gc}, {NULL, NULL}};
-  static const luaL_Reg methods[] = {{"render", l_render}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"render", l_render}, {"part", l_part}, {NULL, NULL}};
   mc_l_newclass(L, CLASS, meta, methods);
   lua_pushcfunction(L, l_template);
   lua_setfield(L, -2, "template");

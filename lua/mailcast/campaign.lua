@@ -181,8 +181,21 @@ function Campaign:message(address, vars, ids)
   if ok and skip then return nil, "skipped by personalize: " .. tostring(skip), "skipped" end
   local subject, err = self.subject(vars)
   local text, html
-  if subject and self.text then text, err = self.text(vars) end
-  if subject and not err and self.html then html, err = self.html(vars) end
+  local render_text, render_html = self.text, self.html
+  if not self.bulk.track and not self.hooks.route then
+    -- Nothing in Lua reads the bodies (no tracking rewrites them, no
+    -- route hook sees them): each is made as a MIME part straight from
+    -- its template, whose static text is encoded once for the campaign.
+    local bodies = self.bodies
+    if not bodies or bodies.text_of ~= render_text or bodies.html_of ~= render_html then
+      bodies = { text_of = render_text, html_of = render_html,
+                 text = render_text and template.body(render_text), html = render_html and template.body(render_html) }
+      self.bodies = bodies
+    end
+    render_text, render_html = bodies.text or render_text, bodies.html or render_html
+  end
+  if subject and render_text then text, err = render_text(vars) end
+  if subject and not err and render_html then html, err = render_html(vars) end
   if not err and self.bulk.track then
     local ok_track, t2, h2, changed = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html,
       vars.unsubscribe_url, ids.links)

@@ -14,12 +14,29 @@ local M = {}
 --- html_escape(s) -> s safe as HTML text or a quoted attribute value.
 M.html_escape = core.html_escape
 
+-- The compiled template of each render function compile made.
+local compiled = setmetatable({}, { __mode = "k" })
+
 --- compile(src, name [, opts]) -> render function | raises on bad syntax.
 -- opts.html: escape {{ }} values for HTML. render(vars) -> string | nil, message.
 function M.compile(src, name, opts)
   local tpl = core.template(src, name or "?", opts and opts.html)
-  local render = tpl.render
-  return function(vars) return render(tpl, vars) end
+  local render_tpl = tpl.render
+  local render = function(vars) return render_tpl(tpl, vars) end
+  compiled[render] = tpl
+  return render
+end
+
+--- body(render) -> a function(vars) that gives what render would, as a
+-- message body for mailcast.build: a mailcast.Part (text/html for an
+-- HTML template, text/plain otherwise) whose static text was encoded
+-- once for every message, or else the string | nil, message. nil when
+-- render is no function of compile's.
+function M.body(render)
+  local tpl = compiled[render]
+  if not tpl then return nil end
+  local part = tpl.part
+  return function(vars) return part(tpl, vars) end
 end
 
 return M
