@@ -75,6 +75,8 @@ struct mc_session {
   char tls_desc[96];
   int flushing;                /* data queued: the end-of-data timer waits for it */
   int direct;                  /* plain TCP: flush() writes, the write event is off */
+  struct evbuffer *tls_out;    /* TLS: what is queued, handed to OpenSSL by flush() */
+  int read_some;               /* replies came in this callback: see ack_now() */
   const mc_txn_t *txn;          /* OP_DATA's */
   txn_t tx[2];                 /* OP_TXN: the transaction the replies at the
                                   head of the queue answer, and one sent
@@ -111,7 +113,8 @@ static void free_rcpt_results(mc_rcpt_result_t *results, size_t n) {
 static void enter(mc_session_t *s) { s->depth++; }
 
 
-static void flush(mc_session_t *s);
+static size_t flush(mc_session_t *s);
+static void ack_now(mc_session_t *s);
 
 static void leave(mc_session_t *s) {
   if (--s->depth > 0) return;
@@ -123,8 +126,12 @@ static void leave(mc_session_t *s) {
     if (can_take(s)) s->ready_cb(s, s->ready_arg);
     s->depth--;
   }
-  if (s->doomed) really_free(s);
-  else flush(s);
+  if (s->doomed) { really_free(s); return; }
+  int read_some = s->read_some;
+  s->read_some = 0;
+  /* Nothing to write for what was read, and more replies to come: the
+   * ACK must not wait for our next write. */
+  if (flush(s) == 0 && read_some && s->qlen > 0) ack_now(s);
 }
 
 
@@ -265,6 +272,10 @@ static void drop_connection(mc_session_t *s) {
     bufferevent_free(s->bev);
     s->bev = NULL;
   }
+  if (s->tls_out) {
+    evbuffer_free(s->tls_out);
+    s->tls_out = NULL;
+  }
   s->qlen = 0;
   mc_reply_parser_reset(&s->parser);
 }
@@ -353,16 +364,45 @@ static void sent(mc_session_t *s) {
 }
 
 
-/* Plain TCP: what the session queued is written when the outermost
- * callback or call of ours returns, straight to the socket, with the
- * bufferevent's write event left off. The event is armed only when the
- * kernel does not take it all (the bufferevent then writes the rest, or
- * reports the error); arming and disarming EPOLLOUT for every write cost
- * two epoll_ctl calls a write, four a message. */
-static void flush(mc_session_t *s) {
-  if (!s->direct || s->bev == NULL) return;
+/* Where commands and data are queued until flush(). */
+static struct evbuffer *output(mc_session_t *s) {
+  return s->tls_out ? s->tls_out : bufferevent_get_output(s->bev);
+}
+
+
+/* A pipelined group up to this size becomes one SSL_write: a few full
+ * TLS records, not one per command line and data piece. */
+#define TLS_GROUP_MAX (4 * 16384)
+
+/* TLS: the bufferevent makes one record of each piece it is given, at
+ * once (the STARTTLS filter) or at the next write event, so what a
+ * callback queued is handed over whole, in one contiguous piece. A
+ * record per command costs both sides a record each, and a server that
+ * reads a record at a time (Postfix) then answers each command in a
+ * write of its own. */
+static size_t hand_to_tls(mc_session_t *s) {
+  size_t n = evbuffer_get_length(s->tls_out);
+  if (n == 0 || s->bev == NULL) return 0;
+  evbuffer_pullup(s->tls_out, n <= TLS_GROUP_MAX ? (ev_ssize_t)n : 16384);
+  /* Out of memory: it stays queued, and the reply's timeout ends it. */
+  if (evbuffer_add_buffer(bufferevent_get_output(s->bev), s->tls_out) != 0) return 0;
+  return n;
+}
+
+
+/* What the session queued is written when the outermost callback or
+ * call of ours returns; the number of bytes handed on comes back.
+ * Plain TCP: straight to the socket, with the bufferevent's write event
+ * left off. The event is armed only when the kernel does not take it
+ * all (the bufferevent then writes the rest, or reports the error);
+ * arming and disarming EPOLLOUT for every write cost two epoll_ctl
+ * calls a write, four a message. */
+static size_t flush(mc_session_t *s) {
+  if (s->tls_out) return hand_to_tls(s);
+  if (!s->direct || s->bev == NULL) return 0;
   struct evbuffer *out = bufferevent_get_output(s->bev);
-  if (evbuffer_get_length(out) == 0) return;
+  size_t queued = evbuffer_get_length(out);
+  if (queued == 0) return 0;
   /* With the write event on, the bufferevent is writing: it keeps order. */
   int writing = (bufferevent_get_enabled(s->bev) & EV_WRITE) != 0;
   if (!writing) {
@@ -377,6 +417,26 @@ static void flush(mc_session_t *s) {
   }
   if (evbuffer_get_length(out) == 0) sent(s);
   else if (!writing) bufferevent_enable(s->bev, EV_WRITE);
+  return queued;
+}
+
+
+/* ACKs what was read now rather than up to 40 ms later (Linux's delayed
+ * ACK). A server that writes its replies without TCP_NODELAY holds a
+ * second write until the first is acknowledged (Nagle), and Postfix's
+ * smtpd writes what it has whenever its 4 KB input buffer runs dry: the
+ * replies to MAIL and RCPT while it reads a BDAT chunk, the rest after
+ * it. With nothing of ours to carry the ACK, each message then waited
+ * for the delayed ACK. The kernel turns quick ACKs off again by itself,
+ * so this is done after each read that leaves us waiting. */
+static void ack_now(mc_session_t *s) {
+#ifdef TCP_QUICKACK
+  evutil_socket_t fd = s->bev ? bufferevent_getfd(s->bev) : -1;
+  int one = 1;
+  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+  (void)s;
+#endif
 }
 
 
@@ -405,7 +465,7 @@ static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...) {
-  struct evbuffer *out = bufferevent_get_output(s->bev);
+  struct evbuffer *out = output(s);
   va_list ap;
   va_start(ap, fmt);
   int rc = evbuffer_add_vprintf(out, fmt, ap);
@@ -421,7 +481,7 @@ static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...) {
 /* send_line for a command made of pieces (MAIL, RCPT, DATA, once per
  * message each): joined as they are, without a format to parse. */
 static int send_words(mc_session_t *s, expect_t x, const char *const *words, size_t n) {
-  struct evbuffer *out = bufferevent_get_output(s->bev);
+  struct evbuffer *out = output(s);
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) rc = evbuffer_add(out, words[i], strlen(words[i]));
   if (rc != 0 || evbuffer_add(out, "\r\n", 2) != 0 || push_expect(s, x) != 0) {
@@ -535,7 +595,7 @@ static int write_data(const mc_txn_t *t, struct evbuffer *out, int dots, mc_erro
 
 
 static int queue_data(mc_session_t *s, const mc_txn_t *t) {
-  struct evbuffer *out = bufferevent_get_output(s->bev);
+  struct evbuffer *out = output(s);
   mc_error_t e;
   if (write_data(t, out, 1, &e) != 0) { fail(s, "%s", e.msg); return -1; }
   /* The end of the data goes with its last bytes: no small write of its
@@ -561,7 +621,7 @@ static struct evbuffer *bdat_chunk(const mc_txn_t *t, mc_error_t *e) {
 static int queue_bdat(mc_session_t *s, const mc_txn_t *t, struct evbuffer *chunk) {
   mc_error_t e;
   if (chunk == NULL && (chunk = bdat_chunk(t, &e)) == NULL) { fail(s, "%s", e.msg); return -1; }
-  struct evbuffer *out = bufferevent_get_output(s->bev);
+  struct evbuffer *out = output(s);
   int rc = evbuffer_add_printf(out, "BDAT %zu LAST\r\n", evbuffer_get_length(chunk)) < 0 ||
            evbuffer_add_buffer(out, chunk) != 0;
   evbuffer_free(chunk);
@@ -867,7 +927,7 @@ static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
       } else {
         /* RFC 2920 3.1: nobody to deliver to, yet the server waits for
          * data: end it at once and forget the transaction. */
-        evbuffer_add(bufferevent_get_output(s->bev), ".\r\n", 3);
+        evbuffer_add(output(s), ".\r\n", 3);
         push_expect(s, X_RSET);   /* the reply to the lone "." */
         send_line(s, X_RSET, "RSET");
       }
@@ -1191,6 +1251,7 @@ static void read_replies(mc_session_t *s, struct bufferevent *bev) {
 static void on_read(struct bufferevent *bev, void *arg) {
   mc_session_t *s = arg;
   enter(s);
+  s->read_some = 1;
   read_replies(s, bev);
   leave(s);
 }
@@ -1317,6 +1378,7 @@ static void start_tls(mc_session_t *s) {
     bufferevent_enable(s->bev, EV_WRITE);
     s->direct = 0;
   }
+  if (s->tls_out == NULL && (s->tls_out = evbuffer_new()) == NULL) { fail(s, "out of memory"); return; }
   SSL *ssl = new_ssl(s);
   if (ssl == NULL) { fail(s, "tls: cannot make a session"); return; }
   struct bufferevent *tls = bufferevent_openssl_filter_new(
@@ -1379,6 +1441,11 @@ static void connect_target(mc_session_t *s) {
     s->bev = bufferevent_socket_new(s->base, -1, opts);
   }
   if (s->bev == NULL) { freeaddrinfo(ai); fail(s, "closed: cannot make a socket"); return; }
+  if (r->implicit_tls && (s->tls_out = evbuffer_new()) == NULL) {
+    freeaddrinfo(ai);
+    fail(s, "out of memory");
+    return;
+  }
   bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
   bufferevent_enable(s->bev, EV_READ | EV_WRITE);
   struct timeval block = mc_timeval(r->timeouts.data_block);
