@@ -24,6 +24,7 @@
 #include "addr.h"
 #include "b64.h"
 #include "buf.h"
+#include "hostname.h"
 #include "ssl_error.h"
 
 /* What the reply at the head of the queue answers. */
@@ -765,18 +766,42 @@ static void after_hello(mc_session_t *s) {
 }
 
 
+/* Our name in EHLO and HELO: the route's, else the machine's fully
+ * qualified name, else the address literal of our end of the connection
+ * (RFC 5321 4.1.4); "localhost" would tell the server nothing, and
+ * strict servers refuse it. */
+static const char *helo_name(const mc_session_t *s, char *buf, size_t size) {
+  if (s->route->helo) return s->route->helo;
+  const char *fqdn = mc_host_fqdn();
+  if (fqdn) return fqdn;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  evutil_socket_t fd = s->bev ? bufferevent_getfd(s->bev) : -1;
+  if (fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+      mc_host_address_literal(&ss, buf, size) == 0)
+    return buf;
+  return "localhost";
+}
+
+
+static void send_hello(mc_session_t *s, expect_t x) {
+  char literal[64];
+  send_line(s, x, "%s %s", x == X_HELO ? "HELO" : "EHLO", helo_name(s, literal, sizeof literal));
+}
+
+
 static void on_open_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
   switch (x) {
   case X_GREETING:
     if (r->code / 100 == 5) s->retryable = 0;   /* a refusal, not a passing trouble */
     if (r->code / 100 != 2) { fail_with_reply(s, "greeting", r); return; }
     s->retryable = 0;
-    send_line(s, X_EHLO, "EHLO %s", s->route->helo ? s->route->helo : "localhost");
+    send_hello(s, X_EHLO);
     return;
   case X_EHLO:
     if (r->code / 100 == 2) { parse_ehlo(s, r); after_hello(s); return; }
     if (r->code / 100 == 5) {   /* not ESMTP: HELO, and no extensions */
-      send_line(s, X_HELO, "HELO %s", s->route->helo ? s->route->helo : "localhost");
+      send_hello(s, X_HELO);
       return;
     }
     fail_with_reply(s, "EHLO", r);
@@ -1312,7 +1337,7 @@ static void handle_event(mc_session_t *s, short what) {
     }
     if (s->op == OP_OPEN && s->ext == 0 && s->tls_on && !s->route->implicit_tls) {
       s->retryable = 0;
-      send_line(s, X_EHLO, "EHLO %s", s->route->helo ? s->route->helo : "localhost");
+      send_hello(s, X_EHLO);
       return;   /* STARTTLS done: EHLO again (RFC 3207 4.2) */
     }
     evtimer_del(s->timer);
