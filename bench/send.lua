@@ -2,7 +2,9 @@
 -- messages built per recipient) against Postfix's smtp-source, Python's
 -- smtplib (building with EmailMessage, and sending prebuilt bytes) and
 -- LuaSocket's smtp.send, all to the same local Postfix smtp-sink, in one
--- run. Each contender first sends a few messages to a second sink that
+-- run; then mailcast.send against smtp-source (plain) and smtplib with
+-- starttls() (10 threads) to a real Postfix smtpd in front of that sink,
+-- when bench/send could start one. Each contender first sends a few messages to a second sink that
 -- stores them, and they are checked; then the timed run goes to the
 -- counting sink, whose counts must match what the contender says it sent.
 -- Run it through bench/send, which starts and stops the sinks:
@@ -37,6 +39,11 @@ local LUA = os.getenv("MAILCAST_BENCH_LUA") or "lua5.4"
 local SOURCE = "/usr/sbin/smtp-source"
 
 local CONNECTIONS = 10
+-- The Postfix smtpd in front of each sink (bench/send), when there is one.
+local PF_PORT = tonumber(os.getenv("MAILCAST_BENCH_POSTFIX_PORT") or "")
+local PF_CHECK_PORT = tonumber(os.getenv("MAILCAST_BENCH_POSTFIX_CHECK_PORT") or "")
+local PF_N = math.tointeger(tonumber(os.getenv("MAILCAST_BENCH_POSTFIX_N") or math.max(100, N // 4)))
+assert(PF_N and PF_N > 0, "bench/send: MAILCAST_BENCH_POSTFIX_N must be a positive integer")
 local PY_N = math.max(100, N // 10)
 local LS_N = math.max(20, N // 100)
 local CHECK_N = 3           -- messages per contender stored and checked
@@ -68,14 +75,14 @@ end
 
 -- ---- the contenders: (port, count) -> messages, seconds, peak kB | nil, why
 
-local function route_for(port)
-  return { host = HOST, port = port, tls = "none" }
+local function route_for(port, tls)
+  return { host = HOST, port = port, tls = tls or "none" }
 end
 
 
 --- (a) mailcast.send of one prebuilt message to each recipient, over
--- CONNECTIONS reused connections.
-local function mailcast_prebuilt(raw)
+-- CONNECTIONS reused connections (tls: the route's, "none" when nil).
+local function mailcast_prebuilt(raw, tls)
   return function(port, count)
     local t0 = now()
     local list = {}
@@ -83,7 +90,7 @@ local function mailcast_prebuilt(raw)
       local address = string.format("reader%d@example.org", i - 1)
       list[i] = { from = FROM_ADDR, to = { address }, message = raw }
     end
-    local results, state = send_list(route_for(port), list, CONNECTIONS)
+    local results, state = send_list(route_for(port, tls), list, CONNECTIONS)
     local seconds = now() - t0
     local ok, err = all_sent(results, state, count)
     if not ok then return nil, err end
@@ -148,6 +155,22 @@ local function python(mode)
 end
 
 
+--- (c2) smtplib with starttls(), CONNECTIONS threads each with its own
+-- connection, the prebuilt message.
+local function python_starttls(port, count)
+  return run_outside(string.format("%s %s starttls %s %d %d 0 %d", PYTHON,
+    shell_quote(here .. "/send_python.py"), shell_quote(DIR), port, count, CONNECTIONS))
+end
+
+
+--- A contender of the sinks sent through the Postfix smtpd in front of
+-- the sink it is given instead.
+local function via_postfix(run)
+  local smtpd = { [PORT] = PF_PORT, [CHECK_PORT] = PF_CHECK_PORT }
+  return function(port, ...) return run(assert(smtpd[port]), ...) end
+end
+
+
 --- (e) LuaSocket's socket.smtp.send, one call (one connection) a message.
 local function luasocket(port, count)
   return run_outside(string.format("%s %s %s %d %d", LUA,
@@ -194,6 +217,14 @@ local checkers = {
   raw = function(body, i, fx)
     if lf(body) ~= lf(fx.raw) then return nil, "differs from the prebuilt message" end
     return "identical to the prebuilt message (dot-stuffing undone)"
+  end,
+  -- Through Postfix smtpd: its Received header on top, then the message.
+  relayed = function(body, i, fx)
+    local rest = body:match("^Received: [^\n]*\n(.*)$")
+    if not rest then return nil, "no Received header of Postfix's on top" end
+    while rest:find("^[ \t]") do rest = rest:match("^[^\n]*\n(.*)$") or "" end   -- its folded lines
+    if lf(rest) ~= lf(fx.raw) then return nil, "differs from the prebuilt message" end
+    return "identical to the prebuilt message under Postfix's Received"
   end,
   built = function(body, i)
     local ok, why = common.check_message(body, i)
@@ -254,6 +285,11 @@ local function main()
     end
     return 2
   end
+  if PF_PORT and not (wait_listening(HOST, PF_PORT) and wait_listening(HOST, PF_CHECK_PORT)) then
+    io.stderr:write("bench/send: Postfix smtpd is not listening (see ", DIR, "/postfix/master.log)\n")
+    io.stderr:write(read_file(DIR .. "/postfix/master.log") or "", "\n")
+    return 2
+  end
   local raw = assert(mailcast.message(campaign_message(0)))
   write_file(DIR .. "/prebuilt.eml", raw)
   write_file(DIR .. "/text.txt", NEWSLETTER.text)
@@ -266,6 +302,12 @@ local function main()
                       N, #raw / 1000, HOST, PORT))
   print(string.format("%s CPUs shared by the senders and the sink; Python at least %d messages "
     .. "and %g s, LuaSocket %d", cpus(), PY_N, MIN_SECONDS, LS_N))
+  if PF_PORT then
+    print(string.format("smtpd rows: %d messages each to a Postfix smtpd on %s:%d (STARTTLS offered, "
+      .. "self-signed) passing them on to that sink", PF_N, HOST, PF_PORT))
+  else
+    print("no smtpd rows: bench/send could not start a Postfix smtpd (it needs root)")
+  end
   print()
 
   -- kind: how check() reads the stored messages; mem: the row runs in
@@ -284,6 +326,21 @@ local function main()
     { key = "luasocket", kind = "raw", run = luasocket, count = LS_N, rounds = 1,
       title = "LuaSocket smtp.send, conn per message" },
   }
+  if PF_PORT then
+    for _, row in ipairs {
+      { key = "pf-mailcast", kind = "relayed", run = via_postfix(mailcast_prebuilt(raw)), mem = true,
+        title = string.format("smtpd: mailcast.send, %d conns", CONNECTIONS) },
+      { key = "pf-source", kind = "source", run = via_postfix(smtp_source),
+        title = string.format("smtpd: smtp-source -d -s %d", CONNECTIONS) },
+      { key = "pf-tls", kind = "relayed", run = via_postfix(mailcast_prebuilt(raw, "required")), mem = true,
+        title = string.format("smtpd STARTTLS: mailcast.send, %d conns", CONNECTIONS) },
+      { key = "pf-smtplib", kind = "relayed", run = via_postfix(python_starttls),
+        title = string.format("smtpd STARTTLS: smtplib, %d threads", CONNECTIONS) },
+    } do
+      row.count, row.rounds = PF_N, ROUNDS
+      rows[#rows + 1] = row
+    end
+  end
   for _, row in ipairs(rows) do rows[row.key] = row end
 
   print(string.format("output checks (%d messages each, stored by a second smtp-sink):", CHECK_N))
@@ -356,6 +413,10 @@ local function main()
   ratio("mailcast", "luasocket", "mailcast / LuaSocket")
   ratio("building", "smtp-source", "mailcast building / smtp-source")
   ratio("building", "mailcast", "mailcast building / prebuilt")
+  if PF_PORT then
+    ratio("pf-mailcast", "pf-source", "smtpd: mailcast / smtp-source", 1)
+    ratio("pf-tls", "pf-smtplib", "smtpd STARTTLS: mailcast / smtplib", 1.5)
+  end
   local mb = run_peak / 1024
   print(string.format("%-38s %8.1f MB   (target < 50 MB: %s)", "mailcast peak memory (VmHWM, whole run)",
                       mb, mb < 50 and "met" or "NOT MET"))
