@@ -25,6 +25,10 @@ int mc_host_is_fqdn(const char *name) {
     if (!ldh || (label == 0 && c == '-') || ++label > 63) return 0;
   }
   if (label == 0 || name[n - 1] == '-' || dots == 0) return 0;
+  /* A top-level label is never all digits: "192.0.2.1" is an address. */
+  size_t tld = n - label;
+  while (tld < n && name[tld] >= '0' && name[tld] <= '9') tld++;
+  if (tld == n) return 0;
   /* "localhost.localdomain" and the like name no machine to the world. */
   return strncasecmp(name, "localhost.", 10) != 0;
 }

@@ -13,7 +13,8 @@
 const char *mc_host_fqdn(void);
 
 /* 1 when name is a domain name fit for EHLO: dotted LDH labels of 1 to
- * 63 characters, 253 at most, not "localhost" or under it. */
+ * 63 characters, 253 at most, the last not all digits, not "localhost."
+ * or under it. */
 int mc_host_is_fqdn(const char *name);
 
 /* The address literal of sockaddr sa ("[192.0.2.1]", "[IPv6:2001:db8::1]")
