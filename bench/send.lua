@@ -2,7 +2,9 @@
 -- messages built per recipient) against Postfix's smtp-source, Python's
 -- smtplib (building with EmailMessage, and sending prebuilt bytes) and
 -- LuaSocket's smtp.send, all to the same local Postfix smtp-sink, in one
--- run. Each contender first sends a few messages to a second sink that
+-- run; then mailcast.send against smtp-source (plain) and smtplib with
+-- starttls() (10 threads) to a real Postfix smtpd in front of that sink,
+-- when bench/send could start one. Each contender first sends a few messages to a second sink that
 -- stores them, and they are checked; then the timed run goes to the
 -- counting sink, whose counts must match what the contender says it sent.
 -- Run it through bench/send, which starts and stops the sinks:
@@ -35,8 +37,14 @@ assert(ROUNDS and ROUNDS > 0, "bench/send: MAILCAST_BENCH_ROUNDS must be a posit
 local PYTHON = os.getenv("MAILCAST_BENCH_PYTHON") or "/usr/bin/python3"
 local LUA = os.getenv("MAILCAST_BENCH_LUA") or "lua5.4"
 local SOURCE = "/usr/sbin/smtp-source"
+local RUNNER = "build/bin/mailcast"   -- bench/send runs this from the project's root
 
 local CONNECTIONS = 10
+-- The Postfix smtpd in front of each sink (bench/send), when there is one.
+local PF_PORT = tonumber(os.getenv("MAILCAST_BENCH_POSTFIX_PORT") or "")
+local PF_CHECK_PORT = tonumber(os.getenv("MAILCAST_BENCH_POSTFIX_CHECK_PORT") or "")
+local PF_N = math.tointeger(tonumber(os.getenv("MAILCAST_BENCH_POSTFIX_N") or math.max(100, N // 4)))
+assert(PF_N and PF_N > 0, "bench/send: MAILCAST_BENCH_POSTFIX_N must be a positive integer")
 local PY_N = math.max(100, N // 10)
 local LS_N = math.max(20, N // 100)
 local CHECK_N = 3           -- messages per contender stored and checked
@@ -124,17 +132,21 @@ end
 
 --- (b) Postfix's smtp-source: `sessions` parallel sessions, each sending
 -- message after message over its connection (-d), no pipelining.
-local function smtp_source(port, count)
-  local sessions = math.min(CONNECTIONS, count)
-  local cmd = string.format("%s -d -s %d -m %d -l %d -M localhost -f %s -t reader@example.org %s:%d",
-                            SOURCE, sessions, count, PAYLOAD, FROM_ADDR, HOST, port)
-  local t0 = now()
-  local p = io.popen(cmd .. " 2>&1")
-  local out = p:read("a")
-  local ok = p:close()
-  local seconds = now() - t0
-  if not ok then return nil, "smtp-source failed: " .. out:gsub("%s+$", "") end
-  return count, seconds
+-- distinct: a recipient of its own for each message (-N), as mailcast's
+-- rows have; an SMTP server resolves each new one (a sink does not care).
+local function smtp_source(distinct)
+  return function(port, count)
+    local sessions = math.min(CONNECTIONS, count)
+    local cmd = string.format("%s -d%s -s %d -m %d -l %d -M localhost -f %s -t reader@example.org %s:%d",
+                              SOURCE, distinct and " -N" or "", sessions, count, PAYLOAD, FROM_ADDR, HOST, port)
+    local t0 = now()
+    local p = io.popen(cmd .. " 2>&1")
+    local out = p:read("a")
+    local ok = p:close()
+    local seconds = now() - t0
+    if not ok then return nil, "smtp-source failed: " .. out:gsub("%s+$", "") end
+    return count, seconds
+  end
 end
 
 
@@ -145,6 +157,33 @@ local function python(mode)
     return run_outside(string.format("%s %s %s %s %d %d %g", PYTHON,
       shell_quote(here .. "/send_python.py"), mode, shell_quote(DIR), port, count, min_seconds or 0))
   end
+end
+
+
+--- (a3) mailcast_prebuilt's send in a runner of its own
+-- (bench/send_smtpd.lua): OpenSSL and these rows' buffers stay out of
+-- this process's peak memory, which the other rows are measured by.
+local function mailcast_outside(tls)
+  return function(port, count)
+    return run_outside(string.format("%s run %s %s %d %d %s %d", RUNNER, shell_quote(here .. "/send_smtpd.lua"),
+      shell_quote(DIR), port, count, tls, CONNECTIONS))
+  end
+end
+
+
+--- (c2) smtplib with starttls(), CONNECTIONS threads each with its own
+-- connection, the prebuilt message.
+local function python_starttls(port, count)
+  return run_outside(string.format("%s %s starttls %s %d %d 0 %d", PYTHON,
+    shell_quote(here .. "/send_python.py"), shell_quote(DIR), port, count, CONNECTIONS))
+end
+
+
+--- A contender of the sinks sent through the Postfix smtpd in front of
+-- the sink it is given instead.
+local function via_postfix(run)
+  local smtpd = { [PORT] = PF_PORT, [CHECK_PORT] = PF_CHECK_PORT }
+  return function(port, ...) return run(assert(smtpd[port]), ...) end
 end
 
 
@@ -194,6 +233,14 @@ local checkers = {
   raw = function(body, i, fx)
     if lf(body) ~= lf(fx.raw) then return nil, "differs from the prebuilt message" end
     return "identical to the prebuilt message (dot-stuffing undone)"
+  end,
+  -- Through Postfix smtpd: its Received header on top, then the message.
+  relayed = function(body, i, fx)
+    local rest = body:match("^Received: [^\n]*\n(.*)$")
+    if not rest then return nil, "no Received header of Postfix's on top" end
+    while rest:find("^[ \t]") do rest = rest:match("^[^\n]*\n(.*)$") or "" end   -- its folded lines
+    if lf(rest) ~= lf(fx.raw) then return nil, "differs from the prebuilt message" end
+    return "identical to the prebuilt message under Postfix's Received"
   end,
   built = function(body, i)
     local ok, why = common.check_message(body, i)
@@ -254,6 +301,11 @@ local function main()
     end
     return 2
   end
+  if PF_PORT and not (wait_listening(HOST, PF_PORT) and wait_listening(HOST, PF_CHECK_PORT)) then
+    io.stderr:write("bench/send: Postfix smtpd is not listening (see ", DIR, "/postfix/master.log)\n")
+    io.stderr:write(read_file(DIR .. "/postfix/master.log") or "", "\n")
+    return 2
+  end
   local raw = assert(mailcast.message(campaign_message(0)))
   write_file(DIR .. "/prebuilt.eml", raw)
   write_file(DIR .. "/text.txt", NEWSLETTER.text)
@@ -266,6 +318,12 @@ local function main()
                       N, #raw / 1000, HOST, PORT))
   print(string.format("%s CPUs shared by the senders and the sink; Python at least %d messages "
     .. "and %g s, LuaSocket %d", cpus(), PY_N, MIN_SECONDS, LS_N))
+  if PF_PORT then
+    print(string.format("smtpd rows: %d messages each to a Postfix smtpd on %s:%d (STARTTLS offered, "
+      .. "self-signed) passing them on to that sink", PF_N, HOST, PF_PORT))
+  else
+    print("no smtpd rows: bench/send could not start a Postfix smtpd (it needs root)")
+  end
   print()
 
   -- kind: how check() reads the stored messages; mem: the row runs in
@@ -275,7 +333,7 @@ local function main()
       mem = true, title = string.format("mailcast.send, prebuilt, %d conns", CONNECTIONS) },
     { key = "building", kind = "built", run = mailcast_building, count = N, rounds = ROUNDS,
       mem = true, title = string.format("mailcast.message + send, %d/batch", BATCH) },
-    { key = "smtp-source", kind = "source", run = smtp_source, count = N, rounds = ROUNDS,
+    { key = "smtp-source", kind = "source", run = smtp_source(false), count = N, rounds = ROUNDS,
       title = string.format("smtp-source -d -s %d (Postfix, C)", CONNECTIONS) },
     { key = "python", kind = "built", run = python("build"), count = PY_N, rounds = ROUNDS,
       min_seconds = MIN_SECONDS, title = "Python EmailMessage + smtplib, 1 conn" },
@@ -284,6 +342,21 @@ local function main()
     { key = "luasocket", kind = "raw", run = luasocket, count = LS_N, rounds = 1,
       title = "LuaSocket smtp.send, conn per message" },
   }
+  if PF_PORT then
+    for _, row in ipairs {
+      { key = "pf-mailcast", kind = "relayed", run = via_postfix(mailcast_outside("none")), all_sent = true,
+        title = string.format("smtpd: mailcast.send, %d conns", CONNECTIONS) },
+      { key = "pf-source", kind = "source", run = via_postfix(smtp_source(true)),
+        title = string.format("smtpd: smtp-source -d -N -s %d", CONNECTIONS) },
+      { key = "pf-tls", kind = "relayed", run = via_postfix(mailcast_outside("required")), all_sent = true,
+        title = string.format("smtpd STARTTLS: mailcast.send, %d conns", CONNECTIONS) },
+      { key = "pf-smtplib", kind = "relayed", run = via_postfix(python_starttls),
+        title = string.format("smtpd STARTTLS: smtplib, %d threads", CONNECTIONS) },
+    } do
+      row.count, row.rounds = PF_N, ROUNDS
+      rows[#rows + 1] = row
+    end
+  end
   for _, row in ipairs(rows) do rows[row.key] = row end
 
   print(string.format("output checks (%d messages each, stored by a second smtp-sink):", CHECK_N))
@@ -346,7 +419,7 @@ local function main()
 
   local broken = print_results(rows, function(row)
     return string.format("the sink counted %d in %d round%s%s", row.counted, row.rounds_run,
-      row.rounds_run == 1 and "" or "s", row.mem and ", every result \"sent\"" or "")
+      row.rounds_run == 1 and "" or "s", (row.mem or row.all_sent) and ", every result \"sent\"" or "")
   end)
 
   local function ratio(a, b, label, target) common.ratio(rows, a, b, label, target, 38) end
@@ -356,6 +429,10 @@ local function main()
   ratio("mailcast", "luasocket", "mailcast / LuaSocket")
   ratio("building", "smtp-source", "mailcast building / smtp-source")
   ratio("building", "mailcast", "mailcast building / prebuilt")
+  if PF_PORT then
+    ratio("pf-mailcast", "pf-source", "smtpd: mailcast / smtp-source", 1)
+    ratio("pf-tls", "pf-smtplib", "smtpd STARTTLS: mailcast / smtplib", 1.5)
+  end
   local mb = run_peak / 1024
   print(string.format("%-38s %8.1f MB   (target < 50 MB: %s)", "mailcast peak memory (VmHWM, whole run)",
                       mb, mb < 50 and "met" or "NOT MET"))

@@ -24,6 +24,8 @@
 #include "addr.h"
 #include "b64.h"
 #include "buf.h"
+#include "smtp_data.h"
+#include "hostname.h"
 #include "ssl_error.h"
 
 /* What the reply at the head of the queue answers. */
@@ -75,6 +77,8 @@ struct mc_session {
   char tls_desc[96];
   int flushing;                /* data queued: the end-of-data timer waits for it */
   int direct;                  /* plain TCP: flush() writes, the write event is off */
+  struct evbuffer *tls_out;    /* TLS: what is queued, handed to OpenSSL by flush() */
+  int read_some;               /* replies came in this callback: see ack_now() */
   const mc_txn_t *txn;          /* OP_DATA's */
   txn_t tx[2];                 /* OP_TXN: the transaction the replies at the
                                   head of the queue answer, and one sent
@@ -111,7 +115,8 @@ static void free_rcpt_results(mc_rcpt_result_t *results, size_t n) {
 static void enter(mc_session_t *s) { s->depth++; }
 
 
-static void flush(mc_session_t *s);
+static size_t flush(mc_session_t *s);
+static void ack_now(mc_session_t *s);
 
 static void leave(mc_session_t *s) {
   if (--s->depth > 0) return;
@@ -123,8 +128,12 @@ static void leave(mc_session_t *s) {
     if (can_take(s)) s->ready_cb(s, s->ready_arg);
     s->depth--;
   }
-  if (s->doomed) really_free(s);
-  else flush(s);
+  if (s->doomed) { really_free(s); return; }
+  int read_some = s->read_some;
+  s->read_some = 0;
+  /* Nothing to write for what was read, and more replies to come: the
+   * ACK must not wait for our next write. */
+  if (flush(s) == 0 && read_some && s->qlen > 0) ack_now(s);
 }
 
 
@@ -265,6 +274,10 @@ static void drop_connection(mc_session_t *s) {
     bufferevent_free(s->bev);
     s->bev = NULL;
   }
+  if (s->tls_out) {
+    evbuffer_free(s->tls_out);
+    s->tls_out = NULL;
+  }
   s->qlen = 0;
   mc_reply_parser_reset(&s->parser);
 }
@@ -353,16 +366,45 @@ static void sent(mc_session_t *s) {
 }
 
 
-/* Plain TCP: what the session queued is written when the outermost
- * callback or call of ours returns, straight to the socket, with the
- * bufferevent's write event left off. The event is armed only when the
- * kernel does not take it all (the bufferevent then writes the rest, or
- * reports the error); arming and disarming EPOLLOUT for every write cost
- * two epoll_ctl calls a write, four a message. */
-static void flush(mc_session_t *s) {
-  if (!s->direct || s->bev == NULL) return;
+/* Where commands and data are queued until flush(). */
+static struct evbuffer *output(mc_session_t *s) {
+  return s->tls_out ? s->tls_out : bufferevent_get_output(s->bev);
+}
+
+
+/* A pipelined group up to this size becomes one SSL_write: a few full
+ * TLS records, not one per command line and data piece. */
+#define TLS_GROUP_MAX (4 * 16384)
+
+/* TLS: the bufferevent makes one record of each piece it is given, at
+ * once (the STARTTLS filter) or at the next write event, so what a
+ * callback queued is handed over whole, in one contiguous piece. A
+ * record per command costs both sides a record each, and a server that
+ * reads a record at a time (Postfix) then answers each command in a
+ * write of its own. */
+static size_t hand_to_tls(mc_session_t *s) {
+  size_t n = evbuffer_get_length(s->tls_out);
+  if (n == 0 || s->bev == NULL) return 0;
+  evbuffer_pullup(s->tls_out, n <= TLS_GROUP_MAX ? (ev_ssize_t)n : 16384);
+  /* Out of memory: it stays queued, and the reply's timeout ends it. */
+  if (evbuffer_add_buffer(bufferevent_get_output(s->bev), s->tls_out) != 0) return 0;
+  return n;
+}
+
+
+/* What the session queued is written when the outermost callback or
+ * call of ours returns; the number of bytes handed on comes back.
+ * Plain TCP: straight to the socket, with the bufferevent's write event
+ * left off. The event is armed only when the kernel does not take it
+ * all (the bufferevent then writes the rest, or reports the error);
+ * arming and disarming EPOLLOUT for every write cost two epoll_ctl
+ * calls a write, four a message. */
+static size_t flush(mc_session_t *s) {
+  if (s->tls_out) return hand_to_tls(s);
+  if (!s->direct || s->bev == NULL) return 0;
   struct evbuffer *out = bufferevent_get_output(s->bev);
-  if (evbuffer_get_length(out) == 0) return;
+  size_t queued = evbuffer_get_length(out);
+  if (queued == 0) return 0;
   /* With the write event on, the bufferevent is writing: it keeps order. */
   int writing = (bufferevent_get_enabled(s->bev) & EV_WRITE) != 0;
   if (!writing) {
@@ -377,6 +419,26 @@ static void flush(mc_session_t *s) {
   }
   if (evbuffer_get_length(out) == 0) sent(s);
   else if (!writing) bufferevent_enable(s->bev, EV_WRITE);
+  return queued;
+}
+
+
+/* ACKs what was read now rather than up to 40 ms later (Linux's delayed
+ * ACK). A server that writes its replies without TCP_NODELAY holds a
+ * second write until the first is acknowledged (Nagle), and Postfix's
+ * smtpd writes what it has whenever its 4 KB input buffer runs dry: the
+ * replies to MAIL and RCPT while it reads a BDAT chunk, the rest after
+ * it. With nothing of ours to carry the ACK, each message then waited
+ * for the delayed ACK. The kernel turns quick ACKs off again by itself,
+ * so this is done after each read that leaves us waiting. */
+static void ack_now(mc_session_t *s) {
+#ifdef TCP_QUICKACK
+  evutil_socket_t fd = s->bev ? bufferevent_getfd(s->bev) : -1;
+  int one = 1;
+  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+#else
+  (void)s;
+#endif
 }
 
 
@@ -405,7 +467,7 @@ static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...) {
-  struct evbuffer *out = bufferevent_get_output(s->bev);
+  struct evbuffer *out = output(s);
   va_list ap;
   va_start(ap, fmt);
   int rc = evbuffer_add_vprintf(out, fmt, ap);
@@ -421,7 +483,7 @@ static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...) {
 /* send_line for a command made of pieces (MAIL, RCPT, DATA, once per
  * message each): joined as they are, without a format to parse. */
 static int send_words(mc_session_t *s, expect_t x, const char *const *words, size_t n) {
-  struct evbuffer *out = bufferevent_get_output(s->bev);
+  struct evbuffer *out = output(s);
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) rc = evbuffer_add(out, words[i], strlen(words[i]));
   if (rc != 0 || evbuffer_add(out, "\r\n", 2) != 0 || push_expect(s, x) != 0) {
@@ -437,107 +499,10 @@ static int send_data_command(mc_session_t *s) {
 }
 
 
-/* Dot-stuffing (RFC 5321 4.5.2) and CRLF line breaks, across the pieces
- * a message is written in. */
-typedef struct {
-  struct evbuffer *out;
-  int bol;          /* at the beginning of a line */
-  int pending_cr;   /* a CR ended the last piece */
-  int dots;         /* stuff dots (DATA); BDAT sends lines as they are */
-} stuffer_t;
-
-
-/* Whole CRLF lines that need no stuffing stay in one run and go out in
- * one evbuffer_add; only a leading dot or a bare CR or LF breaks it. */
-static int stuff(void *ctx, const char *p, size_t n, mc_error_t *e) {
-  stuffer_t *st = ctx;
-  struct evbuffer *out = st->out;
-  size_t i = 0, run = 0;   /* p[run..i) is copied as it is */
-  (void)e;
-  if (st->pending_cr) {
-    evbuffer_add(out, "\r\n", 2);
-    st->pending_cr = 0;
-    st->bol = 1;
-    if (n > 0 && p[0] == '\n') i = run = 1;
-  }
-  while (i < n) {
-    if (st->bol && p[i] == '.' && st->dots) {
-      evbuffer_add(out, p + run, i - run);
-      evbuffer_add(out, ".", 1);
-      run = i;
-    }
-    const char *nl = memchr(p + i, '\n', n - i);
-    size_t j = nl ? (size_t)(nl - p) : n;
-    size_t end = nl && j > i && p[j - 1] == '\r' ? j - 1 : j;   /* the line without CRLF */
-    const char *cr = end > i ? memchr(p + i, '\r', end - i) : NULL;
-    if (cr == NULL && nl && end < j) {   /* a CRLF line */
-      i = j + 1;
-      st->bol = 1;
-      continue;
-    }
-    if (cr == NULL && nl == NULL) {      /* the rest, without a line break */
-      st->bol = 0;
-      i = n;
-      break;
-    }
-    size_t k = cr ? (size_t)(cr - p) : j;   /* a bare CR or LF */
-    evbuffer_add(out, p + run, k - run);
-    if (p[k] == '\r' && k + 1 == n) {   /* CRLF may straddle two pieces */
-      st->pending_cr = 1;
-      st->bol = 0;
-      return 0;
-    }
-    evbuffer_add(out, "\r\n", 2);
-    st->bol = 1;
-    i = run = k + 1 + (p[k] == '\r' && k + 1 < n && p[k + 1] == '\n');
-  }
-  evbuffer_add(out, p + run, i - run);
-  return 0;
-}
-
-
-/* A built message is CRLF lines throughout, ending with one (message.h;
- * fuzz_message checks it): only a dot at the start of a line needs a
- * second one, and the rest goes in whole runs. */
-static int stuff_canonical(void *ctx, const char *p, size_t n, mc_error_t *e) {
-  stuffer_t *st = ctx;
-  (void)e;
-  if (n == 0) return 0;
-  if (st->bol && p[0] == '.' && st->dots) evbuffer_add(st->out, ".", 1);
-  size_t run = 0;   /* p[run..) not yet copied */
-  const char *q = p, *end = p + n;
-  while (st->dots && (q = memchr(q, '\n', (size_t)(end - q))) != NULL && ++q < end) {
-    if (*q != '.') continue;
-    size_t dot = (size_t)(q - p);
-    evbuffer_add(st->out, p + run, dot - run);
-    evbuffer_add(st->out, ".", 1);
-    run = dot;
-  }
-  evbuffer_add(st->out, p + run, n - run);
-  st->bol = p[n - 1] == '\n';
-  return 0;
-}
-
-
-/* The data of t into out, with CRLF line breaks, ending with one; dots
- * stuffed or not. */
-static int write_data(const mc_txn_t *t, struct evbuffer *out, int dots, mc_error_t *e) {
-  stuffer_t st = {out, 1, 0, dots};
-  if (t->msg) {
-    if (mc_msg_write(t->msg, stuff_canonical, &st, e) != 0) return -1;
-  } else {
-    stuff(&st, t->raw, t->raw_len, e);
-  }
-  if (st.pending_cr) stuff(&st, "", 0, e);
-  if (!st.bol) evbuffer_add(out, "\r\n", 2);
-  return 0;
-}
-
-
 static int queue_data(mc_session_t *s, const mc_txn_t *t) {
-  struct evbuffer *out = bufferevent_get_output(s->bev);
+  struct evbuffer *out = output(s);
   mc_error_t e;
-  if (write_data(t, out, 1, &e) != 0) { fail(s, "%s", e.msg); return -1; }
+  if (mc_smtp_write_data(t, out, 1, &e) != 0) { fail(s, "%s", e.msg); return -1; }
   /* The end of the data goes with its last bytes: no small write of its
    * own to wait on Nagle and delayed ACKs. */
   evbuffer_add(out, ".\r\n", 3);
@@ -552,7 +517,7 @@ static int queue_data(mc_session_t *s, const mc_txn_t *t) {
 static struct evbuffer *bdat_chunk(const mc_txn_t *t, mc_error_t *e) {
   struct evbuffer *chunk = evbuffer_new();
   if (chunk == NULL) { mc_error_set(e, "out of memory"); return NULL; }
-  if (write_data(t, chunk, 0, e) != 0) { evbuffer_free(chunk); return NULL; }
+  if (mc_smtp_write_data(t, chunk, 0, e) != 0) { evbuffer_free(chunk); return NULL; }
   return chunk;
 }
 
@@ -561,7 +526,7 @@ static struct evbuffer *bdat_chunk(const mc_txn_t *t, mc_error_t *e) {
 static int queue_bdat(mc_session_t *s, const mc_txn_t *t, struct evbuffer *chunk) {
   mc_error_t e;
   if (chunk == NULL && (chunk = bdat_chunk(t, &e)) == NULL) { fail(s, "%s", e.msg); return -1; }
-  struct evbuffer *out = bufferevent_get_output(s->bev);
+  struct evbuffer *out = output(s);
   int rc = evbuffer_add_printf(out, "BDAT %zu LAST\r\n", evbuffer_get_length(chunk)) < 0 ||
            evbuffer_add_buffer(out, chunk) != 0;
   evbuffer_free(chunk);
@@ -705,18 +670,42 @@ static void after_hello(mc_session_t *s) {
 }
 
 
+/* Our name in EHLO and HELO: the route's, else the machine's fully
+ * qualified name, else the address literal of our end of the connection
+ * (RFC 5321 4.1.4); "localhost" would tell the server nothing, and
+ * strict servers refuse it. */
+static const char *helo_name(const mc_session_t *s, char *buf, size_t size) {
+  if (s->route->helo) return s->route->helo;
+  const char *fqdn = mc_host_fqdn();
+  if (fqdn) return fqdn;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  evutil_socket_t fd = s->bev ? bufferevent_getfd(s->bev) : -1;
+  if (fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+      mc_host_address_literal(&ss, buf, size) == 0)
+    return buf;
+  return "localhost";
+}
+
+
+static void send_hello(mc_session_t *s, expect_t x) {
+  char literal[64];
+  send_line(s, x, "%s %s", x == X_HELO ? "HELO" : "EHLO", helo_name(s, literal, sizeof literal));
+}
+
+
 static void on_open_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
   switch (x) {
   case X_GREETING:
     if (r->code / 100 == 5) s->retryable = 0;   /* a refusal, not a passing trouble */
     if (r->code / 100 != 2) { fail_with_reply(s, "greeting", r); return; }
     s->retryable = 0;
-    send_line(s, X_EHLO, "EHLO %s", s->route->helo ? s->route->helo : "localhost");
+    send_hello(s, X_EHLO);
     return;
   case X_EHLO:
     if (r->code / 100 == 2) { parse_ehlo(s, r); after_hello(s); return; }
     if (r->code / 100 == 5) {   /* not ESMTP: HELO, and no extensions */
-      send_line(s, X_HELO, "HELO %s", s->route->helo ? s->route->helo : "localhost");
+      send_hello(s, X_HELO);
       return;
     }
     fail_with_reply(s, "EHLO", r);
@@ -867,7 +856,7 @@ static void on_txn_reply(mc_session_t *s, expect_t x, mc_reply_t *r) {
       } else {
         /* RFC 2920 3.1: nobody to deliver to, yet the server waits for
          * data: end it at once and forget the transaction. */
-        evbuffer_add(bufferevent_get_output(s->bev), ".\r\n", 3);
+        evbuffer_add(output(s), ".\r\n", 3);
         push_expect(s, X_RSET);   /* the reply to the lone "." */
         send_line(s, X_RSET, "RSET");
       }
@@ -1191,6 +1180,7 @@ static void read_replies(mc_session_t *s, struct bufferevent *bev) {
 static void on_read(struct bufferevent *bev, void *arg) {
   mc_session_t *s = arg;
   enter(s);
+  s->read_some = 1;
   read_replies(s, bev);
   leave(s);
 }
@@ -1251,7 +1241,7 @@ static void handle_event(mc_session_t *s, short what) {
     }
     if (s->op == OP_OPEN && s->ext == 0 && s->tls_on && !s->route->implicit_tls) {
       s->retryable = 0;
-      send_line(s, X_EHLO, "EHLO %s", s->route->helo ? s->route->helo : "localhost");
+      send_hello(s, X_EHLO);
       return;   /* STARTTLS done: EHLO again (RFC 3207 4.2) */
     }
     evtimer_del(s->timer);
@@ -1317,6 +1307,7 @@ static void start_tls(mc_session_t *s) {
     bufferevent_enable(s->bev, EV_WRITE);
     s->direct = 0;
   }
+  if (s->tls_out == NULL && (s->tls_out = evbuffer_new()) == NULL) { fail(s, "out of memory"); return; }
   SSL *ssl = new_ssl(s);
   if (ssl == NULL) { fail(s, "tls: cannot make a session"); return; }
   struct bufferevent *tls = bufferevent_openssl_filter_new(
@@ -1379,6 +1370,11 @@ static void connect_target(mc_session_t *s) {
     s->bev = bufferevent_socket_new(s->base, -1, opts);
   }
   if (s->bev == NULL) { freeaddrinfo(ai); fail(s, "closed: cannot make a socket"); return; }
+  if (r->implicit_tls && (s->tls_out = evbuffer_new()) == NULL) {
+    freeaddrinfo(ai);
+    fail(s, "out of memory");
+    return;
+  }
   bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
   bufferevent_enable(s->bev, EV_READ | EV_WRITE);
   struct timeval block = mc_timeval(r->timeouts.data_block);

@@ -109,6 +109,89 @@ c:send("Subject: bare\r\n\r\nline one\nline two\r\n.\r\n")]])
     assert.not_matches("status=sent", log)
   end)
 
+  it("refuses a client that calls itself localhost", function()
+    local out = client([[
+say("EHLO localhost\r\n")
+say("MAIL FROM:<a@sender.test>\r\n")
+say("RCPT TO:<r1@dest.test>\r\n")
+say("QUIT\r\n")]])
+    assert.matches("504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname", out, 1, true)
+  end)
+
+  -- What the runner should say in EHLO here: what `hostname --fqdn` finds
+  -- when it is a dotted name, else the address literal of our end.
+  local function our_name()
+    local fqdn = helper.sh("hostname --fqdn 2>/dev/null"):gsub("%s+$", "")
+    if fqdn:find(".", 1, true) and not fqdn:lower():find("^localhost%.") then return fqdn end
+    return "[127.0.0.1]"
+  end
+
+  it("is told the machine's own name in EHLO when the route names none", function()
+    mime.write(dir .. "/send.lua", [[
+local res = require("mailcast").send({ host = "127.0.0.1", port = 2526, tls = "none" },
+  { { from = "a@sender.test", to = { "r1@dest.test" }, message = "Subject: name\r\n\r\nhi\r\n" } })
+print(res[1].status, res[1].recipients[1].code, res[1].recipients[1].text)
+]])
+    local out, code = postfix(q(helper.runner) .. " run send.lua")
+    assert.equal(0, code, out)
+    assert.matches("^sent\t250", out)
+    local names = files_in(dir .. "/received/Maildir/new")
+    assert.equal(1, #names)
+    local msg = mime.read(dir .. "/received/Maildir/new/" .. names[1])
+    assert.equal(our_name(), msg:match("\nReceived: from (%S+) %(localhost %[127%.0%.0%.1%]%)"))
+  end)
+
+  it("takes a batch from mailcast.send over STARTTLS, each message once and intact", function()
+    local n = 60
+    -- Bodies larger than Postfix's 4 KB input buffer, with dots that open
+    -- lines and a long line, and each its own number.
+    mime.write(dir .. "/send.lua", string.format([[
+local n = %d
+local msgs = {}
+for i = 1, n do
+  local body = {}
+  for k = 1, 80 do body[k] = string.format("line %%d of message %%d %%s", k, i, string.rep("y", 60)) end
+  msgs[i] = { from = "a@sender.test", to = { "r" .. i .. "@dest.test" },
+    message = "Subject: batch " .. i .. "\r\nX-Number: " .. i .. "\r\n\r\n.\r\n..two\r\n"
+      .. table.concat(body, "\r\n") .. "\r\n" .. string.rep("z", 990) .. "\r\nend " .. i .. "\r\n" }
+end
+local res = require("mailcast").send({ host = "127.0.0.1", port = 2526, tls = "required" }, msgs,
+  { connections = 3, messages_per_connection = 25 })
+local sent = 0
+for i, r in ipairs(res) do
+  if r.status == "sent" then sent = sent + 1
+  else print(i, r.status, r.recipients[1].code, r.recipients[1].text) end
+end
+print("sent " .. sent)
+]], n))
+    local out, code = postfix(q(helper.runner) .. " run send.lua")
+    assert.equal(0, code, out)
+    assert.matches("sent " .. n .. "\n", out, 1, true)
+
+    local log = mime.read(dir .. "/received/maillog")
+    assert.not_matches("improper command pipelining", log)
+    assert.not_matches("synchronization", log)
+    local _, tls = log:gsub("disconnect from [^\n]* starttls=1 ", "")
+    local _, connections = log:gsub("postfix/smtpd%[%d+%]: connect from", "")
+    assert.equal(connections, tls)
+    assert.is_true(connections >= 3 and connections <= 6, connections .. " connections")
+
+    local seen = {}
+    for _, name in ipairs(files_in(dir .. "/received/Maildir/new")) do
+      local msg = mime.read(dir .. "/received/Maildir/new/" .. name)
+      local i = tonumber(header(msg, "X%-Number"))
+      assert.is_nil(seen[i], "message " .. tostring(i) .. " twice")
+      seen[i] = true
+      assert.equal("r" .. i .. "@dest.test", header(msg, "Delivered%-To"))
+      assert.matches("%(using TLSv1%.[23] with cipher", msg)
+      local body = {}
+      for k = 1, 80 do body[k] = string.format("line %d of message %d %s", k, i, string.rep("y", 60)) end
+      local want = "\n\n.\n..two\n" .. table.concat(body, "\n") .. "\n" .. string.rep("z", 990) .. "\nend " .. i .. "\n"
+      assert.equal(want, msg:sub(-#want))
+    end
+    for i = 1, n do assert.is_true(seen[i], "nothing for message " .. i) end
+  end)
+
   for _, chunking in ipairs { false, true } do
     local how = chunking and "BDAT" or "DATA"
     it("is taken whole with the next transaction sent ahead, over " .. how, function()

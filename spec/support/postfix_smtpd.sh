@@ -3,9 +3,11 @@
 # strict about the SMTP dialogue as Postfix gets: it disconnects a client
 # that sends commands ahead where RFC 2920 does not allow it
 # (smtpd_forbid_unauth_pipelining, the default from Postfix 3.9), refuses
-# DATA after improper pipelining (reject_unauth_pipelining) and refuses
-# a line ended by a bare LF (smtpd_forbid_bare_newline = reject), for
-# 127.0.0.1 too. Every message for dest.test is delivered to a Maildir;
+# DATA after improper pipelining (reject_unauth_pipelining), refuses a
+# line ended by a bare LF (smtpd_forbid_bare_newline = reject) and an
+# EHLO name that is neither a fully qualified domain nor an address
+# literal, for 127.0.0.1 too. It offers STARTTLS with a self-signed
+# certificate. Every message for dest.test is delivered to a Maildir;
 # when COMMAND is done, the queue is empty and every session has been
 # logged to its end, that Maildir and Postfix's log are copied to
 # OUTDIR/Maildir and OUTDIR/maillog.
@@ -44,6 +46,9 @@ pf_begin
 # user can reach, and copied to OUTDIR at the end.
 mkdir -p "$pf_dir/Maildir/new" "$pf_dir/Maildir/cur" "$pf_dir/Maildir/tmp" "$out"
 chown -R nobody "$pf_dir/Maildir"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.dest.test \
+  -keyout "$pf_dir/key.pem" -out "$pf_dir/cert.pem" 2>/dev/null
+chmod 600 "$pf_dir/key.pem"
 
 cat >> "$pf_dir/main.cf" <<CF
 myhostname = mx.dest.test
@@ -60,6 +65,12 @@ smtpd_forbid_unauth_pipelining = yes
 smtpd_data_restrictions = reject_unauth_pipelining
 smtpd_forbid_bare_newline = reject
 smtpd_forbid_bare_newline_exclusions =
+smtpd_helo_required = yes
+smtpd_helo_restrictions = reject_invalid_helo_hostname, reject_non_fqdn_helo_hostname
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = $pf_dir/cert.pem
+smtpd_tls_key_file = $pf_dir/key.pem
+smtpd_tls_received_header = yes
 CF
 if [ -n "$limit" ]; then
   # Its anvil (in pf_master's services) counts the connections; mynetworks
@@ -69,7 +80,7 @@ smtpd_client_connection_count_limit = $limit
 smtpd_client_event_limit_exceptions =
 CF
 fi
-pf_master "127.0.0.1:2526 inet n - n - - smtpd"
+pf_master "127.0.0.1:2526 inet n - n - - smtpd" "tlsmgr unix - - n 1000? 1 tlsmgr"
 pf_start
 
 status=0
