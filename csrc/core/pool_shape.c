@@ -5,8 +5,9 @@
 #include <strings.h>
 
 #define RATE_REGROW 10         /* a cut rate grows by this share of itself per second */
-#define RATE_FLOOR 64          /* and is never cut below this share of its ceiling, */
-#define RATE_FLOOR_MADE_UP 1.0 /* nor one made up for a destination below a message a second */
+#define RATE_FLOOR 1.0         /* and is never cut below a message a second: a share of
+                                  the ceiling would stay above a server's limit when
+                                  the client is fast (1,700/s / 64 is 27/s) */
 #define PROBE_MISSES_MAX 5     /* the connection limit grows back at least once per
                                   2^5 connections' worth of deliveries */
 #define GROWTH_WINDOW_MAX 10   /* messages per connection that count toward that */
@@ -75,9 +76,7 @@ void mc_shape_cut_rate(mc_shape_t *sh, double started, double t) {
     sh->rate_ceiling = sending_rate(sh);
     st->rate = sh->rate_ceiling;
   }
-  double floor_rate = sh->rate_ceiling / RATE_FLOOR;
-  if (sh->max_rate <= 0 && floor_rate < RATE_FLOOR_MADE_UP)
-    floor_rate = sh->rate_ceiling < RATE_FLOOR_MADE_UP ? sh->rate_ceiling : RATE_FLOOR_MADE_UP;
+  double floor_rate = sh->rate_ceiling < RATE_FLOOR ? sh->rate_ceiling : RATE_FLOOR;
   st->rate = st->rate / 2 < floor_rate ? floor_rate : st->rate / 2;
   sh->rate_step = st->rate / RATE_REGROW;
   sh->cut_at = sh->grown_at = t;
