@@ -1,10 +1,12 @@
 /* What a runner needs from the process: a clock that never goes back,
- * whether an output is a terminal, and Ctrl-C as a request to pause. */
+ * whether an output is a terminal, Ctrl-C as a request to pause, and the
+ * name the machine gives itself in EHLO. */
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "binding.h"
+#include "core/hostname.h"
 #include "core/interrupt.h"
 
 
@@ -60,10 +62,27 @@ static int l_interrupted(lua_State *L) {
 }
 
 
+/* hostname() -> the machine's fully qualified name, as EHLO gives it by
+ * default | nil (it has none: EHLO then gives an address literal) */
+static int l_hostname(lua_State *L) {
+  const char *name = mc_host_fqdn();
+  if (name) lua_pushstring(L, name);
+  else lua_pushnil(L);
+  return 1;
+}
+
+
+/* is_fqdn(name) -> whether name is a domain name fit for EHLO */
+static int l_is_fqdn(lua_State *L) {
+  lua_pushboolean(L, mc_host_is_fqdn(luaL_checkstring(L, 1)));
+  return 1;
+}
+
+
 void mc_l_open_sys(lua_State *L) {
   static const luaL_Reg fns[] = {
     {"now", l_now}, {"time", l_time}, {"sleep", l_sleep}, {"isatty", l_isatty}, {"trap_interrupts", l_trap_interrupts},
-    {"interrupted", l_interrupted}, {NULL, NULL},
+    {"interrupted", l_interrupted}, {"hostname", l_hostname}, {"is_fqdn", l_is_fqdn}, {NULL, NULL},
   };
   luaL_setfuncs(L, fns, 0);
 }

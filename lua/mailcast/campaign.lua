@@ -598,10 +598,30 @@ function Campaign:run(opts)
   return self:send(start.store, start.id, start.log_to, opts, nil, self:first_part(start))
 end
 
+-- Warns of a direct-delivery route whose EHLO name servers will not
+-- take: mail servers check that a client names itself by a fully
+-- qualified domain name (RFC 5321 4.1.4), and many refuse or mark the
+-- mail of one that does not.
+function Campaign:check_names()
+  for name, spec in pairs(self.routes) do
+    if spec.mx then
+      if spec.helo and not core.is_fqdn(spec.helo) then
+        self:warn(string.format("route '%s': helo '%s' is not a fully qualified domain name; mail servers"
+          .. " refuse or mark mail from a client that does not name itself by one", name, spec.helo))
+      elseif not spec.helo and not core.hostname() then
+        self:warn(string.format("route '%s' delivers straight to MX hosts, but this machine has no fully"
+          .. " qualified name that resolves: EHLO gives its address instead, which many servers refuse;"
+          .. " set the route's helo = \"mail.example.com\" (a name whose address is this machine's)", name))
+      end
+    end
+  end
+end
+
 -- The store opened for a run (opts.store, or NAME.mailcast.db), the
 -- campaign's id there, what a crash left in flight put back, and where
 -- the accounting log goes: {path=, store=, id=, log_to=} | nil, message.
 function Campaign:prepare(opts)
+  self:check_names()
   local path = opts.store or (self.name .. ".mailcast.db")
   local store, err = mailcast.store(path)
   if not store then return nil, err end

@@ -146,3 +146,28 @@ describe("a campaign hook that looks up MX hosts", function()
     assert.same({ ["own.test"] = true }, domains(sink_b))
   end)
 end)
+
+describe("a direct-delivery campaign's EHLO name", function()
+  local function run_with(helo)
+    local dir = mime.tmpdir()
+    local resolver = dns.start{ mx = { { "a.test", "mx.a.test", 10 } }, hosts = { { "mx.a.test", "127.0.0.1" } } }
+    local sink = servers.sink()
+    finally(function() sink:stop() resolver:stop() mime.rmdir(dir) end)
+    campaign_run.write_campaign(dir, "named", { "u@a.test" }, string.format(
+      'route = { mx = true, port = %d, tls = "none", dns_server = %q, helo = %q },', sink.port, resolver.server, helo))
+    -- (--quiet would silence the warnings too)
+    return campaign_run.run_campaign(dir, "--progress quiet")
+  end
+
+  it("is warned of when it is not a fully qualified domain name", function()
+    local out, code = run_with("localhost")
+    assert.equal(0, code, out)
+    assert.matches("helo 'localhost' is not a fully qualified domain name", out, 1, true)
+  end)
+
+  it("is taken without a word when it is one", function()
+    local out, code = run_with("mail.example.com")
+    assert.equal(0, code, out)
+    assert.is_nil(out:find("fully qualified", 1, true))
+  end)
+end)
