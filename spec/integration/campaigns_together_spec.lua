@@ -31,6 +31,14 @@ local function outcomes(dir, name)
   return list
 end
 
+-- How many of campaign a's outcomes came before campaign b's last one.
+local function sent_before_end(dir, a, b)
+  local of_b = outcomes(dir, b)
+  local b_end, n = of_b[#of_b].time, 0
+  for _, r in ipairs(outcomes(dir, a)) do if r.time <= b_end then n = n + 1 end end
+  return n
+end
+
 -- The most connections the server had open at once.
 local function peak(srv)
   local open, most = 0, 0
@@ -64,10 +72,7 @@ describe("mailcast run with two campaigns on one relay", function()
     assert.equal(220, n)
     -- The small campaign shared the relay from the start: it ended while
     -- the big one had sent well under half of its list.
-    local small = outcomes(dir, "small")
-    local small_end = small[#small].time
-    local big_before = 0
-    for _, r in ipairs(outcomes(dir, "big")) do if r.time <= small_end then big_before = big_before + 1 end end
+    local big_before = sent_before_end(dir, "big", "small")
     assert.is_true(big_before < 100, big_before .. " of the big campaign went before the small one ended")
   end)
 
@@ -79,10 +84,7 @@ describe("mailcast run with two campaigns on one relay", function()
     write(dir, "urgent", 40, srv.port, "priority = 4,")
     local out, code = require("helper").sh(campaign_run.runner(dir, "run big.lua urgent.lua", "--quiet"))
     assert.equal(0, code, out)
-    local urgent = outcomes(dir, "urgent")
-    local urgent_end = urgent[#urgent].time
-    local big_before = 0
-    for _, r in ipairs(outcomes(dir, "big")) do if r.time <= urgent_end then big_before = big_before + 1 end end
+    local big_before = sent_before_end(dir, "big", "urgent")
     -- The big list is read first and fills the relay's window (two
     -- connections of ten) before the urgent one has a message; then four
     -- to one: about 20 + 10 of the big list while the 40 urgent ones go,
