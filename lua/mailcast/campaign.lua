@@ -299,12 +299,13 @@ function Loader:step(n, between, seconds)
   return not self.done
 end
 
---- campaign:load(store, id [, every_commit]) -> added, bad: the
+--- campaign:load(store, id [, every_commit [, loader]]) -> added, bad: the
 -- recipient rows into the store (once: a second run adds none), committing
 -- every LOAD_PART rows (or LOAD_TIME seconds) and then calling
--- every_commit() when given; all of them, unless Ctrl-C comes first.
-function Campaign:load(store, id, every_commit)
-  local loader = self:loader(store, id)
+-- every_commit() when given; all of them, unless Ctrl-C comes first. A
+-- loader made by the caller keeps the counts when every_commit raises.
+function Campaign:load(store, id, every_commit, loader)
+  loader = loader or self:loader(store, id)
   -- A step cut short by Ctrl-C ends the loading: the rest is read next run.
   while loader:step(LOAD_PART, nil, LOAD_TIME) and core.interrupted() == 0 do
     if every_commit then every_commit() end

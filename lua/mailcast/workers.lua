@@ -95,7 +95,8 @@ end
 
 -- The parent's side: the list loaded, then every worker waited for,
 -- with progress shown and interrupts passed on all along. The workers'
--- exit codes and the parent's store, or nil and why loading failed.
+-- exit codes, the parent's store and the rows of the list refused, or
+-- nil and why loading failed.
 local function supervise(campaign, run, opts, pids)
   local store = assert(mailcast.store(run.path))
   local shown = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = campaign.name }
@@ -120,11 +121,12 @@ local function supervise(campaign, run, opts, pids)
     if left > 0 and shown:due() then shown:tick(store:counts(run.id)) end
   end
   core.trap_interrupts(true)
+  local loader = campaign:loader(store, run.id)
   local loaded, err = pcall(campaign.load, campaign, store, run.id, function()
     step()
     -- Paused, or every worker gone: the rest of the list waits for the next run.
     if passed > 0 or left == 0 then error("stopped", 0) end
-  end)
+  end, loader)
   os.remove(run.marker)
   if not loaded and err ~= "stopped" then
     for _, pid in ipairs(pids) do core.kill(pid, "INT") end
@@ -141,7 +143,7 @@ local function supervise(campaign, run, opts, pids)
     return nil, err
   end
   shown:tick(store:counts(run.id), nil, true)
-  return codes, store
+  return codes, store, loader.bad
 end
 
 --- run(campaign, {path=, id=, log=}, opts) -> counts | nil, message
@@ -163,10 +165,11 @@ function M.run(campaign, run, opts)
   local pids
   pids, err = start(campaign, run, opts, n, by_domain(campaign))
   if not pids then os.remove(run.marker) return nil, err end
-  local codes, store = supervise(campaign, run, opts, pids)
+  local codes, store, bad_rows = supervise(campaign, run, opts, pids)
   if not codes then return nil, store end
   local counts = store:counts(run.id)
   counts.list_read = campaign_mod.list_read(store, run.id)
+  counts.bad_rows = bad_rows
   local failed = 0
   for i, code in ipairs(codes) do
     if code == 130 then counts.paused = true

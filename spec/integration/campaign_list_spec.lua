@@ -17,7 +17,7 @@ local mailcast = require "mailcast"
 return mailcast.campaign{
   name = "csvlist", from = "news@example.com", subject = "Hi {{name}}", text = "Hello {{name}}\n",
   recipients = %q,
-  route = { host = "127.0.0.1", port = %d, tls = "none" },
+  route = { host = "127.0.0.1", port = %d, tls = "none", limits = { connections = 2 } },
 }
 ]], list, port))
 end
@@ -63,6 +63,13 @@ describe("mailcast run on a list with bad rows", function()
     assert.matches("mailcast: csvlist: 2 rows of the list were refused\n", out, 1, true)
     assert.same({ "a@example.org", "c@example.org", "d@example.org", "e@example.org", "f@example.org",
                   "g@example.org", "i@example.org" }, received(sink))
+  end)
+
+  it("counts them with --workers too", function()
+    local out, code = run_campaign(dir, "--quiet --no-log --workers 2")
+    assert.equal(3, code, out)
+    assert.matches("csvlist: 7 delivered", out, 1, true)
+    assert.matches("mailcast: csvlist: 2 rows of the list were refused\n", out, 1, true)
   end)
 
   it("names the line where the stray quote opened, and the row with a field too many", function()
