@@ -38,8 +38,9 @@ int mc_store_outcome_event(mc_store_t *s, long long id, mc_rstate_t state, int c
   sqlite3_bind_double(ev, 3, now);
   sqlite3_bind_text(ev, 4, mc_rstate_name(state), -1, SQLITE_STATIC);
   sqlite3_bind_int(ev, 5, code);
-  if (enhanced) sqlite3_bind_text(ev, 6, enhanced, -1, SQLITE_TRANSIENT);
-  if (text) sqlite3_bind_text(ev, 7, text, -1, SQLITE_TRANSIENT);
+  /* Not copied: mc_store_run unbinds them before it returns. */
+  if (enhanced) sqlite3_bind_text(ev, 6, enhanced, -1, SQLITE_STATIC);
+  if (text) sqlite3_bind_text(ev, 7, text, -1, SQLITE_STATIC);
   return mc_store_run(s, Q_EVENT, e);
 }
 

@@ -83,8 +83,9 @@ int mc_store_add(mc_store_t *s, long long campaign, const char *address,
                  const char *data, size_t datalen, mc_error_t *e) {
   sqlite3_stmt *st = s->q[Q_ADD];
   sqlite3_bind_int64(st, 1, campaign);
-  sqlite3_bind_text(st, 2, address, -1, SQLITE_TRANSIENT);
-  if (data) sqlite3_bind_blob(st, 3, data, (int)datalen, SQLITE_TRANSIENT);
+  /* Not copied: mc_store_run unbinds them before it returns. */
+  sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+  if (data) sqlite3_bind_blob(st, 3, data, (int)datalen, SQLITE_STATIC);
   if (mc_store_run(s, Q_ADD, e) != 0) return -1;
   return sqlite3_changes(s->db) > 0 ? 1 : 0;
 }
@@ -214,8 +215,9 @@ int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_text(st, 2, mc_rstate_name(state), -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 3, code);
-  if (enhanced) sqlite3_bind_text(st, 4, enhanced, -1, SQLITE_TRANSIENT);
-  if (text) sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
+  /* Not copied: mc_store_run unbinds them before it returns. */
+  if (enhanced) sqlite3_bind_text(st, 4, enhanced, -1, SQLITE_STATIC);
+  if (text) sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
   sqlite3_bind_double(st, 6, next_at);
   sqlite3_bind_double(st, 7, now);
   if (mc_store_run(s, Q_FINISH, e) != 0) return -1;
