@@ -9,6 +9,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The event of a finished recipient, written by the same UPDATE that
+ * finishes it (mc_store_finish; only it sets last_code): a statement of
+ * its own for every message cost as much again as the update. TEMP: a
+ * setting of the connection, made at every open, not a part of the
+ * store's schema. */
+const char mc_store_outcome_trigger[] =
+  "CREATE TEMP TRIGGER IF NOT EXISTS outcome_event AFTER UPDATE OF last_code ON recipients"
+  " BEGIN"
+  "  INSERT INTO events(campaign, recipient, at, kind, code, enhanced, text)"
+  "  VALUES (NEW.campaign, NEW.id, NEW.updated, NEW.state, NEW.last_code, NEW.last_enhanced,"
+  "          NEW.last_text);"
+  " END";
+
 const mc_store_sql_t mc_store_sql_events[] = {
   /* The campaign from the recipient's row: cheaper than RETURNING it
    * from the update, which goes through a table of its own. */

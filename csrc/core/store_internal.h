@@ -112,6 +112,9 @@ int mc_store_suppression_any(mc_store_t *s, mc_error_t *e);
 
 /* store_events.c ---------------------------------------------------------- */
 
+/* The connection's trigger that writes the event of each mc_store_finish. */
+extern const char mc_store_outcome_trigger[];
+
 /* The event of a recipient's outcome (what webhooks and reports read). */
 int mc_store_outcome_event(mc_store_t *s, long long id, mc_rstate_t state, int code,
                            const char *enhanced, const char *text, double now, mc_error_t *e);

@@ -221,8 +221,9 @@ int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
   sqlite3_bind_double(st, 6, next_at);
   sqlite3_bind_double(st, 7, now);
   if (mc_store_run(s, Q_FINISH, e) != 0) return -1;
+  /* sqlite3_changes counts the update's row only, not the trigger's event. */
   if (sqlite3_changes(s->db) == 0) { mc_error_set(e, "store: no recipient %lld", id); return -1; }
-  return mc_store_outcome_event(s, id, state, code, enhanced, text, now, e);
+  return 0;   /* the event: mc_store_outcome_trigger */
 }
 
 
