@@ -153,6 +153,12 @@ static int setup(mc_store_t *s, const char *path, mc_error_t *e) {
     return -1;
   }
   if (mc_store_migrate(s, path, e) != 0) return -1;
+  /* Before the statements: those that fire it are prepared with it. */
+  if (sqlite3_exec(s->db, mc_store_outcome_trigger, NULL, NULL, &msg) != SQLITE_OK) {
+    mc_error_set(e, "store: %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
+    sqlite3_free(msg);
+    return -1;
+  }
   return prepare(s, e);
 }
 

@@ -9,6 +9,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The event of a finished recipient, written by the same UPDATE that
+ * finishes it (mc_store_finish; only it sets last_code): a statement of
+ * its own for every message cost as much again as the update. TEMP: a
+ * setting of the connection, made at every open, not a part of the
+ * store's schema. */
+const char mc_store_outcome_trigger[] =
+  "CREATE TEMP TRIGGER IF NOT EXISTS outcome_event AFTER UPDATE OF last_code ON recipients"
+  " BEGIN"
+  "  INSERT INTO events(campaign, recipient, at, kind, code, enhanced, text)"
+  "  VALUES (NEW.campaign, NEW.id, NEW.updated, NEW.state, NEW.last_code, NEW.last_enhanced,"
+  "          NEW.last_text);"
+  " END";
+
 const mc_store_sql_t mc_store_sql_events[] = {
   /* The campaign from the recipient's row: cheaper than RETURNING it
    * from the update, which goes through a table of its own. */
@@ -38,8 +51,9 @@ int mc_store_outcome_event(mc_store_t *s, long long id, mc_rstate_t state, int c
   sqlite3_bind_double(ev, 3, now);
   sqlite3_bind_text(ev, 4, mc_rstate_name(state), -1, SQLITE_STATIC);
   sqlite3_bind_int(ev, 5, code);
-  if (enhanced) sqlite3_bind_text(ev, 6, enhanced, -1, SQLITE_TRANSIENT);
-  if (text) sqlite3_bind_text(ev, 7, text, -1, SQLITE_TRANSIENT);
+  /* Not copied: mc_store_run unbinds them before it returns. */
+  if (enhanced) sqlite3_bind_text(ev, 6, enhanced, -1, SQLITE_STATIC);
+  if (text) sqlite3_bind_text(ev, 7, text, -1, SQLITE_STATIC);
   return mc_store_run(s, Q_EVENT, e);
 }
 

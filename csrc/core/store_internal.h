@@ -24,10 +24,10 @@ enum {
   /* store.c */
   Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SECRET_ADD, Q_SECRET_GET,
   /* store_queue.c */
-  Q_CAMPAIGN_GET, Q_CAMPAIGN_ADD, Q_LIST_READ, Q_ADD, Q_DUE, Q_SET_STATE, Q_FINISH, Q_RECOVER,
-  Q_COUNTS,
+  Q_CAMPAIGN_GET, Q_CAMPAIGN_ADD, Q_LIST_READ, Q_ADD, Q_DUE, Q_SET_STATE, Q_IN_FLIGHT, Q_FINISH,
+  Q_RECOVER, Q_COUNTS,
   /* store_suppress.c */
-  Q_SUPPRESS, Q_UNSUPPRESS, Q_SUPPRESSED, Q_SUPPRESSION_GET, Q_SUPPRESSION_LIST,
+  Q_SUPPRESS, Q_UNSUPPRESS, Q_SUPPRESSED, Q_SUPPRESSION_ANY, Q_SUPPRESSION_GET, Q_SUPPRESSION_LIST,
   /* store_events.c */
   Q_EVENT, Q_EVENT_BOUNCE, Q_SOFT_COUNT, Q_SEEN_GET, Q_SEEN_SET, Q_HIT, Q_HIT_SEEN, Q_HIT_COUNT,
   /* store_links.c */
@@ -103,7 +103,17 @@ int mc_store_shard_function(mc_store_t *s);
  * IN_SHARD condition. */
 void mc_store_bind_shard(mc_store_t *s, sqlite3_stmt *st, int first);
 
+/* store_suppress.c -------------------------------------------------------- */
+
+/* 1 when the suppression list has any address (expired ones count),
+ * 0 when it is empty, -1 on error: a claim looks its recipients up one
+ * by one only when there is something to find. */
+int mc_store_suppression_any(mc_store_t *s, mc_error_t *e);
+
 /* store_events.c ---------------------------------------------------------- */
+
+/* The connection's trigger that writes the event of each mc_store_finish. */
+extern const char mc_store_outcome_trigger[];
 
 /* The event of a recipient's outcome (what webhooks and reports read). */
 int mc_store_outcome_event(mc_store_t *s, long long id, mc_rstate_t state, int code,

@@ -4,6 +4,8 @@
  * connection may work on one shard of the recipients only. */
 #include "store_internal.h"
 
+#include "buf.h"
+
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +28,11 @@ const mc_store_sql_t mc_store_sql_queue[] = {
           " WHERE campaign = ?1 AND state = 'pending' AND " IN_SHARD("?4", "?5", "?6")
           " ORDER BY next_at, id LIMIT ?3) LIMIT ?3"},
   {Q_SET_STATE, "UPDATE recipients SET state = ?2, last_text = ?3, updated = ?4 WHERE id = ?1"},
+  /* The claimed recipients that go out, all in one statement: ?1 is a
+   * JSON array of their ids. Row by row, the statement's own cost was
+   * as much as the row's. */
+  {Q_IN_FLIGHT, "UPDATE recipients SET state = 'in_flight', last_text = NULL, updated = ?2"
+                " WHERE id IN (SELECT value FROM json_each(?1))"},
   {Q_FINISH, "UPDATE recipients SET state = ?2, last_code = ?3, last_enhanced = ?4,"
              " last_text = ?5, next_at = ?6, updated = ?7, attempts = attempts + 1,"
              " first_at = coalesce(first_at, ?7) WHERE id = ?1"},
@@ -76,8 +83,9 @@ int mc_store_add(mc_store_t *s, long long campaign, const char *address,
                  const char *data, size_t datalen, mc_error_t *e) {
   sqlite3_stmt *st = s->q[Q_ADD];
   sqlite3_bind_int64(st, 1, campaign);
-  sqlite3_bind_text(st, 2, address, -1, SQLITE_TRANSIENT);
-  if (data) sqlite3_bind_blob(st, 3, data, (int)datalen, SQLITE_TRANSIENT);
+  /* Not copied: mc_store_run unbinds them before it returns. */
+  sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
+  if (data) sqlite3_bind_blob(st, 3, data, (int)datalen, SQLITE_STATIC);
   if (mc_store_run(s, Q_ADD, e) != 0) return -1;
   return sqlite3_changes(s->db) > 0 ? 1 : 0;
 }
@@ -101,6 +109,51 @@ static int set_state(mc_store_t *s, long long id, mc_rstate_t state, const char 
   if (text) sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
   sqlite3_bind_double(st, 4, now);
   return mc_store_run(s, Q_SET_STATE, e);
+}
+
+
+/* Marks the claimed recipients suppressed (with the reason) when they
+ * are on the suppression list, and the others in flight. */
+static int mark_claimed(mc_store_t *s, mc_claim_t *list, size_t count, double now,
+                        mc_error_t *e) {
+  int any = count > 0 ? mc_store_suppression_any(s, e) : 0;
+  if (any < 0) return -1;
+  mc_buf_t ids = MC_BUF_INIT;   /* "[id,id,...]" of those in flight */
+  mc_buf_addc(&ids, '[');
+  for (size_t i = 0; i < count; i++) {
+    if (any) {
+      char reason[256];
+      int sup = mc_store_suppressed(s, list[i].address, now, reason, sizeof reason, e);
+      if (sup < 0) goto fail;
+      if (sup) {
+        char text[300];
+        snprintf(text, sizeof text, "suppressed: %s", reason);
+        if (set_state(s, list[i].id, MC_R_SUPPRESSED, text, now, e) != 0
+            || mc_store_outcome_event(s, list[i].id, MC_R_SUPPRESSED, 0, NULL, text, now, e) != 0)
+          goto fail;
+        list[i].suppressed = strdup(text);   /* kept in the list: the caller logs it */
+        if (list[i].suppressed == NULL) { mc_error_set(e, "out of memory"); goto fail; }
+        continue;
+      }
+    }
+    char digits[24], *end = digits + sizeof digits;
+    char *p = mc_decimal(end, (unsigned long long)list[i].id);   /* ids are positive */
+    if (ids.len > 1) mc_buf_addc(&ids, ',');
+    mc_buf_add(&ids, p, (size_t)(end - p));
+  }
+  mc_buf_addc(&ids, ']');
+  if (ids.failed) { mc_error_set(e, "out of memory"); goto fail; }
+  if (ids.len > 2) {
+    sqlite3_stmt *st = s->q[Q_IN_FLIGHT];
+    sqlite3_bind_text(st, 1, ids.data, (int)ids.len, SQLITE_STATIC);
+    sqlite3_bind_double(st, 2, now);
+    if (mc_store_run(s, Q_IN_FLIGHT, e) != 0) goto fail;   /* unbinds ids before they are freed */
+  }
+  mc_buf_free(&ids);
+  return 0;
+fail:
+  mc_buf_free(&ids);
+  return -1;
 }
 
 
@@ -139,24 +192,7 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
     else mc_error_set(e, "out of memory");
     goto fail;
   }
-  /* Mark them in flight, or suppressed (with the reason) when they are
-   * on the suppression list. */
-  for (size_t i = 0; i < count; i++) {
-    char reason[256];
-    int sup = mc_store_suppressed(s, list[i].address, now, reason, sizeof reason, e);
-    if (sup < 0) goto fail;
-    if (sup) {
-      char text[300];
-      snprintf(text, sizeof text, "suppressed: %s", reason);
-      if (set_state(s, list[i].id, MC_R_SUPPRESSED, text, now, e) != 0
-          || mc_store_outcome_event(s, list[i].id, MC_R_SUPPRESSED, 0, NULL, text, now, e) != 0)
-        goto fail;
-      list[i].suppressed = strdup(text);   /* kept in the list: the caller logs it */
-      if (list[i].suppressed == NULL) { mc_error_set(e, "out of memory"); goto fail; }
-      continue;
-    }
-    if (set_state(s, list[i].id, MC_R_IN_FLIGHT, NULL, now, e) != 0) goto fail;
-  }
+  if (mark_claimed(s, list, count, now, e) != 0) goto fail;
   if (mc_store_commit(s, e) != 0) goto fail;
   *out = list;
   *n = count;
@@ -179,13 +215,15 @@ int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_text(st, 2, mc_rstate_name(state), -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 3, code);
-  if (enhanced) sqlite3_bind_text(st, 4, enhanced, -1, SQLITE_TRANSIENT);
-  if (text) sqlite3_bind_text(st, 5, text, -1, SQLITE_TRANSIENT);
+  /* Not copied: mc_store_run unbinds them before it returns. */
+  if (enhanced) sqlite3_bind_text(st, 4, enhanced, -1, SQLITE_STATIC);
+  if (text) sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
   sqlite3_bind_double(st, 6, next_at);
   sqlite3_bind_double(st, 7, now);
   if (mc_store_run(s, Q_FINISH, e) != 0) return -1;
+  /* sqlite3_changes counts the update's row only, not the trigger's event. */
   if (sqlite3_changes(s->db) == 0) { mc_error_set(e, "store: no recipient %lld", id); return -1; }
-  return mc_store_outcome_event(s, id, state, code, enhanced, text, now, e);
+  return 0;   /* the event: mc_store_outcome_trigger */
 }
 
 

@@ -10,6 +10,7 @@ const mc_store_sql_t mc_store_sql_suppress[] = {
                " ON CONFLICT(address) DO UPDATE SET reason = ?2, since = ?3, expires = ?4"},
   {Q_UNSUPPRESS, "DELETE FROM suppression WHERE address = ?1"},
   {Q_SUPPRESSED, "SELECT reason FROM suppression WHERE address = ?1 AND (expires IS NULL OR expires > ?2)"},
+  {Q_SUPPRESSION_ANY, "SELECT EXISTS (SELECT 1 FROM suppression)"},
   {Q_SUPPRESSION_GET, "SELECT address, reason, since, expires FROM suppression WHERE address = ?1"},
   {Q_SUPPRESSION_LIST, "SELECT address, reason, since, expires FROM suppression"
                        " WHERE (?1 IS NULL OR lower(substr(reason, 1, length(?1))) = lower(?1))"
@@ -47,6 +48,16 @@ int mc_store_suppressed(mc_store_t *s, const char *address, double now, char *re
   if (rc == SQLITE_ROW) return 1;
   if (rc == SQLITE_DONE) return 0;
   return mc_store_db_error(s, e, "suppressed");
+}
+
+
+int mc_store_suppression_any(mc_store_t *s, mc_error_t *e) {
+  sqlite3_stmt *st = s->q[Q_SUPPRESSION_ANY];
+  int rc = sqlite3_step(st);
+  int any = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : 0;
+  sqlite3_reset(st);
+  if (rc != SQLITE_ROW) return mc_store_db_error(s, e, "suppression");
+  return any;
 }
 
 

@@ -9,6 +9,27 @@
 #include "core/buf.h"
 #include "core/json.h"
 
+/* v to the microsecond as "%.6f" writes it, into tmp (room for 24):
+ * the digits of v * 1e6 rounded, without a printf (a log line has a
+ * duration). 0, nothing written, when v is negative, large, or v * 1e6
+ * is so near a half that its rounding error could decide: printf
+ * rounds v's exact value. */
+static int micro_digits(double v, char *tmp) {
+  if (!(v >= 0 && v < 1e6) || signbit(v)) return 0;
+  double scaled = v * 1e6, whole = floor(scaled), frac = scaled - whole;
+  if (fabs(frac - 0.5) < 1e-3) return 0;   /* the error of v * 1e6 is below 1e-4 here */
+  unsigned long long r = (unsigned long long)whole + (frac > 0.5);
+  char digits[24], *end = digits + sizeof digits;
+  char *p = mc_decimal(end, r / 1000000);
+  int n = (int)(end - p);
+  memcpy(tmp, p, (size_t)n);
+  tmp[n++] = '.';
+  unsigned long long micro = r % 1000000;
+  for (int i = 5; i >= 0; i--, micro /= 10) tmp[n + i] = (char)('0' + micro % 10);
+  return n + 6;
+}
+
+
 /* Integers as they are; floats to the microsecond, trailing zeros
  * dropped but one digit kept after the point (2.0, 0.25). */
 static void add_number(lua_State *L, mc_buf_t *b, int idx) {
@@ -27,12 +48,63 @@ static void add_number(lua_State *L, mc_buf_t *b, int idx) {
       mc_buf_add(b, "null", 4);
       return;
     }
-    n = snprintf(tmp, sizeof tmp, "%.6f", v);
+    n = micro_digits(v, tmp);
+    if (n == 0) n = snprintf(tmp, sizeof tmp, "%.6f", v);
     if (n >= (int)sizeof tmp) n = (int)sizeof tmp - 1;
     while (n > 0 && tmp[n - 1] == '0') n--;
     if (n > 0 && tmp[n - 1] == '.') tmp[n++] = '0';
   }
   if (n > 0) mc_buf_add(b, tmp, (size_t)(n < (int)sizeof tmp ? n : (int)sizeof tmp - 1));
+}
+
+
+/* 1 for the bytes a JSON string holds as they are: printable ASCII
+ * other than '"' and '\\' (a table: one load a byte, not four tests). */
+static const unsigned char plain_byte[256] = {
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+
+/* Whether s needs no escaping, as the keys and most values of a log
+ * line do not. */
+static int plain(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!plain_byte[(unsigned char)s[i]]) return 0;
+  return 1;
+}
+
+
+/* s as a JSON string followed by the n_after bytes of after: plain text
+ * in one copy, anything else through mc_json_string (the same bytes
+ * either way; this is the common case made cheap, two lines a message). */
+static void add_string(mc_buf_t *b, const char *s, size_t n, const char *after, size_t n_after) {
+  char *p;
+  if (!plain(s, n) || (p = mc_buf_tail(b, n + 2 + n_after)) == NULL) {
+    mc_json_string(b, s, n);
+    mc_buf_add(b, after, n_after);
+    return;
+  }
+  *p++ = '"';
+  memcpy(p, s, n);
+  p += n;
+  *p++ = '"';
+  memcpy(p, after, n_after);
+  b->len += n + 2 + n_after;
 }
 
 
@@ -42,12 +114,11 @@ static void add_field(lua_State *L, mc_buf_t *b, const char *key, size_t klen, i
   int type = lua_type(L, idx);
   if (type != LUA_TSTRING && type != LUA_TNUMBER && type != LUA_TBOOLEAN) return;
   if (b->len > 1) mc_buf_addc(b, ',');
-  mc_json_string(b, key, klen);
-  mc_buf_addc(b, ':');
+  add_string(b, key, klen, ":", 1);
   if (type == LUA_TSTRING) {
     size_t vlen;
     const char *v = lua_tolstring(L, idx, &vlen);
-    mc_json_string(b, v, vlen);
+    add_string(b, v, vlen, "", 0);
   } else if (type == LUA_TNUMBER) {
     add_number(L, b, idx);
   } else {
@@ -56,12 +127,16 @@ static void add_field(lua_State *L, mc_buf_t *b, const char *key, size_t klen, i
 }
 
 
-/* fields[i] as a string, or raises naming where. */
+/* fields[i] as a string, pushed, or NULL when it is not one. */
 static const char *field_name(lua_State *L, int fields, lua_Integer i, size_t *klen) {
   lua_geti(L, fields, i);
-  const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, klen) : NULL;
-  if (key == NULL) luaL_error(L, "json: fields[%d] is not a string", (int)i);
-  return key;   /* stays on the stack (and alive) until the caller pops it */
+  return lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, klen) : NULL;
+  /* stays on the stack (and alive) until the caller pops it */
+}
+
+
+static int bad_field(lua_State *L, lua_Integer i) {
+  return luaL_error(L, "json: fields[%d] is not a string", (int)i);
 }
 
 
@@ -87,12 +162,47 @@ static int l_json_record(lua_State *L) {
   for (lua_Integer i = 1; i <= nfields; i++) {
     size_t klen;
     const char *key = field_name(L, 2, i, &klen);
+    if (key == NULL) return bad_field(L, i);
     lua_pushvalue(L, -1);
     lua_gettable(L, 1);
     add_field(L, b, key, klen, -1);
     lua_pop(L, 2);
   }
   return push_record(L, b, guard);
+}
+
+
+/* The buffer json_values builds its lines in, kept from one call to the
+ * next: taking a guard and giving it back cost more than the fields of
+ * a line. busy while a line is being built; a call made meanwhile (from
+ * a metamethod of fields), or after an error that left it set, takes a
+ * guard of its own. */
+typedef struct {
+  mc_buf_t b;
+  int busy;
+} line_buf_t;
+
+#define LINE_KEEP (64 * 1024)   /* a buffer grown past this is not kept */
+
+
+static int line_buf_gc(lua_State *L) {
+  line_buf_t *lb = lua_touserdata(L, 1);
+  mc_buf_free(&lb->b);
+  return 0;
+}
+
+
+/* Appends the fields with the values at 2 .. nvalues + 1; 0, or the
+ * index of a field that is not a string. */
+static lua_Integer add_values(lua_State *L, mc_buf_t *b, int nvalues) {
+  for (int i = 1; i <= nvalues; i++) {
+    size_t klen;
+    const char *key = field_name(L, 1, i, &klen);
+    if (key == NULL) return i;
+    add_field(L, b, key, klen, i + 1);
+    lua_pop(L, 1);
+  }
+  return 0;
 }
 
 
@@ -104,16 +214,30 @@ static int l_json_values(lua_State *L) {
   int nvalues = lua_gettop(L) - 1;
   lua_Integer nfields = luaL_len(L, 1);
   if (nvalues > nfields) return luaL_error(L, "json_values: %d values for %d fields", nvalues, (int)nfields);
-  mc_buf_t *b = mc_l_buf(L);
-  int guard = lua_gettop(L);
-  mc_buf_addc(b, '{');
-  for (int i = 1; i <= nvalues; i++) {
-    size_t klen;
-    const char *key = field_name(L, 1, i, &klen);
-    add_field(L, b, key, klen, i + 1);
-    lua_pop(L, 1);
+  line_buf_t *kept = lua_touserdata(L, lua_upvalueindex(1));
+  if (kept->busy) {
+    mc_buf_t *b = mc_l_buf(L);
+    int guard = lua_gettop(L);
+    mc_buf_addc(b, '{');
+    lua_Integer bad = add_values(L, b, nvalues);
+    if (bad) return bad_field(L, bad);
+    return push_record(L, b, guard);
   }
-  return push_record(L, b, guard);
+  kept->busy = 1;
+  mc_buf_t *b = &kept->b;
+  b->len = 0;
+  mc_buf_addc(b, '{');
+  lua_Integer bad = add_values(L, b, nvalues);
+  mc_buf_addc(b, '}');
+  if (bad || b->failed) {
+    mc_buf_free(b);
+    kept->busy = 0;
+    return bad ? bad_field(L, bad) : luaL_error(L, "not enough memory");
+  }
+  lua_pushlstring(L, b->data, b->len);
+  if (b->cap > LINE_KEEP) mc_buf_free(b);
+  kept->busy = 0;
+  return 1;
 }
 
 
@@ -134,7 +258,13 @@ static int l_json_string(lua_State *L) {
 void mc_l_open_json(lua_State *L) {
   lua_pushcfunction(L, l_json_record);
   lua_setfield(L, -2, "json_record");
-  lua_pushcfunction(L, l_json_values);
+  line_buf_t *lb = lua_newuserdatauv(L, sizeof *lb, 0);
+  memset(lb, 0, sizeof *lb);
+  luaL_newmetatable(L, "mailcast.json_line");
+  lua_pushcfunction(L, line_buf_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_pushcclosure(L, l_json_values, 1);
   lua_setfield(L, -2, "json_values");
   lua_pushcfunction(L, l_json_string);
   lua_setfield(L, -2, "json_string");

@@ -439,9 +439,8 @@ function Campaign:submit(run, r)
 end
 
 -- Decides what one recipient's transaction leads to (as on_reply may
--- decide) and when to retry, and logs it: the outcome o with r=, state=,
--- reply=, next_at= and suppress = why, when the address goes on the
--- suppression list.
+-- decide) and when to retry, and logs it: state, reply, next_at, and
+-- why the address goes on the suppression list (or nil).
 function Campaign:settle(run, o)
   local r, reply = o.owner, o.result.recipients[1]
   if type(r.message) == "userdata" then r.message:close() end
@@ -475,8 +474,7 @@ function Campaign:settle(run, o)
   if run.log and state ~= "deferred" then
     run.log:outcome(self.name, r.address, expired and "expired" or state, reply, r.attempts + 1)
   end
-  o.r, o.state, o.reply, o.next_at, o.suppress = r, state, reply, next_at, suppress
-  return o
+  return state, reply, next_at, suppress
 end
 
 local NOTIFY = { delivered = "on_delivered", deferred = "on_deferred" }
@@ -534,25 +532,29 @@ end
 function Campaign:record(run, outcomes)
   if #outcomes == 0 then return end
   run.held = run.held - #outcomes
-  local settled = {}
+  -- What settle decided, in lists by the outcome's index: four more
+  -- fields on each outcome's table would make it grow twice.
+  local states, replies, next_ats, suppress = {}, {}, {}, {}
   -- The loop turns here too, as in refill: recording a few hundred
   -- outcomes takes milliseconds the connections would otherwise wait.
   local d = run.dispatch
   for i, o in ipairs(outcomes) do
-    settled[i] = self:settle(run, o)
+    states[i], replies[i], next_ats[i], suppress[i] = self:settle(run, o)
     if i % POLL_EVERY == 0 then d:poll() end
   end
   local store = run.store
   assert(store:begin())
-  for i, s in ipairs(settled) do
-    if s.suppress then assert(store:suppress(s.r.address, s.suppress)) end
-    assert(store:finish(s.r.id, s.state, s.reply, s.next_at))
+  for i, o in ipairs(outcomes) do
+    local r = o.owner
+    if suppress[i] then assert(store:suppress(r.address, suppress[i])) end
+    assert(store:finish(r.id, states[i], replies[i], next_ats[i]))
     if i % POLL_EVERY == 0 then d:poll() end
   end
   assert(store:commit())
   if run.log then run.log:flush() end
-  for _, s in ipairs(settled) do call_hook(self, NOTIFY[s.state] or "on_failed", s.r.address, s.reply) end
+  for i, o in ipairs(outcomes) do call_hook(self, NOTIFY[states[i]] or "on_failed", o.owner.address, replies[i]) end
 end
+
 
 function Campaign:show(run, final)
   if final or run.progress:due() then
