@@ -4,10 +4,19 @@
 
 #include <event2/event.h>
 
-typedef struct {
+#include "backlog.h"
+
+typedef struct mc_dest dest_t;
+
+struct mc_dest {
   mc_pool_opts_t o;
   mc_pool_t *pool;
-} dest_t;
+  size_t window;         /* 0: none */
+  size_t inflight;       /* out of the backlog and not yet acknowledged */
+  size_t taken;          /* taken since the last hand() */
+  size_t handed;         /* handed over and not yet acknowledged */
+  mc_backlog_t backlog;
+};
 
 struct mc_sched {
   struct event_base *base;
@@ -15,7 +24,9 @@ struct mc_sched {
   size_t ndests, cap;
   mc_job_t *done_head, *done_tail;
   size_t ndone;
-  size_t submitted;      /* not yet taken */
+  size_t submitted;      /* on a destination's connections and not yet taken */
+  size_t queued;         /* in the backlogs */
+  size_t unacked;        /* taken and not yet acknowledged */
   struct event *timer;   /* the end of one run() */
   int timed_out;
   size_t held;           /* look-ups out (mc_sched_hold) */
@@ -41,7 +52,7 @@ static void on_done(mc_job_t *job, void *arg) {
 }
 
 
-mc_pool_t *mc_sched_add(mc_sched_t *s, const mc_route_t *route, const mc_pool_opts_t *o) {
+mc_dest_t *mc_sched_add(mc_sched_t *s, const mc_route_t *route, const mc_pool_opts_t *o, size_t window) {
   if (s->ndests == s->cap) {
     size_t cap = s->cap ? s->cap * 2 : 8;
     dest_t **d = realloc(s->dests, cap * sizeof *d);
@@ -52,17 +63,63 @@ mc_pool_t *mc_sched_add(mc_sched_t *s, const mc_route_t *route, const mc_pool_op
   dest_t *d = calloc(1, sizeof *d);
   if (d == NULL) return NULL;
   d->o = *o;
+  d->window = window;
   d->pool = mc_pool_new(s->base, route, &d->o, on_done, s);
   if (d->pool == NULL) { free(d); return NULL; }
   s->dests[s->ndests++] = d;
-  return d->pool;
+  return d;
 }
 
 
-int mc_sched_submit(mc_sched_t *s, mc_pool_t *pool, mc_job_t *job) {
-  if (mc_pool_submit(pool, job) != 0) return -1;
-  s->submitted++;
+mc_pool_t *mc_sched_pool(mc_dest_t *d) { return d->pool; }
+
+
+/* Moves backlog jobs onto the destination's connections while its window
+ * has room. */
+static int feed(mc_sched_t *s, dest_t *d) {
+  while (d->backlog.waiting > 0 && (d->window == 0 || d->inflight < d->window)) {
+    size_t queue;
+    mc_job_t *job = mc_backlog_pop(&d->backlog, &queue);
+    if (mc_pool_submit(d->pool, job) != 0) {
+      mc_backlog_unpop(&d->backlog, queue, job);
+      return -1;
+    }
+    s->queued--;
+    s->submitted++;
+    d->inflight++;
+  }
   return 0;
+}
+
+
+int mc_sched_submit(mc_sched_t *s, mc_dest_t *d, mc_job_t *job, unsigned long share, double weight) {
+  if (mc_backlog_push(&d->backlog, job, share, weight) != 0) return -1;
+  job->dest = d;
+  s->queued++;
+  return feed(s, d);
+}
+
+
+void mc_sched_hand(mc_sched_t *s) {
+  for (size_t i = 0; i < s->ndests; i++) {
+    dest_t *d = s->dests[i];
+    d->handed += d->taken;
+    d->taken = 0;
+  }
+}
+
+
+int mc_sched_ack(mc_sched_t *s) {
+  int rc = 0;
+  for (size_t i = 0; i < s->ndests; i++) {
+    dest_t *d = s->dests[i];
+    if (d->handed == 0) continue;
+    d->inflight -= d->handed;
+    s->unacked -= d->handed;
+    d->handed = 0;
+    if (feed(s, d) != 0) rc = -1;
+  }
+  return rc;
 }
 
 
@@ -116,11 +173,19 @@ mc_job_t *mc_sched_take(mc_sched_t *s) {
   job->next = NULL;
   s->ndone--;
   s->submitted--;
+  s->unacked++;
+  job->dest->taken++;
   return job;
 }
 
 
 size_t mc_sched_pending(const mc_sched_t *s) { return s->submitted; }
+
+
+size_t mc_sched_queued(const mc_sched_t *s) { return s->queued; }
+
+
+size_t mc_sched_unacked(const mc_sched_t *s) { return s->unacked; }
 
 
 size_t mc_sched_active(const mc_sched_t *s) {
@@ -169,6 +234,7 @@ void mc_sched_free(mc_sched_t *s) {
   if (s == NULL) return;
   for (size_t i = 0; i < s->ndests; i++) {
     mc_pool_free(s->dests[i]->pool);
+    mc_backlog_free(&s->dests[i]->backlog);
     free(s->dests[i]);
   }
   free(s->dests);

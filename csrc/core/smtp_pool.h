@@ -40,6 +40,7 @@ typedef struct mc_job {
   int retried_fresh;            /* sent again on a new connection after a stale one failed it */
   int alone;                    /* not to be sent ahead behind another (refused once) */
   long long tag;                /* the owner's name for it */
+  struct mc_dest *dest;         /* the scheduler's destination it counts against */
   struct mc_job *next;          /* the owner's list */
 } mc_job_t;
 

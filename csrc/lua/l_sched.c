@@ -2,14 +2,18 @@
  *
  *   local s = core.scheduler()
  *   local d = s:destination(route, {connections=, messages_per_connection=,
- *                 rate=, idle_timeout=, down_time=, ...} [, targets])
- *   s:submit(d, {from=, to=, message=, ...}) -> tag
+ *                 rate=, idle_timeout=, down_time=, ...} [, targets [, window]])
+ *   s:submit(d, {from=, to=, message=, ...} [, owner [, share [, weight]]]) -> tag
  *   s:run(seconds) -> {{tag=, status=, recipients=...}, ...}
+ *   s:outcomes(seconds [, list]) -> list .. {{owner=, result={status=, ...}}, ...}
  *
  * targets (a list of {address=, name=}) gives a destination its own
  * servers on a route's settings and TLS context: one MX host set of an
- * mx route. The scheduler keeps every route and job table it was given
- * alive until the job's outcome has been taken. */
+ * mx route. window: at most that many of the destination's jobs out of
+ * its backlog and not yet acknowledged (s:hand(), s:ack(); see
+ * core/sched.h); share and weight: whose turn a job waits for there. The
+ * scheduler keeps every route, job table and owner it was given alive
+ * until the job's outcome has been taken. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +26,8 @@
 
 #define MC_SCHED_CLASS "mailcast.Scheduler"
 
-enum { UV_KEEP = 1, UV_JOBS = 2 };   /* uservalues: routes kept; job tables by tag */
+/* uservalues: routes kept; job tables by tag; owners by tag */
+enum { UV_KEEP = 1, UV_JOBS = 2, UV_OWNERS = 3 };
 
 typedef struct sjob {
   mc_job_t job;                 /* first: a taken mc_job_t * is its sjob */
@@ -39,7 +44,7 @@ typedef struct droute {
 typedef struct {
   struct event_base *base;
   mc_sched_t *sched;
-  mc_pool_t **pools;            /* destination ids are indices + 1 */
+  mc_dest_t **dests;            /* destination ids are indices + 1 */
   size_t npools, cap;
   sjob_t *jobs;
   droute_t *routes;
@@ -81,8 +86,8 @@ static int sched_close(lua_State *L) {
     free_targets(r->route.targets, r->route.ntargets);
     free(r);
   }
-  free(box->pools);
-  box->pools = NULL;
+  free(box->dests);
+  box->dests = NULL;
   box->npools = box->cap = 0;
   box->base = NULL;
   return 0;
@@ -98,13 +103,13 @@ static sched_box *check_sched(lua_State *L) {
 
 /* scheduler() -> Scheduler */
 static int l_scheduler(lua_State *L) {
-  sched_box *box = lua_newuserdatauv(L, sizeof *box, 2);
+  sched_box *box = lua_newuserdatauv(L, sizeof *box, 3);
   memset(box, 0, sizeof *box);
   luaL_setmetatable(L, MC_SCHED_CLASS);
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, UV_KEEP);
-  lua_newtable(L);
-  lua_setiuservalue(L, -2, UV_JOBS);
+  for (int uv = UV_KEEP; uv <= UV_OWNERS; uv++) {
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, uv);
+  }
   box->base = mc_loop();
   if (box->base == NULL) return luaL_error(L, "cannot make an event loop");
   box->sched = mc_sched_new(box->base);
@@ -143,12 +148,14 @@ static const mc_route_t *route_with_targets(lua_State *L, sched_box *box, const 
 }
 
 
-/* s:destination(route, opts [, targets]) -> id */
+/* s:destination(route, opts [, targets [, window]]) -> id */
 static int sched_destination(lua_State *L) {
   sched_box *box = check_sched(L);
   mc_route_t *tpl = mc_l_toroute(L, 2);
   mc_pool_opts_t o;
   mc_l_poolopts(L, 3, &o);
+  lua_Integer window = luaL_optinteger(L, 5, 0);
+  if (window < 0) return luaL_argerror(L, 5, "must not be negative");
   const mc_route_t *route = tpl;
   if (!lua_isnoneornil(L, 4)) {
     luaL_checktype(L, 4, LUA_TTABLE);
@@ -162,31 +169,38 @@ static int sched_destination(lua_State *L) {
   lua_pop(L, 1);
   if (box->npools == box->cap) {
     size_t cap = box->cap ? box->cap * 2 : 8;
-    mc_pool_t **p = realloc(box->pools, cap * sizeof *p);
+    mc_dest_t **p = realloc(box->dests, cap * sizeof *p);
     if (p == NULL) return luaL_error(L, "not enough memory");
-    box->pools = p;
+    box->dests = p;
     box->cap = cap;
   }
-  mc_pool_t *pool = mc_sched_add(box->sched, route, &o);
-  if (pool == NULL) return luaL_error(L, "not enough memory");
-  box->pools[box->npools++] = pool;
+  mc_dest_t *dest = mc_sched_add(box->sched, route, &o, (size_t)window);
+  if (dest == NULL) return luaL_error(L, "not enough memory");
+  box->dests[box->npools++] = dest;
   lua_pushinteger(L, (lua_Integer)box->npools);
   return 1;
 }
 
 
-static mc_pool_t *check_dest(lua_State *L, sched_box *box, int idx) {
+static mc_dest_t *check_dest(lua_State *L, sched_box *box, int idx) {
   lua_Integer id = luaL_checkinteger(L, idx);
   if (id < 1 || (size_t)id > box->npools) luaL_argerror(L, idx, "no such destination");
-  return box->pools[id - 1];
+  return box->dests[id - 1];
 }
 
 
-/* s:submit(destination, job) -> tag */
+/* s:submit(destination, job [, owner [, share [, weight]]]) -> tag.
+ * owner comes back with the outcome from s:outcomes(); share (a
+ * positive integer, default 1) and weight (default 1) say whose turn
+ * the job waits for in the destination's backlog. */
 static int sched_submit(lua_State *L) {
   sched_box *box = check_sched(L);
-  mc_pool_t *pool = check_dest(L, box, 2);
+  mc_dest_t *dest = check_dest(L, box, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
+  lua_Integer share = luaL_optinteger(L, 5, 1);
+  if (share < 1) return luaL_argerror(L, 5, "must be a positive integer");
+  double weight = luaL_optnumber(L, 6, 1);
+  if (!(weight > 0)) return luaL_argerror(L, 6, "must be positive");
   sjob_t *j = calloc(1, sizeof *j);
   if (j == NULL) return luaL_error(L, "not enough memory");
   j->next = box->jobs;   /* owned by the box from here on */
@@ -198,40 +212,108 @@ static int sched_submit(lua_State *L) {
   lua_pushvalue(L, 3);
   lua_rawseti(L, -2, j->job.tag);
   lua_pop(L, 1);
-  if (mc_sched_submit(box->sched, pool, &j->job) != 0) return luaL_error(L, "not enough memory");
+  if (!lua_isnoneornil(L, 4)) {
+    lua_getiuservalue(L, 1, UV_OWNERS);
+    lua_pushvalue(L, 4);
+    lua_rawseti(L, -2, j->job.tag);
+    lua_pop(L, 1);
+  }
+  if (mc_sched_submit(box->sched, dest, &j->job, (unsigned long)share, weight) != 0)
+    return luaL_error(L, "not enough memory");
   lua_pushinteger(L, j->job.tag);
   return 1;
+}
+
+
+/* Turns the loop (see mc_sched_run) and appends the outcomes taken to
+ * the list on top of the stack: each the job's result with its tag, or
+ * with owners, {owner=, result=}. */
+static int take_outcomes(lua_State *L, sched_box *box, double timeout, int with_owners) {
+  int rc = mc_sched_run(box->sched, timeout);
+  int list = lua_gettop(L);
+  lua_getiuservalue(L, 1, UV_JOBS);
+  lua_getiuservalue(L, 1, UV_OWNERS);
+  int jobs = list + 1, owners = list + 2;
+  lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+  mc_job_t *job;
+  while ((job = mc_sched_take(box->sched)) != NULL) {
+    sjob_t *j = (sjob_t *)job;   /* still on the box's list if pushing raises */
+    if (job->results != NULL) {
+      if (with_owners) {
+        lua_createtable(L, 0, 2);
+        lua_rawgeti(L, owners, job->tag);
+        lua_setfield(L, -2, "owner");
+        mc_l_pushjob(L, job);
+        lua_setfield(L, -2, "result");
+      } else {
+        mc_l_pushjob(L, job);
+        lua_pushinteger(L, job->tag);
+        lua_setfield(L, -2, "tag");
+      }
+      lua_rawseti(L, list, ++n);
+    }
+    lua_pushnil(L);
+    lua_rawseti(L, jobs, job->tag);
+    lua_pushnil(L);
+    lua_rawseti(L, owners, job->tag);
+    if (j->prev) j->prev->next = j->next;
+    else box->jobs = j->next;
+    if (j->next) j->next->prev = j->prev;
+    free_job(j);
+  }
+  lua_settop(L, list);
+  if (rc != 0) return luaL_error(L, "scheduler: not enough memory");
+  return 1;
+}
+
+
+static double check_timeout(lua_State *L) {
+  double timeout = luaL_optnumber(L, 2, 1);
+  if (timeout < 0) luaL_argerror(L, 2, "must not be negative");
+  return timeout;
 }
 
 
 /* s:run(seconds) -> list of outcomes (maybe empty), each with its tag */
 static int sched_run(lua_State *L) {
   sched_box *box = check_sched(L);
-  double timeout = luaL_optnumber(L, 2, 1);
-  if (timeout < 0) return luaL_argerror(L, 2, "must not be negative");
-  int rc = mc_sched_run(box->sched, timeout);
-  lua_getiuservalue(L, 1, UV_JOBS);
-  int jobs = lua_gettop(L);
+  double timeout = check_timeout(L);
+  lua_settop(L, 2);
   lua_newtable(L);
-  lua_Integer n = 0;
-  mc_job_t *job;
-  while ((job = mc_sched_take(box->sched)) != NULL) {
-    sjob_t *j = (sjob_t *)job;   /* still on the box's list if pushing raises */
-    if (job->results != NULL) {
-      mc_l_pushjob(L, job);
-      lua_pushinteger(L, job->tag);
-      lua_setfield(L, -2, "tag");
-      lua_rawseti(L, -2, ++n);
-    }
-    lua_pushnil(L);
-    lua_rawseti(L, jobs, job->tag);
-    if (j->prev) j->prev->next = j->next;
-    else box->jobs = j->next;
-    if (j->next) j->next->prev = j->prev;
-    free_job(j);
+  return take_outcomes(L, box, timeout, 0);
+}
+
+
+/* s:outcomes(seconds [, list]) -> list: as run(), the outcomes appended
+ * to list (a new one when not given) as {owner=, result=}, owner as the
+ * job was submitted with. */
+static int sched_outcomes(lua_State *L) {
+  sched_box *box = check_sched(L);
+  double timeout = check_timeout(L);
+  if (lua_isnoneornil(L, 3)) {
+    lua_settop(L, 2);
+    lua_newtable(L);
+  } else {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
   }
-  if (rc != 0) return luaL_error(L, "scheduler: not enough memory");
-  return 1;
+  return take_outcomes(L, box, timeout, 1);
+}
+
+
+/* s:hand(): the outcomes taken so far are the caller's; they stay in
+ * their windows until s:ack(). */
+static int sched_hand(lua_State *L) {
+  mc_sched_hand(check_sched(L)->sched);
+  return 0;
+}
+
+
+/* s:ack(): the outcomes handed over before are recorded: their room in
+ * the windows goes to the jobs waiting. */
+static int sched_ack(lua_State *L) {
+  if (mc_sched_ack(check_sched(L)->sched) != 0) return luaL_error(L, "scheduler: not enough memory");
+  return 0;
 }
 
 
@@ -242,8 +324,16 @@ static int sched_pending(lua_State *L) {
 }
 
 
+/* s:queued() -> jobs waiting in the destinations' backlogs */
+static int sched_queued(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)mc_sched_queued(check_sched(L)->sched));
+  return 1;
+}
+
+
 /* The traffic shaping of one destination, as state() gives it. */
-static void push_dest_state(lua_State *L, mc_pool_t *pool) {
+static void push_dest_state(lua_State *L, mc_dest_t *dest) {
+  mc_pool_t *pool = mc_sched_pool(dest);
   const mc_pool_state_t *st = mc_pool_state(pool);
   mc_l_pushpoolstate(L, st);
   lua_pushnumber(L, mc_pool_down_for(pool));
@@ -265,7 +355,8 @@ static void push_dest_state(lua_State *L, mc_pool_t *pool) {
  * transactions=, down_for=, pending=, active=, backing_off=, refused=,
  * requeued=} of one destination (connections and rate: the limits it
  * keeps to now, which the server's pushback may have lowered), or of the
- * whole run: {destinations=, active=, down=, pending=, backing_off=,
+ * whole run: {destinations=, active=, down=, pending=, queued=, unacked=,
+ * backing_off=,
  * backoff_connections=, backoff_rate=}: how many destinations are
  * backing off, and the connections and messages per second they are
  * held to, summed (backoff_rate nil when none keeps to a rate). */
@@ -275,7 +366,7 @@ static int sched_state(lua_State *L) {
     push_dest_state(L, check_dest(L, box, 2));
     return 1;
   }
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 9);
   lua_pushinteger(L, (lua_Integer)box->npools);
   lua_setfield(L, -2, "destinations");
   lua_pushinteger(L, (lua_Integer)mc_sched_active(box->sched));
@@ -284,6 +375,10 @@ static int sched_state(lua_State *L) {
   lua_setfield(L, -2, "down");
   lua_pushinteger(L, (lua_Integer)mc_sched_pending(box->sched));
   lua_setfield(L, -2, "pending");
+  lua_pushinteger(L, (lua_Integer)mc_sched_queued(box->sched));
+  lua_setfield(L, -2, "queued");
+  lua_pushinteger(L, (lua_Integer)mc_sched_unacked(box->sched));
+  lua_setfield(L, -2, "unacked");
   mc_sched_backoff_t b;
   mc_sched_backoff(box->sched, &b);
   lua_pushinteger(L, (lua_Integer)b.destinations);
@@ -352,7 +447,8 @@ static const luaL_Reg sched_meta[] = {
 };
 static const luaL_Reg sched_methods[] = {
   {"destination", sched_destination}, {"submit", sched_submit}, {"run", sched_run},
-  {"pending", sched_pending}, {"state", sched_state}, {"drain", sched_drain},
+  {"outcomes", sched_outcomes}, {"hand", sched_hand}, {"ack", sched_ack},
+  {"pending", sched_pending}, {"queued", sched_queued}, {"state", sched_state}, {"drain", sched_drain},
   {"mx", sched_mx}, {"txt", sched_txt}, {"lookups", sched_lookups},
   {"close", sched_close}, {NULL, NULL},
 };

@@ -7,9 +7,11 @@
 --
 -- A destination holds at most `window` jobs whose outcome has not been
 -- acknowledged (taken from run() and recorded by the caller: the next
--- run() call acknowledges them); the rest wait in its backlog. With the
--- window at connections × messages per connection, a crash re-sends at
--- most that many messages per destination.
+-- run() call acknowledges them); the rest wait in its backlog, in the
+-- scheduler (core/sched.h, core/backlog.h), one queue per share taken in
+-- turns by weight. With the window at connections × messages per
+-- connection, a crash re-sends at most that many messages per
+-- destination.
 local core = require "mailcast.core"
 local schema = require "mailcast.schema"
 local config = require "mailcast.config"
@@ -90,7 +92,7 @@ function M.new(routes, opts)
   opts = opts or {}
   local self = setmetatable({
     sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {}, shared = {},
-    owners = {}, dest_of = {}, ready = {}, ready_dests = {}, settled = {}, queued = 0, use_window = opts.window ~= false,
+    ready = {}, use_window = opts.window ~= false, share_ids = {}, shares = 0,
     waiting = {}, lookup_of = {}, parked = 0, paused_routes = {},
     lookups_out = 0, lookup_queue = {}, lookup_head = 1,
   }, Dispatch)
@@ -164,14 +166,12 @@ function Dispatch:add_routes(routes, opts, prefix)
   end
 end
 
--- A destination record: its scheduler id, window and backlog. The
--- backlog is one queue per share (a campaign, when several send through
--- the destination), taken from in turns weighted by the shares' weight.
+-- A destination record: its scheduler id (the scheduler keeps its
+-- window and backlog) and what it is for the user.
 function Dispatch:destination(r, key, limits, targets, label)
-  local id = self.sched:destination(r.route, limits, targets)
-  local window = (limits.connections or 1) * (limits.messages_per_connection or 10)
-  local d = { id = id, key = key, label = label, route = r.name, window = window,
-              inflight = 0, queues = {}, queue_of = {}, waiting = 0, clock = 0 }
+  local window = self.use_window and (limits.connections or 1) * (limits.messages_per_connection or 10) or 0
+  local id = self.sched:destination(r.route, limits, targets, window)
+  local d = { id = id, key = key, label = label, route = r.name }
   self.dests[id] = d
   return d
 end
@@ -379,8 +379,6 @@ function Dispatch:place(r, domain, mx, job, owner)
   return d
 end
 
--- The shares' queues are lists of jobs and their owners side by side,
--- from head to tail (kept as numbers: # of a long list is a search).
 local DEFAULT_SHARE = { weight = 1 }
 
 --- d:submit(route_name, job, owner [, share]) -> true | nil, message
@@ -396,73 +394,32 @@ function Dispatch:submit(name, job, owner, share)
   return true
 end
 
+-- Hands a job to its destination in the scheduler, in its share's turn.
 function Dispatch:enqueue(d, job, owner, share)
   share = share or DEFAULT_SHARE
-  local q = d.queue_of[share]
-  if not q then
-    q = { share = share, jobs = {}, owners = {}, head = 1, tail = 0, pass = d.clock }
-    d.queue_of[share] = q
-    d.queues[#d.queues + 1] = q
-  elseif q.head > q.tail then
-    -- Back after it had nothing: it starts level with the others, not
-    -- with the turns it missed while it was empty.
-    q.pass = math.max(q.pass, d.clock)
+  local id = self.share_ids[share]
+  if not id then
+    self.shares = self.shares + 1
+    id = self.shares
+    self.share_ids[share] = id
   end
-  self.queued = self.queued + 1
-  d.waiting = d.waiting + 1
-  local n = q.tail + 1
-  q.jobs[n], q.owners[n], q.tail = job, owner, n
-  self:feed(d)
-end
-
--- The queue whose turn it is: the one with jobs that has had the least
--- of the destination for its weight (stride scheduling).
-local function next_queue(d)
-  local best
-  for _, q in ipairs(d.queues) do
-    if q.head <= q.tail and (not best or q.pass < best.pass) then best = q end
-  end
-  return best
-end
-
--- Moves backlog jobs onto the destination while its window has room.
-function Dispatch:feed(d)
-  if d.waiting == 0 then return end
-  local sched, id, tags, dest_of = self.sched, d.id, self.owners, self.dest_of
-  local room = self.use_window and d.window - d.inflight or math.huge
-  local single = #d.queues == 1 and d.queues[1]
-  while d.waiting > 0 and room > 0 do
-    local q = single or next_queue(d)
-    local head = q.head
-    local job, owner = q.jobs[head], q.owners[head]
-    q.jobs[head], q.owners[head] = false, false
-    q.head, room, d.waiting = head + 1, room - 1, d.waiting - 1
-    if q.head > q.tail then q.jobs, q.owners, q.head, q.tail = {}, {}, 1, 0 end
-    if not single then
-      d.clock = q.pass
-      q.pass = q.pass + 1 / q.share.weight
-    end
-    local tag = sched:submit(id, job)
-    tags[tag], dest_of[tag] = owner, d
-    d.inflight = d.inflight + 1
-  end
+  self.sched:submit(d.id, job, owner, id, share.weight)
 end
 
 --- d:held() -> jobs submitted whose outcome has not been returned
 function Dispatch:held()
-  return self.queued + self.parked + #self.ready
+  local sched = self.sched
+  return sched:pending() + sched:queued() + self.parked + #self.ready
 end
 
---- d:run(timeout [, want]) -> {{owner=, route=, destination=, result=}...}
+--- d:run(timeout [, want]) -> {{owner=, result=}...}
 -- Acknowledges what the last call returned, then turns the loop until
 -- want outcomes (default: 1) are in, or timeout seconds pass.
 function Dispatch:run(timeout, want)
-  for _, d in ipairs(self.settled) do
-    d.inflight = d.inflight - 1
-    self:feed(d)
-  end
-  local out, dests = self.ready, self.ready_dests
-  self.ready, self.ready_dests = {}, {}
+  local sched = self.sched
+  sched:ack()
+  local out = self.ready
+  self.ready = {}
   -- At most what is on the scheduler can come in now: jobs in a backlog
   -- wait for room in their window, which this call's outcomes make only
   -- once acknowledged at the next call. (Waiting for more spun the loop
@@ -470,45 +427,30 @@ function Dispatch:run(timeout, want)
   -- default, against a want of hundreds.) What poll() took counts.
   -- Jobs parked for a look-up count too: their answer may settle them
   -- or give them a destination.
-  local sched = self.sched
   want = math.min(want or 1, #out + sched:pending() + self.parked)
   if #out < want then
     local deadline = core.now() + timeout
     repeat
       -- (answers that came while the loop turned for someone else first)
       if self:resolved() > 0 then
-        self:take_ready(out, dests)
+        self:take_ready(out)
         want = math.min(want, #out + sched:pending() + self.parked)
         if #out >= want then break end
       end
-      self:collect(sched:run(math.max(0, deadline - core.now())), out, dests)
+      sched:outcomes(math.max(0, deadline - core.now()), out)
     until #out >= want or core.now() >= deadline or (sched:pending() == 0 and self.parked == 0)
-    if self:resolved() > 0 then self:take_ready(out, dests) end
+    if self:resolved() > 0 then self:take_ready(out) end
   end
   -- Acknowledged at the next call, once the caller has recorded them.
-  self.settled = dests
+  sched:hand()
   return out
 end
 
 -- Outcomes settled without a transaction since run() began (a look-up
 -- that failed) into out.
-function Dispatch:take_ready(out, dests)
+function Dispatch:take_ready(out)
   for _, o in ipairs(self.ready) do out[#out + 1] = o end
-  for _, d in ipairs(self.ready_dests) do dests[#dests + 1] = d end
-  self.ready, self.ready_dests = {}, {}
-end
-
--- Outcomes from the scheduler into out, as run() returns them, and
--- their destinations into dests.
-function Dispatch:collect(outcomes, out, dests)
-  for _, o in ipairs(outcomes) do
-    local tag = o.tag
-    local owner, dest = self.owners[tag], self.dest_of[tag]
-    self.owners[tag], self.dest_of[tag] = nil, nil
-    self.queued = self.queued - 1
-    dests[#dests + 1] = dest
-    out[#out + 1] = { owner = owner, route = dest.route, destination = dest.label, result = o }
-  end
+  self.ready = {}
 end
 
 --- d:poll(): turns the loop once without waiting, for a caller busy with
@@ -519,7 +461,7 @@ end
 function Dispatch:poll()
   local sched = self.sched
   if sched:pending() > 0 or self.parked > 0 then
-    self:collect(sched:run(0), self.ready, self.ready_dests)
+    sched:outcomes(0, self.ready)
     if self.parked > 0 then self:resolved() end
   end
 end

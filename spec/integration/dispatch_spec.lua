@@ -19,7 +19,7 @@ end
 -- taken but not yet acknowledged: what a crash now could send twice.
 local function unrecorded(d)
   local st = d:state()
-  return st.pending + #d.ready + #d.settled
+  return st.pending + st.unacked
 end
 
 describe("the dispatcher's window", function()

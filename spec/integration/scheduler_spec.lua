@@ -352,10 +352,80 @@ describe("core.scheduler", function()
     it("can be closed right after it was made", function()
       local fresh = core.scheduler()
       assert.equal(0, fresh:pending())
-      assert.same({ destinations = 0, active = 0, down = 0, pending = 0, backing_off = 0, backoff_connections = 0 },
-        fresh:state())
+      assert.same({ destinations = 0, active = 0, down = 0, pending = 0, queued = 0, unacked = 0,
+                    backing_off = 0, backoff_connections = 0 }, fresh:state())
       assert.same({}, fresh:run(0))
       fresh:close()
+    end)
+  end)
+
+  describe("a window and a backlog", function()
+    local sink
+    before_each(function() sink = builtin_sink.start("") end)
+    after_each(function() sink.stop() sink.cleanup() end)
+
+    -- Takes outcomes, handing each batch over and acknowledging it, until
+    -- n have come: their owners in the order they came.
+    local function owners_in_order(n)
+      local order = {}
+      local deadline = socket.gettime() + 20
+      while #order < n and socket.gettime() < deadline do
+        for _, o in ipairs(s:outcomes(0.5)) do
+          assert.equal("sent", o.result.status)
+          order[#order + 1] = o.owner
+        end
+        s:hand()
+        s:ack()
+      end
+      return order
+    end
+
+    it("keeps jobs in the backlog until the outcomes in the window are acknowledged", function()
+      s = core.scheduler()
+      local d = s:destination(relay(sink.port), { idle_timeout = 5, messages_per_connection = 20 }, nil, 2)
+      for i = 1, 6 do s:submit(d, job("w" .. i .. "@example.org", i), "owner " .. i) end
+      assert.same({ 2, 4 }, { s:state().pending, s:state().queued })
+      local got = {}
+      local deadline = socket.gettime() + 10
+      while #got < 2 and socket.gettime() < deadline do s:outcomes(0.5, got) end
+      assert.same({ "owner 1", "owner 2" }, { got[1].owner, got[2].owner })
+      -- Taken, not yet acknowledged: nothing more goes out, however long it turns.
+      s:outcomes(0.2, got)
+      s:hand()
+      assert.same({ 0, 4, 2 }, { s:state().pending, s:state().queued, s:state().unacked })
+      s:ack()
+      assert.same({ 2, 2, 0 }, { s:state().pending, s:state().queued, s:state().unacked })
+      local rest = owners_in_order(4)
+      assert.same({ "owner 3", "owner 4", "owner 5", "owner 6" }, rest)
+      assert.equal(6, #sink.files())
+    end)
+
+    it("takes the shares' jobs in turns weighted by their weights", function()
+      s = core.scheduler()
+      local d = s:destination(relay(sink.port), { idle_timeout = 5, messages_per_connection = 50 }, nil, 1)
+      for i = 1, 8 do s:submit(d, job("a" .. i .. "@example.org", i), "a" .. i, 1, 1) end
+      for i = 1, 8 do s:submit(d, job("b" .. i .. "@example.org", i), "b" .. i, 2, 3) end
+      -- a1 went out at once, alone; then three of b's for each of a's
+      -- (give or take a tie), each share's in the order submitted.
+      local order = owners_in_order(16)
+      local first12, a_seen, b_seen = { a = 0, b = 0 }, 0, 0
+      for i, owner in ipairs(order) do
+        local share, n = owner:match("^(%a)(%d+)$")
+        if i <= 12 then first12[share] = first12[share] + 1 end
+        if share == "a" then a_seen = a_seen + 1 assert.equal(a_seen, tonumber(n))
+        else b_seen = b_seen + 1 assert.equal(b_seen, tonumber(n)) end
+      end
+      assert.same({ a = 4, b = 8 }, first12)
+      assert.same({ "a1", "a2", "b1", "b2", "b3" }, { table.unpack(order, 1, 5) })
+    end)
+
+    it("refuses a bad share, weight or window", function()
+      s = core.scheduler()
+      assert.has_error(function() s:destination(relay(sink.port), {}, nil, -1) end)
+      local d = s:destination(relay(sink.port), {})
+      assert.has_error(function() s:submit(d, job("x@example.org"), "x", 0) end)
+      assert.has_error(function() s:submit(d, job("x@example.org"), "x", 1, 0) end)
+      assert.equal(0, s:state().queued)
     end)
   end)
 
