@@ -13,6 +13,7 @@ local bounces = require "mailcast.bounces"
 local hooks = require "mailcast.hooks"
 local bulk = require "mailcast.bulk"
 local engine = require "mailcast.engine"
+local assemble = require "mailcast.assemble"
 local schema = require "mailcast.schema"
 local config = require "mailcast.config"
 
@@ -410,7 +411,7 @@ function Campaign:submit(run, r)
     from = bounces.verp(run.id, r.id, self.bounce_domain, run.verp_secret)
     msg.message_id = bounces.message_id(run.id, r.id, self.bounce_domain, run.verp_secret)
   end
-  if msg then built, why = mailcast.build(msg) end
+  if msg then built, why = assemble(msg) end
   if built and self.bulk.dkim then
     -- Signed last, over the finished message.
     local message = built

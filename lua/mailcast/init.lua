@@ -1,7 +1,6 @@
 -- mailcast: scriptable bulk mail. The C core (mailcast.core) does the
 -- work; this module gives it the shape users call.
 local core = require "mailcast.core"
-local parts = require "mailcast.parts"
 local schema = require "mailcast.schema"
 local config = require "mailcast.config"
 
@@ -9,7 +8,8 @@ local M = {}
 
 M.version = core.version
 
-local default_cache = parts.new()
+local parts = require "mailcast.parts"
+local assemble = require "mailcast.assemble"
 
 --- Base64: mailcast.b64(s) or .encode(s [, wrap]) and .decode(s).
 -- wrap = true gives 76-character lines ended by CRLF (RFC 2045).
@@ -126,20 +126,6 @@ local function check_part_keys(list, what)
   end
 end
 
-local function cached(list, cache, field)
-  if list == nil then return nil end
-  if type(list) ~= "table" then
-    schema.fail("mailcast.build", string.format("'%s' must be a list of parts, not %s", field, type(list)))
-  end
-  local out = {}
-  for i, spec in ipairs(list) do
-    local part, err = cache:part(spec)
-    if not part then return nil, string.format("%s[%d]: %s", field, i, err) end
-    out[i] = part
-  end
-  return out
-end
-
 --- build(t) -> mailcast.Message | nil, message
 -- t: from, to, cc, reply_to, subject, headers, text, html, inline,
 -- attachments, message_id, date, allow_8bit, and cache (a parts cache,
@@ -149,19 +135,7 @@ function M.build(t)
   schema.check_keys(config.MESSAGE, t, "message")
   check_part_keys(t.inline, "message inline")
   check_part_keys(t.attachments, "message attachments")
-  local cache = t.cache
-  if cache == nil then cache = default_cache end
-  if cache and (t.inline or t.attachments) then
-    local spec = {}
-    for k, v in pairs(t) do spec[k] = v end
-    local err
-    spec.inline, err = cached(t.inline, cache, "inline")
-    if err then return nil, err end
-    spec.attachments, err = cached(t.attachments, cache, "attachments")
-    if err then return nil, err end
-    t = spec
-  end
-  return core.build(t)
+  return assemble(t)
 end
 
 --- message(t) -> the message as a string | nil, message
