@@ -14,6 +14,7 @@ local hooks = require "mailcast.hooks"
 local bulk = require "mailcast.bulk"
 local engine = require "mailcast.engine"
 local assemble = require "mailcast.assemble"
+local worker_state = require "mailcast.worker_state"
 local schema = require "mailcast.schema"
 local config = require "mailcast.config"
 
@@ -561,6 +562,11 @@ function Campaign:show(run, final)
   if final or run.progress:due() then
     run.progress:tick(run.store:counts(run.id), run.dispatch:state(), final)
   end
+  -- A worker of --workers tells the parent, which shows the progress.
+  if run.state_path and core.now() >= run.reported_at + worker_state.EVERY then
+    run.reported_at = core.now()
+    worker_state.write(run.state_path, run.dispatch:state())
+  end
 end
 
 -- Says once each why a route was paused (its recipients deferred): the
@@ -716,7 +722,7 @@ function Campaign:open_run(store, id, log_to, opts, loader)
     -- The campaign's stored links, those of an earlier run (or another
     -- worker) included: each message's are compared with them.
     links = self.bulk.track and assert(store:links(id)) or nil,
-    max_age = self.retry.max_age,
+    max_age = self.retry.max_age, state_path = opts.state_path, reported_at = -math.huge,
     progress = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = self.name },
   }
 end

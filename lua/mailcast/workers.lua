@@ -17,6 +17,7 @@ local core = require "mailcast.core"
 local mailcast = require "mailcast"
 local dispatch = require "mailcast.dispatch"
 local progress = require "mailcast.progress"
+local worker_state = require "mailcast.worker_state"
 
 local M = {}
 
@@ -63,7 +64,8 @@ local function work(campaign, run, opts, index, n, split_by_domain)
     store:shard(index, n, split_by_domain)
     campaign.max_in_flight = math.max(1, -(-campaign.max_in_flight // n))
     local counts, err = campaign:send(store, run.id, run.log,
-      { wait = opts.wait, progress = "quiet", quiet = opts.quiet, loading = run.loading }, n)
+      { wait = opts.wait, progress = "quiet", quiet = opts.quiet, loading = run.loading,
+        state_path = worker_state.path(run.path, index) }, n)
     if not counts then error(err, 0) end
     if counts.route_problems and opts.quiet then   -- (said as it happened otherwise)
       for _, message in pairs(counts.route_problems) do
@@ -94,11 +96,14 @@ local function start(campaign, run, opts, n, split_by_domain)
 end
 
 -- The parent's side: the list loaded, then every worker waited for,
--- with progress shown and interrupts passed on all along. The workers'
+-- with progress shown (the store's counts, and what the workers'
+-- schedulers report) and interrupts passed on all along. The workers'
 -- exit codes, the parent's store and the rows of the list refused, or
 -- nil and why loading failed.
 local function supervise(campaign, run, opts, pids)
   local store = assert(mailcast.store(run.path))
+  local reports = {}
+  for i = 1, #pids do reports[i] = worker_state.path(run.path, i - 1) end
   local shown = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = campaign.name }
   local codes, left, passed = {}, #pids, 0
   local function step()
@@ -118,7 +123,7 @@ local function supervise(campaign, run, opts, pids)
         if code then codes[i], left = code, left - 1 end
       end
     end
-    if left > 0 and shown:due() then shown:tick(store:counts(run.id)) end
+    if left > 0 and shown:due() then shown:tick(store:counts(run.id), worker_state.sum(reports)) end
   end
   core.trap_interrupts(true)
   local loader = campaign:loader(store, run.id)
@@ -136,6 +141,7 @@ local function supervise(campaign, run, opts, pids)
     core.sleep(0.05)
   end
   core.trap_interrupts(false)
+  worker_state.remove(reports)
   -- A worker that died (or failed) may have left recipients in flight.
   store:recover(run.id)
   if not loaded and err ~= "stopped" then
@@ -162,6 +168,10 @@ function M.run(campaign, run, opts)
     if f then f:close() end
     return f ~= nil
   end
+  -- (reports a run that crashed left behind would be read as this one's)
+  local reports = {}
+  for i = 1, n do reports[i] = worker_state.path(run.path, i - 1) end
+  worker_state.remove(reports)
   local pids
   pids, err = start(campaign, run, opts, n, by_domain(campaign))
   if not pids then os.remove(run.marker) return nil, err end

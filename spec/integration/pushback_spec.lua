@@ -231,6 +231,34 @@ describe("a campaign against a server that refuses mail above a rate", function(
     assert.is_true(shown.backoff_rate > 0 and shown.backoff_rate < 20, out)
     assert.equal(4, shown.backoff_connections)
   end)
+
+  -- The parent of --workers shows the progress: what the workers'
+  -- schedulers say reaches it, summed.
+  it("says it is backing off in the --json progress of --workers 2", function()
+    local dir = mime.tmpdir()
+    finally(function() mime.rmdir(dir) end)
+    local srv = servers.fault("rate_limit", { rate = 10, lifetime = 60 })
+    local n = 80
+    campaign_run.write_campaign(dir, "paced", campaign_run.addresses(n),
+      campaign_run.relay(srv.port, "limits = { connections = 4 },"))
+    local out, code = helper.sh(campaign_run.runner(dir,
+      "run campaign.lua --workers 2 --progress json --no-log 2>/dev/null"))
+    srv:stop()
+    assert.equal(0, code, out)
+    local lines = campaign_run.json_lines(out)
+    local last = lines[#lines]
+    assert.same({ n, 0, 0, true }, { last.delivered, last.deferred, last.failed, last.done })
+    local shown
+    for _, p in ipairs(lines) do
+      if p.backing_off >= 1 and p.backoff_rate and p.backoff_connections then shown = p end
+    end
+    assert.truthy(shown, out)
+    assert.is_true(shown.backing_off <= 2 and shown.destinations == 2, out)
+    assert.is_true(shown.backoff_rate > 0 and shown.backoff_rate < 20, out)
+    -- the workers' reports are gone with the run
+    local left = helper.sh("ls " .. q(dir) .. " | grep -c '\\.state' || true")
+    assert.equal("0", (left:gsub("%s", "")))
+  end)
 end)
 
 
