@@ -39,13 +39,23 @@ local PROGRESS_MODES = { bar = true, lines = true, json = true, quiet = true }
 local OPTIONS_HELP = "--store FILE, --dry-run, --wait, --progress bar|lines|json|quiet, --json, --quiet,"
   .. " --log FILE, --no-log, --workers N"
 
+-- The runner's option a bare word names when its dashes were forgotten
+-- ("dry-run", "Dry_Run": --dry-run), or nil.
+local function dashless(word)
+  local name = "--" .. word:lower():gsub("_", "-")
+  if VALUE_OPTIONS[name] or FLAGS[name] then return name end
+  return nil
+end
+
 --- options(args) -> the runner's options among a script's arguments
 -- (--store FILE, --dry-run, --quiet, --json, --progress MODE, --log FILE,
 -- --no-log, --wait, --workers N; --name=value as well) | nil, why. Words
 -- that do not start with "-", and everything after "--", are the script's
 -- own and left alone; an option the runner does not know is refused,
--- since a mistyped --dry-run must not send the campaign. A script with
--- options of its own takes them out of `arg` before it returns.
+-- since a mistyped --dry-run must not send the campaign, and so is a
+-- bare word before "--" that is an option's name without its dashes
+-- (`run c.lua dry-run` would send it). A script with options of its own
+-- takes them out of `arg` before it returns.
 function M.options(args)
   local opts = {}
   local i = 1
@@ -76,6 +86,9 @@ function M.options(args)
       FLAGS[a](opts)
     elseif a:match("^%-") and a ~= "-" then
       return nil, string.format("run: unknown option %s (the runner's options: %s)", a, OPTIONS_HELP)
+    elseif dashless(a) then
+      return nil, string.format("run: '%s' is not an option: did you mean %s? (words for the script go after --)",
+        a, dashless(a))
     end
     i = i + 1
   end

@@ -132,6 +132,19 @@ describe("mailcast run's options", function()
     sends("extra words --quiet")
   end)
 
+  -- `mailcast run c.lua dry-run` once sent the campaign for real.
+  it("refuses a bare word that is one of its options without the dashes, and sends nothing", function()
+    refused("dry-run", "run: 'dry-run' is not an option: did you mean --dry-run? (words for the script go after --)")
+    refused("wait", "did you mean --wait?")
+    refused("extra quiet", "did you mean --quiet?")
+    refused("workers 2", "did you mean --workers?")
+    refused("no_log", "did you mean --no-log?")
+  end)
+
+  it("leaves an option's name to the script after --", function()
+    sends("--quiet -- dry-run wait")
+  end)
+
   it("takes the options a script took out of arg as its own", function()
     mime.write(dir .. "/campaign.lua", string.format([[
 local only = 3
