@@ -4,6 +4,7 @@ local campaign_mod = require "mailcast.campaign"
 local core = require "mailcast.core"
 local jsonl = require "mailcast.jsonl"
 local mailcast = require "mailcast"
+local usage = require "mailcast.usage"
 local workers = require "mailcast.workers"
 
 local M = {}
@@ -135,10 +136,7 @@ end
 -- it ended but refused rows of the list.
 function M.run_campaign(campaign, args)
   local opts, why = M.options(args)
-  if not opts then
-    stderr("%s", why)
-    return 2
-  end
+  if not opts then return usage.error("run", "%s", why) end
   opts.store = opts.store or default_store(args[0], campaign.name)
   local counts, err = campaign:run(opts)
   if not counts then
@@ -159,10 +157,7 @@ end
 -- rows refused).
 function M.run_campaigns(campaigns, scripts, args)
   local opts, why = M.options(args)
-  if not opts then
-    stderr("%s", why)
-    return 2
-  end
+  if not opts then return usage.error("run", "%s", why) end
   if (opts.workers or 1) ~= 1 then
     stderr("run: --workers sends one campaign; give one script, or run the campaigns without it")
     return 2
@@ -242,13 +237,10 @@ function M.status(argv)
     if argv[i] == "--store" then path, i = argv[i + 1], i + 1
     elseif argv[i] == "--json" then json = true
     elseif not target then target = argv[i]
-    else stderr("status: unexpected '%s'", argv[i]) return 2 end
+    else return usage.error("status", "status: unexpected '%s'", argv[i]) end
     i = i + 1
   end
-  if not target and not path then
-    stderr("status: give a campaign script or a store file")
-    return 2
-  end
+  if not target and not path then return usage.error("status", "status: give a campaign script or a store file") end
   local only
   if target and target:match("%.lua$") then
     _G.arg = { [0] = target }
