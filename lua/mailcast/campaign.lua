@@ -119,6 +119,12 @@ function M.new(t)
     if not ok then schema.fail(nil, why) end
   end
   local routes, default_route = routes_of(t)
+  -- A template that does not compile stops the script at its line too.
+  local function compile(src, name, opts)
+    local ok, render = pcall(template.compile, src, name, opts)
+    if not ok then schema.fail(nil, tostring(render)) end
+    return render
+  end
   local senders, why = mailcast.addresses(type(t.from) == "table" and t.from.address or t.from)
   if not senders then schema.fail("campaign", "from: " .. tostring(why)) end
   local headers = t.headers
@@ -143,9 +149,9 @@ function M.new(t)
               on_reply = t.on_reply, on_delivered = t.on_delivered,
               on_deferred = t.on_deferred, on_failed = t.on_failed },
     parts = mailcast.parts(), bulk = bulk.prepare(t),
-    subject = template.compile(t.subject, "subject"),
-    text = t.text and template.compile(t.text, "text"),
-    html = t.html and template.compile(t.html, "html", { html = true }),
+    subject = compile(t.subject, "subject"),
+    text = t.text and compile(t.text, "text"),
+    html = t.html and compile(t.html, "html", { html = true }),
     warnings = 0,
   }, Campaign)
   return self

@@ -69,6 +69,17 @@ describe("a campaign's routes", function()
   end)
 end)
 
+describe("a campaign's templates", function()
+  -- "Hi {{name}" passed --dry-run and would have gone out as it was.
+  it("stops the script at its line on a tag that is never closed", function()
+    for _, field in ipairs { "subject", "text", "html" } do
+      local ok, err = pcall(campaign, { [field] = "Hi {{name}" })
+      assert.is_false(ok)
+      assert.matches("campaign_spec%.lua:%d+: template " .. field .. ":1: '{{name' needs '}}'$", err)
+    end
+  end)
+end)
+
 describe("a campaign's hooks", function()
   it("stops one that runs away and applies the default", function()
     local c = campaign { hook_limit = 100000, personalize = function() while true do end end }
