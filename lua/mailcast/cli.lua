@@ -218,6 +218,13 @@ local function serve(argv)
     stderr("serve: webhooks need a secret in %s", hook_env)
     return 2
   end
+  -- A mistyped --store must not become an empty store served as 404s.
+  local f = io.open(opts.store, "rb")
+  if not f then
+    stderr("serve: no store at %s (a campaign run makes it)", opts.store)
+    return 1
+  end
+  f:close()
   local recorded, err = core.serve(opts)
   if not recorded then stderr("serve: %s", err) return 1 end
   if not opts.quiet then io.write(string.format("mailcast serve: %d events recorded\n", recorded)) end

@@ -263,4 +263,16 @@ describe("mailcast serve's command line", function()
     end
     mime.rmdir(dir)
   end)
+
+  -- `serve --store typo.db` once made an empty store and answered 404s.
+  it("refuses a store that does not exist, with status 1, and makes none", function()
+    local dir = mime.tmpdir()
+    -- (timeout: a serve that does not refuse would serve until stopped)
+    local out, code = helper.sh(string.format("MAILCAST_TRACK_SECRET=%s timeout 60 %s serve --listen 127.0.0.1:0 --store %s",
+      q(serve.SECRET), q(helper.runner), q(dir .. "/typo.db")))
+    assert.equal(1, code, out)
+    assert.matches("serve: no store at " .. dir .. "/typo.db", out, 1, true)
+    assert.is_nil(io.open(dir .. "/typo.db"), "a store was made")
+    mime.rmdir(dir)
+  end)
 end)
