@@ -61,7 +61,11 @@ local function routes_of(t)
   end
   for name, r in pairs(t.routes or {}) do routes[name] = r end
   if not next(routes) then
-    routes.default = schema.check(config.ROUTE, config.DEFAULT_ROUTE, "campaign route")
+    -- Mail with nowhere named to go is refused, not sent to a port that
+    -- may hold something else than the sink it was once meant for.
+    schema.fail("campaign", "it has no route: say where its mail goes, with route = { host = "
+      .. "\"smtp.example.com\", port = 587 } (a relay), route = { mx = true } (each domain's MX hosts) "
+      .. "or route = { host = \"127.0.0.1\", port = 2525 } (mailcast sink)")
   end
   if type(t.route) == "string" then default = t.route end
   default = default or t.default_route
