@@ -165,6 +165,26 @@ return require("mailcast").campaign{
 end)
 
 
+describe("mailcast run on a list with an address that is no address", function()
+  -- "a@x, victim@y" in the email column was deferred and retried until
+  -- retry.max_age.
+  it("fails it at once with why, and sends the others", function()
+    local dir, sink = mime.tmpdir(), builtin_sink.start("")
+    finally(function() sink.cleanup() mime.rmdir(dir) end)
+    write_campaign(dir, "lists", { "a@example.org, victim@example.net", "ok@example.org" }, relay(sink.port))
+    local out, code = run_campaign(dir, "--quiet")
+    assert.equal(0, code, out)
+    assert.matches("lists: 1 delivered, 0 deferred, 1 failed", out, 1, true)
+    local outcomes = by_recipient(log_records(dir .. "/lists.log.jsonl"))["a@example.org, victim@example.net"].outcome
+    assert.equal(1, #outcomes)
+    local outcome = outcomes[1]
+    assert.same({ "failed", 553 }, { outcome.state, outcome.code })
+    assert.matches("a list of addresses (',') where one address goes", outcome.text, 1, true)
+    assert.equal(1, #sink.files())
+  end)
+end)
+
+
 describe("mailcast run, paused with Ctrl-C", function()
   local dir, sink
   before_each(function()

@@ -186,6 +186,38 @@ describe("sending to Postfix's smtp-sink", function()
   end)
 end)
 
+describe("mailcast.send's recipients that are no address", function()
+  local sink
+  before_each(function() sink = servers.sink() end)
+  after_each(function() sink:stop() end)
+
+  -- They were deferred (code 0) and so retried until max_age, though no
+  -- retry can mend them.
+  it("fails each at once with 553 and why, never asking the server, and sends the rest", function()
+    local raw = mailcast.message(message(1))
+    local results = assert(mailcast.send(route(sink), {
+      { message = raw, from = "news@example.com", to = { "a@example.org, victim@example.net" } },
+      { message = raw, from = "news@example.com", to = { "bad\r\nRCPT TO:<victim@example.net>" } },
+      { message = raw, from = "news@example.com", to = { "ok@example.org", "no at", "ok2@example.org" } },
+    }))
+    assert.equal("failed", results[1].status)
+    assert.same({ "failed", 553, "5.1.3" }, { results[1].recipients[1].status, results[1].recipients[1].code,
+                                              results[1].recipients[1].enhanced })
+    assert.equal("invalid recipient address <a@example.org, victim@example.net>: a list of addresses (',')"
+      .. " where one address goes", results[1].recipients[1].text)
+    assert.equal("failed", results[2].status)
+    assert.equal("invalid recipient address <bad\\r\\nRCPT TO:<victim@example.net>>: control character 0x0d"
+      .. " in local part", results[2].recipients[1].text)
+    assert.equal("partial", results[3].status)
+    local r3 = results[3].recipients
+    assert.same({ "sent", "failed", "sent" }, { r3[1].status, r3[2].status, r3[3].status })
+    assert.same({ "ok@example.org", "no at", "ok2@example.org" }, { r3[1].address, r3[2].address, r3[3].address })
+    local stored = sink:messages()
+    assert.equal(1, #stored)
+    assert.same({ "ok@example.org", "ok2@example.org" }, stored[1].rcpt_tos)
+  end)
+end)
+
 describe("TLS and AUTH against aiosmtpd", function()
   it("uses STARTTLS with a verified certificate and authenticates over it", function()
     local srv = servers.aiosmtpd{ tls = true, auth = { user = "alice", password = "s3cret" } }
