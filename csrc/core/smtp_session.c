@@ -234,6 +234,13 @@ static const char *host_address(const mc_session_t *s) {
 }
 
 
+/* The port of the current target. */
+static int target_port(const mc_session_t *s) {
+  const mc_route_t *r = s->route;
+  return r->ntargets && r->targets[s->target].port ? r->targets[s->target].port : r->port;
+}
+
+
 static void connect_target(mc_session_t *s);
 
 
@@ -1295,7 +1302,7 @@ static void handle_event(mc_session_t *s, short what) {
     return;
   }
   if (what & BEV_EVENT_TIMEOUT) {
-    fail(s, "timeout: sending data to %s", host_name(s));
+    fail(s, "timeout: sending data to %s:%d", host_name(s), target_port(s));
     return;
   }
   int err = EVUTIL_SOCKET_ERROR();
@@ -1309,8 +1316,10 @@ static void handle_event(mc_session_t *s, short what) {
     finish(s);
     return;
   }
-  if (what & BEV_EVENT_EOF) fail(s, "closed: %s closed the connection", host_name(s));
-  else fail(s, "closed: %s: %s", host_name(s), err ? evutil_socket_error_to_string(err) : "connection error");
+  /* host:port: "127.0.0.1: Connection refused" did not say which server */
+  if (what & BEV_EVENT_EOF) fail(s, "closed: %s:%d closed the connection", host_name(s), target_port(s));
+  else fail(s, "closed: %s:%d: %s", host_name(s), target_port(s),
+            err ? evutil_socket_error_to_string(err) : "connection error");
 }
 
 
@@ -1320,7 +1329,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   enter(s);
   if (s->qlen == 0) {
-    fail(s, "timeout: %s %s", s->bev && bufferevent_openssl_get_ssl(s->bev) ? "negotiating TLS with" : "connecting to", host_name(s));
+    fail(s, "timeout: %s %s:%d", s->bev && bufferevent_openssl_get_ssl(s->bev) ? "negotiating TLS with" : "connecting to",
+         host_name(s), target_port(s));
   } else {
     expect_t x = s->expect[s->qhead];
     fail(s, "timeout: no reply to %s from %s after %g s", expect_name(x), host_name(s),
@@ -1399,7 +1409,7 @@ static void connect_target(mc_session_t *s) {
   mc_reply_free(&s->reply);
   const char *address = host_address(s);
   snprintf(s->peer, sizeof s->peer, "%s [%s]", host_name(s), address);
-  int port_number = r->ntargets && r->targets[s->target].port ? r->targets[s->target].port : r->port;
+  int port_number = target_port(s);
   char port[16];
   snprintf(port, sizeof port, "%d", port_number);
   struct addrinfo hints = {0}, *ai = NULL;

@@ -322,6 +322,16 @@ describe("faulty servers", function()
     return results[1]
   end
 
+  -- "closed: 127.0.0.1: Connection refused" did not say which server.
+  it("names the host and the port of a server that refuses the connection", function()
+    local probe = assert(require("socket").bind("127.0.0.1", 0))
+    local _, port = probe:getsockname()
+    probe:close()   -- nothing listens there now
+    local r = send_one({ port = tonumber(port) }, { timeouts = FAST })
+    assert.equal("deferred", r.status)
+    assert.equal("closed: 127.0.0.1:" .. port .. ": Connection refused", r.recipients[1].text)
+  end)
+
   it("times out a greeting that never comes", function()
     local srv = servers.fault("silent_greeting")
     local s, err = mailcast.session(route(srv, { timeouts = FAST }))
