@@ -340,6 +340,26 @@ describe("faulty servers", function()
     assert.matches("^timeout: no reply to greeting", err)
   end)
 
+  -- mailcast.send waited for three greeting timeouts in a row.
+  it("gives up on a server that never greets after one greeting timeout, not one per connection attempt", function()
+    local srv = servers.fault("silent_greeting")
+    local results = assert(mailcast.send(route(srv, { timeouts = FAST }), { { message = message(1) } },
+      { connect_attempts = 3 }))
+    srv:stop()
+    assert.equal("deferred", results[1].status)
+    assert.matches("^timeout: no reply to greeting", results[1].recipients[1].text)
+    assert.equal(1, srv:connections())
+  end)
+
+  it("still tries a refused connection again, up to connect_attempts", function()
+    local srv = servers.fault("greeting_421")
+    local results = assert(mailcast.send(route(srv, { timeouts = FAST }), { { message = message(1) } },
+      { connect_attempts = 3 }))
+    srv:stop()
+    assert.equal("deferred", results[1].status)
+    assert.equal(3, srv:connections())
+  end)
+
   it("waits for a slow greeting within the greeting timeout", function()
     local srv = servers.fault("slow_greeting", { delay = 0.3 })
     local r = send_one(srv)
