@@ -74,6 +74,7 @@ struct mc_session {
   auth_t auth_used;
   int auth_step;
   int tls_on;
+  int tls_plain;               /* what came where TLS should was plain text */
   char tls_desc[96];
   int flushing;                /* data queued: the end-of-data timer waits for it */
   int direct;                  /* plain TCP: flush() writes, the write event is off */
@@ -1260,7 +1261,11 @@ static void tls_failure(mc_session_t *s, const char *what) {
   long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
   unsigned long code = s->bev ? bufferevent_get_openssl_error(s->bev) : 0;
   char buf[256] = "handshake failed";
-  if (verify != X509_V_OK && s->route->tls == MC_TLS_VERIFY)
+  if (s->tls_plain)   /* OpenSSL's own words for it say nothing of use */
+    snprintf(buf, sizeof buf, "%s", s->route->implicit_tls
+             ? "the server does not speak TLS on this port (it answered in plain text)"
+             : "the server did not start TLS (it answered STARTTLS, then went on in plain text)");
+  else if (verify != X509_V_OK && s->route->tls == MC_TLS_VERIFY)
     snprintf(buf, sizeof buf, "certificate verify failed: %s", X509_verify_cert_error_string(verify));
   else if (code)
     ERR_error_string_n(code, buf, sizeof buf);
@@ -1340,10 +1345,27 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
 }
 
 
+/* OpenSSL shows each record header it reads, before it judges it: one
+ * no TLS peer writes (a content type outside 20..24, a major version
+ * other than 3) is plain text, such as an SMTP reply from a server that
+ * said 220 to STARTTLS and did not start TLS. */
+static void on_tls_message(int write_p, int version, int type, const void *buf, size_t len, SSL *ssl,
+                           void *arg) {
+  mc_session_t *s = arg;
+  const unsigned char *h = buf;
+  (void)version;
+  (void)ssl;
+  if (write_p || type != SSL3_RT_HEADER || len < 2 || s->tls_on) return;
+  if (h[0] < 20 || h[0] > 24 || h[1] != 3) s->tls_plain = 1;
+}
+
+
 static SSL *new_ssl(mc_session_t *s) {
   const mc_route_t *r = s->route;
   SSL *ssl = SSL_new(r->ssl_ctx);
   if (ssl == NULL) return NULL;
+  SSL_set_msg_callback(ssl, on_tls_message);
+  SSL_set_msg_callback_arg(ssl, s);
   const char *name = r->server_name ? r->server_name : host_name(s);
   unsigned char ip[16];
   int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
@@ -1402,6 +1424,7 @@ static void connect_target(mc_session_t *s) {
   s->ext = 0;
   s->direct = 0;
   s->tls_on = 0;
+  s->tls_plain = 0;
   s->tls_desc[0] = '\0';
   s->auth_used = AUTH_NONE;
   s->ntxn = 0;

@@ -375,6 +375,24 @@ describe("faulty servers", function()
     assert.matches("^timeout: no reply to greeting", r.recipients[1].text)
   end)
 
+  -- It said "tls: negotiation: error:00000001:lib(0)::reason(1)".
+  it("says the server did not start TLS when it goes on in plain text after its 220 to STARTTLS", function()
+    local srv = servers.fault("starttls_plain", { tls = true })
+    local s, err = mailcast.session(route(srv, { tls = "required", timeouts = FAST }))
+    srv:stop()
+    assert.is_nil(s)
+    assert.equal("tls: negotiation: the server did not start TLS (it answered STARTTLS, then went on in plain text)",
+      err)
+  end)
+
+  it("says the server does not speak TLS on an implicit-TLS route to a plain SMTP port", function()
+    local srv = servers.fault("normal")
+    local s, err = mailcast.session(route(srv, { implicit_tls = true, tls = "required", timeouts = FAST }))
+    srv:stop()
+    assert.is_nil(s)
+    assert.equal("tls: negotiation: the server does not speak TLS on this port (it answered in plain text)", err)
+  end)
+
   it("refuses a self-signed certificate under verify and sends nothing", function()
     local srv = servers.fault("tls_bad_cert")
     local r = send_one(srv, { tls = "verify", ca_file = srv.ca })
