@@ -107,6 +107,20 @@ local function mx(argv)
   return 0
 end
 
+-- What sink --bounces says of a bounce that was not recorded.
+local BOUNCE_OUTCOME = {
+  unmatched = " (matched no recipient of the store: not recorded)",
+  ignore = " (ignored)",
+}
+
+-- A value from a message as one line: control bytes written \r, \n or
+-- \xNN, so a bounce cannot forge lines of the output.
+local function one_line(s)
+  return (tostring(s):gsub("%c", function(c)
+    return c == "\r" and "\\r" or c == "\n" and "\\n" or string.format("\\x%02x", c:byte())
+  end))
+end
+
 -- sink: runs until --count messages are stored, or SIGINT/SIGTERM.
 local function sink(argv)
   local opts, rules = { rules = {} }, {}
@@ -152,8 +166,8 @@ local function sink(argv)
       if not summary then stderr("sink: %s: %s", path, details) return end
       if not opts.quiet then
         for _, d in ipairs(details) do
-          io.write(string.format("bounce: %s %s %s%s\n", d.type or "-", d.address or "?", d.reason or "",
-            d.suppressed and " (suppressed)" or ""))
+          io.write(string.format("bounce: %s %s %s%s\n", one_line(d.type or "-"), one_line(d.address or "?"),
+            one_line(d.reason or ""), BOUNCE_OUTCOME[d.action] or (d.suppressed and " (suppressed)" or "")))
         end
         io.flush()
       end
