@@ -115,7 +115,8 @@ end
 -- The table is checked against mailcast.config.CAMPAIGN (which has the
 -- defaults): an unknown key or a bad value raises, naming the script's line.
 function M.new(t)
-  t = schema.check(config.CAMPAIGN, t, "campaign")
+  -- Its relative file names are the script's, taken from the script's directory.
+  t = require("mailcast.script_paths").resolve(schema.check(config.CAMPAIGN, t, "campaign"))
   -- A list file that cannot be read stops the script here, at its line,
   -- before a run makes a store for it.
   if type(t.recipients) == "string" then
