@@ -184,7 +184,7 @@ static void metrics(mc_http_t *h, struct evhttp_request *req) {
                          "# HELP mailcast_http_unknown_total Good tokens naming no stored link or recipient.\n"
                          "# TYPE mailcast_http_unknown_total counter\n"
                          "mailcast_http_unknown_total %llu\n"
-                         "# HELP mailcast_http_errors_total Failed requests and store errors.\n"
+                         "# HELP mailcast_http_errors_total Requests the server failed: store errors, bad stored links.\n"
                          "# TYPE mailcast_http_errors_total counter\n"
                          "mailcast_http_errors_total %llu\n",
                       h->machine_opens, h->nwaiting, h->bad_tokens, h->unknown, h->errors);
@@ -364,8 +364,9 @@ static void handle(struct evhttp_request *req, void *arg) {
     h->requests[post ? R_UNSUB : R_UNSUB_PAGE]++;
     on_unsubscribe(h, req, path + 3, post);
   } else {
+    /* A scanner's paths are counted apart (kind="other"), not as errors:
+     * the errors are what an operator must look into. */
     h->requests[R_OTHER]++;
-    h->errors++;
     if (get || post) not_found(req);
     else text(req, 405, "Method Not Allowed", "method not allowed\n");
   }

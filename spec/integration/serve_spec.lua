@@ -183,6 +183,18 @@ describe("mailcast serve", function()
     assert.is_number(metric(body, "mailcast_http_errors_total"))
   end)
 
+  -- Every 404 counted as an error, so a scanner's requests filled it.
+  it("counts requests for paths it does not serve apart, not as errors", function()
+    local _, before = request(port, "GET", "/metrics")
+    for _, path in ipairs { "/wp-login.php", "/.env", "/admin", "/o" } do
+      assert.equal(404, (request(port, "GET", path)))
+    end
+    local _, after = request(port, "GET", "/metrics")
+    assert.equal(metric(before, "mailcast_http_errors_total"), metric(after, "mailcast_http_errors_total"))
+    assert.equal(metric(before, 'mailcast_http_requests_total{kind="other"}') + 4,
+      metric(after, 'mailcast_http_requests_total{kind="other"}'))
+  end)
+
   it("survives a malformed request line, a huge header, an oversized body and a silent client", function()
     local silent = assert(socket.tcp())
     assert(silent:connect("127.0.0.1", port))
