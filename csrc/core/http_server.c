@@ -79,20 +79,27 @@ static void log_error(const mc_http_t *h, const char *what, const mc_error_t *e)
 
 int mc_http_flush(mc_http_t *h, mc_error_t *e) {
   if (h->nwaiting == 0) return 0;
+  /* Counted once the batch is committed: a rolled back one is tried again. */
+  unsigned long long opened = 0, clicked = 0, machine = 0, unknown = 0;
   if (mc_store_begin(h->o.store, e) != 0) return -1;
   for (size_t i = 0; i < h->nwaiting; i++) {
-    if (mc_store_hit(h->o.store, &h->waiting[i], e) != 0) {
+    const mc_hit_t *hit = &h->waiting[i];
+    int rc = mc_store_hit(h->o.store, hit, e);
+    if (rc < 0) {
       mc_error_t ignored;
       mc_store_rollback(h->o.store, &ignored);
       return -1;
     }
+    if (rc == 0) { unknown++; continue; }   /* a token for no recipient of its campaign */
+    if (strcmp(hit->kind, "opened") == 0) opened++;
+    else clicked++;
+    if (hit->machine) machine++;
   }
   if (mc_store_commit(h->o.store, e) != 0) return -1;
-  for (size_t i = 0; i < h->nwaiting; i++) {
-    const mc_hit_t *hit = &h->waiting[i];
-    h->recorded[strcmp(hit->kind, "opened") == 0 ? E_OPENED : E_CLICKED]++;
-    if (hit->machine) h->machine_opens++;
-  }
+  h->recorded[E_OPENED] += opened;
+  h->recorded[E_CLICKED] += clicked;
+  h->machine_opens += machine;
+  h->unknown += unknown;
   h->nwaiting = 0;
   return 0;
 }
@@ -220,7 +227,9 @@ static int on_recipient(void *arg, const mc_col_t *cols, int n) {
 
 
 /* Suppresses the token's recipient and records the event, in one
- * transaction: 1, 0 when there is no such recipient, -1. */
+ * transaction; the event once (a second POST suppresses again, should
+ * the address have been taken off the list meanwhile, but is no second
+ * unsubscribe): 1, 0 when there is no such recipient, -1. */
 static int unsubscribe(mc_http_t *h, const mc_token_t *t, mc_error_t *e) {
   recipient_row r = {.campaign = (long long)t->campaign};
   if (t->recipient == 0) return 0;   /* an aggregate token names no one */
@@ -230,14 +239,14 @@ static int unsubscribe(mc_http_t *h, const mc_token_t *t, mc_error_t *e) {
   mc_hit_t hit = {.campaign = r.campaign, .recipient = (long long)t->recipient, .at = now,
                   .kind = "unsubscribed"};
   if (mc_store_begin(h->o.store, e) != 0) return -1;
-  if (mc_store_suppress(h->o.store, r.address, "unsubscribed", now, 0, e) != 0 ||
-      mc_store_hit(h->o.store, &hit, e) != 0) {
+  int fresh = mc_store_hit(h->o.store, &hit, e);
+  if (fresh < 0 || mc_store_suppress(h->o.store, r.address, "unsubscribed", now, 0, e) != 0) {
     mc_error_t ignored;
     mc_store_rollback(h->o.store, &ignored);
     return -1;
   }
   if (mc_store_commit(h->o.store, e) != 0) return -1;
-  h->recorded[E_UNSUBSCRIBED]++;
+  if (fresh) h->recorded[E_UNSUBSCRIBED]++;
   return 1;
 }
 
@@ -297,6 +306,28 @@ static void on_open(mc_http_t *h, struct evhttp_request *req, const char *tok) {
 }
 
 
+/* url as a Location header may carry it: a space, a quote, a control
+ * or non-ASCII byte and the others RFC 3986 does not allow written %XX
+ * (a '%' already there is kept: the link may be encoded). NULL when out
+ * of memory; the caller frees it. */
+static char *location_of(const char *url) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n = strlen(url);
+  char *out = malloc(3 * n + 1);
+  if (out == NULL) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)url[i];
+    if (c > 0x20 && c < 0x7f && !strchr("\"<>\\^`{|}", c)) { out[k++] = (char)c; continue; }
+    out[k++] = '%';
+    out[k++] = hex[c >> 4];
+    out[k++] = hex[c & 15];
+  }
+  out[k] = '\0';
+  return out;
+}
+
+
 static void on_click(mc_http_t *h, struct evhttp_request *req, const char *tok) {
   mc_token_t t;
   if (check_token(h, tok, MC_TOKEN_CLICK, &t) != 0) { not_found(req); return; }
@@ -312,15 +343,32 @@ static void on_click(mc_http_t *h, struct evhttp_request *req, const char *tok) 
   if (rc == 0) { h->unknown++; not_found(req); return; }
   /* Always the stored link, never anything from the request. */
   struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-  if (evhttp_add_header(out, "Location", url) != 0) {
+  char *location = location_of(url);
+  free(url);
+  if (location == NULL || evhttp_add_header(out, "Location", location) != 0) {
     h->errors++;
-    free(url);
+    free(location);
     text(req, 500, "Internal Server Error", "bad stored link\n");
     return;
   }
-  free(url);
+  free(location);
   record(h, &t, "clicked", 0);
   reply(req, 302, "Found", "text/plain; charset=utf-8", "", 0);
+}
+
+
+/* Whether a POST's body is RFC 8058's one-click "List-Unsubscribe=One-Click"
+ * (as a form sends it, URL-encoded or as multipart/form-data): a POST
+ * with anything else (a link checker, a crawler) unsubscribes no one. */
+static int one_click(struct evhttp_request *req) {
+  struct evbuffer *in = evhttp_request_get_input_buffer(req);
+  size_t n = evbuffer_get_length(in);
+  const char *body = n ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : NULL;
+  if (body == NULL) return 0;
+  static const char field[] = "List-Unsubscribe=One-Click", part[] = "name=\"List-Unsubscribe\"";
+  if (memmem(body, n, field, sizeof field - 1)) return 1;
+  const char *name = memmem(body, n, part, sizeof part - 1);
+  return name && memmem(name, n - (size_t)(name - body), "One-Click", 9) != NULL;
 }
 
 
@@ -328,6 +376,10 @@ static void on_unsubscribe(mc_http_t *h, struct evhttp_request *req, const char 
   mc_token_t t;
   if (check_token(h, tok, MC_TOKEN_UNSUBSCRIBE, &t) != 0) { not_found(req); return; }
   if (!post) { unsubscribe_page(req, tok); return; }
+  if (!one_click(req)) {
+    text(req, 400, "Bad Request", "a one-click unsubscribe POSTs List-Unsubscribe=One-Click (RFC 8058)\n");
+    return;
+  }
   mc_error_t e;
   int rc = unsubscribe(h, &t, &e);
   if (rc < 0) {

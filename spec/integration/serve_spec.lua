@@ -144,6 +144,37 @@ describe("mailcast serve", function()
     assert.equal(404, (request(port, "GET", "/o/" .. tokens["anna@example.net"].clicks[1])))
   end)
 
+  -- A good token for someone the campaign never had recorded opens and
+  -- clicks all the same.
+  it("records no open or click of a token for no recipient of its campaign, and counts it as unknown", function()
+    local anna = store:recipients("anna@example.net", cid)[1].id
+    local _, before_metrics = request(port, "GET", "/metrics")
+    local before = hits("opened")
+    local function tok(kind, campaign, recipient)
+      return assert(mailcast.track.token { kind = kind, campaign = campaign, recipient = recipient,
+                                           link = kind == "click" and 1 or nil, secret = SECRET })
+    end
+    assert.equal(200, (request(port, "GET", "/o/" .. tok("open", cid, 999999))))
+    assert.equal(200, (request(port, "GET", "/o/" .. tok("open", cid + 1000, anna))))
+    assert.equal(404, (request(port, "GET", "/c/" .. tok("click", cid + 1000, anna))))
+    -- Then a good one: once it is there, the batch before it was written too.
+    assert.equal(200, (request(port, "GET", "/o/" .. tokens["bob@example.net"].open)))
+    assert.equal(before + 1, (hits("opened", before + 1)))
+    local _, after_metrics = request(port, "GET", "/metrics")
+    assert.equal(metric(before_metrics, "mailcast_http_unknown_total") + 3, metric(after_metrics, "mailcast_http_unknown_total"))
+  end)
+
+  -- Location went out with the stored URL's spaces and quotes as they were.
+  it("writes a stored link's spaces, quotes and other bytes a URL may not hold as %XX in Location", function()
+    assert.is_true(store:link(cid, 7, 'https://example.com/a b?q="x"&r=<y>%41\195\169'))
+    local anna = store:recipients("anna@example.net", cid)[1].id
+    local tok = assert(mailcast.track.token { kind = "click", campaign = cid, recipient = anna, link = 7,
+                                              secret = SECRET })
+    local code, _, h = request(port, "GET", "/c/" .. tok)
+    assert.equal(302, code)
+    assert.equal("https://example.com/a%20b?q=%22x%22&r=%3Cy%3E%41%C3%A9", h.location)
+  end)
+
   it("shows a confirmation page with a one-click form for GET /u", function()
     local tok = tokens["anna@example.net"].unsubscribe
     local code, body, h = request(port, "GET", "/u/" .. tok)
@@ -154,6 +185,17 @@ describe("mailcast serve", function()
     assert.is_nil(store:suppressed("anna@example.net"))
   end)
 
+  -- Any POST body unsubscribed, so a link checker's POST did.
+  it("answers a POST without List-Unsubscribe=One-Click with 400, and suppresses no one", function()
+    local tok = tokens["bob@example.net"].unsubscribe
+    for _, body in ipairs { "", "hello", "List-Unsubscribe=Maybe" } do
+      local code, text = request(port, "POST", "/u/" .. tok, body)
+      assert.equal(400, code, body)
+      assert.matches("List-Unsubscribe=One-Click", text, 1, true)
+    end
+    assert.is_nil(store:suppressed("bob@example.net"))
+  end)
+
   it("suppresses the address on the one-click POST, and a later campaign skips it", function()
     local code, body = request(port, "POST", "/u/" .. tokens["anna@example.net"].unsubscribe,
       "List-Unsubscribe=One-Click")
@@ -162,6 +204,10 @@ describe("mailcast serve", function()
     assert.equal("unsubscribed", store:suppressed("anna@example.net"))
     assert.equal(1, (hits("unsubscribed", 1)))
     assert.is_nil(store:suppressed("bob@example.net"))
+    -- A second POST is answered the same, and is no second unsubscribe.
+    code = request(port, "POST", "/u/" .. tokens["anna@example.net"].unsubscribe, "List-Unsubscribe=One-Click")
+    assert.equal(200, code)
+    assert.equal(1, (hits("unsubscribed")))
 
     serve.run_campaign(dir, "second", sink.port,
       [[{ { email = "anna@example.net", name = "Anna" }, { email = "bob@example.net", name = "Bob" } }]], store_path)
