@@ -1,5 +1,6 @@
 #include "http_server.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,12 +8,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "smtp_session.h"   /* mc_timeval */
 
@@ -53,7 +56,17 @@ struct mc_http {
   size_t nwaiting, cap;
   unsigned long long requests[NREQ], recorded[NEV], machine_opens;
   unsigned long long bad_tokens, unknown, errors, dropped;
+  struct evconnlistener *listener;
+  struct event *resume;        /* accepting again after a pause (out of descriptors) */
+  unsigned long long accept_errors, unwarned;
+  double warned;               /* when accept errors were last written to stderr */
+  struct mc_http *next;        /* in servers */
 };
+
+/* The servers of the process: libevent gives an accept error callback the
+ * listener and evhttp's own argument, so the server is found by its
+ * listener. The loop is one thread's. */
+static struct mc_http *servers;
 
 
 static double now_seconds(void) {
@@ -193,8 +206,12 @@ static void metrics(mc_http_t *h, struct evhttp_request *req) {
                          "mailcast_http_unknown_total %llu\n"
                          "# HELP mailcast_http_errors_total Requests the server failed: store errors, bad stored links.\n"
                          "# TYPE mailcast_http_errors_total counter\n"
-                         "mailcast_http_errors_total %llu\n",
-                      h->machine_opens, h->nwaiting, h->bad_tokens, h->unknown, h->errors);
+                         "mailcast_http_errors_total %llu\n"
+                         "# HELP mailcast_http_accept_errors_total Connections that could not be accepted"
+                         " (out of descriptors).\n"
+                         "# TYPE mailcast_http_accept_errors_total counter\n"
+                         "mailcast_http_accept_errors_total %llu\n",
+                      h->machine_opens, h->nwaiting, h->bad_tokens, h->unknown, h->errors, h->accept_errors);
   mc_webhook_metrics(h->o.webhook, b);
   evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                     "text/plain; version=0.0.4; charset=utf-8");
@@ -425,6 +442,49 @@ static void handle(struct evhttp_request *req, void *arg) {
 }
 
 
+/* As many descriptors as the hard limit allows: the usual soft limit of
+ * 1024 is spent by a thousand clients holding connections open, and then
+ * no one, /healthz included, gets an answer. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 65536 : rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);   /* failing, the limit stays as it was */
+}
+
+
+/* A connection could not be accepted (out of descriptors, or memory): the
+ * listening socket stays readable, so accepting again at once would spin
+ * and write the error for every try. Accepting pauses for half a second,
+ * which lets the idle timeout close connections meanwhile, and the error
+ * is written at most every 10 s, with how often it came. */
+static void on_accept_error(struct evconnlistener *lev, void *arg) {
+  (void)arg;   /* evhttp's */
+  int err = EVUTIL_SOCKET_ERROR();
+  mc_http_t *h = servers;
+  while (h && h->listener != lev) h = h->next;
+  if (h == NULL) return;
+  h->accept_errors++;
+  h->unwarned++;
+  evconnlistener_disable(lev);
+  struct timeval pause = {0, 500000};
+  event_add(h->resume, &pause);
+  double now = now_seconds();
+  if (h->o.quiet || now - h->warned < 10) return;
+  fprintf(stderr, "mailcast serve: cannot accept connections: %s (%llu time%s since the last message);"
+          " accepting again in 0.5 s\n", evutil_socket_error_to_string(err), h->unwarned, h->unwarned == 1 ? "" : "s");
+  h->warned = now;
+  h->unwarned = 0;
+}
+
+
+static void on_resume(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  evconnlistener_enable(((mc_http_t *)arg)->listener);
+}
+
+
 mc_http_t *mc_http_new(struct event_base *base, const char *host, int port,
                        const mc_http_opts_t *o, mc_error_t *e) {
   mc_http_t *h = calloc(1, sizeof *h);
@@ -444,8 +504,15 @@ mc_http_t *mc_http_new(struct event_base *base, const char *host, int port,
   evhttp_set_max_headers_size(h->http, (ev_ssize_t)h->o.max_headers);
   evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
   evhttp_set_gencb(h->http, handle, h);
+  raise_fd_limit();
   struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
   if (bound == NULL) { mc_error_set(e, "serve: cannot listen on %s:%d", host, port); goto fail; }
+  h->listener = evhttp_bound_socket_get_listener(bound);   /* evhttp's: freed with it */
+  h->resume = evtimer_new(base, on_resume, h);
+  if (h->resume == NULL) { mc_error_set(e, "serve: cannot make the accept timer"); goto fail; }
+  evconnlistener_set_error_cb(h->listener, on_accept_error);
+  h->next = servers;
+  servers = h;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &len) != 0) {
@@ -477,9 +544,12 @@ unsigned long long mc_http_recorded(const mc_http_t *h) {
 
 void mc_http_free(mc_http_t *h) {
   if (h == NULL) return;
+  for (mc_http_t **p = &servers; *p; p = &(*p)->next)
+    if (*p == h) { *p = h->next; break; }
   if (h->http) evhttp_free(h->http);   /* no request can come after this */
   if (h->o.store) flush_or_log(h);
   if (h->tick) event_free(h->tick);
+  if (h->resume) event_free(h->resume);
   free(h->waiting);
   free(h);
 }

@@ -334,3 +334,41 @@ describe("mailcast serve's command line", function()
     mime.rmdir(dir)
   end)
 end)
+
+
+describe("mailcast serve out of descriptors", function()
+  -- 1,100 slow clients under the default limit of 1024 descriptors took
+  -- serve down for the whole attack, writing "Too many open files" for
+  -- every accept it tried again at once (392 MB of it).
+  it("pauses accepting, says so once, and answers again when clients go", function()
+    local dir = mime.tmpdir()
+    local store_path = dir .. "/s.mailcast.db"
+    assert(mailcast.store(store_path)):close()
+    local port, pid = serve.start(dir, store_path, "", "prlimit --nofile=40:40")
+    local clients = {}
+    finally(function()
+      for _, c in ipairs(clients) do c:close() end
+      serve.stop(pid)
+      mime.rmdir(dir)
+    end)
+    for _ = 1, 60 do
+      local c = assert(socket.tcp())
+      c:settimeout(2)
+      if c:connect("127.0.0.1", port) then clients[#clients + 1] = c else c:close() end
+    end
+    assert.is_truthy(serve.wait_until(function()
+      return (try_read(dir .. "/serve.out") or ""):find("cannot accept connections", 1, true)
+    end, 20), try_read(dir .. "/serve.out"))
+    for _, c in ipairs(clients) do c:close() end
+    clients = {}
+    assert.is_truthy(serve.wait_until(function()
+      return (request(port, "GET", "/healthz")) == 200
+    end, 20))
+    local _, body = request(port, "GET", "/metrics")
+    assert.is_true(metric(body, "mailcast_http_accept_errors_total") >= 1)
+    local out = try_read(dir .. "/serve.out") or ""
+    local lines = 0
+    for line in out:gmatch("[^\n]+") do if line:find("accept", 1, true) then lines = lines + 1 end end
+    assert.equal(1, lines, out:sub(1, 2000))   -- a message at most every 10 s
+  end)
+end)
