@@ -23,8 +23,8 @@ end
 local BAD_ROWS = 3
 
 local SUMMARY_FIELDS = {
-  "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "paused", "next_retry",
-  "list_read", "bad_rows",
+  "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "in_flight", "paused",
+  "next_retry", "list_read", "bad_rows",
 }
 
 -- The runner's options for a campaign: those that take a value, and flags.
@@ -190,7 +190,7 @@ function M.run_campaigns(campaigns, scripts, args)
   return code
 end
 
-local STATES = { "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "in_flight" }
+local STATES = { "delivered", "deferred", "failed", "skipped", "suppressed", "pending" }
 
 -- One campaign's status: counts by state, the next retry, and the
 -- commonest replies behind deferrals and failures.
@@ -206,14 +206,22 @@ local function show(store, c, json)
     io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
     return
   end
+  -- Pending counts those a run holds in flight, as --json does: each
+  -- is sent by that run, or, if it stopped without finishing them, by
+  -- the next one.
+  local in_flight = counts.in_flight
+  counts.pending = counts.pending + in_flight
   local total = 0
   for _, s in ipairs(STATES) do total = total + counts[s] end
   io.write(string.format("%s: %d recipients%s\n", c.name, total,
     c.list_read == 0 and " so far (the list is read in part: a run reads the rest)" or ""))
   for _, s in ipairs(STATES) do
     if counts[s] > 0 or s == "delivered" then
-      local extra = s == "deferred" and next_retry and string.format("  (next retry in %d s)", next_retry) or ""
-      io.write(string.format("  %-11s %8d%s\n", s:gsub("_", " "), counts[s], extra))
+      local extra = s == "deferred" and next_retry and string.format("  (next retry in %d s)", next_retry)
+        or s == "pending" and in_flight > 0 and string.format("  (%d of them in flight: claimed by a run that"
+          .. " is sending them, or was stopped; the next run sends what is left)", in_flight)
+        or ""
+      io.write(string.format("  %-11s %8d%s\n", s, counts[s], extra))
     end
   end
   for _, s in ipairs { "deferred", "failed" } do

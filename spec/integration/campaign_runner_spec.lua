@@ -2,6 +2,7 @@
 -- run to resume, --wait for deferred recipients, `mailcast status`, the
 -- machine-readable outputs and the accounting log.
 local helper = require "helper"
+local mailcast = require "mailcast"
 local mime = require "support.mime"
 local builtin_sink = require "support.builtin_sink"
 local servers = require "support.servers"
@@ -456,6 +457,28 @@ describe("mailcast status", function()
       { st.campaign, st.delivered, st.deferred, st.failed, st.skipped, st.suppressed, st.pending })
     assert.equal("number", type(st.next_retry))
     assert.is_true(st.next_retry > 100 and st.next_retry <= 300, tostring(st.next_retry))
+  end)
+
+  -- The text listed those in flight apart while --json counted them as
+  -- pending: they now agree, and both say how many are in flight.
+  it("counts recipients in flight as pending in the text and in --json alike, and says how many", function()
+    local store = assert(mailcast.store(dir .. "/report.mailcast.db"))
+    local cid = assert(store:find_campaign("report"))
+    assert(store:begin())
+    assert(store:add(cid, "held1@example.org", "email\0held1@example.org"))
+    assert(store:add(cid, "held2@example.org", "email\0held2@example.org"))
+    assert(store:commit())
+    assert.equal(2, #store:claim(cid, 2))   -- as a run stopped with kill -9 leaves them
+    store:close()
+    local out, code = run(runner(dir, "status campaign.lua"))
+    assert.equal(0, code, out)
+    assert.matches("report: 11 recipients\n", out, 1, true)
+    assert.matches("\n  pending%s+2  %(2 of them in flight: ", out)
+    assert.not_matches("in flight%s+%d", out)
+    out, code = run(runner(dir, "status campaign.lua --json"))
+    assert.equal(0, code, out)
+    local st = json_lines(out)[1]
+    assert.same({ 2, 2 }, { st.pending, st.in_flight })
   end)
 
   it("says so when there is no store yet", function()
