@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "printable.h"
 #include "utf8.h"
 
 
@@ -129,7 +130,8 @@ int mc_addr_add(mc_addrlist_t *list, const char *name, size_t namelen,
   size_t bad;
   mc_error_t why;
   if (mc_addr_check(addr, addrlen, &why) != 0) {
-    mc_error_set(e, "invalid address '%.*s': %s", (int)(addrlen > 100 ? 100 : addrlen), addr, why.msg);
+    char shown[420];   /* a value of the user's: CR LF in it must not forge lines where it is shown */
+    mc_error_set(e, "invalid address '%s': %s", mc_printable(shown, sizeof shown, addr, addrlen, 100), why.msg);
     return -1;
   }
   if (name && !mc_utf8_valid(name, namelen, &bad)) {

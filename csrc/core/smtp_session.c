@@ -26,6 +26,7 @@
 #include "buf.h"
 #include "smtp_data.h"
 #include "hostname.h"
+#include "printable.h"
 #include "ssl_error.h"
 
 /* What the reply at the head of the queue answers. */
@@ -921,25 +922,6 @@ static int start_op(mc_session_t *s, op_t op, mc_session_cb cb, void *arg) {
 }
 
 
-/* s as it can be shown on one line of a log: at most max bytes of it,
- * a control byte written \r, \n, \t or \xNN, so an address holding
- * CR LF cannot forge lines. */
-static void printable(char *out, size_t size, const char *s, size_t max) {
-  static const char hex[] = "0123456789abcdef";
-  size_t k = 0;
-  for (size_t i = 0; s[i] && i < max && k + 5 < size; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 32 && c != 127) { out[k++] = (char)c; continue; }
-    out[k++] = '\\';
-    if (c == '\r') out[k++] = 'r';
-    else if (c == '\n') out[k++] = 'n';
-    else if (c == '\t') out[k++] = 't';
-    else { out[k++] = 'x'; out[k++] = hex[c >> 4]; out[k++] = hex[c & 15]; }
-  }
-  out[k] = '\0';
-}
-
-
 /* A transaction with a recipient address that is no address (CR LF in
  * it, a list "a@x, b@y", no '@'): no server can take it, now or later,
  * so it fails as a server refusing the syntax would (553 5.1.3), and is
@@ -952,7 +934,7 @@ static int check_rcpts(const mc_txn_t *t, txn_t *x) {
   for (size_t i = 0; i < t->nrcpts; i++) {
     if (mc_addr_check(t->rcpts[i], strlen(t->rcpts[i]), &e) == 0) continue;
     char shown[420], text[700];
-    printable(shown, sizeof shown, t->rcpts[i], 100);
+    mc_printable(shown, sizeof shown, t->rcpts[i], strlen(t->rcpts[i]), 100);
     snprintf(text, sizeof text, "invalid recipient address <%s>: %.200s", shown, e.msg);
     x->results[i].code = 553;
     strcpy(x->results[i].enhanced, "5.1.3");
@@ -978,7 +960,7 @@ static int check_txn(const mc_session_t *s, const mc_txn_t *t, txn_t *x, char *w
   if (t->nrcpts == 0) { snprintf(why, n, "smtp: a transaction needs a recipient"); return -1; }
   if (t->from[0] && mc_addr_check(t->from, strlen(t->from), &e) != 0) {
     char shown[101];   /* as much of it as the message had room for */
-    printable(shown, sizeof shown, t->from, 100);
+    mc_printable(shown, sizeof shown, t->from, strlen(t->from), 100);
     snprintf(why, n, "smtp: bad sender <%s>: %.300s", shown, e.msg);
     return -1;
   }

@@ -141,9 +141,20 @@ describe("addresses that are refused", function()
     it("refuses " .. case[1] .. " and names the address", function()
       local err = refused(case[2])
       local shown = #case[2] > 100 and case[2]:sub(1, 100) or case[2]
+      shown = shown:gsub("%c", function(c)   -- control bytes are shown escaped
+        return ({ ["\r"] = "\\r", ["\n"] = "\\n", ["\t"] = "\\t" })[c] or string.format("\\x%02x", c:byte())
+      end)
       assert.equal("to: invalid address '" .. shown .. "': " .. case[3], err)
     end)
   end
+
+  -- The address went into the message as it was: a CR LF in a list's
+  -- email column forged lines of the warnings it was shown in.
+  it("shows the control bytes of a refused address escaped, on one line", function()
+    local err = refused { { address = "ann\r\nX-Forged: yes@example.com" } }
+    assert.equal("to[1]: invalid address 'ann\\r\\nX-Forged: yes@example.com': control character 0x0d in local part", err)
+    assert.not_matches("[\r\n]", err)
+  end)
 
   it("names the position of a bad address in a list", function()
     assert.equal("to[2]: invalid address 'x y@y': character ' ' not allowed in local part",
