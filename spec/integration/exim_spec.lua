@@ -10,19 +10,8 @@ local mime = require "support.mime"
 local servers = require "support.servers"
 
 local q = mime.sh_quote
+local files_in, header = mime.files_in, mime.maildir_field
 local SCRIPT = helper.root .. "/spec/support/exim_smtpd.sh"
-
-local function files_in(path)
-  local names, p = {}, assert(io.popen("ls " .. q(path) .. " 2>/dev/null"))
-  for name in p:lines() do names[#names + 1] = name end
-  p:close()
-  return names
-end
-
--- Exim's Maildir files end their lines in LF alone.
-local function header(msg, name)
-  return msg:match("^" .. name .. ": ([^\n]*)") or msg:match("\n" .. name .. ": ([^\n]*)")
-end
 
 -- A body larger than Exim's input buffer, with lines a server must not
 -- change: a lone dot, dots that open a line, and a long line. Its source
