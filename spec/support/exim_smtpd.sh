@@ -1,11 +1,13 @@
 #!/bin/sh
-# Runs COMMAND against a real Exim on 127.0.0.1:PORT, Debian's exim4
+# Runs COMMAND against a real Exim on 127.0.0.1:PORT (COMMAND finds it
+# in MC_EXIM_PORT, its main log in MC_EXIM_LOG and its spool directory
+# in MC_EXIM_SPOOL), Debian's exim4
 # unpacked by .ci/deps into a root of its own (it cannot be installed
 # beside postfix). Exim is as it ships but for what a test needs: it
 # offers PIPELINING, CHUNKING and STARTTLS (a self-signed certificate),
 # enforces SMTP synchronization (a client that sends ahead where RFC 2920
 # does not allow it gets "554 SMTP synchronization error"), takes mail
-# for dest.test only and does no DNS. Each message is delivered at once
+# for dest.test only (any domain with --queue-only) and does no DNS. Each message is delivered at once
 # to a Maildir; with --queue-only it is only spooled, as a busy server
 # does, and thrown away at the end (for benchmarks). When COMMAND is
 # done and the queue is empty, the Maildir and Exim's main and reject
@@ -38,6 +40,10 @@ port=${1:?usage: exim_smtpd.sh [--queue-only] PORT OUTDIR COMMAND [ARG...]}
 out=${2:?usage: exim_smtpd.sh [--queue-only] PORT OUTDIR COMMAND [ARG...]}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 shift 2
+
+# Spooling only, it takes mail for any domain: nothing is delivered.
+spool_any=
+$queue_only && spool_any="accept"
 
 dir=$(mktemp -d /tmp/mailcast-exim.XXXXXX)
 chmod 755 "$dir"   # Exim runs as Debian-exim
@@ -84,6 +90,7 @@ log_selector = +smtp_connection
 begin acl
 check_rcpt:
   accept domains = +local_domains
+  $spool_any
   deny message = relay not permitted
 
 begin routers
@@ -122,7 +129,7 @@ if ! $started; then
 fi
 
 status=0
-MC_EXIM_PORT=$port "$@" || status=$?
+MC_EXIM_PORT=$port MC_EXIM_LOG=$dir/log/mainlog MC_EXIM_SPOOL=$dir/spool "$@" || status=$?
 
 if ! $queue_only; then
   # Delivered within 30 s: a queue run takes what a delivery process left.
