@@ -133,33 +133,25 @@ void mc_acctlog_begin(mc_acctlog_t *log, const char *type) {
 }
 
 
-/* ,"key": */
-static void add_key(mc_buf_t *b, const char *key) {
-  mc_buf_addc(b, ',');
-  mc_json_string_then(b, key, strlen(key), ":", 1);
+void mc_acctlog_string(mc_acctlog_t *log, mc_acctlog_key_t key, const char *s, size_t n) {
+  mc_json_string_framed(&log->buf, key.text, key.len, s, n, "", 0);
 }
 
 
-void mc_acctlog_string(mc_acctlog_t *log, const char *key, const char *s, size_t n) {
-  add_key(&log->buf, key);
-  mc_json_string_then(&log->buf, s, n, "", 0);
-}
-
-
-void mc_acctlog_integer(mc_acctlog_t *log, const char *key, long long v) {
-  add_key(&log->buf, key);
+void mc_acctlog_integer(mc_acctlog_t *log, mc_acctlog_key_t key, long long v) {
+  mc_buf_add(&log->buf, key.text, key.len);
   mc_json_integer(&log->buf, v);
 }
 
 
-void mc_acctlog_double(mc_acctlog_t *log, const char *key, double v) {
-  add_key(&log->buf, key);
+void mc_acctlog_double(mc_acctlog_t *log, mc_acctlog_key_t key, double v) {
+  mc_buf_add(&log->buf, key.text, key.len);
   mc_json_double(&log->buf, v);
 }
 
 
-void mc_acctlog_bool(mc_acctlog_t *log, const char *key, int v) {
-  add_key(&log->buf, key);
+void mc_acctlog_bool(mc_acctlog_t *log, mc_acctlog_key_t key, int v) {
+  mc_buf_add(&log->buf, key.text, key.len);
   if (v) mc_buf_add(&log->buf, "true", 4);
   else mc_buf_add(&log->buf, "false", 5);
 }

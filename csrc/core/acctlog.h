@@ -35,12 +35,24 @@ int mc_acctlog_close(mc_acctlog_t *log, mc_error_t *e, int *err);
  * the wall clock's time to the millisecond. */
 void mc_acctlog_begin(mc_acctlog_t *log, const char *type);
 
+/* A field's name as the record writes it after the fields before it:
+ * ,"name": made once, at compile time, from a name of plain ASCII
+ * letters, digits and '_':
+ *   static const mc_acctlog_key_t status = MC_ACCTLOG_KEY("status"); */
+typedef struct {
+  const char *text;
+  size_t len;
+} mc_acctlog_key_t;
+
+#define MC_ACCTLOG_KEY(name) {",\"" name "\":", sizeof(",\"" name "\":") - 1}
+
 /* "key":value after the fields so far; s is any bytes (escaped, and
- * what is not UTF-8 read as Latin-1: see mc_json_string). */
-void mc_acctlog_string(mc_acctlog_t *log, const char *key, const char *s, size_t n);
-void mc_acctlog_integer(mc_acctlog_t *log, const char *key, long long v);
-void mc_acctlog_double(mc_acctlog_t *log, const char *key, double v);
-void mc_acctlog_bool(mc_acctlog_t *log, const char *key, int v);
+ * what is not UTF-8 read as Latin-1: see mc_json_string), numbers as
+ * mc_json_integer and mc_json_double write them. */
+void mc_acctlog_string(mc_acctlog_t *log, mc_acctlog_key_t key, const char *s, size_t n);
+void mc_acctlog_integer(mc_acctlog_t *log, mc_acctlog_key_t key, long long v);
+void mc_acctlog_double(mc_acctlog_t *log, mc_acctlog_key_t key, double v);
+void mc_acctlog_bool(mc_acctlog_t *log, mc_acctlog_key_t key, int v);
 
 /* Ends the record with "}\n": 0, or -1 when memory ran out while it was
  * built (the record is dropped, the log stays usable). */

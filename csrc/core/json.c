@@ -96,19 +96,23 @@ static int all_plain(const char *s, size_t n) {
 }
 
 
-void mc_json_string_then(mc_buf_t *b, const char *s, size_t n, const char *after, size_t n_after) {
+void mc_json_string_framed(mc_buf_t *b, const char *before, size_t n_before, const char *s, size_t n,
+                           const char *after, size_t n_after) {
   char *p;
-  if (!all_plain(s, n) || (p = mc_buf_tail(b, n + 2 + n_after)) == NULL) {
+  if (!all_plain(s, n) || (p = mc_buf_tail(b, n_before + n + 2 + n_after)) == NULL) {
+    mc_buf_add(b, before, n_before);
     mc_json_string(b, s, n);
     mc_buf_add(b, after, n_after);
     return;
   }
+  memcpy(p, before, n_before);
+  p += n_before;
   *p++ = '"';
   memcpy(p, s, n);
   p += n;
   *p++ = '"';
   memcpy(p, after, n_after);
-  b->len += n + 2 + n_after;
+  b->len += n_before + n + 2 + n_after;
 }
 
 

@@ -40,23 +40,38 @@ static int l_accounting_open(lua_State *L) {
 }
 
 
-/* "key":value for the value at idx as json_values writes it: strings,
+/* A record's field: its name in the Lua tables and in the JSON line. */
+typedef struct {
+  const char *name;
+  mc_acctlog_key_t key;
+} field_t;
+
+#define FIELD(name) {name, MC_ACCTLOG_KEY(name)}
+
+static const field_t CAMPAIGN = FIELD("campaign"), RECIPIENT = FIELD("recipient"), ROUTE = FIELD("route"),
+  MX = FIELD("mx"), IP = FIELD("ip"), TLS_VERSION = FIELD("tls_version"), TLS_CIPHER = FIELD("tls_cipher"),
+  STATUS = FIELD("status"), CODE = FIELD("code"), ENHANCED = FIELD("enhanced"), TEXT = FIELD("text"),
+  REASON = FIELD("reason"), CATEGORY = FIELD("category"), DURATION = FIELD("duration"),
+  ATTEMPT = FIELD("attempt"), STATE = FIELD("state"), ATTEMPTS = FIELD("attempts");
+
+
+/* The field f with the value at idx as json_values writes it: strings,
  * numbers (integers as they are, floats to the microsecond) and
  * booleans; anything else (nil) left out. */
-static void add(lua_State *L, mc_acctlog_t *log, const char *key, int idx) {
+static void add(lua_State *L, mc_acctlog_t *log, const field_t *f, int idx) {
   switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
       size_t n;
       const char *s = lua_tolstring(L, idx, &n);
-      mc_acctlog_string(log, key, s, n);
+      mc_acctlog_string(log, f->key, s, n);
       break;
     }
     case LUA_TNUMBER:
-      if (lua_isinteger(L, idx)) mc_acctlog_integer(log, key, (long long)lua_tointeger(L, idx));
-      else mc_acctlog_double(log, key, (double)lua_tonumber(L, idx));
+      if (lua_isinteger(L, idx)) mc_acctlog_integer(log, f->key, (long long)lua_tointeger(L, idx));
+      else mc_acctlog_double(log, f->key, (double)lua_tonumber(L, idx));
       break;
     case LUA_TBOOLEAN:
-      mc_acctlog_bool(log, key, lua_toboolean(L, idx));
+      mc_acctlog_bool(log, f->key, lua_toboolean(L, idx));
       break;
     default:
       break;
@@ -64,10 +79,10 @@ static void add(lua_State *L, mc_acctlog_t *log, const char *key, int idx) {
 }
 
 
-/* add for the field of the table at t. */
-static void add_field(lua_State *L, mc_acctlog_t *log, int t, const char *key) {
-  lua_getfield(L, t, key);
-  add(L, log, key, -1);
+/* add for the field of the same name of the table at t. */
+static void add_field(lua_State *L, mc_acctlog_t *log, int t, const field_t *f) {
+  lua_getfield(L, t, f->name);
+  add(L, log, f, -1);
   lua_pop(L, 1);
 }
 
@@ -75,15 +90,15 @@ static void add_field(lua_State *L, mc_acctlog_t *log, int t, const char *key) {
 /* The enhanced status code: left out when empty (or false), as a reply
  * without one carries "". */
 static void add_enhanced(lua_State *L, mc_acctlog_t *log, int t) {
-  lua_getfield(L, t, "enhanced");
+  lua_getfield(L, t, ENHANCED.name);
   if (lua_toboolean(L, -1) && !(lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) == 0))
-    add(L, log, "enhanced", -1);
+    add(L, log, &ENHANCED, -1);
   lua_pop(L, 1);
 }
 
 
-static void add_span(mc_acctlog_t *log, const char *key, mc_span_t s) {
-  if (s.ptr != NULL) mc_acctlog_string(log, key, s.ptr, s.len);
+static void add_span(mc_acctlog_t *log, const field_t *f, mc_span_t s) {
+  if (s.ptr != NULL) mc_acctlog_string(log, f->key, s.ptr, s.len);
 }
 
 
@@ -104,33 +119,33 @@ static int l_transaction(lua_State *L) {
   luaL_checktype(L, 5, LUA_TTABLE);
   luaL_checktype(L, 6, LUA_TTABLE);
   mc_acctlog_begin(log, "transaction");
-  add(L, log, "campaign", 2);
-  add(L, log, "recipient", 3);
-  add(L, log, "route", 4);
+  add(L, log, &CAMPAIGN, 2);
+  add(L, log, &RECIPIENT, 3);
+  add(L, log, &ROUTE, 4);
   mc_span_t a, b;
   size_t n;
   const char *s;
   if (lua_getfield(L, 5, "server") == LUA_TSTRING) {
     s = lua_tolstring(L, -1, &n);
     mc_acctlog_split_server(s, n, &a, &b);
-    add_span(log, "mx", a);
-    add_span(log, "ip", b);
+    add_span(log, &MX, a);
+    add_span(log, &IP, b);
   }
   if (lua_getfield(L, 5, "tls") == LUA_TSTRING) {
     s = lua_tolstring(L, -1, &n);
     mc_acctlog_split_tls(s, n, &a, &b);
-    add_span(log, "tls_version", a);
-    add_span(log, "tls_cipher", b);
+    add_span(log, &TLS_VERSION, a);
+    add_span(log, &TLS_CIPHER, b);
   }
   lua_pop(L, 2);
-  add_field(L, log, 6, "status");
-  add_field(L, log, 6, "code");
+  add_field(L, log, 6, &STATUS);
+  add_field(L, log, 6, &CODE);
   add_enhanced(L, log, 6);
-  add_field(L, log, 6, "text");
-  add_field(L, log, 6, "reason");
-  add_field(L, log, 6, "category");
-  add_field(L, log, 5, "duration");
-  add(L, log, "attempt", 7);
+  add_field(L, log, 6, &TEXT);
+  add_field(L, log, 6, &REASON);
+  add_field(L, log, 6, &CATEGORY);
+  add_field(L, log, 5, &DURATION);
+  add(L, log, &ATTEMPT, 7);
   return end(L, log);
 }
 
@@ -143,17 +158,17 @@ static int l_outcome(lua_State *L) {
   int reply = lua_toboolean(L, 5);
   if (reply) luaL_checktype(L, 5, LUA_TTABLE);
   mc_acctlog_begin(log, "outcome");
-  add(L, log, "campaign", 2);
-  add(L, log, "recipient", 3);
-  add(L, log, "state", 4);
+  add(L, log, &CAMPAIGN, 2);
+  add(L, log, &RECIPIENT, 3);
+  add(L, log, &STATE, 4);
   if (reply) {
-    add_field(L, log, 5, "code");
+    add_field(L, log, 5, &CODE);
     add_enhanced(L, log, 5);
-    add_field(L, log, 5, "text");
-    add_field(L, log, 5, "reason");
-    add_field(L, log, 5, "category");
+    add_field(L, log, 5, &TEXT);
+    add_field(L, log, 5, &REASON);
+    add_field(L, log, 5, &CATEGORY);
   }
-  add(L, log, "attempts", 6);
+  add(L, log, &ATTEMPTS, 6);
   return end(L, log);
 }
 

@@ -20,11 +20,11 @@ static void add_field(lua_State *L, mc_buf_t *b, const char *key, size_t klen, i
   int type = lua_type(L, idx);
   if (type != LUA_TSTRING && type != LUA_TNUMBER && type != LUA_TBOOLEAN) return;
   if (b->len > 1) mc_buf_addc(b, ',');
-  mc_json_string_then(b, key, klen, ":", 1);
+  mc_json_string_framed(b, "", 0, key, klen, ":", 1);
   if (type == LUA_TSTRING) {
     size_t vlen;
     const char *v = lua_tolstring(L, idx, &vlen);
-    mc_json_string_then(b, v, vlen, "", 0);
+    mc_json_string_framed(b, "", 0, v, vlen, "", 0);
   } else if (type == LUA_TNUMBER) {
     add_number(L, b, idx);
   } else {
