@@ -1,6 +1,7 @@
-/* mailcast.core.json_record: one flat record as a line of JSON, for the
- * accounting log and machine-readable progress (written at every
- * transaction, so in C rather than in Lua string operations). */
+/* mailcast.core.json_record: one flat record as a line of JSON, for
+ * machine-readable progress, summaries and reports (the accounting log
+ * writes its records in C: l_accounting.c). The encodings are
+ * core/json.c's, shared with the accounting log. */
 #include <string.h>
 
 #include "binding.h"
