@@ -47,7 +47,8 @@ static int check_local(const char *s, size_t n, mc_error_t *e) {
     }
     if (!atext(c)) {
       if (c >= 0x80) mc_error_set(e, "non-ASCII local part (needs SMTPUTF8, not supported)");
-      else mc_error_set(e, "character '%c' not allowed in local part", c >= 32 && c < 127 ? c : '?');
+      else if (c < 32 || c == 127) mc_error_set(e, "control character 0x%02x in local part", c);
+      else mc_error_set(e, "character '%c' not allowed in local part", c);
       return -1;
     }
   }
@@ -84,7 +85,8 @@ static int check_domain(const char *s, size_t n, mc_error_t *e) {
       return -1;
     }
     if (!let_dig(c) && !(c == '-' && label > 0)) {
-      mc_error_set(e, "character '%c' not allowed in domain", c >= 32 && c < 127 ? c : '?');
+      if (c < 32 || c == 127) mc_error_set(e, "control character 0x%02x in domain", c);
+      else mc_error_set(e, "character '%c' not allowed in domain", c);
       return -1;
     }
     label++;
@@ -98,6 +100,10 @@ int mc_addr_check(const char *s, size_t n, mc_error_t *e) {
   if (n > MC_ADDR_MAX) { mc_error_set(e, "address longer than %d octets", MC_ADDR_MAX); return -1; }
   const char *at = NULL;
   for (size_t i = n; i-- > 0;) if (s[i] == '@') { at = s + i; break; }
+  if (s[0] != '"' && memchr(s, ',', n)) {   /* "a@x, b@y" from a list's one field */
+    mc_error_set(e, "a list of addresses (',') where one address goes");
+    return -1;
+  }
   if (at == NULL) { mc_error_set(e, "no '@' in address"); return -1; }
   size_t local = (size_t)(at - s);
   if (check_local(s, local, e) != 0) return -1;

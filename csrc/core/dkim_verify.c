@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "b64.h"
@@ -276,6 +277,39 @@ static int header_hash(const mc_dkim_verify_t *v, const mc_dkim_sig_t *sig,
 }
 
 
+/* Fields a message has at most once (RFC 5322 3.6, RFC 2045): one more
+ * of them than the signature signs was added above the signed one after
+ * signing, and a reader shows the added one (an extra From). */
+static const char *const single_fields[] = {
+  "From", "Sender", "Reply-To", "To", "Cc", "Bcc", "Message-ID", "In-Reply-To", "References",
+  "Subject", "Date", "MIME-Version", "Content-Type", "Content-Transfer-Encoding", NULL,
+};
+
+
+static size_t fields_named(const mc_dkim_msg_t *m, const char *name, size_t n) {
+  size_t count = 0;
+  for (size_t i = 0; i < m->count; i++) count += mc_dkim_field_is(&m->fields[i], name, n);
+  return count;
+}
+
+
+/* Why the message's fields undo what the signature says, or NULL: more
+ * than one From (dkimpy fails it too), or more fields of a kind there
+ * is one of than h= signs. */
+static const char *added_field(const mc_dkim_verify_t *v, const mc_dkim_sig_t *sig) {
+  if (fields_named(&v->msg, "From", 4) > 1) return "the message has more than one From field";
+  for (size_t k = 0; single_fields[k]; k++) {
+    const char *name = single_fields[k];
+    size_t len = strlen(name), signed_n = 0, pos = 0, n;
+    const char *s;
+    while (mc_dkim_tag_next(&sig->h, ':', &pos, &s, &n) == 0)
+      signed_n += n == len && strncasecmp(s, name, len) == 0;
+    if (signed_n > 0 && fields_named(&v->msg, name, len) > signed_n) return "a signed field was added after signing";
+  }
+  return NULL;
+}
+
+
 /* Why signature i fails against key, or NULL when it passes. */
 static const char *check(const mc_dkim_verify_t *v, size_t i, const mc_dkim_key_t *key,
                          int64_t now, mc_dkim_status_t *status) {
@@ -287,7 +321,9 @@ static const char *check(const mc_dkim_verify_t *v, size_t i, const mc_dkim_key_
     return "the key allows no subdomain in i= (t=s)";
   *status = MC_DKIM_FAIL;
   if (r->expire >= 0 && now > r->expire) return "signature expired";
-  const char *why = check_body(v, sig, status);
+  const char *why = added_field(v, sig);
+  if (why) return why;
+  why = check_body(v, sig, status);
   if (why) return why;
   size_t n;
   unsigned char hash[MC_DKIM_HASH_LEN], *b = decode(&sig->b, &n);

@@ -1,5 +1,6 @@
 #include "http_server.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,12 +8,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "smtp_session.h"   /* mc_timeval */
 
@@ -53,7 +56,17 @@ struct mc_http {
   size_t nwaiting, cap;
   unsigned long long requests[NREQ], recorded[NEV], machine_opens;
   unsigned long long bad_tokens, unknown, errors, dropped;
+  struct evconnlistener *listener;
+  struct event *resume;        /* accepting again after a pause (out of descriptors) */
+  unsigned long long accept_errors, unwarned;
+  double warned;               /* when accept errors were last written to stderr */
+  struct mc_http *next;        /* in servers */
 };
+
+/* The servers of the process: libevent gives an accept error callback the
+ * listener and evhttp's own argument, so the server is found by its
+ * listener. The loop is one thread's. */
+static struct mc_http *servers;
 
 
 static double now_seconds(void) {
@@ -79,20 +92,27 @@ static void log_error(const mc_http_t *h, const char *what, const mc_error_t *e)
 
 int mc_http_flush(mc_http_t *h, mc_error_t *e) {
   if (h->nwaiting == 0) return 0;
+  /* Counted once the batch is committed: a rolled back one is tried again. */
+  unsigned long long opened = 0, clicked = 0, machine = 0, unknown = 0;
   if (mc_store_begin(h->o.store, e) != 0) return -1;
   for (size_t i = 0; i < h->nwaiting; i++) {
-    if (mc_store_hit(h->o.store, &h->waiting[i], e) != 0) {
+    const mc_hit_t *hit = &h->waiting[i];
+    int rc = mc_store_hit(h->o.store, hit, e);
+    if (rc < 0) {
       mc_error_t ignored;
       mc_store_rollback(h->o.store, &ignored);
       return -1;
     }
+    if (rc == 0) { unknown++; continue; }   /* a token for no recipient of its campaign */
+    if (strcmp(hit->kind, "opened") == 0) opened++;
+    else clicked++;
+    if (hit->machine) machine++;
   }
   if (mc_store_commit(h->o.store, e) != 0) return -1;
-  for (size_t i = 0; i < h->nwaiting; i++) {
-    const mc_hit_t *hit = &h->waiting[i];
-    h->recorded[strcmp(hit->kind, "opened") == 0 ? E_OPENED : E_CLICKED]++;
-    if (hit->machine) h->machine_opens++;
-  }
+  h->recorded[E_OPENED] += opened;
+  h->recorded[E_CLICKED] += clicked;
+  h->machine_opens += machine;
+  h->unknown += unknown;
   h->nwaiting = 0;
   return 0;
 }
@@ -184,10 +204,14 @@ static void metrics(mc_http_t *h, struct evhttp_request *req) {
                          "# HELP mailcast_http_unknown_total Good tokens naming no stored link or recipient.\n"
                          "# TYPE mailcast_http_unknown_total counter\n"
                          "mailcast_http_unknown_total %llu\n"
-                         "# HELP mailcast_http_errors_total Failed requests and store errors.\n"
+                         "# HELP mailcast_http_errors_total Requests the server failed: store errors, bad stored links.\n"
                          "# TYPE mailcast_http_errors_total counter\n"
-                         "mailcast_http_errors_total %llu\n",
-                      h->machine_opens, h->nwaiting, h->bad_tokens, h->unknown, h->errors);
+                         "mailcast_http_errors_total %llu\n"
+                         "# HELP mailcast_http_accept_errors_total Connections that could not be accepted"
+                         " (out of descriptors).\n"
+                         "# TYPE mailcast_http_accept_errors_total counter\n"
+                         "mailcast_http_accept_errors_total %llu\n",
+                      h->machine_opens, h->nwaiting, h->bad_tokens, h->unknown, h->errors, h->accept_errors);
   mc_webhook_metrics(h->o.webhook, b);
   evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                     "text/plain; version=0.0.4; charset=utf-8");
@@ -220,7 +244,9 @@ static int on_recipient(void *arg, const mc_col_t *cols, int n) {
 
 
 /* Suppresses the token's recipient and records the event, in one
- * transaction: 1, 0 when there is no such recipient, -1. */
+ * transaction; the event once (a second POST suppresses again, should
+ * the address have been taken off the list meanwhile, but is no second
+ * unsubscribe): 1, 0 when there is no such recipient, -1. */
 static int unsubscribe(mc_http_t *h, const mc_token_t *t, mc_error_t *e) {
   recipient_row r = {.campaign = (long long)t->campaign};
   if (t->recipient == 0) return 0;   /* an aggregate token names no one */
@@ -230,14 +256,14 @@ static int unsubscribe(mc_http_t *h, const mc_token_t *t, mc_error_t *e) {
   mc_hit_t hit = {.campaign = r.campaign, .recipient = (long long)t->recipient, .at = now,
                   .kind = "unsubscribed"};
   if (mc_store_begin(h->o.store, e) != 0) return -1;
-  if (mc_store_suppress(h->o.store, r.address, "unsubscribed", now, 0, e) != 0 ||
-      mc_store_hit(h->o.store, &hit, e) != 0) {
+  int fresh = mc_store_hit(h->o.store, &hit, e);
+  if (fresh < 0 || mc_store_suppress(h->o.store, r.address, "unsubscribed", now, 0, e) != 0) {
     mc_error_t ignored;
     mc_store_rollback(h->o.store, &ignored);
     return -1;
   }
   if (mc_store_commit(h->o.store, e) != 0) return -1;
-  h->recorded[E_UNSUBSCRIBED]++;
+  if (fresh) h->recorded[E_UNSUBSCRIBED]++;
   return 1;
 }
 
@@ -297,6 +323,28 @@ static void on_open(mc_http_t *h, struct evhttp_request *req, const char *tok) {
 }
 
 
+/* url as a Location header may carry it: a space, a quote, a control
+ * or non-ASCII byte and the others RFC 3986 does not allow written %XX
+ * (a '%' already there is kept: the link may be encoded). NULL when out
+ * of memory; the caller frees it. */
+static char *location_of(const char *url) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n = strlen(url);
+  char *out = malloc(3 * n + 1);
+  if (out == NULL) return NULL;
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)url[i];
+    if (c > 0x20 && c < 0x7f && !strchr("\"<>\\^`{|}", c)) { out[k++] = (char)c; continue; }
+    out[k++] = '%';
+    out[k++] = hex[c >> 4];
+    out[k++] = hex[c & 15];
+  }
+  out[k] = '\0';
+  return out;
+}
+
+
 static void on_click(mc_http_t *h, struct evhttp_request *req, const char *tok) {
   mc_token_t t;
   if (check_token(h, tok, MC_TOKEN_CLICK, &t) != 0) { not_found(req); return; }
@@ -312,15 +360,32 @@ static void on_click(mc_http_t *h, struct evhttp_request *req, const char *tok) 
   if (rc == 0) { h->unknown++; not_found(req); return; }
   /* Always the stored link, never anything from the request. */
   struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-  if (evhttp_add_header(out, "Location", url) != 0) {
+  char *location = location_of(url);
+  free(url);
+  if (location == NULL || evhttp_add_header(out, "Location", location) != 0) {
     h->errors++;
-    free(url);
+    free(location);
     text(req, 500, "Internal Server Error", "bad stored link\n");
     return;
   }
-  free(url);
+  free(location);
   record(h, &t, "clicked", 0);
   reply(req, 302, "Found", "text/plain; charset=utf-8", "", 0);
+}
+
+
+/* Whether a POST's body is RFC 8058's one-click "List-Unsubscribe=One-Click"
+ * (as a form sends it, URL-encoded or as multipart/form-data): a POST
+ * with anything else (a link checker, a crawler) unsubscribes no one. */
+static int one_click(struct evhttp_request *req) {
+  struct evbuffer *in = evhttp_request_get_input_buffer(req);
+  size_t n = evbuffer_get_length(in);
+  const char *body = n ? (const char *)evbuffer_pullup(in, (ev_ssize_t)n) : NULL;
+  if (body == NULL) return 0;
+  static const char field[] = "List-Unsubscribe=One-Click", part[] = "name=\"List-Unsubscribe\"";
+  if (memmem(body, n, field, sizeof field - 1)) return 1;
+  const char *name = memmem(body, n, part, sizeof part - 1);
+  return name && memmem(name, n - (size_t)(name - body), "One-Click", 9) != NULL;
 }
 
 
@@ -328,6 +393,10 @@ static void on_unsubscribe(mc_http_t *h, struct evhttp_request *req, const char 
   mc_token_t t;
   if (check_token(h, tok, MC_TOKEN_UNSUBSCRIBE, &t) != 0) { not_found(req); return; }
   if (!post) { unsubscribe_page(req, tok); return; }
+  if (!one_click(req)) {
+    text(req, 400, "Bad Request", "a one-click unsubscribe POSTs List-Unsubscribe=One-Click (RFC 8058)\n");
+    return;
+  }
   mc_error_t e;
   int rc = unsubscribe(h, &t, &e);
   if (rc < 0) {
@@ -364,11 +433,55 @@ static void handle(struct evhttp_request *req, void *arg) {
     h->requests[post ? R_UNSUB : R_UNSUB_PAGE]++;
     on_unsubscribe(h, req, path + 3, post);
   } else {
+    /* A scanner's paths are counted apart (kind="other"), not as errors:
+     * the errors are what an operator must look into. */
     h->requests[R_OTHER]++;
-    h->errors++;
     if (get || post) not_found(req);
     else text(req, 405, "Method Not Allowed", "method not allowed\n");
   }
+}
+
+
+/* As many descriptors as the hard limit allows: the usual soft limit of
+ * 1024 is spent by a thousand clients holding connections open, and then
+ * no one, /healthz included, gets an answer. */
+static void raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) return;
+  rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? 65536 : rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);   /* failing, the limit stays as it was */
+}
+
+
+/* A connection could not be accepted (out of descriptors, or memory): the
+ * listening socket stays readable, so accepting again at once would spin
+ * and write the error for every try. Accepting pauses for half a second,
+ * which lets the idle timeout close connections meanwhile, and the error
+ * is written at most every 10 s, with how often it came. */
+static void on_accept_error(struct evconnlistener *lev, void *arg) {
+  (void)arg;   /* evhttp's */
+  int err = EVUTIL_SOCKET_ERROR();
+  mc_http_t *h = servers;
+  while (h && h->listener != lev) h = h->next;
+  if (h == NULL) return;
+  h->accept_errors++;
+  h->unwarned++;
+  evconnlistener_disable(lev);
+  struct timeval pause = {0, 500000};
+  event_add(h->resume, &pause);
+  double now = now_seconds();
+  if (h->o.quiet || now - h->warned < 10) return;
+  fprintf(stderr, "mailcast serve: cannot accept connections: %s (%llu time%s since the last message);"
+          " accepting again in 0.5 s\n", evutil_socket_error_to_string(err), h->unwarned, h->unwarned == 1 ? "" : "s");
+  h->warned = now;
+  h->unwarned = 0;
+}
+
+
+static void on_resume(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  evconnlistener_enable(((mc_http_t *)arg)->listener);
 }
 
 
@@ -391,8 +504,15 @@ mc_http_t *mc_http_new(struct event_base *base, const char *host, int port,
   evhttp_set_max_headers_size(h->http, (ev_ssize_t)h->o.max_headers);
   evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
   evhttp_set_gencb(h->http, handle, h);
+  raise_fd_limit();
   struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
   if (bound == NULL) { mc_error_set(e, "serve: cannot listen on %s:%d", host, port); goto fail; }
+  h->listener = evhttp_bound_socket_get_listener(bound);   /* evhttp's: freed with it */
+  h->resume = evtimer_new(base, on_resume, h);
+  if (h->resume == NULL) { mc_error_set(e, "serve: cannot make the accept timer"); goto fail; }
+  evconnlistener_set_error_cb(h->listener, on_accept_error);
+  h->next = servers;
+  servers = h;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &len) != 0) {
@@ -424,9 +544,12 @@ unsigned long long mc_http_recorded(const mc_http_t *h) {
 
 void mc_http_free(mc_http_t *h) {
   if (h == NULL) return;
+  for (mc_http_t **p = &servers; *p; p = &(*p)->next)
+    if (*p == h) { *p = h->next; break; }
   if (h->http) evhttp_free(h->http);   /* no request can come after this */
   if (h->o.store) flush_or_log(h);
   if (h->tick) event_free(h->tick);
+  if (h->resume) event_free(h->resume);
   free(h->waiting);
   free(h);
 }

@@ -1,10 +1,12 @@
 #include "part.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -323,20 +325,42 @@ fail:
 }
 
 
+/* A file read whole into memory: a regular file of at most
+ * MC_PART_FILE_MAX bytes. A FIFO would hang the read (the open itself,
+ * without O_NONBLOCK), /dev/zero fill the memory. */
 static char *read_file(const char *path, size_t *n, mc_error_t *e) {
-  FILE *f = fopen(path, "rb");
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    mc_error_set(e, "cannot open '%s': %s", path, strerror(errno));
+    return NULL;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    mc_error_set(e, "cannot read '%s': not a regular file", path);
+    close(fd);
+    return NULL;
+  }
+  if ((uintmax_t)st.st_size > MC_PART_FILE_MAX) {
+    mc_error_set(e, "'%s' has %jd bytes, more than the %d MiB a part read into memory may have"
+                 " (stream = true sends it from the file)", path, (intmax_t)st.st_size, MC_PART_FILE_MAX >> 20);
+    close(fd);
+    return NULL;
+  }
+  FILE *f = fdopen(fd, "rb");
   if (f == NULL) {
     mc_error_set(e, "cannot open '%s': %s", path, strerror(errno));
+    close(fd);
     return NULL;
   }
   mc_buf_t b = MC_BUF_INIT;
   char chunk[65536];
   size_t got;
-  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) mc_buf_add(&b, chunk, got);
-  int failed = ferror(f);
+  while (b.len <= MC_PART_FILE_MAX && (got = fread(chunk, 1, sizeof chunk, f)) > 0) mc_buf_add(&b, chunk, got);
+  int failed = ferror(f), grew = b.len > MC_PART_FILE_MAX;
   fclose(f);
-  if (failed || b.failed) {
-    mc_error_set(e, "cannot read '%s': %s", path, b.failed ? "out of memory" : "read error");
+  if (failed || b.failed || grew) {
+    mc_error_set(e, "cannot read '%s': %s", path,
+                 b.failed ? "out of memory" : grew ? "it grew past the limit while it was read" : "read error");
     mc_buf_free(&b);
     return NULL;
   }

@@ -57,8 +57,13 @@ typedef struct {
 mc_part_t *mc_part_new(const mc_part_opts_t *o, const char *data, size_t n,
                        mc_error_t *e);
 
-/* A part from a file. stream: keep only the path and encode while writing
- * (for attachments too big to hold); otherwise read and encode now. */
+/* The most a file read into memory for a part may have (64 MiB): more
+ * than any mail server takes in one message. */
+#define MC_PART_FILE_MAX (64 << 20)
+
+/* A part from a file, which must be a regular file. stream: keep only
+ * the path and encode while writing (for attachments too big to hold);
+ * otherwise read (at most MC_PART_FILE_MAX bytes) and encode now. */
 mc_part_t *mc_part_from_file(const mc_part_opts_t *o, const char *path,
                              int stream, mc_error_t *e);
 

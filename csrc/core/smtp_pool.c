@@ -512,8 +512,12 @@ static void on_open(mc_session_t *s, void *arg) {
     if (r->code == 421 || mc_shape_slower(r->code, r->enhanced, r->text.data)) p->shape.st.backoffs++;
     p->connect_failures++;
     mc_shape_halve_connections(&p->shape);   /* the next tries open fewer at once */
-    /* A 5xx greeting is final; otherwise a few more tries first. */
-    if (r->code / 100 == 5 || p->connect_failures >= p->o->connect_attempts) {
+    /* A 5xx greeting is final; so is a timeout (a server that never
+     * greets, a host that never answers): another try would wait as long
+     * again, three greeting timeouts in a row for one send. A quick
+     * failure (refused, reset, a 4xx greeting) gets a few more tries. */
+    int timed_out = strncmp(e->msg, "timeout:", 8) == 0;
+    if (r->code / 100 == 5 || timed_out || p->connect_failures >= p->o->connect_attempts) {
       mc_error_t copy = *e;
       mc_reply_t reply = *r;   /* text borrowed until release(); give_up keeps none */
       give_up(p, &copy, &reply);

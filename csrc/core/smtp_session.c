@@ -74,6 +74,7 @@ struct mc_session {
   auth_t auth_used;
   int auth_step;
   int tls_on;
+  int tls_plain;               /* what came where TLS should was plain text */
   char tls_desc[96];
   int flushing;                /* data queued: the end-of-data timer waits for it */
   int direct;                  /* plain TCP: flush() writes, the write event is off */
@@ -231,6 +232,13 @@ static const char *host_name(const mc_session_t *s) {
 static const char *host_address(const mc_session_t *s) {
   const mc_route_t *r = s->route;
   return r->ntargets ? r->targets[s->target].address : r->host;
+}
+
+
+/* The port of the current target. */
+static int target_port(const mc_session_t *s) {
+  const mc_route_t *r = s->route;
+  return r->ntargets && r->targets[s->target].port ? r->targets[s->target].port : r->port;
 }
 
 
@@ -913,22 +921,68 @@ static int start_op(mc_session_t *s, op_t op, mc_session_cb cb, void *arg) {
 }
 
 
+/* s as it can be shown on one line of a log: at most max bytes of it,
+ * a control byte written \r, \n, \t or \xNN, so an address holding
+ * CR LF cannot forge lines. */
+static void printable(char *out, size_t size, const char *s, size_t max) {
+  static const char hex[] = "0123456789abcdef";
+  size_t k = 0;
+  for (size_t i = 0; s[i] && i < max && k + 5 < size; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 32 && c != 127) { out[k++] = (char)c; continue; }
+    out[k++] = '\\';
+    if (c == '\r') out[k++] = 'r';
+    else if (c == '\n') out[k++] = 'n';
+    else if (c == '\t') out[k++] = 't';
+    else { out[k++] = 'x'; out[k++] = hex[c >> 4]; out[k++] = hex[c & 15]; }
+  }
+  out[k] = '\0';
+}
+
+
+/* A transaction with a recipient address that is no address (CR LF in
+ * it, a list "a@x, b@y", no '@'): no server can take it, now or later,
+ * so it fails as a server refusing the syntax would (553 5.1.3), and is
+ * not retried. The valid recipients of the same transaction are not
+ * sent either: they are told why, with no reply (a retry may send them
+ * on their own). 1 when there was one. */
+static int check_rcpts(const mc_txn_t *t, txn_t *x) {
+  mc_error_t e;
+  size_t bad = 0;
+  for (size_t i = 0; i < t->nrcpts; i++) {
+    if (mc_addr_check(t->rcpts[i], strlen(t->rcpts[i]), &e) == 0) continue;
+    char shown[420], text[700];
+    printable(shown, sizeof shown, t->rcpts[i], 100);
+    snprintf(text, sizeof text, "invalid recipient address <%s>: %.200s", shown, e.msg);
+    x->results[i].code = 553;
+    strcpy(x->results[i].enhanced, "5.1.3");
+    free(x->results[i].text);
+    x->results[i].text = strdup(text);
+    bad++;
+  }
+  if (bad == 0) return 0;
+  for (size_t i = 0; i < t->nrcpts; i++) {
+    if (x->results[i].code) continue;
+    free(x->results[i].text);
+    x->results[i].text = strdup("not sent: another recipient of its transaction has an invalid address");
+  }
+  return 1;
+}
+
+
 /* What can be told of t before a byte is sent: 0 to go on, 1 when it is
- * too big (x's results say so, as the server would after the whole
- * upload), -1 when it cannot be sent (why says it). */
+ * too big or has an invalid recipient (x's results say so, as the server
+ * would), -1 when it cannot be sent (why says it). */
 static int check_txn(const mc_session_t *s, const mc_txn_t *t, txn_t *x, char *why, size_t n) {
   mc_error_t e;
   if (t->nrcpts == 0) { snprintf(why, n, "smtp: a transaction needs a recipient"); return -1; }
   if (t->from[0] && mc_addr_check(t->from, strlen(t->from), &e) != 0) {
-    snprintf(why, n, "smtp: bad sender <%.100s>: %.300s", t->from, e.msg);
+    char shown[101];   /* as much of it as the message had room for */
+    printable(shown, sizeof shown, t->from, 100);
+    snprintf(why, n, "smtp: bad sender <%s>: %.300s", shown, e.msg);
     return -1;
   }
-  for (size_t i = 0; i < t->nrcpts; i++) {
-    if (mc_addr_check(t->rcpts[i], strlen(t->rcpts[i]), &e) != 0) {
-      snprintf(why, n, "smtp: bad recipient <%.100s>: %.300s", t->rcpts[i], e.msg);
-      return -1;
-    }
-  }
+  if (check_rcpts(t, x)) return 1;
   size_t size = t->msg ? mc_msg_size(t->msg) : t->raw_len;
   size_t limit = s->size_limit;
   if (s->route->max_message && (!limit || s->route->max_message < limit)) limit = s->route->max_message;
@@ -1207,7 +1261,11 @@ static void tls_failure(mc_session_t *s, const char *what) {
   long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
   unsigned long code = s->bev ? bufferevent_get_openssl_error(s->bev) : 0;
   char buf[256] = "handshake failed";
-  if (verify != X509_V_OK && s->route->tls == MC_TLS_VERIFY)
+  if (s->tls_plain)   /* OpenSSL's own words for it say nothing of use */
+    snprintf(buf, sizeof buf, "%s", s->route->implicit_tls
+             ? "the server does not speak TLS on this port (it answered in plain text)"
+             : "the server did not start TLS (it answered STARTTLS, then went on in plain text)");
+  else if (verify != X509_V_OK && s->route->tls == MC_TLS_VERIFY)
     snprintf(buf, sizeof buf, "certificate verify failed: %s", X509_verify_cert_error_string(verify));
   else if (code)
     ERR_error_string_n(code, buf, sizeof buf);
@@ -1249,7 +1307,7 @@ static void handle_event(mc_session_t *s, short what) {
     return;
   }
   if (what & BEV_EVENT_TIMEOUT) {
-    fail(s, "timeout: sending data to %s", host_name(s));
+    fail(s, "timeout: sending data to %s:%d", host_name(s), target_port(s));
     return;
   }
   int err = EVUTIL_SOCKET_ERROR();
@@ -1263,8 +1321,10 @@ static void handle_event(mc_session_t *s, short what) {
     finish(s);
     return;
   }
-  if (what & BEV_EVENT_EOF) fail(s, "closed: %s closed the connection", host_name(s));
-  else fail(s, "closed: %s: %s", host_name(s), err ? evutil_socket_error_to_string(err) : "connection error");
+  /* host:port: "127.0.0.1: Connection refused" did not say which server */
+  if (what & BEV_EVENT_EOF) fail(s, "closed: %s:%d closed the connection", host_name(s), target_port(s));
+  else fail(s, "closed: %s:%d: %s", host_name(s), target_port(s),
+            err ? evutil_socket_error_to_string(err) : "connection error");
 }
 
 
@@ -1274,7 +1334,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
   (void)what;
   enter(s);
   if (s->qlen == 0) {
-    fail(s, "timeout: %s %s", s->bev && bufferevent_openssl_get_ssl(s->bev) ? "negotiating TLS with" : "connecting to", host_name(s));
+    fail(s, "timeout: %s %s:%d", s->bev && bufferevent_openssl_get_ssl(s->bev) ? "negotiating TLS with" : "connecting to",
+         host_name(s), target_port(s));
   } else {
     expect_t x = s->expect[s->qhead];
     fail(s, "timeout: no reply to %s from %s after %g s", expect_name(x), host_name(s),
@@ -1284,10 +1345,27 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
 }
 
 
+/* OpenSSL shows each record header it reads, before it judges it: one
+ * no TLS peer writes (a content type outside 20..24, a major version
+ * other than 3) is plain text, such as an SMTP reply from a server that
+ * said 220 to STARTTLS and did not start TLS. */
+static void on_tls_message(int write_p, int version, int type, const void *buf, size_t len, SSL *ssl,
+                           void *arg) {
+  mc_session_t *s = arg;
+  const unsigned char *h = buf;
+  (void)version;
+  (void)ssl;
+  if (write_p || type != SSL3_RT_HEADER || len < 2 || s->tls_on) return;
+  if (h[0] < 20 || h[0] > 24 || h[1] != 3) s->tls_plain = 1;
+}
+
+
 static SSL *new_ssl(mc_session_t *s) {
   const mc_route_t *r = s->route;
   SSL *ssl = SSL_new(r->ssl_ctx);
   if (ssl == NULL) return NULL;
+  SSL_set_msg_callback(ssl, on_tls_message);
+  SSL_set_msg_callback_arg(ssl, s);
   const char *name = r->server_name ? r->server_name : host_name(s);
   unsigned char ip[16];
   int is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
@@ -1346,6 +1424,7 @@ static void connect_target(mc_session_t *s) {
   s->ext = 0;
   s->direct = 0;
   s->tls_on = 0;
+  s->tls_plain = 0;
   s->tls_desc[0] = '\0';
   s->auth_used = AUTH_NONE;
   s->ntxn = 0;
@@ -1353,7 +1432,7 @@ static void connect_target(mc_session_t *s) {
   mc_reply_free(&s->reply);
   const char *address = host_address(s);
   snprintf(s->peer, sizeof s->peer, "%s [%s]", host_name(s), address);
-  int port_number = r->ntargets && r->targets[s->target].port ? r->targets[s->target].port : r->port;
+  int port_number = target_port(s);
   char port[16];
   snprintf(port, sizeof port, "%d", port_number);
   struct addrinfo hints = {0}, *ai = NULL;

@@ -210,6 +210,9 @@ typedef struct {
   int machine;
 } mc_hit_t;
 
+/* Records h: 1, 0 when nothing is recorded (its campaign is not in the
+ * store, its recipient (unless 0, an aggregate token's) not in that
+ * campaign, or an unsubscribe that was recorded before), -1. */
 int mc_store_hit(mc_store_t *s, const mc_hit_t *h, mc_error_t *e);
 
 /* The events of kind in campaign: out = {all, by machines, firsts}. */

@@ -35,8 +35,13 @@ const mc_store_sql_t mc_store_sql_events[] = {
   {Q_SEEN_GET, "SELECT outcome FROM bounce_seen WHERE key = ?1"},
   {Q_SEEN_SET, "INSERT INTO bounce_seen(key, at, outcome) VALUES (?1, ?2, ?3)"
                " ON CONFLICT(key) DO UPDATE SET outcome = ?3"},
+  /* Only for a campaign of the store and, unless the token is an
+   * aggregate one (recipient 0), a recipient of that campaign: a good
+   * token made for someone else records nothing. */
   {Q_HIT, "INSERT INTO events(campaign, recipient, at, kind, text, link, machine)"
-          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+          " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7"
+          " WHERE EXISTS (SELECT 1 FROM campaigns WHERE id = ?1)"
+          " AND (?2 = 0 OR EXISTS (SELECT 1 FROM recipients WHERE id = ?2 AND campaign = ?1))"},
   {Q_HIT_SEEN, "SELECT 1 FROM events WHERE recipient = ?2 AND campaign = ?1 AND kind = ?3 LIMIT 1"},
   {Q_HIT_COUNT, "SELECT count(*), coalesce(sum(machine), 0), coalesce(sum(text = 'first'), 0)"
                 " FROM events WHERE campaign = ?1 AND kind = ?2"},
@@ -118,7 +123,8 @@ int mc_store_mark_seen(mc_store_t *s, const char *key, double now, const char *o
 
 int mc_store_hit(mc_store_t *s, const mc_hit_t *h, mc_error_t *e) {
   const char *text = NULL;
-  if (strcmp(h->kind, "opened") == 0) {   /* the first open of the recipient, or a repeat */
+  int opened = strcmp(h->kind, "opened") == 0, unsubscribed = strcmp(h->kind, "unsubscribed") == 0;
+  if (opened || unsubscribed) {
     sqlite3_stmt *seen = mc_store_fresh(s, Q_HIT_SEEN);
     sqlite3_bind_int64(seen, 1, h->campaign);
     sqlite3_bind_int64(seen, 2, h->recipient);
@@ -127,7 +133,8 @@ int mc_store_hit(mc_store_t *s, const mc_hit_t *h, mc_error_t *e) {
     sqlite3_reset(seen);
     sqlite3_clear_bindings(seen);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return mc_store_db_error(s, e, "hit");
-    text = rc == SQLITE_ROW ? "repeat" : "first";
+    if (unsubscribed && rc == SQLITE_ROW) return 0;   /* once: a second POST is no second event */
+    if (opened) text = rc == SQLITE_ROW ? "repeat" : "first";   /* the recipient's first open, or a repeat */
   }
   sqlite3_stmt *st = mc_store_fresh(s, Q_HIT);
   sqlite3_bind_int64(st, 1, h->campaign);
@@ -137,7 +144,8 @@ int mc_store_hit(mc_store_t *s, const mc_hit_t *h, mc_error_t *e) {
   mc_store_bind_opt_text(st, 5, text);
   if (h->link > 0) sqlite3_bind_int64(st, 6, h->link);
   sqlite3_bind_int(st, 7, h->machine ? 1 : 0);
-  return mc_store_run(s, Q_HIT, e);
+  if (mc_store_run(s, Q_HIT, e) != 0) return -1;
+  return sqlite3_changes(s->db) > 0;
 }
 
 

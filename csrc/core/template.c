@@ -88,6 +88,22 @@ static int read_tag(const char *s, size_t from, size_t to, char *sigil, size_t *
 }
 
 
+/* The end of the name that seems to follow a "{{" at from (after white
+ * space and a sigil), or from when none does. "{{first_name}" or
+ * "{{first name}}" is a tag gone wrong, to refuse, where "{{ }}" or a
+ * lone "{{" is text; *start is where the tag's text starts. */
+static size_t name_after(const char *s, size_t from, size_t n, size_t *start) {
+  size_t i = from;
+  while (i < n && is_space(s[i])) i++;
+  *start = i;
+  if (i < n && (s[i] == '#' || s[i] == '^' || s[i] == '/')) i++;
+  while (i < n && is_space(s[i])) i++;
+  size_t name = i;
+  while (i < n && is_key_char(s[i])) i++;
+  return i > name ? i : from;
+}
+
+
 static const char *find(const char *s, size_t from, size_t n, const char *what, size_t wn) {
   if (from > n) return NULL;
   return memmem(s + from, n - from, what, wn);
@@ -119,6 +135,11 @@ static int compile(compiler *c, const char *s, size_t n, const char *name, mc_er
       return -1;
     }
     if (!tag) {   /* "{{ }}", or "{{" alone: text like any other */
+      size_t k, m = name_after(s, inner, n, &k);
+      if (m > inner) {   /* an unclosed tag would go out as it is */
+        mc_error_set(e, "template %s:%u: '{{%.*s' needs '}}'", name, line, (int)(m - k), s + k);
+        return -1;
+      }
       if (add_text(c, at, 2) != 0) goto oom;
       pos = at + 2;
       continue;

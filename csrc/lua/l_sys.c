@@ -2,6 +2,7 @@
  * whether an output is a terminal, Ctrl-C as a request to pause, and the
  * name the machine gives itself in EHLO. */
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,20 @@ static int l_isatty(lua_State *L) {
 }
 
 
+/* columns(file) -> the width of the terminal the Lua file is, in
+ * columns | nil when it is no terminal (or does not say). Asked at each
+ * redraw: a window may be resized while a run goes on. */
+static int l_columns(lua_State *L) {
+  luaL_Stream *f = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+  struct winsize ws;
+  if (f->f != NULL && ioctl(fileno(f->f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    lua_pushinteger(L, ws.ws_col);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+
 /* trap_interrupts(true|false): Ctrl-C and SIGTERM become a request that
  * a run loop polls with interrupted() -> count; a second one still
  * stops the process at once. */
@@ -81,7 +96,8 @@ static int l_is_fqdn(lua_State *L) {
 
 void mc_l_open_sys(lua_State *L) {
   static const luaL_Reg fns[] = {
-    {"now", l_now}, {"time", l_time}, {"sleep", l_sleep}, {"isatty", l_isatty}, {"trap_interrupts", l_trap_interrupts},
+    {"now", l_now}, {"time", l_time}, {"sleep", l_sleep}, {"isatty", l_isatty}, {"columns", l_columns},
+    {"trap_interrupts", l_trap_interrupts},
     {"interrupted", l_interrupted}, {"hostname", l_hostname}, {"is_fqdn", l_is_fqdn}, {NULL, NULL},
   };
   luaL_setfuncs(L, fns, 0);

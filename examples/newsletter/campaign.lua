@@ -11,6 +11,8 @@
 -- (demo.lua).
 local mailcast = require "mailcast"
 
+-- The campaign's own file names (list, images, attachments) are taken
+-- from this script's directory; what the script opens itself is not.
 local here = arg[0]:match("^(.*)/") or "."
 
 local function read(path)
@@ -33,10 +35,10 @@ return mailcast.campaign{
   subject = "{{first_name}}, our November news — Neuigkeiten für Sie",
   text = read(here .. "/newsletter.txt"),
   html = read(here .. "/newsletter.html"),
-  inline = { { path = here .. "/logo.png", cid = "logo@example.com" } },
-  attachments = { { path = here .. "/brochure.pdf", filename = "Broschüre November.pdf" } },
+  inline = { { path = "logo.png", cid = "logo@example.com" } },
+  attachments = { { path = "brochure.pdf", filename = "Broschüre November.pdf" } },
   headers = { ["X-Campaign"] = "newsletter-2026-11" },
-  recipients = here .. "/subscribers.csv",
+  recipients = "subscribers.csv",
   route = { host = "127.0.0.1", port = tonumber(os.getenv("SINK_PORT")) or 2525, tls = "opportunistic" },
   limits = { connections = 2, messages_per_connection = 50 },
   retry = { first = 60, max_age = 2 * 86400 },

@@ -11,7 +11,6 @@
 -- first byte (port 465) instead of STARTTLS.
 local mailcast = require "mailcast"
 
-local here = arg[0]:match("^(.*)/") or "."
 local env = os.getenv
 
 return mailcast.campaign{
@@ -22,7 +21,7 @@ return mailcast.campaign{
          "See you soon,\nBoulangerie Martin\n",
   html = "<p>Hello {{first_name}},</p><p>from December our shop in <b>{{city}}</b> opens at 7:00, " ..
          "Sundays included.</p><p>See you soon,<br>Boulangerie Martin</p>",
-  recipients = here .. "/recipients.csv",
+  recipients = "recipients.csv",
   route = {
     host = env("RELAY_HOST") or "smtp.example.net",
     port = tonumber(env("RELAY_PORT")) or (env("RELAY_IMPLICIT_TLS") and 465 or 587),

@@ -11,7 +11,6 @@
 -- system's); MX_PORT: the port of MX hosts (25; tests use another).
 local mailcast = require "mailcast"
 
-local here = arg[0]:match("^(.*)/") or "."
 local env = os.getenv
 local mx_port = tonumber(env("MX_PORT")) or 25
 
@@ -20,7 +19,7 @@ return mailcast.campaign{
   from = "Example Corp <news@example.com>",
   subject = "Season's greetings, {{first_name}}",
   text = "Dear {{first_name}},\n\nthank you for this year.\n",
-  recipients = here .. "/recipients.csv",
+  recipients = "recipients.csv",
   routes = {
     internal = { host = env("SMART_HOST") or "localhost", port = tonumber(env("SMART_PORT")) or 25, tls = "none" },
     direct = {

@@ -9,7 +9,6 @@
 -- ISP_CONNECT_RATE (default "2/m": new connections) are read too.
 local mailcast = require "mailcast"
 
-local here = arg[0]:match("^(.*)/") or "."
 local env = os.getenv
 
 return mailcast.campaign{
@@ -17,7 +16,7 @@ return mailcast.campaign{
   from = "Boulangerie Martin <news@example.net>",
   subject = "Winter sale, {{first_name}}",
   text = "Hello {{first_name}},\n\nthe winter sale starts on Monday in {{city}}.\n",
-  recipients = here .. "/recipients.csv",
+  recipients = "recipients.csv",
   route = {
     host = env("ISP_HOST") or "mail.isp.example",
     port = tonumber(env("ISP_PORT")) or 25,

@@ -61,7 +61,11 @@ local function routes_of(t)
   end
   for name, r in pairs(t.routes or {}) do routes[name] = r end
   if not next(routes) then
-    routes.default = schema.check(config.ROUTE, config.DEFAULT_ROUTE, "campaign route")
+    -- Mail with nowhere named to go is refused, not sent to a port that
+    -- may hold something else than the sink it was once meant for.
+    schema.fail("campaign", "it has no route: say where its mail goes, with route = { host = "
+      .. "\"smtp.example.com\", port = 587 } (a relay), route = { mx = true } (each domain's MX hosts) "
+      .. "or route = { host = \"127.0.0.1\", port = 2525 } (mailcast sink)")
   end
   if type(t.route) == "string" then default = t.route end
   default = default or t.default_route
@@ -111,7 +115,8 @@ end
 -- The table is checked against mailcast.config.CAMPAIGN (which has the
 -- defaults): an unknown key or a bad value raises, naming the script's line.
 function M.new(t)
-  t = schema.check(config.CAMPAIGN, t, "campaign")
+  -- Its relative file names are the script's, taken from the script's directory.
+  t = require("mailcast.script_paths").resolve(schema.check(config.CAMPAIGN, t, "campaign"))
   -- A list file that cannot be read stops the script here, at its line,
   -- before a run makes a store for it.
   if type(t.recipients) == "string" then
@@ -119,6 +124,12 @@ function M.new(t)
     if not ok then schema.fail(nil, why) end
   end
   local routes, default_route = routes_of(t)
+  -- A template that does not compile stops the script at its line too.
+  local function compile(src, name, opts)
+    local ok, render = pcall(template.compile, src, name, opts)
+    if not ok then schema.fail(nil, tostring(render)) end
+    return render
+  end
   local senders, why = mailcast.addresses(type(t.from) == "table" and t.from.address or t.from)
   if not senders then schema.fail("campaign", "from: " .. tostring(why)) end
   local headers = t.headers
@@ -143,9 +154,9 @@ function M.new(t)
               on_reply = t.on_reply, on_delivered = t.on_delivered,
               on_deferred = t.on_deferred, on_failed = t.on_failed },
     parts = mailcast.parts(), bulk = bulk.prepare(t),
-    subject = template.compile(t.subject, "subject"),
-    text = t.text and template.compile(t.text, "text"),
-    html = t.html and template.compile(t.html, "html", { html = true }),
+    subject = compile(t.subject, "subject"),
+    text = t.text and compile(t.text, "text"),
+    html = t.html and compile(t.html, "html", { html = true }),
     warnings = 0,
   }, Campaign)
   return self

@@ -4,63 +4,7 @@ local core = require "mailcast.core"
 
 local M = {}
 
-local USAGE = [[
-usage: mailcast COMMAND [ARGS]
-
-commands:
-  run SCRIPT.lua [MORE.lua...] [ARGS...]
-                             run a campaign or any Lua script with mailcast
-                             loaded; ARGS arrive in `arg` and `...`.
-                             Several campaign scripts are sent at once,
-                             sharing the servers they have in common.
-                             For a campaign: --store FILE, --dry-run,
-                             --wait (stay until deferred ones are retried),
-                             --progress bar|lines|json|quiet, --json,
-                             --quiet, --log FILE, --no-log, --workers N
-                             (N processes share the sending). Ctrl-C
-                             pauses; running it again resumes
-  status SCRIPT.lua|STORE [--store FILE] [--json]
-                             where a campaign stands: counts by state, the
-                             next retry, the commonest replies
-  sink --maildir DIR [--listen ADDR:PORT] [--reject ADDRESS=REPLY]...
-       [--count N] [--port-file FILE] [--bounces STORE] [--quiet]
-                             a local SMTP server storing what it receives
-                             in a Maildir (default 127.0.0.1:2525);
-                             --reject answers ADDRESS (or @domain) with
-                             REPLY, e.g. "550 5.1.1 No such user";
-                             --bounces processes each message as a bounce
-                             for the campaigns of STORE as it arrives
-  serve --store FILE [--listen ADDR:PORT] [--port-file FILE]
-        [--secret-env NAME] [--webhook URL]... [--webhook-secret-env NAME]
-        [--webhook-ca FILE] [--webhook-poll S] [--webhook-batch N]
-        [--webhook-tries N] [--webhook-backoff S] [--webhook-backoff-max S]
-        [--webhook-timeout S] [--quiet]
-                             the tracking server (default 127.0.0.1:8080):
-                             GET /o/TOKEN (open pixel), GET /c/TOKEN
-                             (redirect to the stored link), GET|POST
-                             /u/TOKEN (one-click unsubscribe), /healthz,
-                             /metrics; the token secret comes from
-                             MAILCAST_TRACK_SECRET (or the variable NAME);
-                             every event of the store (deliveries, bounces,
-                             opens, clicks, unsubscribes) is POSTed in
-                             batches of signed JSON to every --webhook
-                             http:// or https:// URL, and a campaign's to
-                             the URLs it registered, signed with
-                             MAILCAST_WEBHOOK_SECRET (or the variable NAME)
-  mx DOMAIN [--server H:P]   the domain's mail servers in the order they
-                             are tried, with their addresses
-  bounces --store FILE --maildir DIR|--mbox FILE|--pop3[s] HOST[:PORT]|
-          --imap[s] HOST[:PORT] [--every SECONDS] [--script FILE] [--json]
-                             read a bounce mailbox: record each bounce on its
-                             campaign's recipient, suppress hard bounces,
-                             complaints and repeated soft bounces
-                             (`mailcast bounces --help` for every option)
-  suppress list|add|remove|export|import ... --store FILE
-                             the suppression list (`mailcast suppress` for
-                             the commands)
-  help                       this text
-  version                    the version (also --version)
-]]
+local usage = require "mailcast.usage"
 
 local function stderr(...)
   io.stderr:write("mailcast: ", string.format(...), "\n")
@@ -110,11 +54,7 @@ end
 -- arg[1..n] its arguments, negative indices what came before it.
 local function run(argv)
   local script = argv[2]
-  if not script then
-    stderr("run: no script given")
-    io.stderr:write(USAGE)
-    return 2
-  end
+  if not script then return usage.error("run", "run: no script given") end
   local args = { [-2] = argv[0], [-1] = argv[1], [0] = script }
   for i = 3, #argv do args[i - 2] = argv[i] end
   _G.arg = args
@@ -150,10 +90,7 @@ local function mx(argv)
   for i = 3, #argv do
     if argv[i] == "--server" then server = argv[i + 1] end
   end
-  if not domain then
-    stderr("mx: no domain given")
-    return 2
-  end
+  if not domain then return usage.error("mx", "mx: no domain given") end
   local r, err = core.mx(domain, { server = server })
   if not r then
     stderr("%s", err)
@@ -170,6 +107,20 @@ local function mx(argv)
   return 0
 end
 
+-- What sink --bounces says of a bounce that was not recorded.
+local BOUNCE_OUTCOME = {
+  unmatched = " (matched no recipient of the store: not recorded)",
+  ignore = " (ignored)",
+}
+
+-- A value from a message as one line: control bytes written \r, \n or
+-- \xNN, so a bounce cannot forge lines of the output.
+local function one_line(s)
+  return (tostring(s):gsub("%c", function(c)
+    return c == "\r" and "\\r" or c == "\n" and "\\n" or string.format("\\x%02x", c:byte())
+  end))
+end
+
 -- sink: runs until --count messages are stored, or SIGINT/SIGTERM.
 local function sink(argv)
   local opts, rules = { rules = {} }, {}
@@ -180,24 +131,23 @@ local function sink(argv)
       opts.quiet, i = true, i + 1
     elseif flag == "--maildir" or flag == "--listen" or flag == "--count" or flag == "--port-file"
         or flag == "--reject" or flag == "--bounces" then
-      if value == nil then stderr("sink: %s needs a value", flag) return 2 end
+      if value == nil then return usage.error("sink", "sink: %s needs a value", flag) end
       if flag == "--reject" then
         local address, reply = value:match("^([^=]+)=(.+)$")
-        if not address then stderr("sink: --reject wants ADDRESS=REPLY, not '%s'", value) return 2 end
+        if not address then return usage.error("sink", "sink: --reject wants ADDRESS=REPLY, not '%s'", value) end
         opts.rules[address] = reply
       elseif flag == "--count" then
         opts.count = math.tointeger(tonumber(value))
-        if not opts.count then stderr("sink: --count wants a number") return 2 end
+        if not opts.count then return usage.error("sink", "sink: --count wants a number") end
       else
         opts[flag:sub(3):gsub("-", "_")] = value
       end
       i = i + 2
     else
-      stderr("sink: unknown option '%s'", flag)
-      return 2
+      return usage.error("sink", "sink: unknown option '%s'", flag)
     end
   end
-  if not opts.maildir then stderr("sink: --maildir DIR is required") return 2 end
+  if not opts.maildir then return usage.error("sink", "sink: --maildir DIR is required") end
   local store
   if opts.bounces then
     -- A bounce address's listener: each message is processed as a bounce
@@ -216,8 +166,8 @@ local function sink(argv)
       if not summary then stderr("sink: %s: %s", path, details) return end
       if not opts.quiet then
         for _, d in ipairs(details) do
-          io.write(string.format("bounce: %s %s %s%s\n", d.type or "-", d.address or "?", d.reason or "",
-            d.suppressed and " (suppressed)" or ""))
+          io.write(string.format("bounce: %s %s %s%s\n", one_line(d.type or "-"), one_line(d.address or "?"),
+            one_line(d.reason or ""), BOUNCE_OUTCOME[d.action] or (d.suppressed and " (suppressed)" or "")))
         end
         io.flush()
       end
@@ -251,7 +201,7 @@ local function serve(argv)
     if flag == "--quiet" then
       opts.quiet, i = true, i + 1
     elseif option or flag == "--secret-env" or flag == "--webhook" or flag == "--webhook-secret-env" then
-      if value == nil then stderr("serve: %s needs a value", flag) return 2 end
+      if value == nil then return usage.error("serve", "serve: %s needs a value", flag) end
       if flag == "--secret-env" then secret_env = value
       elseif flag == "--webhook-secret-env" then hook_env = value
       elseif flag == "--webhook" then
@@ -260,17 +210,15 @@ local function serve(argv)
       elseif option[2] then
         opts[option[1]] = tonumber(value)
         if not opts[option[1]] or opts[option[1]] <= 0 then
-          stderr("serve: %s needs a positive number", flag)
-          return 2
+          return usage.error("serve", "serve: %s needs a positive number", flag)
         end
       else opts[option[1]] = value end
       i = i + 2
     else
-      stderr("serve: unknown option '%s'", flag)
-      return 2
+      return usage.error("serve", "serve: unknown option '%s'", flag)
     end
   end
-  if not opts.store then stderr("serve: --store FILE is required") return 2 end
+  if not opts.store then return usage.error("serve", "serve: --store FILE is required") end
   opts.secret = os.getenv(secret_env)
   if not opts.secret or #opts.secret < 16 then
     stderr("serve: %s must hold the tracking secret (at least 16 bytes)", secret_env)
@@ -284,6 +232,13 @@ local function serve(argv)
     stderr("serve: webhooks need a secret in %s", hook_env)
     return 2
   end
+  -- A mistyped --store must not become an empty store served as 404s.
+  local f = io.open(opts.store, "rb")
+  if not f then
+    stderr("serve: no store at %s (a campaign run makes it)", opts.store)
+    return 1
+  end
+  f:close()
   local recorded, err = core.serve(opts)
   if not recorded then stderr("serve: %s", err) return 1 end
   if not opts.quiet then io.write(string.format("mailcast serve: %d events recorded\n", recorded)) end
@@ -296,15 +251,16 @@ local commands = {
   sink = sink,
   serve = serve,
   mx = mx,
-  bounces = function(argv)
-    if argv[2] == "--help" or argv[2] == "-h" then
-      io.write(require("mailcast.bounces_cli").USAGE)
-      return 0
-    end
-    return require("mailcast.bounces_cli").main(argv)
-  end,
+  bounces = function(argv) return require("mailcast.bounces_cli").main(argv) end,
   suppress = function(argv) return require("mailcast.suppress").main(argv) end,
-  help = function() io.write(USAGE) return 0 end,
+  help = function(argv)
+    local command = argv[2]
+    if not command then io.write(usage.all()) return 0 end
+    local text = usage.of(command)
+    if not text then return usage.error("help", "help: no command '%s'", command) end
+    io.write(text)
+    return 0
+  end,
   version = function()
     io.write(string.format("mailcast %s (%s)\n", core.version, _VERSION))
     return 0
@@ -317,14 +273,21 @@ commands["--version"], commands["-v"] = commands.version, commands.version
 function M.main(argv)
   local name = argv[1]
   if not name then
-    io.stderr:write(USAGE)
+    io.stderr:write(usage.all())
     return 2
   end
   local command = commands[name]
   if not command then
     stderr("unknown command '%s'", name)
-    io.stderr:write(USAGE)
+    io.stderr:write(usage.all())
     return 2
+  end
+  -- run's words after the script are the script's: only `run --help`
+  -- asks for run's usage.
+  local text = usage.of(name)
+  if text and usage.wants_help(argv, 2, name == "run" and 2 or nil) then
+    io.write(text)
+    return 0
   end
   return command(argv)
 end

@@ -91,10 +91,6 @@ M.SEND_ROUTE = S.with(M.SMTP_ROUTE, { fields = {
   dns_tries = M.ROUTE_OWN.dns_tries, mx_ttl = M.ROUTE_OWN.mx_ttl,
 } })
 
---- The fallback of a campaign that names no route: mailcast sink's
--- address in the examples.
-M.DEFAULT_ROUTE = { host = "127.0.0.1", port = 2525, tls = "opportunistic" }
-
 --- When a deferred recipient is tried again, in seconds: first, then
 -- times factor each time up to max; failed once max_age has passed.
 M.RETRY = S.record {

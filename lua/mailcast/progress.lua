@@ -17,14 +17,16 @@ M.JSON_FIELDS = {
 }
 
 --- new{mode = "bar"|"lines"|"json"|"quiet" (default: bar on a terminal,
--- else lines), name=, out = io.stderr (io.stdout for json), interval=}
+-- else lines), name=, out = io.stderr (io.stdout for json), interval=,
+-- width= (the bar's line at most; default: the terminal's width, else
+-- $COLUMNS, else no limit)}
 function M.new(opts)
   local mode = opts.mode
   if not mode then mode = core.isatty(io.stderr) and "bar" or "lines" end
   local self = setmetatable({
     mode = mode, name = opts.name or "",
     out = opts.out or (mode == "json" and io.stdout or io.stderr),
-    interval = opts.interval or (mode == "bar" and 0.25 or 5),
+    interval = opts.interval or (mode == "bar" and 0.25 or 5), width = opts.width,
     started = core.now(), last = -math.huge, samples = {},
   }, Progress)
   return self
@@ -81,15 +83,73 @@ local function backing_off_text(f)
   return string.format("%d backing off (%s)", f.backing_off, table.concat(held, ", "))
 end
 
+local BAR_WIDTH = 24   -- the bar's own width, when the terminal has room
+
+-- Columns a string takes (a code point each; bytes when not UTF-8).
+local function columns(s) return utf8.len(s) or #s end
+
+-- The bar's pieces, in the order they are shown, each with the rank at
+-- which it goes when the line does not fit (1 goes first; the bar
+-- itself, 0, shrinks to 9 columns first, and goes after rank 2).
+local function bar_pieces(self, f, share)
+  return {
+    { rank = 5, text = self.name }, { rank = 0 },
+    { rank = 10, text = string.format("%3d%%", math.floor(share * 100)) },
+    { rank = 9, text = string.format("%d delivered", f.delivered) },
+    { rank = 3, text = string.format("%d deferred", f.deferred) },
+    { rank = 6, text = string.format("%d failed", f.failed) },
+    { rank = 8, text = string.format("%d left", f.remaining) },
+    { rank = 1, text = string.format("%s/s", f.rate and string.format("%.0f", f.rate) or "-") },
+    { rank = 7, text = "ETA " .. clock(f.eta) },
+    f.backing_off > 0 and { rank = 4, text = backing_off_text(f) } or nil,
+  }
+end
+
+-- The bar line in at most max columns: the bar shrinks, then pieces go
+-- by rank, so that it never wraps (a wrapped line is not redrawn in
+-- place, and the screen fills with partial bars).
+local function fit_bar(pieces, share, max)
+  local function render(width)
+    local head, rest = {}, {}
+    if not pieces[1].gone then head[1] = pieces[1].text end
+    if width > 0 then
+      local filled = math.floor(share * width + 0.5)
+      head[#head + 1] = "[" .. string.rep("#", filled) .. string.rep("-", width - filled) .. "]"
+    end
+    for i = 3, #pieces do if not pieces[i].gone then rest[#rest + 1] = pieces[i].text end end
+    if width == 0 and rest[1] then rest[1] = rest[1]:gsub("^ +", "") end   -- " 12%" was aligned to the bar
+    local line = table.concat(head, " ")
+    if #rest == 0 then return line end
+    return line .. (#head == 0 and "" or width > 0 and " " or "  ") .. table.concat(rest, "  ")
+  end
+  local width = BAR_WIDTH
+  local line = render(width)
+  while columns(line) > max do
+    local over = columns(line) - max
+    if width >= 10 then
+      width = math.max(9, width - over)
+    else
+      local drop
+      for _, p in ipairs(pieces) do
+        if p.rank > 0 and not p.gone and (not drop or p.rank < drop.rank) then drop = p end
+      end
+      if width > 0 and (not drop or drop.rank > 2) then width = 0
+      elseif drop then drop.gone = true
+      else return line:sub(1, max) end
+    end
+    line = render(width)
+  end
+  return line
+end
+
 function Progress:bar(f, final)
-  local width = 24
   local share = f.total > 0 and f.done_count / f.total or 1
-  local filled = math.floor(share * width + 0.5)
-  local line = string.format("%s [%s%s] %3d%%  %d delivered  %d deferred  %d failed  %d left  %s/s  ETA %s",
-    self.name, string.rep("#", filled), string.rep("-", width - filled), math.floor(share * 100),
-    f.delivered, f.deferred, f.failed, f.remaining, f.rate and string.format("%.0f", f.rate) or "-",
-    clock(f.eta))
-  if f.backing_off > 0 then line = line .. "  " .. backing_off_text(f) end
+  -- One column short of the width: a line that fills the last column
+  -- wraps on some terminals.
+  local width = self.width or (io.type(self.out) == "file" and core.columns(self.out))
+    or tonumber(os.getenv("COLUMNS"))
+  local pieces = bar_pieces(self, f, share)
+  local line = fit_bar(pieces, share, width and math.max(width - 1, 10) or math.huge)
   self.out:write("\r", line, "\27[K", final and "\n" or "")
   self.out:flush()
 end

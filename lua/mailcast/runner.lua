@@ -4,6 +4,7 @@ local campaign_mod = require "mailcast.campaign"
 local core = require "mailcast.core"
 local jsonl = require "mailcast.jsonl"
 local mailcast = require "mailcast"
+local usage = require "mailcast.usage"
 local workers = require "mailcast.workers"
 
 local M = {}
@@ -39,13 +40,23 @@ local PROGRESS_MODES = { bar = true, lines = true, json = true, quiet = true }
 local OPTIONS_HELP = "--store FILE, --dry-run, --wait, --progress bar|lines|json|quiet, --json, --quiet,"
   .. " --log FILE, --no-log, --workers N"
 
+-- The runner's option a bare word names when its dashes were forgotten
+-- ("dry-run", "Dry_Run": --dry-run), or nil.
+local function dashless(word)
+  local name = "--" .. word:lower():gsub("_", "-")
+  if VALUE_OPTIONS[name] or FLAGS[name] then return name end
+  return nil
+end
+
 --- options(args) -> the runner's options among a script's arguments
 -- (--store FILE, --dry-run, --quiet, --json, --progress MODE, --log FILE,
 -- --no-log, --wait, --workers N; --name=value as well) | nil, why. Words
 -- that do not start with "-", and everything after "--", are the script's
 -- own and left alone; an option the runner does not know is refused,
--- since a mistyped --dry-run must not send the campaign. A script with
--- options of its own takes them out of `arg` before it returns.
+-- since a mistyped --dry-run must not send the campaign, and so is a
+-- bare word before "--" that is an option's name without its dashes
+-- (`run c.lua dry-run` would send it). A script with options of its own
+-- takes them out of `arg` before it returns.
 function M.options(args)
   local opts = {}
   local i = 1
@@ -76,6 +87,9 @@ function M.options(args)
       FLAGS[a](opts)
     elseif a:match("^%-") and a ~= "-" then
       return nil, string.format("run: unknown option %s (the runner's options: %s)", a, OPTIONS_HELP)
+    elseif dashless(a) then
+      return nil, string.format("run: '%s' is not an option: did you mean %s? (words for the script go after --)",
+        a, dashless(a))
     end
     i = i + 1
   end
@@ -122,10 +136,7 @@ end
 -- it ended but refused rows of the list.
 function M.run_campaign(campaign, args)
   local opts, why = M.options(args)
-  if not opts then
-    stderr("%s", why)
-    return 2
-  end
+  if not opts then return usage.error("run", "%s", why) end
   opts.store = opts.store or default_store(args[0], campaign.name)
   local counts, err = campaign:run(opts)
   if not counts then
@@ -146,10 +157,7 @@ end
 -- rows refused).
 function M.run_campaigns(campaigns, scripts, args)
   local opts, why = M.options(args)
-  if not opts then
-    stderr("%s", why)
-    return 2
-  end
+  if not opts then return usage.error("run", "%s", why) end
   if (opts.workers or 1) ~= 1 then
     stderr("run: --workers sends one campaign; give one script, or run the campaigns without it")
     return 2
@@ -229,13 +237,10 @@ function M.status(argv)
     if argv[i] == "--store" then path, i = argv[i + 1], i + 1
     elseif argv[i] == "--json" then json = true
     elseif not target then target = argv[i]
-    else stderr("status: unexpected '%s'", argv[i]) return 2 end
+    else return usage.error("status", "status: unexpected '%s'", argv[i]) end
     i = i + 1
   end
-  if not target and not path then
-    stderr("status: give a campaign script or a store file")
-    return 2
-  end
+  if not target and not path then return usage.error("status", "status: give a campaign script or a store file") end
   local only
   if target and target:match("%.lua$") then
     _G.arg = { [0] = target }

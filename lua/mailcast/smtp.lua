@@ -111,6 +111,50 @@ local function send_mx(route, jobs, opts)
   return out, state
 end
 
+-- Whether a is one address as an envelope takes it ("a@b", not "a@b,
+-- c@d", "Name <a@b>" or one with CR LF in it).
+local function one_address(a)
+  local list = core.addresses(a)
+  return list ~= nil and #list == 1 and list[1].address == a
+end
+
+-- The transactions of one job: the job itself, or, when some of its
+-- recipients are no address, the others in one transaction and those in
+-- another, so that the session fails them at once (553 5.1.3) and still
+-- sends the rest. Each part with the slots of its recipients in job.to.
+local function parts_of(job)
+  local good, bad = {}, {}
+  for k, a in ipairs(job.to) do
+    if one_address(a) then good[#good + 1] = k else bad[#bad + 1] = k end
+  end
+  if #good == 0 or #bad == 0 then return { { job = job } } end
+  local out = {}
+  for _, slots in ipairs { good, bad } do
+    local part = {}
+    for key, v in pairs(job) do part[key] = v end
+    part.to = {}
+    for n, k in ipairs(slots) do part.to[n] = job.to[k] end
+    out[#out + 1] = { job = part, slots = slots }
+  end
+  return out
+end
+
+-- The result of a job sent in parts: their recipients back in their
+-- slots, the status of them all.
+local function merged(parts, results)
+  local r = { recipients = {} }
+  for n, part in ipairs(parts) do
+    local pr = results[n]
+    for key, v in pairs(pr) do if r[key] == nil and key ~= "recipients" and key ~= "status" then r[key] = v end end
+    for m, rcpt in ipairs(pr.recipients or {}) do r.recipients[part.slots[m]] = rcpt end
+  end
+  local counts, n = { sent = 0, deferred = 0, failed = 0 }, #r.recipients
+  for _, rcpt in ipairs(r.recipients) do counts[rcpt.status] = counts[rcpt.status] + 1 end
+  r.status = counts.sent == n and "sent" or counts.sent > 0 and "partial"
+    or counts.failed == n and "failed" or "deferred"
+  return r
+end
+
 --- send(route, messages [, opts]) -> results, state | nil, message
 -- route: a mailcast.route or its table; {mx = true, port = 25, tls = ...,
 -- dns_server = "host:port", dns_timeout = s} delivers straight to each
@@ -122,14 +166,20 @@ end
 -- the same way), connect_attempts (3).
 -- results[i] = {status = "sent"|"partial"|"deferred"|"failed", error=,
 -- recipients = {{address, status, code, enhanced, text}...}, tls=}.
--- A message that cannot be built or has no envelope fails alone.
+-- A message that cannot be built or has no envelope fails alone; a
+-- recipient that is no address fails at once with 553 5.1.3 (never
+-- deferred: no retry can mend it), and the others are sent.
 function M.send(route, messages, opts, build)
-  local jobs, where, results = {}, {}, {}
+  local jobs, where, results, split = {}, {}, {}, {}
   for i, entry in ipairs(messages) do
     local job, err = job_for(entry, build)
     if job then
-      jobs[#jobs + 1] = job
-      where[#jobs] = i
+      local parts = parts_of(job)
+      if #parts > 1 then split[i] = { parts = parts, from = #jobs + 1 } end
+      for _, part in ipairs(parts) do
+        jobs[#jobs + 1] = part.job
+        where[#jobs] = i
+      end
     else
       results[i] = { status = "failed", error = err, recipients = {} }
     end
@@ -147,6 +197,9 @@ function M.send(route, messages, opts, build)
   end
   if not sent then return nil, state end
   for k, r in ipairs(sent) do results[where[k]] = r end
+  for i, sp in pairs(split) do
+    results[i] = merged(sp.parts, table.move(sent, sp.from, sp.from + #sp.parts - 1, 1, {}))
+  end
   for _, job in ipairs(jobs) do
     if type(job.message) == "userdata" then job.message:close() end
   end

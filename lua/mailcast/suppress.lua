@@ -234,7 +234,7 @@ function M.main(argv)
   end
   local o, args = parse(argv)
   if not o then stderr("suppress: %s", args) io.stderr:write(M.USAGE) return 2 end
-  if not o.store then stderr("suppress: --store FILE is required") return 2 end
+  if not o.store then stderr("suppress: --store FILE is required") io.stderr:write(M.USAGE) return 2 end
   local f = io.open(o.store, "rb")
   if f then f:close()
   elseif command ~= add and command ~= import then   -- nothing to read: not made here

@@ -132,4 +132,21 @@ describe("mailcast sink --bounces", function()
     assert.is_string(reason, out)
     assert.matches("hard bounce", reason)
   end)
+
+  -- It printed "bounce: hard X user_unknown" for a bounce it had not
+  -- recorded, as for one it had.
+  it("says so of a bounce that matched no recipient and was not recorded", function()
+    local dir = mime.tmpdir()
+    local db = dir .. "/empty.mailcast.db"
+    assert(mailcast.store(db)):close()
+    local listener = builtin_sink.start("--count 1 --bounces " .. q(db))
+    local results = assert(mailcast.send({ host = "127.0.0.1", port = listener.port, tls = "none" },
+      { { from = "", to = { "bounces@example.com" }, message = dsn("bounces@example.com", "<unknown@example.com>") } }))
+    local out = listener.wait() or ""
+    listener.cleanup()
+    mime.rmdir(dir)
+    assert.equal("sent", results[1].status, results[1].recipients[1].text)
+    assert.matches("bounce: hard alias-that-forwarded@example.net user_unknown (matched no recipient of the store:"
+      .. " not recorded)\n", out, 1, true)
+  end)
 end)

@@ -144,3 +144,30 @@ return c
     assert.is_false(exists(dir .. "/csvlist.mailcast.db"))
   end)
 end)
+
+
+describe("a campaign's relative file names", function()
+  -- `cd /tmp && mailcast run ~/c/november.lua` looked for the list and
+  -- attachments in /tmp, while the store went beside the script.
+  it("are taken from the script's directory, wherever the command runs", function()
+    local dir, elsewhere, sink = mime.tmpdir(), mime.tmpdir(), builtin_sink.start("")
+    finally(function() sink.cleanup() mime.rmdir(dir) mime.rmdir(elsewhere) end)
+    mime.write(dir .. "/list.csv", "email,name\na@example.org,Ann\nb@example.org,Bob\n")
+    mime.write(dir .. "/note.txt", "the attached note\n")
+    mime.write(dir .. "/campaign.lua", string.format([[
+local mailcast = require "mailcast"
+return mailcast.campaign{
+  name = "paths", from = "news@example.com", subject = "Hi {{name}}", text = "Hello {{name}}\n",
+  recipients = "list.csv", attachments = { { path = "note.txt" } },
+  route = { host = "127.0.0.1", port = %d, tls = "none" },
+}
+]], sink.port))
+    local out, code = run("cd " .. mime.sh_quote(elsewhere) .. " && " .. mime.sh_quote(helper.runner) .. " run "
+      .. mime.sh_quote(dir .. "/campaign.lua") .. " --quiet")
+    assert.equal(0, code, out)
+    assert.matches("paths: 2 delivered", out, 1, true)
+    assert.same({ "a@example.org", "b@example.org" }, received(sink))
+    for _, text in ipairs(sink.files()) do assert.matches('filename="?note.txt', text) end
+    assert.is_true(exists(dir .. "/paths.mailcast.db"))
+  end)
+end)

@@ -132,6 +132,19 @@ describe("mailcast run's options", function()
     sends("extra words --quiet")
   end)
 
+  -- `mailcast run c.lua dry-run` once sent the campaign for real.
+  it("refuses a bare word that is one of its options without the dashes, and sends nothing", function()
+    refused("dry-run", "run: 'dry-run' is not an option: did you mean --dry-run? (words for the script go after --)")
+    refused("wait", "did you mean --wait?")
+    refused("extra quiet", "did you mean --quiet?")
+    refused("workers 2", "did you mean --workers?")
+    refused("no_log", "did you mean --no-log?")
+  end)
+
+  it("leaves an option's name to the script after --", function()
+    sends("--quiet -- dry-run wait")
+  end)
+
   it("takes the options a script took out of arg as its own", function()
     mime.write(dir .. "/campaign.lua", string.format([[
 local only = 3
@@ -148,6 +161,26 @@ return require("mailcast").campaign{
     local out, code = run_campaign(dir, "--first 2 --quiet")
     assert.equal(0, code, out)
     assert.matches("opts: 2 delivered", out, 1, true)
+  end)
+end)
+
+
+describe("mailcast run on a list with an address that is no address", function()
+  -- "a@x, victim@y" in the email column was deferred and retried until
+  -- retry.max_age.
+  it("fails it at once with why, and sends the others", function()
+    local dir, sink = mime.tmpdir(), builtin_sink.start("")
+    finally(function() sink.cleanup() mime.rmdir(dir) end)
+    write_campaign(dir, "lists", { "a@example.org, victim@example.net", "ok@example.org" }, relay(sink.port))
+    local out, code = run_campaign(dir, "--quiet")
+    assert.equal(0, code, out)
+    assert.matches("lists: 1 delivered, 0 deferred, 1 failed", out, 1, true)
+    local outcomes = by_recipient(log_records(dir .. "/lists.log.jsonl"))["a@example.org, victim@example.net"].outcome
+    assert.equal(1, #outcomes)
+    local outcome = outcomes[1]
+    assert.same({ "failed", 553 }, { outcome.state, outcome.code })
+    assert.matches("a list of addresses (',') where one address goes", outcome.text, 1, true)
+    assert.equal(1, #sink.files())
   end)
 end)
 

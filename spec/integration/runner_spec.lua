@@ -38,6 +38,40 @@ describe("the mailcast runner", function()
     assert.matches("run SCRIPT%.lua", out)
   end)
 
+  -- `run --help` once said "cannot open --help", `status --help` "no
+  -- store at --help", `sink --help` "unknown option".
+  it("prints each command's usage on stdout for -h and --help, and exits 0", function()
+    for _, command in ipairs { "run", "status", "sink", "serve", "mx", "bounces", "suppress", "help", "version" } do
+      for _, flag in ipairs { "--help", "-h" } do
+        local out, code = run("(" .. sh_quote(mailcast) .. " " .. command .. " " .. flag .. " 2>/dev/null)")
+        assert.equal(0, code, command .. " " .. flag .. ": " .. out)
+        assert.matches("^usage: mailcast " .. command .. "[ \n]", out)
+      end
+    end
+    local out, code = run("(" .. sh_quote(mailcast) .. " serve --store x.db --help 2>/dev/null)")
+    assert.equal(0, code, out)
+    assert.matches("^usage: mailcast serve ", out)
+    out, code = run("(" .. sh_quote(mailcast) .. " help sink 2>/dev/null)")
+    assert.equal(0, code, out)
+    assert.matches("^usage: mailcast sink ", out)
+  end)
+
+  it("prints a command's usage on stderr after what is wrong with its command line, and exits 2", function()
+    for command, wrong in pairs { run = "", status = "", sink = "--frob", serve = "--frob", mx = "" } do
+      local out, code = run("(" .. sh_quote(mailcast) .. " " .. command .. " " .. wrong .. " 2>&1 >/dev/null)")
+      assert.equal(2, code, command .. ": " .. out)
+      assert.matches("^mailcast: " .. command .. ": [^\n]+\nusage: mailcast " .. command .. " ", out)
+    end
+  end)
+
+  it("gives a script the words after run's script, -h and --help among them", function()
+    local script = dir .. "/words.lua"
+    write(script, "print(table.concat(arg, ' '))\n")
+    local out, code = run(sh_quote(mailcast) .. " run " .. sh_quote(script) .. " --help -h")
+    assert.equal(0, code, out)
+    assert.equal("--help -h\n", out)
+  end)
+
   it("refuses an unknown command with exit code 2", function()
     local out, code = run(sh_quote(mailcast) .. " frobnicate")
     assert.equal(2, code)

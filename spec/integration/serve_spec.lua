@@ -144,6 +144,37 @@ describe("mailcast serve", function()
     assert.equal(404, (request(port, "GET", "/o/" .. tokens["anna@example.net"].clicks[1])))
   end)
 
+  -- A good token for someone the campaign never had recorded opens and
+  -- clicks all the same.
+  it("records no open or click of a token for no recipient of its campaign, and counts it as unknown", function()
+    local anna = store:recipients("anna@example.net", cid)[1].id
+    local _, before_metrics = request(port, "GET", "/metrics")
+    local before = hits("opened")
+    local function tok(kind, campaign, recipient)
+      return assert(mailcast.track.token { kind = kind, campaign = campaign, recipient = recipient,
+                                           link = kind == "click" and 1 or nil, secret = SECRET })
+    end
+    assert.equal(200, (request(port, "GET", "/o/" .. tok("open", cid, 999999))))
+    assert.equal(200, (request(port, "GET", "/o/" .. tok("open", cid + 1000, anna))))
+    assert.equal(404, (request(port, "GET", "/c/" .. tok("click", cid + 1000, anna))))
+    -- Then a good one: once it is there, the batch before it was written too.
+    assert.equal(200, (request(port, "GET", "/o/" .. tokens["bob@example.net"].open)))
+    assert.equal(before + 1, (hits("opened", before + 1)))
+    local _, after_metrics = request(port, "GET", "/metrics")
+    assert.equal(metric(before_metrics, "mailcast_http_unknown_total") + 3, metric(after_metrics, "mailcast_http_unknown_total"))
+  end)
+
+  -- Location went out with the stored URL's spaces and quotes as they were.
+  it("writes a stored link's spaces, quotes and other bytes a URL may not hold as %XX in Location", function()
+    assert.is_true(store:link(cid, 7, 'https://example.com/a b?q="x"&r=<y>%41\195\169'))
+    local anna = store:recipients("anna@example.net", cid)[1].id
+    local tok = assert(mailcast.track.token { kind = "click", campaign = cid, recipient = anna, link = 7,
+                                              secret = SECRET })
+    local code, _, h = request(port, "GET", "/c/" .. tok)
+    assert.equal(302, code)
+    assert.equal("https://example.com/a%20b?q=%22x%22&r=%3Cy%3E%41%C3%A9", h.location)
+  end)
+
   it("shows a confirmation page with a one-click form for GET /u", function()
     local tok = tokens["anna@example.net"].unsubscribe
     local code, body, h = request(port, "GET", "/u/" .. tok)
@@ -154,6 +185,17 @@ describe("mailcast serve", function()
     assert.is_nil(store:suppressed("anna@example.net"))
   end)
 
+  -- Any POST body unsubscribed, so a link checker's POST did.
+  it("answers a POST without List-Unsubscribe=One-Click with 400, and suppresses no one", function()
+    local tok = tokens["bob@example.net"].unsubscribe
+    for _, body in ipairs { "", "hello", "List-Unsubscribe=Maybe" } do
+      local code, text = request(port, "POST", "/u/" .. tok, body)
+      assert.equal(400, code, body)
+      assert.matches("List-Unsubscribe=One-Click", text, 1, true)
+    end
+    assert.is_nil(store:suppressed("bob@example.net"))
+  end)
+
   it("suppresses the address on the one-click POST, and a later campaign skips it", function()
     local code, body = request(port, "POST", "/u/" .. tokens["anna@example.net"].unsubscribe,
       "List-Unsubscribe=One-Click")
@@ -162,6 +204,10 @@ describe("mailcast serve", function()
     assert.equal("unsubscribed", store:suppressed("anna@example.net"))
     assert.equal(1, (hits("unsubscribed", 1)))
     assert.is_nil(store:suppressed("bob@example.net"))
+    -- A second POST is answered the same, and is no second unsubscribe.
+    code = request(port, "POST", "/u/" .. tokens["anna@example.net"].unsubscribe, "List-Unsubscribe=One-Click")
+    assert.equal(200, code)
+    assert.equal(1, (hits("unsubscribed")))
 
     serve.run_campaign(dir, "second", sink.port,
       [[{ { email = "anna@example.net", name = "Anna" }, { email = "bob@example.net", name = "Bob" } }]], store_path)
@@ -181,6 +227,18 @@ describe("mailcast serve", function()
     assert.equal(1, metric(body, 'mailcast_events_recorded_total{kind="unsubscribed"}'))
     assert.is_true(metric(body, "mailcast_http_bad_tokens_total") >= 5)
     assert.is_number(metric(body, "mailcast_http_errors_total"))
+  end)
+
+  -- Every 404 counted as an error, so a scanner's requests filled it.
+  it("counts requests for paths it does not serve apart, not as errors", function()
+    local _, before = request(port, "GET", "/metrics")
+    for _, path in ipairs { "/wp-login.php", "/.env", "/admin", "/o" } do
+      assert.equal(404, (request(port, "GET", path)))
+    end
+    local _, after = request(port, "GET", "/metrics")
+    assert.equal(metric(before, "mailcast_http_errors_total"), metric(after, "mailcast_http_errors_total"))
+    assert.equal(metric(before, 'mailcast_http_requests_total{kind="other"}') + 4,
+      metric(after, 'mailcast_http_requests_total{kind="other"}'))
   end)
 
   it("survives a malformed request line, a huge header, an oversized body and a silent client", function()
@@ -262,5 +320,55 @@ describe("mailcast serve's command line", function()
       assert.matches(case[3], out)
     end
     mime.rmdir(dir)
+  end)
+
+  -- `serve --store typo.db` once made an empty store and answered 404s.
+  it("refuses a store that does not exist, with status 1, and makes none", function()
+    local dir = mime.tmpdir()
+    -- (timeout: a serve that does not refuse would serve until stopped)
+    local out, code = helper.sh(string.format("MAILCAST_TRACK_SECRET=%s timeout 60 %s serve --listen 127.0.0.1:0 --store %s",
+      q(serve.SECRET), q(helper.runner), q(dir .. "/typo.db")))
+    assert.equal(1, code, out)
+    assert.matches("serve: no store at " .. dir .. "/typo.db", out, 1, true)
+    assert.is_nil(io.open(dir .. "/typo.db"), "a store was made")
+    mime.rmdir(dir)
+  end)
+end)
+
+
+describe("mailcast serve out of descriptors", function()
+  -- 1,100 slow clients under the default limit of 1024 descriptors took
+  -- serve down for the whole attack, writing "Too many open files" for
+  -- every accept it tried again at once (392 MB of it).
+  it("pauses accepting, says so once, and answers again when clients go", function()
+    local dir = mime.tmpdir()
+    local store_path = dir .. "/s.mailcast.db"
+    assert(mailcast.store(store_path)):close()
+    local port, pid = serve.start(dir, store_path, "", "prlimit --nofile=40:40")
+    local clients = {}
+    finally(function()
+      for _, c in ipairs(clients) do c:close() end
+      serve.stop(pid)
+      mime.rmdir(dir)
+    end)
+    for _ = 1, 60 do
+      local c = assert(socket.tcp())
+      c:settimeout(2)
+      if c:connect("127.0.0.1", port) then clients[#clients + 1] = c else c:close() end
+    end
+    assert.is_truthy(serve.wait_until(function()
+      return (try_read(dir .. "/serve.out") or ""):find("cannot accept connections", 1, true)
+    end, 20), try_read(dir .. "/serve.out"))
+    for _, c in ipairs(clients) do c:close() end
+    clients = {}
+    assert.is_truthy(serve.wait_until(function()
+      return (request(port, "GET", "/healthz")) == 200
+    end, 20))
+    local _, body = request(port, "GET", "/metrics")
+    assert.is_true(metric(body, "mailcast_http_accept_errors_total") >= 1)
+    local out = try_read(dir .. "/serve.out") or ""
+    local lines = 0
+    for line in out:gmatch("[^\n]+") do if line:find("accept", 1, true) then lines = lines + 1 end end
+    assert.equal(1, lines, out:sub(1, 2000))   -- a message at most every 10 s
   end)
 end)

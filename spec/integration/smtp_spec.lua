@@ -186,6 +186,38 @@ describe("sending to Postfix's smtp-sink", function()
   end)
 end)
 
+describe("mailcast.send's recipients that are no address", function()
+  local sink
+  before_each(function() sink = servers.sink() end)
+  after_each(function() sink:stop() end)
+
+  -- They were deferred (code 0) and so retried until max_age, though no
+  -- retry can mend them.
+  it("fails each at once with 553 and why, never asking the server, and sends the rest", function()
+    local raw = mailcast.message(message(1))
+    local results = assert(mailcast.send(route(sink), {
+      { message = raw, from = "news@example.com", to = { "a@example.org, victim@example.net" } },
+      { message = raw, from = "news@example.com", to = { "bad\r\nRCPT TO:<victim@example.net>" } },
+      { message = raw, from = "news@example.com", to = { "ok@example.org", "no at", "ok2@example.org" } },
+    }))
+    assert.equal("failed", results[1].status)
+    assert.same({ "failed", 553, "5.1.3" }, { results[1].recipients[1].status, results[1].recipients[1].code,
+                                              results[1].recipients[1].enhanced })
+    assert.equal("invalid recipient address <a@example.org, victim@example.net>: a list of addresses (',')"
+      .. " where one address goes", results[1].recipients[1].text)
+    assert.equal("failed", results[2].status)
+    assert.equal("invalid recipient address <bad\\r\\nRCPT TO:<victim@example.net>>: control character 0x0d"
+      .. " in local part", results[2].recipients[1].text)
+    assert.equal("partial", results[3].status)
+    local r3 = results[3].recipients
+    assert.same({ "sent", "failed", "sent" }, { r3[1].status, r3[2].status, r3[3].status })
+    assert.same({ "ok@example.org", "no at", "ok2@example.org" }, { r3[1].address, r3[2].address, r3[3].address })
+    local stored = sink:messages()
+    assert.equal(1, #stored)
+    assert.same({ "ok@example.org", "ok2@example.org" }, stored[1].rcpt_tos)
+  end)
+end)
+
 describe("TLS and AUTH against aiosmtpd", function()
   it("uses STARTTLS with a verified certificate and authenticates over it", function()
     local srv = servers.aiosmtpd{ tls = true, auth = { user = "alice", password = "s3cret" } }
@@ -290,12 +322,42 @@ describe("faulty servers", function()
     return results[1]
   end
 
+  -- "closed: 127.0.0.1: Connection refused" did not say which server.
+  it("names the host and the port of a server that refuses the connection", function()
+    local probe = assert(require("socket").bind("127.0.0.1", 0))
+    local _, port = probe:getsockname()
+    probe:close()   -- nothing listens there now
+    local r = send_one({ port = tonumber(port) }, { timeouts = FAST })
+    assert.equal("deferred", r.status)
+    assert.equal("closed: 127.0.0.1:" .. port .. ": Connection refused", r.recipients[1].text)
+  end)
+
   it("times out a greeting that never comes", function()
     local srv = servers.fault("silent_greeting")
     local s, err = mailcast.session(route(srv, { timeouts = FAST }))
     srv:stop()
     assert.is_nil(s)
     assert.matches("^timeout: no reply to greeting", err)
+  end)
+
+  -- mailcast.send waited for three greeting timeouts in a row.
+  it("gives up on a server that never greets after one greeting timeout, not one per connection attempt", function()
+    local srv = servers.fault("silent_greeting")
+    local results = assert(mailcast.send(route(srv, { timeouts = FAST }), { { message = message(1) } },
+      { connect_attempts = 3 }))
+    srv:stop()
+    assert.equal("deferred", results[1].status)
+    assert.matches("^timeout: no reply to greeting", results[1].recipients[1].text)
+    assert.equal(1, srv:connections())
+  end)
+
+  it("still tries a refused connection again, up to connect_attempts", function()
+    local srv = servers.fault("greeting_421")
+    local results = assert(mailcast.send(route(srv, { timeouts = FAST }), { { message = message(1) } },
+      { connect_attempts = 3 }))
+    srv:stop()
+    assert.equal("deferred", results[1].status)
+    assert.equal(3, srv:connections())
   end)
 
   it("waits for a slow greeting within the greeting timeout", function()
@@ -311,6 +373,24 @@ describe("faulty servers", function()
     srv:stop()
     assert.equal("deferred", r.status)
     assert.matches("^timeout: no reply to greeting", r.recipients[1].text)
+  end)
+
+  -- It said "tls: negotiation: error:00000001:lib(0)::reason(1)".
+  it("says the server did not start TLS when it goes on in plain text after its 220 to STARTTLS", function()
+    local srv = servers.fault("starttls_plain", { tls = true })
+    local s, err = mailcast.session(route(srv, { tls = "required", timeouts = FAST }))
+    srv:stop()
+    assert.is_nil(s)
+    assert.equal("tls: negotiation: the server did not start TLS (it answered STARTTLS, then went on in plain text)",
+      err)
+  end)
+
+  it("says the server does not speak TLS on an implicit-TLS route to a plain SMTP port", function()
+    local srv = servers.fault("normal")
+    local s, err = mailcast.session(route(srv, { implicit_tls = true, tls = "required", timeouts = FAST }))
+    srv:stop()
+    assert.is_nil(s)
+    assert.equal("tls: negotiation: the server does not speak TLS on this port (it answered in plain text)", err)
   end)
 
   it("refuses a self-signed certificate under verify and sends nothing", function()

@@ -72,6 +72,8 @@ local SCENARIOS = {
   no_esmtp = true,              -- 500 to EHLO; HELO works; no MAIL/RCPT parameters
   tls_bad_cert = true,          -- STARTTLS with the certificate servers.lua gives
                                 --   (self-signed or signed for the wrong name)
+  starttls_plain = true,        -- (with tls = true) 220 to STARTTLS, then no TLS: a
+                                --   plain-text greeting again, as a broken proxy does
   max_messages = true,          -- n (default 1): 421 and close at the MAIL after n
                                 --   transactions on one connection
   disconnect_after = true,      -- command: close without answering it
@@ -591,6 +593,10 @@ local function command(conn, st, line)
     if conn.pos <= #conn.buf then
       record(conn.id, "event", "discarded " .. (#conn.buf - conn.pos + 1) .. " plaintext bytes after STARTTLS")
       conn.buf, conn.pos = "", 1
+    end
+    if scenario == "starttls_plain" then
+      conn:reply("220 " .. HOSTNAME .. " ESMTP still in plain text")
+      return true
     end
     local ok, err = conn:handshake()
     if not ok then

@@ -5,6 +5,7 @@ local function campaign(extra)
   local t = { name = "unit", from = "News <news@example.com>", subject = "Hi {{name}}", text = "Hello {{name}}",
               recipients = { { email = "a@example.org", name = "A" } } }
   for k, v in pairs(extra or {}) do t[k] = v end
+  if t.route == nil and t.routes == nil then t.route = { host = "127.0.0.1", port = 2525 } end
   return mailcast.campaign(t)
 end
 
@@ -33,6 +34,15 @@ describe("a campaign's routes", function()
     local c = campaign { route = { host = "127.0.0.1", port = 2525 } }
     assert.equal("default", c.default_route)
     assert.equal(2525, c.routes.default.port)
+  end)
+
+  -- A campaign without a route once sent to 127.0.0.1:2525 without a word.
+  it("refuses a campaign that names no route, saying how to name one", function()
+    local ok, err = pcall(mailcast.campaign, { name = "unit", from = "news@example.com", subject = "Hi",
+                                               text = "Hello", recipients = {} })
+    assert.is_false(ok)
+    assert.matches("campaign_spec%.lua:%d+: campaign: it has no route: say where its mail goes", err)
+    assert.matches("route = { mx = true }", err, 1, true)
   end)
 
   it("takes the only named route as the default", function()
@@ -66,6 +76,17 @@ describe("a campaign's routes", function()
     assert.equal("a", c:route_for("x@example.com", {}, {}))
     assert.equal("a", c:route_for("x@broken.example", {}, {}))
     assert.equal(2, c.warnings)
+  end)
+end)
+
+describe("a campaign's templates", function()
+  -- "Hi {{name}" passed --dry-run and would have gone out as it was.
+  it("stops the script at its line on a tag that is never closed", function()
+    for _, field in ipairs { "subject", "text", "html" } do
+      local ok, err = pcall(campaign, { [field] = "Hi {{name}" })
+      assert.is_false(ok)
+      assert.matches("campaign_spec%.lua:%d+: template " .. field .. ":1: '{{name' needs '}}'$", err)
+    end
   end)
 end)
 

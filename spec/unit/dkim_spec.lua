@@ -268,6 +268,25 @@ describe("mailcast.dkim", function()
       for _, line in ipairs(support.dkimpy_verify(tampered, records, dir)) do assert.matches("^fail", line) end
     end)
 
+    -- Without oversigning, the From added above the signed one was
+    -- passed over, and the signature passed (dkimpy said fail).
+    it("agree that a second From added above a signed one fails, oversigned or not", function()
+      local signed = assert(dkim.sign(PLAIN, { key = keys.ed25519.key, domain = D, selector = "ed", oversign = {} }))
+      assert.not_matches("from:from", signed:gsub("\r\n ", ""), 1, true)
+      local tampered = replace(signed, "From: Zoe", "From: Mallory <m@example.net>\r\nFrom: Zoe")
+      assert.same({ "fail" }, support.statuses(verify(tampered)))
+      assert.equal("the message has more than one From field", verify(tampered)[1].reason)
+      for _, line in ipairs(support.dkimpy_verify(tampered, records, dir)) do assert.matches("^fail", line) end
+      assert.same({ "pass" }, support.statuses(verify(signed)))
+    end)
+
+    it("fails a message with more of a single field the signature signs than it signs", function()
+      local signed = assert(dkim.sign(PLAIN, { key = keys.ed25519.key, domain = D, selector = "ed", oversign = {} }))
+      local tampered = replace(signed, "Subject: News", "Subject: Your account is closed\r\nSubject: News")
+      assert.same({ "fail" }, support.statuses(verify(tampered)))
+      assert.equal("a signed field was added after signing", verify(tampered)[1].reason)
+    end)
+
     it("agree that a second From added after signing fails (From is oversigned)", function()
       local tampered = replace(sign_all_ways(PLAIN), "From: Zoe", "From: Mallory <m@example.net>\r\nFrom: Zoe")
       assert.same(all("fail", 8), support.statuses(verify(tampered)))

@@ -428,6 +428,34 @@ describe("mailcast.message attachments and inline parts", function()
     assert.matches("^attachments%[2%]: cannot open '/nonexistent/file.pdf'", err)
   end)
 
+  -- A FIFO hung the build for good; /dev/zero filled the memory.
+  it("refuses a path that is no regular file, at once, streamed or not", function()
+    local dir = mime.tmpdir()
+    assert(os.execute("mkfifo " .. mime.sh_quote(dir .. "/fifo")))
+    for _, path in ipairs { dir .. "/fifo", "/dev/zero", dir } do
+      assert.equal("attachments[1]: cannot read '" .. path .. "': not a regular file",
+        refused { text = "a", attachments = { { path = path } } })
+      assert.equal("attachments[1]: cannot stream '" .. path .. "': not a regular file",
+        refused { text = "a", attachments = { { path = path, stream = true } } })
+    end
+    assert.equal("inline[1]: cannot read '/dev/zero': not a regular file",
+      refused { html = "<img src='cid:x@y'>", inline = { { path = "/dev/zero", cid = "x@y" } } })
+    mime.rmdir(dir)
+  end)
+
+  it("refuses a file of more than 64 MiB unless it is streamed", function()
+    local dir = mime.tmpdir()
+    local big = dir .. "/big.bin"
+    assert(os.execute("truncate -s " .. (64 * 1024 * 1024 + 1) .. " " .. mime.sh_quote(big)))   -- sparse
+    local err = refused { text = "a", attachments = { { path = big } } }
+    local msg = mailcast.build(spec { text = "a", attachments = { { path = big, stream = true } } })
+    mime.rmdir(dir)
+    assert.equal("attachments[1]: '" .. big .. "' has 67108865 bytes, more than the 64 MiB a part read into"
+      .. " memory may have (stream = true sends it from the file)", err)
+    assert.is_true(msg:size() > 64 * 1024 * 1024)
+    msg:close()
+  end)
+
   it("refuses a part with both path and data, or neither", function()
     assert.matches("^attachments%[1%]: a part needs either 'path' or 'data'", refused { text = "a", attachments = { { filename = "x" } } })
     assert.matches("^attachments%[1%]: a part needs either 'path' or 'data'",

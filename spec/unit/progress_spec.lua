@@ -8,14 +8,14 @@ local COUNTS = { delivered = 40, deferred = 0, failed = 0, skipped = 0, suppress
 
 -- A progress display of mode writing into a string; tick(sched) shows
 -- one state and returns what was written.
-local function display(mode)
+local function display(mode, width)
   local written = {}
   local out = { write = function(self, ...) for _, s in ipairs { ... } do written[#written + 1] = s end return self end,
                 flush = function() end }
-  local p = progress.new { mode = mode, name = "news", out = out }
-  return function(sched)
+  local p = progress.new { mode = mode, name = "news", out = out, width = width or 1000 }
+  return function(sched, counts)
     for i = #written, 1, -1 do written[i] = nil end
-    p:tick(COUNTS, sched)
+    p:tick(counts or COUNTS, sched)
     return table.concat(written)
   end
 end
@@ -59,5 +59,47 @@ describe("mailcast.progress", function()
   it("counts destinations that gave up connecting when the state has only down", function()
     local p = json.decode(display("json")({ destinations = 2, down = 1 }))
     assert.equal(1, p.backing_off)
+  end)
+end)
+
+
+describe("mailcast.progress's bar on a narrow terminal", function()
+  -- On 70 columns the bar wrapped, and each redraw left a partial bar
+  -- behind: the screen filled with them.
+  local BIG = { delivered = 123456, deferred = 2345, failed = 345, skipped = 0, suppressed = 0, pending = 876543,
+                in_flight = 10 }
+
+  local function shown(width, sched)
+    local out = display("bar", width)(sched or HELD, BIG)
+    local line = out:match("^\r(.-)\27%[K$")
+    assert(line, out)
+    return line
+  end
+
+  it("is the whole line when it fits", function()
+    assert.equal("news [" .. ("#"):rep(3) .. ("-"):rep(21) .. "]  12%  123456 delivered  2345 deferred  345 failed  876553 left"
+      .. "  -/s  ETA --:--  1 backing off (2 connections, 11.5/s)", shown(1000))
+  end)
+
+  it("fits the width, one column short, dropping the least useful figures first", function()
+    for _, width in ipairs { 120, 100, 80, 70, 60, 50, 40, 30, 20 } do
+      local line = shown(width)
+      assert.is_true(#line <= width - 1, width .. ": " .. line)
+      assert.matches("%d+%%", line)
+    end
+    local line = shown(70)
+    assert.matches("123456 delivered", line, 1, true)
+    assert.matches("876553 left", line, 1, true)
+    assert.matches("ETA --:--", line, 1, true)
+    assert.not_matches("/s", line, 1, true)
+    line = shown(40)
+    assert.matches("123456 delivered", line, 1, true)
+  end)
+
+  it("shrinks the bar before it drops a figure", function()
+    local line = shown(110, { destinations = 1, down = 0, backing_off = 0 })
+    assert.matches("%[#*%-*%]", line)
+    assert.matches("-/s", line, 1, true)
+    assert.is_true(#line:match("%[([#%-]*)%]") < 24)
   end)
 end)

@@ -24,6 +24,7 @@ local function campaign(extra)
   local t = { name = "unit", from = "News <news@example.com>", subject = "Hi", text = "Hello",
               recipients = { { email = "a@example.org" } } }
   for k, v in pairs(extra) do t[k] = v end
+  if t.route == nil and t.routes == nil then t.route = { host = "127.0.0.1", port = 2525 } end
   return t
 end
 

@@ -22,6 +22,23 @@ describe("mailcast.store", function()
     assert(store:commit())
   end
 
+  -- An empty call said "bad argument #2 to '?'".
+  it("says which reports there are when asked for none, or for one it has not", function()
+    local names = "store:report(NAME): NAME is \"campaigns\", \"reasons\", \"next_due\" or \"recipients\", not "
+    assert.has_error(function() store:report() end, names .. "given")
+    assert.has_error(function() store:report("campaign") end, names .. "'campaign'")
+  end)
+
+  it("gives the ids a tracking token carries: the campaign's by name, a recipient's by address", function()
+    add(2)
+    assert.equal(campaign, store:find_campaign("november"))
+    local rows = store:recipients("user2@example.org", campaign)
+    assert.equal(1, #rows)
+    assert.same({ campaign, "november", "user2@example.org" }, { rows[1].campaign, rows[1].campaign_name,
+                                                               rows[1].address })
+    assert.equal("user2@example.org", store:recipient(rows[1].id).address)
+  end)
+
   it("keeps one campaign per name", function()
     assert.equal(campaign, store:campaign("november"))
     assert.are_not.equal(campaign, store:campaign("december"))

@@ -100,6 +100,16 @@ describe("mailcast.template", function()
     assert.equal("template t.txt:1: '{{{x' needs '}}}'", compile_error("{{{x}}", "t.txt"))
   end)
 
+  -- "Hi {{first_name}" once compiled, and the subject went out as it was.
+  it("raises at compile time on a tag that is never closed", function()
+    assert.equal("template subject:1: '{{first_name' needs '}}'", compile_error("Hi {{first_name}", "subject"))
+    assert.equal("template t.txt:2: '{{x' needs '}}'", compile_error("a\n{{x", "t.txt"))
+    assert.equal("template t.txt:1: '{{first' needs '}}'", compile_error("{{first name}}", "t.txt"))
+    assert.equal("template t.txt:1: '{{a' needs '}}'", compile_error("{{a {{b}}", "t.txt"))
+    assert.equal("template t.txt:1: '{{# x' needs '}}'", compile_error("{{# x}", "t.txt"))
+    assert.equal("template t.txt:1: '{{/x' needs '}}'", compile_error("{{#x}}{{/x", "t.txt"))
+  end)
+
   it("writes numbers and booleans as tostring does", function()
     assert.equal("42 1.5 true 1e+100", render("{{i}} {{f}} {{b}} {{big}}", { i = 42, f = 1.5, b = true, big = 1e100 }))
   end)

@@ -1,0 +1,128 @@
+-- The usage of every mailcast command, written once: `mailcast help`
+-- lists them all, `mailcast COMMAND --help` prints its own on stdout,
+-- and a command given a bad command line prints its own on stderr.
+local M = {}
+
+-- The commands in the order `mailcast help` lists them; each entry as it
+-- reads in that list (the command's line, then what it does).
+local ORDER = { "run", "status", "sink", "serve", "mx", "bounces", "suppress", "help", "version" }
+
+local ENTRIES = {
+  run = [[
+  run SCRIPT.lua [MORE.lua...] [OPTIONS] [-- ARGS...]
+                             run a campaign or any Lua script with mailcast
+                             loaded; ARGS arrive in `arg` and `...`.
+                             Several campaign scripts are sent at once,
+                             sharing the servers they have in common.
+                             For a campaign: --store FILE, --dry-run,
+                             --wait (stay until deferred ones are retried),
+                             --progress bar|lines|json|quiet, --json,
+                             --quiet, --log FILE, --no-log, --workers N
+                             (N processes share the sending); words for
+                             the script go after "--" (a bare word that is
+                             an option's name, such as dry-run, is
+                             refused). Ctrl-C pauses; running it again
+                             resumes
+]],
+  status = [[
+  status SCRIPT.lua|STORE [--store FILE] [--json]
+                             where a campaign stands: counts by state, the
+                             next retry, the commonest replies
+]],
+  sink = [[
+  sink --maildir DIR [--listen ADDR:PORT] [--reject ADDRESS=REPLY]...
+       [--count N] [--port-file FILE] [--bounces STORE] [--quiet]
+                             a local SMTP server storing what it receives
+                             in a Maildir (default 127.0.0.1:2525);
+                             --reject answers ADDRESS (or @domain) with
+                             REPLY, e.g. "550 5.1.1 No such user";
+                             --bounces processes each message as a bounce
+                             for the campaigns of STORE as it arrives
+]],
+  serve = [[
+  serve --store FILE [--listen ADDR:PORT] [--port-file FILE]
+        [--secret-env NAME] [--webhook URL]... [--webhook-secret-env NAME]
+        [--webhook-ca FILE] [--webhook-poll S] [--webhook-batch N]
+        [--webhook-tries N] [--webhook-backoff S] [--webhook-backoff-max S]
+        [--webhook-timeout S] [--quiet]
+                             the tracking server (default 127.0.0.1:8080)
+                             for the store FILE, which must exist (a
+                             campaign run makes it): GET /o/TOKEN (open
+                             pixel), GET /c/TOKEN (redirect to the stored
+                             link), GET|POST /u/TOKEN (one-click
+                             unsubscribe), /healthz, /metrics; the token
+                             secret comes from MAILCAST_TRACK_SECRET (or
+                             the variable NAME); every event of the store
+                             (deliveries, bounces, opens, clicks,
+                             unsubscribes) is POSTed in batches of signed
+                             JSON to every --webhook http:// or https://
+                             URL, and a campaign's to the URLs it
+                             registered, signed with
+                             MAILCAST_WEBHOOK_SECRET (or the variable NAME)
+]],
+  mx = [[
+  mx DOMAIN [--server H:P]
+                             the domain's mail servers in the order they
+                             are tried, with their addresses
+]],
+  bounces = [[
+  bounces --store FILE --maildir DIR|--mbox FILE|--pop3[s] HOST[:PORT]|
+          --imap[s] HOST[:PORT] [--every SECONDS] [--script FILE] [--json]
+                             read a bounce mailbox: record each bounce on its
+                             campaign's recipient, suppress hard bounces,
+                             complaints and repeated soft bounces
+                             (`mailcast bounces --help` for every option)
+]],
+  suppress = [[
+  suppress list|add|remove|export|import ... --store FILE
+                             the suppression list (`mailcast suppress
+                             --help` for the commands)
+]],
+  help = [[
+  help [COMMAND]
+                             this text, or a command's
+]],
+  version = [[
+  version
+                             the version (also --version)
+]],
+}
+
+-- Commands whose full usage lives with the command itself.
+local OWN = { bounces = "mailcast.bounces_cli", suppress = "mailcast.suppress" }
+
+--- all() -> the usage of mailcast: every command.
+function M.all()
+  local parts = { "usage: mailcast COMMAND [ARGS]\n\ncommands:\n" }
+  for _, name in ipairs(ORDER) do parts[#parts + 1] = ENTRIES[name] end
+  parts[#parts + 1] = "\nEvery command takes -h or --help for its own usage.\n"
+  return table.concat(parts)
+end
+
+--- of(command) -> the usage of one command | nil when there is no such
+-- command.
+function M.of(command)
+  if OWN[command] then return require(OWN[command]).USAGE end
+  local entry = ENTRIES[command]
+  if not entry then return nil end
+  return "usage: mailcast " .. entry:gsub("^%s+", "")
+end
+
+--- wants_help(argv, from [, to]) -> whether one of argv[from..to] (to
+-- the end by default) is -h or --help.
+function M.wants_help(argv, from, to)
+  for i = from, to or #argv do
+    if argv[i] == "-h" or argv[i] == "--help" then return true end
+  end
+  return false
+end
+
+--- error(command, fmt, ...) -> 2: says what is wrong with the command
+-- line, then the command's usage, on stderr; 2 is the exit status of a
+-- bad command line.
+function M.error(command, fmt, ...)
+  io.stderr:write("mailcast: ", string.format(fmt, ...), "\n", M.of(command) or M.all())
+  return 2
+end
+
+return M
