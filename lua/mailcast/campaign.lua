@@ -114,12 +114,17 @@ end
 -- subject, text and html are templates ({{name}}; HTML escaped in html).
 -- The table is checked against mailcast.config.CAMPAIGN (which has the
 -- defaults): an unknown key or a bad value raises, naming the script's line.
+-- Whether making a campaign checks that its list can be read: not while
+-- `mailcast status` reads a script for the campaign's name and store
+-- only (the list may be gone since the run).
+M.check_list = true
+
 function M.new(t)
   -- Its relative file names are the script's, taken from the script's directory.
   t = require("mailcast.script_paths").resolve(schema.check(config.CAMPAIGN, t, "campaign"))
   -- A list file that cannot be read stops the script here, at its line,
   -- before a run makes a store for it.
-  if type(t.recipients) == "string" then
+  if type(t.recipients) == "string" and M.check_list then
     local ok, why = csv.check(t.recipients)
     if not ok then schema.fail(nil, why) end
   end
