@@ -106,8 +106,10 @@ function M.wait_listening(host, port)
 end
 
 --- A counting sink's totals so far (smtp-sink -c writing to log):
--- sessions ended, messages received.
+-- sessions ended, messages received. log may be a function giving them
+-- instead (a server that is no smtp-sink, see exim_counts).
 function M.sink_counts(log)
+  if type(log) == "function" then return log() end
   local f = assert(io.open(log, "rb"))
   local size = f:seek("end")
   f:seek("set", math.max(0, size - 4096))
@@ -118,6 +120,30 @@ function M.sink_counts(log)
     sess, mesg = tonumber(s), tonumber(m)
   end
   return sess, mesg
+end
+
+--- exim_counts(mainlog) -> a function giving the sessions an Exim has
+-- ended with QUIT and the messages it has received, from its main log
+-- (read from where the last call stopped: it grows by a line a message).
+function M.exim_counts(mainlog)
+  local offset, sessions, messages = 0, 0, 0
+  return function()
+    local f = io.open(mainlog, "rb")
+    if not f then return sessions, messages end
+    f:seek("set", offset)
+    local text = f:read("a") or ""
+    f:close()
+    local last = text:match(".*()\n")   -- whole lines only
+    if last then
+      text = text:sub(1, last)
+      offset = offset + last
+      for line in text:gmatch("[^\n]+") do
+        if line:find(" <= ", 1, true) then messages = messages + 1
+        elseif line:find(" closed by QUIT", 1, true) then sessions = sessions + 1 end
+      end
+    end
+    return sessions, messages
+  end
 end
 
 --- The sink writes its counts as it goes: waits up to 3 s for `messages`,

@@ -1,110 +1,17 @@
-/* mailcast.core.json_record: one flat record as a line of JSON, for the
- * accounting log and machine-readable progress (written at every
- * transaction, so in C rather than in Lua string operations). */
-#include <math.h>
-#include <stdio.h>
+/* mailcast.core.json_record: one flat record as a line of JSON, for
+ * machine-readable progress, summaries and reports (the accounting log
+ * writes its records in C: l_accounting.c). The encodings are
+ * core/json.c's, shared with the accounting log. */
 #include <string.h>
 
 #include "binding.h"
 #include "core/buf.h"
 #include "core/json.h"
 
-/* v to the microsecond as "%.6f" writes it, into tmp (room for 24):
- * the digits of v * 1e6 rounded, without a printf (a log line has a
- * duration). 0, nothing written, when v is negative, large, or v * 1e6
- * is so near a half that its rounding error could decide: printf
- * rounds v's exact value. */
-static int micro_digits(double v, char *tmp) {
-  if (!(v >= 0 && v < 1e6) || signbit(v)) return 0;
-  double scaled = v * 1e6, whole = floor(scaled), frac = scaled - whole;
-  if (fabs(frac - 0.5) < 1e-3) return 0;   /* the error of v * 1e6 is below 1e-4 here */
-  unsigned long long r = (unsigned long long)whole + (frac > 0.5);
-  char digits[24], *end = digits + sizeof digits;
-  char *p = mc_decimal(end, r / 1000000);
-  int n = (int)(end - p);
-  memcpy(tmp, p, (size_t)n);
-  tmp[n++] = '.';
-  unsigned long long micro = r % 1000000;
-  for (int i = 5; i >= 0; i--, micro /= 10) tmp[n + i] = (char)('0' + micro % 10);
-  return n + 6;
-}
-
-
-/* Integers as they are; floats to the microsecond, trailing zeros
- * dropped but one digit kept after the point (2.0, 0.25). */
+/* Integers as they are; floats to the microsecond (core/json.h). */
 static void add_number(lua_State *L, mc_buf_t *b, int idx) {
-  char tmp[64];
-  int n;
-  if (lua_isinteger(L, idx)) {
-    /* Codes, counts and ids: a few digits, not worth a printf. */
-    lua_Integer v = lua_tointeger(L, idx);
-    char *p = mc_decimal(tmp + sizeof tmp, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
-    if (v < 0) *--p = '-';
-    mc_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
-    return;
-  } else {
-    double v = lua_tonumber(L, idx);
-    if (!isfinite(v)) {
-      mc_buf_add(b, "null", 4);
-      return;
-    }
-    n = micro_digits(v, tmp);
-    if (n == 0) n = snprintf(tmp, sizeof tmp, "%.6f", v);
-    if (n >= (int)sizeof tmp) n = (int)sizeof tmp - 1;
-    while (n > 0 && tmp[n - 1] == '0') n--;
-    if (n > 0 && tmp[n - 1] == '.') tmp[n++] = '0';
-  }
-  if (n > 0) mc_buf_add(b, tmp, (size_t)(n < (int)sizeof tmp ? n : (int)sizeof tmp - 1));
-}
-
-
-/* 1 for the bytes a JSON string holds as they are: printable ASCII
- * other than '"' and '\\' (a table: one load a byte, not four tests). */
-static const unsigned char plain_byte[256] = {
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-};
-
-
-/* Whether s needs no escaping, as the keys and most values of a log
- * line do not. */
-static int plain(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (!plain_byte[(unsigned char)s[i]]) return 0;
-  return 1;
-}
-
-
-/* s as a JSON string followed by the n_after bytes of after: plain text
- * in one copy, anything else through mc_json_string (the same bytes
- * either way; this is the common case made cheap, two lines a message). */
-static void add_string(mc_buf_t *b, const char *s, size_t n, const char *after, size_t n_after) {
-  char *p;
-  if (!plain(s, n) || (p = mc_buf_tail(b, n + 2 + n_after)) == NULL) {
-    mc_json_string(b, s, n);
-    mc_buf_add(b, after, n_after);
-    return;
-  }
-  *p++ = '"';
-  memcpy(p, s, n);
-  p += n;
-  *p++ = '"';
-  memcpy(p, after, n_after);
-  b->len += n + 2 + n_after;
+  if (lua_isinteger(L, idx)) mc_json_integer(b, (long long)lua_tointeger(L, idx));
+  else mc_json_double(b, (double)lua_tonumber(L, idx));
 }
 
 
@@ -114,11 +21,11 @@ static void add_field(lua_State *L, mc_buf_t *b, const char *key, size_t klen, i
   int type = lua_type(L, idx);
   if (type != LUA_TSTRING && type != LUA_TNUMBER && type != LUA_TBOOLEAN) return;
   if (b->len > 1) mc_buf_addc(b, ',');
-  add_string(b, key, klen, ":", 1);
+  mc_json_string_framed(b, "", 0, key, klen, ":", 1);
   if (type == LUA_TSTRING) {
     size_t vlen;
     const char *v = lua_tolstring(L, idx, &vlen);
-    add_string(b, v, vlen, "", 0);
+    mc_json_string_framed(b, "", 0, v, vlen, "", 0);
   } else if (type == LUA_TNUMBER) {
     add_number(L, b, idx);
   } else {

@@ -36,6 +36,7 @@ MC_EXPORT int luaopen_mailcast_core(lua_State *L) {
   mc_l_open_template(L);
   mc_l_open_csv(L);
   mc_l_open_entry(L);
+  mc_l_open_accounting(L);
   lua_pushliteral(L, MC_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

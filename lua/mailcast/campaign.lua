@@ -114,12 +114,17 @@ end
 -- subject, text and html are templates ({{name}}; HTML escaped in html).
 -- The table is checked against mailcast.config.CAMPAIGN (which has the
 -- defaults): an unknown key or a bad value raises, naming the script's line.
+-- Whether making a campaign checks that its list can be read: not while
+-- `mailcast status` reads a script for the campaign's name and store
+-- only (the list may be gone since the run).
+M.check_list = true
+
 function M.new(t)
   -- Its relative file names are the script's, taken from the script's directory.
   t = require("mailcast.script_paths").resolve(schema.check(config.CAMPAIGN, t, "campaign"))
   -- A list file that cannot be read stops the script here, at its line,
   -- before a run makes a store for it.
-  if type(t.recipients) == "string" then
+  if type(t.recipients) == "string" and M.check_list then
     local ok, why = csv.check(t.recipients)
     if not ok then schema.fail(nil, why) end
   end
@@ -538,6 +543,15 @@ function Campaign:refill(run)
   return true
 end
 
+-- Says once a run that the accounting log could not be written (a full
+-- disk): the store still has every outcome, and the run goes on.
+function Campaign:log_written(run, ok, err)
+  if ok or run.log_failed then return end
+  run.log_failed = true
+  self:warn(string.format("%s (the store still records every outcome; `mailcast status` and"
+    .. " `mailcast bounces` read it)", tostring(err)))
+end
+
 -- Records a list of outcomes in one commit of the store, then tells the
 -- hooks. Everything is decided before the commit begins: the store's
 -- write lock, which the other workers of a run wait for, is held only
@@ -564,7 +578,7 @@ function Campaign:record(run, outcomes)
     if i % POLL_EVERY == 0 then d:poll() end
   end
   assert(store:commit())
-  if run.log then run.log:flush() end
+  if run.log then self:log_written(run, run.log:flush()) end
   for i, o in ipairs(outcomes) do call_hook(self, NOTIFY[states[i]] or "on_failed", o.owner.address, replies[i]) end
 end
 
@@ -778,7 +792,7 @@ function Campaign:close_run(run, ok, err, paused)
   local retry = self:next_retry(run)
   counts.next_retry = retry and math.ceil(retry)
   store:close()
-  if log then log:close() end
+  if log then self:log_written(run, log:close()) end
   return counts
 end
 

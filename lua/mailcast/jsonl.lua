@@ -11,8 +11,8 @@ M.string = core.json_string
 
 --- encode(record, fields) -> one line of JSON (no newline): the fields
 -- named in order, those that are nil left out. Integers as they are,
--- other numbers to the microsecond. In C: the accounting log writes two
--- of these for every message.
+-- other numbers to the microsecond. In C, with the same encodings as the
+-- accounting log's records (csrc/core/json.c).
 M.encode = core.json_record
 
 --- values(fields, v1, v2, ...) -> the line encode(record, fields) gives

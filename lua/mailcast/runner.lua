@@ -254,7 +254,10 @@ function M.status(argv)
     _G.arg = { [0] = target }
     local chunk, err = loadfile(target)
     if not chunk then stderr("%s", err) return 1 end
+    local campaigns = require "mailcast.campaign"
+    campaigns.check_list = false
     local ok, c = pcall(chunk)
+    campaigns.check_list = true
     if not ok or type(c) ~= "table" or not c.name then
       stderr("status: %s does not return a campaign%s", target, ok and "" or (": " .. tostring(c)))
       return 1

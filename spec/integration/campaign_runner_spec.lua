@@ -623,6 +623,17 @@ describe("the accounting log", function()
     assert.equal(8, #log_records(dir .. "/custom.jsonl"))
   end)
 
+  it("says once that the log could not be written, and delivers everyone", function()
+    write_campaign(dir, "fulldisk", list, relay(sink.port))
+    -- /dev/full: every write fails with "No space left on device"
+    local out, code = run_campaign(dir, "--log /dev/full")
+    assert.equal(0, code, out)
+    local _, said = out:gsub("accounting log: [^\n]*No space left on device[^\n]*the store still records", "")
+    assert.equal(1, said, out)
+    assert.equal(3, #sink.files())
+    assert.matches("fulldisk: 3 delivered", out, 1, true)
+  end)
+
   it("follows --store: STORE.db's log is STORE.log.jsonl", function()
     write_campaign(dir, "stored", list, relay(sink.port))
     local out, code = run_campaign(dir, "--store " .. q(dir .. "/my.db"))

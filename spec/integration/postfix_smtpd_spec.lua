@@ -12,6 +12,7 @@ local helper = require "helper"
 local mime = require "support.mime"
 
 local q = mime.sh_quote
+local files_in, header = mime.files_in, mime.maildir_field
 local N = 40
 
 local function can_run()
@@ -39,18 +40,6 @@ return require("mailcast").campaign{
   limits = { connections = 2, messages_per_connection = 15 },
 }
 ]], TEXT, table.concat(list, ",\n    "), tostring(chunking)))
-end
-
--- Postfix's Maildir files end their lines in LF alone.
-local function header(msg, name)
-  return msg:match("^" .. name .. ": ([^\n]*)") or msg:match("\n" .. name .. ": ([^\n]*)")
-end
-
-local function files_in(path)
-  local names, p = {}, assert(io.popen("ls " .. q(path)))
-  for name in p:lines() do names[#names + 1] = name end
-  p:close()
-  return names
 end
 
 describe("a campaign to a strict Postfix smtpd", function()

@@ -144,4 +144,19 @@ function M.random_bytes(n, seed)
   return table.concat(t)
 end
 
+--- files_in(dir) -> the names of the files in dir (none when it is missing).
+function M.files_in(dir)
+  local names, p = {}, assert(io.popen("ls " .. M.sh_quote(dir) .. " 2>/dev/null"))
+  for name in p:lines() do names[#names + 1] = name end
+  p:close()
+  return names
+end
+
+--- maildir_field(msg, name) -> the value of a message's first field name
+-- (a Lua pattern), as a mail server's Maildir keeps it: lines ended by
+-- LF alone.
+function M.maildir_field(msg, name)
+  return msg:match("^" .. name .. ": ([^\n]*)") or msg:match("\n" .. name .. ": ([^\n]*)")
+end
+
 return M
