@@ -7,6 +7,7 @@
 #include "core/b64.h"
 #include "core/hdr.h"
 #include "core/hdrdecode.h"
+#include "core/printable.h"
 #include "core/qp.h"
 #include "core/utf8.h"
 
@@ -270,8 +271,26 @@ static int l_csv_split(lua_State *L) {
 }
 
 
+/* printable(s) -> s with its control bytes written \r, \n, \t or \xNN
+ * (core/printable.h): a value from outside, fit for one line of a
+ * message or a log. */
+static int l_printable(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  if (n > ((size_t)-1 - 2) / 4) return luaL_error(L, "printable: string too long");
+  /* (mc_printable keeps room for one escape and the NUL ending) */
+  size_t size = 4 * n + 2;
+  luaL_Buffer b;
+  char *out = luaL_buffinitsize(L, &b, size);
+  mc_printable(out, size, s, n, n);
+  luaL_pushresultsize(&b, strlen(out));
+  return 1;
+}
+
+
 static const luaL_Reg functions[] = {
   {"csv_split", l_csv_split},
+  {"printable", l_printable},
   {"pairs", l_pairs},
   {"pack", l_pack},
   {"addresses", l_addresses},

@@ -169,7 +169,9 @@ end
 
 function Campaign:warn(message)
   self.warnings = self.warnings + 1
-  if not self.quiet then io.stderr:write("mailcast: ", self.name, ": ", message, "\n") end
+  -- One line each, whatever a list's row or a server's reply holds: a
+  -- CR LF in a value cannot forge lines of the output.
+  if not self.quiet then io.stderr:write("mailcast: ", self.name, ": ", core.printable(message), "\n") end
 end
 
 -- The recipient rows, however they were given: a CSV file, a list, or an
@@ -667,7 +669,13 @@ function Campaign:prepare(opts)
     if not ok then store:close() return nil, "campaign: webhooks: " .. tostring(werr) end
   end
   local redo = store:recover(id)
-  if redo > 0 then self:warn(string.format("%d recipients were in flight when the last run stopped; sending them again", redo)) end
+  if redo > 0 then
+    -- Claimed is not sent: most of them never left this machine. What a
+    -- server had taken is bounded by each destination's window.
+    self:warn(string.format("%d recipients were claimed by the last run and have no outcome recorded; sending"
+      .. " them again (a server may already have taken some: at most connections x messages per connection"
+      .. " of each destination, which get a second copy)", redo))
+  end
   local log_to = opts.log
   if log_to == nil then log_to = self.log end
   if log_to == nil then log_to = log_path(path) end

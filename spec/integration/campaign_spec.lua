@@ -31,6 +31,7 @@ local function write_campaign(dir, port, n, extra_rows, extra_fields, rate)
         if address == "skip@example.org" then return "asked not to" end
         if address == "broken@example.org" then vars.first_name = nil end
         if address == "raise@example.org" then error("the hook broke") end
+        if address == "forge@example.org" then return "no\r\nmailcast: november: 0 delivered" end
       end,
       %s
     }
@@ -65,6 +66,15 @@ describe("mailcast run with a campaign", function()
     assert.matches("broken@example.org: template subject:1: missing variable 'first_name'", out, 1, true)
     assert.matches("hook personalize %(.*campaign.lua:%d+%) failed: .*the hook broke; the default applies", out)
     assert.equal(11, #sink.files())
+  end)
+
+  it("writes each warning on one line, whatever a hook's answer holds", function()
+    write_campaign(dir, sink.port, 1, { "forge@example.org,Forge" })
+    local out, code = run(runner_cmd(dir))
+    assert.equal(0, code, out)
+    assert.matches("forge@example.org: skipped by personalize: no\\r\\nmailcast: november: 0 delivered\n", out, 1, true)
+    assert.not_matches("\nmailcast: november: 0 delivered", out, 1, true)
+    assert.matches("november: 1 delivered, 0 deferred, 0 failed, 1 skipped", out, 1, true)
   end)
 
   it("resumes where it stopped: nothing delivered twice, the deferred tried again", function()
@@ -120,6 +130,9 @@ describe("mailcast run with a campaign", function()
     local out, code = run(runner_cmd(dir))
     assert.equal(0, code, out)
     assert.matches("200 delivered, 0 deferred", out, 1, true)
+    -- what it says of them: claimed, and the bound on second copies
+    assert.matches("recipients were claimed by the last run and have no outcome recorded", out, 1, true)
+    assert.matches("at most connections x messages per connection of each destination", out, 1, true)
     local seen, copies = {}, 0
     for _, f in ipairs(sink.files()) do
       local to = f:match("Delivered%-To: ([^\r\n]+)")

@@ -478,3 +478,17 @@ describe("utf8_valid", function()
     end
   end)
 end)
+
+
+describe("core.printable", function()
+  local core = require "mailcast.core"
+
+  it("writes control bytes as escapes and leaves the rest as it is", function()
+    assert.equal("a\\r\\nb\\tc\\x00d\\x7fe é", core.printable("a\r\nb\tc\0d\127e é"))
+    assert.equal("", core.printable(""))
+  end)
+
+  it("has room for a string of nothing but control bytes", function()
+    assert.equal(string.rep("\\x01", 1000), core.printable(string.rep("\1", 1000)))
+  end)
+end)
