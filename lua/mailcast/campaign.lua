@@ -265,6 +265,25 @@ function Campaign:loader(store, id)
                         read = 0, added = 0, bad = 0, done = false }, Loader)
 end
 
+-- " at line N" for a row of a CSV list ("" for one of a list or an iterator).
+local function at_line(row)
+  return row._line and (" at line " .. row._line) or ""
+end
+
+--- campaign:check_row(row, err) -> address, data | nil, why: a row of
+-- the list (as the rows iterator gives it: a table, or false and err) as
+-- the store keeps it, or why it is refused, naming its line.
+function Campaign:check_row(row, err)
+  if not row then return nil, err end
+  local address = row[self.address_field]
+  if type(address) ~= "string" or address == "" then
+    return nil, string.format("row%s has no '%s'", at_line(row), self.address_field)
+  end
+  local data, why = encode(row)
+  if not data then return nil, string.format("row%s: %s", at_line(row), why) end
+  return address, data
+end
+
 function Loader:step(n, between, seconds)
   if self.done then return false end
   local c, store, id = self.campaign, self.store, self.id
@@ -276,24 +295,12 @@ function Loader:step(n, between, seconds)
     local row, err = self.next_row()
     if row == nil then self.done = true break end   -- (a bad row is false, why)
     self.read = self.read + 1
-    if not row then
-      self.bad = self.bad + 1
-      c:warn(err)
+    local address, data = c:check_row(row, err)
+    if address then
+      good[#good + 1], good[#good + 2] = address, data
     else
-      local address = row[c.address_field]
-      if type(address) ~= "string" or address == "" then
-        self.bad = self.bad + 1
-        c:warn(string.format("row%s has no '%s'", row._line and (" at line " .. row._line) or "",
-          c.address_field))
-      else
-        local data, why = encode(row)
-        if not data then
-          self.bad = self.bad + 1
-          c:warn(string.format("row%s: %s", row._line and (" at line " .. row._line) or "", why))
-        else
-          good[#good + 1], good[#good + 2] = address, data
-        end
-      end
+      self.bad = self.bad + 1
+      c:warn(data)
     end
     if between and i % ROWS_PER_POLL == 0 then between() end
     -- Ctrl-C: the rows read so far are kept, the rest waits for the next
@@ -825,19 +832,22 @@ end
 
 --- What a run would send, checked without sending: every recipient's
 -- message is built; the problems are reported and counted.
+-- Each problem is said as a run says it, with the row's line: the rows a
+-- run would refuse, and each message that could not be built.
 function Campaign:dry_run()
   local ok, bad = 0, 0
   for row, err in self:rows() do
-    local address = row and row[self.address_field]
-    local msg, why
-    if row and type(address) == "string" then
+    local address, why = self:check_row(row, err)
+    local msg
+    if address then
       msg, why = self:message(address, row)
       if msg then msg, why = mailcast.message(msg) end
+      if not msg then why = string.format("%s (row%s): %s", address, at_line(row), why) end
     end
     if msg then ok = ok + 1
     else
       bad = bad + 1
-      self:warn(err or why or ("row without '" .. self.address_field .. "'"))
+      self:warn(why)
     end
   end
   return { ready = ok, problems = bad }
