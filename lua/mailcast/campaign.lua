@@ -465,6 +465,37 @@ function Campaign:submit(run, r)
   if run.log then run.log:outcome(self.name, r.address, state, { code = 0, text = why }, r.attempts) end
 end
 
+-- Builds and submits one claimed recipient as a task of the engine when
+-- the campaign has a hook that may wait (personalize, route): a hook
+-- calling mailcast.mx then holds up its own recipient only, while the
+-- engine builds and sends the others (mailcast.hooks).
+function Campaign:submit_task(run, r)
+  if not (self.hooks.personalize or self.hooks.route) then return self:submit(run, r) end
+  local task = coroutine.create(function() self:submit(run, r) end)
+  hooks.run_task(task, function(resume, kind, name, opts) self:wait_for(run, resume, kind, name, opts) end)
+end
+
+-- A task waits for a look-up on the engine's loop. Its recipient counts
+-- as held meanwhile: no more is claimed for it, and the run does not end
+-- before it.
+function Campaign:wait_for(run, resume, kind, name, opts)
+  run.held = run.held + 1
+  run.dispatch:wait_lookup(kind, name, opts, function(...)
+    run.held = run.held - 1
+    resume(...)
+  end)
+end
+
+-- Writes in one commit what submitting queued (a recipient that could
+-- not be sent, tracked links), tasks that waited included.
+function Campaign:write_pending(run)
+  if #run.writes == 0 then return end
+  assert(run.store:begin())
+  for _, write in ipairs(run.writes) do write() end
+  assert(run.store:commit())
+  run.writes = {}
+end
+
 -- Decides what one recipient's transaction leads to (as on_reply may
 -- decide) and when to retry, and logs it: state, reply, next_at, and
 -- why the address goes on the suppression list (or nil).
@@ -528,6 +559,7 @@ end
 -- afterwards in one commit: the store's write lock is not held while
 -- messages are built, which other workers of the run would wait for.
 function Campaign:refill(run)
+  self:write_pending(run)
   local room = self.max_in_flight - run.held
   if room <= 0 then return true end
   local claimed = run.store:claim(run.id, math.min(room, 500), run.since)
@@ -537,18 +569,13 @@ function Campaign:refill(run)
     if r.suppressed then   -- the store marked it: on the suppression list
       if run.log then run.log:outcome(self.name, r.address, "suppressed", { code = 0, text = r.suppressed }, r.attempts) end
     else
-      self:submit(run, r)
+      self:submit_task(run, r)
     end
     -- Building a batch takes milliseconds: meanwhile the connections go
     -- on with what is already submitted, so the server is not left idle.
     if i % POLL_EVERY == 0 then run.dispatch:poll() end
   end
-  if #run.writes > 0 then
-    assert(run.store:begin())
-    for _, write in ipairs(run.writes) do write() end
-    assert(run.store:commit())
-    run.writes = {}
-  end
+  self:write_pending(run)
   return true
 end
 
@@ -789,6 +816,7 @@ end
 -- counts read and the store and log closed.
 function Campaign:close_run(run, ok, err, paused)
   local store, id, log = run.store, run.id, run.log
+  if ok then self:write_pending(run) end
   -- Claimed but never sent (paused, or a failure): pending again.
   store:recover(id)
   if ok then self:show(run, true) end

@@ -251,6 +251,19 @@ function Dispatch:probe(r, domain)
   end
 end
 
+--- d:wait_lookup(kind, name, opts, on_answer): a look-up of kind ("mx")
+-- for someone else (a campaign's hook that waits), on the scheduler's
+-- loop: on_answer(result) is called with what core.mx would return, or
+-- (nil, message), from the run() or poll() during which it comes. Until
+-- then it counts as held, so the engine does not end before it.
+function Dispatch:wait_lookup(kind, name, opts, on_answer)
+  local id, err = self.sched[kind](self.sched, name, opts)
+  if not id then return on_answer(nil, "dns: " .. tostring(err)) end
+  self.lookup_of[id] = { answer = on_answer }
+  self.lookups_out = self.lookups_out + 1
+  self.parked = self.parked + 1
+end
+
 -- The look-ups answered since the last call, their waiting jobs placed.
 function Dispatch:resolved()
   local answers = self.sched:lookups()
@@ -259,28 +272,40 @@ function Dispatch:resolved()
   for _, l in ipairs(answers) do
     local w = self.lookup_of[l.id]
     self.lookup_of[l.id] = nil
-    local r = w.route
-    r.looking = r.looking - 1
-    if w.probe then
-      r.probing = r.probing - 1
-      -- NOERROR (with records or without) shows a resolver that answers
-      if l.result.status == "ok" then r.sane = true end
+    if w.answer then
+      self.parked = self.parked - 1
+      w.answer(l.result)
     else
-      self.waiting[w.key] = nil
-      if BELIEVED[l.result.status] then r.sane = true end
-      if DOUBTED[l.result.status] and not r.sane then
-        w.result = l.result
-        r.doubted[#r.doubted + 1] = w
-        self:probe(r, w.domain)
-      else
-        self:release(w, l.result)
-      end
+      self:answered(w, l.result)
     end
   end
   for _, r in pairs(self.routes) do
     if #r.doubted > 0 then self:weigh_doubts(r) end
   end
   return #answers
+end
+
+-- A look-up of a route's: a probe of its resolver, or a domain's MX
+-- hosts, whose waiting jobs are placed (or held while the answer is
+-- doubted).
+function Dispatch:answered(w, result)
+  local r = w.route
+  r.looking = r.looking - 1
+  if w.probe then
+    r.probing = r.probing - 1
+    -- NOERROR (with records or without) shows a resolver that answers
+    if result.status == "ok" then r.sane = true end
+    return
+  end
+  self.waiting[w.key] = nil
+  if BELIEVED[result.status] then r.sane = true end
+  if DOUBTED[result.status] and not r.sane then
+    w.result = result
+    r.doubted[#r.doubted + 1] = w
+    self:probe(r, w.domain)
+  else
+    self:release(w, result)
+  end
 end
 
 -- The doubted answers of route r: believed once the resolver has shown

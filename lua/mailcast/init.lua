@@ -10,6 +10,7 @@ M.version = core.version
 
 local parts = require "mailcast.parts"
 local assemble = require "mailcast.assemble"
+local hooks = require "mailcast.hooks"
 
 --- Base64: mailcast.b64(s) or .encode(s [, wrap]) and .decode(s).
 -- wrap = true gives 76-character lines ended by CRLF (RFC 2045).
@@ -94,6 +95,12 @@ M.smtp = { send = smtp.compat_send }
 -- hosts = {{name=, preference=, addresses={...}}...}} | nil, message.
 function M.mx(domain, opts)
   if opts ~= nil then opts = schema.check(config.MX_OPTIONS, opts, "mailcast.mx options") end
+  -- In a hook of the engine: asked on the engine's loop, which goes on
+  -- with other work meanwhile (mailcast.hooks).
+  if hooks.can_wait() then
+    if type(domain) ~= "string" then error("mailcast.mx: domain must be a string", 2) end
+    return hooks.wait("mx", domain, opts)
+  end
   return core.mx(domain, opts)
 end
 
