@@ -9,7 +9,9 @@
 --
 --   bench/campaign [N]    N recipients (default 100000 or
 --                         $MAILCAST_BENCH_N); the dry run has
---                         $MAILCAST_BENCH_DRY_N (default 1000000)
+--                         $MAILCAST_BENCH_DRY_N (default 1000000), the
+--                         real run of a long list $MAILCAST_BENCH_LONG_N
+--                         (default 1000000; 0: none)
 local mailcast = require "mailcast"
 local common = dofile("bench/common.lua")
 local socket = require "socket"
@@ -29,6 +31,9 @@ local function count_of(value, what)
 end
 local N = count_of(arg[5] or os.getenv("MAILCAST_BENCH_N") or 100000, "N")
 local DRY_N = count_of(os.getenv("MAILCAST_BENCH_DRY_N") or 1000000, "MAILCAST_BENCH_DRY_N")
+-- The real run of a long list, for its memory (0: none).
+local LONG_N = math.tointeger(tonumber(os.getenv("MAILCAST_BENCH_LONG_N") or 1000000))
+assert(LONG_N and LONG_N >= 0, "bench/campaign: MAILCAST_BENCH_LONG_N must be a whole number")
 local BATCH = count_of(os.getenv("MAILCAST_BENCH_BATCH") or 1000, "MAILCAST_BENCH_BATCH")
 local ROUNDS = count_of(os.getenv("MAILCAST_BENCH_ROUNDS") or 3, "MAILCAST_BENCH_ROUNDS")
 local CSV = os.getenv("MAILCAST_BENCH_CSV")          -- set by bench/campaign
@@ -402,6 +407,25 @@ local function main()
     broken = true
   end
   print()
+
+  if LONG_N > 0 then
+    -- What a million costs in memory when it is sent, not only built:
+    -- the store, the log and the list read as the run goes.
+    print(string.format("a real run of %d recipients, mailcast run %s --quiet (store and log on, to the sink):",
+      LONG_N, SCRIPT))
+    write_csv(CSV, LONG_N)
+    local sessions, messages, seconds, info = counted_round(SINK_LOG, campaign, PORT, LONG_N)
+    if sessions then
+      local mb = info.peak_kb / 1024
+      print(string.format("  %.1f s, %.1f msg/s, %.1f us CPU a message, peak RSS %.1f MB   (target < 100 MB: %s)",
+        seconds, messages / seconds, info.cpu / messages * 1e6, mb, mb < 100 and "met" or "NOT MET"))
+      print("  " .. info.note)
+    else
+      print("  FAILED: " .. tostring(messages))
+      broken = true
+    end
+    print()
+  end
   print("load average after: " .. load_average())
   return broken and 1 or 0
 end
