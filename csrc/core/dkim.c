@@ -83,8 +83,15 @@ static mc_dkim_str_t *sign_list(const mc_dkim_msg_t *m, const mc_dkim_sign_opts_
   size_t nheaders = o->headers ? o->nheaders : sizeof mc_dkim_default_headers / sizeof *headers - 1;
   const char *const *over = o->oversign ? o->oversign : from;
   size_t nover = o->oversign ? o->noversign : 1;
-  if (count_fields(m, "From") == 0) {
+  size_t froms = count_fields(m, "From");
+  if (froms == 0) {
     mc_error_set(e, "dkim: the message has no From field");
+    return NULL;
+  }
+  /* Verifiers fail a message with two (mc_dkim_verify, dkimpy): a
+   * signature over it would be worth nothing. */
+  if (froms > 1) {
+    mc_error_set(e, "dkim: the message has more than one From field");
     return NULL;
   }
   mc_dkim_str_t *names = malloc((m->count + nheaders + 2) * sizeof *names);

@@ -354,6 +354,13 @@ describe("mailcast.dkim", function()
       assert.equal("dkim: the message has no From field", err)
     end)
 
+    it("refuses a message with two From fields, which verifiers fail", function()
+      local out, err = dkim.sign("From: a@example.com\r\nFrom: b@example.com\r\n\r\nhi\r\n",
+        { key = keys.ed25519.key, domain = D, selector = "ed" })
+      assert.is_nil(out)
+      assert.equal("dkim: the message has more than one From field", err)
+    end)
+
     it("returns the key's error when the key is a path that does not load", function()
       local out, err = dkim.sign(PLAIN, { key = keys.rsa512.path, domain = D, selector = "s" })
       assert.is_nil(out)
