@@ -27,8 +27,9 @@ CID = "<logo@example.com>"
 
 
 
-def build(name, addr, subject, text, html, png, pdf):
-    # The SMTP policy writes CRLF line ends, as mailcast and LuaSocket do.
+def alternative(name, addr, subject, text, html):
+    """The recipient's headers and text and HTML bodies. The SMTP policy
+    writes CRLF line ends, as mailcast and LuaSocket do."""
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = FROM
     msg["To"] = "%s <%s>" % (name, addr)
@@ -37,6 +38,11 @@ def build(name, addr, subject, text, html, png, pdf):
     msg["Message-ID"] = make_msgid(domain="example.com")
     msg.set_content(text.replace("{{name}}", name))
     msg.add_alternative(html.replace("{{name}}", name), subtype="html")
+    return msg
+
+
+def build(name, addr, subject, text, html, png, pdf):
+    msg = alternative(name, addr, subject, text, html)
     msg.get_payload()[1].add_related(png, "image", "png", cid=CID,
                                      filename="logo.png", disposition="inline")
     msg.add_attachment(pdf, maintype="application", subtype="pdf",
@@ -55,14 +61,7 @@ def encoded_parts(png, pdf):
 
 def build_cached(name, addr, subject, text, html, parts):
     logo, brochure = parts
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = FROM
-    msg["To"] = "%s <%s>" % (name, addr)
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=True)
-    msg["Message-ID"] = make_msgid(domain="example.com")
-    msg.set_content(text.replace("{{name}}", name))
-    msg.add_alternative(html.replace("{{name}}", name), subtype="html")
+    msg = alternative(name, addr, subject, text, html)
     html_part = msg.get_payload()[1]
     html_part.make_related()
     html_part.attach(logo)

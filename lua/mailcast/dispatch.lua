@@ -213,7 +213,7 @@ function Dispatch:look_up(r, kind, name, for_)
     return
   end
   local id, err = self.sched[kind](self.sched, name, r.resolver)
-  if not id then error("dns: " .. tostring(err), 0) end
+  if not id then error(tostring(err), 0) end   -- (it says "dns: ..." already)
   self.lookup_of[id] = for_
   self.lookups_out = self.lookups_out + 1
 end
@@ -258,7 +258,7 @@ end
 -- then it counts as held, so the engine does not end before it.
 function Dispatch:wait_lookup(kind, name, opts, on_answer)
   local id, err = self.sched[kind](self.sched, name, opts)
-  if not id then return on_answer(nil, "dns: " .. tostring(err)) end
+  if not id then return on_answer(nil, err) end   -- as core.mx says it
   self.lookup_of[id] = { answer = on_answer }
   self.lookups_out = self.lookups_out + 1
   self.parked = self.parked + 1

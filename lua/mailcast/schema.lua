@@ -21,16 +21,27 @@ local M = {}
 -- and an error names the first frame above them (the user's call).
 local OWN_DIR = debug.getinfo(1, "S").source:match("^(@.*[/\\])") or "@"
 
---- where() -> "file:line" of the user's code that called into mailcast
--- (the innermost frame whose source is not in mailcast's directory and
--- not C), or nil when the call came from nowhere else.
-function M.where()
-  for level = 2, 200 do
-    local info = debug.getinfo(level, "Sl")
-    if not info then return nil end
-    if info.what ~= "C" and info.source:sub(1, #OWN_DIR) ~= OWN_DIR and info.currentline > 0 then
-      return string.format("%s:%d", info.short_src, info.currentline)
+--- user_frames() -> an iterator over the debug information ("Sl") of
+-- the frames of the user's code that called into mailcast, innermost
+-- first: those whose source is neither C nor in mailcast's directory.
+function M.user_frames()
+  local level = 2
+  return function()
+    while level < 200 do
+      level = level + 1
+      local info = debug.getinfo(level, "Sl")
+      if not info then return nil end
+      if info.what ~= "C" and info.source:sub(1, #OWN_DIR) ~= OWN_DIR then return info end
     end
+  end
+end
+
+--- where() -> "file:line" of the user's code that called into mailcast
+-- (the innermost of user_frames with a line), or nil when the call came
+-- from nowhere else.
+function M.where()
+  for info in M.user_frames() do
+    if info.currentline > 0 then return string.format("%s:%d", info.short_src, info.currentline) end
   end
   return nil
 end

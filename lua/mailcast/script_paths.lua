@@ -2,29 +2,30 @@
 -- images, DKIM keys, log) are the script's: a relative one is taken from
 -- the script's directory, as the store beside the script is, not from
 -- wherever the command was run (`cd /tmp && mailcast run ~/c/nov.lua`).
+local schema = require "mailcast.schema"
+
 local M = {}
 
--- Where this module lives: frames from files there are mailcast's own.
-local OWN_DIR = debug.getinfo(1, "S").source:match("^(@.*[/\\])") or "@"
-
 --- dir() -> the directory of the user's script that called into mailcast
--- (the innermost Lua frame from a file outside mailcast's directory), ""
--- when that is the current one, or nil when the call came from no file.
+-- (the innermost of schema.user_frames), "" when that is the current
+-- one, or nil when the call came from no file.
 function M.dir()
-  for level = 2, 200 do
-    local info = debug.getinfo(level, "S")
-    if not info then return nil end
-    if info.what ~= "C" and info.source:sub(1, #OWN_DIR) ~= OWN_DIR then
-      if info.source:sub(1, 1) ~= "@" then return nil end
-      return info.source:match("^@(.*/)") or ""
-    end
-  end
-  return nil
+  local info = schema.user_frames()()
+  if not info or info.source:sub(1, 1) ~= "@" then return nil end
+  return info.source:match("^@(.*/)") or ""
 end
 
 local function from(dir, path)
   if type(path) ~= "string" or path == "" or path:sub(1, 1) == "/" then return path end
   return dir .. path
+end
+
+-- A copy of t with t[key] set to value.
+local function with(t, key, value)
+  local copy = {}
+  for k, v in pairs(t) do copy[k] = v end
+  copy[key] = value
+  return copy
 end
 
 -- A copy of parts (a list of part tables or Parts) with their paths taken
@@ -33,13 +34,7 @@ local function parts_from(dir, parts)
   if type(parts) ~= "table" then return parts end
   local out = {}
   for i, p in ipairs(parts) do
-    if type(p) == "table" and type(p.path) == "string" then
-      local copy = {}
-      for k, v in pairs(p) do copy[k] = v end
-      copy.path = from(dir, p.path)
-      p = copy
-    end
-    out[i] = p
+    out[i] = (type(p) == "table" and type(p.path) == "string") and with(p, "path", from(dir, p.path)) or p
   end
   return out
 end
@@ -48,12 +43,7 @@ end
 -- stay as they are).
 local function key_from(dir, key)
   if type(key) == "string" and not key:find("-----BEGIN", 1, true) then return from(dir, key) end
-  if type(key) == "table" and type(key.path) == "string" then
-    local copy = {}
-    for k, v in pairs(key) do copy[k] = v end
-    copy.path = from(dir, key.path)
-    return copy
-  end
+  if type(key) == "table" and type(key.path) == "string" then return with(key, "path", from(dir, key.path)) end
   return key
 end
 
@@ -62,13 +52,7 @@ local function dkim_from(dir, dkim)
   local list = dkim.key ~= nil and { dkim } or dkim
   local out = {}
   for i, s in ipairs(list) do
-    if type(s) == "table" then
-      local copy = {}
-      for k, v in pairs(s) do copy[k] = v end
-      copy.key = key_from(dir, s.key)
-      s = copy
-    end
-    out[i] = s
+    out[i] = type(s) == "table" and with(s, "key", key_from(dir, s.key)) or s
   end
   return dkim.key ~= nil and out[1] or out
 end
@@ -79,10 +63,7 @@ end
 function M.resolve(t)
   local dir = M.dir()
   if not dir or dir == "" then return t end
-  local copy = {}
-  for k, v in pairs(t) do copy[k] = v end
-  t = copy
-  if type(t.recipients) == "string" then t.recipients = from(dir, t.recipients) end
+  t = with(t, "recipients", from(dir, t.recipients))
   t.attachments = parts_from(dir, t.attachments)
   t.inline = parts_from(dir, t.inline)
   t.dkim = dkim_from(dir, t.dkim)

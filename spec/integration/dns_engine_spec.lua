@@ -182,6 +182,23 @@ describe("a campaign hook that waits for a look-up", function()
     assert.matches("21 delivered", out)
     sent_while_held(resolver, sink, 20)
   end)
+
+  it("gives the hook the reason when the look-up cannot be made", function()
+    local dir = mime.tmpdir()
+    local sink = servers.sink()
+    finally(function() sink:stop() mime.rmdir(dir) end)
+    campaign_run.write_campaign(dir, "unasked", { "a@fast.test" }, string.format([[
+  routes = { out = { host = "127.0.0.1", port = %d, tls = "none" } },
+  default_route = "out",
+  route = function(m)
+    local mx, err = mailcast.mx(m.domain, { server = "not an address" })
+    error("got " .. tostring(mx) .. ", " .. tostring(err))
+  end,]], sink.port))
+    local out, code = campaign_run.run_campaign(dir, "--progress quiet")
+    assert.equal(0, code, out)
+    assert.matches("failed: [^\n]*got nil, dns: bad server list 'not an address'", out)
+    assert.matches("1 delivered", out)
+  end)
 end)
 
 describe("a direct-delivery campaign's EHLO name", function()

@@ -6,6 +6,7 @@ local accounting = require "mailcast.accounting"
 local core = require "mailcast.core"
 local jsonl = require "mailcast.jsonl"
 local json = require "dkjson"
+local read = require("support.mime").read
 
 local dir = os.tmpname()
 os.remove(dir)
@@ -15,13 +16,6 @@ local serial = 0
 local function fresh_path()
   serial = serial + 1
   return string.format("%s/log%d.jsonl", dir, serial)
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
 end
 
 local function lines_of(s)
