@@ -144,6 +144,18 @@ static int l_addresses(lua_State *L) {
 }
 
 
+/* address_ok(s) -> whether s is one addr-spec as an envelope takes it
+ * ("a@b": not "A <a@b>", a list, or one with CR LF in it), as a session
+ * checks its recipients before it sends them. */
+static int l_address_ok(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  mc_error_t e;
+  lua_pushboolean(L, mc_addr_check(s, n, &e) == 0);
+  return 1;
+}
+
+
 /* pairs(data) -> {key = value, ...} from "key\0value\0key\0value" (how
  * a campaign keeps a recipient's row in the store; a last key with no
  * NUL after it is left out, "key\0" gives an empty value). In C: it
@@ -294,6 +306,7 @@ static const luaL_Reg functions[] = {
   {"pairs", l_pairs},
   {"pack", l_pack},
   {"addresses", l_addresses},
+  {"address_ok", l_address_ok},
   {"b64_encode", l_b64_encode},
   {"b64_decode", l_b64_decode},
   {"qp_encode", l_qp_encode},

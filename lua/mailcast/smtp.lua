@@ -49,6 +49,10 @@ local function job_for(entry, build)
   if type(to) == "string" then to = { to } end
   if type(from) ~= "string" then return nil, "no envelope sender (from)" end
   if type(to) ~= "table" or #to == 0 then return nil, "no envelope recipients (to)" end
+  -- An entry that is a job already (its data given, its envelope a list)
+  -- goes as it is: core.send only reads it, and a copy of every entry of
+  -- a long list costs as much as the rest of its way to the session.
+  if message == entry.message and to == entry.to then return entry end
   local eight_bit = entry.eight_bit
   if eight_bit == nil and type(entry.message) == "table" then eight_bit = entry.message.allow_8bit end
   return {
@@ -111,23 +115,26 @@ local function send_mx(route, jobs, opts)
   return out, state
 end
 
--- Whether a is one address as an envelope takes it ("a@b", not "a@b,
--- c@d", "Name <a@b>" or one with CR LF in it).
-local function one_address(a)
-  local list = core.addresses(a)
-  return list ~= nil and #list == 1 and list[1].address == a
-end
-
--- The transactions of one job: the job itself, or, when some of its
--- recipients are no address, the others in one transaction and those in
+-- The transactions of one job when some of its recipients are no
+-- address ("a@b, c@d", "Name <a@b>", one with CR LF in it), as the
+-- session checks them: the others in one transaction and those in
 -- another, so that the session fails them at once (553 5.1.3) and still
 -- sends the rest. Each part with the slots of its recipients in job.to.
+-- nil when the job goes whole (the usual case: nothing is made for it).
+local address_ok = core.address_ok
 local function parts_of(job)
-  local good, bad = {}, {}
-  for k, a in ipairs(job.to) do
-    if one_address(a) then good[#good + 1] = k else bad[#bad + 1] = k end
+  local to = job.to
+  local good_all = true
+  for k = 1, #to do
+    local a = to[k]
+    if type(a) ~= "string" or not address_ok(a) then good_all = false break end
   end
-  if #good == 0 or #bad == 0 then return { { job = job } } end
+  if good_all then return nil end
+  local good, bad = {}, {}
+  for k, a in ipairs(to) do
+    if type(a) == "string" and address_ok(a) then good[#good + 1] = k else bad[#bad + 1] = k end
+  end
+  if #good == 0 then return nil end
   local out = {}
   for _, slots in ipairs { good, bad } do
     local part = {}
@@ -175,10 +182,15 @@ function M.send(route, messages, opts, build)
     local job, err = job_for(entry, build)
     if job then
       local parts = parts_of(job)
-      if #parts > 1 then split[i] = { parts = parts, from = #jobs + 1 } end
-      for _, part in ipairs(parts) do
-        jobs[#jobs + 1] = part.job
+      if not parts then
+        jobs[#jobs + 1] = job
         where[#jobs] = i
+      else
+        split[i] = { parts = parts, from = #jobs + 1 }
+        for _, part in ipairs(parts) do
+          jobs[#jobs + 1] = part.job
+          where[#jobs] = i
+        end
       end
     else
       results[i] = { status = "failed", error = err, recipients = {} }
