@@ -17,6 +17,7 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
+#include "http_conns.h"
 #include "smtp_session.h"   /* mc_timeval */
 
 /* The smallest transparent GIF: 1x1, one transparent colour. */
@@ -50,6 +51,7 @@ struct mc_http {
   mc_http_opts_t o;
   struct event_base *base;
   struct evhttp *http;
+  mc_http_conns_t *conns;      /* each connection's deadline, and how many are held */
   struct event *tick;
   int port;
   mc_hit_t *waiting;           /* opens and clicks not yet written */
@@ -212,6 +214,19 @@ static void metrics(mc_http_t *h, struct evhttp_request *req) {
                          "# TYPE mailcast_http_accept_errors_total counter\n"
                          "mailcast_http_accept_errors_total %llu\n",
                       h->machine_opens, h->nwaiting, h->bad_tokens, h->unknown, h->errors, h->accept_errors);
+  mc_http_conns_stats_t cs = mc_http_conns_stats(h->conns);
+  evbuffer_add_printf(b, "# HELP mailcast_http_connections Connections open now.\n"
+                         "# TYPE mailcast_http_connections gauge\n"
+                         "mailcast_http_connections %zu\n"
+                         "# HELP mailcast_http_connections_timed_out_total Connections closed at their deadline"
+                         " for a whole request.\n"
+                         "# TYPE mailcast_http_connections_timed_out_total counter\n"
+                         "mailcast_http_connections_timed_out_total %llu\n"
+                         "# HELP mailcast_http_connections_shed_total Connections closed to make room for a new"
+                         " one (the one longest without a request).\n"
+                         "# TYPE mailcast_http_connections_shed_total counter\n"
+                         "mailcast_http_connections_shed_total %llu\n",
+                      cs.open, cs.timed_out, cs.shed);
   mc_webhook_metrics(h->o.webhook, b);
   evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                     "text/plain; version=0.0.4; charset=utf-8");
@@ -412,6 +427,7 @@ static void on_unsubscribe(mc_http_t *h, struct evhttp_request *req, const char 
 
 static void handle(struct evhttp_request *req, void *arg) {
   mc_http_t *h = arg;
+  mc_http_conns_request_done(h->conns, req);   /* its deadline starts again, for the next request */
   const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
   const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
   enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
@@ -505,6 +521,10 @@ mc_http_t *mc_http_new(struct event_base *base, const char *host, int port,
   evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
   evhttp_set_gencb(h->http, handle, h);
   raise_fd_limit();
+  /* The timeout is evhttp's for idle time; here it is also the whole
+   * request's deadline, which a client sending a byte at a time meets. */
+  h->conns = mc_http_conns_new(base, h->http, h->o.timeout, h->o.max_connections, e);
+  if (h->conns == NULL) goto fail;
   struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(h->http, host, (ev_uint16_t)port);
   if (bound == NULL) { mc_error_set(e, "serve: cannot listen on %s:%d", host, port); goto fail; }
   h->listener = evhttp_bound_socket_get_listener(bound);   /* evhttp's: freed with it */
@@ -547,6 +567,7 @@ void mc_http_free(mc_http_t *h) {
   for (mc_http_t **p = &servers; *p; p = &(*p)->next)
     if (*p == h) { *p = h->next; break; }
   if (h->http) evhttp_free(h->http);   /* no request can come after this */
+  mc_http_conns_free(h->conns);         /* (after: evhttp_free closes the connections) */
   if (h->o.store) flush_or_log(h);
   if (h->tick) event_free(h->tick);
   if (h->resume) event_free(h->resume);

@@ -22,7 +22,8 @@ struct event_base;
 typedef struct {
   mc_store_t *store;        /* borrowed: outlives the server */
   mc_token_key_t *key;      /* borrowed */
-  double timeout;           /* seconds for reading a request or writing an answer */
+  double timeout;           /* seconds for a whole request (and idle between two) */
+  size_t max_connections;   /* held at once (0: what the descriptor limit leaves room for) */
   size_t max_body;          /* bytes of a request body */
   size_t max_headers;       /* bytes of the request line and headers */
   double flush_interval;    /* seconds between batch commits */

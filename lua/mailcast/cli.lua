@@ -185,6 +185,7 @@ end
 local SERVE_OPTIONS = {
   ["--store"] = { "store" }, ["--listen"] = { "listen" }, ["--port-file"] = { "port_file" },
   ["--webhook-ca"] = { "webhook_ca" },
+  ["--timeout"] = { "timeout", true }, ["--max-connections"] = { "max_connections", true },
   ["--webhook-timeout"] = { "webhook_timeout", true }, ["--webhook-poll"] = { "webhook_poll", true },
   ["--webhook-batch"] = { "webhook_batch", true }, ["--webhook-tries"] = { "webhook_tries", true },
   ["--webhook-backoff"] = { "webhook_backoff", true },

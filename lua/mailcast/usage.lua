@@ -44,7 +44,7 @@ local ENTRIES = {
         [--secret-env NAME] [--webhook URL]... [--webhook-secret-env NAME]
         [--webhook-ca FILE] [--webhook-poll S] [--webhook-batch N]
         [--webhook-tries N] [--webhook-backoff S] [--webhook-backoff-max S]
-        [--webhook-timeout S] [--quiet]
+        [--webhook-timeout S] [--timeout S] [--max-connections N] [--quiet]
                              the tracking server (default 127.0.0.1:8080)
                              for the store FILE, which must exist (a
                              campaign run makes it): GET /o/TOKEN (open
@@ -58,7 +58,11 @@ local ENTRIES = {
                              JSON to every --webhook http:// or https://
                              URL, and a campaign's to the URLs it
                              registered, signed with
-                             MAILCAST_WEBHOOK_SECRET (or the variable NAME)
+                             MAILCAST_WEBHOOK_SECRET (or the variable NAME);
+                             a request must come whole within --timeout S
+                             (default 10) of the connection's last one, and
+                             at most --max-connections N are held (default:
+                             what the descriptor limit leaves room for)
 ]],
   mx = [[
   mx DOMAIN [--server H:P]

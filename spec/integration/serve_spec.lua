@@ -344,7 +344,7 @@ describe("mailcast serve out of descriptors", function()
     local dir = mime.tmpdir()
     local store_path = dir .. "/s.mailcast.db"
     assert(mailcast.store(store_path)):close()
-    local port, pid = serve.start(dir, store_path, "", "prlimit --nofile=40:40")
+    local port, pid = serve.start(dir, store_path, "", "prlimit --nofile=20:20")
     local clients = {}
     finally(function()
       for _, c in ipairs(clients) do c:close() end
@@ -370,5 +370,118 @@ describe("mailcast serve out of descriptors", function()
     local lines = 0
     for line in out:gmatch("[^\n]+") do if line:find("accept", 1, true) then lines = lines + 1 end end
     assert.equal(1, lines, out:sub(1, 2000))   -- a message at most every 10 s
+  end)
+end)
+
+
+-- Whether the server has closed connection c: a read that gets no data
+-- and "closed" (a connection still open times out instead).
+local function closed_by_server(c)
+  c:settimeout(0.05)
+  local _, err = c:receive(1)
+  return err == "closed"
+end
+
+describe("mailcast serve's connections", function()
+  local dir, store_path, port, pid, clients
+  local function start(args, env)
+    dir = mime.tmpdir()
+    store_path = dir .. "/s.mailcast.db"
+    assert(mailcast.store(store_path)):close()
+    port, pid = serve.start(dir, store_path, args, env)
+  end
+  local function connect()
+    local c = assert(socket.tcp())
+    c:settimeout(2)
+    assert(c:connect("127.0.0.1", port))
+    clients[#clients + 1] = c
+    return c
+  end
+  before_each(function() clients = {} end)
+  after_each(function()
+    for _, c in ipairs(clients) do c:close() end
+    serve.stop(pid)
+    mime.rmdir(dir)
+  end)
+
+  -- The 10 s timeout counted idle time only: a client sending a header
+  -- line every 5 s held its connection for ever.
+  it("closes a connection whose request does not come whole by its deadline, however often bytes come", function()
+    start("--timeout 1")
+    local c = connect()
+    assert(c:send("GET /healthz HTTP/1.1\r\nHost: x\r\n"))
+    local sent, gone = 0, false
+    -- A header line every 0.2 s: never idle for long, never done. Two
+    -- hundred lines would take 40 s.
+    for _ = 1, 200 do
+      socket.sleep(0.2)
+      if closed_by_server(c) then gone = true break end
+      if not c:send(string.format("X-Slow-%d: 1\r\n", sent)) then gone = true break end
+      sent = sent + 1
+    end
+    assert.is_true(gone, "the connection is still open after " .. sent .. " header lines")
+    local _, body = request(port, "GET", "/metrics")
+    assert.equal(1, metric(body, "mailcast_http_connections_timed_out_total"))
+  end)
+
+  it("keeps a connection whose requests each come whole in time, for as long as they come", function()
+    start("--timeout 1")
+    local c = connect()
+    -- Four requests 0.5 s apart: longer than the deadline in all, each
+    -- well within it.
+    for i = 1, 4 do
+      if i > 1 then socket.sleep(0.5) end
+      assert(c:send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+      local status = assert(c:receive("*l"))
+      assert.matches("^HTTP/1%.1 200", status)
+      repeat local line = assert(c:receive("*l")) until line == ""
+      assert.equal("ok", assert(c:receive(3)):sub(1, 2))
+    end
+    local _, body = request(port, "GET", "/metrics")
+    assert.equal(0, metric(body, "mailcast_http_connections_timed_out_total"))
+  end)
+
+  it("holds at most --max-connections, closing the one longest without a request for a new one", function()
+    start("--max-connections 5")
+    local idle = {}
+    for i = 1, 4 do
+      idle[i] = connect()
+      -- (one at a time, so that their order is the server's)
+      assert.is_truthy(serve.wait_until(function()
+        local _, body = request(port, "GET", "/metrics")
+        return metric(body, "mailcast_http_connections") == i + 1   -- (and this request's own)
+      end, 10))
+    end
+    idle[5] = connect()
+    -- One more, a client's real request (accepted after the fifth): it is
+    -- answered, and the first idle one goes for it.
+    assert.equal(200, (request(port, "GET", "/healthz")))
+    assert.is_truthy(serve.wait_until(function() return closed_by_server(idle[1]) end, 10),
+      "the oldest idle connection is still open")
+    for i = 2, 5 do assert.is_false(closed_by_server(idle[i]), "connection " .. i .. " was closed") end
+    local _, body = request(port, "GET", "/metrics")
+    assert.is_true(metric(body, "mailcast_http_connections_shed_total") >= 1, body)
+  end)
+
+  -- 1,100 slow clients under the default limit of 1024 descriptors took
+  -- serve down for the whole attack.
+  it("answers during an attack of more clients than its descriptors allow, shedding the oldest", function()
+    start("", "prlimit --nofile=64:64")
+    for _ = 1, 100 do
+      local c = assert(socket.tcp())
+      c:settimeout(2)
+      if c:connect("127.0.0.1", port) then clients[#clients + 1] = c else c:close() end
+    end
+    -- Every one of them is still connected as far as it knows; the
+    -- server answers all the same, and has taken them all in, shedding
+    -- the oldest. (Accepting may pause in a burst: a connection shed is
+    -- let go on the loop's next turn, after the accepts of this one.)
+    assert.equal(200, (request(port, "GET", "/healthz")))
+    local body
+    assert.is_truthy(serve.wait_until(function()
+      _, body = request(port, "GET", "/metrics")
+      return metric(body, "mailcast_http_connections_shed_total") >= 100 - 48
+    end, 30), body)
+    assert.is_true(metric(body, "mailcast_http_connections") <= 64 - 16, body)
   end)
 end)
