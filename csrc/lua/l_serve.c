@@ -91,7 +91,7 @@ static int open_webhooks(lua_State *L, serve_state *st, const char *path, mc_err
 
 
 /* serve{listen = "127.0.0.1:8080", store = path, secret =, port_file =,
- *       quiet =, timeout = 10, max_body = 4096, max_headers = 8192,
+ *       quiet =, timeout = 10, max_connections = 0, max_body = 4096, max_headers = 8192,
  *       flush_interval = 0.1, batch = 1000, webhooks = {url, ...},
  *       webhook_secret =, webhook_timeout = 5, webhook_poll = 0.5,
  *       webhook_batch = 100, webhook_tries = 10, webhook_backoff = 1,
