@@ -490,6 +490,39 @@ describe("faulty servers", function()
     assert.is_false(r.recipients[1].status == "sent")
   end)
 
+  -- A second 250 to the final dot looks like the reply to the next
+  -- pipelined MAIL: the shift shows at the next command whose reply
+  -- cannot fit (DATA's 354), and that session ends there.
+  it("never counts a message sent on a duplicate reply to the end of data, and defers the one it shifted", function()
+    local srv = servers.fault("extra_reply", { command = "DOT" })
+    local list = {}
+    for i = 1, 4 do
+      list[i] = { from = "a@example.com", to = { "u" .. i .. "@example.org" },
+                  message = "Subject: " .. i .. "\r\n\r\nbody " .. i .. "\r\n" }
+    end
+    local results = assert(mailcast.send(route(srv), list, { connections = 1, messages_per_connection = 10 }))
+    local lines = srv:transcript()
+    srv:stop()
+    local bodies = {}
+    for _, l in ipairs(lines) do
+      local n = l:match("^body (%d)$")
+      if n then bodies[tonumber(n)] = (bodies[tonumber(n)] or 0) + 1 end
+    end
+    for i, r in ipairs(results) do
+      if r.status == "sent" then
+        assert.equal(1, bodies[i], "message " .. i .. " counted sent, but its data went " .. tostring(bodies[i]) .. " times")
+      else
+        assert.equal("deferred", r.status)
+        assert.is_nil(bodies[i], "message " .. i .. " deferred after its data was sent")
+      end
+    end
+    -- (The session pipelines the next MAIL after the dot: the duplicate
+    -- is taken as its reply, and the DATA after it gets a 250.)
+    assert.equal("sent", results[1].status)
+    assert.equal("deferred", results[2].status)
+    assert.matches("unexpected 250 reply to DATA", results[2].recipients[1].text)
+  end)
+
   it("cuts off an enormous multi-line reply", function()
     local srv = servers.fault("enormous_reply", { size = 1024 * 1024 })
     local s, err = mailcast.session(route(srv))
