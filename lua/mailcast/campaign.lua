@@ -11,6 +11,7 @@ local accounting = require "mailcast.accounting"
 local bounce = require "mailcast.bounce"
 local bounces = require "mailcast.bounces"
 local hooks = require "mailcast.hooks"
+local smtp = require "mailcast.smtp"
 local bulk = require "mailcast.bulk"
 local engine = require "mailcast.engine"
 local assemble = require "mailcast.assemble"
@@ -472,18 +473,27 @@ end
 function Campaign:submit_task(run, r)
   if not (self.hooks.personalize or self.hooks.route) then return self:submit(run, r) end
   local task = coroutine.create(function() self:submit(run, r) end)
-  hooks.run_task(task, function(resume, kind, name, opts) self:wait_for(run, resume, kind, name, opts) end)
+  hooks.run_task(task, function(resume, ...) self:wait_for(run, resume, ...) end)
 end
 
--- A task waits for a look-up on the engine's loop. Its recipient counts
--- as held meanwhile: no more is claimed for it, and the run does not end
--- before it.
-function Campaign:wait_for(run, resume, kind, name, opts)
+-- A task waits on the engine's loop: for a look-up (kind "mx", name,
+-- opts) or for messages sent by the engine (kind "send", route, jobs,
+-- opts: see smtp.send_in_engine). Its recipient counts as held
+-- meanwhile: no more is claimed for it, and the run does not end before
+-- it.
+function Campaign:wait_for(run, resume, kind, ...)
   run.held = run.held + 1
-  run.dispatch:wait_lookup(kind, name, opts, function(...)
+  local function answer(...)
     run.held = run.held - 1
     resume(...)
-  end)
+  end
+  if kind == "send" then
+    local route, jobs, opts = ...
+    smtp.send_in_engine(run.dispatch, route, jobs, opts, answer)
+  else
+    local name, opts = ...
+    run.dispatch:wait_lookup(kind, name, opts, answer)
+  end
 end
 
 -- Writes in one commit what submitting queued (a recipient that could

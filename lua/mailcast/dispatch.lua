@@ -95,6 +95,7 @@ function M.new(routes, opts)
     ready = {}, use_window = opts.window ~= false, share_ids = {}, shares = 0,
     waiting = {}, lookup_of = {}, parked = 0, paused_routes = {},
     lookups_out = 0, lookup_queue = {}, lookup_head = 1,
+    private = {}, privates = 0,   -- mailcast.send's routes in hooks (private_route)
   }, Dispatch)
   if routes then self:add_routes(routes, opts) end
   return self
@@ -121,6 +122,28 @@ local function identity(spec)
   return table.concat(parts, ";")
 end
 
+-- A route's record: its SMTP route (core.route) and what the dispatcher
+-- keeps of it. spec: the route table (checked), or a mailcast.route.
+local function route_record(name, spec, limits)
+  local route = spec
+  if type(spec) == "table" then
+    local fields = {}
+    for k, v in pairs(spec) do if not ROUTE_ONLY[k] then fields[k] = v end end
+    local err
+    route, err = core.route(fields)
+    if not route then error(string.format("route '%s': %s", name, err), 0) end
+  else
+    spec = {}
+  end
+  return {
+    name = name, route = route, mx = spec.mx and true or false, spec = spec, limits = limits,
+    domains = spec.domains or {},
+    resolver = { server = spec.dns_server, timeout = spec.dns_timeout, tries = spec.dns_tries },
+    mx_ttl = spec.mx_ttl, dest = nil, by_set = {},
+    looking = 0, probing = 0, doubted = {}, sane = false,
+  }
+end
+
 -- The stricter of two limit tables where both limit a destination's load.
 local function stricter(a, b)
   local out = {}
@@ -142,10 +165,6 @@ function Dispatch:add_routes(routes, opts, prefix)
     -- Checked when the campaign was made; checked here for other callers,
     -- and for the defaults (mx_ttl).
     spec = schema.check(config.ROUTE, spec, string.format("route '%s'", name))
-    local fields = {}
-    for k, v in pairs(spec) do if not ROUTE_ONLY[k] then fields[k] = v end end
-    local route, err = core.route(fields)
-    if not route then error(string.format("route '%s': %s", name, err), 0) end
     local limits = spec.mx and M.limits(opts.limits, spec.limits)
       or M.divide(M.limits(opts.limits, spec.limits), opts.workers or 1, name)
     local same = identity(spec)
@@ -153,17 +172,36 @@ function Dispatch:add_routes(routes, opts, prefix)
     if first then
       first.limits = stricter(first.limits, limits)
     else
-      first = {
-        name = name, route = route, mx = spec.mx and true or false, spec = spec, limits = limits,
-        domains = spec.domains or {},
-        resolver = { server = spec.dns_server, timeout = spec.dns_timeout, tries = spec.dns_tries },
-        mx_ttl = spec.mx_ttl, dest = nil, by_set = {},
-        looking = 0, probing = 0, doubted = {}, sane = false,
-      }
+      first = route_record(name, spec, limits)
       self.shared[same] = first
     end
     self.routes[(prefix or "") .. name] = first
   end
+end
+
+--- d:private_route(route, limits) -> name: a route for mailcast.send
+-- called by a hook of the engine: a route table (checked as
+-- mailcast.send's) or a mailcast.route, with send's options as its
+-- limits. Its destinations are its own, not shared with an equal route
+-- of a campaign (whose limits the hook's would otherwise narrow); the
+-- same route and limits again get the same name.
+function Dispatch:private_route(route, limits)
+  local key
+  if type(route) == "table" then
+    route = schema.check(config.ROUTE, route, "mailcast.send route")
+    key = identity(route)
+  else
+    key = tostring(route)
+  end
+  key = key .. "\0" .. identity(limits or {})
+  local name = self.private[key]
+  if not name then
+    self.privates = self.privates + 1
+    name = string.format("mailcast.send's route %d", self.privates)
+    self.routes[name] = route_record(name, route, M.limits(limits))
+    self.private[key] = name
+  end
+  return name
 end
 
 -- A destination record: its scheduler id (the scheduler keeps its

@@ -17,6 +17,8 @@ local function distribute(outcomes)
   if #outcomes == 0 then return end
   local by_run, order = {}, {}
   for _, o in ipairs(outcomes) do
+    -- (a message a hook sent with mailcast.send: its waiting hook's)
+    if o.owner.collect then o.owner.collect(o) goto next end
     local run = o.owner.run
     local list = by_run[run]
     if not list then
@@ -25,6 +27,7 @@ local function distribute(outcomes)
       order[#order + 1] = run
     end
     list[#list + 1] = o
+    ::next::
   end
   for _, run in ipairs(order) do run.campaign:record(run, by_run[run]) end
 end

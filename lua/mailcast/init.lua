@@ -84,6 +84,14 @@ function M.send(route, messages, opts)
     end
   end
   if opts ~= nil then opts = schema.check(config.LIMITS, opts, "mailcast.send options") end
+  -- In a hook of the engine: sent by the engine, which goes on with its
+  -- other work meanwhile (mailcast.hooks); the messages are built here.
+  if hooks.can_wait() then
+    local plan = smtp.prepare(messages, opts, M.build)
+    local sent, state = hooks.wait("send", route, plan.jobs, plan.opts)
+    if not sent then smtp.finish(plan) return nil, state end
+    return smtp.finish(plan, sent), state
+  end
   return smtp.send(route, messages, opts, M.build)
 end
 

@@ -62,6 +62,53 @@ local function job_for(entry, build)
   }
 end
 
+-- The parts of job j a dispatcher sends: for an mx route one per
+-- recipient domain (each domain's MX hosts are a destination of their
+-- own), else the job itself; each with the owner that brings its outcome
+-- back to job j (and, for a part, to the slots of its recipients).
+local function dispatched_parts(mx, job, j)
+  if not mx then return { { job = job, owner = { j = j } } } end
+  local domains, seen = {}, {}
+  for k, rcpt in ipairs(job.to) do
+    local dom = dispatch.domain_of(rcpt)
+    if not seen[dom] then seen[dom] = { rcpts = {}, slots = {} } domains[#domains + 1] = dom end
+    table.insert(seen[dom].rcpts, rcpt)
+    table.insert(seen[dom].slots, k)
+  end
+  local out = {}
+  for _, dom in ipairs(domains) do
+    out[#out + 1] = {
+      job = {
+        from = job.from, to = seen[dom].rcpts, message = job.message, eight_bit = job.eight_bit,
+        dsn_ret = job.dsn_ret, dsn_envid = job.dsn_envid, dsn_notify = job.dsn_notify, dsn_orcpt = job.dsn_orcpt,
+      },
+      owner = { j = j, slots = seen[dom].slots },
+    }
+  end
+  return out
+end
+
+-- The status of a job's result from its recipients'.
+local function status_of(r)
+  local counts, n = { sent = 0, deferred = 0, failed = 0 }, #r.recipients
+  for _, rcpt in ipairs(r.recipients) do counts[rcpt.status] = counts[rcpt.status] + 1 end
+  return counts.sent == n and "sent" or counts.sent > 0 and "partial"
+    or counts.failed == n and "failed" or "deferred"
+end
+
+-- Adds the outcome o of a part (dispatched_parts) to the results by job
+-- out, shaped as core.send's (a job in parts has {recipients = {}} there
+-- to begin with, and its status once every part is in).
+local function absorb(out, o)
+  local j, slots, res = o.owner.j, o.owner.slots, o.result
+  if not slots then out[j] = res return end
+  local r = out[j]
+  for i, k in ipairs(slots) do r.recipients[k] = res.recipients[i] end
+  r.tls = r.tls or res.tls
+  r.server = r.server or res.server
+  r.attempts = (r.attempts or 0) + res.attempts
+end
+
 -- Sends jobs straight to each recipient domain's MX hosts: one
 -- transaction per message and domain, every MX host set a destination
 -- of one scheduler, all sent at once. Returns per-job results shaped as
@@ -72,31 +119,13 @@ local function send_mx(route, jobs, opts)
   local out = {}
   for j, job in ipairs(jobs) do
     out[j] = { recipients = {} }
-    local domains, seen = {}, {}
-    for k, rcpt in ipairs(job.to) do
-      local dom = dispatch.domain_of(rcpt)
-      if not seen[dom] then seen[dom] = { rcpts = {}, slots = {} } domains[#domains + 1] = dom end
-      table.insert(seen[dom].rcpts, rcpt)
-      table.insert(seen[dom].slots, k)
-    end
-    for _, dom in ipairs(domains) do
-      local part = {
-        from = job.from, to = seen[dom].rcpts, message = job.message, eight_bit = job.eight_bit,
-        dsn_ret = job.dsn_ret, dsn_envid = job.dsn_envid, dsn_notify = job.dsn_notify, dsn_orcpt = job.dsn_orcpt,
-      }
-      local submitted, err = pcall(d.submit, d, "mx", part, { j, seen[dom].slots })
+    for _, p in ipairs(dispatched_parts(true, job, j)) do
+      local submitted, err = pcall(d.submit, d, "mx", p.job, p.owner)
       if not submitted then d:close() return nil, err end
     end
   end
   while d:held() > 0 do
-    for _, o in ipairs(d:run(1, math.huge)) do
-      local j, slots = o.owner[1], o.owner[2]
-      local res = o.result
-      for i, k in ipairs(slots) do out[j].recipients[k] = res.recipients[i] end
-      out[j].tls = out[j].tls or res.tls
-      out[j].server = out[j].server or res.server
-      out[j].attempts = (out[j].attempts or 0) + res.attempts
-    end
+    for _, o in ipairs(d:run(1, math.huge)) do absorb(out, o) end
   end
   local state = { sessions = 0, transactions = 0, backoffs = 0, destinations = 0 }
   for id in pairs(d.dests) do
@@ -105,14 +134,50 @@ local function send_mx(route, jobs, opts)
     for _, f in ipairs { "sessions", "transactions", "backoffs" } do state[f] = state[f] + st[f] end
   end
   d:close()
-  for _, r in ipairs(out) do
-    local counts = { sent = 0, deferred = 0, failed = 0 }
-    for _, rcpt in ipairs(r.recipients) do counts[rcpt.status] = counts[rcpt.status] + 1 end
-    local n = #r.recipients
-    r.status = counts.sent == n and "sent" or counts.sent > 0 and "partial"
-      or counts.failed == n and "failed" or "deferred"
-  end
+  for _, r in ipairs(out) do r.status = status_of(r) end
   return out, state
+end
+
+--- send_in_engine(d, route, jobs, opts, on_done): jobs (as core.send
+-- takes them) sent by the engine's dispatcher d, on a route of their own
+-- there, while the engine goes on with its work: a hook of the engine
+-- that calls mailcast.send waits meanwhile (mailcast.hooks).
+-- on_done(sent, state) when every outcome is in, sent shaped as
+-- core.send's results; on_done(nil, message) when they cannot be sent.
+function M.send_in_engine(d, route, jobs, opts, on_done)
+  local mx = type(route) == "table" and route.mx and true or false
+  local ok, name = pcall(d.private_route, d, route, opts)
+  if not ok then return on_done(nil, name) end
+  local out, parts = {}, {}
+  local state = { transactions = 0, destinations = 1 }
+  local left, failed = 0, nil
+  local function collect(o)
+    if o then
+      absorb(out, o)
+      state.transactions = state.transactions + 1
+    end
+    left = left - 1
+    if left > 0 then return end
+    if failed then return on_done(nil, failed) end
+    if mx then for _, r in ipairs(out) do r.status = status_of(r) end end
+    on_done(out, state)
+  end
+  for j, job in ipairs(jobs) do
+    if mx then out[j] = { recipients = {} } end
+    for _, p in ipairs(dispatched_parts(mx, job, j)) do
+      p.owner.collect = collect
+      parts[#parts + 1] = p
+    end
+  end
+  left = #parts + 1   -- (and the submitting itself, done last)
+  for _, p in ipairs(parts) do
+    local submitted, err = pcall(d.submit, d, name, p.job, p.owner)
+    if not submitted then
+      failed = failed or tostring(err)
+      left = left - 1
+    end
+  end
+  collect(nil)
 end
 
 -- The transactions of one job when some of its recipients are no
@@ -155,10 +220,7 @@ local function merged(parts, results)
     for key, v in pairs(pr) do if r[key] == nil and key ~= "recipients" and key ~= "status" then r[key] = v end end
     for m, rcpt in ipairs(pr.recipients or {}) do r.recipients[part.slots[m]] = rcpt end
   end
-  local counts, n = { sent = 0, deferred = 0, failed = 0 }, #r.recipients
-  for _, rcpt in ipairs(r.recipients) do counts[rcpt.status] = counts[rcpt.status] + 1 end
-  r.status = counts.sent == n and "sent" or counts.sent > 0 and "partial"
-    or counts.failed == n and "failed" or "deferred"
+  r.status = status_of(r)
   return r
 end
 
@@ -177,6 +239,21 @@ end
 -- recipient that is no address fails at once with 553 5.1.3 (never
 -- deferred: no retry can mend it), and the others are sent.
 function M.send(route, messages, opts, build)
+  local plan = M.prepare(messages, opts, build)
+  local sent, state
+  if type(route) == "table" and route.mx then
+    sent, state = send_mx(route, plan.jobs, plan.opts)
+  else
+    sent, state = core.send(route, plan.jobs, plan.opts)
+  end
+  if not sent then M.finish(plan) return nil, state end
+  return M.finish(plan, sent), state
+end
+
+--- prepare(messages, opts, build) -> plan: what send() hands to the
+-- sessions: plan.jobs (as core.send takes them) and plan.opts (the pool
+-- options, rates per second), and where each job's result goes back.
+function M.prepare(messages, opts, build)
   local jobs, where, results, split = {}, {}, {}, {}
   for i, entry in ipairs(messages) do
     local job, err = job_for(entry, build)
@@ -198,24 +275,26 @@ function M.send(route, messages, opts, build)
   end
   if opts then
     local ok, limits = pcall(dispatch.limits, opts)
-    if not ok then error(limits, 2) end
+    if not ok then error(limits, 3) end
     opts = limits
   end
-  local sent, state
-  if type(route) == "table" and route.mx then
-    sent, state = send_mx(route, jobs, opts)
-  else
-    sent, state = core.send(route, jobs, opts)
-  end
-  if not sent then return nil, state end
-  for k, r in ipairs(sent) do results[where[k]] = r end
-  for i, sp in pairs(split) do
-    results[i] = merged(sp.parts, table.move(sent, sp.from, sp.from + #sp.parts - 1, 1, {}))
-  end
-  for _, job in ipairs(jobs) do
+  return { jobs = jobs, where = where, results = results, split = split, opts = opts }
+end
+
+--- finish(plan [, sent]) -> results: each message's result from the
+-- jobs' (sent, as core.send returns them), and the messages built for
+-- the jobs closed (also when nothing was sent).
+function M.finish(plan, sent)
+  for _, job in ipairs(plan.jobs) do
     if type(job.message) == "userdata" then job.message:close() end
   end
-  return results, state
+  if not sent then return nil end
+  local results = plan.results
+  for k, r in ipairs(sent) do results[plan.where[k]] = r end
+  for i, sp in pairs(plan.split) do
+    results[i] = merged(sp.parts, table.move(sent, sp.from, sp.from + #sp.parts - 1, 1, {}))
+  end
+  return results
 end
 
 -- "<a@b>" as LuaSocket takes addresses: the address inside.

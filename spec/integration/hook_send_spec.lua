@@ -1,0 +1,105 @@
+-- mailcast.send called by a hook of the engine: the engine sends the
+-- hook's messages on its own loop while it goes on building and sending
+-- the campaign's, and the hook waits for its results alone.
+local helper = require "helper"
+local mime = require "support.mime"
+local servers = require "support.servers"
+local campaign_run = require "support.campaign_run"
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+describe("a campaign hook that sends with mailcast.send", function()
+  local dir, sink, slow
+  before_each(function()
+    dir = mime.tmpdir()
+    sink = servers.sink()
+    -- The hook's server takes 2 s to answer the end of its data.
+    slow = servers.fault("slow_reply", { command = "DOT", delay = 2 })
+  end)
+  after_each(function()
+    sink:stop()
+    slow:stop()
+    mime.rmdir(dir)
+  end)
+
+  -- The personalize hook of the first recipient sends a notice to
+  -- another server and waits for its reply, which is written into that
+  -- recipient's own message.
+  local function write(list)
+    campaign_run.write_campaign(dir, "noticing", list, string.format([[
+  route = { host = "127.0.0.1", port = %d, tls = "none" },
+  personalize = function(address, vars)
+    vars.note = "none"
+    if address ~= "first@example.org" then return end
+    local results, state = mailcast.send({ host = "127.0.0.1", port = %d, tls = "none" }, {
+      { from = "news@example.com", to = { "editor@example.net" },
+        message = "Subject: sending to " .. address .. "\r\n\r\nA notice.\r\n" } })
+    assert(results, state)
+    vars.note = results[1].status .. " " .. results[1].recipients[1].code
+    local f = assert(io.open(%q, "w"))
+    f:write(string.format("%%.3f", require("socket").gettime()))
+    f:close()
+  end,]], sink.port, slow.port, dir .. "/answered"), "Message {{n}}, notice {{note}}.\n")
+  end
+
+  it("waits alone: the others are built and sent while its server takes its time", function()
+    local list = { "first@example.org" }
+    for i = 1, 20 do list[#list + 1] = "r" .. i .. "@example.org" end
+    write(list)
+    local out, code = campaign_run.run_campaign(dir, "--quiet")
+    assert.equal(0, code, out)
+    assert.matches("21 delivered", out)
+    -- The notice reached its server, once.
+    local notices = 0
+    for _, line in ipairs(slow:transcript()) do
+      if line == "Subject: sending to first@example.org" then notices = notices + 1 end
+    end
+    assert.equal(1, notices)
+    local answered = tonumber(read(dir .. "/answered"))
+    assert.truthy(answered, "the hook never got its results")
+    local before, first
+    before = 0
+    for _, m in ipairs(sink:messages()) do
+      if m.rcpt_tos[1] == "first@example.org" then first = m
+      elseif m.time < answered - 1 then before = before + 1 end
+    end
+    -- Every other message went out while the hook waited its 2 s.
+    assert.equal(20, before)
+    assert.truthy(first, "the first recipient's message was not sent")
+    assert.truthy(first.time > answered - 0.1)
+    assert.matches("notice sent 250%.", first.data)
+  end)
+
+  it("gets each message's result as mailcast.send gives it, a recipient that is no address failed alone", function()
+    campaign_run.write_campaign(dir, "splitting", { "a@example.org" }, string.format([[
+  route = { host = "127.0.0.1", port = %d, tls = "none" },
+  personalize = function(address, vars)
+    local results = assert(mailcast.send({ host = "127.0.0.1", port = %d, tls = "none" }, {
+      { from = "news@example.com", to = { "editor@example.net", "no address" },
+        message = "Subject: two\r\n\r\nA notice.\r\n" },
+      { from = "news@example.com", message = { from = "news@example.com", to = "chief@example.net",
+        subject = "built", text = "Built by the hook.\n" } } }))
+    local r1, r2 = results[1], results[2]
+    vars.note = table.concat({ r1.status, r1.recipients[1].status, r1.recipients[2].status,
+      tostring(r1.recipients[2].code), r2.status, r2.recipients[1].address }, " ")
+  end,]], sink.port, slow.port), "Notes: {{note}}.\n")
+    local out, code = campaign_run.run_campaign(dir, "--quiet")
+    assert.equal(0, code, out)
+    local m = sink:messages()[1]
+    assert.truthy(m, out)
+    assert.matches("Notes: partial sent failed 553 sent chief@example.net%.", m.data)
+    local subjects = {}
+    for _, line in ipairs(slow:transcript()) do
+      local subject = line:match("^Subject: (.*)$")
+      if subject then subjects[#subjects + 1] = subject end
+    end
+    table.sort(subjects)
+    assert.same({ "built", "two" }, subjects)
+  end)
+end)
