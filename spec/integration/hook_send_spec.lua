@@ -1,18 +1,9 @@
 -- mailcast.send called by a hook of the engine: the engine sends the
 -- hook's messages on its own loop while it goes on building and sending
 -- the campaign's, and the hook waits for its results alone.
-local helper = require "helper"
 local mime = require "support.mime"
 local servers = require "support.servers"
 local campaign_run = require "support.campaign_run"
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 describe("a campaign hook that sends with mailcast.send", function()
   local dir, sink, slow
@@ -61,7 +52,7 @@ describe("a campaign hook that sends with mailcast.send", function()
       if line == "Subject: sending to first@example.org" then notices = notices + 1 end
     end
     assert.equal(1, notices)
-    local answered = tonumber(read(dir .. "/answered"))
+    local answered = tonumber(mime.try_read(dir .. "/answered"))
     assert.truthy(answered, "the hook never got its results")
     local before, first
     before = 0
