@@ -1,0 +1,118 @@
+-- A web page sent as it is, read back by an independent parser: the
+-- page of spec/support/page (images in subfolders, a linked stylesheet
+-- with a background image, a <style> block, a relative link, a script,
+-- a form, an iframe) built by mailcast and parsed by Python's email
+-- package (spec/support/pypage.py).
+local mailcast = require "mailcast"
+local core = require "mailcast.core"
+local json = require "dkjson"
+local mime = require "support.mime"
+local helper = require "spec.helper"
+
+local PAGE = helper.root .. "/spec/support/page/"
+
+-- Python's view of raw: {defects=, parts={{type=, cid=, body=, text=}...}}.
+local function python_view(raw)
+  local dir = mime.tmpdir()
+  mime.write(dir .. "/message.eml", raw)
+  local p = assert(io.popen("/usr/bin/python3 spec/support/pypage.py " .. mime.sh_quote(dir .. "/message.eml") .. " 2>&1"))
+  local out = p:read("a")
+  local ok = p:close()
+  mime.rmdir(dir)
+  assert(ok, "pypage.py failed:\n" .. out)
+  local view = assert(json.decode(out))
+  for _, part in ipairs(view.parts) do part.body = mailcast.b64.decode(part.body) end
+  return view
+end
+
+local function of_type(view, ctype)
+  local out = {}
+  for _, part in ipairs(view.parts) do
+    if part.type == ctype then out[#out + 1] = part end
+  end
+  return out
+end
+
+describe("a web page sent as it is, read by Python's email", function()
+  local view, html, text
+  setup(function()
+    local raw = assert(mailcast.message { from = "News <news@example.com>", to = "reader@example.org",
+      subject = "Spring news", html_file = PAGE .. "index.html",
+      base_url = "https://shop.example.com/news/spring.html" })
+    view = python_view(raw)
+    html = of_type(view, "text/html")[1].text
+    text = of_type(view, "text/plain")[1].text
+  end)
+
+  it("parses without defects into text, HTML and one part per image file", function()
+    assert.equal(0, view.defects)
+    local types = {}
+    for i, part in ipairs(view.parts) do types[i] = part.type end
+    assert.same({ "text/plain", "text/html", "image/png", "image/png", "image/png", "image/png" }, types)
+  end)
+
+  it("has every image as a cid: part whose bytes are the file's", function()
+    local by_cid = {}
+    for _, part in ipairs(of_type(view, "image/png")) do
+      assert.equal("inline", part.disposition)
+      by_cid[part.cid] = part.body
+    end
+    local function image(pattern)
+      local cid = assert(html:match(pattern), "not in the HTML: " .. pattern)
+      return by_cid[cid]
+    end
+    assert.equal(mime.read(PAGE .. "img/logo.png"), image('<img src="cid:([^"]+)" srcset="cid:[^"]+" alt="Example Shop"'))
+    assert.equal(mime.read(PAGE .. "img/photo.png"), image("url%(cid:([^)]+)%) no%-repeat"))
+    assert.equal(mime.read(PAGE .. "img/photo.png"), image('<img src="cid:([^"]+)" alt="The same photo again"'))
+    assert.equal(mime.read(PAGE .. "img/bg/header.png"), image("%.banner { background%-image: url%(cid:([^)]+)%)"))
+    assert.equal(mime.read(PAGE .. "img/bg/tile.png"), image('<table background="cid:([^"]+)"'))
+    assert.equal(mime.read(PAGE .. "img/bg/tile.png"), image("background: #fff url%(cid:([^)]+)%)"))
+  end)
+
+  it("leaves no relative reference: images are cid: or remote, links absolute", function()
+    local scan = core.html_page(html)
+    assert.is_true(#scan.refs >= 6)
+    for _, r in ipairs(scan.refs) do
+      assert.matches("^cid:", r.url:gsub("^https://cdn%.example%.com/", "cid:"))
+    end
+    for _, l in ipairs(scan.links) do
+      assert.matches("^[%a]+:", l.url)
+    end
+    assert.matches('href="https://shop.example.com/news/shop/garden.html"', html, 1, true)
+    assert.matches('href="https://shop.example.com/news/about.html#team"', html, 1, true)
+  end)
+
+  it("carries the stylesheet's rules into a <style> of the page", function()
+    local head = html:match("<head>(.-)</head>")
+    assert.matches(".note { border-left: 4px solid #1e5aa0; padding-left: 8px; }", head, 1, true)
+    assert.matches("h1 { color: #1e5aa0; }", head, 1, true)
+    assert.is_nil(html:find("<link", 1, true))
+  end)
+
+  it("has no script, form or iframe left, and keeps the rest of the page as it was", function()
+    for _, gone in ipairs { "<script", "tracker.js", "document.write", "<form", "<input", "<iframe" } do
+      assert.is_nil(html:find(gone, 1, true), gone)
+    end
+    assert.matches('<p class="note">Hello {{name}}, here is what&rsquo;s new.</p>', html, 1, true)
+    assert.matches("<h1>Spring news &amp; offers</h1>", html, 1, true)
+  end)
+
+  it("has a text part that reads well", function()
+    assert.equal(table.concat({
+      "Spring news & offers",
+      "",
+      "Hello {{name}}, here is what’s new.",
+      "",
+      "Example Shop",
+      "",
+      "Photo of the week",
+      "",
+      "- New garden tools (https://shop.example.com/news/shop/garden.html)",
+      "- Free delivery",
+      "",
+      "The same photo again remote",
+      "",
+      "Read more about us (https://shop.example.com/news/about.html#team) or write to news@example.com.",
+      "" }, "\n"), text)
+  end)
+end)
