@@ -116,3 +116,90 @@ describe("a web page sent as it is, read by Python's email", function()
       "" }, "\n"), text)
   end)
 end)
+
+describe("a page's remote images with embed_remote", function()
+  local serve = require "support.serve"
+  local page = require "mailcast.page"
+  local PNG = mime.read(PAGE .. "img/photo.png")
+  local dir, port, pid, log
+
+  setup(function()
+    dir = mime.tmpdir()
+    os.execute("mkdir -p " .. mime.sh_quote(dir .. "/files/img"))
+    mime.write(dir .. "/files/img/remote.png", PNG)
+    log = dir .. "/requests.log"
+    port, pid = serve.background(string.format("timeout 300 /usr/bin/python3 %s %s %s %s",
+      mime.sh_quote(helper.root .. "/spec/support/http_files.py"), mime.sh_quote(dir .. "/files"),
+      mime.sh_quote(dir .. "/port"), mime.sh_quote(log)), dir .. "/port", dir .. "/server.out")
+  end)
+
+  teardown(function()
+    if pid then serve.stop(pid) end
+    mime.rmdir(dir)
+  end)
+
+  local function requests()
+    local out = {}
+    for line in (serve.try_read(log) or ""):gmatch("[^\n]+") do out[#out + 1] = line end
+    return out
+  end
+
+  local function page_with(body)
+    local path = dir .. "/index-" .. tostring(#requests()) .. "-" .. tostring(math.random(1e9)) .. ".html"
+    mime.write(path, body)
+    return path
+  end
+
+  it("fetches each remote image once at the start and sends it inline to every recipient", function()
+    local url = "http://127.0.0.1:" .. port .. "/img/remote.png"
+    local before = #requests()
+    local c = mailcast.campaign { name = "remote-images", from = "news@example.com", subject = "Hi",
+      html_file = page_with('<img src="' .. url .. '"><p style="background:url(' .. url .. ')">x</p>'),
+      embed_remote = true, route = { host = "127.0.0.1", port = 2525 },
+      recipients = { { email = "a@example.org" }, { email = "b@example.org" }, { email = "c@example.org" } } }
+    local seen = {}
+    for _, address in ipairs { "a@example.org", "b@example.org", "c@example.org" } do
+      local view = python_view(assert(mailcast.message(assert(c:message(address, {})))))
+      local images = of_type(view, "image/png")
+      assert.equal(1, #images)
+      assert.equal(PNG, images[1].body)
+      local html = of_type(view, "text/html")[1].text
+      assert.equal(2, select(2, html:gsub("cid:" .. images[1].cid:gsub("%p", "%%%0"), "")))
+      seen[#seen + 1] = address
+    end
+    assert.equal(3, #seen)
+    assert.same({ "/img/remote.png" }, { table.unpack(requests(), before + 1) })
+  end)
+
+  it("leaves remote images as links without embed_remote, and fetches nothing", function()
+    local url = "http://127.0.0.1:" .. port .. "/img/remote.png"
+    local before = #requests()
+    local p = assert(page.load(page_with('<img src="' .. url .. '">')))
+    assert.equal('<img src="' .. url .. '">', p.html)
+    assert.equal(before, #requests())
+  end)
+
+  it("refuses an image larger than the cap, naming the page and the URL", function()
+    local url = "http://127.0.0.1:" .. port .. "/big"
+    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "big.html", embed_remote = true })
+    assert.is_nil(p)
+    assert.matches("big.html: <img src>: fetching '" .. url .. "' failed: larger than " .. page.REMOTE_MAX, err, 1, true)
+  end)
+
+  it("gives up on a server that does not answer, after the timeout", function()
+    local saved = page.REMOTE_TIMEOUT
+    page.REMOTE_TIMEOUT = 0.5
+    local url = "http://127.0.0.1:" .. port .. "/hang"
+    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "hang.html", embed_remote = true })
+    page.REMOTE_TIMEOUT = saved
+    assert.is_nil(p)
+    assert.matches("hang.html: <img src>: fetching '" .. url .. "' failed: timeout", err, 1, true)
+  end)
+
+  it("says what a missing remote image is", function()
+    local url = "http://127.0.0.1:" .. port .. "/img/gone.png"
+    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "gone.html", embed_remote = true })
+    assert.is_nil(p)
+    assert.matches("fetching '" .. url .. "' failed: HTTP 404", err, 1, true)
+  end)
+end)
