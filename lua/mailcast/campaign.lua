@@ -133,7 +133,11 @@ local function with_page(t, name)
   local page, err = require("mailcast.page").load(t.html_file,
     { name = name, base_url = t.base_url, embed_remote = t.embed_remote })
   if not page then schema.fail(nil, err) end
-  local out = require("mailcast.page").merge(t, page)
+  -- Without text, each recipient's text is made of their HTML as
+  -- rendered (core.html_text): the HTML template's sections and
+  -- variables are then the text's too.
+  local out = require("mailcast.page").merge(t, page, true)
+  out.text_from_html = t.text == nil
   out.page_notes = { warnings = page.warnings, problems = page.problems }
   return out
 end
@@ -182,7 +186,7 @@ function M.new(t)
     subject = compile(t.subject, "subject"),
     text = t.text and compile(t.text, "text"),
     html = t.html and compile(t.html, t.html_file or "html", { html = true }),
-    page_notes = t.page_notes,
+    page_notes = t.page_notes, text_from_html = t.text_from_html,
     warnings = 0,
   }, Campaign)
   return self
@@ -233,10 +237,12 @@ function Campaign:message(address, vars, ids)
                  text = render_text and template.body(render_text), html = render_html and template.body(render_html) }
       self.bodies = bodies
     end
-    render_text, render_html = bodies.text or render_text, bodies.html or render_html
+    render_text = bodies.text or render_text
+    if not self.text_from_html then render_html = bodies.html or render_html end   -- else its text is read from it
   end
   if subject and render_text then text, err = render_text(vars) end
   if subject and not err and render_html then html, err = render_html(vars) end
+  if html and self.text_from_html then text = core.html_text(html) end
   if not err and self.bulk.track then
     local ok_track, t2, h2, changed = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html,
       vars.unsubscribe_url, ids.links)

@@ -295,14 +295,16 @@ function M.load(path, opts)
   return { html = out, text = core.html_text(out), inline = self.inline, warnings = warnings, problems = problems }
 end
 
---- merge(t, page) -> a copy of t (a message or campaign table) with the
--- page's html, its text when t has none, and its images after t's inline.
-function M.merge(t, page)
+--- merge(t, page [, no_text]) -> a copy of t (a message or campaign
+-- table) with the page's html, its text when t has none (unless
+-- no_text: a campaign makes it of each recipient's HTML), and its images
+-- after t's inline.
+function M.merge(t, page, no_text)
   local out = {}
   for k, v in pairs(t) do out[k] = v end
   out.html_file, out.base_url, out.embed_remote = nil, nil, nil
   out.html = page.html
-  if out.text == nil then out.text = page.text end
+  if out.text == nil and not no_text then out.text = page.text end
   local inline = {}
   for i, p in ipairs(t.inline or {}) do inline[i] = p end
   for _, p in ipairs(page.inline) do inline[#inline + 1] = p end

@@ -279,3 +279,26 @@ describe("html_file in a campaign", function()
     assert.matches("page_spec%.lua:%d+: .*index%.html: <img src>: 'gone%.png' is not there", err)
   end)
 end)
+
+describe("the text part of a campaign's page", function()
+  it("is made of each recipient's HTML as rendered, its sections and variables included", function()
+    local dir = folder { ["index.html"] = "<h1>Hi {{name}}</h1><ul>{{#items}}<li>{{.}}</li>{{/items}}</ul>"
+      .. "{{#vip}}<p>You are a <b>VIP</b> &amp; more</p>{{/vip}}" }
+    local c = mailcast.campaign { name = "page-text", from = "news@example.com", subject = "s",
+      html_file = dir .. "index.html", route = { host = "127.0.0.1", port = 2525 },
+      recipients = { { email = "a@example.org" } } }
+    local t = assert(c:message("a@example.org", { name = "Zoë & Co", items = { "one", "two" }, vip = true }))
+    assert.equal("Hi Zoë & Co\n\n- one\n- two\n\nYou are a VIP & more\n", t.text)
+    t = assert(c:message("b@example.org", { name = "B", items = {} }))
+    assert.equal("Hi B\n", t.text)
+  end)
+
+  it("is the campaign's own text when it has one", function()
+    local dir = folder { ["index.html"] = "<p>html</p>" }
+    local c = mailcast.campaign { name = "page-text", from = "news@example.com", subject = "s", text = "mine {{name}}",
+      html_file = dir .. "index.html", route = { host = "127.0.0.1", port = 2525 },
+      recipients = { { email = "a@example.org" } } }
+    local raw = assert(mailcast.message(assert(c:message("a@example.org", { name = "X" }))))
+    assert.matches("\r\n\r\nmine X\r\n", raw)
+  end)
+end)
