@@ -130,6 +130,13 @@ local function with_page(t, name)
     return t
   end
   if t.html ~= nil then schema.fail("campaign", "give html or html_file, not both") end
+  -- `mailcast status` reads the script for its name and store only: a
+  -- page gone since the run does not stop it, nor is anything fetched.
+  if not M.check_list then
+    local out = require("mailcast.page").merge(t, { html = "", inline = {} }, true)
+    out.html = nil
+    return out
+  end
   local page, err = require("mailcast.page").load(t.html_file,
     { name = name, base_url = t.base_url, embed_remote = t.embed_remote })
   if not page then schema.fail(nil, err) end

@@ -272,6 +272,15 @@ describe("html_file in a campaign", function()
     assert.equal(2, counts.ready)
   end)
 
+  it("is read by `mailcast status` even when its page is gone since the run", function()
+    local campaigns = require "mailcast.campaign"
+    campaigns.check_list = false
+    local ok, c = pcall(campaign, { html_file = "/nonexistent/page/index.html" })
+    campaigns.check_list = true
+    assert.is_true(ok, tostring(c))
+    assert.equal("page-unit", c.name)
+  end)
+
   it("stops the script at its line when a file of the page is missing", function()
     local dir = folder { ["index.html"] = [[<img src="gone.png">]] }
     local ok, err = pcall(campaign, { html_file = dir .. "index.html" })
