@@ -52,30 +52,36 @@ static int ieq(const char *a, size_t n, const char *b) {
 }
 
 
-static int in_list(const char *name, size_t len, const char *const *names) {
-  for (int i = 0; names[i]; i++)
-    if (ieq(name, len, names[i])) return 1;
-  return 0;
-}
+/* The tags the text treats apart from inline ones, with their length so
+ * that most names are passed over by one comparison. */
+typedef struct {
+  const char *name;
+  size_t len;
+  int kind;
+} tag_kind_t;
+
+#define KIND(name, kind) {name, sizeof name - 1, kind}
+
+static const tag_kind_t kinds[] = {
+  KIND("a", T_LINK), KIND("p", T_PARA), KIND("br", T_BR), KIND("li", T_ITEM), KIND("ul", T_LIST),
+  KIND("ol", T_LIST), KIND("td", T_CELL), KIND("th", T_CELL), KIND("tr", T_BLOCK), KIND("h1", T_PARA),
+  KIND("h2", T_PARA), KIND("h3", T_PARA), KIND("h4", T_PARA), KIND("h5", T_PARA), KIND("h6", T_PARA),
+  KIND("hr", T_PARA), KIND("dl", T_PARA), KIND("dt", T_BLOCK), KIND("dd", T_BLOCK), KIND("img", T_IMG),
+  KIND("pre", T_PARA), KIND("div", T_BLOCK), KIND("nav", T_BLOCK), KIND("main", T_BLOCK),
+  KIND("body", T_BLOCK), KIND("table", T_PARA), KIND("tbody", T_BLOCK), KIND("thead", T_BLOCK),
+  KIND("tfoot", T_BLOCK), KIND("aside", T_BLOCK), KIND("title", T_SKIP), KIND("style", T_SKIP),
+  KIND("figure", T_PARA), KIND("header", T_BLOCK), KIND("footer", T_BLOCK), KIND("center", T_BLOCK),
+  KIND("script", T_SKIP), KIND("iframe", T_SKIP), KIND("object", T_SKIP), KIND("select", T_SKIP),
+  KIND("address", T_PARA), KIND("section", T_BLOCK), KIND("article", T_BLOCK), KIND("caption", T_BLOCK),
+  KIND("textarea", T_SKIP), KIND("noscript", T_SKIP), KIND("template", T_SKIP),
+  KIND("blockquote", T_PARA), KIND("figcaption", T_BLOCK),
+};
 
 
 static int kind_of(const char *name, size_t len) {
-  static const char *const paras[] = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
-                                      "hr", "table", "figure", "address", "dl", NULL};
-  static const char *const blocks[] = {"div", "tr", "section", "article", "header", "footer", "nav",
-                                       "main", "aside", "figcaption", "dt", "dd", "center", "caption",
-                                       "body", "tbody", "thead", "tfoot", NULL};
-  static const char *const skips[] = {"script", "style", "title", "textarea", "noscript", "template",
-                                      "iframe", "object", "select", NULL};
-  if (ieq(name, len, "a")) return T_LINK;
-  if (ieq(name, len, "img")) return T_IMG;
-  if (ieq(name, len, "br")) return T_BR;
-  if (ieq(name, len, "li")) return T_ITEM;
-  if (ieq(name, len, "ul") || ieq(name, len, "ol")) return T_LIST;
-  if (ieq(name, len, "td") || ieq(name, len, "th")) return T_CELL;
-  if (in_list(name, len, paras)) return T_PARA;
-  if (in_list(name, len, blocks)) return T_BLOCK;
-  if (in_list(name, len, skips)) return T_SKIP;
+  if (len > 10) return T_INLINE;   /* longer than any name above */
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (kinds[i].len == len && ieq(name, len, kinds[i].name)) return kinds[i].kind;
   return T_INLINE;
 }
 

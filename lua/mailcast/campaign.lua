@@ -97,7 +97,9 @@ local function routes_of(t)
   return routes, default
 end
 
---- campaign{name=, from=, subject=, text=, html=, inline=, attachments=,
+--- campaign{name=, from=, subject=, text=, html= (or html_file= with
+--   base_url= and embed_remote=: a web page sent as it is, mailcast.page),
+--   inline=, attachments=,
 --   headers=, return_path= (the envelope sender), bounce_domain= (VERP:
 --   each recipient's bounces come back to bounces+TAG@bounce_domain, for
 --   `mailcast bounces`), recipients = CSV path | list | iterator,
