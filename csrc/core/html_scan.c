@@ -1,6 +1,7 @@
 #include "html_scan.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "html_entity.h"
 #include "html_scan_internal.h"
@@ -276,6 +277,11 @@ static size_t raw_text_end(scanner *sc, size_t k, const tag_t *t) {
 
 static size_t start_tag(scanner *sc, size_t j) {
   tag_t t = {0};
+  page_attr_t page_attrs[PAGE_ATTRS];
+  if (sc->out->page) {
+    memset(page_attrs, 0, sizeof page_attrs);
+    t.page = page_attrs;
+  }
   t.name = j + 1;
   size_t k = tag_name_end(sc, t.name);
   if (k == MC_HTML_NONE) return sc->n;

@@ -28,7 +28,9 @@ typedef struct {
   size_t href, href_len, alt, alt_len;
   char href_quote;
   unsigned flags;
-  page_attr_t page[PAGE_ATTRS];   /* read only when the scan has a page */
+  page_attr_t *page;   /* PAGE_ATTRS of them when the scan has a page, else
+                          NULL: a tag of a tracked body clears no more than
+                          it did before pages */
 } tag_t;
 
 typedef struct {
