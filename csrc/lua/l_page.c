@@ -1,7 +1,13 @@
 /* mailcast.core for web pages sent as they are: html_page (what a page
  * refers to and what a mail reader blocks), css_urls (the url(...) of a
- * stylesheet) and html_text (the text part of an HTML body). Positions
+ * stylesheet), html_text (the text part of an HTML body) and real_path
+ * (where a reference leads once its symbolic links are followed). Positions
  * are Lua's: a reference's bytes are html:sub(at, stop). */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "binding.h"
 #include "core/css_url.h"
 #include "core/html_page.h"
@@ -159,8 +165,24 @@ static int l_html_text(lua_State *L) {
 }
 
 
+/* real_path(path) -> the path with every symbolic link, "." and ".."
+ * resolved | fail, message: where a page's reference really leads. */
+static int l_real_path(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char real[PATH_MAX];
+  if (realpath(path, real) == NULL) {
+    luaL_pushfail(L);
+    lua_pushfstring(L, "%s: %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushstring(L, real);
+  return 1;
+}
+
+
 static const luaL_Reg functions[] = {
   {"html_page", l_html_page},
+  {"real_path", l_real_path},
   {"css_urls", l_css_urls},
   {"html_text", l_html_text},
   {NULL, NULL},

@@ -6,6 +6,7 @@
 -- and the page written again, every byte outside the changed ones kept.
 -- A page is hostile input: no reference may reach outside its folder.
 local core = require "mailcast.core"
+local lfs = require "lfs"
 
 local M = {}
 
@@ -141,20 +142,34 @@ end
 local Load = {}
 Load.__index = Load
 
--- The cid: URL for the file at path (under the page's folder), made into
--- an inline part the first time.
-function Load:local_image(from, url, where)
+-- The file a local reference names, from the folder from (segments
+-- under the page's): its real path (symbolic links followed, which must
+-- not lead out of the page's folder either) and its segments | nil, why.
+function Load:file(from, url, where)
   local segs, why = resolve(from, url)
   if not segs then return nil, string.format("%s: %s: '%s' %s", self.name, where, url, why) end
   local path = self.root .. table.concat(segs, "/")
-  local cid = self.cids[path]
-  if cid then return "cid:" .. cid end
-  local f = io.open(path, "rb")
-  local ok = f and f:read(0)
-  if f then f:close() end
-  if not ok then
+  local real = core.real_path(path)
+  if not real or lfs.attributes(real, "mode") ~= "file" then
     return nil, string.format("%s: %s: '%s' is not there (%s)", self.name, where, url, path)
   end
+  if not self.real_root then
+    self.real_root = assert(core.real_path(self.root == "" and "." or self.root)):gsub("/$", "") .. "/"
+  end
+  if real:sub(1, #self.real_root) ~= self.real_root then
+    return nil, string.format("%s: %s: '%s' leads outside the page's folder (a symbolic link to %s)",
+      self.name, where, url, real)
+  end
+  return real, segs
+end
+
+-- The cid: URL for a local image, made into an inline part the first
+-- time (a file named twice, or by two names, is one part).
+function Load:local_image(from, url, where)
+  local path, segs = self:file(from, url, where)
+  if not path then return nil, segs end
+  local cid = self.cids[path]
+  if cid then return "cid:" .. cid end
   cid = self:new_cid(segs[#segs])
   self.cids[path] = cid
   self.inline[#self.inline + 1] = { path = path, cid = cid }
@@ -215,11 +230,10 @@ end
 -- A stylesheet's text with its url(...) images made cid: (they are the
 -- stylesheet's: relative to its own folder).
 function Load:stylesheet(from, url, where)
-  local segs, why = resolve(from, url)
-  if not segs then return nil, string.format("%s: %s: '%s' %s", self.name, where, url, why) end
-  local path = self.root .. table.concat(segs, "/")
-  local css = read_file(path)
-  if not css then return nil, string.format("%s: %s: '%s' is not there (%s)", self.name, where, url, path) end
+  local path, segs = self:file(from, url, where)
+  if not path then return nil, segs end
+  local css, err = read_file(path)
+  if not css then return nil, string.format("%s: %s: '%s': %s", self.name, where, url, tostring(err)) end
   if css:lower():find("</style", 1, true) then
     return nil, string.format("%s: %s: '%s' holds \"</style\", which would end the page's <style>", self.name,
       where, url)

@@ -120,6 +120,28 @@ describe("mailcast.page.load", function()
     assert.matches("leads outside the page's folder", err, 1, true)
   end)
 
+  it("follows no symbolic link out of the page's folder, and one inside it is the same file", function()
+    local dir = folder { ["page/index.html"] = [[<img src="img/key.png"><img src="img/alias.png">]],
+                         ["page/img/logo.png"] = PNG, ["secret.txt"] = "private key" }
+    os.execute(string.format("ln -s %s %s && ln -s logo.png %s", mime.sh_quote(dir .. "secret.txt"),
+      mime.sh_quote(dir .. "page/img/key.png"), mime.sh_quote(dir .. "page/img/alias.png")))
+    local p, err = page.load(dir .. "page/index.html", { name = "page/index.html" })
+    assert.is_nil(p)
+    assert.matches("page/index.html: <img src>: 'img/key.png' leads outside the page's folder (a symbolic link to ",
+      err, 1, true)
+    mime.write(dir .. "page/index.html", [[<img src="img/logo.png"><img src="img/alias.png">]])
+    p = assert(page.load(dir .. "page/index.html"))
+    assert.equal(1, #p.inline)
+    assert.matches("/page/img/logo%.png$", p.inline[1].path)
+  end)
+
+  it("refuses a reference to a folder or a device as a missing file", function()
+    local dir = folder { ["img/x.png"] = PNG, ["index.html"] = [[<img src="img">]] }
+    local p, err = page.load(dir .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    assert.matches("'img' is not there", err, 1, true)
+  end)
+
   it("takes a path from / as from the page's folder, not the machine's root", function()
     local dir = folder { ["index.html"] = [[<img src="/etc/passwd">]] }
     local p, err = page.load(dir .. "index.html", { name = "index.html" })
