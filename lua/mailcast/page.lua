@@ -192,6 +192,10 @@ function Load:remote_image(url, where)
   if not data then
     return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(ctype))
   end
+  if not (ctype and ctype:lower():match("^image/[%w.+-]+$")) then
+    return nil, string.format("%s: %s: '%s' is not an image (its content type is %s)", self.name, where, url,
+      tostring(ctype))
+  end
   local name = url:gsub("[?#].*$", ""):match("([^/]+)$") or "image"
   cid = self:new_cid(name)
   self.cids[url] = cid

@@ -127,6 +127,7 @@ describe("a page's remote images with embed_remote", function()
     dir = mime.tmpdir()
     os.execute("mkdir -p " .. mime.sh_quote(dir .. "/files/img"))
     mime.write(dir .. "/files/img/remote.png", PNG)
+    mime.write(dir .. "/files/page.html", "<p>not an image</p>")
     log = dir .. "/requests.log"
     port, pid = serve.background(string.format("timeout 300 /usr/bin/python3 %s %s %s %s",
       mime.sh_quote(helper.root .. "/spec/support/http_files.py"), mime.sh_quote(dir .. "/files"),
@@ -194,6 +195,14 @@ describe("a page's remote images with embed_remote", function()
     page.REMOTE_TIMEOUT = saved
     assert.is_nil(p)
     assert.matches("hang.html: <img src>: fetching '" .. url .. "' failed: timeout", err, 1, true)
+  end)
+
+  it("refuses what a server sends that is not an image", function()
+    local url = "http://127.0.0.1:" .. port .. "/page.html"
+    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "odd.html", embed_remote = true })
+    assert.is_nil(p)
+    assert.matches("odd.html: <img src>: '" .. url .. "' is not an image (its content type is application/octet-stream)",
+      err, 1, true)
   end)
 
   it("says what a missing remote image is", function()
