@@ -212,3 +212,29 @@ describe("a page's remote images with embed_remote", function()
     assert.matches("fetching '" .. url .. "' failed: HTTP 404", err, 1, true)
   end)
 end)
+
+describe("mailcast run --dry-run of a campaign sent from a page", function()
+  it("takes the page from the script's folder and reports its relative links as problems", function()
+    local dir = mime.tmpdir()
+    os.execute("mkdir -p " .. mime.sh_quote(dir .. "/site/img"))
+    mime.write(dir .. "/site/img/logo.png", mime.read(PAGE .. "img/logo.png"))
+    mime.write(dir .. "/site/index.html", '<p><img src="img/logo.png"> Hi {{name}}, see <a href="about.html">us</a>'
+      .. '<script>x()</script></p>')
+    mime.write(dir .. "/news.lua", [[
+local mailcast = require "mailcast"
+return mailcast.campaign {
+  name = "page-dry-run", from = "news@example.com", subject = "Hi",
+  html_file = "site/index.html",
+  recipients = { { email = "a@example.org", name = "A" }, { email = "b@example.org", name = "B" } },
+  route = { host = "127.0.0.1", port = 9 },
+}
+]])
+    local out, code = helper.sh(string.format("cd / && %s run %s --dry-run --store %s", mime.sh_quote(helper.runner),
+      mime.sh_quote(dir .. "/news.lua"), mime.sh_quote(dir .. "/store.db")))
+    mime.rmdir(dir)
+    assert.equal(1, code, out)
+    assert.matches("page-dry-run: site/index.html: <script> removed: mail readers block it", out, 1, true)
+    assert.matches("page-dry-run: site/index.html: the relative link 'about.html' leads nowhere in a mail", out, 1, true)
+    assert.matches("page-dry-run: 2 messages ready, 1 problems", out, 1, true)
+  end)
+end)
