@@ -1,7 +1,8 @@
 -- A web page sent as it is (html_file): its local images become inline
 -- parts named by cid:, its linked stylesheets are put into the page, the
 -- elements mail readers block are taken out, its relative links are made
--- absolute from base_url, and a text part is made of it. The C scanner
+-- absolute from base_url, and a text part is made of it. With
+-- embed_remote, its http(s) images and stylesheets are fetched once. The C scanner
 -- finds all of these in one pass (core.html_page); here each is decided
 -- and the page written again, every byte outside the changed ones kept.
 -- A page is hostile input: no reference may reach outside its folder.
@@ -117,12 +118,10 @@ function M.absolute(base, url)
   return origin .. joined .. rest
 end
 
---- fetch(url) -> data, content_type | nil, message: one remote image,
--- at most REMOTE_MAX bytes, within REMOTE_TIMEOUT seconds.
+--- fetch(url) -> data, content_type | nil, message: one remote image or
+-- stylesheet, at most REMOTE_MAX bytes, within REMOTE_TIMEOUT seconds.
 function M.fetch(url)
   local http = url:match("^[Hh][Tt][Tt][Pp][Ss]:") and require("ssl.https") or require("socket.http")
-  local ltn12 = require "ltn12"
-  http.TIMEOUT = M.REMOTE_TIMEOUT
   local chunks, size = {}, 0
   local function sink(chunk, err)
     if chunk == nil then return err == nil and 1 or nil, err end
@@ -131,7 +130,10 @@ function M.fetch(url)
     chunks[#chunks + 1] = chunk
     return 1
   end
+  local timeout = http.TIMEOUT   -- the module's: put back for its other users
+  http.TIMEOUT = M.REMOTE_TIMEOUT
   local ok, code, headers = http.request { url = url, sink = sink, redirect = true }
+  http.TIMEOUT = timeout
   if not ok then return nil, tostring(code) end
   if code ~= 200 then return nil, "HTTP " .. tostring(code) end
   local ctype = headers and headers["content-type"]
@@ -233,22 +235,48 @@ end
 
 -- A stylesheet's text with its url(...) images made cid: (they are the
 -- stylesheet's: relative to its own folder).
-function Load:stylesheet(from, url, where)
-  local path, segs = self:file(from, url, where)
-  if not path then return nil, segs end
-  local css, err = read_file(path)
-  if not css then return nil, string.format("%s: %s: '%s': %s", self.name, where, url, tostring(err)) end
+-- A stylesheet's text (css, from url) with the images its url(...) name
+-- made cid: by image_of(reference, where) -> cid: URL | nil | nil, error.
+function Load:css(css, url, where, image_of)
   if css:lower():find("</style", 1, true) then
     return nil, string.format("%s: %s: '%s' holds \"</style\", which would end the page's <style>", self.name,
       where, url)
   end
   local edits = {}
   for _, u in ipairs(core.css_urls(css)) do
-    local cid, err = self:image(segments_dir(segs), u.url, url .. ": url(" .. u.url .. ")")
+    local cid, err = image_of(u.url, url .. ": url(" .. u.url .. ")")
     if err then return nil, err end
     if cid then edits[#edits + 1] = { at = u.at, stop = u.stop, text = cid } end
   end
   return splice(css, edits)
+end
+
+-- A local stylesheet's text, its images taken from its own folder.
+function Load:stylesheet(from, url, where)
+  local path, segs = self:file(from, url, where)
+  if not path then return nil, segs end
+  local css, err = read_file(path)
+  if not css then return nil, string.format("%s: %s: '%s': %s", self.name, where, url, tostring(err)) end
+  return self:css(css, url, where, function(ref, at) return self:image(segments_dir(segs), ref, at) end)
+end
+
+-- A remote stylesheet's text (embed_remote), fetched once; its relative
+-- images are the stylesheet's, resolved from its URL and fetched too.
+function Load:remote_stylesheet(url, where)
+  if url:sub(1, 2) == "//" then url = "https:" .. url end
+  local css, ctype = self.fetch(url)
+  if not css then
+    return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(ctype))
+  end
+  if ctype and ctype:lower() ~= "text/css" then
+    return nil, string.format("%s: %s: '%s' is not a stylesheet (its content type is %s)", self.name, where, url,
+      ctype)
+  end
+  return self:css(css, url, where, function(ref, at)
+    local kind = kind_of(ref)
+    if kind == "local" then return self:remote_image(M.absolute(url, ref), at) end
+    return self:image({}, ref, at)
+  end)
 end
 
 local WHERE = {
@@ -288,10 +316,13 @@ function M.load(path, opts)
     local where = WHERE[r.kind]
     local text, rerr
     if r.kind == "stylesheet" then
-      if kind_of(r.url) == "local" then
+      local kind = kind_of(r.url)
+      if kind == "local" then
         text, rerr = self:stylesheet({}, r.url, where)
-        if text then text = "<style>\n" .. text .. "\n</style>" end
+      elseif kind == "remote" and self.embed_remote then
+        text, rerr = self:remote_stylesheet(r.url, where)
       end
+      if text then text = "<style>\n" .. text .. "\n</style>" end
     else
       text, rerr = self:image({}, r.url, where)
       if text and r.kind == "srcset" then text = attr_value(text, r.quote) end

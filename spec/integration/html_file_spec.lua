@@ -128,6 +128,8 @@ describe("a page's remote images with embed_remote", function()
     os.execute("mkdir -p " .. mime.sh_quote(dir .. "/files/img"))
     mime.write(dir .. "/files/img/remote.png", PNG)
     mime.write(dir .. "/files/page.html", "<p>not an image</p>")
+    os.execute("mkdir -p " .. mime.sh_quote(dir .. "/files/css"))
+    mime.write(dir .. "/files/css/site.css", ".hero { background: url(../img/remote.png) }\n")
     log = dir .. "/requests.log"
     port, pid = serve.background(string.format("timeout 300 /usr/bin/python3 %s %s %s %s",
       mime.sh_quote(helper.root .. "/spec/support/http_files.py"), mime.sh_quote(dir .. "/files"),
@@ -170,6 +172,16 @@ describe("a page's remote images with embed_remote", function()
     end
     assert.equal(3, #seen)
     assert.same({ "/img/remote.png" }, { table.unpack(requests(), before + 1) })
+  end)
+
+  it("puts a remote stylesheet into the page, its relative images fetched from its own address", function()
+    local url = "http://127.0.0.1:" .. port .. "/css/site.css"
+    local before = #requests()
+    local p = assert(page.load(page_with('<head><link rel="stylesheet" href="' .. url .. '"></head>'),
+      { embed_remote = true }))
+    assert.equal("<head><style>\n.hero { background: url(cid:" .. p.inline[1].cid .. ") }\n\n</style></head>", p.html)
+    assert.equal(PNG, p.inline[1].data)
+    assert.same({ "/css/site.css", "/img/remote.png" }, { table.unpack(requests(), before + 1) })
   end)
 
   it("leaves remote images as links without embed_remote, and fetches nothing", function()

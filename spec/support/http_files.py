@@ -43,7 +43,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with open(path, "rb") as f:
             data = f.read()
         self.send_response(200)
-        self.send_header("Content-Type", "image/png" if path.endswith(".png") else "application/octet-stream")
+        ctype = {".png": "image/png", ".css": "text/css"}.get(os.path.splitext(path)[1], "application/octet-stream")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
