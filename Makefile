@@ -85,6 +85,7 @@ bench: deps all
 	bench/send
 	bench/dkim
 	bench/track
+	bench/page
 	bench/campaign
 	bench/direct
 	bench/bounce

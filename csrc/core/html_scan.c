@@ -1,32 +1,10 @@
 #include "html_scan.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "html_entity.h"
-
-/* The start tags the scanner acts on; everything else is TAG_OTHER. */
-enum { TAG_OTHER, TAG_A, TAG_IMG, TAG_BR, TAG_BODY, TAG_RAW, TAG_PLAINTEXT };
-
-/* What a start tag said, kept until its '>' proves it is a tag. */
-typedef struct {
-  int kind;
-  size_t name, name_len;
-  int has_href, has_alt;
-  size_t href, href_len, alt, alt_len;
-  char href_quote;
-  unsigned flags;
-} tag_t;
-
-typedef struct {
-  const char *s;
-  size_t n;
-  mc_html_scan_t *out;
-  size_t open;   /* the link whose text is being read, or MC_HTML_NONE */
-  int space;     /* white space since the text's last character */
-  int full;      /* the text has reached MC_HTML_TEXT_MAX */
-  int failed;
-} scanner;
-
+#include "html_scan_internal.h"
 
 /* Character classes, one table look-up per byte in the hot loops. */
 enum {
@@ -46,7 +24,7 @@ static const unsigned char cls[256] = {
 };
 
 
-static int is_space(unsigned char c) {
+int mc_html_is_space(unsigned char c) {
   return cls[c] & SPACE;
 }
 
@@ -56,24 +34,10 @@ static int is_alpha(unsigned char c) {
 }
 
 
-static unsigned char lower(unsigned char c) {
-  return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
-}
-
-
-/* a (n bytes) equals the lower-case ASCII b, ignoring case. */
-static int ascii_ieq(const char *a, size_t n, const char *b) {
-  size_t i = 0;
-  for (; i < n; i++)
-    if (b[i] == '\0' || lower((unsigned char)a[i]) != (unsigned char)b[i]) return 0;
-  return b[i] == '\0';
-}
-
-
 /* The len bytes at a and b are the same ASCII letters, ignoring case. */
 static int same_name(const char *a, const char *b, size_t len) {
   for (size_t i = 0; i < len; i++)
-    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
+    if (mc_html_lower((unsigned char)a[i]) != mc_html_lower((unsigned char)b[i])) return 0;
   return 1;
 }
 
@@ -92,18 +56,18 @@ static int starts_with(const char *s, size_t n, const char *prefix) {
  * candidates, so most tags cost one comparison. */
 static int tag_kind(const char *name, size_t len) {
   switch (len) {
-  case 1: return lower((unsigned char)name[0]) == 'a' ? TAG_A : TAG_OTHER;
-  case 2: return ascii_ieq(name, len, "br") ? TAG_BR : TAG_OTHER;
+  case 1: return mc_html_lower((unsigned char)name[0]) == 'a' ? TAG_A : TAG_OTHER;
+  case 2: return mc_html_ieq(name, len, "br") ? TAG_BR : TAG_OTHER;
   case 3:
-    if (ascii_ieq(name, len, "img")) return TAG_IMG;
-    return ascii_ieq(name, len, "xmp") ? TAG_RAW : TAG_OTHER;
-  case 4: return ascii_ieq(name, len, "body") ? TAG_BODY : TAG_OTHER;
-  case 5: return ascii_ieq(name, len, "style") || ascii_ieq(name, len, "title") ? TAG_RAW : TAG_OTHER;
-  case 6: return ascii_ieq(name, len, "script") || ascii_ieq(name, len, "iframe") ? TAG_RAW : TAG_OTHER;
-  case 7: return ascii_ieq(name, len, "noembed") ? TAG_RAW : TAG_OTHER;
+    if (mc_html_ieq(name, len, "img")) return TAG_IMG;
+    return mc_html_ieq(name, len, "xmp") ? TAG_RAW : TAG_OTHER;
+  case 4: return mc_html_ieq(name, len, "body") ? TAG_BODY : TAG_OTHER;
+  case 5: return mc_html_ieq(name, len, "style") || mc_html_ieq(name, len, "title") ? TAG_RAW : TAG_OTHER;
+  case 6: return mc_html_ieq(name, len, "script") || mc_html_ieq(name, len, "iframe") ? TAG_RAW : TAG_OTHER;
+  case 7: return mc_html_ieq(name, len, "noembed") ? TAG_RAW : TAG_OTHER;
   case 8:
-    return ascii_ieq(name, len, "textarea") || ascii_ieq(name, len, "noframes") ? TAG_RAW : TAG_OTHER;
-  case 9: return ascii_ieq(name, len, "plaintext") ? TAG_PLAINTEXT : TAG_OTHER;
+    return mc_html_ieq(name, len, "textarea") || mc_html_ieq(name, len, "noframes") ? TAG_RAW : TAG_OTHER;
+  case 9: return mc_html_ieq(name, len, "plaintext") ? TAG_PLAINTEXT : TAG_OTHER;
   default: return TAG_OTHER;
   }
 }
@@ -142,7 +106,7 @@ static void add_text(scanner *sc, const char *p, size_t len, int in_attr) {
   size_t i = 0;
   while (i < len && !sc->full) {
     unsigned char c = (unsigned char)p[i];
-    if (is_space(c)) {
+    if (mc_html_is_space(c)) {
       sc->space = 1;
       i++;
     } else if (c == '&') {
@@ -177,7 +141,7 @@ static void close_link(scanner *sc) {
  * controls and spaces, every tab and newline) from the decoded value u,
  * so the URL is judged and reported as a reader uses it; returns the
  * new length. */
-static size_t clean_url(char *u, size_t len) {
+size_t mc_html_clean_url(char *u, size_t len) {
   size_t a = 0, b = len;
   while (a < b && (unsigned char)u[a] <= 0x20) a++;
   while (b > a && (unsigned char)u[b - 1] <= 0x20) b--;
@@ -210,7 +174,7 @@ static void open_link(scanner *sc, size_t at, const tag_t *t) {
   mc_html_unescape(&out->strings, sc->s + t->href, t->href_len, 1);
   if (out->strings.failed) { sc->failed = 1; return; }
   if (out->strings.len > l->url) {   /* data is NULL while nothing was written */
-    l->url_len = clean_url(out->strings.data + l->url, out->strings.len - l->url);
+    l->url_len = mc_html_clean_url(out->strings.data + l->url, out->strings.len - l->url);
     out->strings.len = l->url + l->url_len;
   }
   l->text = out->strings.len;
@@ -223,17 +187,18 @@ static void open_link(scanner *sc, size_t at, const tag_t *t) {
 static void attribute(scanner *sc, tag_t *t, size_t name, size_t name_len, int has_value,
                       size_t value, size_t value_len, char quote) {
   const char *s = sc->s + name;
+  if (sc->out->page && has_value) mc_html_page_attribute(t, s, name_len, value, value_len, quote);
   if (t->kind == TAG_A) {
-    if (ascii_ieq(s, name_len, "href") && !t->has_href) {   /* the first one counts */
+    if (mc_html_ieq(s, name_len, "href") && !t->has_href) {   /* the first one counts */
       t->has_href = 1;
       if (!has_value) t->flags |= MC_HTML_LINK_BARE;
       t->href = has_value ? value : name + name_len;
       t->href_len = value_len;
       t->href_quote = quote;
-    } else if (ascii_ieq(s, name_len, "data-mc-notrack") || ascii_ieq(s, name_len, "mc:notrack")) {
+    } else if (mc_html_ieq(s, name_len, "data-mc-notrack") || mc_html_ieq(s, name_len, "mc:notrack")) {
       t->flags |= MC_HTML_LINK_NOTRACK;
     }
-  } else if (t->kind == TAG_IMG && has_value && !t->has_alt && ascii_ieq(s, name_len, "alt")) {
+  } else if (t->kind == TAG_IMG && has_value && !t->has_alt && mc_html_ieq(s, name_len, "alt")) {
     t->has_alt = 1;
     t->alt = value;
     t->alt_len = value_len;
@@ -249,20 +214,20 @@ static size_t attributes(scanner *sc, size_t k, tag_t *t, int report) {
   const char *s = sc->s;
   size_t n = sc->n;
   for (;;) {
-    while (k < n && (is_space((unsigned char)s[k]) || s[k] == '/')) k++;
+    while (k < n && (mc_html_is_space((unsigned char)s[k]) || s[k] == '/')) k++;
     if (k >= n) return MC_HTML_NONE;
     if (s[k] == '>') return k + 1;
     size_t name = k++;   /* the first character may be '=' */
     while (k < n && !(cls[(unsigned char)s[k]] & ATTR_END)) k++;
     size_t name_len = k - name;
-    while (k < n && is_space((unsigned char)s[k])) k++;
+    while (k < n && mc_html_is_space((unsigned char)s[k])) k++;
     if (k >= n) return MC_HTML_NONE;
     if (s[k] != '=') {
       if (report) attribute(sc, t, name, name_len, 0, 0, 0, 0);
       continue;
     }
     k++;
-    while (k < n && is_space((unsigned char)s[k])) k++;
+    while (k < n && mc_html_is_space((unsigned char)s[k])) k++;
     if (k >= n) return MC_HTML_NONE;
     char quote = s[k];
     size_t value, value_len;
@@ -302,7 +267,7 @@ static size_t raw_text_end(scanner *sc, size_t k, const tag_t *t) {
     if (lt == NULL) return n;
     size_t m = (size_t)(lt - s), after = m + 2 + len;
     if (after < n && s[m + 1] == '/' && same_name(s + m + 2, s + t->name, len) &&
-        (is_space((unsigned char)s[after]) || s[after] == '/' || s[after] == '>'))
+        (mc_html_is_space((unsigned char)s[after]) || s[after] == '/' || s[after] == '>'))
       return m;
     k = m + 1;
   }
@@ -312,14 +277,21 @@ static size_t raw_text_end(scanner *sc, size_t k, const tag_t *t) {
 
 static size_t start_tag(scanner *sc, size_t j) {
   tag_t t = {0};
+  page_attr_t page_attrs[PAGE_ATTRS];
+  if (sc->out->page) {
+    memset(page_attrs, 0, sizeof page_attrs);
+    t.page = page_attrs;
+  }
   t.name = j + 1;
   size_t k = tag_name_end(sc, t.name);
   if (k == MC_HTML_NONE) return sc->n;
   t.name_len = k - t.name;
   t.kind = tag_kind(sc->s + t.name, t.name_len);
-  /* only <a> and <img> have attributes the scanner needs */
-  size_t end = attributes(sc, k, &t, t.kind == TAG_A || t.kind == TAG_IMG);
+  /* only <a> and <img> have attributes the scanner needs, and every tag
+   * of a page (its images, styles and stylesheets) */
+  size_t end = attributes(sc, k, &t, t.kind == TAG_A || t.kind == TAG_IMG || sc->out->page);
   if (end == MC_HTML_NONE) return sc->n;
+  if (sc->out->page) mc_html_page_tag(sc, j, end, &t);
   switch (t.kind) {
   case TAG_A:
     close_link(sc);   /* an <a> inside an <a> ends the first (13.2.6.4.7) */
@@ -335,8 +307,11 @@ static size_t start_tag(scanner *sc, size_t j) {
   case TAG_BR:
     sc->space = 1;
     break;
-  case TAG_RAW:
-    return raw_text_end(sc, end, &t);
+  case TAG_RAW: {
+    size_t raw_end = raw_text_end(sc, end, &t);
+    if (sc->out->page) mc_html_page_raw(sc, &t, end, raw_end);
+    return raw_end;
+  }
   case TAG_PLAINTEXT:   /* everything after it is text, for good */
     return sc->n;
   default:
@@ -356,6 +331,7 @@ static size_t end_tag(scanner *sc, size_t j) {
   if (end == MC_HTML_NONE) return sc->n;
   if (kind == TAG_A) close_link(sc);
   else if (kind == TAG_BODY) sc->out->body_end = j;   /* the last one wins */
+  if (sc->out->page) mc_html_page_end_tag(sc, j, t.name, k - t.name, end);
   return end;
 }
 
@@ -449,6 +425,7 @@ int mc_html_scan(mc_html_scan_t *out, const char *html, size_t n, mc_error_t *e)
     i = markup(&sc, j);
   }
   close_link(&sc);
+  if (out->page) mc_html_page_finish(&sc);
   if (sc.failed || out->strings.failed) {
     mc_error_set(e, "html: not enough memory");
     return -1;

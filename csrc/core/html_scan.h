@@ -38,14 +38,18 @@ typedef struct {
                             when it has no text */
 } mc_html_link_t;
 
+struct mc_html_page;   /* html_page.h */
+
 typedef struct {
   mc_html_link_t *links;
   size_t count, cap;
   mc_buf_t strings;    /* every link's url and text */
   size_t body_end;     /* the '<' of the last </body>, or MC_HTML_NONE */
+  struct mc_html_page *page;   /* when set, also what a page sent as it is
+                                  needs (html_page.h); not owned */
 } mc_html_scan_t;
 
-#define MC_HTML_SCAN_INIT {NULL, 0, 0, MC_BUF_INIT, MC_HTML_NONE}
+#define MC_HTML_SCAN_INIT {NULL, 0, 0, MC_BUF_INIT, MC_HTML_NONE, NULL}
 
 /* Scans n bytes of html into s (initialised with MC_HTML_SCAN_INIT; free
  * it with mc_html_scan_free whatever this returns). Any input is a

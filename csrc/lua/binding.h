@@ -28,6 +28,7 @@ void mc_l_open_dns(lua_State *L);
 void mc_l_open_sink(lua_State *L);
 void mc_l_open_store(lua_State *L);
 void mc_l_open_track(lua_State *L);
+void mc_l_open_page(lua_State *L);
 void mc_l_open_dkim(lua_State *L);
 void mc_l_open_bounce(lua_State *L);
 void mc_l_open_verp(lua_State *L);

@@ -29,6 +29,7 @@ MC_EXPORT int luaopen_mailcast_core(lua_State *L) {
   mc_l_open_sink(L);
   mc_l_open_store(L);
   mc_l_open_track(L);
+  mc_l_open_page(L);
   mc_l_open_dkim(L);
   mc_l_open_bounce(L);
   mc_l_open_verp(L);

@@ -98,7 +98,9 @@ local function routes_of(t)
   return routes, default
 end
 
---- campaign{name=, from=, subject=, text=, html=, inline=, attachments=,
+--- campaign{name=, from=, subject=, text=, html= (or html_file= with
+--   base_url= and embed_remote=: a web page sent as it is, mailcast.page),
+--   inline=, attachments=,
 --   headers=, return_path= (the envelope sender), bounce_domain= (VERP:
 --   each recipient's bounces come back to bounces+TAG@bounce_domain, for
 --   `mailcast bounces`), recipients = CSV path | list | iterator,
@@ -120,9 +122,40 @@ end
 -- only (the list may be gone since the run).
 M.check_list = true
 
+-- A campaign's html_file made into its html, text and inline images,
+-- once for the whole list; what was removed from the page and what is
+-- left that a mail cannot follow are kept to be said when it runs.
+local function with_page(t, name)
+  if t.html_file == nil then
+    if t.base_url ~= nil or t.embed_remote ~= nil then
+      schema.fail("campaign", "base_url and embed_remote go with html_file (a web page sent as it is)")
+    end
+    return t
+  end
+  if t.html ~= nil then schema.fail("campaign", "give html or html_file, not both") end
+  -- `mailcast status` reads the script for its name and store only: a
+  -- page gone since the run does not stop it, nor is anything fetched.
+  if not M.check_list then
+    local out = require("mailcast.page").merge(t, { html = "", inline = {} }, true)
+    out.html = nil
+    return out
+  end
+  local page, err = require("mailcast.page").load(t.html_file,
+    { name = name, base_url = t.base_url, embed_remote = t.embed_remote })
+  if not page then schema.fail(nil, err) end
+  -- Without text, each recipient's text is made of their HTML as
+  -- rendered (core.html_text): the HTML template's sections and
+  -- variables are then the text's too.
+  local out = require("mailcast.page").merge(t, page, true)
+  out.text_from_html = t.text == nil
+  out.page_notes = { warnings = page.warnings, problems = page.problems }
+  return out
+end
+
 function M.new(t)
   -- Its relative file names are the script's, taken from the script's directory.
-  t = require("mailcast.script_paths").resolve(schema.check(config.CAMPAIGN, t, "campaign"))
+  t = schema.check(config.CAMPAIGN, t, "campaign")
+  t = with_page(require("mailcast.script_paths").resolve(t), t.html_file)
   -- A list file that cannot be read stops the script here, at its line,
   -- before a run makes a store for it.
   if type(t.recipients) == "string" and M.check_list then
@@ -162,7 +195,8 @@ function M.new(t)
     parts = mailcast.parts(), bulk = bulk.prepare(t),
     subject = compile(t.subject, "subject"),
     text = t.text and compile(t.text, "text"),
-    html = t.html and compile(t.html, "html", { html = true }),
+    html = t.html and compile(t.html, t.html_file or "html", { html = true }),
+    page_notes = t.page_notes, text_from_html = t.text_from_html,
     warnings = 0,
   }, Campaign)
   return self
@@ -213,10 +247,12 @@ function Campaign:message(address, vars, ids)
                  text = render_text and template.body(render_text), html = render_html and template.body(render_html) }
       self.bodies = bodies
     end
-    render_text, render_html = bodies.text or render_text, bodies.html or render_html
+    render_text = bodies.text or render_text
+    if not self.text_from_html then render_html = bodies.html or render_html end   -- else its text is read from it
   end
   if subject and render_text then text, err = render_text(vars) end
   if subject and not err and render_html then html, err = render_html(vars) end
+  if html and self.text_from_html then text = core.html_text(html) end
   if not err and self.bulk.track then
     local ok_track, t2, h2, changed = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html,
       vars.unsubscribe_url, ids.links)
@@ -669,6 +705,7 @@ function Campaign:run(opts)
   opts = opts or {}
   self.quiet = opts.quiet
   if opts.dry_run then return self:dry_run() end
+  self:page_said()
   local start, err = self:prepare(opts)
   if not start then return nil, err end
   if (opts.workers or 1) ~= 1 then
@@ -745,6 +782,7 @@ function M.run_all(campaigns, opts)
   local d = dispatch.new(nil, {})
   for i, c in ipairs(campaigns) do
     c.quiet = opts.quiet
+    c:page_said()
     results[i] = {}
     local copts = setmetatable({ store = opts.stores and opts.stores[i] or opts.store }, { __index = opts })
     if names[c.name] then
@@ -868,12 +906,23 @@ function Campaign:send(store, id, log_to, opts, workers, loader)
   return counts, cerr
 end
 
+-- Says what html_file's page lost (scripts, forms) and what is left
+-- in it that a mail cannot follow (relative links without base_url);
+-- returns how many of the latter there are: problems of a dry run.
+function Campaign:page_said()
+  local notes = self.page_notes
+  if not notes then return 0 end
+  for _, w in ipairs(notes.warnings) do self:warn(w) end
+  for _, p in ipairs(notes.problems) do self:warn(p) end
+  return #notes.problems
+end
+
 --- What a run would send, checked without sending: every recipient's
 -- message is built; the problems are reported and counted.
 -- Each problem is said as a run says it, with the row's line: the rows a
 -- run would refuse, and each message that could not be built.
 function Campaign:dry_run()
-  local ok, bad = 0, 0
+  local ok, bad = 0, self:page_said()
   for row, err in self:rows() do
     local address, why = self:check_row(row, err)
     local msg

@@ -153,6 +153,9 @@ M.CAMPAIGN = S.record {
   subject = str { required = true },
   text = str(),
   html = str(),
+  html_file = str { nonempty = true },    -- a web page sent as it is (mailcast.page)
+  base_url = url,                         -- where the page is on the web: its relative links' base
+  embed_remote = boolean(),               -- its http(s) images fetched once and sent inline
   inline = parts,
   attachments = parts,
   headers = S.table(),
@@ -203,6 +206,9 @@ M.MESSAGE = S.record {
   headers = S.table(),
   text = str(),
   html = str(),
+  html_file = str { nonempty = true },
+  base_url = url,
+  embed_remote = boolean(),
   inline = parts,
   attachments = parts,
   message_id = str(),

@@ -143,13 +143,24 @@ end
 
 --- build(t) -> mailcast.Message | nil, message
 -- t: from, to, cc, reply_to, subject, headers, text, html, inline,
--- attachments, message_id, date, allow_8bit, and cache (a parts cache,
+-- attachments, message_id, date, allow_8bit, html_file (a web page sent
+-- as it is: mailcast.page), base_url, embed_remote, and cache (a parts cache,
 -- or false to encode every part afresh). Bad data (an address, a CR in
 -- a header value) is returned as an error naming the field.
 function M.build(t)
   schema.check_keys(config.MESSAGE, t, "message")
   check_part_keys(t.inline, "message inline")
   check_part_keys(t.attachments, "message attachments")
+  if t.html_file ~= nil or t.base_url ~= nil or t.embed_remote ~= nil then
+    t = schema.check(config.MESSAGE, t, "message")
+    if t.html_file == nil then return nil, "base_url and embed_remote go with html_file" end
+    -- The page is the script's, as a campaign's files are.
+    local dir = require("mailcast.script_paths").dir() or ""
+    local path = t.html_file:sub(1, 1) == "/" and t.html_file or dir .. t.html_file
+    local err
+    t, err = require("mailcast.page").for_message(t, path)
+    if not t then return nil, err end
+  end
   return assemble(t)
 end
 

@@ -67,6 +67,7 @@ function M.resolve(t)
   t.attachments = parts_from(dir, t.attachments)
   t.inline = parts_from(dir, t.inline)
   t.dkim = dkim_from(dir, t.dkim)
+  t.html_file = from(dir, t.html_file)
   if type(t.log) == "string" then t.log = from(dir, t.log) end
   return t
 end

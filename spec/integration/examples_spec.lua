@@ -104,3 +104,41 @@ describe("examples/split", function()
     assert.matches('"route":"internal"', log, 1, true)
   end)
 end)
+
+describe("examples/newsletter/page.lua", function()
+  it("sends the newsletter from its web page: images inline, stylesheet in, script and form out", function()
+    local json = require "dkjson"
+    local sink = builtin_sink.start("")
+    local dir = mime.tmpdir()
+    local out, code = helper.sh(string.format("SINK_PORT=%d %s run examples/newsletter/page.lua --store %s --log %s"
+      .. " --progress quiet 2>&1", sink.port, q(helper.runner), q(dir .. "/store.db"), q(dir .. "/log.jsonl")))
+    local files = sink.files()
+    sink.cleanup()
+    assert.equal(0, code, out)
+    assert.matches("newsletter-page-2026-11: 300 delivered", out, 1, true)
+    assert.matches("page/index.html: <script> removed", out, 1, true)
+    assert.equal(300, #files)
+    mime.write(dir .. "/one.eml", files[1])
+    local p = io.popen("/usr/bin/python3 spec/support/pypage.py " .. q(dir .. "/one.eml"))
+    local view = json.decode(p:read("a"))
+    p:close()
+    mime.rmdir(dir)
+    assert.equal(0, view.defects)
+    local images, html, text = {}, nil, nil
+    for _, part in ipairs(view.parts) do
+      if part.type == "image/png" then images[part.cid:match("^page%d+%.(.-)@")] = part.body
+      elseif part.type == "text/html" then html = part.text
+      elseif part.type == "text/plain" then text = part.text end
+    end
+    local mailcast = require "mailcast"
+    for name, file in pairs { ["logo.png"] = "img/logo.png", ["band.png"] = "img/band.png", ["paper.png"] = "img/paper.png" } do
+      assert.equal(mime.read("examples/newsletter/page/" .. file), mailcast.b64.decode(assert(images[name], name)))
+    end
+    assert.matches(".band { height: 12px; background: url(cid:", html, 1, true)
+    assert.is_nil(html:find("<script", 1, true))
+    assert.is_nil(html:find("<form", 1, true))
+    assert.matches('href="https://news.example.com/2026/11/catalogue.html"', html, 1, true)
+    assert.matches("^Mailcast Demo\n\nHello [^\n]+,\n\nHere is what is new", text)
+    assert.is_nil(text:find("{{", 1, true))
+  end)
+end)

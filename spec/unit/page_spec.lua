@@ -1,0 +1,335 @@
+-- A web page sent as it is (html_file): the scanner's findings, the
+-- page written again with its images as cid: parts, the paths a page may
+-- not reach, relative links, and the text part made of the HTML.
+local mailcast = require "mailcast"
+local core = require "mailcast.core"
+local page = require "mailcast.page"
+local mime = require "support.mime"
+local helper = require "spec.helper"
+
+local PNG = "\137PNG\r\n\26\n" .. string.rep("\0\1\2\255", 40)
+
+-- A page folder made of files ({["img/a.png"] = bytes, ...}); returns
+-- its directory (absolute, with a trailing slash).
+local function folder(files)
+  local dir = mime.tmpdir() .. "/"
+  for name, data in pairs(files) do
+    local sub = name:match("^(.*)/")
+    if sub then os.execute("mkdir -p " .. mime.sh_quote(dir .. sub)) end
+    mime.write(dir .. name, data)
+  end
+  return dir
+end
+
+local function kinds(refs)
+  local out = {}
+  for i, r in ipairs(refs) do out[i] = r.kind .. " " .. r.url end
+  return out
+end
+
+describe("core.html_page", function()
+  it("finds the images of src, srcset's first candidate, background, style attributes and <style>", function()
+    local html = [[<style>.a{background:url( "img/s.png" )} /* url(no.png) */ .b{content:"url(x.png)"}</style>]]
+      .. [[<body background=img/b.png><img src="img/i.png" srcset=" img/1x.png 1x, img/2x.png 2x">]]
+      .. [[<td style="background:url(&quot;img/t.png&quot;)">]]
+    assert.same({ "style_block img/s.png", "background img/b.png", "src img/i.png", "srcset img/1x.png",
+                  "style img/t.png" }, kinds(core.html_page(html).refs))
+  end)
+
+  it("gives each reference's bytes as they are in the page", function()
+    local html = [[<img src='a&amp;b.png'><p style="x:url(&quot;c.png&quot;)">]]
+    local refs = core.html_page(html).refs
+    assert.equal("a&amp;b.png", html:sub(refs[1].at, refs[1].stop))
+    assert.equal("a&b.png", refs[1].url)
+    assert.equal("'", refs[1].quote)
+    assert.equal("&quot;c.png&quot;", html:sub(refs[2].at, refs[2].stop))
+    assert.equal("c.png", refs[2].url)
+  end)
+
+  it("finds linked stylesheets as whole tags, whatever the order of their attributes", function()
+    local html = [[<head><link href="s.css" rel="Alternate StyleSheet"><link rel="icon" href="f.ico"></head>]]
+    local scan = core.html_page(html)
+    assert.same({ "stylesheet s.css" }, kinds(scan.refs))
+    assert.equal([[<link href="s.css" rel="Alternate StyleSheet">]], html:sub(scan.refs[1].at, scan.refs[1].stop))
+    assert.equal("</head>", html:sub(scan.head_end, scan.head_end + 6))
+  end)
+
+  it("cuts scripts, iframes and forms whole, and what is inside them is no reference", function()
+    local html = [[a<script>x = "<img src='s.png'>"</script>b<form><img src="f.png"></form>c<IFRAME src=v.html>]]
+      .. [[</iframe>d<script>never closed <img src="n.png">]]
+    local scan = core.html_page(html)
+    assert.same({}, scan.refs)
+    local cut = {}
+    for i, c in ipairs(scan.cuts) do cut[i] = c.name .. " " .. html:sub(c.at, c.stop) end
+    assert.same({ [[script <script>x = "<img src='s.png'>"</script>]], [[form <form><img src="f.png"></form>]],
+                  "iframe <IFRAME src=v.html></iframe>", [[script <script>never closed <img src="n.png">]] }, cut)
+  end)
+
+  it("finds the url(...) of a stylesheet outside its comments and strings", function()
+    local urls = core.css_urls([[a{b:url(x.png)} /* url(c.png) */ s{content:"url(d.png)"} c{d:URL( 'y y.png' )} u{]]
+      .. [[e:myurl(z.png)} f{g:url(]])
+    local got = {}
+    for i, u in ipairs(urls) do got[i] = u.url end
+    assert.same({ "x.png", "y y.png" }, got)
+  end)
+end)
+
+describe("core.html_text", function()
+  it("reads as text: headings, paragraphs, lists, links with their URL, references decoded", function()
+    local text = core.html_text([[<html><head><title>T</title><style>p{color:red}</style></head><body>]]
+      .. [[<h1>News &amp; offers</h1><p>Hello   {{name}},<br>see <a href="https://x.example/a?b=1&amp;c=2">our shop</a>]]
+      .. [[ or <a href="https://x.example/">https://x.example/</a>.</p><ul><li>one</li><li>two<ul><li>inner</li>]]
+      .. [[</ul></li></ul><script>document.write("no")</script><p>caf&#233;&nbsp;bar &rsquo;</p></body></html>]])
+    assert.equal("News & offers\n\nHello {{name}},\nsee our shop (https://x.example/a?b=1&c=2) or "
+      .. "https://x.example/.\n\n- one\n- two\n  - inner\n\ncafé bar ’\n", text)
+  end)
+
+  it("says an image link by its alt, and by its URL when it has none", function()
+    assert.equal("Shop (https://s.example/) https://t.example/\n",
+      core.html_text([[<a href="https://s.example/"><img alt="Shop"></a> <a href="https://t.example/"><img></a>]]))
+  end)
+end)
+
+describe("mailcast.page.load", function()
+  it("makes each local image a cid: part, the same file once, and leaves every other byte", function()
+    local dir = folder { ["img/a.png"] = PNG, ["img/b.png"] = PNG .. "b" }
+    local html = [[<p>Hi</p><img src="img/a.png" alt="x"><IMG SRC=./img/a.png>]]
+      .. [[<div style="background: url('img/b.png') repeat">text</div><img src="https://cdn.example/r.png">]]
+    mime.write(dir .. "index.html", html)
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal(2, #p.inline)
+    local a, b = "cid:" .. p.inline[1].cid, "cid:" .. p.inline[2].cid
+    assert.equal(dir .. "img/a.png", p.inline[1].path)
+    assert.equal(dir .. "img/b.png", p.inline[2].path)
+    assert.equal([[<p>Hi</p><img src="]] .. a .. [[" alt="x"><IMG SRC=]] .. a .. [[>]]
+      .. [[<div style="background: url(]] .. b .. [[) repeat">text</div><img src="https://cdn.example/r.png">]], p.html)
+  end)
+
+  it("refuses a reference that leads outside the page's folder", function()
+    local dir = folder { ["page/index.html"] = [[<img src="../../../../etc/passwd">]], ["secret.png"] = PNG }
+    local p, err = page.load(dir .. "page/index.html", { name = "page/index.html" })
+    assert.is_nil(p)
+    assert.equal("page/index.html: <img src>: '../../../../etc/passwd' leads outside the page's folder", err)
+    mime.write(dir .. "page/index.html", [[<p style="background:url(img/..%2f..%2fsecret.png)">]])
+    p, err = page.load(dir .. "page/index.html", { name = "page/index.html" })
+    assert.is_nil(p)
+    assert.matches("leads outside the page's folder", err, 1, true)
+    mime.write(dir .. "page/index.html", [[<img src="img\..\..\secret.png">]])
+    p, err = page.load(dir .. "page/index.html", { name = "page/index.html" })
+    assert.is_nil(p)
+    assert.matches("leads outside the page's folder", err, 1, true)
+  end)
+
+  it("follows no symbolic link out of the page's folder, and one inside it is the same file", function()
+    local dir = folder { ["page/index.html"] = [[<img src="img/key.png"><img src="img/alias.png">]],
+                         ["page/img/logo.png"] = PNG, ["secret.txt"] = "private key" }
+    os.execute(string.format("ln -s %s %s && ln -s logo.png %s", mime.sh_quote(dir .. "secret.txt"),
+      mime.sh_quote(dir .. "page/img/key.png"), mime.sh_quote(dir .. "page/img/alias.png")))
+    local p, err = page.load(dir .. "page/index.html", { name = "page/index.html" })
+    assert.is_nil(p)
+    assert.matches("page/index.html: <img src>: 'img/key.png' leads outside the page's folder (a symbolic link to ",
+      err, 1, true)
+    mime.write(dir .. "page/index.html", [[<img src="img/logo.png"><img src="img/alias.png">]])
+    p = assert(page.load(dir .. "page/index.html"))
+    assert.equal(1, #p.inline)
+    assert.matches("/page/img/logo%.png$", p.inline[1].path)
+  end)
+
+  it("refuses a reference to a folder or a device as a missing file", function()
+    local dir = folder { ["img/x.png"] = PNG, ["index.html"] = [[<img src="img">]] }
+    local p, err = page.load(dir .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    assert.matches("'img' is not there", err, 1, true)
+  end)
+
+  it("takes a path from / as from the page's folder, not the machine's root", function()
+    local dir = folder { ["index.html"] = [[<img src="/etc/passwd">]] }
+    local p, err = page.load(dir .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    assert.equal("index.html: <img src>: '/etc/passwd' is not there (" .. dir .. "etc/passwd)", err)
+  end)
+
+  it("names the page and the reference of a file that is missing", function()
+    local dir = folder { ["index.html"] = [[<table background="img/gone.png">]] }
+    local p, err = page.load(dir .. "index.html", { name = "news/index.html" })
+    assert.is_nil(p)
+    assert.equal("news/index.html: background: 'img/gone.png' is not there (" .. dir .. "img/gone.png)", err)
+  end)
+
+  it("refuses a file: URL", function()
+    local dir = folder { ["index.html"] = [[<img src="file:///etc/passwd">]] }
+    local p, err = page.load(dir .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    assert.matches("file: URL is not sent", err, 1, true)
+  end)
+
+  it("puts a linked stylesheet into the page, its images taken from its own folder", function()
+    local dir = folder { ["css/s.css"] = "body { background: url(../img/t.png) }", ["img/t.png"] = PNG,
+                         ["index.html"] = [[<head><link rel="stylesheet" href="css/s.css"></head><p>x</p>]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal("<head><style>\nbody { background: url(cid:" .. p.inline[1].cid .. ") }\n</style></head><p>x</p>",
+      p.html)
+    assert.equal(dir .. "img/t.png", p.inline[1].path)
+  end)
+
+  it("refuses a stylesheet that would end the <style> it goes into", function()
+    local dir = folder { ["s.css"] = "a{}</style><script>x()</script>",
+                         ["index.html"] = [[<link rel=stylesheet href=s.css>]] }
+    local p, err = page.load(dir .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    assert.matches("'s.css' holds \"</style\"", err, 1, true)
+  end)
+
+  it("removes scripts, iframes and forms and says so, naming the page", function()
+    local dir = folder { ["index.html"] = [[<p>a</p><script src="t.js"></script><form><input></form><p>b</p>]] }
+    local p = assert(page.load(dir .. "index.html", { name = "news.html" }))
+    assert.equal("<p>a</p><p>b</p>", p.html)
+    assert.same({ "news.html: <script> removed: mail readers block it",
+                  "news.html: <form> removed: mail readers block it" }, p.warnings)
+  end)
+
+  it("makes relative links absolute from base_url, and reports them without it", function()
+    local html = [[<a href="about.html">a</a><a href='/shop?x=1&amp;y=2'>s</a><a href=../up.html>u</a>]]
+      .. [[<a href="#top">t</a><a href="mailto:a@example.com">m</a><a href="{{unsubscribe_url}}">u</a>]]
+    local dir = folder { ["index.html"] = html }
+    local p = assert(page.load(dir .. "index.html", { name = "index.html" }))
+    assert.equal(html, p.html)
+    assert.same({ "about.html", "/shop?x=1&y=2", "../up.html" }, (function()
+      local out = {}
+      for i, problem in ipairs(p.problems) do out[i] = problem:match("relative link '([^']*)'") end
+      return out
+    end)())
+    p = assert(page.load(dir .. "index.html", { base_url = "https://example.com/news/spring/index.html" }))
+    assert.equal([[<a href="https://example.com/news/spring/about.html">a</a>]]
+      .. [[<a href='https://example.com/shop?x=1&amp;y=2'>s</a><a href="https://example.com/news/up.html">u</a>]]
+      .. [[<a href="#top">t</a><a href="mailto:a@example.com">m</a><a href="{{unsubscribe_url}}">u</a>]], p.html)
+    assert.same({}, p.problems)
+  end)
+
+  it("resolves links as a browser does", function()
+    local base = "https://example.com/a/b/page.html?q=1"
+    assert.equal("https://example.com/a/b/c.html", page.absolute(base, "c.html"))
+    assert.equal("https://example.com/a/c.html#x", page.absolute(base, "../c.html#x"))
+    assert.equal("https://example.com/c", page.absolute(base, "../../../../c"))
+    assert.equal("https://example.com/x?y", page.absolute(base, "/x?y"))
+    assert.equal("https://cdn.example/x", page.absolute(base, "//cdn.example/x"))
+    assert.equal("https://example.com/a/b/page.html?z", page.absolute(base, "?z"))
+    assert.equal("https://example.com/c.html", page.absolute("https://example.com", "c.html"))
+  end)
+end)
+
+describe("html_file in mailcast.message", function()
+  it("sends the page with its images inline and a text part made of it", function()
+    local dir = folder { ["img/a.png"] = PNG, ["index.html"] = [[<h1>Hi</h1><img src="img/a.png" alt="logo">]] }
+    local raw = assert(mailcast.message { from = "a@example.com", to = "b@example.com", subject = "s",
+                                          html_file = dir .. "index.html" })
+    local tree = assert(mailcast.parse(raw))
+    local types = {}
+    local function walk(n)
+      if n.parts then for _, c in ipairs(n.parts) do walk(c) end else types[#types + 1] = n.content_type end
+    end
+    walk(tree)
+    assert.same({ "text/plain", "text/html", "image/png" }, types)
+    assert.matches("Hi\r?\n\r?\nlogo", raw)
+  end)
+
+  it("takes html_file from the folder of the script, as other file names are", function()
+    local raw, err = mailcast.message { from = "a@example.com", to = "b@example.com", subject = "s",
+                                        html_file = "../support/page/index.html" }
+    assert.is_nil(err)
+    assert.matches("Spring news", raw, 1, true)
+  end)
+
+  it("refuses html and html_file together, and base_url without html_file", function()
+    local t = { from = "a@example.com", to = "b@example.com", subject = "s", html = "<p>x</p>",
+                html_file = helper.root .. "/spec/support/page/index.html" }
+    local raw, err = mailcast.message(t)
+    assert.is_nil(raw)
+    assert.matches("html or html_file, not both", err, 1, true)
+    raw, err = mailcast.message { from = "a@example.com", to = "b@example.com", subject = "s", html = "<p>x</p>",
+                                  base_url = "https://example.com/" }
+    assert.is_nil(raw)
+    assert.matches("base_url and embed_remote go with html_file", err, 1, true)
+  end)
+
+  it("checks the types of html_file, base_url and embed_remote", function()
+    local base = { from = "a@example.com", to = "b@example.com", subject = "s",
+                   html_file = helper.root .. "/spec/support/page/index.html" }
+    for key, bad in pairs { html_file = 12, base_url = "example.com/news", embed_remote = "yes" } do
+      local t = {}
+      for k, v in pairs(base) do t[k] = v end
+      t[key] = bad
+      local ok, err = pcall(mailcast.message, t)
+      assert.is_false(ok)
+      assert.matches(key, tostring(err), 1, true)
+    end
+  end)
+end)
+
+describe("html_file in a campaign", function()
+  local function campaign(extra)
+    local t = { name = "page-unit", from = "News <news@example.com>", subject = "Hi {{name}}",
+                recipients = { { email = "a@example.org", name = "A" }, { email = "b@example.org", name = "B" } },
+                route = { host = "127.0.0.1", port = 2525 }, quiet = nil }
+    t.quiet = nil
+    for k, v in pairs(extra) do t[k] = v end
+    return mailcast.campaign(t)
+  end
+
+  it("encodes each image of the page once for the whole list, through the campaign's parts cache", function()
+    local c = campaign { html_file = helper.root .. "/spec/support/page/index.html",
+                         base_url = "https://shop.example.com/news/" }
+    for _, address in ipairs { "a@example.org", "b@example.org", "c@example.org" } do
+      local t = assert(c:message(address, { name = "X" }))
+      assert(mailcast.message(t))
+    end
+    assert.equal(4, c.parts.misses)
+    assert.equal(8, c.parts.hits)
+  end)
+
+  it("reports the page's relative links as problems of a dry run", function()
+    local c = campaign { html_file = helper.root .. "/spec/support/page/index.html" }
+    local counts = c:run { dry_run = true, quiet = true }
+    assert.equal(2, counts.problems)
+    assert.equal(2, counts.ready)
+  end)
+
+  it("is read by `mailcast status` even when its page is gone since the run", function()
+    local campaigns = require "mailcast.campaign"
+    campaigns.check_list = false
+    local ok, c = pcall(campaign, { html_file = "/nonexistent/page/index.html" })
+    campaigns.check_list = true
+    assert.is_true(ok, tostring(c))
+    assert.equal("page-unit", c.name)
+  end)
+
+  it("stops the script at its line when a file of the page is missing", function()
+    local dir = folder { ["index.html"] = [[<img src="gone.png">]] }
+    local ok, err = pcall(campaign, { html_file = dir .. "index.html" })
+    assert.is_false(ok)
+    assert.matches("page_spec%.lua:%d+: .*index%.html: <img src>: 'gone%.png' is not there", err)
+  end)
+end)
+
+describe("the text part of a campaign's page", function()
+  it("is made of each recipient's HTML as rendered, its sections and variables included", function()
+    local dir = folder { ["index.html"] = "<h1>Hi {{name}}</h1><ul>{{#items}}<li>{{.}}</li>{{/items}}</ul>"
+      .. "{{#vip}}<p>You are a <b>VIP</b> &amp; more</p>{{/vip}}" }
+    local c = mailcast.campaign { name = "page-text", from = "news@example.com", subject = "s",
+      html_file = dir .. "index.html", route = { host = "127.0.0.1", port = 2525 },
+      recipients = { { email = "a@example.org" } } }
+    local t = assert(c:message("a@example.org", { name = "Zoë & Co", items = { "one", "two" }, vip = true }))
+    assert.equal("Hi Zoë & Co\n\n- one\n- two\n\nYou are a VIP & more\n", t.text)
+    t = assert(c:message("b@example.org", { name = "B", items = {} }))
+    assert.equal("Hi B\n", t.text)
+  end)
+
+  it("is the campaign's own text when it has one", function()
+    local dir = folder { ["index.html"] = "<p>html</p>" }
+    local c = mailcast.campaign { name = "page-text", from = "news@example.com", subject = "s", text = "mine {{name}}",
+      html_file = dir .. "index.html", route = { host = "127.0.0.1", port = 2525 },
+      recipients = { { email = "a@example.org" } } }
+    local raw = assert(mailcast.message(assert(c:message("a@example.org", { name = "X" }))))
+    assert.matches("\r\n\r\nmine X\r\n", raw)
+  end)
+end)
