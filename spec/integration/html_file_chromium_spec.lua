@@ -8,7 +8,7 @@
 -- every request goes to a closed port of 127.0.0.1.
 --
 -- MAILCAST_SCREENSHOTS=DIR keeps both screenshots in DIR (the docs'
--- docs/html_file/ are made so).
+-- examples/newsletter/screenshots/ are made so).
 local mailcast = require "mailcast"
 local json = require "dkjson"
 local mime = require "support.mime"
