@@ -244,16 +244,23 @@ static int push_row(void *arg, const mc_col_t *cols, int n) {
 
 
 /* store:report(name [, campaign [, state [, limit = 20]]]) -> list of rows
- * name: "campaigns", "reasons", "next_due" or "recipients" (store.h). */
+ * name: "campaigns", "reasons", "next_due", "recipients", or one of
+ * mailcast report's: "funnel", "outcomes", "links", "groups",
+ * "group_replies", "per_minute", "per_hour", "open_delay", "accounting"
+ * (store.h and store_report.c say what each holds). A limit of -1: no
+ * limit. */
 static int s_report(lua_State *L) {
   mc_store_t *s = check(L);
-  static const char *const names[] = {"campaigns", "reasons", "next_due", "recipients", NULL};
+  static const char *const names[] = {"campaigns", "reasons", "next_due", "recipients", "funnel",
+                                      "outcomes", "links", "groups", "group_replies", "per_minute",
+                                      "per_hour", "open_delay", "accounting", NULL};
   const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
   int which = 0;
   while (names[which] && (name == NULL || strcmp(names[which], name) != 0)) which++;
   if (names[which] == NULL)   /* luaL_checkoption would say "bad argument #2 to '?'" */
-    return luaL_error(L, "store:report(NAME): NAME is \"campaigns\", \"reasons\", \"next_due\" or"
-                      " \"recipients\", not %s%s%s", name ? "'" : "", name ? name : "given", name ? "'" : "");
+    return luaL_error(L, "store:report(NAME): NAME is \"campaigns\", \"reasons\", \"next_due\","
+                      " \"recipients\" or a report's (\"funnel\", \"outcomes\", ...), not %s%s%s",
+                      name ? "'" : "", name ? name : "given", name ? "'" : "");
   lua_Integer campaign = luaL_optinteger(L, 3, 0);
   const char *state = luaL_optstring(L, 4, NULL);
   lua_Integer limit = luaL_optinteger(L, 5, 20);
