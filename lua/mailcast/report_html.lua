@@ -26,7 +26,7 @@ table{border-collapse:collapse;width:100%;font-size:.92em}
 th,td{padding:6px 10px;text-align:left;border-bottom:1px solid #eef1f5;vertical-align:top}
 th{background:#f8fafc;font-weight:600}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.t{word-break:break-word;max-width:38em}
+td.k{white-space:nowrap}td.t{overflow-wrap:anywhere;min-width:10em;max-width:38em}
 tr.reply td{color:#5a6575;font-size:.9em;border-bottom:none}
 .chart{width:100%;height:auto;background:#fff;border:1px solid #dde3ea;border-radius:8px;margin:.4em 0}
 .chart .bar{fill:#3b6fd8}.chart .bar.deferred{fill:#e0a526}.chart .bar.failed{fill:#d9473f}
@@ -34,7 +34,7 @@ tr.reply td{color:#5a6575;font-size:.9em;border-bottom:none}
 .chart .line{fill:none;stroke-width:2}.chart .opens{stroke:#3b6fd8;fill:#3b6fd8}
 .chart .clicks{stroke:#d9473f;fill:#d9473f}.chart circle.opens,.chart circle.clicks{stroke:none}
 .chart .axis{stroke:#8a94a3}.chart .grid{stroke:#e3e7ed;stroke-dasharray:3 3}
-.chart text{font-size:11px;fill:#5a6575}.chart .label,.chart .value{font-size:12px;fill:#1d2430}
+.chart text{font-size:13px;fill:#5a6575}.chart .label,.chart .value{font-size:14px;fill:#1d2430}
 .key span{display:inline-block;margin-right:1em;font-size:.9em}
 .key i{display:inline-block;width:.8em;height:.8em;margin-right:.3em;border-radius:2px}
 .empty{color:#5a6575;font-style:italic}
@@ -56,7 +56,8 @@ local function table_html(out, head, rows, numeric)
     else
       out[#out + 1] = "<tr>"
       for i, v in ipairs(row) do
-        out[#out + 1] = string.format('<td class="%s">%s</td>', numeric[i] and "n" or "t", esc(v))
+        -- The first column names the row: kept on one line.
+        out[#out + 1] = string.format('<td class="%s">%s</td>', numeric[i] and "n" or i == 1 and "k" or "t", esc(v))
       end
       out[#out + 1] = "</tr>"
     end

@@ -11,6 +11,7 @@ local mime = require "support.mime"
 local builtin_sink = require "support.builtin_sink"
 local serve = require "support.serve"
 local fx = require "support.bounce_store"
+local chromium = require "support.chromium"
 local json = require "dkjson"
 
 local q = mime.sh_quote
@@ -310,6 +311,50 @@ describe("mailcast report", function()
       assert.matches("<script>alert('x')</script> & \"no\" such user", page.text, 1, true)
       assert.matches(HOSTILE_URL, page.text, 1, true)
       assert.matches("<b>greylisted</b>", page.text, 1, true)
+    end)
+
+    -- As a person sees it: Debian's Chromium, headless, kept on this
+    -- machine (support/chromium.lua).
+    describe("in a browser", function()
+      local shown, dom
+
+      setup(function()
+        assert(chromium.available(), "no " .. chromium.PATH .. " (.ci/deps installs the chromium package)")
+        shown = chromium.load(dir .. "/report.html", { width = 420, height = 2400, screenshot = dir .. "/report.png" })
+        mime.write(dir .. "/dom.html", shown.dom)
+        local out, code = helper.sh("/usr/bin/python3 spec/support/html_report.py " .. q(dir .. "/dom.html"))
+        assert(code == 0, out)
+        dom = json.decode(out)
+      end)
+
+      it("fetches nothing from the network", function()
+        assert.same({}, shown.fetches)
+      end)
+
+      it("would have seen a page that fetches something", function()
+        mime.write(dir .. "/fetches.html", '<!DOCTYPE html><html><body><img src="http://example.invalid/x.png">'
+          .. '<link rel="stylesheet" href="https://cdn.example.invalid/a.css"></body></html>')
+        local control = chromium.load(dir .. "/fetches.html")
+        table.sort(control.fetches)
+        assert.same({ "http://example.invalid/x.png", "https://cdn.example.invalid/a.css" }, control.fetches)
+      end)
+
+      it("has the report's numbers and charts in its DOM", function()
+        assert.is_true(dom.valid, table.concat(dom.problems, "; "))
+        assert.equal(0, dom.scripts)
+        assert.same(page.charts, dom.charts)
+        assert.same({ bars = 0, points = 2 * #data.per_hour }, dom.charts["chart-per-hour"])
+        assert.matches("\n75.0% of sent\ndelivered\n", dom.text, 1, true)
+        assert.matches("\nclicked\n2\n33.3%\n4 clicks\n", dom.text, 1, true)
+        assert.matches("<script>alert('x')</script> & \"no\" such user", dom.text, 1, true)
+      end)
+
+      it("draws the page at a phone's width", function()
+        local png = assert(mime.try_read(shown.screenshot))
+        assert.equal("\137PNG\r\n\26\n", png:sub(1, 8))
+        assert.equal(420, string.unpack(">I4", png, 17))   -- IHDR's width
+        assert.is_true(#png > 20000, #png .. " bytes: an empty page?")
+      end)
     end)
   end)
 end)
