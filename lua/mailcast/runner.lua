@@ -28,7 +28,8 @@ local SUMMARY_FIELDS = {
 }
 
 -- The runner's options for a campaign: those that take a value, and flags.
-local VALUE_OPTIONS = { ["--store"] = "FILE", ["--log"] = "FILE", ["--progress"] = "MODE", ["--workers"] = "N" }
+local VALUE_OPTIONS = { ["--store"] = "FILE", ["--log"] = "FILE", ["--progress"] = "MODE", ["--workers"] = "N",
+  ["--metrics"] = "HOST:PORT" }
 local FLAGS = {
   ["--dry-run"] = function(o) o.dry_run = true end,
   ["--quiet"] = function(o) o.quiet = true end,
@@ -38,7 +39,7 @@ local FLAGS = {
 }
 local PROGRESS_MODES = { bar = true, lines = true, json = true, quiet = true }
 local OPTIONS_HELP = "--store FILE, --dry-run, --wait, --progress bar|lines|json|quiet, --json, --quiet,"
-  .. " --log FILE, --no-log, --workers N"
+  .. " --log FILE, --no-log, --workers N, --metrics HOST:PORT"
 
 -- The runner's option a bare word names when its dashes were forgotten
 -- ("dry-run", "Dry_Run": --dry-run), or nil.
@@ -80,6 +81,8 @@ function M.options(args)
         opts.workers = n
       elseif name == "--progress" and not PROGRESS_MODES[v] then
         return nil, string.format("run: --progress %s: the mode is bar, lines, json or quiet", v)
+      elseif name == "--metrics" and not require("mailcast.run_metrics").parse(v) then
+        return nil, "run: " .. select(2, require("mailcast.run_metrics").parse(v))
       else
         opts[name:sub(3)] = v
       end
@@ -92,6 +95,9 @@ function M.options(args)
         a, dashless(a))
     end
     i = i + 1
+  end
+  if opts.metrics and (opts.workers or 1) > 1 then
+    return nil, "run: --metrics serves the figures of one process: give it without --workers"
   end
   return opts
 end

@@ -18,7 +18,8 @@ local ENTRIES = {
                              --wait (stay until deferred ones are retried),
                              --progress bar|lines|json|quiet, --json,
                              --quiet, --log FILE, --no-log, --workers N
-                             (N processes share the sending); words for
+                             (N processes share the sending), --metrics
+                             HOST:PORT (Prometheus figures); words for
                              the script go after "--" (a bare word that is
                              an option's name, such as dry-run, is
                              refused). Ctrl-C pauses; running it again
