@@ -160,7 +160,9 @@ end
 -- bounce and complaint of the campaign in the order they happened (row:
 -- at, kind, address, code, enhanced, text, reason, category).
 function M.accounting(store, campaign, fn)
-  for _, r in ipairs(rows(store, "accounting", campaign.id, nil, -1)) do fn(r) end
+  -- A row at a time: a campaign of a million has millions of them.
+  local ok, err = store:report("accounting", campaign.id, nil, -1, fn)
+  if not ok then error(err, 0) end
 end
 
 return M

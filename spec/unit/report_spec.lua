@@ -136,6 +136,19 @@ describe("mailcast report's store queries", function()
     assert.same({ 2, 2, 1 }, { f.sent, f.failed, f.failed_hard })
   end)
 
+  it("hands a report's rows to a function one at a time, and is usable again after it raises", function()
+    for i = 1, 3 do assert(store:add(cid, "r" .. i .. "@example.org")) end
+    for _, c in ipairs(store:claim(cid, 10)) do assert(store:finish(c.id, "delivered", { code = 250, text = "ok" })) end
+    local seen = {}
+    assert.is_true(store:report("accounting", cid, nil, -1, function(row) seen[#seen + 1] = row.address end))
+    assert.same({ "r1@example.org", "r2@example.org", "r3@example.org" }, seen)
+    assert.has_error(function()
+      store:report("accounting", cid, nil, -1, function() error("enough") end)
+    end, "enough")
+    assert.equal(3, #store:report("accounting", cid, nil, -1))
+    assert.equal(3, store:report("funnel", cid)[1].delivered)
+  end)
+
   it("takes the median delay to a first open of an even count as the mean of the middle two", function()
     assert.same({ opened = 0 }, report.gather(store, { id = cid, name = "november" }).open_delay)
     for i = 1, 5 do assert(store:add(cid, "r" .. i .. "@example.org")) end
