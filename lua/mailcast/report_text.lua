@@ -92,9 +92,9 @@ local function outcomes(out, r)
   if #r.outcomes == 0 then return end
   line(out, "")
   line(out, "Failures, deferrals, bounces and complaints by reason")
-  line(out, "  %-10s %-18s %-16s %-4s %8s  %s", "kind", "reason", "category", "hard", "count", "example reply")
+  line(out, "  %-10s %-18s %-22s %-4s %8s  %s", "kind", "reason", "category", "hard", "count", "example reply")
   for _, o in ipairs(r.outcomes) do
-    line(out, "  %-10s %-18s %-16s %-4s %8s  %s", o.kind, M.clean(o.reason, 18), M.clean(o.category, 16),
+    line(out, "  %-10s %-18s %-22s %-4s %8s  %s", o.kind, M.clean(o.reason, 18), M.clean(o.category, 22),
       o.hard and "yes" or "no", M.count(o.count), M.clean(M.reply(o.example), 80))
   end
 end
