@@ -134,7 +134,7 @@ static int prepare(mc_store_t *s, mc_error_t *e) {
         return mc_store_db_error(s, e, t->sql);
     }
   }
-  for (int i = 0; i < NQUERIES; i++)
+  for (int i = 0; i < Q_LAZY; i++)
     if (s->q[i] == NULL) { mc_error_set(e, "store: statement %d has no SQL", i); return -1; }
   return 0;
 }

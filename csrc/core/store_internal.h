@@ -35,7 +35,11 @@ enum {
   Q_LINK_ADD, Q_LINK_GET, Q_LINK_RECIPIENT_ADD, Q_LINK_FOR, Q_LINKS,
   /* store_report.c */
   Q_REPORT_CAMPAIGNS, Q_REPORT_REASONS, Q_REPORT_NEXT_DUE, Q_REPORT_RECIPIENTS,
-  Q_RECIPIENT, Q_BY_ADDRESS, Q_REPORT_FUNNEL, Q_REPORT_OUTCOMES, Q_REPORT_LINKS, Q_REPORT_GROUPS,
+  Q_RECIPIENT, Q_BY_ADDRESS,
+  /* store_report.c, prepared on first use (mc_store_report_stmt): only
+   * mailcast report runs them, and preparing them all took longer than
+   * the rest of an open. */
+  Q_LAZY, Q_REPORT_FUNNEL = Q_LAZY, Q_REPORT_OUTCOMES, Q_REPORT_LINKS, Q_REPORT_GROUPS,
   Q_REPORT_GROUP_REPLIES, Q_REPORT_PER_MINUTE, Q_REPORT_PER_HOUR, Q_REPORT_OPEN_DELAY,
   Q_REPORT_ACCOUNTING,
   NQUERIES
@@ -47,9 +51,10 @@ typedef struct {
   const char *sql;
 } mc_store_sql_t;
 
-/* Each ends with an entry whose sql is NULL. */
+/* Each ends with an entry whose sql is NULL. mc_store_sql_lazy: the
+ * statements from Q_LAZY on, prepared when first used. */
 extern const mc_store_sql_t mc_store_sql_core[], mc_store_sql_queue[], mc_store_sql_suppress[],
-    mc_store_sql_events[], mc_store_sql_links[], mc_store_sql_report[];
+    mc_store_sql_events[], mc_store_sql_links[], mc_store_sql_report[], mc_store_sql_lazy[];
 
 struct mc_store {
   sqlite3 *db;

@@ -27,6 +27,10 @@ const mc_store_sql_t mc_store_sql_report[] = {
   {Q_BY_ADDRESS, "SELECT " ROW_COLUMNS " FROM recipients r JOIN campaigns c ON c.id = r.campaign"
                  " WHERE r.address = ?1 COLLATE NOCASE AND (?2 = 0 OR r.campaign = ?2)"
                  " ORDER BY r.id DESC LIMIT 50"},
+  {0, NULL},
+};
+
+const mc_store_sql_t mc_store_sql_lazy[] = {
   /* mailcast report. A recipient counts once in the distinct counts
    * (count(DISTINCT nullif(recipient, 0))): recipient 0 is an aggregate
    * token's, who is no one in particular. Opens are people's unless a
@@ -144,7 +148,15 @@ int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const 
     [MC_REPORT_PER_HOUR] = Q_REPORT_PER_HOUR, [MC_REPORT_OPEN_DELAY] = Q_REPORT_OPEN_DELAY,
     [MC_REPORT_ACCOUNTING] = Q_REPORT_ACCOUNTING,
   };
-  sqlite3_stmt *st = mc_store_fresh(s, query[which]);
+  int q = query[which];
+  if (s->q[q] == NULL) {   /* a report's statement, prepared on first use */
+    const mc_store_sql_t *t = mc_store_sql_lazy;
+    while (t->sql && t->id != q) t++;
+    if (t->sql == NULL || sqlite3_prepare_v3(s->db, t->sql, -1, SQLITE_PREPARE_PERSISTENT, &s->q[q], NULL)
+                              != SQLITE_OK)
+      return mc_store_db_error(s, e, "report");
+  }
+  sqlite3_stmt *st = mc_store_fresh(s, q);
   int nparams = sqlite3_bind_parameter_count(st);
   if (nparams >= 1) sqlite3_bind_int64(st, 1, campaign);
   if (nparams >= 2) sqlite3_bind_text(st, 2, state ? state : "", -1, SQLITE_TRANSIENT);
