@@ -66,9 +66,9 @@ sqlite3_stmt *mc_store_fresh(mc_store_t *s, int q) {
 
 
 int mc_store_each_row(mc_store_t *s, sqlite3_stmt *st, mc_row_cb cb, void *arg, mc_error_t *e) {
-  mc_col_t cols[16];
+  mc_col_t cols[MC_REPORT_MAX_COLUMNS];
   int ncols = sqlite3_column_count(st);
-  if (ncols > 16) ncols = 16;
+  if (ncols > MC_REPORT_MAX_COLUMNS) ncols = MC_REPORT_MAX_COLUMNS;
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     for (int i = 0; i < ncols; i++) {
@@ -134,7 +134,7 @@ static int prepare(mc_store_t *s, mc_error_t *e) {
         return mc_store_db_error(s, e, t->sql);
     }
   }
-  for (int i = 0; i < NQUERIES; i++)
+  for (int i = 0; i < Q_LAZY; i++)
     if (s->q[i] == NULL) { mc_error_set(e, "store: statement %d has no SQL", i); return -1; }
   return 0;
 }
@@ -144,6 +144,7 @@ static int prepare(mc_store_t *s, mc_error_t *e) {
 static int setup(mc_store_t *s, const char *path, mc_error_t *e) {
   sqlite3_busy_handler(s->db, wait_for_lock, s);
   if (mc_store_shard_function(s) != 0) return mc_store_db_error(s, e, "mc_shard");
+  if (mc_store_report_functions(s) != 0) return mc_store_db_error(s, e, "report functions");
   /* Before anything is written: a newer version's store is left as it is. */
   if (mc_store_schema_check(s, path, e) != 0) return -1;
   char *msg = NULL;

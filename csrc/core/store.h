@@ -91,7 +91,24 @@ typedef enum {
   MC_REPORT_REASONS,      /* code, enhanced, text, count: the commonest replies of a state */
   MC_REPORT_NEXT_DUE,     /* next_at: the soonest retry of a deferred recipient (NULL: none) */
   MC_REPORT_RECIPIENTS,   /* id, address, attempts, code, enhanced, text, updated: of a state */
+  /* mailcast report (store_report.c has each one's columns): */
+  MC_REPORT_FUNNEL,       /* one row: the counts by state, of events, of distinct recipients */
+  MC_REPORT_OUTCOMES,     /* failures, deferrals, bounces, complaints by kind, reason and category */
+  MC_REPORT_LINKS,        /* each tracked link with its unique and total clicks */
+  MC_REPORT_GROUPS,       /* by domain (state "domain") or provider ("provider"): the states */
+  MC_REPORT_GROUP_REPLIES,/* the commonest replies of each domain or provider (state as above) */
+  MC_REPORT_PER_MINUTE,   /* deliveries per minute since the first one */
+  MC_REPORT_PER_HOUR,     /* human opens and clicks per hour since the first delivery (limit hours) */
+  MC_REPORT_OPEN_DELAY,   /* one row: how many opened after delivery, the median delay */
+  MC_REPORT_ACCOUNTING,   /* every outcome, bounce and complaint with its recipient, in order */
 } mc_report_t;
+
+/* The most columns a report's row has. */
+#define MC_REPORT_MAX_COLUMNS 32
+
+/* The provider group of a domain in lower case: "gmail", "microsoft",
+ * "yahoo", "apple" or "other" (store_report_fn.c has the domains). */
+const char *mc_store_provider(const char *domain);
 
 typedef enum { MC_COL_NULL, MC_COL_INT, MC_COL_REAL, MC_COL_TEXT } mc_col_type_t;
 

@@ -10,6 +10,7 @@
  *                     opens, clicks, unsubscribes; bounces already read
  *   store_links.c     the tracked links a click may be sent to
  *   store_report.c    read-only reports and recipient look-ups
+ *   store_report_fn.c the SQL functions the reports group by
  *
  * Each file lists its own SQL (an mc_store_sql_t table); mc_store_open
  * prepares every statement once, into the slot its Q_ id names. */
@@ -35,6 +36,12 @@ enum {
   /* store_report.c */
   Q_REPORT_CAMPAIGNS, Q_REPORT_REASONS, Q_REPORT_NEXT_DUE, Q_REPORT_RECIPIENTS,
   Q_RECIPIENT, Q_BY_ADDRESS,
+  /* store_report.c, prepared on first use (mc_store_report_stmt): only
+   * mailcast report runs them, and preparing them all took longer than
+   * the rest of an open. */
+  Q_LAZY, Q_REPORT_FUNNEL = Q_LAZY, Q_REPORT_OUTCOMES, Q_REPORT_LINKS, Q_REPORT_GROUPS,
+  Q_REPORT_GROUP_REPLIES, Q_REPORT_PER_MINUTE, Q_REPORT_PER_HOUR, Q_REPORT_OPEN_DELAY,
+  Q_REPORT_ACCOUNTING,
   NQUERIES
 };
 
@@ -44,9 +51,10 @@ typedef struct {
   const char *sql;
 } mc_store_sql_t;
 
-/* Each ends with an entry whose sql is NULL. */
+/* Each ends with an entry whose sql is NULL. mc_store_sql_lazy: the
+ * statements from Q_LAZY on, prepared when first used. */
 extern const mc_store_sql_t mc_store_sql_core[], mc_store_sql_queue[], mc_store_sql_suppress[],
-    mc_store_sql_events[], mc_store_sql_links[], mc_store_sql_report[];
+    mc_store_sql_events[], mc_store_sql_links[], mc_store_sql_report[], mc_store_sql_lazy[];
 
 struct mc_store {
   sqlite3 *db;
@@ -109,6 +117,12 @@ void mc_store_bind_shard(mc_store_t *s, sqlite3_stmt *st, int first);
  * 0 when it is empty, -1 on error: a claim looks its recipients up one
  * by one only when there is something to find. */
 int mc_store_suppression_any(mc_store_t *s, mc_error_t *e);
+
+/* store_report_fn.c ------------------------------------------------------- */
+
+/* Makes the reports' SQL functions known to the connection: mc_domain,
+ * mc_provider, mc_class. 0, or -1. */
+int mc_store_report_functions(mc_store_t *s);
 
 /* store_events.c ---------------------------------------------------------- */
 

@@ -3,6 +3,9 @@
  * look-ups of a recipient by id or address (bounce processing). */
 #include "store_internal.h"
 
+/* The group of a recipient in the reports by domain or provider: ?2 says which. */
+#define GROUP_KEY "(CASE WHEN ?2 = 'provider' THEN mc_provider(mc_domain(address)) ELSE mc_domain(address) END)"
+
 #define ROW_COLUMNS "r.id AS id, r.campaign AS campaign, c.name AS campaign_name," \
                     " r.address AS address, r.state AS state"
 
@@ -27,14 +30,133 @@ const mc_store_sql_t mc_store_sql_report[] = {
   {0, NULL},
 };
 
+const mc_store_sql_t mc_store_sql_lazy[] = {
+  /* mailcast report. A recipient counts once in the distinct counts
+   * (count(DISTINCT nullif(recipient, 0))): recipient 0 is an aggregate
+   * token's, who is no one in particular. Opens are people's unless a
+   * prefetching proxy or a scanner fetched the pixel (machine). */
+  {Q_REPORT_FUNNEL,
+   "WITH r AS (SELECT count(*) AS recipients, coalesce(sum(attempts > 0), 0) AS sent,"
+   "   coalesce(sum(state = 'delivered'), 0) AS delivered, coalesce(sum(state = 'deferred'), 0) AS deferred,"
+   "   coalesce(sum(state = 'failed'), 0) AS failed,"
+   "   coalesce(sum(CASE WHEN state = 'failed' THEN mc_class(last_code, last_enhanced, last_text, 'hard') END), 0)"
+   "     AS failed_hard,"
+   "   coalesce(sum(state = 'suppressed'), 0) AS suppressed, coalesce(sum(state = 'skipped'), 0) AS skipped,"
+   "   coalesce(sum(state IN ('pending', 'in_flight')), 0) AS pending"
+   "   FROM recipients WHERE campaign = ?1),"
+   /* One pass over the campaign's events, a row per recipient (far
+    * cheaper than a count(DISTINCT ...) for each figure). */
+   " p AS (SELECT recipient <> 0 AS someone,"
+   "   sum(kind = 'opened' AND NOT coalesce(machine, 0)) AS o, sum(kind = 'opened' AND coalesce(machine, 0)) AS m,"
+   "   sum(kind = 'clicked') AS c, sum(kind = 'unsubscribed') AS u, sum(kind = 'complained') AS x,"
+   "   sum(kind = 'bounced') AS b, sum(kind = 'bounced' AND coalesce(hard, 0)) AS bh,"
+   "   min(CASE WHEN kind = 'delivered' THEN at END) AS d0, max(CASE WHEN kind = 'delivered' THEN at END) AS d1"
+   "   FROM events WHERE campaign = ?1 GROUP BY recipient),"
+   " e AS (SELECT"
+   "   coalesce(sum(someone AND o > 0), 0) AS opens_unique, coalesce(sum(o), 0) AS opens_total,"
+   "   coalesce(sum(someone AND m > 0), 0) AS machine_opens_unique, coalesce(sum(m), 0) AS machine_opens_total,"
+   "   coalesce(sum(someone AND c > 0), 0) AS clicks_unique, coalesce(sum(c), 0) AS clicks_total,"
+   "   coalesce(sum(someone AND u > 0), 0) AS unsubscribes, coalesce(sum(someone AND x > 0), 0) AS complaints,"
+   "   coalesce(sum(b > 0), 0) AS bounced, coalesce(sum(bh > 0), 0) AS bounced_hard,"
+   "   min(d0) AS first_delivery, max(d1) AS last_delivery FROM p)"
+   " SELECT * FROM r, e"},
+  /* A failure during the run (its last reply classified here), a
+   * recipient deferred now, and the bounces and complaints that came
+   * later (classified when they were read). The example is one reply
+   * of the group's. */
+  {Q_REPORT_OUTCOMES,
+   "SELECT kind, reason, category, hard, count(*) AS count, code, enhanced, text FROM"
+   " (SELECT state AS kind, mc_class(last_code, last_enhanced, last_text, 'reason') AS reason,"
+   "   mc_class(last_code, last_enhanced, last_text, 'category') AS category,"
+   "   CASE WHEN state = 'failed' THEN mc_class(last_code, last_enhanced, last_text, 'hard') ELSE 0 END"
+   "     AS hard, last_code AS code, last_enhanced AS enhanced, last_text AS text"
+   "   FROM recipients WHERE campaign = ?1 AND state IN ('failed', 'deferred')"
+   "  UNION ALL"
+   "  SELECT kind, coalesce(reason, mc_class(code, enhanced, text, 'reason')),"
+   "   coalesce(category, mc_class(code, enhanced, text, 'category')), coalesce(hard, 0), code, enhanced, text"
+   "   FROM (SELECT * FROM events WHERE campaign = ?1 AND kind IN ('bounced', 'complained')"
+   "         GROUP BY recipient, kind))"
+   " GROUP BY kind, reason, category, hard ORDER BY kind = 'deferred', count DESC, reason"},
+  {Q_REPORT_LINKS,
+   "WITH c AS (SELECT link, count(DISTINCT nullif(recipient, 0)) AS uniq, count(*) AS total FROM events"
+   "  WHERE campaign = ?1 AND kind = 'clicked' GROUP BY link)"
+   " SELECT l.idx AS idx, l.url AS url, coalesce(c.uniq, 0) AS unique_clicks, coalesce(c.total, 0) AS clicks"
+   " FROM links l LEFT JOIN c ON c.link = l.idx WHERE l.campaign = ?1"
+   " ORDER BY clicks DESC, idx"},
+  /* By domain first (a call of mc_domain a recipient), then, for the
+   * providers, the domains' rows summed (a call of mc_provider a domain). */
+  {Q_REPORT_GROUPS,
+   "SELECT CASE WHEN ?2 = 'provider' THEN mc_provider(domain) ELSE domain END AS name,"
+   " sum(n) AS recipients, sum(delivered) AS delivered, sum(deferred) AS deferred, sum(failed) AS failed,"
+   " sum(skipped) AS skipped, sum(pending) AS pending FROM"
+   " (SELECT mc_domain(address) AS domain, count(*) AS n,"
+   "   sum(state = 'delivered') AS delivered, sum(state = 'deferred') AS deferred,"
+   "   sum(state = 'failed') AS failed, sum(state IN ('suppressed', 'skipped')) AS skipped,"
+   "   sum(state IN ('pending', 'in_flight')) AS pending"
+   "   FROM recipients WHERE campaign = ?1 GROUP BY 1)"
+   " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?3"},
+  {Q_REPORT_GROUP_REPLIES,
+   "SELECT name, state, code, enhanced, text, count FROM"
+   " (SELECT " GROUP_KEY " AS name, state, last_code AS code, last_enhanced AS enhanced, last_text AS text,"
+   "   count(*) AS count,"
+   "   row_number() OVER (PARTITION BY " GROUP_KEY " ORDER BY count(*) DESC, last_text) AS rank"
+   "   FROM recipients WHERE campaign = ?1 AND state IN ('deferred', 'failed')"
+   "   GROUP BY 1, 2, 3, 4, 5)"
+   " WHERE rank <= ?3 ORDER BY name, count DESC, text"},
+  {Q_REPORT_PER_MINUTE,
+   "WITH d AS (SELECT at FROM events WHERE campaign = ?1 AND kind = 'delivered'),"
+   " t0 AS (SELECT min(at) AS t FROM d)"
+   " SELECT CAST((d.at - t0.t) / 60 AS INTEGER) AS minute, count(*) AS count FROM d, t0"
+   " GROUP BY 1 ORDER BY 1"},
+  {Q_REPORT_PER_HOUR,
+   "WITH t0 AS (SELECT min(at) AS t FROM events WHERE campaign = ?1 AND kind = 'delivered'),"
+   " h AS (SELECT CAST((e.at - t0.t) / 3600 AS INTEGER) AS hour, e.kind AS kind FROM events e, t0"
+   "  WHERE e.campaign = ?1 AND (e.kind = 'clicked' OR (e.kind = 'opened' AND NOT coalesce(e.machine, 0)))"
+   "  AND e.at >= t0.t)"
+   " SELECT hour, sum(kind = 'opened') AS opens, sum(kind = 'clicked') AS clicks FROM h"
+   " WHERE hour < ?3 GROUP BY 1 ORDER BY 1"},
+  /* From each recipient's delivery to their first open by a person
+   * (one pass over the events, a row per recipient). */
+  {Q_REPORT_OPEN_DELAY,
+   "WITH p AS (SELECT min(CASE WHEN kind = 'opened' AND NOT coalesce(machine, 0) THEN at END) AS o,"
+   "   min(CASE WHEN kind = 'delivered' THEN at END) AS d"
+   "   FROM events WHERE campaign = ?1 AND recipient <> 0 AND kind IN ('opened', 'delivered')"
+   "   GROUP BY recipient),"
+   " x AS (SELECT o - d AS delay FROM p WHERE o >= d),"
+   " n AS (SELECT count(*) AS n FROM x)"
+   " SELECT n AS opened, (SELECT avg(delay) FROM (SELECT delay FROM x ORDER BY delay"
+   "   LIMIT 2 - (SELECT n FROM n) % 2 OFFSET ((SELECT n FROM n) - 1) / 2)) AS median FROM n"},
+  {Q_REPORT_ACCOUNTING,
+   "SELECT e.at AS at, e.kind AS kind, r.address AS address, e.code AS code, e.enhanced AS enhanced,"
+   " e.text AS text, coalesce(e.reason, mc_class(e.code, e.enhanced, e.text, 'reason')) AS reason,"
+   " coalesce(e.category, mc_class(e.code, e.enhanced, e.text, 'category')) AS category"
+   " FROM events e JOIN recipients r ON r.id = e.recipient"
+   " WHERE e.campaign = ?1 AND e.kind IN ('delivered', 'deferred', 'failed', 'bounced', 'complained',"
+   " 'delayed') ORDER BY e.id LIMIT ?3"},
+  {0, NULL},
+};
+
 
 int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const char *state,
                     long long limit, mc_row_cb cb, void *arg, mc_error_t *e) {
   static const int query[] = {
     [MC_REPORT_CAMPAIGNS] = Q_REPORT_CAMPAIGNS, [MC_REPORT_REASONS] = Q_REPORT_REASONS,
     [MC_REPORT_NEXT_DUE] = Q_REPORT_NEXT_DUE, [MC_REPORT_RECIPIENTS] = Q_REPORT_RECIPIENTS,
+    [MC_REPORT_FUNNEL] = Q_REPORT_FUNNEL, [MC_REPORT_OUTCOMES] = Q_REPORT_OUTCOMES,
+    [MC_REPORT_LINKS] = Q_REPORT_LINKS, [MC_REPORT_GROUPS] = Q_REPORT_GROUPS,
+    [MC_REPORT_GROUP_REPLIES] = Q_REPORT_GROUP_REPLIES, [MC_REPORT_PER_MINUTE] = Q_REPORT_PER_MINUTE,
+    [MC_REPORT_PER_HOUR] = Q_REPORT_PER_HOUR, [MC_REPORT_OPEN_DELAY] = Q_REPORT_OPEN_DELAY,
+    [MC_REPORT_ACCOUNTING] = Q_REPORT_ACCOUNTING,
   };
-  sqlite3_stmt *st = mc_store_fresh(s, query[which]);
+  int q = query[which];
+  if (s->q[q] == NULL) {   /* a report's statement, prepared on first use */
+    const mc_store_sql_t *t = mc_store_sql_lazy;
+    while (t->sql && t->id != q) t++;
+    if (t->sql == NULL || sqlite3_prepare_v3(s->db, t->sql, -1, SQLITE_PREPARE_PERSISTENT, &s->q[q], NULL)
+                              != SQLITE_OK)
+      return mc_store_db_error(s, e, "report");
+  }
+  sqlite3_stmt *st = mc_store_fresh(s, q);
   int nparams = sqlite3_bind_parameter_count(st);
   if (nparams >= 1) sqlite3_bind_int64(st, 1, campaign);
   if (nparams >= 2) sqlite3_bind_text(st, 2, state ? state : "", -1, SQLITE_TRANSIENT);

@@ -226,8 +226,8 @@ static int s_suppressed(lua_State *L) {
 }
 
 
-static int push_row(void *arg, const mc_col_t *cols, int n) {
-  lua_State *L = arg;
+/* Pushes a row as a table of its columns (a NULL one left absent). */
+static void push_fields(lua_State *L, const mc_col_t *cols, int n) {
   lua_createtable(L, 0, n);
   for (int i = 0; i < n; i++) {
     switch (cols[i].type) {
@@ -238,27 +238,61 @@ static int push_row(void *arg, const mc_col_t *cols, int n) {
     }
     lua_setfield(L, -2, cols[i].name);
   }
+}
+
+
+static int push_row(void *arg, const mc_col_t *cols, int n) {
+  lua_State *L = arg;
+  push_fields(L, cols, n);
   lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
   return 0;
 }
 
 
-/* store:report(name [, campaign [, state [, limit = 20]]]) -> list of rows
- * name: "campaigns", "reasons", "next_due" or "recipients" (store.h). */
+/* Calls the function at index 6 with the row as a table (the rows of
+ * a big report, such as every event of a campaign, one at a time instead
+ * of a list of them all). An error in it ends the report; the statement
+ * is made ready again by its next use (mc_store_fresh). */
+static int call_row(void *arg, const mc_col_t *cols, int n) {
+  lua_State *L = arg;
+  lua_pushvalue(L, 6);
+  push_fields(L, cols, n);
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+
+/* store:report(name [, campaign [, state [, limit = 20 [, fn]]]]) -> list of rows, or true when fn is given
+ * name: "campaigns", "reasons", "next_due", "recipients", or one of
+ * mailcast report's: "funnel", "outcomes", "links", "groups",
+ * "group_replies", "per_minute", "per_hour", "open_delay", "accounting"
+ * (store.h and store_report.c say what each holds). A limit of -1: no
+ * limit. With fn, fn(row) is called for each row and no list is made. */
 static int s_report(lua_State *L) {
   mc_store_t *s = check(L);
-  static const char *const names[] = {"campaigns", "reasons", "next_due", "recipients", NULL};
+  static const char *const names[] = {"campaigns", "reasons", "next_due", "recipients", "funnel",
+                                      "outcomes", "links", "groups", "group_replies", "per_minute",
+                                      "per_hour", "open_delay", "accounting", NULL};
   const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
   int which = 0;
   while (names[which] && (name == NULL || strcmp(names[which], name) != 0)) which++;
   if (names[which] == NULL)   /* luaL_checkoption would say "bad argument #2 to '?'" */
-    return luaL_error(L, "store:report(NAME): NAME is \"campaigns\", \"reasons\", \"next_due\" or"
-                      " \"recipients\", not %s%s%s", name ? "'" : "", name ? name : "given", name ? "'" : "");
+    return luaL_error(L, "store:report(NAME): NAME is \"campaigns\", \"reasons\", \"next_due\","
+                      " \"recipients\" or a report's (\"funnel\", \"outcomes\", ...), not %s%s%s",
+                      name ? "'" : "", name ? name : "given", name ? "'" : "");
   lua_Integer campaign = luaL_optinteger(L, 3, 0);
   const char *state = luaL_optstring(L, 4, NULL);
   lua_Integer limit = luaL_optinteger(L, 5, 20);
-  lua_newtable(L);
   mc_error_t e;
+  if (!lua_isnoneornil(L, 6)) {
+    luaL_checktype(L, 6, LUA_TFUNCTION);
+    lua_settop(L, 6);
+    if (mc_store_report(s, (mc_report_t)which, campaign, state, limit, call_row, L, &e) != 0)
+      return mc_l_fail(L, &e);
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  lua_newtable(L);
   if (mc_store_report(s, (mc_report_t)which, campaign, state, limit, push_row, L, &e) != 0)
     return mc_l_fail(L, &e);
   return 1;

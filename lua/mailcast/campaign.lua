@@ -649,6 +649,7 @@ function Campaign:record(run, outcomes)
   local d = run.dispatch
   for i, o in ipairs(outcomes) do
     states[i], replies[i], next_ats[i], suppress[i] = self:settle(run, o)
+    if run.metrics then run.metrics:tally(self.name, states[i], replies[i]) end
     if i % POLL_EVERY == 0 then d:poll() end
   end
   local store = run.store

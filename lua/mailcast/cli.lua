@@ -249,6 +249,7 @@ end
 local commands = {
   run = run,
   status = function(argv) return require("mailcast.runner").status(argv) end,
+  report = function(argv) return require("mailcast.report_cli").main(argv) end,
   sink = sink,
   serve = serve,
   mx = mx,

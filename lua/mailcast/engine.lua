@@ -72,9 +72,17 @@ end
 -- is still being loaded by the parent. quiet_pause: the pause is not
 -- announced (the parent of the workers does it).
 function M.send(runs, d, opts, quiet_pause)
+  -- --metrics: the run's figures at http://HOST:PORT/metrics as it goes.
+  local metrics
+  if opts.metrics then
+    local err
+    metrics, err = require("mailcast.run_metrics").open(opts.metrics)
+    if not metrics then return false, err end
+  end
   for _, run in ipairs(runs) do
     run.dispatch = d
     run.poll = function() d:poll() end
+    run.metrics = metrics
   end
   core.trap_interrupts(true)
   local paused = false
@@ -97,6 +105,7 @@ function M.send(runs, d, opts, quiet_pause)
         run.campaign:report_problems(run)
         run.campaign:show(run)
       end
+      if metrics then metrics:update(runs, d) end
     end
     if paused then
       if not opts.quiet and not quiet_pause then
@@ -109,6 +118,11 @@ function M.send(runs, d, opts, quiet_pause)
     end
   end)
   core.trap_interrupts(false)
+  if metrics then
+    -- The last figures, for a scrape that comes while the run closes.
+    if ok then pcall(metrics.update, metrics, runs, d, core.now()) end
+    metrics:close()
+  end
   return ok, err, paused
 end
 

@@ -28,7 +28,8 @@ local SUMMARY_FIELDS = {
 }
 
 -- The runner's options for a campaign: those that take a value, and flags.
-local VALUE_OPTIONS = { ["--store"] = "FILE", ["--log"] = "FILE", ["--progress"] = "MODE", ["--workers"] = "N" }
+local VALUE_OPTIONS = { ["--store"] = "FILE", ["--log"] = "FILE", ["--progress"] = "MODE", ["--workers"] = "N",
+  ["--metrics"] = "HOST:PORT" }
 local FLAGS = {
   ["--dry-run"] = function(o) o.dry_run = true end,
   ["--quiet"] = function(o) o.quiet = true end,
@@ -38,7 +39,7 @@ local FLAGS = {
 }
 local PROGRESS_MODES = { bar = true, lines = true, json = true, quiet = true }
 local OPTIONS_HELP = "--store FILE, --dry-run, --wait, --progress bar|lines|json|quiet, --json, --quiet,"
-  .. " --log FILE, --no-log, --workers N"
+  .. " --log FILE, --no-log, --workers N, --metrics HOST:PORT"
 
 -- The runner's option a bare word names when its dashes were forgotten
 -- ("dry-run", "Dry_Run": --dry-run), or nil.
@@ -80,6 +81,8 @@ function M.options(args)
         opts.workers = n
       elseif name == "--progress" and not PROGRESS_MODES[v] then
         return nil, string.format("run: --progress %s: the mode is bar, lines, json or quiet", v)
+      elseif name == "--metrics" and not require("mailcast.run_metrics").parse(v) then
+        return nil, "run: " .. select(2, require("mailcast.run_metrics").parse(v))
       else
         opts[name:sub(3)] = v
       end
@@ -92,6 +95,9 @@ function M.options(args)
         a, dashless(a))
     end
     i = i + 1
+  end
+  if opts.metrics and (opts.workers or 1) > 1 then
+    return nil, "run: --metrics serves the figures of one process: give it without --workers"
   end
   return opts
 end
@@ -236,6 +242,35 @@ local function show(store, c, json)
   end
 end
 
+--- locate(command, target [, path]) -> the campaign's name (true for
+-- every campaign of the store), the store's path, the campaign the
+-- script returned (if one did) | nil, exit code (said on stderr). target is a campaign script (its store is beside it unless
+-- path says where) or a store; the store must exist.
+function M.locate(command, target, path)
+  local only, campaign = true, nil
+  if target and target:match("%.lua$") then
+    _G.arg = { [0] = target }
+    local chunk, err = loadfile(target)
+    if not chunk then stderr("%s", err) return nil, 1 end
+    local campaigns = require "mailcast.campaign"
+    campaigns.check_list = false
+    local ok, c = pcall(chunk)
+    campaigns.check_list = true
+    if not ok or type(c) ~= "table" or not c.name then
+      stderr("%s: %s does not return a campaign%s", command, target, ok and "" or (": " .. tostring(c)))
+      return nil, 1
+    end
+    only, campaign = c.name, c
+    path = path or default_store(target, c.name)
+  else
+    path = path or target
+  end
+  local f = io.open(path, "rb")
+  if not f then stderr("%s: no store at %s (has the campaign run yet?)", command, path) return nil, 1 end
+  f:close()
+  return only, path, campaign
+end
+
 --- status(argv) -> exit code. mailcast status SCRIPT.lua | STORE [--store
 -- FILE] [--json]: a campaign script's store (or every campaign in a store).
 function M.status(argv)
@@ -250,26 +285,9 @@ function M.status(argv)
   end
   if not target and not path then return usage.error("status", "status: give a campaign script or a store file") end
   local only
-  if target and target:match("%.lua$") then
-    _G.arg = { [0] = target }
-    local chunk, err = loadfile(target)
-    if not chunk then stderr("%s", err) return 1 end
-    local campaigns = require "mailcast.campaign"
-    campaigns.check_list = false
-    local ok, c = pcall(chunk)
-    campaigns.check_list = true
-    if not ok or type(c) ~= "table" or not c.name then
-      stderr("status: %s does not return a campaign%s", target, ok and "" or (": " .. tostring(c)))
-      return 1
-    end
-    only = c.name
-    path = path or default_store(target, c.name)
-  else
-    path = path or target
-  end
-  local f = io.open(path, "rb")
-  if not f then stderr("status: no store at %s (has the campaign run yet?)", path) return 1 end
-  f:close()
+  only, path = M.locate("status", target, path)
+  if not only then return path end
+  if only == true then only = nil end
   local store, err = mailcast.store(path)
   if not store then stderr("%s", err) return 1 end
   local shown = 0

@@ -5,7 +5,7 @@ local M = {}
 
 -- The commands in the order `mailcast help` lists them; each entry as it
 -- reads in that list (the command's line, then what it does).
-local ORDER = { "run", "status", "sink", "serve", "mx", "bounces", "suppress", "help", "version" }
+local ORDER = { "run", "status", "report", "sink", "serve", "mx", "bounces", "suppress", "help", "version" }
 
 local ENTRIES = {
   run = [[
@@ -18,7 +18,8 @@ local ENTRIES = {
                              --wait (stay until deferred ones are retried),
                              --progress bar|lines|json|quiet, --json,
                              --quiet, --log FILE, --no-log, --workers N
-                             (N processes share the sending); words for
+                             (N processes share the sending), --metrics
+                             HOST:PORT (Prometheus figures); words for
                              the script go after "--" (a bare word that is
                              an option's name, such as dry-run, is
                              refused). Ctrl-C pauses; running it again
@@ -28,6 +29,19 @@ local ENTRIES = {
   status SCRIPT.lua|STORE [--store FILE] [--json]
                              where a campaign stands: counts by state, the
                              next retry, the commonest replies
+]],
+  report = [[
+  report SCRIPT.lua|STORE [--store FILE] [--campaign NAME] [--json]
+         [--csv DIR] [--html FILE]
+                             a campaign's report from its store: the
+                             funnel from sent to clicked (people's opens
+                             and machines' apart), failures and bounces
+                             by reason, clicks per link, domains and
+                             providers, deliveries per minute, opens and
+                             clicks per hour; --json: the numbers as
+                             JSON; --csv DIR: a CSV file per table and
+                             accounting.csv; --html FILE: one file with
+                             charts (--csv and --html: one campaign)
 ]],
   sink = [[
   sink --maildir DIR [--listen ADDR:PORT] [--reject ADDRESS=REPLY]...

@@ -24,7 +24,8 @@ describe("mailcast.store", function()
 
   -- An empty call said "bad argument #2 to '?'".
   it("says which reports there are when asked for none, or for one it has not", function()
-    local names = "store:report(NAME): NAME is \"campaigns\", \"reasons\", \"next_due\" or \"recipients\", not "
+    local names = "store:report(NAME): NAME is \"campaigns\", \"reasons\", \"next_due\", \"recipients\""
+      .. " or a report's (\"funnel\", \"outcomes\", ...), not "
     assert.has_error(function() store:report() end, names .. "given")
     assert.has_error(function() store:report("campaign") end, names .. "'campaign'")
   end)
