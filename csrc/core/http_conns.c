@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -113,12 +114,20 @@ static void on_adopt(evutil_socket_t fd, short what, void *arg) {
 }
 
 
+/* Whether evhttp still has an answer of the connection's to write: a
+ * connection is never shut under it (the answer would be lost). */
+static int writing(const conn_t *k) {
+  return evbuffer_get_length(bufferevent_get_output(k->bev)) > 0;
+}
+
+
 /* The connection that has gone longest without finishing a request, of
- * those not closing already. One not yet adopted has its descriptor (it
- * is evhttp's and kept open by our reference): it can be shut too. */
+ * those not closing already nor being answered. One not yet adopted has
+ * its descriptor (evhttp's, kept open by our reference): it can be shut
+ * too. */
 static void shed_oldest(mc_http_conns_t *c) {
   for (conn_t *k = c->head; k; k = k->next) {
-    if (k->closing) continue;
+    if (k->closing || writing(k)) continue;
     close_conn(k);
     c->st.shed++;
     return;
@@ -158,7 +167,8 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg) {
   mc_http_conns_t *c = arg;
   double late = now_seconds() - c->deadline;
   for (conn_t *k = c->head; k && k->since < late; k = k->next) {
-    if (k->closing) continue;
+    /* (an answer evhttp is writing has evhttp's own write timeout) */
+    if (k->closing || writing(k)) continue;
     close_conn(k);
     c->st.timed_out++;
   }
@@ -180,7 +190,7 @@ mc_http_conns_t *mc_http_conns_new(struct event_base *base, struct evhttp *http,
                                    size_t max, mc_error_t *e) {
   mc_http_conns_t *c = calloc(1, sizeof *c);
   if (c == NULL) { mc_error_set(e, "out of memory"); return NULL; }
-  c->deadline = deadline > 0 ? deadline : 10;
+  c->deadline = deadline;
   size_t room = room_for();
   c->max = max > 0 && max < room ? max : room;
   c->adopt = event_new(base, -1, 0, on_adopt, c);

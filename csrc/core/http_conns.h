@@ -30,8 +30,8 @@ typedef struct {
 } mc_http_conns_stats_t;
 
 /* Follows the connections http accepts from now on: each may take
- * deadline seconds for a request, and at most max are held (0: as many
- * as the descriptor limit leaves room for). */
+ * deadline (> 0) seconds for a request, and at most max are held (0: as
+ * many as the descriptor limit leaves room for). */
 mc_http_conns_t *mc_http_conns_new(struct event_base *base, struct evhttp *http, double deadline,
                                    size_t max, mc_error_t *e);
 

@@ -114,7 +114,10 @@ static int l_serve(lua_State *L) {
   o.timeout = mc_l_optnumber(L, 1, "timeout", 10);
   o.max_body = (size_t)mc_l_optnumber(L, 1, "max_body", 4096);
   o.max_headers = (size_t)mc_l_optnumber(L, 1, "max_headers", 8192);
-  o.max_connections = (size_t)mc_l_optnumber(L, 1, "max_connections", 0);
+  double max_connections = mc_l_optnumber(L, 1, "max_connections", 0);
+  luaL_argcheck(L, max_connections >= 0 && max_connections <= 1e9, 1,
+                "max_connections must be 0 (as the descriptor limit allows) or more");
+  o.max_connections = (size_t)max_connections;
   o.flush_interval = mc_l_optnumber(L, 1, "flush_interval", 0.1);
   o.batch = (size_t)mc_l_optnumber(L, 1, "batch", 1000);
   o.quiet = mc_l_optbool(L, 1, "quiet", 0);

@@ -15,21 +15,26 @@ local M = {}
 -- one commit per campaign.
 local function distribute(outcomes)
   if #outcomes == 0 then return end
-  local by_run, order = {}, {}
+  local by_run, order, for_hooks = {}, {}, {}
   for _, o in ipairs(outcomes) do
-    -- (a message a hook sent with mailcast.send: its waiting hook's)
-    if o.owner.collect then o.owner.collect(o) goto next end
-    local run = o.owner.run
-    local list = by_run[run]
-    if not list then
-      list = {}
-      by_run[run] = list
-      order[#order + 1] = run
+    if o.owner.collect then
+      for_hooks[#for_hooks + 1] = o
+    else
+      local run = o.owner.run
+      local list = by_run[run]
+      if not list then
+        list = {}
+        by_run[run] = list
+        order[#order + 1] = run
+      end
+      list[#list + 1] = o
     end
-    list[#list + 1] = o
-    ::next::
   end
   for _, run in ipairs(order) do run.campaign:record(run, by_run[run]) end
+  -- Messages hooks sent with mailcast.send, to their waiting hooks, after
+  -- the campaigns' outcomes are recorded: a hook resumed here goes on
+  -- with its recipient's work, which may raise.
+  for _, o in ipairs(for_hooks) do o.owner.collect(o) end
 end
 
 -- With every run done and nothing held: true to turn again (a worker

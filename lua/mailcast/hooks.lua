@@ -90,13 +90,25 @@ end
 -- called with what it waits for and a function to resume it with the
 -- answer. An error in the task is raised here.
 function M.run_task(co, on_wait, ...)
-  local outer = in_task
-  in_task = true
-  local res = table.pack(coroutine.resume(co, ...))
-  in_task = outer
-  if not res[1] then error(res[2], 0) end
-  if res[2] ~= M.WAIT then return true end
-  on_wait(function(...) return M.run_task(co, on_wait, ...) end, table.unpack(res, 3, res.n))
-  return false
+  local args = table.pack(...)
+  while true do
+    local outer = in_task
+    in_task = true
+    local res = table.pack(coroutine.resume(co, table.unpack(args, 1, args.n)))
+    in_task = outer
+    if not res[1] then error(res[2], 0) end
+    if res[2] ~= M.WAIT then return true end
+    -- An answer known at once (a look-up that cannot be made) resumes the
+    -- task here, in this loop: a hook that asks many such questions must
+    -- not nest a resume in a resume for each.
+    local now, answer = true, nil
+    on_wait(function(...)
+      if now then answer = table.pack(...) return end
+      return M.run_task(co, on_wait, ...)
+    end, table.unpack(res, 3, res.n))
+    now = false
+    if not answer then return false end
+    args = answer
+  end
 end
 return M

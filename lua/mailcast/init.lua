@@ -88,8 +88,12 @@ function M.send(route, messages, opts)
   -- other work meanwhile (mailcast.hooks); the messages are built here.
   if hooks.can_wait() then
     local plan = smtp.prepare(messages, opts, M.build)
-    local sent, state = hooks.wait("send", route, plan.jobs, plan.opts)
-    if not sent then smtp.finish(plan) return nil, state end
+    local sent, state, wrong = hooks.wait("send", route, plan.jobs, plan.opts)
+    if not sent then
+      smtp.finish(plan)
+      if wrong then error(state, 2) end
+      return nil, state
+    end
     return smtp.finish(plan, sent), state
   end
   return smtp.send(route, messages, opts, M.build)

@@ -66,6 +66,15 @@ end
 -- recipient domain (each domain's MX hosts are a destination of their
 -- own), else the job itself; each with the owner that brings its outcome
 -- back to job j (and, for a part, to the slots of its recipients).
+-- A copy of job with the recipients to (default: a copy of its own).
+local function job_copy(job, to)
+  return {
+    from = job.from, to = to or table.move(job.to, 1, #job.to, 1, {}), message = job.message,
+    eight_bit = job.eight_bit, dsn_ret = job.dsn_ret, dsn_envid = job.dsn_envid,
+    dsn_notify = job.dsn_notify, dsn_orcpt = job.dsn_orcpt,
+  }
+end
+
 local function dispatched_parts(mx, job, j)
   if not mx then return { { job = job, owner = { j = j } } } end
   local domains, seen = {}, {}
@@ -77,15 +86,19 @@ local function dispatched_parts(mx, job, j)
   end
   local out = {}
   for _, dom in ipairs(domains) do
-    out[#out + 1] = {
-      job = {
-        from = job.from, to = seen[dom].rcpts, message = job.message, eight_bit = job.eight_bit,
-        dsn_ret = job.dsn_ret, dsn_envid = job.dsn_envid, dsn_notify = job.dsn_notify, dsn_orcpt = job.dsn_orcpt,
-      },
-      owner = { j = j, slots = seen[dom].slots },
-    }
+    out[#out + 1] = { job = job_copy(job, seen[dom].rcpts), owner = { j = j, slots = seen[dom].slots } }
   end
   return out
+end
+
+-- The outcome of a part the scheduler would not take (a closed message,
+-- a DSN value it refuses): each of its recipients failed, with why.
+local function refused(p, why)
+  local recipients = {}
+  for i, rcpt in ipairs(p.job.to) do
+    recipients[i] = { address = rcpt, status = "failed", code = 0, enhanced = "", text = why }
+  end
+  return { owner = p.owner, result = { status = "failed", error = why, attempts = 0, recipients = recipients } }
 end
 
 -- The status of a job's result from its recipients'.
@@ -143,39 +156,43 @@ end
 -- there, while the engine goes on with its work: a hook of the engine
 -- that calls mailcast.send waits meanwhile (mailcast.hooks).
 -- on_done(sent, state) when every outcome is in, sent shaped as
--- core.send's results; on_done(nil, message) when they cannot be sent.
+-- core.send's results and state = {transactions = n}; on_done(nil,
+-- message, true) when the call itself is wrong (a route that is none, a
+-- recipient that is no string), which mailcast.send raises as it does
+-- anywhere. A part the scheduler refuses fails alone, with why: the
+-- others may be on their way already.
 function M.send_in_engine(d, route, jobs, opts, on_done)
   local mx = type(route) == "table" and route.mx and true or false
-  local ok, name = pcall(d.private_route, d, route, opts)
-  if not ok then return on_done(nil, name) end
-  local out, parts = {}, {}
-  local state = { transactions = 0, destinations = 1 }
-  local left, failed = 0, nil
-  local function collect(o)
+  local parts, out = {}, {}
+  local ok, err = pcall(function()
+    route = d:private_route(route, opts)
+    for j, job in ipairs(jobs) do
+      if mx then out[j] = { recipients = {} } end
+      for _, p in ipairs(dispatched_parts(mx, job, j)) do
+        -- The scheduler keeps pointers into a job's strings while it
+        -- waits: each is a copy, which the hook cannot change meanwhile.
+        if not mx then p.job = job_copy(job) end
+        parts[#parts + 1] = p
+      end
+    end
+  end)
+  if not ok then return on_done(nil, err, true) end
+  local state = { transactions = 0 }
+  local left = #parts + 1   -- (and the submitting itself, done last)
+  local function collect(o, settled_here)
     if o then
       absorb(out, o)
-      state.transactions = state.transactions + 1
+      if not settled_here then state.transactions = state.transactions + 1 end
     end
     left = left - 1
     if left > 0 then return end
-    if failed then return on_done(nil, failed) end
     if mx then for _, r in ipairs(out) do r.status = status_of(r) end end
     on_done(out, state)
   end
-  for j, job in ipairs(jobs) do
-    if mx then out[j] = { recipients = {} } end
-    for _, p in ipairs(dispatched_parts(mx, job, j)) do
-      p.owner.collect = collect
-      parts[#parts + 1] = p
-    end
-  end
-  left = #parts + 1   -- (and the submitting itself, done last)
   for _, p in ipairs(parts) do
-    local submitted, err = pcall(d.submit, d, name, p.job, p.owner)
-    if not submitted then
-      failed = failed or tostring(err)
-      left = left - 1
-    end
+    p.owner.collect = collect
+    local called, submitted, why = pcall(d.submit, d, route, p.job, p.owner)
+    if not called or not submitted then collect(refused(p, tostring(called and why or submitted)), true) end
   end
   collect(nil)
 end
@@ -254,9 +271,12 @@ end
 -- sessions: plan.jobs (as core.send takes them) and plan.opts (the pool
 -- options, rates per second), and where each job's result goes back.
 function M.prepare(messages, opts, build)
-  local jobs, where, results, split = {}, {}, {}, {}
+  local jobs, where, results, split, built = {}, {}, {}, {}, {}
   for i, entry in ipairs(messages) do
     local job, err = job_for(entry, build)
+    -- (a message given as a table is built here, and closed by finish;
+    -- one given built is its caller's)
+    if job and type(entry.message) == "table" then built[#built + 1] = job.message end
     if job then
       local parts = parts_of(job)
       if not parts then
@@ -278,16 +298,14 @@ function M.prepare(messages, opts, build)
     if not ok then error(limits, 3) end
     opts = limits
   end
-  return { jobs = jobs, where = where, results = results, split = split, opts = opts }
+  return { jobs = jobs, where = where, results = results, split = split, opts = opts, built = built }
 end
 
 --- finish(plan [, sent]) -> results: each message's result from the
--- jobs' (sent, as core.send returns them), and the messages built for
--- the jobs closed (also when nothing was sent).
+-- jobs' (sent, as core.send returns them), and the messages prepare
+-- built closed (also when nothing was sent).
 function M.finish(plan, sent)
-  for _, job in ipairs(plan.jobs) do
-    if type(job.message) == "userdata" then job.message:close() end
-  end
+  for _, message in ipairs(plan.built) do message:close() end
   if not sent then return nil end
   local results = plan.results
   for k, r in ipairs(sent) do results[plan.where[k]] = r end

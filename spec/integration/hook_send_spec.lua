@@ -1,9 +1,17 @@
 -- mailcast.send called by a hook of the engine: the engine sends the
 -- hook's messages on its own loop while it goes on building and sending
 -- the campaign's, and the hook waits for its results alone.
+local helper = require "helper"
 local mime = require "support.mime"
 local servers = require "support.servers"
 local campaign_run = require "support.campaign_run"
+
+-- The runner in dir, with a time limit: a hook's wait that never ended
+-- would hold the run for ever.
+local function run(dir, args)
+  return helper.sh("cd " .. mime.sh_quote(dir) .. " && timeout 120 " .. mime.sh_quote(helper.runner)
+    .. " run campaign.lua " .. args)
+end
 
 describe("a campaign hook that sends with mailcast.send", function()
   local dir, sink, slow
@@ -43,7 +51,7 @@ describe("a campaign hook that sends with mailcast.send", function()
     local list = { "first@example.org" }
     for i = 1, 20 do list[#list + 1] = "r" .. i .. "@example.org" end
     write(list)
-    local out, code = campaign_run.run_campaign(dir, "--quiet")
+    local out, code = run(dir, "--quiet")
     assert.equal(0, code, out)
     assert.matches("21 delivered", out)
     -- The notice reached its server, once.
@@ -80,7 +88,7 @@ describe("a campaign hook that sends with mailcast.send", function()
     vars.note = table.concat({ r1.status, r1.recipients[1].status, r1.recipients[2].status,
       tostring(r1.recipients[2].code), r2.status, r2.recipients[1].address }, " ")
   end,]], sink.port, slow.port), "Notes: {{note}}.\n")
-    local out, code = campaign_run.run_campaign(dir, "--quiet")
+    local out, code = run(dir, "--quiet")
     assert.equal(0, code, out)
     local m = sink:messages()[1]
     assert.truthy(m, out)
@@ -92,5 +100,23 @@ describe("a campaign hook that sends with mailcast.send", function()
     end
     table.sort(subjects)
     assert.same({ "built", "two" }, subjects)
+  end)
+
+  it("raises in the hook what mailcast.send raises anywhere, and the run goes on without it", function()
+    campaign_run.write_campaign(dir, "wrong", { "a@example.org", "b@example.org" }, string.format([[
+  route = { host = "127.0.0.1", port = %d, tls = "none" },
+  personalize = function(address, vars)
+    vars.note = "sent"
+    if address ~= "a@example.org" then return end
+    mailcast.send({ mx = true, port = %d, tls = "none", dns_server = "127.0.0.1:9" },
+      { { from = "news@example.com", to = { 42 }, message = "Subject: x\r\n\r\nx\r\n" } })
+    vars.note = "not raised"
+  end,]], sink.port, slow.port), "Note: {{note}}.\n")
+    local out, code = run(dir, "--progress quiet")
+    assert.equal(0, code, out)
+    assert.matches("hook personalize %([^)]*campaign.lua:%d+%) failed: [^\n]*", out)
+    assert.matches("2 delivered", out)
+    for _, m in ipairs(sink:messages()) do assert.matches("Note: sent%.", m.data) end
+    assert.same({}, slow:transcript())
   end)
 end)
