@@ -37,6 +37,7 @@ MC_EXPORT int luaopen_mailcast_core(lua_State *L) {
   mc_l_open_csv(L);
   mc_l_open_entry(L);
   mc_l_open_accounting(L);
+  mc_l_open_html(L);
   lua_pushliteral(L, MC_VERSION);
   lua_setfield(L, -2, "version");
   return 1;
