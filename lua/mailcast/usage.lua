@@ -5,7 +5,7 @@ local M = {}
 
 -- The commands in the order `mailcast help` lists them; each entry as it
 -- reads in that list (the command's line, then what it does).
-local ORDER = { "run", "status", "sink", "serve", "mx", "bounces", "suppress", "help", "version" }
+local ORDER = { "run", "status", "sink", "serve", "mx", "bounces", "suppress", "lint", "help", "version" }
 
 local ENTRIES = {
   run = [[
@@ -77,6 +77,17 @@ local ENTRIES = {
   suppress list|add|remove|export|import ... --store FILE
                              the suppression list (`mailcast suppress
                              --help` for the commands)
+]],
+  lint = [[
+  lint SCRIPT.lua [--recipient N | --address A] [--json] [--rspamd URL]
+       [--spamd HOST:PORT] [--no-spam] [--dns-server H:P] [--ip ADDR]
+       [--no-dns]
+                             check one recipient's message before it goes
+                             (the first by default): its content, its
+                             score by Rspamd and SpamAssassin, and the
+                             SPF, DKIM, DMARC, MX and reverse DNS records
+                             Gmail and Yahoo require of bulk senders;
+                             exit status 1 when an error is found
 ]],
   help = [[
   help [COMMAND]
