@@ -185,7 +185,9 @@ end
 
 -- The checks beyond the content, each function(campaign, msg, raw, o)
 -- -> {name=, lines = {...}, findings = {...}, ...} | nil (skipped).
-M.EXTRAS = {}
+M.EXTRAS = {
+  function(...) return require("mailcast.lint_spam").check(...) end,
+}
 
 --- main(argv) -> exit status: 0, 1 when an error was found (for CI), 2
 -- for a bad command line.
