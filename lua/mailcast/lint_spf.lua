@@ -1,0 +1,368 @@
+-- SPF (RFC 7208): may this IP address send mail for this domain? The
+-- evaluation of check_host() with its mechanisms (all, include, a, mx,
+-- ptr, ip4, ip6, exists), the redirect modifier, macros, and the limits
+-- that keep it bounded: 10 terms that look up DNS, 10 names per mx or
+-- ptr, 2 look-ups that find nothing. DNS comes from a function given by
+-- the caller, so the evaluation is tested without a server.
+local M = {}
+
+M.MAX_LOOKUPS = 10     -- RFC 7208 4.6.4
+M.MAX_VOID = 2
+M.MAX_NAMES = 10       -- addresses looked up per mx or ptr term
+
+-- IP addresses ---------------------------------------------------------
+
+--- bytes(ip) -> the address as a list of 4 or 16 byte values | nil
+function M.bytes(ip)
+  if ip:find(":", 1, true) then
+    local v4 = ip:match(":(%d+%.%d+%.%d+%.%d+)$")
+    local head = v4 and ip:sub(1, #ip - #v4) .. "0:0" or ip
+    local left, right = head:match("^(.-)::(.*)$")
+    local groups = {}
+    local function add(part)
+      if part == "" then return true end
+      for g in (part .. ":"):gmatch("([^:]*):") do
+        if not g:match("^%x%x?%x?%x?$") then return false end
+        groups[#groups + 1] = tonumber(g, 16)
+      end
+      return true
+    end
+    if left then
+      if not add(left) then return nil end
+      local n = #groups
+      local tail = {}
+      local saved = groups
+      groups = tail
+      if not add(right) then return nil end
+      groups = saved
+      if n + #tail > 7 then return nil end
+      for _ = 1, 8 - n - #tail do groups[#groups + 1] = 0 end
+      for _, g in ipairs(tail) do groups[#groups + 1] = g end
+    elseif not add(head) then
+      return nil
+    end
+    if #groups ~= 8 then return nil end
+    local out = {}
+    for i, g in ipairs(groups) do out[2 * i - 1], out[2 * i] = g >> 8, g & 0xff end
+    if v4 then
+      local b4 = M.bytes(v4)
+      if not b4 then return nil end
+      for i = 1, 4 do out[12 + i] = b4[i] end
+    end
+    return out
+  end
+  local a, b, c, d = ip:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if not a then return nil end
+  local out = { tonumber(a), tonumber(b), tonumber(c), tonumber(d) }
+  for _, x in ipairs(out) do if x > 255 then return nil end end
+  return out
+end
+
+--- in_network(ip, network, bits) -> whether the first bits bits agree
+-- (false when the families differ)
+function M.in_network(ip, network, bits)
+  local x, y = M.bytes(ip), M.bytes(network)
+  if not x or not y or #x ~= #y then return false end
+  bits = bits or #x * 8
+  for i = 1, #x do
+    local take = math.min(8, math.max(0, bits - (i - 1) * 8))
+    if take == 0 then break end
+    local mask = (0xff << (8 - take)) & 0xff
+    if (x[i] & mask) ~= (y[i] & mask) then return false end
+  end
+  return true
+end
+
+--- reverse_name(ip) -> the in-addr.arpa or ip6.arpa name of ip | nil
+function M.reverse_name(ip)
+  local b = M.bytes(ip)
+  if not b then return nil end
+  local parts = {}
+  if #b == 4 then
+    for i = 4, 1, -1 do parts[#parts + 1] = tostring(b[i]) end
+    return table.concat(parts, ".") .. ".in-addr.arpa"
+  end
+  for i = 16, 1, -1 do
+    parts[#parts + 1] = string.format("%x", b[i] & 0xf)
+    parts[#parts + 1] = string.format("%x", b[i] >> 4)
+  end
+  return table.concat(parts, ".") .. ".ip6.arpa"
+end
+
+-- Macros (RFC 7208 7) ----------------------------------------------------
+
+local function macro_letter(letter, ctx)
+  local l = letter:lower()
+  if l == "s" then return ctx.sender end
+  if l == "l" then return ctx.sender:match("^(.*)@") or "postmaster" end
+  if l == "o" then return ctx.sender:match("@(.*)$") or ctx.sender end
+  if l == "d" then return ctx.domain end
+  if l == "h" then return ctx.helo or ctx.domain end
+  if l == "v" then return ctx.ip:find(":", 1, true) and "ip6" or "in-addr" end
+  if l == "i" then
+    local b = M.bytes(ctx.ip)
+    if #b == 4 then return table.concat(b, ".") end
+    local nibbles = {}
+    for i = 1, 16 do nibbles[#nibbles + 1] = string.format("%x.%x", b[i] >> 4, b[i] & 0xf) end
+    return table.concat(nibbles, ".")
+  end
+  if l == "p" then return "unknown" end
+  return nil
+end
+
+-- One macro's body ("d", "ir", "l1r-"): its expansion | nil, why.
+local function macro(body, ctx)
+  local letter, digits, reverse, delims = body:match("^(%a)(%d*)([rR]?)([.%-+,/_=]*)$")
+  if not letter then return nil, "bad macro %{" .. body .. "}" end
+  local value = macro_letter(letter, ctx)
+  if not value then return nil, "unknown macro letter " .. letter end
+  local split = {}
+  for ch in (delims ~= "" and delims or "."):gmatch(".") do split[ch] = true end
+  local parts, cur = {}, {}
+  for ch in value:gmatch(".") do
+    if split[ch] then
+      parts[#parts + 1], cur = table.concat(cur), {}
+    else
+      cur[#cur + 1] = ch
+    end
+  end
+  parts[#parts + 1] = table.concat(cur)
+  if reverse ~= "" then
+    for i = 1, #parts // 2 do parts[i], parts[#parts - i + 1] = parts[#parts - i + 1], parts[i] end
+  end
+  local n = tonumber(digits)
+  if n == 0 then return nil, "a macro that keeps 0 parts" end
+  if n and n < #parts then parts = { table.unpack(parts, #parts - n + 1) } end
+  return table.concat(parts, ".")
+end
+
+--- expand(spec, ctx) -> the domain-spec with its macros expanded | nil, why
+-- ctx = {ip=, domain=, sender=, helo=}
+function M.expand(spec, ctx)
+  local out, i = {}, 1
+  while i <= #spec do
+    local at = spec:find("%", i, true)
+    if not at then
+      out[#out + 1] = spec:sub(i)
+      break
+    end
+    out[#out + 1] = spec:sub(i, at - 1)
+    local n = spec:sub(at + 1, at + 1)
+    if n == "%" then out[#out + 1], i = "%", at + 2
+    elseif n == "_" then out[#out + 1], i = " ", at + 2
+    elseif n == "-" then out[#out + 1], i = "%20", at + 2
+    elseif n == "{" then
+      local close = spec:find("}", at + 2, true)
+      if not close then return nil, "a macro without its }" end
+      local value, why = macro(spec:sub(at + 2, close - 1), ctx)
+      if not value then return nil, why end
+      out[#out + 1], i = value, close + 1
+    else
+      return nil, "a % that is no macro"
+    end
+  end
+  return table.concat(out)
+end
+
+-- Evaluation --------------------------------------------------------------
+
+local QUALIFIERS = { ["+"] = "pass", ["-"] = "fail", ["~"] = "softfail", ["?"] = "neutral" }
+
+--- records(txts) -> the SPF records among TXT strings
+local function spf_records(txts)
+  local out = {}
+  for _, t in ipairs(txts) do
+    if t:lower() == "v=spf1" or t:lower():match("^v=spf1 ") then out[#out + 1] = t end
+  end
+  return out
+end
+
+local Eval = {}
+Eval.__index = Eval
+
+-- A DNS look-up that counts toward the void limit; records | nil,
+-- "temperror"|"permerror", why.
+function Eval:lookup(kind, name)
+  local r = self.dns(kind, name)
+  if r.status == "temporary" then return nil, "temperror", r.error or ("DNS failed for " .. name) end
+  local records = r.status == "ok" and r.records or {}
+  if #records == 0 then
+    self.void = self.void + 1
+    if self.void > M.MAX_VOID then
+      return nil, "permerror", "more than " .. M.MAX_VOID .. " look-ups found nothing (RFC 7208 4.6.4)"
+    end
+  end
+  return records
+end
+
+function Eval:count(term)
+  self.lookups = self.lookups + 1
+  if self.lookups > M.MAX_LOOKUPS then
+    return "permerror", "more than " .. M.MAX_LOOKUPS .. " DNS look-ups (at " .. term .. "): receivers give up"
+  end
+end
+
+-- The addresses of name (A or AAAA as the IP is); nil, result, why.
+function Eval:addresses(name)
+  return self:lookup(self.ip:find(":", 1, true) and "aaaa" or "a", name)
+end
+
+local function cidr(spec)
+  local name, c4, c6 = spec, nil, nil
+  local rest
+  name, rest = spec:match("^(.-)(/.*)$")
+  if not name then return spec end
+  c4, c6 = rest:match("^/(%d+)//(%d+)$")
+  if not c4 then
+    c6 = rest:match("^//(%d+)$")
+    if not c6 then c4 = rest:match("^/(%d+)$") end
+  end
+  if not (c4 or c6) then return nil end
+  return name, tonumber(c4), tonumber(c6)
+end
+
+function Eval:bits(c4, c6)
+  if self.ip:find(":", 1, true) then return c6 or 128 end
+  return c4 or 32
+end
+
+-- Whether a mechanism matches: true/false, or nil, result, why.
+function Eval:mechanism(name, arg, ctx, depth)
+  local function target(spec)
+    if spec == nil or spec == "" then return ctx.domain end
+    local d, why = M.expand(spec, ctx)
+    if not d then return nil, why end
+    return d
+  end
+  if name == "all" then return true end
+  if name == "ip4" or name == "ip6" then
+    local net, bits = (arg or ""):match("^([^/]+)/?(%d*)$")
+    if not net or not M.bytes(net) or (name == "ip4") ~= (#M.bytes(net) == 4) then
+      return nil, "permerror", "bad " .. name .. ":" .. tostring(arg)
+    end
+    return M.in_network(self.ip, net, tonumber(bits))
+  end
+  local err, why = self:count(name .. (arg and ":" .. arg or ""))
+  if err then return nil, err, why end
+  if name == "include" then
+    local d, derr = target(arg)
+    if not d or arg == nil then return nil, "permerror", derr or "include needs a domain" end
+    local r = self:check(d, ctx, depth + 1)
+    if r.result == "pass" then return true end
+    if r.result == "temperror" then return nil, "temperror", r.why end
+    if r.result == "permerror" or r.result == "none" then
+      return nil, "permerror", "include:" .. d .. " " .. (r.result == "none" and "has no SPF record" or r.why)
+    end
+    return false
+  end
+  if name == "a" or name == "mx" then
+    local spec, c4, c6 = cidr(arg or "")
+    if not spec then return nil, "permerror", "bad " .. name .. " prefix length" end
+    local d, derr = target(spec)
+    if not d then return nil, "permerror", derr end
+    local hosts = { d }
+    if name == "mx" then
+      local list, rerr, rwhy = self:lookup("mx", d)
+      if not list then return nil, rerr, rwhy end
+      if #list > M.MAX_NAMES then return nil, "permerror", "mx:" .. d .. " has more than 10 hosts" end
+      hosts = list
+    end
+    for _, h in ipairs(hosts) do
+      local addrs, aerr, awhy = self:addresses(h)
+      if not addrs then return nil, aerr, awhy end
+      for _, a in ipairs(addrs) do
+        if M.in_network(self.ip, a, self:bits(c4, c6)) then return true end
+      end
+    end
+    return false
+  end
+  if name == "exists" then
+    local d, derr = target(arg)
+    if not d or arg == nil then return nil, "permerror", derr or "exists needs a domain" end
+    local addrs, aerr, awhy = self:lookup("a", d)
+    if not addrs then return nil, aerr, awhy end
+    return #addrs > 0
+  end
+  if name == "ptr" then
+    local d, derr = target(arg)
+    if not d then return nil, "permerror", derr end
+    local names = self.dns("ptr", M.reverse_name(self.ip))
+    for i, n in ipairs(names.records or {}) do
+      if i > M.MAX_NAMES then break end
+      local addrs = self.dns(self.ip:find(":", 1, true) and "aaaa" or "a", n).records or {}
+      for _, a in ipairs(addrs) do
+        if M.in_network(self.ip, a) then
+          n = n:lower():gsub("%.$", "")
+          local want = d:lower()
+          if n == want or n:sub(-#want - 1) == "." .. want then return true end
+        end
+      end
+    end
+    return false
+  end
+  return nil, "permerror", "unknown mechanism " .. name
+end
+
+function Eval:check(domain, ctx, depth)
+  if depth > M.MAX_LOOKUPS then return { result = "permerror", why = "includes loop" } end
+  ctx = { ip = ctx.ip, sender = ctx.sender, helo = ctx.helo, domain = domain }
+  local r = self.dns("txt", domain)
+  if r.status == "temporary" then return { result = "temperror", why = r.error } end
+  if r.status == "no_domain" then return { result = "none", why = domain .. " does not exist" } end
+  local records = spf_records(r.records or {})
+  if #records == 0 then return { result = "none", why = domain .. " publishes no SPF record" } end
+  if #records > 1 then return { result = "permerror", why = domain .. " publishes " .. #records .. " SPF records" } end
+  local record = records[1]
+  self.records[#self.records + 1] = { domain = domain, record = record }
+  local redirect
+  for term in record:gmatch("%S+") do
+    if term:lower() ~= "v=spf1" then
+      local mod, value = term:match("^([%a][%w%-_.]*)=(.*)$")
+      if mod then
+        if mod:lower() == "redirect" then
+          if redirect then return { result = "permerror", why = "two redirect modifiers" } end
+          redirect = value
+        end
+      else
+        local q, mech, arg = term:match("^([%+%-~?]?)(%a%w*):?(.*)$")
+        if not mech then return { result = "permerror", why = "bad term " .. term } end
+        mech = mech:lower()
+        if term:sub(#q + #mech + 1, #q + #mech + 1) == "/" then   -- a/24, mx/24: no ':' before the prefix
+          arg = term:sub(#q + #mech + 1)
+        elseif arg == "" then
+          arg = nil
+        end
+        local matched, err, why = self:mechanism(mech, arg, ctx, depth)
+        if matched == nil then return { result = err, why = why } end
+        if matched then
+          return { result = QUALIFIERS[q == "" and "+" or q], why = string.format("%s matched %s in %s", self.ip, term, domain),
+                   term = term, domain = domain }
+        end
+      end
+    end
+  end
+  if redirect then
+    local err, why = self:count("redirect=" .. redirect)
+    if err then return { result = err, why = why } end
+    local d, derr = M.expand(redirect, ctx)
+    if not d then return { result = "permerror", why = derr } end
+    local res = self:check(d, ctx, depth + 1)
+    if res.result == "none" then return { result = "permerror", why = "redirect=" .. d .. ": " .. res.why } end
+    return res
+  end
+  return { result = "neutral", why = "no mechanism of " .. domain .. " matched " .. self.ip }
+end
+
+--- check_host(ip, domain, sender, dns [, helo]) -> {result = "pass"|"fail"|
+-- "softfail"|"neutral"|"none"|"permerror"|"temperror", why=, records =
+-- {{domain=, record=}...}, lookups = n}. dns(kind, name) -> {status =
+-- "ok"|"no_domain"|"temporary", records = {...}} (core.dns_records).
+function M.check_host(ip, domain, sender, dns, helo)
+  if not M.bytes(ip) then return { result = "permerror", why = "not an IP address: " .. tostring(ip), records = {} } end
+  local e = setmetatable({ ip = ip, dns = dns, lookups = 0, void = 0, records = {} }, Eval)
+  local r = e:check(domain, { ip = ip, sender = sender, helo = helo }, 0)
+  r.records, r.lookups = e.records, e.lookups
+  return r
+end
+
+return M
