@@ -186,6 +186,7 @@ end
 -- The checks beyond the content, each function(campaign, msg, raw, o)
 -- -> {name=, lines = {...}, findings = {...}, ...} | nil (skipped).
 M.EXTRAS = {
+  function(...) return require("mailcast.lint_dns").check(...) end,
   function(...) return require("mailcast.lint_spam").check(...) end,
 }
 
