@@ -191,6 +191,35 @@ function Checks:ptr(ips)
   end
 end
 
+-- TLS offered by the relay: a session opened and closed (no mail sent).
+function Checks:relay(c)
+  local route = c.routes[c.default_route]
+  if not route or route.mx then
+    self:item(true, "TLS", "direct delivery: TLS is offered by each destination's servers (see mailcast test)")
+    return
+  end
+  local fields = require("mailcast.test_send").session_route(c, c.default_route, nil, {})
+  if fields.tls == "none" then
+    self:item(false, "TLS", "the route turns TLS off (tls = \"none\")", "error", "auth.tls",
+      "let the route use TLS: Gmail and Yahoo require it of bulk senders")
+    return
+  end
+  fields.timeouts = { connect = 5, greeting = 10, ehlo = 10, tls = 10, command = 10 }
+  local where = string.format("%s:%s", tostring(fields.host), tostring(fields.port or 25))
+  local s, err = core.session(fields)
+  if not s then
+    self:item(false, "TLS", "could not open a session with the relay " .. where .. ": " .. tostring(err), "warning",
+      "auth.tls", "check the route (mailcast test shows the conversation)")
+    return
+  end
+  local tls = s:tls()
+  s:quit()
+  s:close()
+  self:item(tls ~= nil, "TLS", tls and ("the relay " .. where .. " speaks " .. tls) or
+    ("the relay " .. where .. " does not offer STARTTLS"), "error", "auth.tls",
+    "use a relay that offers TLS: Gmail and Yahoo require it of bulk senders")
+end
+
 --- check(campaign, msg, raw, o) -> the "authentication" section of the
 -- lint report | nil when o.dns is false. o.dns_server ("127.0.0.1:53"),
 -- o.ip ("192.0.2.1,2001:db8::1": the sending addresses).
@@ -210,6 +239,7 @@ function M.check(c, msg, raw, o)
   self:dmarc(from_domain, envelope_domain, spf_ok, dkim_aligned)
   self:mx(c.bounce_domain or envelope_domain)
   if #ips > 0 then self:ptr(ips) end
+  self:relay(c)
   local unsubscribe = headers["list-unsubscribe-post"] ~= nil
   self:item(unsubscribe, "unsubscribe", unsubscribe and "one-click List-Unsubscribe (RFC 8058)" or
     "no one-click List-Unsubscribe (see the content findings)", nil, "auth.unsubscribe")

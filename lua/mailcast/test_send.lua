@@ -41,9 +41,10 @@ local function options(argv)
   return o
 end
 
--- The route's table without the campaign's own keys; for an mx route,
--- the MX hosts of the test address's domain as its targets.
-local function session_route(c, name, to, o)
+--- session_route(campaign, name, to, o) -> the table core.session takes
+-- for the campaign's route name: without the campaign's own keys; for an
+-- mx route, the MX hosts of to's domain as its targets | nil, why.
+function M.session_route(c, name, to, o)
   local fields = {}
   for k, v in pairs(c.routes[name]) do
     if not config.ROUTE_OWN[k] and k ~= "mx" then fields[k] = v end
@@ -131,7 +132,7 @@ function M.main(argv)
   if not msg then stderr("test: %s (recipient %d): %s", address, n, raw) return 1 end
   local ok, name = pcall(c.route_for, c, o.to, row, msg)
   if not ok or not c.routes[name] then name = c.default_route end
-  local route, err = session_route(c, name, o.to, o)
+  local route, err = M.session_route(c, name, o.to, o)
   if not route then stderr("test: route %s: %s", name, err) return 1 end
   io.write(string.format("mailcast test: %s, recipient %d (%s) sent to %s through route %s, %d bytes\n\n",
     c.name, n, address, o.to, name, #raw))

@@ -3,16 +3,18 @@
 -- domains: a domain that has everything passes, and each broken record
 -- is named.
 local dkim_support = require "support.dkim"
+local builtin_sink = require "support.builtin_sink"
 local dns = require "support.dns"
 local lint = require "mailcast.lint"
+local servers = require "support.servers"
 
 local function sh_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
-local dir, keys, server
+local dir, keys, server, relay
 
-local function script(name, fields)
+local function script(name, fields, route)
   local path = dir .. "/" .. name .. ".lua"
   local f = assert(io.open(path, "wb"))
   f:write([[
@@ -22,7 +24,7 @@ return mailcast.campaign{
   subject = "Our spring range is out",
   text = "Hello,\n\nOur spring range is out.\n",
   recipients = { { email = "ada@example.org" } },
-  route = { host = "127.0.0.1", port = 9 },
+  route = ]] .. (route or string.format("{ host = '127.0.0.1', port = %d }", relay.port)) .. [[,
   unsubscribe = { base = "https://shop.example.com", secret = "0123456789abcdef0123" },
 ]] .. fields .. "}\n")
   f:close()
@@ -35,6 +37,7 @@ end
 
 setup(function()
   dir = io.popen("mktemp -d -t mailcast-lint-dns.XXXXXX"):read("l")
+  relay = servers.aiosmtpd { tls = true, lifetime = 120 }   -- a relay that offers STARTTLS
   keys = dkim_support.keys(dir)
   local record = keys.ed25519.key:record()
   os.execute("mkdir -p " .. sh_quote(dir .. "/other"))
@@ -67,6 +70,7 @@ end)
 
 teardown(function()
   if server then server:stop() end
+  if relay then relay:stop() end
   os.execute("rm -rf " .. sh_quote(dir))
 end)
 
@@ -91,6 +95,7 @@ describe("lint's authentication checklist", function()
     assert.matches("[ok] SPF", text, 1, true)
     assert.matches("127.0.0.2 -> mail.good.test -> 127.0.0.2", text, 1, true)
     assert.matches("aligned with From by SPF and DKIM", text, 1, true)
+    assert.matches("%[ok%] TLS +the relay 127%.0%.0%.1:%d+ speaks TLSv1", text)
   end)
 
   it("fails SPF that does not name the sending address", function()
@@ -130,6 +135,15 @@ describe("lint's authentication checklist", function()
     local _, by = checklist(script("noptr", 'from = "Shop <news@good.test>",\n' .. signed_by("good.test")), "127.0.0.3")
     assert.is_truthy(by["auth.ptr"])
     assert.matches("127.0.0.3 has no reverse DNS", by["auth.ptr"].message, 1, true)
+  end)
+
+  it("fails a relay that does not offer TLS", function()
+    local sink = builtin_sink.start()
+    local _, by = checklist(script("plainrelay", 'from = "Shop <news@good.test>",\n' .. signed_by("good.test"),
+      string.format("{ host = '127.0.0.1', port = %d }", sink.port)))
+    sink.cleanup()
+    assert.is_truthy(by["auth.tls"])
+    assert.matches("does not offer STARTTLS", by["auth.tls"].message)
   end)
 
   it("makes lint exit 1 when a check fails, as CI wants", function()
