@@ -258,7 +258,7 @@ local function check_headers(out, h, opts)
     end
   end
   local from = first(h, "from")
-  local addresses = from and core.addresses(core.decode_header and core.decode_header(from) or from)
+  local addresses = from and core.addresses(from)
   if not addresses or #addresses ~= 1 then
     finding(out, "error", "from.invalid", "the From field is not one address: " .. tostring(from),
       "set from = \"Name <news@your-domain>\"")
@@ -270,8 +270,9 @@ local function check_headers(out, h, opts)
         ", whose DMARC policy makes providers refuse it when sent from your servers",
         "send from a domain of your own, with SPF, DKIM and DMARC")
     end
-    if a.name and a.name:find("@") then
-      local shown = a.name:match("[%w._%%+-]+@[%w.-]+")
+    local name = a.name and (core.decode_header(a.name) or a.name)
+    if name and name:find("@") then
+      local shown = name:match("[%w._%%+-]+@[%w.-]+")
       if shown and shown:lower() ~= a.address:lower() then
         finding(out, "warning", "from.name", "the From name shows another address (" .. shown .. ")",
           "use a name, not an address, as the display name")

@@ -231,13 +231,15 @@ function M.check(c, msg, raw, o)
   local headers = content.headers(raw)
   local from_list = headers.from and core.addresses(headers.from[1])
   local from_domain = from_list and from_list[1] and domain_of(from_list[1].address)
-  local envelope_domain = domain_of(c.envelope_from)
+  -- With a bounce domain a run sends from a VERP address there.
+  local envelope_domain = c.bounce_domain and c.bounce_domain:lower() or domain_of(c.envelope_from)
+  local sender = c.bounce_domain and ("bounces@" .. envelope_domain) or c.envelope_from
   if not from_domain or not envelope_domain then return nil end
   local ips, whence = self:sending_ips(c, o)
-  local _, spf_ok = self:spf(envelope_domain, c.envelope_from, ips, whence or "given")
+  local _, spf_ok = self:spf(envelope_domain, sender, ips, whence or "given")
   local dkim_aligned = self:dkim(c, raw, from_domain)
   self:dmarc(from_domain, envelope_domain, spf_ok, dkim_aligned)
-  self:mx(c.bounce_domain or envelope_domain)
+  self:mx(envelope_domain)
   if #ips > 0 then self:ptr(ips) end
   self:relay(c)
   local unsubscribe = headers["list-unsubscribe-post"] ~= nil
