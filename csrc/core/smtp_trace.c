@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -16,24 +15,26 @@ void mc_trace_sent(mc_trace_cb cb, void *arg, struct evbuffer *out, size_t from,
   if (cb == NULL) return;
   size_t len = evbuffer_get_length(out);
   while (from < len) {
-    char line[LINE_MAX_SHOWN + sizeof MC_TRACE_HIDDEN];
-    struct evbuffer_ptr at;
+    struct evbuffer_ptr at, eol;
+    size_t eol_len = 0;
     if (evbuffer_ptr_set(out, &at, from, EVBUFFER_PTR_SET) != 0) return;
-    size_t want = len - from < LINE_MAX_SHOWN ? len - from : LINE_MAX_SHOWN;
-    ev_ssize_t got = evbuffer_copyout_from(out, &at, line, want);
-    if (got <= 0) return;
-    size_t n = (size_t)got, end = 0;
-    while (end < n && line[end] != '\n') end++;
-    size_t next = from + (end < n ? end + 1 : n);
-    if (end > 0 && line[end - 1] == '\r') end--;
-    if (secret_from != MC_TRACE_NO_SECRET && end > secret_from) {
-      OPENSSL_cleanse(line + secret_from, end - secret_from);
-      memcpy(line + secret_from, MC_TRACE_HIDDEN, sizeof MC_TRACE_HIDDEN - 1);
-      end = secret_from + sizeof MC_TRACE_HIDDEN - 1;
+    eol = evbuffer_search_eol(out, &at, &eol_len, EVBUFFER_EOL_CRLF);
+    size_t line_len = eol.pos < 0 ? len - from : (size_t)eol.pos - from;
+    /* A secret is never copied out, however long its line: only the
+     * bytes before it are (an OAuth token runs past LINE_MAX_SHOWN). */
+    int hide = secret_from != MC_TRACE_NO_SECRET && line_len > secret_from;
+    size_t shown = hide ? secret_from : line_len;
+    if (shown > LINE_MAX_SHOWN) shown = LINE_MAX_SHOWN;
+    char line[LINE_MAX_SHOWN + sizeof MC_TRACE_HIDDEN];
+    ev_ssize_t got = shown ? evbuffer_copyout_from(out, &at, line, shown) : 0;
+    if (got < 0) return;
+    size_t n = (size_t)got;
+    if (hide) {
+      memcpy(line + n, MC_TRACE_HIDDEN, sizeof MC_TRACE_HIDDEN - 1);
+      n += sizeof MC_TRACE_HIDDEN - 1;
     }
-    cb(MC_TRACE_CLIENT, line, end, arg);
-    OPENSSL_cleanse(line, sizeof line);
-    from = next;
+    cb(MC_TRACE_CLIENT, line, n, arg);
+    from = eol.pos < 0 ? len : (size_t)eol.pos + eol_len;
   }
 }
 
