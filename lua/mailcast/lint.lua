@@ -104,6 +104,9 @@ local function count(findings)
   return n
 end
 
+-- An empty table that JSON writes as {} rather than [].
+local OBJECT = { __name = "json object" }
+
 -- JSON of plain tables: lists (1..n) as arrays, others as objects with
 -- their keys sorted, so the output is the same from run to run.
 local function json(v)
@@ -112,7 +115,7 @@ local function json(v)
   if t == "number" then return math.type(v) == "integer" and tostring(v) or string.format("%.6g", v) end
   if t == "boolean" then return tostring(v) end
   if t ~= "table" then return "null" end
-  if next(v) == nil then return "[]" end
+  if next(v) == nil then return getmetatable(v) == OBJECT and "{}" or "[]" end
   local out = {}
   if v[1] ~= nil then
     for i = 1, #v do out[i] = json(v[i]) end
@@ -199,7 +202,7 @@ function M.main(argv)
   report, why = M.run(o)
   if not report then stderr("lint: %s", why) return 1 end
   if o.json then
-    local sections = {}
+    local sections = setmetatable({}, OBJECT)
     for _, s in ipairs(report.sections) do sections[s.name] = s.data or {} end
     io.write(json({ campaign = report.campaign, recipient = report.recipient, address = report.address,
                     size = report.size, findings = report.all, checks = sections, counts = count(report.all) }), "\n")

@@ -76,6 +76,7 @@ describe("mailcast lint on the command line", function()
     end
     assert.are.equal("error", by["link.mismatch"].severity)
     assert.is_true(report.counts.error >= 2)
+    assert.matches('"checks":{}', out, 1, true)   -- no section ran: an empty object, not a list
   end)
 
   it("refuses a bad command line with its usage and status 2", function()

@@ -156,6 +156,7 @@ describe("lint's authentication checklist", function()
     assert.are.equal(1, code)
     local json = require("mailcast.json_decode").decode(out)
     assert.are.equal("exit", json.campaign)
+    assert.is_table(json.checks.authentication)
     assert.is_true(json.counts.error >= 1)
     local found = false
     for _, f in ipairs(json.findings) do found = found or f.check == "auth.dmarc" end
