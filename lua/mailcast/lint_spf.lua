@@ -4,6 +4,8 @@
 -- that keep it bounded: 10 terms that look up DNS, 10 names per mx or
 -- ptr, 2 look-ups that find nothing. DNS comes from a function given by
 -- the caller, so the evaluation is tested without a server.
+local syntax = require "mailcast.lint_spf_record"
+
 local M = {}
 
 M.MAX_LOOKUPS = 10     -- RFC 7208 4.6.4
@@ -106,7 +108,13 @@ local function macro_letter(letter, ctx)
     for i = 1, 16 do nibbles[#nibbles + 1] = string.format("%x.%x", b[i] >> 4, b[i] & 0xf) end
     return table.concat(nibbles, ".")
   end
-  if l == "p" then return "unknown" end
+  if l == "p" then   -- a validated name, one in the domain first (7.3)
+    local names = ctx.eval and ctx.eval:validated_names() or {}
+    for _, n in ipairs(names) do
+      if n == ctx.domain or n:sub(-#ctx.domain - 1) == "." .. ctx.domain then return n end
+    end
+    return names[1] or "unknown"
+  end
   return nil
 end
 
@@ -177,13 +185,26 @@ local function spf_records(txts)
   return out
 end
 
+-- A domain check_host takes (4.3): labels of 1 to 63 characters, at
+-- least two of them.
+local function domain_ok(d)
+  d = d:gsub("%.$", "")
+  if not d:find(".", 1, true) or #d > 253 then return false end
+  for label in (d .. "."):gmatch("([^.]*)%.") do
+    if #label == 0 or #label > 63 then return false end
+  end
+  return true
+end
+
 local Eval = {}
 Eval.__index = Eval
 
 -- A DNS look-up that counts toward the void limit; records | nil,
 -- "temperror"|"permerror", why.
 function Eval:lookup(kind, name)
-  local r = self.dns(kind, name)
+  -- A name no DNS query can carry (a label over 63 bytes, say from a
+  -- macro) exists nowhere: no match (4.8, 5/10).
+  local r = domain_ok(name) and self.dns(kind, name) or { status = "no_domain", records = {} }
   if r.status == "temporary" then return nil, "temperror", r.error or ("DNS failed for " .. name) end
   local records = r.status == "ok" and r.records or {}
   if #records == 0 then
@@ -207,46 +228,26 @@ function Eval:addresses(name)
   return self:lookup(self.ip:find(":", 1, true) and "aaaa" or "a", name)
 end
 
-local function cidr(spec)
-  local name, c4, c6 = spec, nil, nil
-  local rest
-  name, rest = spec:match("^(.-)(/.*)$")
-  if not name then return spec end
-  c4, c6 = rest:match("^/(%d+)//(%d+)$")
-  if not c4 then
-    c6 = rest:match("^//(%d+)$")
-    if not c6 then c4 = rest:match("^/(%d+)$") end
-  end
-  if not (c4 or c6) then return nil end
-  return name, tonumber(c4), tonumber(c6)
-end
-
 function Eval:bits(c4, c6)
   if self.ip:find(":", 1, true) then return c6 or 128 end
   return c4 or 32
 end
 
--- Whether a mechanism matches: true/false, or nil, result, why.
-function Eval:mechanism(name, arg, ctx, depth)
-  local function target(spec)
-    if spec == nil or spec == "" then return ctx.domain end
-    local d, why = M.expand(spec, ctx)
+-- Whether mechanism m matches: true/false, or nil, result, why.
+function Eval:mechanism(m, ctx, depth)
+  local function target()
+    if m.domain == nil then return ctx.domain end
+    local d, why = M.expand(m.domain, ctx)
     if not d then return nil, why end
     return d
   end
-  if name == "all" then return true end
-  if name == "ip4" or name == "ip6" then
-    local net, bits = (arg or ""):match("^([^/]+)/?(%d*)$")
-    if not net or not M.bytes(net) or (name == "ip4") ~= (#M.bytes(net) == 4) then
-      return nil, "permerror", "bad " .. name .. ":" .. tostring(arg)
-    end
-    return M.in_network(self.ip, net, tonumber(bits))
-  end
-  local err, why = self:count(name .. (arg and ":" .. arg or ""))
+  if m.name == "all" then return true end
+  if m.name == "ip4" or m.name == "ip6" then return M.in_network(self.ip, m.net, m.bits) end
+  local err, why = self:count(m.name .. (m.domain and ":" .. m.domain or ""))
   if err then return nil, err, why end
-  if name == "include" then
-    local d, derr = target(arg)
-    if not d or arg == nil then return nil, "permerror", derr or "include needs a domain" end
+  local d, derr = target()
+  if not d then return nil, "permerror", derr end
+  if m.name == "include" then
     local r = self:check(d, ctx, depth + 1)
     if r.result == "pass" then return true end
     if r.result == "temperror" then return nil, "temperror", r.why end
@@ -255,13 +256,9 @@ function Eval:mechanism(name, arg, ctx, depth)
     end
     return false
   end
-  if name == "a" or name == "mx" then
-    local spec, c4, c6 = cidr(arg or "")
-    if not spec then return nil, "permerror", "bad " .. name .. " prefix length" end
-    local d, derr = target(spec)
-    if not d then return nil, "permerror", derr end
+  if m.name == "a" or m.name == "mx" then
     local hosts = { d }
-    if name == "mx" then
+    if m.name == "mx" then
       local list, rerr, rwhy = self:lookup("mx", d)
       if not list then return nil, rerr, rwhy end
       if #list > M.MAX_NAMES then return nil, "permerror", "mx:" .. d .. " has more than 10 hosts" end
@@ -271,41 +268,47 @@ function Eval:mechanism(name, arg, ctx, depth)
       local addrs, aerr, awhy = self:addresses(h)
       if not addrs then return nil, aerr, awhy end
       for _, a in ipairs(addrs) do
-        if M.in_network(self.ip, a, self:bits(c4, c6)) then return true end
+        if M.in_network(self.ip, a, self:bits(m.cidr4, m.cidr6)) then return true end
       end
     end
     return false
   end
-  if name == "exists" then
-    local d, derr = target(arg)
-    if not d or arg == nil then return nil, "permerror", derr or "exists needs a domain" end
+  if m.name == "exists" then
     local addrs, aerr, awhy = self:lookup("a", d)
     if not addrs then return nil, aerr, awhy end
     return #addrs > 0
   end
-  if name == "ptr" then
-    local d, derr = target(arg)
-    if not d then return nil, "permerror", derr end
-    local names = self.dns("ptr", M.reverse_name(self.ip))
-    for i, n in ipairs(names.records or {}) do
-      if i > M.MAX_NAMES then break end
-      local addrs = self.dns(self.ip:find(":", 1, true) and "aaaa" or "a", n).records or {}
-      for _, a in ipairs(addrs) do
-        if M.in_network(self.ip, a) then
-          n = n:lower():gsub("%.$", "")
-          local want = d:lower()
-          if n == want or n:sub(-#want - 1) == "." .. want then return true end
-        end
+  -- ptr: a validated name of the address, in d or under it
+  for _, n in ipairs(self:validated_names()) do
+    if n == d:lower() or n:sub(-#d - 1) == "." .. d:lower() then return true end
+  end
+  return false
+end
+
+-- The names of the address's PTR records whose addresses include it
+-- (5.5), at most MAX_NAMES looked at; lower case, no trailing dot.
+function Eval:validated_names()
+  if self.validated then return self.validated end
+  local out = {}
+  local names = self.dns("ptr", M.reverse_name(self.ip)).records or {}
+  for i, n in ipairs(names) do
+    if i > M.MAX_NAMES then break end
+    local addrs = self.dns(self.ip:find(":", 1, true) and "aaaa" or "a", n).records or {}
+    for _, a in ipairs(addrs) do
+      if M.in_network(self.ip, a) then
+        out[#out + 1] = n:lower():gsub("%.$", "")
+        break
       end
     end
-    return false
   end
-  return nil, "permerror", "unknown mechanism " .. name
+  self.validated = out
+  return out
 end
 
 function Eval:check(domain, ctx, depth)
   if depth > M.MAX_LOOKUPS then return { result = "permerror", why = "includes loop" } end
-  ctx = { ip = ctx.ip, sender = ctx.sender, helo = ctx.helo, domain = domain }
+  if not domain_ok(domain) then return { result = "none", why = domain .. " is no domain name" } end
+  ctx = { ip = ctx.ip, sender = ctx.sender, helo = ctx.helo, domain = domain, eval = self }
   local r = self.dns("txt", domain)
   if r.status == "temporary" then return { result = "temperror", why = r.error } end
   if r.status == "no_domain" then return { result = "none", why = domain .. " does not exist" } end
@@ -314,37 +317,21 @@ function Eval:check(domain, ctx, depth)
   if #records > 1 then return { result = "permerror", why = domain .. " publishes " .. #records .. " SPF records" } end
   local record = records[1]
   self.records[#self.records + 1] = { domain = domain, record = record }
-  local redirect
-  for term in record:gmatch("%S+") do
-    if term:lower() ~= "v=spf1" then
-      local mod, value = term:match("^([%a][%w%-_.]*)=(.*)$")
-      if mod then
-        if mod:lower() == "redirect" then
-          if redirect then return { result = "permerror", why = "two redirect modifiers" } end
-          redirect = value
-        end
-      else
-        local q, mech, arg = term:match("^([%+%-~?]?)(%a%w*):?(.*)$")
-        if not mech then return { result = "permerror", why = "bad term " .. term } end
-        mech = mech:lower()
-        if term:sub(#q + #mech + 1, #q + #mech + 1) == "/" then   -- a/24, mx/24: no ':' before the prefix
-          arg = term:sub(#q + #mech + 1)
-        elseif arg == "" then
-          arg = nil
-        end
-        local matched, err, why = self:mechanism(mech, arg, ctx, depth)
-        if matched == nil then return { result = err, why = why } end
-        if matched then
-          return { result = QUALIFIERS[q == "" and "+" or q], why = string.format("%s matched %s in %s", self.ip, term, domain),
-                   term = term, domain = domain }
-        end
-      end
+  local parsed, perr = syntax.parse(record)
+  if not parsed then return { result = "permerror", why = domain .. ": " .. perr } end
+  for _, m in ipairs(parsed.terms) do
+    local matched, err, why = self:mechanism(m, ctx, depth)
+    if matched == nil then return { result = err, why = why } end
+    if matched then
+      return { result = QUALIFIERS[m.qualifier], why = string.format("%s matched %s%s in %s", self.ip,
+               m.qualifier == "+" and "" or m.qualifier, m.name .. (m.domain and ":" .. m.domain or "") ..
+               (m.net and ":" .. m.net or ""), domain), domain = domain }
     end
   end
-  if redirect then
-    local err, why = self:count("redirect=" .. redirect)
+  if parsed.redirect then
+    local err, why = self:count("redirect=" .. parsed.redirect)
     if err then return { result = err, why = why } end
-    local d, derr = M.expand(redirect, ctx)
+    local d, derr = M.expand(parsed.redirect, ctx)
     if not d then return { result = "permerror", why = derr } end
     local res = self:check(d, ctx, depth + 1)
     if res.result == "none" then return { result = "permerror", why = "redirect=" .. d .. ": " .. res.why } end
@@ -357,8 +344,13 @@ end
 -- "softfail"|"neutral"|"none"|"permerror"|"temperror", why=, records =
 -- {{domain=, record=}...}, lookups = n}. dns(kind, name) -> {status =
 -- "ok"|"no_domain"|"temporary", records = {...}} (core.dns_records).
+-- An IPv4-mapped IPv6 address is checked as the IPv4 address it holds.
 function M.check_host(ip, domain, sender, dns, helo)
-  if not M.bytes(ip) then return { result = "permerror", why = "not an IP address: " .. tostring(ip), records = {} } end
+  local b = M.bytes(ip or "")
+  if not b then return { result = "permerror", why = "not an IP address: " .. tostring(ip), records = {} } end
+  if #b == 16 and table.concat(b, ",", 1, 12) == "0,0,0,0,0,0,0,0,0,0,255,255" then
+    ip = table.concat(b, ".", 13, 16)
+  end
   local e = setmetatable({ ip = ip, dns = dns, lookups = 0, void = 0, records = {} }, Eval)
   local r = e:check(domain, { ip = ip, sender = sender, helo = helo }, 0)
   r.records, r.lookups = e.records, e.lookups
