@@ -5,7 +5,53 @@ local M = {}
 
 local MECHANISMS = { all = true, include = true, a = true, mx = true, ptr = true, ip4 = true, ip6 = true,
                      exists = true }
-local QUALIFIERS = { ["+"] = true, ["-"] = true, ["~"] = true, ["?"] = true }
+
+--- ip_bytes(ip) -> the address as a list of 4 or 16 byte values | nil
+function M.ip_bytes(ip)
+  if ip:find(":", 1, true) then
+    local v4 = ip:match(":(%d+%.%d+%.%d+%.%d+)$")
+    local head = v4 and ip:sub(1, #ip - #v4) .. "0:0" or ip
+    local left, right = head:match("^(.-)::(.*)$")
+    local groups = {}
+    local function add(part)
+      if part == "" then return true end
+      for g in (part .. ":"):gmatch("([^:]*):") do
+        if not g:match("^%x%x?%x?%x?$") then return false end
+        groups[#groups + 1] = tonumber(g, 16)
+      end
+      return true
+    end
+    if left then
+      if not add(left) then return nil end
+      local n = #groups
+      local tail = {}
+      local saved = groups
+      groups = tail
+      if not add(right) then return nil end
+      groups = saved
+      if n + #tail > 7 then return nil end
+      for _ = 1, 8 - n - #tail do groups[#groups + 1] = 0 end
+      for _, g in ipairs(tail) do groups[#groups + 1] = g end
+    elseif not add(head) then
+      return nil
+    end
+    if #groups ~= 8 then return nil end
+    local out = {}
+    for i, g in ipairs(groups) do out[2 * i - 1], out[2 * i] = g >> 8, g & 0xff end
+    if v4 then
+      local b4 = M.ip_bytes(v4)
+      if not b4 then return nil end
+      for i = 1, 4 do out[12 + i] = b4[i] end
+    end
+    return out
+  end
+  local a, b, c, d = ip:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  if not a then return nil end
+  local out = { tonumber(a), tonumber(b), tonumber(c), tonumber(d) }
+  for _, x in ipairs(out) do if x > 255 then return nil end end
+  return out
+end
+
 
 --- macro_string_ok(s, in_exp) -> whether s is a macro-string (7.1):
 -- visible characters, each % starting %%, %_, %- or %{letter digits
@@ -65,10 +111,6 @@ local function dual_cidr(s)
   return d, n4, n6
 end
 
-local function ip_bytes(s)
-  return require("mailcast.lint_spf").bytes(s)
-end
-
 -- One mechanism term: {qualifier=, name=, domain=, cidr4=, cidr6=,
 -- net=, bits=} | nil, why.
 local function mechanism(term)
@@ -84,7 +126,7 @@ local function mechanism(term)
   if name == "ip4" or name == "ip6" then
     local net, bits = rest:match("^:([^/]+)/?(%d*)$")
     if not net then return nil, "bad " .. term end
-    local b = ip_bytes(net)
+    local b = M.ip_bytes(net)
     if not b or (#b == 4) ~= (name == "ip4") or (name == "ip4" and net:find(":")) then
       return nil, "bad address in " .. term
     end
@@ -145,7 +187,5 @@ function M.parse(record)
   end
   return out
 end
-
-M.QUALIFIERS = QUALIFIERS
 
 return M
