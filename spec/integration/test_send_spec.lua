@@ -2,6 +2,7 @@
 -- campaign's route with its SMTP conversation shown, against `mailcast
 -- sink` and against aiosmtpd with STARTTLS and AUTH.
 local builtin_sink = require "support.builtin_sink"
+local dns = require "support.dns"
 local helper = require "helper"
 local mime = require "support.mime"
 local servers = require "support.servers"
@@ -136,6 +137,22 @@ describe("mailcast test", function()
     assert.is_nil(out:find(PASSWORD, 1, true))
     assert.is_nil(out:find(require("mailcast").b64.encode(PASSWORD), 1, true))
     assert.is_nil(out:find(require("mailcast").b64.encode("alice"), 1, true))
+  end)
+
+  it("sends straight to the MX host of the address on a direct-delivery route", function()
+    local sink = builtin_sink.start("--count 1")
+    local resolver = assert(dns.start { mx = { { "inbox.test", "mx1.inbox.test", 10 } },
+                                        hosts = { { "mx1.inbox.test", "127.0.0.1" } } })
+    local path = script("direct", string.format("{ mx = true, port = %d, tls = 'none', dns_server = %q }",
+      sink.port, resolver.server))
+    local out, code = run(mime.sh_quote(path) .. " --to me@inbox.test")
+    sink.wait()
+    resolver:stop()
+    assert.are.equal(0, code, out)
+    assert.matches(".. connecting to mx1.inbox.test [127.0.0.1] port " .. sink.port, out, 1, true)
+    assert.matches("C: RCPT TO:<me@inbox.test>", out, 1, true)
+    assert.are.equal(1, #sink.files())
+    sink.cleanup()
   end)
 
   it("shows how far it got when the server refuses, and exits 1", function()
