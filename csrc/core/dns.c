@@ -321,6 +321,7 @@ typedef struct {
   char *name;
   mc_txt_cb cb;
   void *arg;
+  mc_dns_type_t type;
 } txt_lookup_t;
 
 
@@ -351,16 +352,84 @@ static int add_txt(mc_txt_result_t *r, const struct ares_txt_ext *t) {
 }
 
 
+/* Appends a copy of s as a record of its own. */
+static int add_record(mc_txt_result_t *r, const char *s) {
+  char **records = realloc(r->records, (r->nrecords + 1) * sizeof *records);
+  if (records == NULL) return -1;
+  r->records = records;
+  if ((records[r->nrecords] = strdup(s)) == NULL) return -1;
+  r->nrecords++;
+  return 0;
+}
+
+
+static int parse_txt(mc_txt_result_t *r, const unsigned char *abuf, int alen) {
+  struct ares_txt_ext *txt = NULL;
+  int status = ares_parse_txt_reply_ext(abuf, alen, &txt);
+  for (struct ares_txt_ext *t = txt; t && status == ARES_SUCCESS; t = t->next)
+    if (add_txt(r, t) != 0) status = ARES_ENOMEM;
+  if (txt) ares_free_data(txt);
+  return status;
+}
+
+
+static int parse_addresses(mc_txt_result_t *r, const unsigned char *abuf, int alen, int family) {
+  enum { MAX_ADDRS = 64 };
+  char text[INET6_ADDRSTRLEN];
+  int n = MAX_ADDRS, status;
+  if (family == AF_INET) {
+    struct ares_addrttl a[MAX_ADDRS];
+    status = ares_parse_a_reply(abuf, alen, NULL, a, &n);
+    for (int i = 0; i < n && status == ARES_SUCCESS; i++)
+      if (!inet_ntop(AF_INET, &a[i].ipaddr, text, sizeof text) || add_record(r, text) != 0) status = ARES_ENOMEM;
+  } else {
+    struct ares_addr6ttl a[MAX_ADDRS];
+    status = ares_parse_aaaa_reply(abuf, alen, NULL, a, &n);
+    for (int i = 0; i < n && status == ARES_SUCCESS; i++)
+      if (!inet_ntop(AF_INET6, &a[i].ip6addr, text, sizeof text) || add_record(r, text) != 0) status = ARES_ENOMEM;
+  }
+  return status;
+}
+
+
+static int parse_ptr(mc_txt_result_t *r, const unsigned char *abuf, int alen) {
+  unsigned char addr[16] = {0};   /* copied into the hostent; not ours to know */
+  struct hostent *h = NULL;
+  int status = ares_parse_ptr_reply(abuf, alen, addr, 4, AF_INET, &h);
+  if (status == ARES_SUCCESS) {
+    if (h->h_name && add_record(r, h->h_name) != 0) status = ARES_ENOMEM;
+    for (char **a = h->h_aliases; a && *a && status == ARES_SUCCESS; a++)   /* the first again, with the rest */
+      if ((h->h_name == NULL || strcmp(*a, h->h_name) != 0) && add_record(r, *a) != 0) status = ARES_ENOMEM;
+  }
+  if (h) ares_free_hostent(h);
+  return status;
+}
+
+
+static int parse_mx(mc_txt_result_t *r, const unsigned char *abuf, int alen) {
+  struct ares_mx_reply *mx = NULL;
+  int status = ares_parse_mx_reply(abuf, alen, &mx);
+  for (struct ares_mx_reply *m = mx; m && status == ARES_SUCCESS; m = m->next)
+    if (add_record(r, m->host) != 0) status = ARES_ENOMEM;
+  if (mx) ares_free_data(mx);
+  return status;
+}
+
+
 static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
   txt_lookup_t *lk = arg;
   mc_txt_result_t r;
   (void)timeouts;
   memset(&r, 0, sizeof r);
-  struct ares_txt_ext *txt = NULL;
-  if (status == ARES_SUCCESS) status = ares_parse_txt_reply_ext(abuf, alen, &txt);
-  for (struct ares_txt_ext *t = txt; t && status == ARES_SUCCESS; t = t->next)
-    if (add_txt(&r, t) != 0) status = ARES_ENOMEM;
-  if (txt) ares_free_data(txt);
+  if (status == ARES_SUCCESS) {
+    switch (lk->type) {
+    case MC_DNS_A: status = parse_addresses(&r, abuf, alen, AF_INET); break;
+    case MC_DNS_AAAA: status = parse_addresses(&r, abuf, alen, AF_INET6); break;
+    case MC_DNS_PTR: status = parse_ptr(&r, abuf, alen); break;
+    case MC_DNS_MX: status = parse_mx(&r, abuf, alen); break;
+    default: status = parse_txt(&r, abuf, alen); break;
+    }
+  }
   if (status == ARES_SUCCESS || status == ARES_ENODATA) {
     r.status = MC_DNS_OK;
   } else {
@@ -378,6 +447,12 @@ static void on_txt(void *arg, int status, int timeouts, unsigned char *abuf, int
 
 
 void mc_dns_txt(mc_dns_t *d, const char *name, mc_txt_cb cb, void *arg) {
+  mc_dns_records(d, name, MC_DNS_TXT, cb, arg);
+}
+
+
+void mc_dns_records(mc_dns_t *d, const char *name, mc_dns_type_t type, mc_txt_cb cb, void *arg) {
+  static const int qtype[] = {ns_t_a, ns_t_aaaa, ns_t_ptr, ns_t_mx, ns_t_txt};
   txt_lookup_t *lk = calloc(1, sizeof *lk);
   if (lk) lk->name = strdup(name);
   if (lk == NULL || lk->name == NULL) {
@@ -389,6 +464,7 @@ void mc_dns_txt(mc_dns_t *d, const char *name, mc_txt_cb cb, void *arg) {
   }
   lk->cb = cb;
   lk->arg = arg;
-  ares_query(d->channel, name, ns_c_in, ns_t_txt, on_txt, lk);
+  lk->type = type;
+  ares_query(d->channel, name, ns_c_in, qtype[type], on_txt, lk);
   reschedule(d);
 }

@@ -72,4 +72,13 @@ void mc_dns_txt(mc_dns_t *d, const char *name, mc_txt_cb cb, void *arg);
 
 void mc_txt_result_free(mc_txt_result_t *r);
 
+/* The records of another type, as strings in the order the answer holds
+ * them, in an mc_txt_result_t (freed the same way): MC_DNS_A and
+ * MC_DNS_AAAA as numeric addresses, MC_DNS_PTR and MC_DNS_MX as host
+ * names (an MX's preference is left out), MC_DNS_TXT as mc_dns_txt. For
+ * the checks of a sender's records (SPF, reverse DNS). */
+typedef enum { MC_DNS_A, MC_DNS_AAAA, MC_DNS_PTR, MC_DNS_MX, MC_DNS_TXT } mc_dns_type_t;
+
+void mc_dns_records(mc_dns_t *d, const char *name, mc_dns_type_t type, mc_txt_cb cb, void *arg);
+
 #endif

@@ -182,6 +182,43 @@ static void open_link(scanner *sc, size_t at, const tag_t *t) {
 }
 
 
+/* Images ------------------------------------------------------------ */
+
+/* Keeps the image of the start tag at at (only when the scan asks). */
+static void add_image(scanner *sc, size_t at, const tag_t *t) {
+  mc_html_scan_t *out = sc->out;
+  if (out->nimages == out->images_cap) {
+    size_t cap = out->images_cap ? out->images_cap * 2 : 8;
+    mc_html_image_t *images = realloc(out->images, cap * sizeof *images);
+    if (images == NULL) { sc->failed = 1; return; }
+    out->images = images;
+    out->images_cap = cap;
+  }
+  mc_html_image_t *img = &out->images[out->nimages++];
+  memset(img, 0, sizeof *img);
+  img->tag = at;
+  img->has_alt = t->has_alt;
+  img->in_link = sc->open != MC_HTML_NONE;
+  mc_buf_t *b = &out->image_strings;
+  img->src = b->len;
+  if (!t->has_src) return;
+  mc_html_unescape(b, sc->s + t->src, t->src_len, 1);
+  if (b->failed) { sc->failed = 1; return; }
+  if (b->len > img->src) {
+    img->src_len = mc_html_clean_url(b->data + img->src, b->len - img->src);
+    b->len = img->src + img->src_len;
+  }
+}
+
+
+/* Counts the visible bytes of n bytes of text (with want_images). */
+static void count_text(scanner *sc, const char *p, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) k += !mc_html_is_space((unsigned char)p[i]);
+  sc->out->text_bytes += k;
+}
+
+
 /* Tags ---------------------------------------------------------------- */
 
 static void attribute(scanner *sc, tag_t *t, size_t name, size_t name_len, int has_value,
@@ -198,10 +235,14 @@ static void attribute(scanner *sc, tag_t *t, size_t name, size_t name_len, int h
     } else if (mc_html_ieq(s, name_len, "data-mc-notrack") || mc_html_ieq(s, name_len, "mc:notrack")) {
       t->flags |= MC_HTML_LINK_NOTRACK;
     }
-  } else if (t->kind == TAG_IMG && has_value && !t->has_alt && mc_html_ieq(s, name_len, "alt")) {
-    t->has_alt = 1;
+  } else if (t->kind == TAG_IMG && !t->has_alt && mc_html_ieq(s, name_len, "alt")) {
+    t->has_alt = 1;   /* alt with no value is alt="" */
     t->alt = value;
-    t->alt_len = value_len;
+    t->alt_len = has_value ? value_len : 0;
+  } else if (t->kind == TAG_IMG && has_value && !t->has_src && mc_html_ieq(s, name_len, "src")) {
+    t->has_src = 1;
+    t->src = value;
+    t->src_len = value_len;
   }
 }
 
@@ -298,6 +339,7 @@ static size_t start_tag(scanner *sc, size_t j) {
     if (t.has_href) open_link(sc, j, &t);
     break;
   case TAG_IMG:   /* an image link's alt is its text, as a screen reader says it */
+    if (sc->out->want_images) add_image(sc, j, &t);
     if (sc->open != MC_HTML_NONE && t.has_alt) {
       sc->space = 1;
       add_text(sc, sc->s + t.alt, t.alt_len, 1);
@@ -384,6 +426,7 @@ static size_t cdata(scanner *sc, size_t k) {
 
 /* A literal '<' (or "</") is text. */
 static size_t lt_text(scanner *sc, size_t j, size_t len) {
+  if (sc->out->want_images) count_text(sc, sc->s + j, len);
   if (sc->open != MC_HTML_NONE) add_text(sc, sc->s + j, len, 0);
   return j + len;
 }
@@ -421,6 +464,7 @@ int mc_html_scan(mc_html_scan_t *out, const char *html, size_t n, mc_error_t *e)
     const char *lt = memchr(html + i, '<', n - i);
     size_t j = lt ? (size_t)(lt - html) : n;
     if (sc.open != MC_HTML_NONE) add_text(&sc, html + i, j - i, 0);
+    if (out->want_images) count_text(&sc, html + i, j - i);
     if (lt == NULL) break;
     i = markup(&sc, j);
   }
@@ -440,4 +484,9 @@ void mc_html_scan_free(mc_html_scan_t *s) {
   s->count = s->cap = 0;
   mc_buf_free(&s->strings);
   s->body_end = MC_HTML_NONE;
+  free(s->images);
+  s->images = NULL;
+  mc_buf_free(&s->image_strings);
+  s->nimages = s->images_cap = 0;
+  s->text_bytes = 0;
 }

@@ -40,6 +40,16 @@ typedef struct {
 
 struct mc_html_page;   /* html_page.h */
 
+/* One <img> start tag, kept when the scan asks for images. */
+typedef struct {
+  size_t tag;          /* the '<' of the start tag */
+  size_t src, src_len; /* the src value decoded and cleaned as a URL, an
+                          offset into the scan's image_strings (empty:
+                          none) */
+  int has_alt;         /* an alt attribute, even empty (a decoration's) */
+  int in_link;         /* inside a link: the image is the link's text */
+} mc_html_image_t;
+
 typedef struct {
   mc_html_link_t *links;
   size_t count, cap;
@@ -47,9 +57,16 @@ typedef struct {
   size_t body_end;     /* the '<' of the last </body>, or MC_HTML_NONE */
   struct mc_html_page *page;   /* when set, also what a page sent as it is
                                   needs (html_page.h); not owned */
+  int want_images;     /* set before scanning: keep images, count text */
+  mc_html_image_t *images;
+  size_t nimages, images_cap;
+  mc_buf_t image_strings;   /* every image's src (apart: a link's text
+                               grows in strings while its images come) */
+  size_t text_bytes;   /* with want_images: the bytes of text a reader
+                          sees, white space and markup excluded */
 } mc_html_scan_t;
 
-#define MC_HTML_SCAN_INIT {NULL, 0, 0, MC_BUF_INIT, MC_HTML_NONE, NULL}
+#define MC_HTML_SCAN_INIT {NULL, 0, 0, MC_BUF_INIT, MC_HTML_NONE, NULL, 0, NULL, 0, 0, MC_BUF_INIT, 0}
 
 /* Scans n bytes of html into s (initialised with MC_HTML_SCAN_INIT; free
  * it with mc_html_scan_free whatever this returns). Any input is a

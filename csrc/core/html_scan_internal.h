@@ -24,8 +24,8 @@ typedef struct {
 typedef struct {
   int kind;
   size_t name, name_len;
-  int has_href, has_alt;
-  size_t href, href_len, alt, alt_len;
+  int has_href, has_alt, has_src;
+  size_t href, href_len, alt, alt_len, src, src_len;
   char href_quote;
   unsigned flags;
   page_attr_t *page;   /* PAGE_ATTRS of them when the scan has a page, else

@@ -97,6 +97,9 @@ struct mc_session {
   char peer[320];
   int depth;                   /* libevent callbacks of ours on the stack */
   int doomed;                  /* freed from inside one: free on the way out */
+  mc_trace_cb trace;           /* the transcript's, or NULL */
+  void *trace_arg;
+  size_t secret_from;          /* of the line being sent: where credentials start */
 };
 
 
@@ -218,7 +221,14 @@ mc_session_t *mc_session_new(struct event_base *base, const mc_route_t *route) {
   s->route = route;
   s->timer = evtimer_new(base, on_timeout, s);
   if (s->timer == NULL) { free(s); return NULL; }
+  s->secret_from = MC_TRACE_NO_SECRET;
   return s;
+}
+
+
+void mc_session_trace(mc_session_t *s, mc_trace_cb cb, void *arg) {
+  s->trace = cb;
+  s->trace_arg = arg;
 }
 
 
@@ -477,6 +487,7 @@ static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...)
 
 static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...) {
   struct evbuffer *out = output(s);
+  size_t before = evbuffer_get_length(out);
   va_list ap;
   va_start(ap, fmt);
   int rc = evbuffer_add_vprintf(out, fmt, ap);
@@ -485,6 +496,7 @@ static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...) {
     fail(s, "out of memory");
     return -1;
   }
+  mc_trace_sent(s->trace, s->trace_arg, out, before, s->secret_from);
   return 0;
 }
 
@@ -493,12 +505,14 @@ static int send_line(mc_session_t *s, expect_t x, const char *fmt, ...) {
  * message each): joined as they are, without a format to parse. */
 static int send_words(mc_session_t *s, expect_t x, const char *const *words, size_t n) {
   struct evbuffer *out = output(s);
+  size_t before = evbuffer_get_length(out);
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) rc = evbuffer_add(out, words[i], strlen(words[i]));
   if (rc != 0 || evbuffer_add(out, "\r\n", 2) != 0 || push_expect(s, x) != 0) {
     fail(s, "out of memory");
     return -1;
   }
+  mc_trace_sent(s->trace, s->trace_arg, out, before, MC_TRACE_NO_SECRET);
   return 0;
 }
 
@@ -510,11 +524,15 @@ static int send_data_command(mc_session_t *s) {
 
 static int queue_data(mc_session_t *s, const mc_txn_t *t) {
   struct evbuffer *out = output(s);
+  size_t before = evbuffer_get_length(out);
   mc_error_t e;
   if (mc_smtp_write_data(t, out, 1, &e) != 0) { fail(s, "%s", e.msg); return -1; }
+  mc_trace_info(s->trace, s->trace_arg, "(the message: %zu bytes)", evbuffer_get_length(out) - before);
+  before = evbuffer_get_length(out);
   /* The end of the data goes with its last bytes: no small write of its
    * own to wait on Nagle and delayed ACKs. */
   evbuffer_add(out, ".\r\n", 3);
+  mc_trace_sent(s->trace, s->trace_arg, out, before, MC_TRACE_NO_SECRET);
   s->flushing = 1;
   if (push_expect(s, X_DOT) != 0) { fail(s, "out of memory"); return -1; }
   return 0;
@@ -536,8 +554,11 @@ static int queue_bdat(mc_session_t *s, const mc_txn_t *t, struct evbuffer *chunk
   mc_error_t e;
   if (chunk == NULL && (chunk = bdat_chunk(t, &e)) == NULL) { fail(s, "%s", e.msg); return -1; }
   struct evbuffer *out = output(s);
-  int rc = evbuffer_add_printf(out, "BDAT %zu LAST\r\n", evbuffer_get_length(chunk)) < 0 ||
-           evbuffer_add_buffer(out, chunk) != 0;
+  size_t before = evbuffer_get_length(out), size = evbuffer_get_length(chunk);
+  int rc = evbuffer_add_printf(out, "BDAT %zu LAST\r\n", size) < 0;
+  mc_trace_sent(s->trace, s->trace_arg, out, before, MC_TRACE_NO_SECRET);
+  mc_trace_info(s->trace, s->trace_arg, "(the message: %zu bytes)", size);
+  rc = rc || evbuffer_add_buffer(out, chunk) != 0;
   evbuffer_free(chunk);
   s->flushing = 1;
   if (rc != 0 || push_expect(s, X_BDAT) != 0) { fail(s, "out of memory"); return -1; }
@@ -597,7 +618,9 @@ static void send_b64(mc_session_t *s, expect_t x, const char *prefix, const char
   if (enc == NULL) { fail(s, "out of memory"); return; }
   size_t len = mc_b64_encode(enc, (const unsigned char *)data, n, 0);
   enc[len] = '\0';
+  s->secret_from = strlen(prefix);   /* the transcript shows the mechanism, not the secret */
   send_line(s, x, "%s%s", prefix, enc);
+  s->secret_from = MC_TRACE_NO_SECRET;
   OPENSSL_cleanse(enc, len);
   free(enc);
 }
@@ -1201,6 +1224,7 @@ static void read_replies(mc_session_t *s, struct bufferevent *bev) {
     char line[MC_REPLY_MAX_LINE + 1];
     evbuffer_remove(in, line, (size_t)at.pos);
     evbuffer_drain(in, eol_len);
+    if (s->trace) s->trace(MC_TRACE_SERVER, line, (size_t)at.pos, s->trace_arg);
     mc_reply_t r = {0};
     mc_error_t e;
     int rc = mc_reply_feed(&s->parser, line, (size_t)at.pos, &r, &e);
@@ -1275,9 +1299,13 @@ static void handle_event(mc_session_t *s, short what) {
     if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (bufferevent_openssl_get_ssl(s->bev)) {
       describe_tls(s);
-    } else if (fd >= 0 && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-      bufferevent_disable(s->bev, EV_WRITE);   /* connected: flush() writes from now on */
-      s->direct = 1;
+      mc_trace_tls(s->trace, s->trace_arg, bufferevent_openssl_get_ssl(s->bev));
+    } else {
+      mc_trace_info(s->trace, s->trace_arg, "connected");
+      if (fd >= 0 && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+        bufferevent_disable(s->bev, EV_WRITE);   /* connected: flush() writes from now on */
+        s->direct = 1;
+      }
     }
     if (s->op == OP_OPEN && s->ext == 0 && s->tls_on && !s->route->implicit_tls) {
       s->retryable = 0;
@@ -1442,6 +1470,7 @@ static void connect_target(mc_session_t *s) {
   bufferevent_set_timeouts(s->bev, NULL, &block);
   struct timeval tv = mc_timeval(r->timeouts.connect);
   evtimer_add(s->timer, &tv);
+  mc_trace_info(s->trace, s->trace_arg, "connecting to %s port %d", s->peer, port_number);
   int rc = bufferevent_socket_connect(s->bev, ai->ai_addr, (int)ai->ai_addrlen);
   freeaddrinfo(ai);
   if (rc != 0) fail(s, "closed: cannot connect to %s:%d", s->peer, port_number);

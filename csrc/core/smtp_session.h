@@ -11,6 +11,7 @@
 #include "error.h"
 #include "message.h"
 #include "smtp_reply.h"
+#include "smtp_trace.h"
 
 struct event_base;
 typedef struct ssl_ctx_st SSL_CTX;
@@ -115,6 +116,10 @@ typedef struct mc_session mc_session_t;
 typedef void (*mc_session_cb)(mc_session_t *s, void *arg);
 
 mc_session_t *mc_session_new(struct event_base *base, const mc_route_t *route);
+
+/* Tells cb every line of the session and what happens to its
+ * connection (smtp_trace.h), from now on; NULL stops it. */
+void mc_session_trace(mc_session_t *s, mc_trace_cb cb, void *arg);
 
 /* Connects and goes through greeting, EHLO, TLS and AUTH. */
 void mc_session_open(mc_session_t *s, mc_session_cb cb, void *arg);

@@ -2,6 +2,9 @@
  * first byte picks which links get a new href (whether or not they would
  * be tracked by default, so bare, empty and unquoted hrefs are written
  * too); the rest is the document. Checked:
+ *   - with images asked for (a bit of the first byte): images in
+ *     document order, each at a '<' of the input, their src no longer
+ *     than the input, the visible text no more than the input;
  *   - links come in document order, inside the input, their decoded URL
  *     no longer than the value it came from, their text at most
  *     MC_HTML_TEXT_MAX bytes (valid UTF-8 when the input is), </body>
@@ -53,6 +56,18 @@ static void check_scan(const mc_html_scan_t *s, const char *html, size_t n) {
   }
   if (s->body_end != MC_HTML_NONE && (s->body_end + 7 > n || html[s->body_end] != '<'))
     fail("</body> out of place", s->body_end);
+}
+
+
+static void check_images(const mc_html_scan_t *s, const char *html, size_t n) {
+  size_t prev = 0;
+  for (size_t i = 0; i < s->nimages; i++) {
+    const mc_html_image_t *img = &s->images[i];
+    if (img->tag < prev || img->tag >= n || html[img->tag] != '<') fail("image out of order", i);
+    if (img->src + img->src_len > s->image_strings.len || img->src_len > n) fail("image src out of bounds", i);
+    prev = img->tag + 1;
+  }
+  if (s->text_bytes > n) fail("more text than input", s->text_bytes);
 }
 
 
@@ -131,9 +146,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *html = (const char *)data + 1;
   size_t n = size - 1;
   mc_html_scan_t s = MC_HTML_SCAN_INIT;
+  s.want_images = (choice & 0x40) != 0;
   mc_error_t e;
   if (mc_html_scan(&s, html, n, &e) != 0) fail(e.msg, 0);
   check_scan(&s, html, n);
+  check_images(&s, html, n);
   mc_track_opts_t o = {"https://t.example", 17, "https://u.example/", 18};
   mc_track_opts_t prepared = o;
   mc_track_prepare(&prepared, &s);

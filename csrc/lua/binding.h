@@ -38,6 +38,7 @@ void mc_l_open_csv(lua_State *L);
 void mc_l_open_entry(lua_State *L);
 void mc_l_open_accounting(lua_State *L);
 void mc_l_open_metrics(lua_State *L);
+void mc_l_open_html(lua_State *L);
 
 /* Pushes fail and the message; returns 2 (the Lua convention). */
 int mc_l_fail(lua_State *L, const mc_error_t *e);

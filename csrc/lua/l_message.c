@@ -213,7 +213,7 @@ static int read_fields(lua_State *L, int t, build_state *b, mc_error_t *e) {
       lua_pop(L, 1);
     }
     if (rc != 0) lua_pop(L, 1);  /* the key lua_next left */
-    else qsort(b->fields, b->spec.nfields, sizeof b->fields[0], by_name);
+    else if (b->spec.nfields > 1) qsort(b->fields, b->spec.nfields, sizeof b->fields[0], by_name);  /* fields is NULL for {} */
   }
   lua_pop(L, 1);
   return rc;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -22,6 +23,7 @@ typedef struct {
   struct event_base *base;
   mc_session_t *session;
   int done;
+  mc_buf_t transcript;   /* with trace: records not yet taken (see on_trace) */
 } session_box;
 
 
@@ -217,18 +219,92 @@ static session_box *check_session(lua_State *L) {
 }
 
 
-static int session_close(lua_State *L) {
-  session_box *box = luaL_checkudata(L, 1, MC_SESSION_CLASS);
+static void end_session(session_box *box) {
   mc_session_free(box->session);
   box->session = NULL;
   box->base = NULL;
+}
+
+
+static int session_close(lua_State *L) {
+  session_box *box = luaL_checkudata(L, 1, MC_SESSION_CLASS);
+  end_session(box);
+  mc_buf_free(&box->transcript);
   return 0;
 }
 
 
-/* session(route) -> Session connected and ready | fail, message, code */
+/* A transcript record: the kind, the time, the line's length, the line. */
+typedef struct {
+  char kind;
+  double time;
+  size_t len;
+} trace_head;
+
+
+static void on_trace(mc_trace_kind_t kind, const char *line, size_t n, void *arg) {
+  session_box *box = arg;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  trace_head h = {kind == MC_TRACE_CLIENT ? 'C' : kind == MC_TRACE_SERVER ? 'S' : 'I',
+                  (double)ts.tv_sec + ts.tv_nsec / 1e9, n};
+  mc_buf_add(&box->transcript, &h, sizeof h);   /* a failure sticks to the buffer */
+  mc_buf_add(&box->transcript, line, n);
+}
+
+
+/* Pushes the records taken since the last time as a list of {kind =
+ * "client"|"server"|"info", line=, time=}, and forgets them. */
+static void push_transcript(lua_State *L, session_box *box) {
+  lua_newtable(L);
+  mc_buf_t *b = &box->transcript;
+  size_t at = 0;
+  lua_Integer i = 0;
+  while (!b->failed && at + sizeof(trace_head) <= b->len) {
+    trace_head h;
+    memcpy(&h, b->data + at, sizeof h);
+    at += sizeof h;
+    if (h.len > b->len - at) break;
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, h.kind == 'C' ? "client" : h.kind == 'S' ? "server" : "info");
+    lua_setfield(L, -2, "kind");
+    lua_pushlstring(L, b->data + at, h.len);
+    lua_setfield(L, -2, "line");
+    lua_pushnumber(L, h.time);
+    lua_setfield(L, -2, "time");
+    lua_rawseti(L, -2, ++i);
+    at += h.len;
+  }
+  if (b->failed) {   /* what could not be kept is said, not dropped unseen */
+    lua_createtable(L, 0, 2);
+    lua_pushliteral(L, "info");
+    lua_setfield(L, -2, "kind");
+    lua_pushliteral(L, "(the transcript ran out of memory here)");
+    lua_setfield(L, -2, "line");
+    lua_rawseti(L, -2, ++i);
+  }
+  mc_buf_free(b);
+}
+
+
+/* session:transcript() -> the lines since the last call (a session made
+ * with trace = true; else an empty list) */
+static int session_transcript(lua_State *L) {
+  session_box *box = luaL_checkudata(L, 1, MC_SESSION_CLASS);
+  push_transcript(L, box);
+  return 1;
+}
+
+
+/* session(route [, {trace = true}]) -> Session connected and ready
+ *   | fail, message, code [, transcript with trace] */
 static int l_session(lua_State *L) {
   mc_route_t *route = connectable_route(L, 1);
+  int tracing = 0;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    tracing = mc_l_optbool(L, 2, "trace", 0);
+  }
   session_box *box = lua_newuserdatauv(L, sizeof *box, 1);
   memset(box, 0, sizeof *box);
   luaL_setmetatable(L, MC_SESSION_CLASS);
@@ -238,6 +314,7 @@ static int l_session(lua_State *L) {
   if (box->base == NULL) return luaL_error(L, "cannot make an event loop");
   box->session = mc_session_new(box->base, route);
   if (box->session == NULL) return luaL_error(L, "not enough memory");
+  if (tracing) mc_session_trace(box->session, on_trace, box);
   box->done = 0;
   mc_session_open(box->session, on_done, box);
   wait_done(box);
@@ -246,7 +323,9 @@ static int l_session(lua_State *L) {
     luaL_pushfail(L);
     lua_pushstring(L, e->msg);
     lua_pushinteger(L, mc_session_reply(box->session)->code);
-    return 3;
+    if (!tracing) return 3;
+    push_transcript(L, box);
+    return 4;
   }
   return 1;
 }
@@ -311,7 +390,7 @@ static int session_quit(lua_State *L) {
   box->done = 0;
   mc_session_quit(box->session, on_done, box);
   wait_done(box);
-  session_close(L);
+  end_session(box);   /* its transcript stays readable until close */
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -428,7 +507,7 @@ static const luaL_Reg session_methods[] = {
   {"mail", session_mail}, {"rcpt", session_rcpt}, {"data", session_data},
   {"rset", session_rset}, {"noop", session_noop}, {"command", session_command},
   {"quit", session_quit}, {"close", session_close}, {"extensions", session_extensions},
-  {"tls", session_tls}, {"auth", session_auth}, {NULL, NULL},
+  {"tls", session_tls}, {"auth", session_auth}, {"transcript", session_transcript}, {NULL, NULL},
 };
 
 

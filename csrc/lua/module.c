@@ -39,6 +39,7 @@ MC_EXPORT int luaopen_mailcast_core(lua_State *L) {
   mc_l_open_entry(L);
   mc_l_open_accounting(L);
   mc_l_open_metrics(L);
+  mc_l_open_html(L);
   lua_pushliteral(L, MC_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

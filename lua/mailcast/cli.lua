@@ -255,6 +255,8 @@ local commands = {
   mx = mx,
   bounces = function(argv) return require("mailcast.bounces_cli").main(argv) end,
   suppress = function(argv) return require("mailcast.suppress").main(argv) end,
+  lint = function(argv) return require("mailcast.lint").main(argv) end,
+  test = function(argv) return require("mailcast.test_send").main(argv) end,
   help = function(argv)
     local command = argv[2]
     if not command then io.write(usage.all()) return 0 end

@@ -5,7 +5,7 @@ local M = {}
 
 -- The commands in the order `mailcast help` lists them; each entry as it
 -- reads in that list (the command's line, then what it does).
-local ORDER = { "run", "status", "report", "sink", "serve", "mx", "bounces", "suppress", "help", "version" }
+local ORDER = { "run", "status", "report", "sink", "serve", "mx", "bounces", "suppress", "lint", "test", "help", "version" }
 
 local ENTRIES = {
   run = [[
@@ -95,6 +95,27 @@ local ENTRIES = {
   suppress list|add|remove|export|import ... --store FILE
                              the suppression list (`mailcast suppress
                              --help` for the commands)
+]],
+  lint = [[
+  lint SCRIPT.lua [--recipient N | --address A] [--json] [--rspamd URL]
+       [--spamd HOST:PORT] [--no-spam] [--dns-server H:P] [--ip ADDR]
+       [--no-dns]
+                             check one recipient's message before it goes
+                             (the first by default): its content, its
+                             score by Rspamd and SpamAssassin, and the
+                             SPF, DKIM, DMARC, MX and reverse DNS records
+                             Gmail and Yahoo require of bulk senders;
+                             exit status 1 when an error is found
+]],
+  test = [[
+  test SCRIPT.lua --to ADDRESS [--recipient N | --address A]
+       [--dns-server H:P]
+                             send one recipient's message (the first by
+                             default) to ADDRESS through the campaign's
+                             route, and show the SMTP conversation: each
+                             command and reply with its time, TLS and the
+                             server's certificate, each reply explained
+                             (credentials are never shown)
 ]],
   help = [[
   help [COMMAND]

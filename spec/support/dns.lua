@@ -53,6 +53,9 @@ local function try_start(opts)
   for _, m in ipairs(opts.mx or {}) do args[#args + 1] = string.format("--mx-host=%s,%s,%d", m[1], m[2], m[3]) end
   for _, h in ipairs(opts.hosts or {}) do args[#args + 1] = "--host-record=" .. table.concat(h, ",") end
   for _, r in ipairs(opts.rr or {}) do args[#args + 1] = string.format("--dns-rr=%s,%d,%s", r[1], r[2], r[3]) end
+  for _, t in ipairs(opts.txt or {}) do args[#args + 1] = string.format("--txt-record=%s,%s", t[1], t[2]) end
+  for _, p in ipairs(opts.ptr or {}) do args[#args + 1] = string.format("--ptr-record=%s,%s", p[1], p[2]) end
+  for _, a in ipairs(opts.address or {}) do args[#args + 1] = string.format("--address=/%s/%s", a[1], a[2]) end
   local quoted = {}
   for i, a in ipairs(args) do quoted[i] = sh_quote(a) end
   local cmd = string.format("timeout %d %s %s >/dev/null 2>&1 & echo $!", opts.lifetime or 30, DNSMASQ,
@@ -75,7 +78,10 @@ local function try_start(opts)
 end
 
 --- start{mx = {{domain, host, preference}...}, hosts = {{name, address...}...},
--- rr = {{name, type number, hex rdata}...}, zones = {"test"}, lifetime = 30}
+-- rr = {{name, type number, hex rdata}...}, txt = {{name, text}...},
+-- ptr = {{"4.3.2.1.in-addr.arpa", name}...}, address = {{name, address}...}
+-- (an address without the reverse record a host-record makes),
+-- zones = {"test"}, lifetime = 30}
 -- -> server with .port, .server ("127.0.0.1:PORT") and :stop().
 function M.start(opts)
   local ports = {}

@@ -1,0 +1,87 @@
+-- `mailcast lint` as a CI job runs it: which recipient it renders, its
+-- exit status, its JSON. Spam filters and DNS are left out here
+-- (lint_spam_spec, lint_dns_spec).
+local helper = require "helper"
+local json = require "mailcast.json_decode"
+local mime = require "support.mime"
+
+local dir
+
+setup(function() dir = mime.tmpdir() end)
+teardown(function() mime.rmdir(dir) end)
+
+local function script(name, fields)
+  local path = dir .. "/" .. name .. ".lua"
+  local f = assert(io.open(path, "wb"))
+  f:write([[
+local mailcast = require "mailcast"
+return mailcast.campaign{
+  name = "]] .. name .. [[",
+  from = "The Shop <news@shop.example.com>",
+  recipients = { { email = "ada@example.org", name = "Ada" }, { email = "bob@example.org", name = "Bob" } },
+  route = { host = "127.0.0.1", port = 9 },
+  unsubscribe = { base = "https://shop.example.com", secret = "0123456789abcdef0123" },
+]] .. fields .. "}\n")
+  f:close()
+  return path
+end
+
+local function lint(args)
+  local p = io.popen(string.format("%s lint %s --no-spam --no-dns 2>&1", mime.sh_quote(helper.runner), args))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  return out, code
+end
+
+local CLEAN = [[
+  subject = "Our spring range is out, {{name}}",
+  text = "Hello {{name}},\n\nOur spring range is out: wool coats, linen shirts and boots for the rain.\n",
+  html = "<p>Hello {{name}},</p><p>Our spring range is out: wool coats, linen shirts and boots for the rain. " ..
+    "<a href=\"https://shop.example.com/spring\">See it</a>.</p>",
+]]
+
+describe("mailcast lint on the command line", function()
+  it("exits 0 for a clean message and says there are no findings", function()
+    local out, code = lint(mime.sh_quote(script("clean", CLEAN)))
+    assert.are.equal(0, code, out)
+    assert.matches("recipient 1 (ada@example.org)", out, 1, true)
+    assert.matches("no findings", out, 1, true)
+    assert.matches("0 errors, 0 warnings, 0 notes", out, 1, true)
+  end)
+
+  it("renders the recipient asked for, by row or by address", function()
+    local path = mime.sh_quote(script("pick", CLEAN))
+    assert.matches("recipient 2 (bob@example.org)", (lint(path .. " --recipient 2")), 1, true)
+    assert.matches("recipient 2 (bob@example.org)", (lint(path .. " --address BOB@example.org")), 1, true)
+    local out, code = lint(path .. " --address nobody@example.org")
+    assert.are.equal(1, code)
+    assert.matches("no recipient nobody@example.org in the list", out, 1, true)
+  end)
+
+  it("exits 1 on an error, with every finding and its fix in the JSON", function()
+    local out, code = lint(mime.sh_quote(script("bad", [[
+  subject = "BUY NOW AND SAVE!!!",
+  html = "<p><a href=\"http://bit.ly/x\">www.bank.example</a></p><img src=\"cid:missing\">",
+]])) .. " --json")
+    assert.are.equal(1, code, out)
+    local report = assert(json.decode(out))
+    local by = {}
+    for _, f in ipairs(report.findings) do
+      by[f.check] = f
+      assert.is_string(f.fix)
+    end
+    for _, check in ipairs({ "subject.caps", "subject.punctuation", "link.http", "link.shortener", "link.mismatch",
+                             "cid.unresolved", "text.missing", "img.alt" }) do
+      assert.is_truthy(by[check], check .. " in " .. out)
+    end
+    assert.are.equal("error", by["link.mismatch"].severity)
+    assert.is_true(report.counts.error >= 2)
+    assert.matches('"checks":{}', out, 1, true)   -- no section ran: an empty object, not a list
+  end)
+
+  it("refuses a bad command line with its usage and status 2", function()
+    local out, code = lint("--frobnicate")
+    assert.are.equal(2, code)
+    assert.matches("usage: mailcast lint", out, 1, true)
+  end)
+end)
