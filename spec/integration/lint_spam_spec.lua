@@ -59,6 +59,13 @@ teardown(function()
   os.execute("rm -rf " .. sh_quote(dir))
 end)
 
+-- A filter that could not be started: .ci/deps installs both, so there
+-- that is a failure; elsewhere the spec says why it is left out.
+local function unavailable(name)
+  if os.getenv("CI") then error(name .. ": not available, though .ci/deps installs it") end
+  pending(name .. ": not available")
+end
+
 -- The filter's result in a lint report of script.
 local function scored(path, filter, o)
   o = o or {}
@@ -83,7 +90,7 @@ end
 
 describe("lint with Rspamd", function()
   it("scores the spammy message higher than the clean one, naming the rules", function()
-    if not rspamd then pending("rspamd: not available") return end
+    if not rspamd then unavailable("rspamd") return end
     local good = scored(clean, "rspamd", { rspamd = rspamd.url, spamassassin = false })
     local bad = scored(spammy, "rspamd", { rspamd = rspamd.url, spamassassin = false })
     assert.is_true(bad.score > good.score, string.format("spammy %.1f, clean %.1f", bad.score, good.score))
@@ -103,7 +110,7 @@ end)
 
 describe("lint with SpamAssassin's spamd", function()
   it("scores the spammy message higher than the clean one, naming the rules", function()
-    if not spamd then pending("spamd: not available") return end
+    if not spamd then unavailable("spamd") return end
     local good = scored(clean, "spamassassin", { spamd = spamd.address, rspamd = "http://127.0.0.1:9" })
     local bad, report = scored(spammy, "spamassassin", { spamd = spamd.address, rspamd = "http://127.0.0.1:9" })
     assert.is_true(bad.score > good.score, string.format("spammy %.1f, clean %.1f", bad.score, good.score))

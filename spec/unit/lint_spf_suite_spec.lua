@@ -92,7 +92,11 @@ local scenarios, why = load_suite()
 
 describe("the RFC 7208 test suite", function()
   if not scenarios then
-    it("needs the suite", function() pending(why) end)
+    -- (.ci/deps installs it: there, a missing suite is a failure)
+    it("needs the suite", function()
+      if os.getenv("CI") then error(why) end
+      pending(why)
+    end)
     return
   end
   for _, scenario in ipairs(scenarios) do
