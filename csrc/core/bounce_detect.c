@@ -24,7 +24,7 @@ static const char *const daemon_locals[] = {
 
 static const char *const daemon_names[] = {
   "mail delivery", "mailer-daemon", "mailer daemon", "postmaster", "delivery subsystem",
-  "mail administrator",
+  "mail administrator", "courier mail server",
 };
 
 
@@ -71,7 +71,11 @@ static const char *const bounce_subjects[] = {
   "not delivered", "message not delivered", "mail system error", "returned to sender",
   "delivery problem", "could not send message", "delivery delayed", "delayed mail",
   "warning: could not", "delivery has failed", "address not found", "unzustellbar",
-  "non remis", "no se puede entregar",
+  "non remis", "no se puede entregar", "mail system problem", "mail delivery status",
+  /* The same in other languages, as their providers write them. */
+  "nicht zugestellt", "non délivré", "non distribuable", "no entregado", "não entregue",
+  "nao entregue", "non recapitabile", "onbestelbaar", "не доставлено", "недоставлен",
+  "退信", "无法投递", "無法投遞", "配信不能", "配送不能",
 };
 
 static const char *const bounce_words[] = {
@@ -85,6 +89,12 @@ static const char *const bounce_words[] = {
   "has not yet been delivered", "still undelivered", "not been delivered", "cannot be delivered",
   "the following recipient(s) cannot be reached", "failed permanently",
   "temporary failure", "delivery to these recipients", "rejected your message",
+  "there was an error delivering", "was not delivered to",
+  "konnte nicht zugestellt werden", "nicht zugestellt werden", "n'a pas pu être remis",
+  "n'a pas pu etre remis", "no se ha podido entregar", "no pudo ser entregado",
+  "não foi possível entregar", "nao foi possivel entregar", "не может быть доставлено",
+  "не удалось доставить", "无法投递", "無法投遞", "投递失败", "送信できませんでした",
+  "配送できませんでした", "配信できませんでした", "配信に失敗",
 };
 
 

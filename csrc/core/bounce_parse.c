@@ -113,6 +113,32 @@ static void html_text(const char *s, size_t n, mc_buf_t *out) {
 }
 
 
+/* The charset a text part says it is in, or ISO-2022-JP when an
+ * unlabelled one carries its escape (old Japanese mailers), or NULL for
+ * UTF-8 and ASCII, which need nothing. */
+static const char *charset_of(const mc_entity_t *ent, const char *s, size_t n) {
+  const char *cs = mc_structured_param(&ent->type, "charset");
+  if (cs && *cs && strcasecmp(cs, "us-ascii") != 0 && strcasecmp(cs, "utf-8") != 0 &&
+      strcasecmp(cs, "utf8") != 0)
+    return cs;
+  if ((cs == NULL || strcasecmp(cs, "us-ascii") == 0) && memmem(s, n, "\x1b$B", 3)) return "ISO-2022-JP";
+  return NULL;
+}
+
+
+/* Converts a text part's body to UTF-8 into *out; leaves out empty when
+ * it needs no conversion or its charset is unknown or the bytes are not
+ * valid in it (the text is then read as it is). -1 only when memory runs
+ * out. */
+static int to_utf8(const mc_entity_t *ent, const char *s, size_t n, mc_buf_t *out) {
+  const char *cs = charset_of(ent, s, n);
+  if (cs == NULL) return 0;
+  if (n > MC_BOUNCE_MAX_INPUT) n = MC_BOUNCE_MAX_INPUT;
+  if (mc_charset_to_utf8(out, cs, strlen(cs), s, n) != 0) out->len = 0;
+  return out->failed ? -1 : 0;
+}
+
+
 /* The addresses the notice itself is from and to, lower case: never
  * the recipient that failed. */
 typedef struct {
@@ -242,6 +268,20 @@ static int action_is(const mc_bounce_rcpt_t *r, const char *a) {
 }
 
 
+/* Whether a text rule decided c with a reason that says what went wrong
+ * (not the generic trouble of a connection, a system or a rate). */
+static int specific_text(const mc_class_t *c) {
+  if (strncmp(c->rule, "text ", 5) != 0) return 0;
+  switch (c->reason) {
+    case MC_REASON_USER_UNKNOWN: case MC_REASON_MAILBOX_FULL: case MC_REASON_MAILBOX_DISABLED:
+    case MC_REASON_BLOCKED: case MC_REASON_SPAM: case MC_REASON_TOO_BIG: case MC_REASON_CONTENT:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+
 static int classify_rcpt(mc_bounce_rcpt_t *r) {
   if (action_is(r, "delivered") || action_is(r, "relayed") || action_is(r, "expanded")) return 0;
   char status[16] = "", found[16];
@@ -264,14 +304,17 @@ static int classify_rcpt(mc_bounce_rcpt_t *r) {
   int cls = status[0] ? status[0] - '0' : r->code / 100;
   if (action_is(r, "failed")) {
     r->cls.permanent = 1;
-    if (cls == 4) {   /* the MTA gave up on a temporary failure: it expired */
+    /* The MTA gave up on a temporary failure: it expired, unless the
+     * receiver's words said why specifically. */
+    if (cls == 4 && !specific_text(&r->cls)) {
       r->cls.reason = MC_REASON_EXPIRED;
       snprintf(r->cls.rule, sizeof r->cls.rule, "action failed on %s", status[0] ? status : "4xx");
     }
   } else if (delayed) {
     r->cls.permanent = 0;
   }
-  r->cls.hard = r->cls.permanent && mc_reason_info(r->cls.reason)->hard;
+  /* Only a receiver's permanent answer proves an address bad. */
+  r->cls.hard = r->cls.permanent && cls != 4 && mc_reason_info(r->cls.reason)->hard;
   r->classified = 1;
   return 0;
 }
@@ -375,15 +418,21 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
   const char *from = mc_entity_field(root, "From");
   if (from && mc_bounce_addr_of(&b->from, from) != 0) return -1;
 
-  /* The notice's words: text/plain, or the text of its HTML. */
-  mc_buf_t html = MC_BUF_INIT;
+  /* The notice's words: text/plain, or the text of its HTML, in UTF-8
+   * so that the phrases of every language match as written. */
+  mc_buf_t html = MC_BUF_INIT, utf8 = MC_BUF_INIT;
   const char *text = "";
   size_t tn = 0;
-  if (p.text) {
-    text = p.text->body.data ? p.text->body.data : "";
-    tn = p.text->body.len;
-  } else if (p.html) {
-    html_text(p.html->body.data ? p.html->body.data : "", p.html->body.len, &html);
+  const mc_entity_t *words = p.text ? p.text : p.html;
+  if (words) {
+    text = words->body.data ? words->body.data : "";
+    tn = words->body.len;
+    if (to_utf8(words, text, tn, &utf8) != 0) return -1;
+    if (utf8.len > 0) { text = utf8.data; tn = utf8.len; }
+  }
+  if (!p.text && p.html) {
+    html_text(text, tn, &html);
+    mc_buf_free(&utf8);
     if (html.failed) { mc_buf_free(&html); return -1; }
     text = html.data ? html.data : "";
     tn = html.len;
@@ -414,7 +463,13 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
     b->kind = MC_BOUNCE_AUTOREPLY;
   } else if (mc_bounce_looks_bounced(root, b->subject, norm, nn)) {
     b->kind = MC_BOUNCE_BOUNCE;
-    rc = read_text(b, root, text, region);
+    /* A report's fields written into the text part (some providers send
+     * no message/delivery-status part): read as a report. */
+    if (mc_bounce_icontains(text, region, "final-recipient:")) {
+      rc = mc_bounce_read_dsn(b, text, region);
+      if (rc == 0 && b->nrcpts > 0) b->kind = MC_BOUNCE_DSN;
+    }
+    if (rc == 0 && b->nrcpts == 0) rc = read_text(b, root, text, region);
     if (rc == 0 && b->nrcpts == 0) rc = failed_recipients_field(b, root, text, region);
   } else if (mc_bounce_is_autoreply(root, b->subject)) {
     b->kind = MC_BOUNCE_AUTOREPLY;
@@ -422,14 +477,31 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
   if (rc == 0 && b->kind != MC_BOUNCE_NONE)
     rc = finish(b, root, &p, text, region, copy_start, tn, norm, nn);
   mc_buf_free(&html);
+  mc_buf_free(&utf8);
   return rc;
+}
+
+
+/* A copy of s with every CR made a line feed, for mail from systems that
+ * end lines with CR alone (NULL when memory runs out). */
+static char *cr_to_lf(const char *s, size_t n) {
+  char *copy = malloc(n ? n : 1);
+  if (copy == NULL) return NULL;
+  for (size_t i = 0; i < n; i++) copy[i] = s[i] == '\r' ? '\n' : s[i];
+  return copy;
 }
 
 
 int mc_bounce_parse(const char *s, size_t n, mc_bounce_t *out, mc_error_t *e) {
   memset(out, 0, sizeof *out);
   if (n > MC_BOUNCE_MAX_INPUT) n = MC_BOUNCE_MAX_INPUT;
+  char *lf = NULL;
+  if (memchr(s, '\n', n) == NULL && memchr(s, '\r', n) != NULL) {
+    if ((lf = cr_to_lf(s, n)) == NULL) { mc_error_set(e, "out of memory"); return -1; }
+    s = lf;
+  }
   mc_entity_t *root = mc_mime_parse(s, n, e);
+  free(lf);
   if (root == NULL) return -1;
   int rc = read_message(out, root);
   mc_entity_free(root);

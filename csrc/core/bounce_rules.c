@@ -11,11 +11,15 @@
  * MTAs' published reply texts; the bare words ("spam", "policy",
  * "quota") are the last resort of their group. */
 static const mc_text_rule_t rules[] = {
-  /* Our side: the sender address, relaying, the connection's identity. */
-  R("sender address rejected", POLICY),
-  R("sender verify failed", POLICY),
-  R("sender verification failed", POLICY),
-  R("sender domain", POLICY),
+  /* Our side: the sender refused (its address, or Exim's "Bad SPF"
+   * verdict on the sending host), relaying, the connection's identity. */
+  R("sender address rejected", BLOCKED),
+  R("sender verify failed", BLOCKED),
+  R("sender verification failed", BLOCKED),
+  R("sender domain", BLOCKED),
+  R("sender rejected", BLOCKED),
+  R("sender refused", BLOCKED),
+  R("bad spf", BLOCKED),
   R("relay access denied", POLICY),
   R("relaying denied", POLICY),
   R("relay not permitted", POLICY),
@@ -94,6 +98,11 @@ static const mc_text_rule_t rules[] = {
   R("ip * listed", BLOCKED),
   R("does not accept mail from", BLOCKED),
   R("poor sender", BLOCKED),
+  R("黑名单", BLOCKED),
+  R("blacklisté", BLOCKED),
+  R("schwarze liste", BLOCKED),
+  R("lista negra", BLOCKED),
+  R("черн* спис", BLOCKED),
 
   /* Authentication of the message: SPF, DKIM, DMARC, ARC. */
   R("|spf|", POLICY),
@@ -118,6 +127,16 @@ static const mc_text_rule_t rules[] = {
   R("bulk mail", SPAM),
   R("nature of the content", SPAM),                 /* Gmail 4.7.0 content */
   R("suspicious", SPAM),
+  R("correo no deseado", SPAM),
+  R("courrier indésirable", SPAM),
+  R("indésirable", SPAM),
+  R("pourriel", SPAM),
+  R("lixo eletrônico", SPAM),
+  R("mensagem indesejada", SPAM),
+  R("спам", SPAM),
+  R("垃圾邮件", SPAM),
+  R("垃圾郵件", SPAM),
+  R("迷惑メール", SPAM),
   R("content filter", CONTENT),
   R("content rejected", CONTENT),
   R("message content", CONTENT),
@@ -158,6 +177,26 @@ static const mc_text_rule_t rules[] = {
   R("not enough disk space", MAILBOX_FULL),
   R("mailbox size limit", MAILBOX_FULL),
   R("user has exceeded", MAILBOX_FULL),
+  R("mailbox exceeds", MAILBOX_FULL),             /* IMail */
+  R("postfach * voll", MAILBOX_FULL),
+  R("postfach ist voll", MAILBOX_FULL),
+  R("speicherplatz", MAILBOX_FULL),
+  R("boîte aux lettres * pleine", MAILBOX_FULL),
+  R("boite aux lettres * pleine", MAILBOX_FULL),
+  R("est pleine", MAILBOX_FULL),
+  R("buzón * lleno", MAILBOX_FULL),
+  R("buzón lleno", MAILBOX_FULL),
+  R("está lleno", MAILBOX_FULL),
+  R("caixa postal * cheia", MAILBOX_FULL),
+  R("caixa de correio * cheia", MAILBOX_FULL),
+  R("está cheia", MAILBOX_FULL),
+  R("переполнен", MAILBOX_FULL),
+  R("邮箱已满", MAILBOX_FULL),
+  R("信箱已滿", MAILBOX_FULL),
+  R("空间不足", MAILBOX_FULL),
+  R("容量がいっぱい", MAILBOX_FULL),
+  R("容量オーバー", MAILBOX_FULL),
+  R("容量を超え", MAILBOX_FULL),
   R("quota", MAILBOX_FULL),
 
   /* The message is too big. */
@@ -176,6 +215,15 @@ static const mc_text_rule_t rules[] = {
   R("too large", TOO_BIG),
   R("too big", TOO_BIG),
   R("size limit", TOO_BIG),
+  R("zu groß", TOO_BIG),
+  R("trop volumineux", TOO_BIG),
+  R("demasiado grande", TOO_BIG),
+  R("muito grande", TOO_BIG),
+  R("слишком большой", TOO_BIG),
+  R("大小超过", TOO_BIG),
+  R("大小超過", TOO_BIG),
+  R("サイズが大き", TOO_BIG),
+  R("サイズ制限", TOO_BIG),
 
   /* The mailbox exists but is closed. */
   R("account * disabled", MAILBOX_DISABLED),
@@ -221,6 +269,12 @@ static const mc_text_rule_t rules[] = {
   R("does not accept mail", HOST_UNKNOWN),          /* RFC 7504 521/556 */
   R("no mx record", HOST_UNKNOWN),
   R("no mail exchanger", HOST_UNKNOWN),
+  R("domain existiert nicht", HOST_UNKNOWN),
+  R("domaine * n'existe pas", HOST_UNKNOWN),
+  R("dominio no existe", HOST_UNKNOWN),
+  R("domínio não existe", HOST_UNKNOWN),
+  R("домен не найден", HOST_UNKNOWN),
+  R("域名不存在", HOST_UNKNOWN),
 
   /* The mailbox does not exist. */
   R("email account that you tried to reach does not exist", USER_UNKNOWN), /* Gmail */
@@ -268,6 +322,29 @@ static const mc_text_rule_t rules[] = {
   R("not a registered", USER_UNKNOWN),
   R("no mailbox", USER_UNKNOWN),
   R("user not local", USER_UNKNOWN),
+  R("not listed in domino directory", USER_UNKNOWN),        /* Lotus Domino */
+  R("not listed in public name & address book", USER_UNKNOWN),
+  /* Other languages. */
+  R("unbekannt", USER_UNKNOWN),
+  R("existiert nicht", USER_UNKNOWN),
+  R("inconnu", USER_UNKNOWN),
+  R("n'existe pas", USER_UNKNOWN),
+  R("desconocido", USER_UNKNOWN),
+  R("no existe", USER_UNKNOWN),
+  R("desconhecido", USER_UNKNOWN),
+  R("não existe", USER_UNKNOWN),
+  R("inexistente", USER_UNKNOWN),
+  R("пользователь не найден", USER_UNKNOWN),
+  R("не существует", USER_UNKNOWN),
+  R("нет такого", USER_UNKNOWN),
+  R("收件人不存在", USER_UNKNOWN),
+  R("用户不存在", USER_UNKNOWN),
+  R("用戶不存在", USER_UNKNOWN),
+  R("帐号不存在", USER_UNKNOWN),
+  R("邮箱不存在", USER_UNKNOWN),
+  R("存在しません", USER_UNKNOWN),
+  R("宛先不明", USER_UNKNOWN),
+  R("見つかりません", USER_UNKNOWN),
 
   /* Gave up after retrying. */
   R("message expired", EXPIRED),
@@ -324,6 +401,7 @@ static const mc_text_rule_t rules[] = {
   R("try again later", SYSTEM),
 
   /* Last: the broad words of refusal. */
+  R("after mail from", BLOCKED),                   /* Exim: the command refused was ours */
   R("administrative prohibition", POLICY),         /* Exim's ACL default */
   R("policy", POLICY),
   R("access denied", POLICY),
@@ -369,6 +447,29 @@ static size_t continuation_prefix(const unsigned char *s, size_t n) {
 }
 
 
+/* The lower case of the two-byte UTF-8 capital c0 c1 into out[0..2):
+ * Latin-1's (À-Þ but ×) and Cyrillic's (Ѐ-Я), the scripts of the
+ * phrases above. Returns 0 for anything else. */
+static int utf8_lower(unsigned char c0, unsigned char c1, char *out) {
+  if (c0 == 0xC3 && c1 >= 0x80 && c1 <= 0x9E && c1 != 0x97) {
+    out[0] = (char)0xC3;
+    out[1] = (char)(c1 + 0x20);
+  } else if (c0 == 0xD0 && c1 >= 0x90 && c1 <= 0x9F) {
+    out[0] = (char)0xD0;
+    out[1] = (char)(c1 + 0x20);
+  } else if (c0 == 0xD0 && c1 >= 0xA0 && c1 <= 0xAF) {
+    out[0] = (char)0xD1;
+    out[1] = (char)(c1 - 0x20);
+  } else if (c0 == 0xD0 && c1 >= 0x80 && c1 <= 0x8F) {
+    out[0] = (char)0xD1;
+    out[1] = (char)(c1 + 0x10);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+
 size_t mc_rules_normalize(const char *s, size_t n, char *out, size_t cap) {
   const unsigned char *u = (const unsigned char *)s;
   size_t o = 0;
@@ -387,6 +488,11 @@ size_t mc_rules_normalize(const char *s, size_t n, char *out, size_t cap) {
     }
     at_word = 0;
     unsigned char c = u[i];
+    if (c >= 0xC3 && i + 1 < n && o + 2 < cap && utf8_lower(c, u[i + 1], out + o)) {
+      o += 2;
+      i++;
+      continue;
+    }
     out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
   }
   if (out[o - 1] != ' ' && o < cap) out[o++] = ' ';

@@ -124,20 +124,80 @@ static size_t skip_decoration(const char *s, size_t i, size_t e) {
  * "<addr>:" followed by a reason, "addr (comment)", "addr on <date>",
  * "<addr>... reason" (sendmail). Sets the address and where the reason
  * on the same line starts (e when there is none). */
+/* Length of a reply code and its enhanced status at s[i..e) ("550 ",
+ * "550 5.1.1 ", "550-"), or 0. */
+static size_t reply_prefix(const char *s, size_t i, size_t e) {
+  if (e - i < 4 || (s[i] != '4' && s[i] != '5') || s[i + 1] < '0' || s[i + 1] > '9' ||
+      s[i + 2] < '0' || s[i + 2] > '9' || (s[i + 3] != ' ' && s[i + 3] != '-'))
+    return 0;
+  size_t j = i + 4;
+  char status[16];
+  size_t k = mc_enhanced_parse(s + j, e - j, status);
+  if (k && j + k < e && s[j + k] == ' ') j += k + 1;
+  return j - i;
+}
+
+
+/* The SMTP dialogue an MTA quotes: ">>> RCPT To:<a@b>" (sendmail,
+ * Courier) or "RCPT TO:<a@b>" written alone: the length up to the
+ * address, or 0. */
+static size_t rcpt_command(const char *s, size_t i, size_t e) {
+  size_t j = i;
+  if (e - j >= 3 && memcmp(s + j, ">>>", 3) == 0) j = skip_ws(s, j + 3, e);
+  if (e - j < 8 || !mc_bounce_icontains(s + j, 8, "rcpt to:")) return 0;
+  j = skip_ws(s, j + 8, e);
+  return j - i;
+}
+
+
+/* Whether line s[i..e) starts with a recipient: "addr", "<addr>",
+ * "<addr>:" followed by a reason, "addr (comment)", "addr on <date>",
+ * "<addr>... reason" and "550 addr... reason" (sendmail), "addr, reason"
+ * (Zoho), ">>> RCPT To:<addr>" (a quoted dialogue). Sets the address and
+ * where the reason on the same line starts (e when there is none). */
 static int recipient_line(const char *s, size_t i, size_t e, size_t *at, size_t *len,
                           size_t *rest) {
   i = skip_ws(s, i, e);
   if (e - i > 7 && mc_bounce_icontains(s + i, 7, "rfc822;")) i = skip_ws(s, i + 7, e);
+  size_t code = reply_prefix(s, i, e), command = code ? 0 : rcpt_command(s, i, e);
+  i += code + command;
   if (i < e && s[i] == '<') i++;
   if (!mc_bounce_find_addr(s, e, i, at, len) || *at != i) return 0;
   size_t j = *at + *len;
   if (j < e && s[j] == '>') j++;
   j = skip_decoration(s, j, e);
   *rest = e;
-  if (j >= e || s[j] == ',') return 1;
-  if (s[j] == ':') { *rest = j + 1; return 1; }
+  if (command) return 1;
   if (e - j >= 3 && memcmp(s + j, "...", 3) == 0) { *rest = j + 3; return 1; }
+  if (code) return 0;   /* "550 5.7.1 <a@b>: ..." may name the sender */
+  if (j >= e) return 1;
+  if (s[j] == ',' || s[j] == ':') { *rest = j + 1; return 1; }
   if (e - j >= 3 && mc_bounce_icontains(s + j, 3, "on ")) return 1;   /* Exchange: "a@b on 5/1/2024" */
+  return 0;
+}
+
+
+/* Whether line s[i..e) is "reason: addr" (IMail: "Unknown user: a@b",
+ * "User mailbox exceeds allowed size: a@b") or "Recipient: addr": a
+ * short label with a word of failure or the word recipient, then the
+ * address ending the line. A header field quoted in the notice ("From:
+ * a@b") has neither. */
+static int labelled_recipient(const char *s, size_t i, size_t e, size_t *at, size_t *len) {
+  static const char *const failure[] = {"unknown", "invalid", "mailbox", "exceed", "not ",
+                                        "fail", "reject", "denied", "error", "full", "quota",
+                                        /* "recipient" in the languages of the rules */
+                                        "recipient", "empfänger", "destinataire", "destinatario",
+                                        "destinatário", "получател", "адресат", "收件人", "宛先"};
+  i = skip_ws(s, i, e);
+  while (e > i && is_ws(s[e - 1])) e--;
+  if (e > i && s[e - 1] == '>') e--;
+  const char *colon = memchr(s + i, ':', e - i);
+  if (colon == NULL || (size_t)(colon - s) - i > 60) return 0;
+  size_t a = skip_ws(s, (size_t)(colon - s) + 1, e);
+  if (a < e && s[a] == '<') a++;
+  if (!mc_bounce_find_addr(s, e, a, at, len) || *at != a || *at + *len != e) return 0;
+  for (size_t f = 0; f < sizeof failure / sizeof failure[0]; f++)
+    if (mc_bounce_icontains(s + i, (size_t)(colon - s) - i, failure[f])) return 1;
   return 0;
 }
 
@@ -146,8 +206,10 @@ static int recipient_line(const char *s, size_t i, size_t e, size_t *at, size_t 
  * sentence: "Your message wasn't delivered to a@b because ...". */
 static int sentence_recipient(const char *s, size_t i, size_t e, size_t *at, size_t *len) {
   static const char *const before[] = {"delivered to", "deliver to", "delivery to", "message to",
-                                       "deliver your message to"};
-  static const char *const failure[] = {"n't", "not", "fail", "unable", "cannot", "undeliverable"};
+                                       "deliver your message to", "delivering your mail to",
+                                       "delivering your message to"};
+  static const char *const failure[] = {"n't", "not", "fail", "unable", "cannot", "undeliverable",
+                                        "error", " lost"};   /* RFC 821's "your message to a@b lost" */
   /* The failure word is the line's, not the address's: looked for once
    * (for every address it made a long hostile line quadratic). */
   int failed = 0;
@@ -195,7 +257,9 @@ static int gather(const char *s, size_t n, size_t i, mc_bounce_rcpt_t *r) {
       }
       in_paragraph = 0;
     } else {
-      if (recipient_line(s, i, e, &at, &len, &rest) || sentence_recipient(s, i, e, &at, &len)) return 0;
+      if (recipient_line(s, i, e, &at, &len, &rest) || sentence_recipient(s, i, e, &at, &len) ||
+          labelled_recipient(s, i, e, &at, &len))
+        return 0;
       if (mc_bounce_append(&r->diagnostic, s + i, e - i, MC_BOUNCE_MAX_DIAG) != 0) return -1;
       in_paragraph = 1;
       if (strlen(r->diagnostic) + 1 >= MC_BOUNCE_MAX_DIAG) return 0;
@@ -215,7 +279,8 @@ int mc_bounce_read_text(mc_bounce_t *b, const char *s, size_t n,
     size_t next = e < n ? e + 1 : n;
     size_t at, len, rest = e;
     int found = recipient_line(s, i, e, &at, &len, &rest);
-    int sentence = !found && sentence_recipient(s, i, e, &at, &len);
+    int sentence = !found && (sentence_recipient(s, i, e, &at, &len) ||
+                              labelled_recipient(s, i, e, &at, &len));
     if ((found || sentence) && !skipped(s + at, len, skip, nskip)) {
       int oom;
       mc_bounce_rcpt_t *r = mc_bounce_rcpt(b, s + at, len, &oom);
