@@ -180,6 +180,33 @@ static int read_text(mc_bounce_t *b, const mc_entity_t *root, const char *text, 
 }
 
 
+static int lacks_diagnostic(const mc_bounce_t *b) {
+  for (size_t i = 0; i < b->nrcpts; i++)
+    if (b->rcpts[i].diagnostic == NULL) return 1;
+  return 0;
+}
+
+
+/* A report that says only "Status: 5.0.0" (Exim's for a failure of its
+ * own) has the reason in its text: each recipient without a
+ * Diagnostic-Code takes what the text says next to its address. */
+static int words_for_report(mc_bounce_t *b, const mc_entity_t *root, const char *text, size_t n) {
+  mc_bounce_t words;
+  memset(&words, 0, sizeof words);
+  int rc = read_text(&words, root, text, n);
+  for (size_t i = 0; i < b->nrcpts && rc == 0; i++) {
+    mc_bounce_rcpt_t *r = &b->rcpts[i];
+    for (size_t k = 0; k < words.nrcpts && r->diagnostic == NULL; k++) {
+      const mc_bounce_rcpt_t *w = &words.rcpts[k];
+      if (w->diagnostic && strcasecmp(w->address, r->address) == 0)
+        rc = mc_bounce_set(&r->diagnostic, w->diagnostic, strlen(w->diagnostic));
+    }
+  }
+  mc_bounce_free(&words);
+  return rc;
+}
+
+
 /* Exim names the failed addresses in a field of its own. */
 static int failed_recipients_field(mc_bounce_t *b, const mc_entity_t *root,
                                    const char *text, size_t n) {
@@ -458,6 +485,9 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
     if (rc == 0 && b->nrcpts == 0) {
       mc_bounce_split_text(text, tn, &region, &copy_start);
       rc = read_text(b, root, text, region);
+    } else if (rc == 0 && lacks_diagnostic(b)) {
+      mc_bounce_split_text(text, tn, &region, &copy_start);
+      rc = words_for_report(b, root, text, region);
     }
   } else if (p.mdn) {
     b->kind = MC_BOUNCE_AUTOREPLY;

@@ -226,6 +226,11 @@ static const mc_text_rule_t rules[] = {
   R("サイズ制限", TOO_BIG),
 
   /* The mailbox exists but is closed. */
+  R("mailbox disabled", MAILBOX_DISABLED),        /* '*' needs a word between */
+  R("account disabled", MAILBOX_DISABLED),
+  R("address disabled", MAILBOX_DISABLED),
+  R("account suspended", MAILBOX_DISABLED),
+  R("mailbox suspended", MAILBOX_DISABLED),
   R("account * disabled", MAILBOX_DISABLED),
   R("mailbox * disabled", MAILBOX_DISABLED),
   R("user * disabled", MAILBOX_DISABLED),
