@@ -67,6 +67,13 @@ void mc_bounce_split_text(const char *s, size_t n, size_t *region_end, size_t *c
 int mc_bounce_read_text(mc_bounce_t *b, const char *s, size_t n,
                         char *const *skip, size_t nskip);
 
+/* When a bounce's words name one address only (not its own, not the
+ * mail system's, not in a quoted header line), that address as the
+ * failed recipient: the fallback for wordings no rule of read_text
+ * knows. Two or more candidates give nobody. */
+int mc_bounce_read_lone(mc_bounce_t *b, const char *s, size_t n,
+                        char *const *skip, size_t nskip);
+
 /* bounce_detect.c: what kind of message this is, from its header and
  * words. norm is the readable part as mc_rules_normalize writes it. */
 

@@ -169,14 +169,24 @@ static const char *const own_fields[] = {
 };
 
 
-static int read_text(mc_bounce_t *b, const mc_entity_t *root, const char *text, size_t n) {
+/* The recipients of a bounce's words, by the shapes of bounce_text.c;
+ * with lone, the one address they name when they have no such shape. */
+static int read_words(mc_bounce_t *b, const mc_entity_t *root, const char *text, size_t n, int lone) {
   skip_t sk = {{NULL}, 0};
   int rc = 0;
   for (size_t i = 0; i < sizeof own_fields / sizeof own_fields[0] && rc == 0; i++)
     rc = add_skip(&sk, root, own_fields[i]);
-  if (rc == 0) rc = mc_bounce_read_text(b, text, n, sk.items, sk.n);
+  if (rc == 0) {
+    if (lone) rc = mc_bounce_read_lone(b, text, n, sk.items, sk.n);
+    else rc = mc_bounce_read_text(b, text, n, sk.items, sk.n);
+  }
   skip_free(&sk);
   return rc;
+}
+
+
+static int read_text(mc_bounce_t *b, const mc_entity_t *root, const char *text, size_t n) {
+  return read_words(b, root, text, n, 0);
 }
 
 
@@ -392,6 +402,36 @@ static int decode_subject(mc_bounce_t *b, const mc_entity_t *root) {
 }
 
 
+/* A bounce whose words name nobody: the returned message's one To
+ * address (bulk mail has one recipient a message), with the bounce's
+ * words as its diagnostic. Not when To lists several, or is the
+ * notice's own address. */
+static int returned_to(mc_bounce_t *b, const mc_entity_t *root, const mc_entity_t *ret,
+                       const char *text, size_t n) {
+  const char *to = mc_entity_field(ret, "To");
+  if (to == NULL || strchr(to, ',') != NULL) return 0;
+  char *addr = NULL;
+  if (mc_bounce_addr_of(&addr, to) != 0) return -1;
+  if (addr == NULL) return 0;
+  skip_t sk = {{NULL}, 0};
+  int rc = 0;
+  for (size_t i = 0; i < sizeof own_fields / sizeof own_fields[0] && rc == 0; i++)
+    rc = add_skip(&sk, root, own_fields[i]);
+  int own = 0;
+  for (size_t i = 0; i < sk.n; i++) own |= strcasecmp(sk.items[i], addr) == 0;
+  skip_free(&sk);
+  if (rc == 0 && !own) {
+    int oom;
+    mc_bounce_rcpt_t *r = mc_bounce_rcpt(b, addr, strlen(addr), &oom);
+    if (r == NULL) rc = oom ? -1 : 0;
+    else if (n > 0) rc = mc_bounce_append(&r->diagnostic, text, n < MC_BOUNCE_MAX_DIAG ? n : MC_BOUNCE_MAX_DIAG - 1,
+                                          MC_BOUNCE_MAX_DIAG);
+  }
+  free(addr);
+  return rc;
+}
+
+
 /* Everything after the kind is known: the recipients' classes and the
  * identifiers that lead back to the original recipient. */
 static int finish(mc_bounce_t *b, const mc_entity_t *root, const parts_t *p,
@@ -420,6 +460,8 @@ static int finish(mc_bounce_t *b, const mc_entity_t *root, const parts_t *p,
     free(addr);
     if (oom) rc = -1;
   }
+  if (rc == 0 && b->kind == MC_BOUNCE_BOUNCE && b->nrcpts == 0 && ret)
+    rc = returned_to(b, root, ret, text, region);
   if (rc == 0) rc = find_verp(b, root, ret);
   mc_entity_free(owned);
   if (rc != 0) return -1;
@@ -501,6 +543,7 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
     }
     if (rc == 0 && b->nrcpts == 0) rc = read_text(b, root, text, region);
     if (rc == 0 && b->nrcpts == 0) rc = failed_recipients_field(b, root, text, region);
+    if (rc == 0 && b->nrcpts == 0) rc = read_words(b, root, text, region, 1);
   } else if (mc_bounce_is_autoreply(root, b->subject)) {
     b->kind = MC_BOUNCE_AUTOREPLY;
   }

@@ -4,6 +4,7 @@
  * differ in decoration, not in that shape, so one reader takes them all
  * rather than one parser per MTA. */
 #include <string.h>
+#include <strings.h>
 
 #include "bounce_internal.h"
 #include "bounce_rules.h"
@@ -293,4 +294,51 @@ int mc_bounce_read_text(mc_bounce_t *b, const char *s, size_t n,
     i = next;
   }
   return 0;
+}
+
+
+/* Lines whose address is never the failed recipient: the returned
+ * message's identifiers and senders quoted in the notice. */
+static int quoted_header_line(const char *s, size_t i, size_t e) {
+  static const char *const names[] = {"message-id:", "references:", "in-reply-to:", "received:",
+                                      "return-path:", "from:", "sender:", "reply-to:", "x-"};
+  i = skip_ws(s, i, e);
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    size_t len = strlen(names[k]);
+    if (e - i >= len && mc_bounce_icontains(s + i, len, names[k])) return 1;
+  }
+  return 0;
+}
+
+
+int mc_bounce_read_lone(mc_bounce_t *b, const char *s, size_t n,
+                        char *const *skip, size_t nskip) {
+  if (n > MAX_REGION) n = MAX_REGION;
+  size_t first_at = 0, first_len = 0, first_line = 0;
+  int found = 0;
+  size_t i = 0;
+  while (i < n) {
+    size_t e = line_end(s, n, i);
+    size_t from = i, at, len;
+    while (!quoted_header_line(s, i, e) && mc_bounce_find_addr(s, e, from, &at, &len)) {
+      from = at + len;
+      if (at > 0 && s[at - 1] == '=') continue;   /* "...?to=a@b" in a link */
+      if (skipped(s + at, len, skip, nskip)) continue;
+      if (found && len == first_len && strncasecmp(s + at, s + first_at, len) == 0)
+        continue;
+      if (found) return 0;   /* two candidates: no guess */
+      found = 1;
+      first_at = at;
+      first_len = len;
+      first_line = i;
+    }
+    i = e < n ? e + 1 : n;
+  }
+  if (!found) return 0;
+  int oom;
+  mc_bounce_rcpt_t *r = mc_bounce_rcpt(b, s + first_at, first_len, &oom);
+  if (r == NULL) return oom ? -1 : 0;
+  size_t e = line_end(s, n, first_line);
+  if (mc_bounce_append(&r->diagnostic, s + first_line, e - first_line, MC_BOUNCE_MAX_DIAG) != 0) return -1;
+  return gather(s, n, e < n ? e + 1 : n, r);
 }

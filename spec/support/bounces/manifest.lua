@@ -58,6 +58,10 @@ return {
   { file = "zoho/unavailable.eml", kind = "bounce", recipients = { r("priya@example.in", "user_unknown", true) } },
   { file = "exim-written/bad-spf.eml", kind = "bounce", recipients = { r("nina@example.se", "blocked", false) } },
   { file = "exim-written/sender-refused.eml", kind = "bounce", recipients = { r("omar@example.ae", "blocked", false) } },
+  -- Wordings no shape knows: the one address the words name; the
+  -- returned message's To when they name nobody.
+  { file = "de/sentence-an.eml", kind = "bounce", recipients = { r("günther@example.de", "user_unknown", true) } },
+  { file = "generic/returned-to.eml", kind = "bounce", recipients = { r("karin@example.at", "user_unknown", true) } },
 
   -- Decoding before reading: fields in an encoded text part, CR-only lines.
   { file = "workmail/qp-fields.eml", kind = "dsn", recipients = { r("liang@example.cn", "user_unknown", true) } },
