@@ -97,6 +97,12 @@ static const mc_text_rule_t rules[] = {
   R("is listed on", BLOCKED),
   R("ip * listed", BLOCKED),
   R("does not accept mail from", BLOCKED),
+  R("dynamic ip", BLOCKED),
+  R("dynamic address", BLOCKED),
+  R("dynamically assigned", BLOCKED),
+  R("residential ip", BLOCKED),
+  R("sender blocked", BLOCKED),
+  R("sender denied", BLOCKED),
   R("poor sender", BLOCKED),
   R("黑名单", BLOCKED),
   R("blacklisté", BLOCKED),
@@ -178,6 +184,9 @@ static const mc_text_rule_t rules[] = {
   R("mailbox size limit", MAILBOX_FULL),
   R("user has exceeded", MAILBOX_FULL),
   R("mailbox exceeds", MAILBOX_FULL),             /* IMail */
+  R("folder is full", MAILBOX_FULL),
+  R("space not enough", MAILBOX_FULL),
+  R("not enough space", MAILBOX_FULL),
   R("postfach * voll", MAILBOX_FULL),
   R("postfach ist voll", MAILBOX_FULL),
   R("speicherplatz", MAILBOX_FULL),
@@ -213,6 +222,8 @@ static const mc_text_rule_t rules[] = {
   R("message is too large", TOO_BIG),
   R("message length exceeds", TOO_BIG),
   R("too large", TOO_BIG),
+  R("larger than * allowed", TOO_BIG),
+  R("message is larger than", TOO_BIG),
   R("too big", TOO_BIG),
   R("size limit", TOO_BIG),
   R("zu groß", TOO_BIG),
@@ -226,11 +237,6 @@ static const mc_text_rule_t rules[] = {
   R("サイズ制限", TOO_BIG),
 
   /* The mailbox exists but is closed. */
-  R("mailbox disabled", MAILBOX_DISABLED),        /* '*' needs a word between */
-  R("account disabled", MAILBOX_DISABLED),
-  R("address disabled", MAILBOX_DISABLED),
-  R("account suspended", MAILBOX_DISABLED),
-  R("mailbox suspended", MAILBOX_DISABLED),
   R("account * disabled", MAILBOX_DISABLED),
   R("mailbox * disabled", MAILBOX_DISABLED),
   R("user * disabled", MAILBOX_DISABLED),
@@ -273,6 +279,12 @@ static const mc_text_rule_t rules[] = {
   R("|nullmx", HOST_UNKNOWN),
   R("does not accept mail", HOST_UNKNOWN),          /* RFC 7504 521/556 */
   R("no mx record", HOST_UNKNOWN),
+  R("domain doesn't exist", HOST_UNKNOWN),
+  R("unroutable mail domain", HOST_UNKNOWN),
+  R("unroutable domain", HOST_UNKNOWN),
+  R("unrouteable domain", HOST_UNKNOWN),
+  R("has no valid mx", HOST_UNKNOWN),
+  R("name service error", HOST_UNKNOWN),
   R("no mail exchanger", HOST_UNKNOWN),
   R("domain existiert nicht", HOST_UNKNOWN),
   R("domaine * n'existe pas", HOST_UNKNOWN),
@@ -294,6 +306,17 @@ static const mc_text_rule_t rules[] = {
   R("unknown user", USER_UNKNOWN),
   R("user not found", USER_UNKNOWN),
   R("no such user", USER_UNKNOWN),
+  R("no such local user", USER_UNKNOWN),
+  R("addressee unknown", USER_UNKNOWN),
+  R("address unknown", USER_UNKNOWN),
+  R("invalid user", USER_UNKNOWN),
+  R("user invalid", USER_UNKNOWN),
+  R("not a known user", USER_UNKNOWN),
+  R("no valid recipients", USER_UNKNOWN),
+  R("unknown local-part", USER_UNKNOWN),
+  R("local part * unknown", USER_UNKNOWN),
+  R("doesn't exist", USER_UNKNOWN),
+  R("unroutable address", USER_UNKNOWN),
   R("no such mailbox", USER_UNKNOWN),
   R("no such recipient", USER_UNKNOWN),
   R("no such address", USER_UNKNOWN),
@@ -362,6 +385,9 @@ static const mc_text_rule_t rules[] = {
   R("giving up", EXPIRED),
   R("i've given up", EXPIRED),
   R("too long in queue", EXPIRED),
+  R("in the queue too long", EXPIRED),
+  R("queue too long", EXPIRED),
+  R("could not be delivered within", EXPIRED),
   R("time limit exceeded", EXPIRED),
 
   /* The connection: TCP and TLS. */
@@ -522,8 +548,12 @@ static int match_pieces(const char *const *pieces, const size_t *lens, size_t np
     if (k + 1 == np) {
       if (!edge_end || end >= n || !is_word((unsigned char)t[end])) return 1;
     } else {
+      /* "mailbox * full" also matches "mailbox full": the gap may be
+       * empty, the two pieces then sharing the space between them. */
+      size_t next = end;
+      if (pieces[k][lens[k] - 1] == ' ' && pieces[k + 1][0] == ' ') next--;
       size_t next_last = end + MC_RULES_MAX_GAP;
-      if (match_pieces(pieces, lens, np, k + 1, t, n, end, next_last, edge_end)) return 1;
+      if (match_pieces(pieces, lens, np, k + 1, t, n, next, next_last, edge_end)) return 1;
     }
     from = at + 1;
   }

@@ -170,6 +170,27 @@ describe("mailcast.bounce.classify", function()
     { "550 User is over quota", "mailbox_full" },
     { "550 No such user here", "user_unknown" },
     { "550 Mailbox unavailable or account suspended", "mailbox_disabled" },
+    -- A gap in a rule may be empty: "mailbox * full" reads "mailbox full".
+    { "552 Message exceeds maximum message size", "message_too_big" },
+    { "550 Mailbox disabled for this recipient", "mailbox_disabled" },
+    -- A refused sender, and Exim's "Bad SPF", are blocks of the sender.
+    { "553 5.1.8 <bounces@news.example.com>: Sender address rejected: Domain not found", "blocked" },
+    { "550 5.7.1 Bad SPF for 192.0.2.10: news.example.com is not allowed to send", "blocked" },
+    { "550 User taro (taro@example.co.jp) not listed in Domino Directory", "user_unknown" },
+    -- Other languages, as providers write them (after conversion to UTF-8).
+    { "550 Der Empfänger ist unbekannt", "user_unknown" },
+    { "552 Das Postfach des Empfängers ist voll", "mailbox_full" },
+    { "550 Adresse électronique inconnue", "user_unknown" },
+    { "552 La boîte aux lettres du destinataire est pleine", "mailbox_full" },
+    { "550 El usuario no existe", "user_unknown" },
+    { "554 Mensaje rechazado por ser correo no deseado", "spam" },
+    { "552 A caixa postal do destinatário está cheia", "mailbox_full" },
+    { "550 ПОЛЬЗОВАТЕЛЬ НЕ НАЙДЕН", "user_unknown" },
+    { "552 Почтовый ящик переполнен", "mailbox_full" },
+    { "550 收件人不存在", "user_unknown" },
+    { "554 邮件被识别为垃圾邮件", "spam" },
+    { "550 宛先のメールアドレスは存在しません", "user_unknown" },
+    { "552 メールボックスの容量がいっぱいです", "mailbox_full" },
   }
   for _, case in ipairs(provider_replies) do
     it("classifies \"" .. case[1]:sub(1, 60) .. "\" as " .. case[2], function()
