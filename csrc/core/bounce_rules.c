@@ -307,6 +307,7 @@ static const mc_text_rule_t rules[] = {
   R("user not found", USER_UNKNOWN),
   R("no such user", USER_UNKNOWN),
   R("no such local user", USER_UNKNOWN),
+  R("no longer accepts mail", USER_UNKNOWN),        /* vpopmail */
   R("addressee unknown", USER_UNKNOWN),
   R("address unknown", USER_UNKNOWN),
   R("invalid user", USER_UNKNOWN),

@@ -166,8 +166,10 @@ static int recipient_line(const char *s, size_t i, size_t e, size_t *at, size_t 
   if (!mc_bounce_find_addr(s, e, i, at, len) || *at != i) return 0;
   size_t j = *at + *len;
   if (j < e && s[j] == '>') j++;
+  size_t comment = skip_ws(s, j, e);
   j = skip_decoration(s, j, e);
   *rest = e;
+  if (comment < j && s[comment] == '(') *rest = comment;   /* GroupWise: "a@b (user not found)" */
   if (command) return 1;
   if (e - j >= 3 && memcmp(s + j, "...", 3) == 0) { *rest = j + 3; return 1; }
   if (code) return 0;   /* "550 5.7.1 <a@b>: ..." may name the sender */

@@ -541,3 +541,67 @@ Content-Type: message/rfc822
 """ + ORIG.format(n=21, rcpt="Karin Huber <karin@example.at>") + """
 --gen-b--
 """)
+
+# --- Exchange 2007/2010 text: the name and address first, the
+# administrators' part repeating the address with the "#550 ..." reply.
+w("exchange2007/not-found.eml", """From: Microsoft Exchange <postmaster@corp.example.net>
+To: bounces+tok22@news.example.com
+Subject: Undeliverable: Your November news
+MIME-Version: 1.0
+Content-Type: text/plain; charset="utf-8"
+Content-Transfer-Encoding: quoted-printable
+
+Delivery has failed to these recipients or groups:
+
+Anna Berg (anna.berg@corp.example.net)
+The e-mail address you entered couldn't be found. Please check the recipie=
+nt's e-mail address and try to resend the message. If the problem continues=
+, please contact your helpdesk.
+
+Diagnostic information for administrators:
+
+Generating server: exch01.corp.example.net
+
+anna.berg@corp.example.net
+#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##
+
+Original message headers:
+
+Received: from news.example.com (192.0.2.10) by exch01.corp.example.net
+""")
+
+# --- vpopmail under qmail: the address no longer accepts mail.
+w("qmail/vpopmail-gone.eml", """From: MAILER-DAEMON@mail.example.org
+To: bounces+tok23@news.example.com
+Subject: failure notice
+
+Hi. This is the qmail-send program at mail.example.org.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<old.member@example.org>:
+This address no longer accepts mail.
+
+--- Below this line is a copy of the message.
+""")
+
+# --- Novell GroupWise: the address with its reason in parentheses.
+w("groupwise/undeliverable.eml", """From: Mail Administrator <postmaster@gw.example.gov>
+To: bounces+tok24@news.example.com
+Subject: Undeliverable mail: Your November news
+
+The message that you sent was undeliverable to the following:
+	clerk@gw.example.gov (user not found)
+
+Possible causes for this message:
+	The e-mail address is incorrect.
+""")
+
+# --- A provider's sentence: "Your mail to <addr> could not be delivered".
+w("provider/mail-to-sentence.eml", """From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.com>
+To: bounces+tok25@news.example.com
+Subject: Mail delivery failed
+
+Your mail to pat.kelly@example.ie could not be delivered because the
+recipient's mailbox is full. Please try again later.
+""")
