@@ -21,6 +21,7 @@ typedef struct {
   const mc_entity_t *dsn;       /* message/delivery-status */
   const mc_entity_t *arf;       /* message/feedback-report */
   const mc_entity_t *text;      /* the notice's words for people */
+  const mc_entity_t *text2;     /* a second text/plain part: a report mislabelled? */
   const mc_entity_t *html;      /* ... when it has no text/plain */
   const mc_entity_t *returned;  /* the returned message's header entity */
   const mc_entity_t *rheaders;  /* text/rfc822-headers */
@@ -66,6 +67,7 @@ static void find_parts(const mc_entity_t *ent, int depth, parts_t *p) {
     if (!p->rheaders) p->rheaders = ent;
   } else if (is_type(ent, "text/plain") && !attachment) {
     if (!p->text) p->text = ent;
+    else if (!p->text2) p->text2 = ent;
   } else if (is_type(ent, "text/html") && !attachment) {
     if (!p->html) p->html = ent;
   }
@@ -483,6 +485,10 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
   parts_t p;
   memset(&p, 0, sizeof p);
   find_parts(root, 0, &p);
+  /* Some MTAs label the report's fields text/plain. */
+  if (!p.dsn && p.text2 && p.text2->body.data &&
+      mc_bounce_icontains(p.text2->body.data, p.text2->body.len, "final-recipient:"))
+    p.dsn = p.text2;
   if (decode_subject(b, root) != 0) return -1;
   const char *from = mc_entity_field(root, "From");
   if (from && mc_bounce_addr_of(&b->from, from) != 0) return -1;

@@ -70,6 +70,7 @@ return {
   -- Decoding before reading: fields in an encoded text part, CR-only lines.
   { file = "workmail/qp-fields.eml", kind = "dsn", recipients = { r("liang@example.cn", "user_unknown", true) } },
   { file = "workmail/base64-fields.eml", kind = "dsn", recipients = { r("sofia@example.pt", "mailbox_full", false) } },
+  { file = "mislabelled/report-as-text.eml", kind = "dsn", recipients = { r("sven@example.se", "mailbox_disabled", true) } },
   { file = "cr-only/qmail.eml", kind = "bounce", recipients = { r("yuki@example.jp", "user_unknown", true) } },
 
   -- Action: failed on a 4.x.x status: specific words win over "expired",

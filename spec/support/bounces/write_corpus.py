@@ -605,3 +605,29 @@ Subject: Mail delivery failed
 Your mail to pat.kelly@example.ie could not be delivered because the
 recipient's mailbox is full. Please try again later.
 """)
+
+# --- A report whose delivery-status part is labelled text/plain.
+w("mislabelled/report-as-text.eml", """From: MAILER-DAEMON@relay.example.net (Mail Delivery System)
+To: bounces+tok26@news.example.com
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="mis-b"
+
+--mis-b
+Content-Type: text/plain; charset=us-ascii
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients.
+
+--mis-b
+Content-Type: text/plain; charset=us-ascii
+
+Reporting-MTA: dns; relay.example.net
+
+Final-Recipient: rfc822; sven@example.se
+Action: failed
+Status: 5.2.1
+Diagnostic-Code: smtp; 550 5.2.1 <sven@example.se>: Account disabled
+
+--mis-b--
+""")
