@@ -19,12 +19,12 @@ static int any(const char *norm, size_t n, const char *const *phrases, size_t co
 
 static const char *const daemon_locals[] = {
   "mailer-daemon", "mailer_daemon", "mailerdaemon", "mail-daemon", "maildaemon",
-  "postmaster", "mdaemon", "mail.daemon",
+  "postmaster", "mdaemon", "mail.daemon", "double-bounce",
 };
 
 static const char *const daemon_names[] = {
   "mail delivery", "mailer-daemon", "mailer daemon", "postmaster", "delivery subsystem",
-  "mail administrator", "courier mail server",
+  "mail administrator", "courier mail server", "system administrator", "mail system",
 };
 
 
@@ -89,7 +89,10 @@ static const char *const bounce_words[] = {
   "has not yet been delivered", "still undelivered", "not been delivered", "cannot be delivered",
   "the following recipient(s) cannot be reached", "failed permanently",
   "temporary failure", "delivery to these recipients", "rejected your message",
-  "there was an error delivering", "was not delivered to",
+  "there was an error delivering", "was not delivered to", "failed to deliver",
+  "undelivered mail", "non-delivery", "returned mail", "permanent error",
+  /* A mail system's message that names a failure is a bounce too. */
+  "user unknown", "unknown user", "no such user", "mailbox is full", "quota exceeded",
   "konnte nicht zugestellt werden", "nicht zugestellt werden", "n'a pas pu être remis",
   "n'a pas pu etre remis", "no se ha podido entregar", "no pudo ser entregado",
   "não foi possível entregar", "nao foi possivel entregar", "не может быть доставлено",
