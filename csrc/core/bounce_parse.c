@@ -115,6 +115,21 @@ static void html_text(const char *s, size_t n, mc_buf_t *out) {
 }
 
 
+/* Whether s holds a report's "Final-Recipient:" field (any case): found
+ * with memmem on its hyphen's neighbours, not byte by byte. */
+static int has_report_fields(const char *s, size_t n) {
+  size_t from = 1;
+  while (from < n) {
+    const char *hit = memchr(s + from, '-', n - from);
+    if (hit == NULL) return 0;
+    size_t at = (size_t)(hit - s);
+    if (at >= 5 && n - at >= 11 && mc_bounce_icontains(s + at - 5, 16, "final-recipient:")) return 1;
+    from = at + 1;
+  }
+  return 0;
+}
+
+
 /* The charset a text part says it is in, or ISO-2022-JP when an
  * unlabelled one carries its escape (old Japanese mailers), or NULL for
  * UTF-8 and ASCII, which need nothing. */
@@ -486,8 +501,7 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
   memset(&p, 0, sizeof p);
   find_parts(root, 0, &p);
   /* Some MTAs label the report's fields text/plain. */
-  if (!p.dsn && p.text2 && p.text2->body.data &&
-      mc_bounce_icontains(p.text2->body.data, p.text2->body.len, "final-recipient:"))
+  if (!p.dsn && p.text2 && p.text2->body.data && has_report_fields(p.text2->body.data, p.text2->body.len))
     p.dsn = p.text2;
   if (decode_subject(b, root) != 0) return -1;
   const char *from = mc_entity_field(root, "From");
@@ -543,7 +557,7 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
     b->kind = MC_BOUNCE_BOUNCE;
     /* A report's fields written into the text part (some providers send
      * no message/delivery-status part): read as a report. */
-    if (mc_bounce_icontains(text, region, "final-recipient:")) {
+    if (has_report_fields(text, region)) {
       rc = mc_bounce_read_dsn(b, text, region);
       if (rc == 0 && b->nrcpts > 0) b->kind = MC_BOUNCE_DSN;
     }

@@ -215,6 +215,7 @@ static int sentence_recipient(const char *s, size_t i, size_t e, size_t *at, siz
                                         "error", " lost"};   /* RFC 821's "your message to a@b lost" */
   /* The failure word is the line's, not the address's: looked for once
    * (for every address it made a long hostile line quadratic). */
+  if (memchr(s + i, '@', e - i) == NULL) return 0;   /* most lines: no address at all */
   int failed = 0;
   for (size_t f = 0; f < sizeof failure / sizeof failure[0] && !failed; f++)
     failed = mc_bounce_icontains(s + i, e - i, failure[f]);
