@@ -27,6 +27,9 @@ static const mc_text_rule_t rules[] = {
   R("unable to relay", POLICY),
   R("we do not relay", POLICY),
   R("relaying not allowed", POLICY),
+  R("allowed rcpthosts", POLICY),                  /* qmail's relay refusal */
+  R("invalid helo", POLICY),
+  R("bad helo", POLICY),
   R("cannot find your hostname", POLICY),          /* Postfix reject_unknown_client */
   R("cannot find your reverse hostname", POLICY),
   R("reverse dns", POLICY),
@@ -130,6 +133,9 @@ static const mc_text_rule_t rules[] = {
   R("spam", SPAM),
   R("unsolicited", SPAM),
   R("junk mail", SPAM),
+  R("junkmail", SPAM),
+  R("|uce|", SPAM),
+  R("bulk email", SPAM),
   R("bulk mail", SPAM),
   R("nature of the content", SPAM),                 /* Gmail 4.7.0 content */
   R("suspicious", SPAM),
@@ -184,6 +190,7 @@ static const mc_text_rule_t rules[] = {
   R("mailbox size limit", MAILBOX_FULL),
   R("user has exceeded", MAILBOX_FULL),
   R("mailbox exceeds", MAILBOX_FULL),             /* IMail */
+  R("mailbox size exceeded", MAILBOX_FULL),
   R("folder is full", MAILBOX_FULL),
   R("space not enough", MAILBOX_FULL),
   R("not enough space", MAILBOX_FULL),
@@ -253,6 +260,7 @@ static const mc_text_rule_t rules[] = {
   R("inactive user", MAILBOX_DISABLED),
   R("is inactive", MAILBOX_DISABLED),
   R("deactivated", MAILBOX_DISABLED),
+  R("account * locked", MAILBOX_DISABLED),
   R("account * expired", MAILBOX_DISABLED),
   R("account * closed", MAILBOX_DISABLED),
   R("mailbox * closed", MAILBOX_DISABLED),
@@ -272,6 +280,7 @@ static const mc_text_rule_t rules[] = {
   R("point to non-existent hosts", HOST_UNKNOWN),   /* Exim: MX to nowhere */
   R("name lookup failure", HOST_UNKNOWN),
   R("host not found", HOST_UNKNOWN),
+  R("no such host", HOST_UNKNOWN),
   R("host unknown", HOST_UNKNOWN),
   R("unknown host", HOST_UNKNOWN),
   R("|nxdomain", HOST_UNKNOWN),
@@ -307,6 +316,14 @@ static const mc_text_rule_t rules[] = {
   R("user not found", USER_UNKNOWN),
   R("no such user", USER_UNKNOWN),
   R("no such local user", USER_UNKNOWN),
+  R("undeliverable address", USER_UNKNOWN),         /* Postfix reject_unverified_recipient */
+  R("address was not found", USER_UNKNOWN),         /* Exchange 2003 */
+  R("unknown account", USER_UNKNOWN),
+  R("unknown mailbox", USER_UNKNOWN),
+  R("mailbox unknown", USER_UNKNOWN),
+  R("bad address syntax", USER_UNKNOWN),
+  R("recipient not valid", USER_UNKNOWN),
+  R("not exist", USER_UNKNOWN),
   R("no longer accepts mail", USER_UNKNOWN),        /* vpopmail */
   R("addressee unknown", USER_UNKNOWN),
   R("address unknown", USER_UNKNOWN),
@@ -430,6 +447,7 @@ static const mc_text_rule_t rules[] = {
   R("temporarily unavailable", SYSTEM),
   R("temporary failure", SYSTEM),
   R("temporary problem", SYSTEM),
+  R("local problem", SYSTEM),
   R("try again later", SYSTEM),
 
   /* Last: the broad words of refusal. */
