@@ -25,7 +25,7 @@ typedef struct {
   const mc_entity_t *html;      /* ... when it has no text/plain */
   const mc_entity_t *returned;  /* the returned message's header entity */
   const mc_entity_t *rheaders;  /* text/rfc822-headers */
-  int mdn;                      /* a read receipt (RFC 8098) */
+  const mc_entity_t *mdn;       /* a read receipt (RFC 8098), or a Sieve rejection (RFC 5429) */
 } parts_t;
 
 
@@ -60,7 +60,7 @@ static void find_parts(const mc_entity_t *ent, int depth, parts_t *p) {
     if (!p->arf) p->arf = ent;
   } else if (is_type(ent, "message/disposition-notification") ||
              is_type(ent, "message/global-disposition-notification")) {
-    p->mdn = 1;
+    if (!p->mdn) p->mdn = ent;
   } else if (is_type(ent, "message/rfc822") || is_type(ent, "message/global")) {
     if (!p->returned && ent->nkids == 1) p->returned = ent->kids[0];
   } else if (is_type(ent, "text/rfc822-headers") || is_type(ent, "message/global-headers")) {
@@ -231,6 +231,17 @@ static int words_for_report(mc_bounce_t *b, const mc_entity_t *root, const char 
   }
   mc_bounce_free(&words);
   return rc;
+}
+
+
+/* RFC 5429: a Sieve "reject" answers with an MDN whose disposition is
+ * an automatic "deleted", and words that say the message was rejected.
+ * A person's client may also report "deleted", but by a manual action. */
+static int sieve_reject(const mc_entity_t *mdn, const char *norm, size_t nn) {
+  const char *s = mdn->body.data ? mdn->body.data : "";
+  size_t n = mdn->body.len;
+  return mc_bounce_icontains(s, n, "automatic-action") && mc_bounce_icontains(s, n, "deleted") &&
+         mc_rule_matches("reject", norm, nn);
 }
 
 
@@ -551,6 +562,11 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
       mc_bounce_split_text(text, tn, &region, &copy_start);
       rc = words_for_report(b, root, text, region);
     }
+  } else if (p.mdn && sieve_reject(p.mdn, norm, nn)) {
+    b->kind = MC_BOUNCE_BOUNCE;
+    rc = mc_bounce_read_dsn(b, p.mdn->body.data ? p.mdn->body.data : "", p.mdn->body.len);
+    if (rc == 0 && b->nrcpts == 0) rc = read_text(b, root, text, region);
+    else if (rc == 0 && lacks_diagnostic(b)) rc = words_for_report(b, root, text, region);
   } else if (p.mdn) {
     b->kind = MC_BOUNCE_AUTOREPLY;
   } else if (mc_bounce_looks_bounced(root, b->subject, norm, nn)) {

@@ -212,7 +212,7 @@ static int sentence_recipient(const char *s, size_t i, size_t e, size_t *at, siz
                                        "deliver your message to", "delivering your mail to",
                                        "delivering your message to"};
   static const char *const failure[] = {"n't", "not", "fail", "unable", "cannot", "undeliverable",
-                                        "error", " lost"};   /* RFC 821's "your message to a@b lost" */
+                                        "error", "reject", " lost"};   /* RFC 821's "your message to a@b lost" */
   /* The failure word is the line's, not the address's: looked for once
    * (for every address it made a long hostile line quadratic). */
   if (memchr(s + i, '@', e - i) == NULL) return 0;   /* most lines: no address at all */

@@ -37,6 +37,12 @@ return {
   { file = "exim/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
   { file = "exim/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "expired", false) } },
 
+  -- A real Dovecot 2.3 LDA rejection (dovecot_capture.sh).
+  { file = "dovecot/quota-full.eml", kind = "dsn", recipients = { r("full@dest.test", "mailbox_full", false) } },
+  -- A Sieve reject (RFC 5429): an MDN, but a refusal by the recipient's
+  -- own filter, never a reason to drop the address.
+  { file = "sieve/reject-mdn.eml", kind = "bounce", recipients = { r("marco@example.it", "policy", false) } },
+
   -- Formats with no report, found in their text.
   { file = "domino/not-listed.eml", kind = "bounce", recipients = { r("taro@example.co.jp", "user_unknown", true) } },
   { file = "domino/full.eml", kind = "bounce", recipients = { r("hanako.suzuki@notes.example.com", "mailbox_full", false) } },

@@ -631,3 +631,34 @@ Diagnostic-Code: smtp; 550 5.2.1 <sven@example.se>: Account disabled
 
 --mis-b--
 """)
+
+# --- A Sieve "reject" (RFC 5429 2.1.1): an MDN whose disposition is an
+# automatic "deleted", as Dovecot's Pigeonhole and others send it.
+w("sieve/reject-mdn.eml", """Date: Mon, 4 Nov 2024 10:00:09 +0100
+From: Mail Delivery Subsystem <MAILER-DAEMON@mail.example.it>
+To: bounces+tok27@news.example.com
+Subject: Automatically rejected mail
+Auto-Submitted: auto-replied (rejected)
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=disposition-notification; boundary="rej-b"
+
+--rej-b
+Content-Type: text/plain; charset=utf-8
+
+Your message to <marco@example.it> was automatically rejected:
+I no longer accept mail from this list.
+
+--rej-b
+Content-Type: message/disposition-notification
+
+Reporting-UA: mail.example.it; Dovecot Mail Delivery Agent
+Final-Recipient: rfc822; marco@example.it
+Original-Message-ID: <tok27.20241104@news.example.com>
+Disposition: automatic-action/MDN-sent-automatically; deleted
+
+--rej-b
+Content-Type: message/rfc822
+
+""" + ORIG.format(n=27, rcpt="marco@example.it") + """
+--rej-b--
+""")
