@@ -187,10 +187,10 @@ static int recipient_line(const char *s, size_t i, size_t e, size_t *at, size_t 
  * a@b") has neither. */
 static int labelled_recipient(const char *s, size_t i, size_t e, size_t *at, size_t *len) {
   static const char *const failure[] = {"unknown", "invalid", "mailbox", "exceed", "not ",
-                                        "fail", "reject", "denied", "error", "full", "quota",
-                                        /* "recipient" in the languages of the rules */
-                                        "recipient", "empfänger", "destinataire", "destinatario",
-                                        "destinatário", "получател", "адресат", "收件人", "宛先"};
+                                        "fail", "reject", "denied", "error", "full", "quota"};
+  /* "recipient" in the languages of the rules */
+  static const char *const recipient[] = {"recipient", "empfänger", "destinataire", "destinatario",
+                                          "destinatário", "получател", "адресат", "收件人", "宛先"};
   i = skip_ws(s, i, e);
   while (e > i && is_ws(s[e - 1])) e--;
   if (e > i && s[e - 1] == '>') e--;
@@ -199,8 +199,14 @@ static int labelled_recipient(const char *s, size_t i, size_t e, size_t *at, siz
   size_t a = skip_ws(s, (size_t)(colon - s) + 1, e);
   if (a < e && s[a] == '<') a++;
   if (!mc_bounce_find_addr(s, e, a, at, len) || *at != a || *at + *len != e) return 0;
+  size_t label = (size_t)(colon - s) - i;
+  for (size_t f = 0; f < sizeof recipient / sizeof recipient[0]; f++)
+    if (mc_bounce_icontains(s + i, label, recipient[f])) return 1;
+  /* A failure is said in words: a one-word label is a header field
+   * ("Errors-To:"), not a reason. */
+  if (memchr(s + i, ' ', label) == NULL) return 0;
   for (size_t f = 0; f < sizeof failure / sizeof failure[0]; f++)
-    if (mc_bounce_icontains(s + i, (size_t)(colon - s) - i, failure[f])) return 1;
+    if (mc_bounce_icontains(s + i, label, failure[f])) return 1;
   return 0;
 }
 
@@ -300,17 +306,20 @@ int mc_bounce_read_text(mc_bounce_t *b, const char *s, size_t n,
 }
 
 
-/* Lines whose address is never the failed recipient: the returned
- * message's identifiers and senders quoted in the notice. */
+/* Lines whose address is never the failed recipient: header fields
+ * quoted in the notice ("Message-ID:", "From:", "Errors-To:"), but for
+ * those that name a recipient ("To:", "Final-Recipient:"). */
 static int quoted_header_line(const char *s, size_t i, size_t e) {
-  static const char *const names[] = {"message-id:", "references:", "in-reply-to:", "received:",
-                                      "return-path:", "from:", "sender:", "reply-to:", "x-"};
+  static const char *const recipient_fields[] = {"to", "envelope-to", "delivered-to", "x-original-to",
+                                                 "recipient", "original-recipient", "final-recipient",
+                                                 "x-failed-recipients"};
   i = skip_ws(s, i, e);
-  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-    size_t len = strlen(names[k]);
-    if (e - i >= len && mc_bounce_icontains(s + i, len, names[k])) return 1;
-  }
-  return 0;
+  size_t j = i;
+  while (j < e && ((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'z' ? 1 : s[j] == '-')) j++;
+  if (j == i || j >= e || s[j] != ':') return 0;   /* not "Name:" */
+  for (size_t k = 0; k < sizeof recipient_fields / sizeof recipient_fields[0]; k++)
+    if (strlen(recipient_fields[k]) == j - i && strncasecmp(s + i, recipient_fields[k], j - i) == 0) return 0;
+  return 1;
 }
 
 

@@ -493,3 +493,61 @@ describe("mailcast.bounce.parse on hostile input", function()
     assert.equal("gone@example.org", b.recipients[1].address)
   end)
 end)
+
+
+describe("mailcast.bounce.parse when a bounce's words fit no known shape", function()
+  local function notice(body, extra)
+    return table.concat({ "From: Mail Delivery System <MAILER-DAEMON@mx.example.de>", "To: bounces+t2@news.example.com",
+      "Subject: Unzustellbar", extra or "X-Nothing: 1", "", body, "" }, "\n")
+  end
+
+  it("takes the one address the words name", function()
+    local b = assert(bounce.parse(notice("Ihre Nachricht an <anna@example.de> konnte nicht zugestellt werden.\nDas Postfach existiert nicht.")))
+    assert.equal("bounce", b.kind)
+    assert.equal(1, #b.recipients)
+    assert.equal("anna@example.de", b.recipients[1].address)
+    assert.equal("user_unknown", b.recipients[1].reason)
+  end)
+
+  it("guesses nobody when the words name two addresses", function()
+    local b = assert(bounce.parse(notice("Ihre Nachricht an <anna@example.de> konnte nicht zugestellt werden.\n" ..
+      "Bei Fragen: hilfe@isp.example.de, Postfach existiert nicht.")))
+    assert.equal("bounce", b.kind)
+    assert.equal(0, #b.recipients)
+    assert.equal("user_unknown", b.reason)
+  end)
+
+  it("never takes an address from a quoted header field such as Errors-To", function()
+    local b = assert(bounce.parse(notice("Zustellung fehlgeschlagen: konnte nicht zugestellt werden.\nErrors-To: owner@list.example.de\nFrom: news@news.example.com")))
+    assert.equal("bounce", b.kind)
+    assert.equal(0, #b.recipients)
+  end)
+
+  it("takes a Lotus Domino recipient on the line after 'was not delivered to:'", function()
+    local b = assert(bounce.parse(table.concat({ "From: Postmaster@notes.example.com", "To: bounces+t3@news.example.com",
+      "Subject: DELIVERY FAILURE: User not listed", "", "Your message", "", "  Subject: News", "", "was not delivered to:", "",
+      "  kai@notes.example.com", "", "because:", "", "  User kai (kai@notes.example.com) not listed in Domino Directory", "" }, "\n")))
+    assert.equal(1, #b.recipients)
+    assert.equal("kai@notes.example.com", b.recipients[1].address)
+    assert.equal("user_unknown", b.recipients[1].reason)
+  end)
+
+  it("reads a notice whose lines end in CR alone", function()
+    local raw = (("From: MAILER-DAEMON@mx.example.net\nSubject: failure notice\n\n" ..
+      "I'm afraid I wasn't able to deliver your message to the following addresses.\n" ..
+      "This is a permanent error; I've given up.\n\n<cr@example.net>:\nSorry, no mailbox here by that name. (#5.1.1)\n"):gsub("\n", "\r"))
+    local b = assert(bounce.parse(raw))
+    assert.equal(1, #b.recipients)
+    assert.equal("cr@example.net", b.recipients[1].address)
+    assert.equal("user_unknown", b.recipients[1].reason)
+  end)
+
+  it("converts a text part from its charset before reading it", function()
+    local latin1 = "Das Postfach des Empf\228ngers ist voll."
+    local b = assert(bounce.parse(table.concat({ "From: MAILER-DAEMON@mx.example.de", "Subject: Unzustellbar",
+      "Content-Type: text/plain; charset=iso-8859-1", "", "<voll@example.de>:", latin1, "" }, "\n")))
+    assert.equal(1, #b.recipients)
+    assert.equal("mailbox_full", b.recipients[1].reason)
+    assert.matches("Empfängers", b.recipients[1].diagnostic)
+  end)
+end)
