@@ -280,9 +280,24 @@ static int gather(const char *s, size_t n, size_t i, mc_bounce_rcpt_t *r) {
 }
 
 
+/* Recipients listed one under the other share the reason written after
+ * the last of them (sendmail's "had permanent fatal errors" list): one
+ * without words of its own takes the next one's. */
+static int share_reasons(mc_bounce_t *b, size_t first) {
+  const char *next = NULL;
+  for (size_t k = b->nrcpts; k > first; k--) {
+    mc_bounce_rcpt_t *r = &b->rcpts[k - 1];
+    if (r->diagnostic) next = r->diagnostic;
+    else if (next && mc_bounce_set(&r->diagnostic, next, strlen(next)) != 0) return -1;
+  }
+  return 0;
+}
+
+
 int mc_bounce_read_text(mc_bounce_t *b, const char *s, size_t n,
                         char *const *skip, size_t nskip) {
   if (n > MAX_REGION) n = MAX_REGION;
+  size_t first = b->nrcpts;
   size_t i = 0;
   while (i < n) {
     size_t e = line_end(s, n, i);
@@ -302,7 +317,7 @@ int mc_bounce_read_text(mc_bounce_t *b, const char *s, size_t n,
     }
     i = next;
   }
-  return 0;
+  return share_reasons(b, first);
 }
 
 

@@ -55,6 +55,8 @@ return {
   { file = "sendmail/after-data.eml", kind = "bounce", recipients = { r("pierre@example.fr", "user_unknown", true) } },
   { file = "sendmail/rcpt-dialogue.eml", kind = "bounce", recipients = {
     r("klaus@example.de", "mailbox_full", false), r("greta@example.de", "user_unknown", true) } },
+  { file = "sendmail/two-listed.eml", kind = "bounce", recipients = {
+    r("ines@example.com", "user_unknown", true), r("joao@example.com", "user_unknown", true) } },
   { file = "rfc821/mail-system-problem.eml", kind = "bounce", recipients = { r("ANN@MAIL4.ARPA", "user_unknown", true) } },
   { file = "exchange2003/unknown.eml", kind = "bounce", recipients = { r("maria.lopez@example.com", "user_unknown", true) } },
   { file = "exchange2003/full.eml", kind = "bounce", recipients = { r("tom.baker@corp.example.com", "mailbox_full", false) } },

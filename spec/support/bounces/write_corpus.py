@@ -662,3 +662,24 @@ Content-Type: message/rfc822
 """ + ORIG.format(n=27, rcpt="marco@example.it") + """
 --rej-b--
 """)
+
+# --- sendmail: two addresses listed, one transcript for both.
+w("sendmail/two-listed.eml", """From: Mail Delivery Subsystem <MAILER-DAEMON@relay.example.com>
+To: bounces+tok28@news.example.com
+Subject: Returned mail: see transcript for details
+
+The original message was received at Mon, 4 Nov 2024 10:00:05 GMT
+from news.example.com [192.0.2.10]
+
+   ----- The following addresses had permanent fatal errors -----
+<ines@example.com>
+<joao@example.com>
+
+   ----- Transcript of session follows -----
+... while talking to mx.example.com.:
+>>> DATA
+<<< 550 5.1.1 User unknown
+550 5.1.1 <ines@example.com>... User unknown
+
+   ----- Original message follows -----
+""")
