@@ -14,12 +14,15 @@ local function wrong(address, reason, hard, reads)
 end
 
 return {
-  -- Real Postfix 3.7 DSNs.
+  -- Real Postfix 3.7 DSNs (postfix_capture.sh).
   { file = "postfix/unknown-user.eml", kind = "dsn", recipients = { r("nosuch@dest.test", "user_unknown", true) } },
   { file = "postfix/mailbox-full.eml", kind = "dsn", recipients = { r("full@dest.test", "mailbox_full", false) } },
   { file = "postfix/unroutable.eml", kind = "dsn", recipients = { r("someone@nowhere.invalid", "host_unknown", true) } },
   { file = "postfix/remote-unknown.eml", kind = "dsn", recipients = { r("nosuch@remote.test", "user_unknown", true) } },
   { file = "postfix/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "expired", false) } },
+  { file = "postfix/remote-blocked.eml", kind = "dsn", recipients = { r("blocked@remote.test", "blocked", false) } },
+  { file = "postfix/sender-refused.eml", kind = "dsn", recipients = { r("known@remote.test", "blocked", false) } },
+  { file = "postfix/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
 
   -- Real Exim 4.96 notices (exim_capture.sh). Its report says only
   -- "Status: 5.0.0" for a failure of its own: the words are in the text.
