@@ -74,7 +74,7 @@ static const char *const bounce_subjects[] = {
   "non remis", "no se puede entregar", "mail system problem", "mail delivery status",
   /* The same in other languages, as their providers write them. */
   "nicht zugestellt", "non délivré", "non distribuable", "no entregado", "não entregue",
-  "nao entregue", "non recapitabile", "onbestelbaar", "не доставлено", "недоставлен",
+  "nao entregue", "non recapitabile", "onbestelbaar", "niet bezorgd", "non consegnato", "не доставлено", "недоставлен",
   "退信", "无法投递", "無法投遞", "配信不能", "配送不能",
 };
 

@@ -191,6 +191,12 @@ describe("mailcast.bounce.classify", function()
     { "554 邮件被识别为垃圾邮件", "spam" },
     { "550 宛先のメールアドレスは存在しません", "user_unknown" },
     { "552 メールボックスの容量がいっぱいです", "mailbox_full" },
+    { "550 Utente sconosciuto", "user_unknown" },
+    { "552 De postvak van de ontvanger is vol", "mailbox_full" },
+    { "550 Почтовый ящик заблокирован", "mailbox_disabled" },
+    { "550 该用户名不存在", "user_unknown" },
+    { "550 域名不存在", "host_unknown" },
+    { "552 Le message est trop volumineux", "message_too_big" },
   }
   for _, case in ipairs(provider_replies) do
     it("classifies \"" .. case[1]:sub(1, 60) .. "\" as " .. case[2], function()
