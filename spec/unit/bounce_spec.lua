@@ -557,3 +557,24 @@ describe("mailcast.bounce.parse when a bounce's words fit no known shape", funct
     assert.matches("Empfängers", b.recipients[1].diagnostic)
   end)
 end)
+
+
+describe("mailcast.bounce.parse on report fields as MTAs write them", function()
+  local function report(fields)
+    return table.concat({ "From: MAILER-DAEMON@mx.example.org", "Subject: Undelivered Mail Returned to Sender",
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=b", "", "--b",
+      "Content-Type: message/delivery-status", "", "Reporting-MTA: dns; mx.example.org", "", fields, "", "--b--", "" }, "\n")
+  end
+
+  it("takes an Original-Recipient address over a Final-Recipient that is none", function()
+    local b = assert(bounce.parse(report("Original-Recipient: rfc822;lena@example.org\n" ..
+      "Final-Recipient: LOCAL;lena\nAction: failed\nStatus: 5.1.1")))
+    assert.equal("lena@example.org", b.recipients[1].address)
+    assert.equal("lena", b.recipients[1].original)
+  end)
+
+  it("drops a comment after the address", function()
+    local b = assert(bounce.parse(report("Final-Recipient: rfc822; max@example.org (Max Muster)\nAction: failed\nStatus: 5.1.1")))
+    assert.equal("max@example.org", b.recipients[1].address)
+  end)
+end)
