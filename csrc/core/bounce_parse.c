@@ -245,6 +245,33 @@ static int sieve_reject(const mc_entity_t *mdn, const char *norm, size_t nn) {
 }
 
 
+/* "Undeliverable: a@b": the one address of the subject (not the
+ * notice's own), with the bounce's words as its diagnostic. */
+static int subject_recipient(mc_bounce_t *b, const mc_entity_t *root, const char *text, size_t n) {
+  const char *subj = b->subject;
+  if (subj == NULL) return 0;
+  size_t sn = strlen(subj), at, len, at2, len2;
+  if (!mc_bounce_find_addr(subj, sn, 0, &at, &len) || mc_bounce_find_addr(subj, sn, at + len, &at2, &len2))
+    return 0;
+  skip_t sk = {{NULL}, 0};
+  int rc = 0;
+  for (size_t i = 0; i < sizeof own_fields / sizeof own_fields[0] && rc == 0; i++)
+    rc = add_skip(&sk, root, own_fields[i]);
+  int own = 0;
+  for (size_t i = 0; i < sk.n; i++) own |= strlen(sk.items[i]) == len && strncasecmp(sk.items[i], subj + at, len) == 0;
+  skip_free(&sk);
+  if (rc == 0 && !own && !mc_bounce_icontains(subj + at, len, "mailer-daemon@") &&
+      !mc_bounce_icontains(subj + at, len, "postmaster@")) {
+    int oom;
+    mc_bounce_rcpt_t *r = mc_bounce_rcpt(b, subj + at, len, &oom);
+    if (r == NULL) rc = oom ? -1 : 0;
+    else rc = mc_bounce_append(&r->diagnostic, text, n < MC_BOUNCE_MAX_DIAG ? n : MC_BOUNCE_MAX_DIAG - 1,
+                               MC_BOUNCE_MAX_DIAG);
+  }
+  return rc;
+}
+
+
 /* Exim names the failed addresses in a field of its own. */
 static int failed_recipients_field(mc_bounce_t *b, const mc_entity_t *root,
                                    const char *text, size_t n) {
@@ -579,6 +606,7 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
     }
     if (rc == 0 && b->nrcpts == 0) rc = read_text(b, root, text, region);
     if (rc == 0 && b->nrcpts == 0) rc = failed_recipients_field(b, root, text, region);
+    if (rc == 0 && b->nrcpts == 0) rc = subject_recipient(b, root, text, region);
     if (rc == 0 && b->nrcpts == 0) rc = read_words(b, root, text, region, 1);
   } else if (mc_bounce_is_autoreply(root, b->subject)) {
     b->kind = MC_BOUNCE_AUTOREPLY;

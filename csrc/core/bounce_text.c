@@ -338,6 +338,21 @@ static int quoted_header_line(const char *s, size_t i, size_t e) {
 }
 
 
+/* Addresses a notice gives for questions, never a recipient it failed
+ * to reach: "For help, write to help@isp.example". */
+static int service_address(const char *a, size_t n) {
+  static const char *const locals[] = {"help", "helpdesk", "support", "abuse", "hostmaster", "webmaster",
+                                       "admin", "administrator", "noc", "security", "noreply", "no-reply",
+                                       "do-not-reply", "donotreply", "root", "mailer_daemon"};
+  const char *sign = memchr(a, '@', n);
+  if (sign == NULL) return 0;
+  size_t local = (size_t)(sign - a);
+  for (size_t k = 0; k < sizeof locals / sizeof locals[0]; k++)
+    if (strlen(locals[k]) == local && strncasecmp(a, locals[k], local) == 0) return 1;
+  return 0;
+}
+
+
 int mc_bounce_read_lone(mc_bounce_t *b, const char *s, size_t n,
                         char *const *skip, size_t nskip) {
   if (n > MAX_REGION) n = MAX_REGION;
@@ -350,7 +365,7 @@ int mc_bounce_read_lone(mc_bounce_t *b, const char *s, size_t n,
     while (!quoted_header_line(s, i, e) && mc_bounce_find_addr(s, e, from, &at, &len)) {
       from = at + len;
       if (at > 0 && s[at - 1] == '=') continue;   /* "...?to=a@b" in a link */
-      if (skipped(s + at, len, skip, nskip)) continue;
+      if (skipped(s + at, len, skip, nskip) || service_address(s + at, len)) continue;
       if (found && len == first_len && strncasecmp(s + at, s + first_at, len) == 0)
         continue;
       if (found) return 0;   /* two candidates: no guess */

@@ -523,6 +523,20 @@ describe("mailcast.bounce.parse when a bounce's words fit no known shape", funct
     assert.equal("user_unknown", b.reason)
   end)
 
+  it("takes the subject's one address before an address of the words", function()
+    local b = assert(bounce.parse(table.concat({ "From: Mail Delivery System <mailer-daemon@mx.example.co.uk>",
+      "Subject: Undeliverable: ruth@example.co.uk", "", "We could not deliver your message.", "",
+      "Questions? Write to desk@example.co.uk.", "" }, "\n")))
+    assert.equal(1, #b.recipients)
+    assert.equal("ruth@example.co.uk", b.recipients[1].address)
+  end)
+
+  it("never takes a help address for the recipient", function()
+    local b = assert(bounce.parse(notice("Zustellung fehlgeschlagen: konnte nicht zugestellt werden.\nHilfe: help@isp.example.de")))
+    assert.equal("bounce", b.kind)
+    assert.equal(0, #b.recipients)
+  end)
+
   it("never takes an address from a quoted header field such as Errors-To", function()
     local b = assert(bounce.parse(notice("Zustellung fehlgeschlagen: konnte nicht zugestellt werden.\nErrors-To: owner@list.example.de\nFrom: news@news.example.com")))
     assert.equal("bounce", b.kind)

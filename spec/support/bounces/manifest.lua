@@ -66,6 +66,7 @@ return {
   { file = "exchange2007/not-found.eml", kind = "bounce", recipients = { r("anna.berg@corp.example.net", "user_unknown", true) } },
   { file = "qmail/vpopmail-gone.eml", kind = "bounce", recipients = { r("old.member@example.org", "user_unknown", true) } },
   { file = "groupwise/undeliverable.eml", kind = "bounce", recipients = { r("clerk@gw.example.gov", "user_unknown", true) } },
+  { file = "provider/subject-only.eml", kind = "bounce", recipients = { r("ruth.evans@example.co.uk", "mailbox_disabled", true) } },
   { file = "provider/mail-to-sentence.eml", kind = "bounce", recipients = { r("pat.kelly@example.ie", "mailbox_full", false) } },
   { file = "imail/unknown.eml", kind = "bounce", recipients = { r("jdoe@imail.example.com", "user_unknown", true) } },
   { file = "imail/full.eml", kind = "bounce", recipients = { r("fran@imail.example.com", "mailbox_full", false) } },

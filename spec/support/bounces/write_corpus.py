@@ -683,3 +683,12 @@ from news.example.com [192.0.2.10]
 
    ----- Original message follows -----
 """)
+
+# --- The recipient named only in the subject; the words name a helpdesk.
+w("provider/subject-only.eml", """From: Mail Delivery System <mailer-daemon@mx.example.co.uk>
+To: bounces+tok29@news.example.com
+Subject: Undeliverable: ruth.evans@example.co.uk
+
+We could not deliver your message: the recipient's mailbox is
+unavailable (account closed). For help, write to help@example.co.uk.
+""")
