@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "hdrdecode.h"
 #include "html_entity.h"
+#include "utf8.h"
 
 #define MAX_PART_DEPTH 4   /* reports sit at the top; a wrapper or two is tolerated */
 
@@ -130,29 +131,38 @@ static int has_report_fields(const char *s, size_t n) {
 }
 
 
-/* The charset a text part says it is in, or ISO-2022-JP when an
- * unlabelled one carries its escape (old Japanese mailers), or NULL for
- * UTF-8 and ASCII, which need nothing. */
+static int all_ascii(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] >= 0x80) return 0;
+  return 1;
+}
+
+
+/* The charset a text part's bytes are in, or NULL when they need no
+ * conversion: UTF-8 as labelled, or plain ASCII. An unlabelled or
+ * "us-ascii" part with ISO-2022-JP's escape is that (old Japanese
+ * mailers); one with 8-bit bytes that are not UTF-8 is read as Windows'
+ * Latin-1, the commonest mislabelling. */
 static const char *charset_of(const mc_entity_t *ent, const char *s, size_t n) {
   const char *cs = mc_structured_param(&ent->type, "charset");
-  if (cs && *cs && strcasecmp(cs, "us-ascii") != 0 && strcasecmp(cs, "utf-8") != 0 &&
-      strcasecmp(cs, "utf8") != 0)
-    return cs;
-  if ((cs == NULL || strcasecmp(cs, "us-ascii") == 0) && memmem(s, n, "\x1b$B", 3)) return "ISO-2022-JP";
-  return NULL;
+  int labelled = cs && *cs && strcasecmp(cs, "us-ascii") != 0 && strcasecmp(cs, "ascii") != 0;
+  if (labelled && strcasecmp(cs, "utf-8") != 0 && strcasecmp(cs, "utf8") != 0) return cs;
+  if (!labelled && memmem(s, n, "\x1b$B", 3)) return "ISO-2022-JP";
+  if (all_ascii(s, n) || mc_utf8_valid(s, n, NULL)) return NULL;
+  return labelled ? NULL : "CP1252";
 }
 
 
 /* Converts a text part's body to UTF-8 into *out; leaves out empty when
- * it needs no conversion or its charset is unknown or the bytes are not
- * valid in it (the text is then read as it is). -1 only when memory runs
- * out. */
+ * it needs no conversion or iconv knows no such charset (the text is
+ * then read as it is). -1 only when memory runs out. */
 static int to_utf8(const mc_entity_t *ent, const char *s, size_t n, mc_buf_t *out) {
+  if (n > MC_BOUNCE_MAX_INPUT) n = MC_BOUNCE_MAX_INPUT;
   const char *cs = charset_of(ent, s, n);
   if (cs == NULL) return 0;
-  if (n > MC_BOUNCE_MAX_INPUT) n = MC_BOUNCE_MAX_INPUT;
-  if (mc_charset_to_utf8(out, cs, strlen(cs), s, n) != 0) out->len = 0;
-  return out->failed ? -1 : 0;
+  int rc = mc_bounce_to_utf8(out, cs, s, n);
+  if (rc == 1) out->len = 0;
+  return rc < 0 ? -1 : 0;
 }
 
 

@@ -562,6 +562,21 @@ describe("mailcast.bounce.parse when a bounce's words fit no known shape", funct
     assert.equal("user_unknown", b.recipients[1].reason)
   end)
 
+  it("converts a text part with a stray byte, the rest still read", function()
+    local sjis = "\255\131\129\129\91\131\139\131\123\131\98\131\78\131\88\130\204\151\101\151\202" ..
+      "\130\170\130\162\130\193\130\207\130\162\130\197\130\183\129\66"
+    local b = assert(bounce.parse(table.concat({ "From: MAILER-DAEMON@mail.example.jp", "Subject: Returned mail",
+      "Content-Type: text/plain; charset=Shift_JIS", "", "<hanako@example.jp>:", sjis, "" }, "\n")))
+    assert.equal(1, #b.recipients)
+    assert.equal("mailbox_full", b.recipients[1].reason)
+  end)
+
+  it("reads 8-bit text labelled us-ascii as Windows Latin-1", function()
+    local b = assert(bounce.parse(table.concat({ "From: MAILER-DAEMON@mx.example.de", "Subject: Unzustellbar",
+      "Content-Type: text/plain; charset=us-ascii", "", "<voll@example.de>:", "Das Postfach ist \252berf\252llt.", "" }, "\n")))
+    assert.equal("mailbox_full", b.recipients[1].reason)
+  end)
+
   it("converts a text part from its charset before reading it", function()
     local latin1 = "Das Postfach des Empf\228ngers ist voll."
     local b = assert(bounce.parse(table.concat({ "From: MAILER-DAEMON@mx.example.de", "Subject: Unzustellbar",
