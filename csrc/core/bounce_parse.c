@@ -564,7 +564,7 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
   if (words) {
     text = words->body.data ? words->body.data : "";
     tn = words->body.len;
-    if (to_utf8(words, text, tn, &utf8) != 0) return -1;
+    if (to_utf8(words, text, tn, &utf8) != 0) { mc_buf_free(&utf8); return -1; }
     if (utf8.len > 0) { text = utf8.data; tn = utf8.len; }
   }
   if (!p.text && p.html) {
