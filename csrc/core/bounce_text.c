@@ -361,8 +361,8 @@ int mc_bounce_read_lone(mc_bounce_t *b, const char *s, size_t n,
   size_t i = 0;
   while (i < n) {
     size_t e = line_end(s, n, i);
-    size_t from = i, at, len;
-    while (!quoted_header_line(s, i, e) && mc_bounce_find_addr(s, e, from, &at, &len)) {
+    size_t from = quoted_header_line(s, i, e) ? e : i, at, len;
+    while (mc_bounce_find_addr(s, e, from, &at, &len)) {
       from = at + len;
       if (at > 0 && s[at - 1] == '=') continue;   /* "...?to=a@b" in a link */
       if (skipped(s + at, len, skip, nskip) || service_address(s + at, len)) continue;
