@@ -176,7 +176,7 @@ Content-Type: text/plain; charset=utf-8
 Hello, this is the November newsletter.
 MSG
     [ -n "${pad:-}" ] && head -c "$pad" /dev/zero | tr '\0' 'x' | fold -w 70
-  } | "$EXIM" -C "$dir/exim.conf" -odi -f "bounces+$token@sender.test" -- "$rcpt" || true
+  } | "$EXIM" -C "$dir/exim.conf" -odi -f "bounces+$token@sender.test" -- "$rcpt" 2>>"$dir/log/submit.err" || true
 done
 
 # refused.test's first failure is only a deferral: run the queue again
@@ -192,7 +192,7 @@ while [ "$(ls "$dir/bounces/new" 2>/dev/null | wc -l)" -lt "$want" ]; do
   i=$((i + 1))
   if [ $i -gt 300 ]; then
     echo "exim_capture: only $(ls "$dir/bounces/new" 2>/dev/null | wc -l) of $want notices after 30 s" >&2
-    cat "$dir/log/mainlog" "$dir/log/paniclog" >&2 2>/dev/null || true
+    cat "$dir/log/mainlog" "$dir/log/paniclog" "$dir/log/submit.err" >&2 2>/dev/null || true
     break
   fi
   sleep 0.1
