@@ -98,6 +98,8 @@ static const char *const bounce_words[] = {
   "não foi possível entregar", "nao foi possivel entregar", "не может быть доставлено",
   "не удалось доставить", "无法投递", "無法投遞", "投递失败", "送信できませんでした",
   "配送できませんでした", "配信できませんでした", "配信に失敗",
+  "non è stato possibile consegnare", "impossibile consegnare", "kon niet worden afgeleverd",
+  "niet worden bezorgd", "nie może zostać dostarczona", "nie została dostarczona",
 };
 
 
@@ -108,6 +110,13 @@ static int text_says(const char *s, size_t n, const char *const *phrases, size_t
 }
 
 
+/* RFC 3834: a message a machine sent on its own says so. */
+static int auto_submitted(const mc_entity_t *root) {
+  const char *v = mc_entity_field(root, "Auto-Submitted");
+  return v && strncasecmp(v, "no", 2) != 0;
+}
+
+
 int mc_bounce_looks_bounced(const mc_entity_t *root, const char *subject,
                             const char *norm, size_t n) {
   if (mc_entity_field(root, "X-Failed-Recipients")) return 1;   /* Exim says so itself */
@@ -115,7 +124,7 @@ int mc_bounce_looks_bounced(const mc_entity_t *root, const char *subject,
                        sizeof bounce_subjects / sizeof bounce_subjects[0]);
   int words = any(norm, n, bounce_words, sizeof bounce_words / sizeof bounce_words[0]);
   if (mc_bounce_from_daemon(root)) return subj || words;
-  return null_return_path(root) && subj && words;
+  return (null_return_path(root) || auto_submitted(root)) && subj && words;
 }
 
 

@@ -523,6 +523,18 @@ describe("mailcast.bounce.parse when a bounce's words fit no known shape", funct
     assert.equal("user_unknown", b.reason)
   end)
 
+  it("takes a notice from a provider's own address when it says it was sent automatically", function()
+    local body = { "From: Example Mail <notices@mail.example.net>", "Subject: Undeliverable: your message",
+      "Return-Path: <notices@mail.example.net>", "", "Your message could not be delivered to <sam@example.net>:",
+      "the mailbox does not exist.", "" }
+    assert.equal("none", assert(bounce.parse(table.concat(body, "\n"))).kind)
+    table.insert(body, 2, "Auto-Submitted: auto-replied")
+    local b = assert(bounce.parse(table.concat(body, "\n")))
+    assert.equal("bounce", b.kind)
+    assert.equal("sam@example.net", b.recipients[1].address)
+    assert.equal("user_unknown", b.recipients[1].reason)
+  end)
+
   it("takes the subject's one address before an address of the words", function()
     local b = assert(bounce.parse(table.concat({ "From: Mail Delivery System <mailer-daemon@mx.example.co.uk>",
       "Subject: Undeliverable: ruth@example.co.uk", "", "We could not deliver your message.", "",
