@@ -107,5 +107,7 @@ return {
   { file = "ru/utf8-full.eml", kind = "bounce", recipients = { r("olga@example.ru", "mailbox_full", false) } },
   { file = "zh/gb2312-unknown.eml", kind = "bounce", recipients = { r("wei@example.cn", "user_unknown", true) } },
   { file = "zh/gbk-blocked.eml", kind = "bounce", recipients = { r("fang@example.com.cn", "spam", false) } },
+  { file = "it/latin1-unknown.eml", kind = "bounce", recipients = { r("giulia@example.it", "user_unknown", true) } },
+  { file = "nl/utf8-full.eml", kind = "bounce", recipients = { r("daan@example.nl", "mailbox_full", false) } },
   { file = "zh/utf8-toobig.eml", kind = "bounce", recipients = { r("mei@example.tw", "message_too_big", false) } },
 }

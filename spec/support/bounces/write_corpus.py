@@ -692,3 +692,11 @@ Subject: Undeliverable: ruth.evans@example.co.uk
 We could not deliver your message: the recipient's mailbox is
 unavailable (account closed). For help, write to help@example.co.uk.
 """)
+
+# --- Italian and Dutch.
+textbounce("it/latin1-unknown.eml", "MAILER-DAEMON@mx.example.it", "Messaggio non consegnato",
+    "iso-8859-1", "quoted-printable",
+    "Non è stato possibile consegnare il messaggio.\n\n<giulia@example.it>:\nUtente sconosciuto: la casella non esiste.\n\n")
+textbounce("nl/utf8-full.eml", "MAILER-DAEMON@mx.example.nl", "Onbestelbaar: uw bericht",
+    "utf-8", "quoted-printable",
+    "Uw bericht kon niet worden afgeleverd.\n\n<daan@example.nl>:\nHet postvak van de ontvanger is vol.\n\n")
