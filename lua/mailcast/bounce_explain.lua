@@ -92,7 +92,8 @@ local SOFT_ADVICE = "A temporary failure: retry. If the receiver keeps saying so
 
 
 local function code_and_status(reply)
-  local text = reply.text or ""
+  -- A report's Diagnostic-Code keeps its type: "smtp; 550 5.1.1 ...".
+  local text = (reply.text or ""):gsub("^%s*%a[%w%-]*;%s*", "", 1)
   local code = reply.code or tonumber(text:match("^%s*([245]%d%d)[%s%-]"))
   local status = reply.enhanced or text:match("^%s*[245]%d%d[%s%-]+([245]%.%d%d?%d?%.%d%d?%d?)%f[^%d.]")
     or text:match("^%s*([245]%.%d%d?%d?%.%d%d?%d?)%f[^%d.]")

@@ -41,6 +41,13 @@ describe("mailcast.bounce.explain", function()
     assert.matches("mailbox full", e.status_meaning)
   end)
 
+  it("reads a Diagnostic-Code with its type", function()
+    local e = bounce.explain("smtp; 552 5.2.2 <x@example.com>: mailbox full")
+    assert.equal(552, e.code)
+    assert.equal("5.2.2", e.status)
+    assert.equal("mailbox_full", e.reason)
+  end)
+
   it("says when no rule knows the reply", function()
     local e = bounce.explain("Computer says no")
     assert.equal("unknown", e.reason)
