@@ -3,6 +3,7 @@
  * the texts and the heuristics live in bounce_report.c, bounce_text.c
  * and bounce_detect.c. */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,8 +132,16 @@ static int has_report_fields(const char *s, size_t n) {
 }
 
 
+/* Whether s has no byte above 0x7F: eight bytes a step, this being
+ * read for every notice without a charset. */
 static int all_ascii(const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (w & UINT64_C(0x8080808080808080)) return 0;
+  }
+  for (; i < n; i++)
     if ((unsigned char)s[i] >= 0x80) return 0;
   return 1;
 }
@@ -145,11 +154,11 @@ static int all_ascii(const char *s, size_t n) {
  * Latin-1, the commonest mislabelling. */
 static const char *charset_of(const mc_entity_t *ent, const char *s, size_t n) {
   const char *cs = mc_structured_param(&ent->type, "charset");
-  int labelled = cs && *cs && strcasecmp(cs, "us-ascii") != 0 && strcasecmp(cs, "ascii") != 0;
-  if (labelled && strcasecmp(cs, "utf-8") != 0 && strcasecmp(cs, "utf8") != 0) return cs;
-  if (!labelled && memmem(s, n, "\x1b$B", 3)) return "ISO-2022-JP";
+  if (cs && *cs && strcasecmp(cs, "us-ascii") != 0 && strcasecmp(cs, "ascii") != 0)
+    return strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0 ? NULL : cs;
+  if (memchr(s, 0x1b, n) && memmem(s, n, "\x1b$B", 3)) return "ISO-2022-JP";
   if (all_ascii(s, n) || mc_utf8_valid(s, n, NULL)) return NULL;
-  return labelled ? NULL : "CP1252";
+  return "CP1252";
 }
 
 
