@@ -11,9 +11,7 @@
 
 
 static int any(const char *norm, size_t n, const char *const *phrases, size_t count) {
-  for (size_t i = 0; i < count; i++)
-    if (mc_rule_matches(phrases[i], norm, n)) return 1;
-  return 0;
+  return mc_rules_any(phrases, count, norm, n);
 }
 
 

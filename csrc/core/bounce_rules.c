@@ -698,6 +698,15 @@ static int may_match(const pairs_t *p, const char *pattern) {
 }
 
 
+int mc_rules_any(const char *const *patterns, size_t count, const char *norm, size_t n) {
+  pairs_t pairs;
+  pairs_of(norm, n, &pairs);
+  for (size_t i = 0; i < count; i++)
+    if (may_match(&pairs, patterns[i]) && mc_rule_matches(patterns[i], norm, n)) return 1;
+  return 0;
+}
+
+
 const mc_text_rule_t *mc_rules_find(const char *norm, size_t n) {
   pairs_t pairs;
   pairs_of(norm, n, &pairs);

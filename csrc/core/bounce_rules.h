@@ -28,6 +28,11 @@ size_t mc_rules_normalize(const char *s, size_t n, char *out, size_t cap);
  * first or last requires that the match start or end at a word's edge. */
 int mc_rule_matches(const char *pattern, const char *norm, size_t n);
 
+/* Whether any of patterns (count of them) matches the normalized text:
+ * the same test as mc_rule_matches, with the same quick rejection as
+ * mc_rules_find. */
+int mc_rules_any(const char *const *patterns, size_t count, const char *norm, size_t n);
+
 /* The first built-in rule that matches the normalized text, or NULL. */
 const mc_text_rule_t *mc_rules_find(const char *norm, size_t n);
 
