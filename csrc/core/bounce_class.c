@@ -20,7 +20,7 @@ static const mc_reason_info_t reasons[MC_REASON_COUNT] = {
   [MC_REASON_HOST_UNKNOWN] = {"host_unknown", "bad-domain", "BadDomain", 1,
                               "the domain does not exist or accepts no mail (null MX)"},
   [MC_REASON_BLOCKED] = {"blocked", "spam-related", "SpamBlock", 0,
-                         "the sending IP or domain is blocked: reputation, block lists"},
+                         "the sender is refused: its IP, domain or address (block lists, reputation)"},
   [MC_REASON_SPAM] = {"spam", "spam-related", "SpamContent", 0,
                       "the message was taken for spam"},
   [MC_REASON_POLICY] = {"policy", "policy-related", "PolicyRelated", 0,
@@ -70,8 +70,8 @@ static const status_rule_t statuses[] = {
   {1, 3, MC_REASON_USER_UNKNOWN, 1},      /* bad destination mailbox address syntax */
   {1, 4, MC_REASON_USER_UNKNOWN, 0},      /* destination mailbox address ambiguous */
   {1, 6, MC_REASON_MAILBOX_DISABLED, 1},  /* destination mailbox has moved */
-  {1, 7, MC_REASON_POLICY, 1},            /* bad sender's mailbox address syntax */
-  {1, 8, MC_REASON_POLICY, 1},            /* bad sender's system address */
+  {1, 7, MC_REASON_BLOCKED, 1},           /* bad sender's mailbox address syntax */
+  {1, 8, MC_REASON_BLOCKED, 1},           /* bad sender's system address */
   {1, 10, MC_REASON_HOST_UNKNOWN, 0},     /* recipient address has null MX */
   {2, 1, MC_REASON_MAILBOX_DISABLED, 1},  /* mailbox disabled */
   {2, 2, MC_REASON_MAILBOX_FULL, 1},      /* mailbox full */

@@ -11,20 +11,18 @@
 
 
 static int any(const char *norm, size_t n, const char *const *phrases, size_t count) {
-  for (size_t i = 0; i < count; i++)
-    if (mc_rule_matches(phrases[i], norm, n)) return 1;
-  return 0;
+  return mc_rules_any(phrases, count, norm, n);
 }
 
 
 static const char *const daemon_locals[] = {
   "mailer-daemon", "mailer_daemon", "mailerdaemon", "mail-daemon", "maildaemon",
-  "postmaster", "mdaemon", "mail.daemon",
+  "postmaster", "mdaemon", "mail.daemon", "double-bounce",
 };
 
 static const char *const daemon_names[] = {
   "mail delivery", "mailer-daemon", "mailer daemon", "postmaster", "delivery subsystem",
-  "mail administrator",
+  "mail administrator", "courier mail server", "system administrator", "mail system",
 };
 
 
@@ -71,7 +69,11 @@ static const char *const bounce_subjects[] = {
   "not delivered", "message not delivered", "mail system error", "returned to sender",
   "delivery problem", "could not send message", "delivery delayed", "delayed mail",
   "warning: could not", "delivery has failed", "address not found", "unzustellbar",
-  "non remis", "no se puede entregar",
+  "non remis", "no se puede entregar", "mail system problem", "mail delivery status",
+  /* The same in other languages, as their providers write them. */
+  "nicht zugestellt", "non délivré", "non distribuable", "no entregado", "não entregue",
+  "nao entregue", "non recapitabile", "onbestelbaar", "niet bezorgd", "non consegnato", "не доставлено", "недоставлен",
+  "退信", "无法投递", "無法投遞", "配信不能", "配送不能",
 };
 
 static const char *const bounce_words[] = {
@@ -85,6 +87,17 @@ static const char *const bounce_words[] = {
   "has not yet been delivered", "still undelivered", "not been delivered", "cannot be delivered",
   "the following recipient(s) cannot be reached", "failed permanently",
   "temporary failure", "delivery to these recipients", "rejected your message",
+  "there was an error delivering", "was not delivered to", "failed to deliver",
+  "undelivered mail", "non-delivery", "returned mail", "permanent error",
+  /* A mail system's message that names a failure is a bounce too. */
+  "user unknown", "unknown user", "no such user", "mailbox is full", "quota exceeded",
+  "konnte nicht zugestellt werden", "nicht zugestellt werden", "n'a pas pu être remis",
+  "n'a pas pu etre remis", "no se ha podido entregar", "no pudo ser entregado",
+  "não foi possível entregar", "nao foi possivel entregar", "не может быть доставлено",
+  "не удалось доставить", "无法投递", "無法投遞", "投递失败", "送信できませんでした",
+  "配送できませんでした", "配信できませんでした", "配信に失敗",
+  "non è stato possibile consegnare", "impossibile consegnare", "kon niet worden afgeleverd",
+  "niet worden bezorgd", "nie może zostać dostarczona", "nie została dostarczona",
 };
 
 
@@ -95,6 +108,13 @@ static int text_says(const char *s, size_t n, const char *const *phrases, size_t
 }
 
 
+/* RFC 3834: a message a machine sent on its own says so. */
+static int auto_submitted(const mc_entity_t *root) {
+  const char *v = mc_entity_field(root, "Auto-Submitted");
+  return v && strncasecmp(v, "no", 2) != 0;
+}
+
+
 int mc_bounce_looks_bounced(const mc_entity_t *root, const char *subject,
                             const char *norm, size_t n) {
   if (mc_entity_field(root, "X-Failed-Recipients")) return 1;   /* Exim says so itself */
@@ -102,7 +122,7 @@ int mc_bounce_looks_bounced(const mc_entity_t *root, const char *subject,
                        sizeof bounce_subjects / sizeof bounce_subjects[0]);
   int words = any(norm, n, bounce_words, sizeof bounce_words / sizeof bounce_words[0]);
   if (mc_bounce_from_daemon(root)) return subj || words;
-  return null_return_path(root) && subj && words;
+  return (null_return_path(root) || auto_submitted(root)) && subj && words;
 }
 
 

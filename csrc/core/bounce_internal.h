@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "bounce_parse.h"
+#include "buf.h"
 
 /* bounce_util.c */
 
@@ -44,6 +45,13 @@ mc_bounce_rcpt_t *mc_bounce_rcpt_new(mc_bounce_t *b, int *oom);
 /* Case-insensitive search for a lower-case needle in s[0..n). */
 int mc_bounce_icontains(const char *s, size_t n, const char *needle);
 
+/* bounce_charset.c */
+
+/* Appends s (n bytes in charset) to out converted to UTF-8, a byte that
+ * is not valid there written as '?'. 1 when iconv knows no such charset
+ * (out untouched), -1 when memory runs out. */
+int mc_bounce_to_utf8(mc_buf_t *out, const char *charset, const char *s, size_t n);
+
 /* bounce_report.c: the machine-readable parts of multipart/report. */
 
 /* message/delivery-status (or message/global-delivery-status): the
@@ -65,6 +73,13 @@ void mc_bounce_split_text(const char *s, size_t n, size_t *region_end, size_t *c
  * words) with the diagnostic written next to each. Addresses in skip
  * (count nskip, lower case) are the bounce's own and never taken. */
 int mc_bounce_read_text(mc_bounce_t *b, const char *s, size_t n,
+                        char *const *skip, size_t nskip);
+
+/* When a bounce's words name one address only (not its own, not the
+ * mail system's, not in a quoted header line), that address as the
+ * failed recipient: the fallback for wordings no rule of read_text
+ * knows. Two or more candidates give nobody. */
+int mc_bounce_read_lone(mc_bounce_t *b, const char *s, size_t n,
                         char *const *skip, size_t nskip);
 
 /* bounce_detect.c: what kind of message this is, from its header and

@@ -3,6 +3,7 @@
  * the texts and the heuristics live in bounce_report.c, bounce_text.c
  * and bounce_detect.c. */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "buf.h"
 #include "hdrdecode.h"
 #include "html_entity.h"
+#include "utf8.h"
 
 #define MAX_PART_DEPTH 4   /* reports sit at the top; a wrapper or two is tolerated */
 
@@ -21,10 +23,11 @@ typedef struct {
   const mc_entity_t *dsn;       /* message/delivery-status */
   const mc_entity_t *arf;       /* message/feedback-report */
   const mc_entity_t *text;      /* the notice's words for people */
+  const mc_entity_t *text2;     /* a second text/plain part: a report mislabelled? */
   const mc_entity_t *html;      /* ... when it has no text/plain */
   const mc_entity_t *returned;  /* the returned message's header entity */
   const mc_entity_t *rheaders;  /* text/rfc822-headers */
-  int mdn;                      /* a read receipt (RFC 8098) */
+  const mc_entity_t *mdn;       /* a read receipt (RFC 8098), or a Sieve rejection (RFC 5429) */
 } parts_t;
 
 
@@ -59,13 +62,14 @@ static void find_parts(const mc_entity_t *ent, int depth, parts_t *p) {
     if (!p->arf) p->arf = ent;
   } else if (is_type(ent, "message/disposition-notification") ||
              is_type(ent, "message/global-disposition-notification")) {
-    p->mdn = 1;
+    if (!p->mdn) p->mdn = ent;
   } else if (is_type(ent, "message/rfc822") || is_type(ent, "message/global")) {
     if (!p->returned && ent->nkids == 1) p->returned = ent->kids[0];
   } else if (is_type(ent, "text/rfc822-headers") || is_type(ent, "message/global-headers")) {
     if (!p->rheaders) p->rheaders = ent;
   } else if (is_type(ent, "text/plain") && !attachment) {
     if (!p->text) p->text = ent;
+    else if (!p->text2) p->text2 = ent;
   } else if (is_type(ent, "text/html") && !attachment) {
     if (!p->html) p->html = ent;
   }
@@ -113,6 +117,64 @@ static void html_text(const char *s, size_t n, mc_buf_t *out) {
 }
 
 
+/* Whether s holds a report's "Final-Recipient:" field (any case): found
+ * with memmem on its hyphen's neighbours, not byte by byte. */
+static int has_report_fields(const char *s, size_t n) {
+  size_t from = 1;
+  while (from < n) {
+    const char *hit = memchr(s + from, '-', n - from);
+    if (hit == NULL) return 0;
+    size_t at = (size_t)(hit - s);
+    if (at >= 5 && n - at >= 11 && mc_bounce_icontains(s + at - 5, 16, "final-recipient:")) return 1;
+    from = at + 1;
+  }
+  return 0;
+}
+
+
+/* Whether s has no byte above 0x7F: eight bytes a step, this being
+ * read for every notice without a charset. */
+static int all_ascii(const char *s, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    if (w & UINT64_C(0x8080808080808080)) return 0;
+  }
+  for (; i < n; i++)
+    if ((unsigned char)s[i] >= 0x80) return 0;
+  return 1;
+}
+
+
+/* The charset a text part's bytes are in, or NULL when they need no
+ * conversion: UTF-8 as labelled, or plain ASCII. An unlabelled or
+ * "us-ascii" part with ISO-2022-JP's escape is that (old Japanese
+ * mailers); one with 8-bit bytes that are not UTF-8 is read as Windows'
+ * Latin-1, the commonest mislabelling. */
+static const char *charset_of(const mc_entity_t *ent, const char *s, size_t n) {
+  const char *cs = mc_structured_param(&ent->type, "charset");
+  if (cs && *cs && strcasecmp(cs, "us-ascii") != 0 && strcasecmp(cs, "ascii") != 0)
+    return strcasecmp(cs, "utf-8") == 0 || strcasecmp(cs, "utf8") == 0 ? NULL : cs;
+  if (memchr(s, 0x1b, n) && memmem(s, n, "\x1b$B", 3)) return "ISO-2022-JP";
+  if (all_ascii(s, n) || mc_utf8_valid(s, n, NULL)) return NULL;
+  return "CP1252";
+}
+
+
+/* Converts a text part's body to UTF-8 into *out; leaves out empty when
+ * it needs no conversion or iconv knows no such charset (the text is
+ * then read as it is). -1 only when memory runs out. */
+static int to_utf8(const mc_entity_t *ent, const char *s, size_t n, mc_buf_t *out) {
+  if (n > MC_BOUNCE_MAX_INPUT) n = MC_BOUNCE_MAX_INPUT;
+  const char *cs = charset_of(ent, s, n);
+  if (cs == NULL) return 0;
+  int rc = mc_bounce_to_utf8(out, cs, s, n);
+  if (rc == 1) out->len = 0;
+  return rc < 0 ? -1 : 0;
+}
+
+
 /* The addresses the notice itself is from and to, lower case: never
  * the recipient that failed. */
 typedef struct {
@@ -143,13 +205,88 @@ static const char *const own_fields[] = {
 };
 
 
-static int read_text(mc_bounce_t *b, const mc_entity_t *root, const char *text, size_t n) {
+/* The recipients of a bounce's words, by the shapes of bounce_text.c;
+ * with lone, the one address they name when they have no such shape. */
+static int read_words(mc_bounce_t *b, const mc_entity_t *root, const char *text, size_t n, int lone) {
   skip_t sk = {{NULL}, 0};
   int rc = 0;
   for (size_t i = 0; i < sizeof own_fields / sizeof own_fields[0] && rc == 0; i++)
     rc = add_skip(&sk, root, own_fields[i]);
-  if (rc == 0) rc = mc_bounce_read_text(b, text, n, sk.items, sk.n);
+  if (rc == 0) {
+    if (lone) rc = mc_bounce_read_lone(b, text, n, sk.items, sk.n);
+    else rc = mc_bounce_read_text(b, text, n, sk.items, sk.n);
+  }
   skip_free(&sk);
+  return rc;
+}
+
+
+static int read_text(mc_bounce_t *b, const mc_entity_t *root, const char *text, size_t n) {
+  return read_words(b, root, text, n, 0);
+}
+
+
+static int lacks_diagnostic(const mc_bounce_t *b) {
+  for (size_t i = 0; i < b->nrcpts; i++)
+    if (b->rcpts[i].diagnostic == NULL) return 1;
+  return 0;
+}
+
+
+/* A report that says only "Status: 5.0.0" (Exim's for a failure of its
+ * own) has the reason in its text: each recipient without a
+ * Diagnostic-Code takes what the text says next to its address. */
+static int words_for_report(mc_bounce_t *b, const mc_entity_t *root, const char *text, size_t n) {
+  mc_bounce_t words;
+  memset(&words, 0, sizeof words);
+  int rc = read_text(&words, root, text, n);
+  for (size_t i = 0; i < b->nrcpts && rc == 0; i++) {
+    mc_bounce_rcpt_t *r = &b->rcpts[i];
+    for (size_t k = 0; k < words.nrcpts && r->diagnostic == NULL; k++) {
+      const mc_bounce_rcpt_t *w = &words.rcpts[k];
+      if (w->diagnostic && strcasecmp(w->address, r->address) == 0)
+        rc = mc_bounce_set(&r->diagnostic, w->diagnostic, strlen(w->diagnostic));
+    }
+  }
+  mc_bounce_free(&words);
+  return rc;
+}
+
+
+/* RFC 5429: a Sieve "reject" answers with an MDN whose disposition is
+ * an automatic "deleted", and words that say the message was rejected.
+ * A person's client may also report "deleted", but by a manual action. */
+static int sieve_reject(const mc_entity_t *mdn, const char *norm, size_t nn) {
+  const char *s = mdn->body.data ? mdn->body.data : "";
+  size_t n = mdn->body.len;
+  return mc_bounce_icontains(s, n, "automatic-action") && mc_bounce_icontains(s, n, "deleted") &&
+         mc_rule_matches("reject", norm, nn);
+}
+
+
+/* "Undeliverable: a@b": the one address of the subject (not the
+ * notice's own), with the bounce's words as its diagnostic. */
+static int subject_recipient(mc_bounce_t *b, const mc_entity_t *root, const char *text, size_t n) {
+  const char *subj = b->subject;
+  if (subj == NULL) return 0;
+  size_t sn = strlen(subj), at, len, at2, len2;
+  if (!mc_bounce_find_addr(subj, sn, 0, &at, &len) || mc_bounce_find_addr(subj, sn, at + len, &at2, &len2))
+    return 0;
+  skip_t sk = {{NULL}, 0};
+  int rc = 0;
+  for (size_t i = 0; i < sizeof own_fields / sizeof own_fields[0] && rc == 0; i++)
+    rc = add_skip(&sk, root, own_fields[i]);
+  int own = 0;
+  for (size_t i = 0; i < sk.n; i++) own |= strlen(sk.items[i]) == len && strncasecmp(sk.items[i], subj + at, len) == 0;
+  skip_free(&sk);
+  if (rc == 0 && !own && !mc_bounce_icontains(subj + at, len, "mailer-daemon@") &&
+      !mc_bounce_icontains(subj + at, len, "postmaster@")) {
+    int oom;
+    mc_bounce_rcpt_t *r = mc_bounce_rcpt(b, subj + at, len, &oom);
+    if (r == NULL) rc = oom ? -1 : 0;
+    else rc = mc_bounce_append(&r->diagnostic, text, n < MC_BOUNCE_MAX_DIAG ? n : MC_BOUNCE_MAX_DIAG - 1,
+                               MC_BOUNCE_MAX_DIAG);
+  }
   return rc;
 }
 
@@ -242,6 +379,20 @@ static int action_is(const mc_bounce_rcpt_t *r, const char *a) {
 }
 
 
+/* Whether a text rule decided c with a reason that says what went wrong
+ * (not the generic trouble of a connection, a system or a rate). */
+static int specific_text(const mc_class_t *c) {
+  if (strncmp(c->rule, "text ", 5) != 0) return 0;
+  switch (c->reason) {
+    case MC_REASON_USER_UNKNOWN: case MC_REASON_MAILBOX_FULL: case MC_REASON_MAILBOX_DISABLED:
+    case MC_REASON_BLOCKED: case MC_REASON_SPAM: case MC_REASON_TOO_BIG: case MC_REASON_CONTENT:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+
 static int classify_rcpt(mc_bounce_rcpt_t *r) {
   if (action_is(r, "delivered") || action_is(r, "relayed") || action_is(r, "expanded")) return 0;
   char status[16] = "", found[16];
@@ -264,14 +415,17 @@ static int classify_rcpt(mc_bounce_rcpt_t *r) {
   int cls = status[0] ? status[0] - '0' : r->code / 100;
   if (action_is(r, "failed")) {
     r->cls.permanent = 1;
-    if (cls == 4) {   /* the MTA gave up on a temporary failure: it expired */
+    /* The MTA gave up on a temporary failure: it expired, unless the
+     * receiver's words said why specifically. */
+    if (cls == 4 && !specific_text(&r->cls)) {
       r->cls.reason = MC_REASON_EXPIRED;
       snprintf(r->cls.rule, sizeof r->cls.rule, "action failed on %s", status[0] ? status : "4xx");
     }
   } else if (delayed) {
     r->cls.permanent = 0;
   }
-  r->cls.hard = r->cls.permanent && mc_reason_info(r->cls.reason)->hard;
+  /* Only a receiver's permanent answer proves an address bad. */
+  r->cls.hard = r->cls.permanent && cls != 4 && mc_reason_info(r->cls.reason)->hard;
   r->classified = 1;
   return 0;
 }
@@ -322,6 +476,36 @@ static int decode_subject(mc_bounce_t *b, const mc_entity_t *root) {
 }
 
 
+/* A bounce whose words name nobody: the returned message's one To
+ * address (bulk mail has one recipient a message), with the bounce's
+ * words as its diagnostic. Not when To lists several, or is the
+ * notice's own address. */
+static int returned_to(mc_bounce_t *b, const mc_entity_t *root, const mc_entity_t *ret,
+                       const char *text, size_t n) {
+  const char *to = mc_entity_field(ret, "To");
+  if (to == NULL || strchr(to, ',') != NULL) return 0;
+  char *addr = NULL;
+  if (mc_bounce_addr_of(&addr, to) != 0) return -1;
+  if (addr == NULL) return 0;
+  skip_t sk = {{NULL}, 0};
+  int rc = 0;
+  for (size_t i = 0; i < sizeof own_fields / sizeof own_fields[0] && rc == 0; i++)
+    rc = add_skip(&sk, root, own_fields[i]);
+  int own = 0;
+  for (size_t i = 0; i < sk.n; i++) own |= strcasecmp(sk.items[i], addr) == 0;
+  skip_free(&sk);
+  if (rc == 0 && !own) {
+    int oom;
+    mc_bounce_rcpt_t *r = mc_bounce_rcpt(b, addr, strlen(addr), &oom);
+    if (r == NULL) rc = oom ? -1 : 0;
+    else if (n > 0) rc = mc_bounce_append(&r->diagnostic, text, n < MC_BOUNCE_MAX_DIAG ? n : MC_BOUNCE_MAX_DIAG - 1,
+                                          MC_BOUNCE_MAX_DIAG);
+  }
+  free(addr);
+  return rc;
+}
+
+
 /* Everything after the kind is known: the recipients' classes and the
  * identifiers that lead back to the original recipient. */
 static int finish(mc_bounce_t *b, const mc_entity_t *root, const parts_t *p,
@@ -350,6 +534,8 @@ static int finish(mc_bounce_t *b, const mc_entity_t *root, const parts_t *p,
     free(addr);
     if (oom) rc = -1;
   }
+  if (rc == 0 && b->kind == MC_BOUNCE_BOUNCE && b->nrcpts == 0 && ret)
+    rc = returned_to(b, root, ret, text, region);
   if (rc == 0) rc = find_verp(b, root, ret);
   mc_entity_free(owned);
   if (rc != 0) return -1;
@@ -371,19 +557,28 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
   parts_t p;
   memset(&p, 0, sizeof p);
   find_parts(root, 0, &p);
+  /* Some MTAs label the report's fields text/plain. */
+  if (!p.dsn && p.text2 && p.text2->body.data && has_report_fields(p.text2->body.data, p.text2->body.len))
+    p.dsn = p.text2;
   if (decode_subject(b, root) != 0) return -1;
   const char *from = mc_entity_field(root, "From");
   if (from && mc_bounce_addr_of(&b->from, from) != 0) return -1;
 
-  /* The notice's words: text/plain, or the text of its HTML. */
-  mc_buf_t html = MC_BUF_INIT;
+  /* The notice's words: text/plain, or the text of its HTML, in UTF-8
+   * so that the phrases of every language match as written. */
+  mc_buf_t html = MC_BUF_INIT, utf8 = MC_BUF_INIT;
   const char *text = "";
   size_t tn = 0;
-  if (p.text) {
-    text = p.text->body.data ? p.text->body.data : "";
-    tn = p.text->body.len;
-  } else if (p.html) {
-    html_text(p.html->body.data ? p.html->body.data : "", p.html->body.len, &html);
+  const mc_entity_t *words = p.text ? p.text : p.html;
+  if (words) {
+    text = words->body.data ? words->body.data : "";
+    tn = words->body.len;
+    if (to_utf8(words, text, tn, &utf8) != 0) { mc_buf_free(&utf8); return -1; }
+    if (utf8.len > 0) { text = utf8.data; tn = utf8.len; }
+  }
+  if (!p.text && p.html) {
+    html_text(text, tn, &html);
+    mc_buf_free(&utf8);
     if (html.failed) { mc_buf_free(&html); return -1; }
     text = html.data ? html.data : "";
     tn = html.len;
@@ -409,27 +604,60 @@ static int read_message(mc_bounce_t *b, const mc_entity_t *root) {
     if (rc == 0 && b->nrcpts == 0) {
       mc_bounce_split_text(text, tn, &region, &copy_start);
       rc = read_text(b, root, text, region);
+    } else if (rc == 0 && lacks_diagnostic(b)) {
+      mc_bounce_split_text(text, tn, &region, &copy_start);
+      rc = words_for_report(b, root, text, region);
     }
+  } else if (p.mdn && sieve_reject(p.mdn, norm, nn)) {
+    b->kind = MC_BOUNCE_BOUNCE;
+    rc = mc_bounce_read_dsn(b, p.mdn->body.data ? p.mdn->body.data : "", p.mdn->body.len);
+    if (rc == 0 && b->nrcpts == 0) rc = read_text(b, root, text, region);
+    else if (rc == 0 && lacks_diagnostic(b)) rc = words_for_report(b, root, text, region);
   } else if (p.mdn) {
     b->kind = MC_BOUNCE_AUTOREPLY;
   } else if (mc_bounce_looks_bounced(root, b->subject, norm, nn)) {
     b->kind = MC_BOUNCE_BOUNCE;
-    rc = read_text(b, root, text, region);
+    /* A report's fields written into the text part (some providers send
+     * no message/delivery-status part): read as a report. */
+    if (has_report_fields(text, region)) {
+      rc = mc_bounce_read_dsn(b, text, region);
+      if (rc == 0 && b->nrcpts > 0) b->kind = MC_BOUNCE_DSN;
+    }
+    if (rc == 0 && b->nrcpts == 0) rc = read_text(b, root, text, region);
     if (rc == 0 && b->nrcpts == 0) rc = failed_recipients_field(b, root, text, region);
+    if (rc == 0 && b->nrcpts == 0) rc = subject_recipient(b, root, text, region);
+    if (rc == 0 && b->nrcpts == 0) rc = read_words(b, root, text, region, 1);
   } else if (mc_bounce_is_autoreply(root, b->subject)) {
     b->kind = MC_BOUNCE_AUTOREPLY;
   }
   if (rc == 0 && b->kind != MC_BOUNCE_NONE)
     rc = finish(b, root, &p, text, region, copy_start, tn, norm, nn);
   mc_buf_free(&html);
+  mc_buf_free(&utf8);
   return rc;
+}
+
+
+/* A copy of s with every CR made a line feed, for mail from systems that
+ * end lines with CR alone (NULL when memory runs out). */
+static char *cr_to_lf(const char *s, size_t n) {
+  char *copy = malloc(n ? n : 1);
+  if (copy == NULL) return NULL;
+  for (size_t i = 0; i < n; i++) copy[i] = s[i] == '\r' ? '\n' : s[i];
+  return copy;
 }
 
 
 int mc_bounce_parse(const char *s, size_t n, mc_bounce_t *out, mc_error_t *e) {
   memset(out, 0, sizeof *out);
   if (n > MC_BOUNCE_MAX_INPUT) n = MC_BOUNCE_MAX_INPUT;
+  char *lf = NULL;
+  if (memchr(s, '\n', n) == NULL && memchr(s, '\r', n) != NULL) {
+    if ((lf = cr_to_lf(s, n)) == NULL) { mc_error_set(e, "out of memory"); return -1; }
+    s = lf;
+  }
   mc_entity_t *root = mc_mime_parse(s, n, e);
+  free(lf);
   if (root == NULL) return -1;
   int rc = read_message(out, root);
   mc_entity_free(root);

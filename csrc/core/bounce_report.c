@@ -146,7 +146,15 @@ static int set_address(char **dst, const char *v, size_t vn) {
     }
     if (a[i] != '<' && a[i] != '>') mc_buf_addc(&out, a[i]);
   }
-  int rc = out.failed ? -1 : mc_bounce_set(dst, out.data ? out.data : "", out.len);
+  const char *v2 = out.data ? out.data : "";
+  size_t n2 = out.len, at, len;
+  /* "a@b (comment)", "Name a@b": the address alone. */
+  if (!out.failed && (memchr(v2, ' ', n2) || memchr(v2, '(', n2)) && !memchr(v2, '"', n2) &&
+      mc_bounce_find_addr(v2, n2, 0, &at, &len)) {
+    v2 += at;
+    n2 = len;
+  }
+  int rc = out.failed ? -1 : mc_bounce_set(dst, v2, n2);
   mc_buf_free(&out);
   return rc;
 }
@@ -180,7 +188,14 @@ static int commit(dsn_ctx_t *c) {
   if (!c->has_cur) return 0;
   c->has_cur = 0;
   mc_bounce_rcpt_t *cur = &c->cur;
-  if (cur->address == NULL && cur->original) { cur->address = cur->original; cur->original = NULL; }
+  /* A Final-Recipient that is no address ("LOCAL; user", an X.400 or
+   * Exchange name) gives way to an Original-Recipient that is one. */
+  if (cur->original && (cur->address == NULL || (strchr(cur->address, '@') == NULL &&
+                                                 strchr(cur->original, '@') != NULL))) {
+    char *t = cur->address;
+    cur->address = cur->original;
+    cur->original = t;
+  }
   if (cur->address == NULL || cur->address[0] == '\0') { mc_bounce_rcpt_clear(cur); return 0; }
   int oom;
   mc_bounce_rcpt_t *r = mc_bounce_rcpt_new(c->b, &oom);

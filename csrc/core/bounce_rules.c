@@ -11,11 +11,15 @@
  * MTAs' published reply texts; the bare words ("spam", "policy",
  * "quota") are the last resort of their group. */
 static const mc_text_rule_t rules[] = {
-  /* Our side: the sender address, relaying, the connection's identity. */
-  R("sender address rejected", POLICY),
-  R("sender verify failed", POLICY),
-  R("sender verification failed", POLICY),
-  R("sender domain", POLICY),
+  /* Our side: the sender refused (its address, or Exim's "Bad SPF"
+   * verdict on the sending host), relaying, the connection's identity. */
+  R("sender address rejected", BLOCKED),
+  R("sender verify failed", BLOCKED),
+  R("sender verification failed", BLOCKED),
+  R("sender domain", BLOCKED),
+  R("sender rejected", BLOCKED),
+  R("sender refused", BLOCKED),
+  R("bad spf", BLOCKED),
   R("relay access denied", POLICY),
   R("relaying denied", POLICY),
   R("relay not permitted", POLICY),
@@ -23,6 +27,9 @@ static const mc_text_rule_t rules[] = {
   R("unable to relay", POLICY),
   R("we do not relay", POLICY),
   R("relaying not allowed", POLICY),
+  R("allowed rcpthosts", POLICY),                  /* qmail's relay refusal */
+  R("invalid helo", POLICY),
+  R("bad helo", POLICY),
   R("cannot find your hostname", POLICY),          /* Postfix reject_unknown_client */
   R("cannot find your reverse hostname", POLICY),
   R("reverse dns", POLICY),
@@ -93,7 +100,22 @@ static const mc_text_rule_t rules[] = {
   R("is listed on", BLOCKED),
   R("ip * listed", BLOCKED),
   R("does not accept mail from", BLOCKED),
+  R("dynamic ip", BLOCKED),
+  R("dynamic address", BLOCKED),
+  R("dynamically assigned", BLOCKED),
+  R("residential ip", BLOCKED),
+  R("sender blocked", BLOCKED),
+  R("sender denied", BLOCKED),
   R("poor sender", BLOCKED),
+  R("黑名单", BLOCKED),
+  R("blacklisté", BLOCKED),
+  R("schwarze liste", BLOCKED),
+  R("lista negra", BLOCKED),
+  R("черн* спис", BLOCKED),
+  R("liste noire", BLOCKED),
+  R("ip * gesperrt", BLOCKED),
+  R("bloqué", BLOCKED),
+  R("bloquead", BLOCKED),
 
   /* Authentication of the message: SPF, DKIM, DMARC, ARC. */
   R("|spf|", POLICY),
@@ -115,9 +137,24 @@ static const mc_text_rule_t rules[] = {
   R("spam", SPAM),
   R("unsolicited", SPAM),
   R("junk mail", SPAM),
+  R("junkmail", SPAM),
+  R("|uce|", SPAM),
+  R("bulk email", SPAM),
   R("bulk mail", SPAM),
   R("nature of the content", SPAM),                 /* Gmail 4.7.0 content */
   R("suspicious", SPAM),
+  R("correo no deseado", SPAM),
+  R("courrier indésirable", SPAM),
+  R("indésirable", SPAM),
+  R("pourriel", SPAM),
+  R("lixo eletrônico", SPAM),
+  R("mensagem indesejada", SPAM),
+  R("спам", SPAM),
+  R("垃圾邮件", SPAM),
+  R("垃圾郵件", SPAM),
+  R("迷惑メール", SPAM),
+  R("unerwünscht", SPAM),
+  R("indesejad", SPAM),
   R("content filter", CONTENT),
   R("content rejected", CONTENT),
   R("message content", CONTENT),
@@ -158,6 +195,41 @@ static const mc_text_rule_t rules[] = {
   R("not enough disk space", MAILBOX_FULL),
   R("mailbox size limit", MAILBOX_FULL),
   R("user has exceeded", MAILBOX_FULL),
+  R("mailbox exceeds", MAILBOX_FULL),             /* IMail */
+  R("mailbox size exceeded", MAILBOX_FULL),
+  R("folder is full", MAILBOX_FULL),
+  R("space not enough", MAILBOX_FULL),
+  R("not enough space", MAILBOX_FULL),
+  R("postfach * voll", MAILBOX_FULL),
+  R("postfach ist voll", MAILBOX_FULL),
+  R("speicherplatz", MAILBOX_FULL),
+  R("boîte aux lettres * pleine", MAILBOX_FULL),
+  R("boite aux lettres * pleine", MAILBOX_FULL),
+  R("est pleine", MAILBOX_FULL),
+  R("buzón * lleno", MAILBOX_FULL),
+  R("buzón lleno", MAILBOX_FULL),
+  R("está lleno", MAILBOX_FULL),
+  R("caixa postal * cheia", MAILBOX_FULL),
+  R("caixa de correio * cheia", MAILBOX_FULL),
+  R("está cheia", MAILBOX_FULL),
+  R("переполнен", MAILBOX_FULL),
+  R("квота", MAILBOX_FULL),
+  R("überfüllt", MAILBOX_FULL),
+  R("speicherkontingent", MAILBOX_FULL),
+  R("caixa * lotada", MAILBOX_FULL),
+  R("cota excedida", MAILBOX_FULL),
+  R("casella * piena", MAILBOX_FULL),
+  R("postvak * vol", MAILBOX_FULL),
+  R("mailbox * vol|", MAILBOX_FULL),
+  R("已满", MAILBOX_FULL),
+  R("已滿", MAILBOX_FULL),
+  R("邮箱已满", MAILBOX_FULL),
+  R("信箱已滿", MAILBOX_FULL),
+  R("空间不足", MAILBOX_FULL),
+  R("容量がいっぱい", MAILBOX_FULL),
+  R("容量オーバー", MAILBOX_FULL),
+  R("容量を超え", MAILBOX_FULL),
+  R("いっぱい", MAILBOX_FULL),
   R("quota", MAILBOX_FULL),
 
   /* The message is too big. */
@@ -174,8 +246,28 @@ static const mc_text_rule_t rules[] = {
   R("message is too large", TOO_BIG),
   R("message length exceeds", TOO_BIG),
   R("too large", TOO_BIG),
+  R("larger than * allowed", TOO_BIG),
+  R("message is larger than", TOO_BIG),
   R("too big", TOO_BIG),
   R("size limit", TOO_BIG),
+  R("zu groß", TOO_BIG),
+  R("zu gross", TOO_BIG),
+  R("trop gros", TOO_BIG),
+  R("taille * dépasse", TOO_BIG),
+  R("excede el tamaño", TOO_BIG),
+  R("excede o tamanho", TOO_BIG),
+  R("превышает * размер", TOO_BIG),
+  R("太大", TOO_BIG),
+  R("过大", TOO_BIG),
+  R("大きすぎ", TOO_BIG),
+  R("trop volumineux", TOO_BIG),
+  R("demasiado grande", TOO_BIG),
+  R("muito grande", TOO_BIG),
+  R("слишком большой", TOO_BIG),
+  R("大小超过", TOO_BIG),
+  R("大小超過", TOO_BIG),
+  R("サイズが大き", TOO_BIG),
+  R("サイズ制限", TOO_BIG),
 
   /* The mailbox exists but is closed. */
   R("account * disabled", MAILBOX_DISABLED),
@@ -194,6 +286,9 @@ static const mc_text_rule_t rules[] = {
   R("inactive user", MAILBOX_DISABLED),
   R("is inactive", MAILBOX_DISABLED),
   R("deactivated", MAILBOX_DISABLED),
+  R("konto * gesperrt", MAILBOX_DISABLED),
+  R("ящик * заблокирован", MAILBOX_DISABLED),
+  R("account * locked", MAILBOX_DISABLED),
   R("account * expired", MAILBOX_DISABLED),
   R("account * closed", MAILBOX_DISABLED),
   R("mailbox * closed", MAILBOX_DISABLED),
@@ -213,6 +308,7 @@ static const mc_text_rule_t rules[] = {
   R("point to non-existent hosts", HOST_UNKNOWN),   /* Exim: MX to nowhere */
   R("name lookup failure", HOST_UNKNOWN),
   R("host not found", HOST_UNKNOWN),
+  R("no such host", HOST_UNKNOWN),
   R("host unknown", HOST_UNKNOWN),
   R("unknown host", HOST_UNKNOWN),
   R("|nxdomain", HOST_UNKNOWN),
@@ -220,7 +316,19 @@ static const mc_text_rule_t rules[] = {
   R("|nullmx", HOST_UNKNOWN),
   R("does not accept mail", HOST_UNKNOWN),          /* RFC 7504 521/556 */
   R("no mx record", HOST_UNKNOWN),
+  R("domain doesn't exist", HOST_UNKNOWN),
+  R("unroutable mail domain", HOST_UNKNOWN),
+  R("unroutable domain", HOST_UNKNOWN),
+  R("unrouteable domain", HOST_UNKNOWN),
+  R("has no valid mx", HOST_UNKNOWN),
+  R("name service error", HOST_UNKNOWN),
   R("no mail exchanger", HOST_UNKNOWN),
+  R("domain existiert nicht", HOST_UNKNOWN),
+  R("domaine * n'existe pas", HOST_UNKNOWN),
+  R("dominio no existe", HOST_UNKNOWN),
+  R("domínio não existe", HOST_UNKNOWN),
+  R("домен не найден", HOST_UNKNOWN),
+  R("域名不存在", HOST_UNKNOWN),
 
   /* The mailbox does not exist. */
   R("email account that you tried to reach does not exist", USER_UNKNOWN), /* Gmail */
@@ -235,6 +343,26 @@ static const mc_text_rule_t rules[] = {
   R("unknown user", USER_UNKNOWN),
   R("user not found", USER_UNKNOWN),
   R("no such user", USER_UNKNOWN),
+  R("no such local user", USER_UNKNOWN),
+  R("undeliverable address", USER_UNKNOWN),         /* Postfix reject_unverified_recipient */
+  R("address was not found", USER_UNKNOWN),         /* Exchange 2003 */
+  R("unknown account", USER_UNKNOWN),
+  R("unknown mailbox", USER_UNKNOWN),
+  R("mailbox unknown", USER_UNKNOWN),
+  R("bad address syntax", USER_UNKNOWN),
+  R("recipient not valid", USER_UNKNOWN),
+  R("not exist", USER_UNKNOWN),
+  R("no longer accepts mail", USER_UNKNOWN),        /* vpopmail */
+  R("addressee unknown", USER_UNKNOWN),
+  R("address unknown", USER_UNKNOWN),
+  R("invalid user", USER_UNKNOWN),
+  R("user invalid", USER_UNKNOWN),
+  R("not a known user", USER_UNKNOWN),
+  R("no valid recipients", USER_UNKNOWN),
+  R("unknown local-part", USER_UNKNOWN),
+  R("local part * unknown", USER_UNKNOWN),
+  R("doesn't exist", USER_UNKNOWN),
+  R("unroutable address", USER_UNKNOWN),
   R("no such mailbox", USER_UNKNOWN),
   R("no such recipient", USER_UNKNOWN),
   R("no such address", USER_UNKNOWN),
@@ -268,6 +396,41 @@ static const mc_text_rule_t rules[] = {
   R("not a registered", USER_UNKNOWN),
   R("no mailbox", USER_UNKNOWN),
   R("user not local", USER_UNKNOWN),
+  R("not listed in domino directory", USER_UNKNOWN),        /* Lotus Domino */
+  R("not listed in public name & address book", USER_UNKNOWN),
+  /* Other languages. */
+  R("unbekannt", USER_UNKNOWN),
+  R("existiert nicht", USER_UNKNOWN),
+  R("inconnu", USER_UNKNOWN),
+  R("n'existe pas", USER_UNKNOWN),
+  R("desconocido", USER_UNKNOWN),
+  R("no existe", USER_UNKNOWN),
+  R("desconhecido", USER_UNKNOWN),
+  R("não existe", USER_UNKNOWN),
+  R("inexistente", USER_UNKNOWN),
+  R("inesistente", USER_UNKNOWN),
+  R("sconosciuto", USER_UNKNOWN),
+  R("onbekend", USER_UNKNOWN),
+  R("introuvable", USER_UNKNOWN),
+  R("nicht vorhanden", USER_UNKNOWN),
+  R("ungültige * adresse", USER_UNKNOWN),
+  R("ungültiger empfänger", USER_UNKNOWN),
+  R("adresse invalide", USER_UNKNOWN),
+  R("несуществующ", USER_UNKNOWN),
+  R("无此用户", USER_UNKNOWN),
+  R("無此用戶", USER_UNKNOWN),
+  R("不存在", USER_UNKNOWN),
+  R("пользователь не найден", USER_UNKNOWN),
+  R("не существует", USER_UNKNOWN),
+  R("нет такого", USER_UNKNOWN),
+  R("收件人不存在", USER_UNKNOWN),
+  R("用户不存在", USER_UNKNOWN),
+  R("用戶不存在", USER_UNKNOWN),
+  R("帐号不存在", USER_UNKNOWN),
+  R("邮箱不存在", USER_UNKNOWN),
+  R("存在しません", USER_UNKNOWN),
+  R("宛先不明", USER_UNKNOWN),
+  R("見つかりません", USER_UNKNOWN),
 
   /* Gave up after retrying. */
   R("message expired", EXPIRED),
@@ -280,6 +443,9 @@ static const mc_text_rule_t rules[] = {
   R("giving up", EXPIRED),
   R("i've given up", EXPIRED),
   R("too long in queue", EXPIRED),
+  R("in the queue too long", EXPIRED),
+  R("queue too long", EXPIRED),
+  R("could not be delivered within", EXPIRED),
   R("time limit exceeded", EXPIRED),
 
   /* The connection: TCP and TLS. */
@@ -321,9 +487,11 @@ static const mc_text_rule_t rules[] = {
   R("temporarily unavailable", SYSTEM),
   R("temporary failure", SYSTEM),
   R("temporary problem", SYSTEM),
+  R("local problem", SYSTEM),
   R("try again later", SYSTEM),
 
   /* Last: the broad words of refusal. */
+  R("after mail from", BLOCKED),                   /* Exim: the command refused was ours */
   R("administrative prohibition", POLICY),         /* Exim's ACL default */
   R("policy", POLICY),
   R("access denied", POLICY),
@@ -336,6 +504,9 @@ static const mc_text_rule_t rules[] = {
   R("rejected", POLICY),
   R("refused", POLICY),
   R("denied", POLICY),
+  R("拒否", POLICY),
+  R("拒绝", POLICY),
+  R("拒收", POLICY),
   R("blocked", BLOCKED),
 };
 
@@ -369,6 +540,29 @@ static size_t continuation_prefix(const unsigned char *s, size_t n) {
 }
 
 
+/* The lower case of the two-byte UTF-8 capital c0 c1 into out[0..2):
+ * Latin-1's (À-Þ but ×) and Cyrillic's (Ѐ-Я), the scripts of the
+ * phrases above. Returns 0 for anything else. */
+static int utf8_lower(unsigned char c0, unsigned char c1, char *out) {
+  if (c0 == 0xC3 && c1 >= 0x80 && c1 <= 0x9E && c1 != 0x97) {
+    out[0] = (char)0xC3;
+    out[1] = (char)(c1 + 0x20);
+  } else if (c0 == 0xD0 && c1 >= 0x90 && c1 <= 0x9F) {
+    out[0] = (char)0xD0;
+    out[1] = (char)(c1 + 0x20);
+  } else if (c0 == 0xD0 && c1 >= 0xA0 && c1 <= 0xAF) {
+    out[0] = (char)0xD1;
+    out[1] = (char)(c1 - 0x20);
+  } else if (c0 == 0xD0 && c1 >= 0x80 && c1 <= 0x8F) {
+    out[0] = (char)0xD1;
+    out[1] = (char)(c1 + 0x10);
+  } else {
+    return 0;
+  }
+  return 1;
+}
+
+
 size_t mc_rules_normalize(const char *s, size_t n, char *out, size_t cap) {
   const unsigned char *u = (const unsigned char *)s;
   size_t o = 0;
@@ -387,6 +581,11 @@ size_t mc_rules_normalize(const char *s, size_t n, char *out, size_t cap) {
     }
     at_word = 0;
     unsigned char c = u[i];
+    if (c >= 0xC3 && i + 1 < n && o + 2 < cap && utf8_lower(c, u[i + 1], out + o)) {
+      o += 2;
+      i++;
+      continue;
+    }
     out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
   }
   if (out[o - 1] != ' ' && o < cap) out[o++] = ' ';
@@ -411,8 +610,12 @@ static int match_pieces(const char *const *pieces, const size_t *lens, size_t np
     if (k + 1 == np) {
       if (!edge_end || end >= n || !is_word((unsigned char)t[end])) return 1;
     } else {
+      /* "mailbox * full" also matches "mailbox full": the gap may be
+       * empty, the two pieces then sharing the space between them. */
+      size_t next = end;
+      if (pieces[k][lens[k] - 1] == ' ' && pieces[k + 1][0] == ' ') next--;
       size_t next_last = end + MC_RULES_MAX_GAP;
-      if (match_pieces(pieces, lens, np, k + 1, t, n, end, next_last, edge_end)) return 1;
+      if (match_pieces(pieces, lens, np, k + 1, t, n, next, next_last, edge_end)) return 1;
     }
     from = at + 1;
   }
@@ -492,6 +695,15 @@ static int may_match(const pairs_t *p, const char *pattern) {
   size_t len = strcspn(pattern, "*|");   /* the first piece */
   if (len < 2) return 1;
   return has_pair(p, pattern) && has_pair(p, pattern + len - 2);
+}
+
+
+int mc_rules_any(const char *const *patterns, size_t count, const char *norm, size_t n) {
+  pairs_t pairs;
+  pairs_of(norm, n, &pairs);
+  for (size_t i = 0; i < count; i++)
+    if (may_match(&pairs, patterns[i]) && mc_rule_matches(patterns[i], norm, n)) return 1;
+  return 0;
 }
 
 

@@ -4,6 +4,7 @@
  * differ in decoration, not in that shape, so one reader takes them all
  * rather than one parser per MTA. */
 #include <string.h>
+#include <strings.h>
 
 #include "bounce_internal.h"
 #include "bounce_rules.h"
@@ -124,20 +125,88 @@ static size_t skip_decoration(const char *s, size_t i, size_t e) {
  * "<addr>:" followed by a reason, "addr (comment)", "addr on <date>",
  * "<addr>... reason" (sendmail). Sets the address and where the reason
  * on the same line starts (e when there is none). */
+/* Length of a reply code and its enhanced status at s[i..e) ("550 ",
+ * "550 5.1.1 ", "550-"), or 0. */
+static size_t reply_prefix(const char *s, size_t i, size_t e) {
+  if (e - i < 4 || (s[i] != '4' && s[i] != '5') || s[i + 1] < '0' || s[i + 1] > '9' ||
+      s[i + 2] < '0' || s[i + 2] > '9' || (s[i + 3] != ' ' && s[i + 3] != '-'))
+    return 0;
+  size_t j = i + 4;
+  char status[16];
+  size_t k = mc_enhanced_parse(s + j, e - j, status);
+  if (k && j + k < e && s[j + k] == ' ') j += k + 1;
+  return j - i;
+}
+
+
+/* The SMTP dialogue an MTA quotes: ">>> RCPT To:<a@b>" (sendmail,
+ * Courier) or "RCPT TO:<a@b>" written alone: the length up to the
+ * address, or 0. */
+static size_t rcpt_command(const char *s, size_t i, size_t e) {
+  size_t j = i;
+  if (e - j >= 3 && memcmp(s + j, ">>>", 3) == 0) j = skip_ws(s, j + 3, e);
+  if (e - j < 8 || !mc_bounce_icontains(s + j, 8, "rcpt to:")) return 0;
+  j = skip_ws(s, j + 8, e);
+  return j - i;
+}
+
+
+/* Whether line s[i..e) starts with a recipient: "addr", "<addr>",
+ * "<addr>:" followed by a reason, "addr (comment)", "addr on <date>",
+ * "<addr>... reason" and "550 addr... reason" (sendmail), "addr, reason"
+ * (Zoho), ">>> RCPT To:<addr>" (a quoted dialogue). Sets the address and
+ * where the reason on the same line starts (e when there is none). */
 static int recipient_line(const char *s, size_t i, size_t e, size_t *at, size_t *len,
                           size_t *rest) {
   i = skip_ws(s, i, e);
   if (e - i > 7 && mc_bounce_icontains(s + i, 7, "rfc822;")) i = skip_ws(s, i + 7, e);
+  size_t code = reply_prefix(s, i, e), command = code ? 0 : rcpt_command(s, i, e);
+  i += code + command;
   if (i < e && s[i] == '<') i++;
   if (!mc_bounce_find_addr(s, e, i, at, len) || *at != i) return 0;
   size_t j = *at + *len;
   if (j < e && s[j] == '>') j++;
+  size_t comment = skip_ws(s, j, e);
   j = skip_decoration(s, j, e);
   *rest = e;
-  if (j >= e || s[j] == ',') return 1;
-  if (s[j] == ':') { *rest = j + 1; return 1; }
+  if (comment < j && s[comment] == '(') *rest = comment;   /* GroupWise: "a@b (user not found)" */
+  if (command) return 1;
   if (e - j >= 3 && memcmp(s + j, "...", 3) == 0) { *rest = j + 3; return 1; }
+  if (code) return 0;   /* "550 5.7.1 <a@b>: ..." may name the sender */
+  if (j >= e) return 1;
+  if (s[j] == ',' || s[j] == ':') { *rest = j + 1; return 1; }
   if (e - j >= 3 && mc_bounce_icontains(s + j, 3, "on ")) return 1;   /* Exchange: "a@b on 5/1/2024" */
+  return 0;
+}
+
+
+/* Whether line s[i..e) is "reason: addr" (IMail: "Unknown user: a@b",
+ * "User mailbox exceeds allowed size: a@b") or "Recipient: addr": a
+ * short label with a word of failure or the word recipient, then the
+ * address ending the line. A header field quoted in the notice ("From:
+ * a@b") has neither. */
+static int labelled_recipient(const char *s, size_t i, size_t e, size_t *at, size_t *len) {
+  static const char *const failure[] = {"unknown", "invalid", "mailbox", "exceed", "not ",
+                                        "fail", "reject", "denied", "error", "full", "quota"};
+  /* "recipient" in the languages of the rules */
+  static const char *const recipient[] = {"recipient", "empfänger", "destinataire", "destinatario",
+                                          "destinatário", "получател", "адресат", "收件人", "宛先"};
+  i = skip_ws(s, i, e);
+  while (e > i && is_ws(s[e - 1])) e--;
+  if (e > i && s[e - 1] == '>') e--;
+  const char *colon = memchr(s + i, ':', e - i);
+  if (colon == NULL || (size_t)(colon - s) - i > 60) return 0;
+  size_t a = skip_ws(s, (size_t)(colon - s) + 1, e);
+  if (a < e && s[a] == '<') a++;
+  if (!mc_bounce_find_addr(s, e, a, at, len) || *at != a || *at + *len != e) return 0;
+  size_t label = (size_t)(colon - s) - i;
+  for (size_t f = 0; f < sizeof recipient / sizeof recipient[0]; f++)
+    if (mc_bounce_icontains(s + i, label, recipient[f])) return 1;
+  /* A failure is said in words: a one-word label is a header field
+   * ("Errors-To:"), not a reason. */
+  if (memchr(s + i, ' ', label) == NULL) return 0;
+  for (size_t f = 0; f < sizeof failure / sizeof failure[0]; f++)
+    if (mc_bounce_icontains(s + i, label, failure[f])) return 1;
   return 0;
 }
 
@@ -146,10 +215,13 @@ static int recipient_line(const char *s, size_t i, size_t e, size_t *at, size_t 
  * sentence: "Your message wasn't delivered to a@b because ...". */
 static int sentence_recipient(const char *s, size_t i, size_t e, size_t *at, size_t *len) {
   static const char *const before[] = {"delivered to", "deliver to", "delivery to", "message to",
-                                       "deliver your message to"};
-  static const char *const failure[] = {"n't", "not", "fail", "unable", "cannot", "undeliverable"};
+                                       "deliver your message to", "delivering your mail to",
+                                       "delivering your message to"};
+  static const char *const failure[] = {"n't", "not", "fail", "unable", "cannot", "undeliverable",
+                                        "error", "reject", " lost"};   /* RFC 821's "your message to a@b lost" */
   /* The failure word is the line's, not the address's: looked for once
    * (for every address it made a long hostile line quadratic). */
+  if (memchr(s + i, '@', e - i) == NULL) return 0;   /* most lines: no address at all */
   int failed = 0;
   for (size_t f = 0; f < sizeof failure / sizeof failure[0] && !failed; f++)
     failed = mc_bounce_icontains(s + i, e - i, failure[f]);
@@ -195,7 +267,9 @@ static int gather(const char *s, size_t n, size_t i, mc_bounce_rcpt_t *r) {
       }
       in_paragraph = 0;
     } else {
-      if (recipient_line(s, i, e, &at, &len, &rest) || sentence_recipient(s, i, e, &at, &len)) return 0;
+      if (recipient_line(s, i, e, &at, &len, &rest) || sentence_recipient(s, i, e, &at, &len) ||
+          labelled_recipient(s, i, e, &at, &len))
+        return 0;
       if (mc_bounce_append(&r->diagnostic, s + i, e - i, MC_BOUNCE_MAX_DIAG) != 0) return -1;
       in_paragraph = 1;
       if (strlen(r->diagnostic) + 1 >= MC_BOUNCE_MAX_DIAG) return 0;
@@ -206,16 +280,32 @@ static int gather(const char *s, size_t n, size_t i, mc_bounce_rcpt_t *r) {
 }
 
 
+/* Recipients listed one under the other share the reason written after
+ * the last of them (sendmail's "had permanent fatal errors" list): one
+ * without words of its own takes the next one's. */
+static int share_reasons(mc_bounce_t *b, size_t first) {
+  const char *next = NULL;
+  for (size_t k = b->nrcpts; k > first; k--) {
+    mc_bounce_rcpt_t *r = &b->rcpts[k - 1];
+    if (r->diagnostic) next = r->diagnostic;
+    else if (next && mc_bounce_set(&r->diagnostic, next, strlen(next)) != 0) return -1;
+  }
+  return 0;
+}
+
+
 int mc_bounce_read_text(mc_bounce_t *b, const char *s, size_t n,
                         char *const *skip, size_t nskip) {
   if (n > MAX_REGION) n = MAX_REGION;
+  size_t first = b->nrcpts;
   size_t i = 0;
   while (i < n) {
     size_t e = line_end(s, n, i);
     size_t next = e < n ? e + 1 : n;
     size_t at, len, rest = e;
     int found = recipient_line(s, i, e, &at, &len, &rest);
-    int sentence = !found && sentence_recipient(s, i, e, &at, &len);
+    int sentence = !found && (sentence_recipient(s, i, e, &at, &len) ||
+                              labelled_recipient(s, i, e, &at, &len));
     if ((found || sentence) && !skipped(s + at, len, skip, nskip)) {
       int oom;
       mc_bounce_rcpt_t *r = mc_bounce_rcpt(b, s + at, len, &oom);
@@ -227,5 +317,70 @@ int mc_bounce_read_text(mc_bounce_t *b, const char *s, size_t n,
     }
     i = next;
   }
+  return share_reasons(b, first);
+}
+
+
+/* Lines whose address is never the failed recipient: header fields
+ * quoted in the notice ("Message-ID:", "From:", "Errors-To:"), but for
+ * those that name a recipient ("To:", "Final-Recipient:"). */
+static int quoted_header_line(const char *s, size_t i, size_t e) {
+  static const char *const recipient_fields[] = {"to", "envelope-to", "delivered-to", "x-original-to",
+                                                 "recipient", "original-recipient", "final-recipient",
+                                                 "x-failed-recipients"};
+  i = skip_ws(s, i, e);
+  size_t j = i;
+  while (j < e && ((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'z' ? 1 : s[j] == '-')) j++;
+  if (j == i || j >= e || s[j] != ':') return 0;   /* not "Name:" */
+  for (size_t k = 0; k < sizeof recipient_fields / sizeof recipient_fields[0]; k++)
+    if (strlen(recipient_fields[k]) == j - i && strncasecmp(s + i, recipient_fields[k], j - i) == 0) return 0;
+  return 1;
+}
+
+
+/* Addresses a notice gives for questions, never a recipient it failed
+ * to reach: "For help, write to help@isp.example". */
+static int service_address(const char *a, size_t n) {
+  static const char *const locals[] = {"help", "helpdesk", "support", "abuse", "hostmaster", "webmaster",
+                                       "admin", "administrator", "noc", "security", "noreply", "no-reply",
+                                       "do-not-reply", "donotreply", "root", "mailer_daemon"};
+  const char *sign = memchr(a, '@', n);
+  if (sign == NULL) return 0;
+  size_t local = (size_t)(sign - a);
+  for (size_t k = 0; k < sizeof locals / sizeof locals[0]; k++)
+    if (strlen(locals[k]) == local && strncasecmp(a, locals[k], local) == 0) return 1;
   return 0;
+}
+
+
+int mc_bounce_read_lone(mc_bounce_t *b, const char *s, size_t n,
+                        char *const *skip, size_t nskip) {
+  if (n > MAX_REGION) n = MAX_REGION;
+  size_t first_at = 0, first_len = 0, first_line = 0;
+  int found = 0;
+  size_t i = 0;
+  while (i < n) {
+    size_t e = line_end(s, n, i);
+    size_t from = quoted_header_line(s, i, e) ? e : i, at, len;
+    while (mc_bounce_find_addr(s, e, from, &at, &len)) {
+      from = at + len;
+      if (at > 0 && s[at - 1] == '=') continue;   /* "...?to=a@b" in a link */
+      if (skipped(s + at, len, skip, nskip) || service_address(s + at, len)) continue;
+      if (found && len == first_len && strncasecmp(s + at, s + first_at, len) == 0)
+        continue;
+      if (found) return 0;   /* two candidates: no guess */
+      found = 1;
+      first_at = at;
+      first_len = len;
+      first_line = i;
+    }
+    i = e < n ? e + 1 : n;
+  }
+  if (!found) return 0;
+  int oom;
+  mc_bounce_rcpt_t *r = mc_bounce_rcpt(b, s + first_at, first_len, &oom);
+  if (r == NULL) return oom ? -1 : 0;
+  size_t e = line_end(s, n, first_line);
+  if (mc_bounce_append(&r->diagnostic, s + first_line, e - first_line, MC_BOUNCE_MAX_DIAG) != 0) return -1;
+  return gather(s, n, e < n ? e + 1 : n, r);
 }

@@ -127,6 +127,23 @@ function M.classify(reply, extra)
 end
 
 
+--- explain(reply [, extra]) -> {reason=, summary=, hard=, permanent=, rule=,
+-- code=, code_meaning=, status=, status_meaning=, advice=}
+-- What a reply means in plain words: the reason and its summary, the
+-- reply code's and the enhanced status's meaning (RFC 5321, RFC 3463),
+-- whether it is hard, and what the sender should do. reply and extra as
+-- for classify.
+function M.explain(reply, extra)
+  local r = as_reply(reply)
+  local e = require("mailcast.bounce_explain").explain(r, function(x)
+    local c = M.classify(x, extra)
+    c.summary = M.reasons[c.reason] and M.reasons[c.reason].summary or c.reason
+    return c
+  end)
+  return e
+end
+
+
 --- parse(raw [, extra]) -> bounce | nil, message
 -- bounce: {kind = "dsn"|"bounce"|"autoreply"|"complaint"|"none",
 --   recipients = {{address=, original=, action=, status=, code=,

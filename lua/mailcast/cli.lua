@@ -107,6 +107,27 @@ local function mx(argv)
   return 0
 end
 
+-- explain "REPLY" [--json]: what an SMTP reply means and what to do.
+local function explain(argv)
+  local reply, json
+  for i = 2, #argv do
+    if argv[i] == "--json" then json = true
+    elseif argv[i]:sub(1, 2) == "--" then return usage.error("explain", "explain: unknown option %s", argv[i])
+    elseif reply then return usage.error("explain", "explain: give the reply as one argument (quote it)")
+    else reply = argv[i] end
+  end
+  if not reply or reply == "" then return usage.error("explain", "explain: no reply given") end
+  local bounce = require("mailcast.bounce")
+  local e = bounce.explain(reply)
+  if json then
+    io.write(require("mailcast.jsonl").encode(e, { "reason", "summary", "hard", "permanent", "code",
+      "code_meaning", "status", "status_meaning", "advice", "rule" }), "\n")
+  else
+    io.write(require("mailcast.bounce_explain").text(e, reply))
+  end
+  return 0
+end
+
 -- What sink --bounces says of a bounce that was not recorded.
 local BOUNCE_OUTCOME = {
   unmatched = " (matched no recipient of the store: not recorded)",
@@ -253,6 +274,7 @@ local commands = {
   sink = sink,
   serve = serve,
   mx = mx,
+  explain = explain,
   bounces = function(argv) return require("mailcast.bounces_cli").main(argv) end,
   suppress = function(argv) return require("mailcast.suppress").main(argv) end,
   lint = function(argv) return require("mailcast.lint").main(argv) end,

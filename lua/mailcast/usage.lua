@@ -5,7 +5,7 @@ local M = {}
 
 -- The commands in the order `mailcast help` lists them; each entry as it
 -- reads in that list (the command's line, then what it does).
-local ORDER = { "run", "status", "report", "sink", "serve", "mx", "bounces", "suppress", "lint", "test", "help", "version" }
+local ORDER = { "run", "status", "report", "sink", "serve", "mx", "bounces", "explain", "suppress", "lint", "test", "help", "version" }
 
 local ENTRIES = {
   run = [[
@@ -90,6 +90,13 @@ local ENTRIES = {
                              campaign's recipient, suppress hard bounces,
                              complaints and repeated soft bounces
                              (`mailcast bounces --help` for every option)
+]],
+  explain = [[
+  explain "REPLY" [--json]
+                             what an SMTP reply or a bounce's diagnostic
+                             means in plain words: its reason, code and
+                             status, whether it is hard (the address is
+                             suppressed), what the sender should do
 ]],
   suppress = [[
   suppress list|add|remove|export|import ... --store FILE

@@ -1,6 +1,7 @@
 -- Real bounces from a real Postfix: DSNs for an unknown user, a full
--- mailbox, a domain that does not exist, a recipient refused over SMTP
--- and a delivery that expired, read by mailcast.bounce.parse. The DSNs
+-- mailbox, a domain that does not exist, a recipient refused over SMTP,
+-- a delivery that expired, a recipient refused for a block list, a
+-- refused sender and a message too big for the next server, read by mailcast.bounce.parse. The DSNs
 -- saved in spec/support/bounces/postfix/ are always checked; fresh ones
 -- are made by spec/support/bounces/postfix_capture.sh (a private Postfix
 -- in its own namespaces, on 127.0.0.1 only) when this machine allows it.
@@ -17,9 +18,13 @@ local EXPECT = {
   ["remote-unknown"] = { address = "nosuch@remote.test", reason = "user_unknown", hard = true, status = "5.1.1",
                          code = 550, remote_mta = "127.0.0.1" },
   ["expired"] = { address = "user@refused.test", reason = "expired", hard = false, status = "4.4.1" },
+  ["remote-blocked"] = { address = "blocked@remote.test", reason = "blocked", hard = false, status = "5.7.1", code = 554 },
+  ["sender-refused"] = { address = "known@remote.test", reason = "blocked", hard = false, status = "5.7.1", code = 554 },
+  ["too-big"] = { address = "big@remote.test", reason = "message_too_big", hard = false, status = "5.3.4" },
 }
 
-local ORDER = { "unknown-user", "mailbox-full", "unroutable", "remote-unknown", "expired" }
+local ORDER = { "unknown-user", "mailbox-full", "unroutable", "remote-unknown", "expired",
+                "remote-blocked", "sender-refused", "too-big" }
 
 
 local read = require("support.mime").read

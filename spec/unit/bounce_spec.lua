@@ -170,6 +170,33 @@ describe("mailcast.bounce.classify", function()
     { "550 User is over quota", "mailbox_full" },
     { "550 No such user here", "user_unknown" },
     { "550 Mailbox unavailable or account suspended", "mailbox_disabled" },
+    -- A gap in a rule may be empty: "mailbox * full" reads "mailbox full".
+    { "552 Message exceeds maximum message size", "message_too_big" },
+    { "550 Mailbox disabled for this recipient", "mailbox_disabled" },
+    -- A refused sender, and Exim's "Bad SPF", are blocks of the sender.
+    { "553 5.1.8 <bounces@news.example.com>: Sender address rejected: Domain not found", "blocked" },
+    { "550 5.7.1 Bad SPF for 192.0.2.10: news.example.com is not allowed to send", "blocked" },
+    { "550 User taro (taro@example.co.jp) not listed in Domino Directory", "user_unknown" },
+    -- Other languages, as providers write them (after conversion to UTF-8).
+    { "550 Der Empfänger ist unbekannt", "user_unknown" },
+    { "552 Das Postfach des Empfängers ist voll", "mailbox_full" },
+    { "550 Adresse électronique inconnue", "user_unknown" },
+    { "552 La boîte aux lettres du destinataire est pleine", "mailbox_full" },
+    { "550 El usuario no existe", "user_unknown" },
+    { "554 Mensaje rechazado por ser correo no deseado", "spam" },
+    { "552 A caixa postal do destinatário está cheia", "mailbox_full" },
+    { "550 ПОЛЬЗОВАТЕЛЬ НЕ НАЙДЕН", "user_unknown" },
+    { "552 Почтовый ящик переполнен", "mailbox_full" },
+    { "550 收件人不存在", "user_unknown" },
+    { "554 邮件被识别为垃圾邮件", "spam" },
+    { "550 宛先のメールアドレスは存在しません", "user_unknown" },
+    { "552 メールボックスの容量がいっぱいです", "mailbox_full" },
+    { "550 Utente sconosciuto", "user_unknown" },
+    { "552 De postvak van de ontvanger is vol", "mailbox_full" },
+    { "550 Почтовый ящик заблокирован", "mailbox_disabled" },
+    { "550 该用户名不存在", "user_unknown" },
+    { "550 域名不存在", "host_unknown" },
+    { "552 Le message est trop volumineux", "message_too_big" },
   }
   for _, case in ipairs(provider_replies) do
     it("classifies \"" .. case[1]:sub(1, 60) .. "\" as " .. case[2], function()
@@ -470,5 +497,125 @@ describe("mailcast.bounce.parse on hostile input", function()
     local b = parses(raw)
     assert.equal(1, #b.recipients)
     assert.equal("gone@example.org", b.recipients[1].address)
+  end)
+end)
+
+
+describe("mailcast.bounce.parse when a bounce's words fit no known shape", function()
+  local function notice(body, extra)
+    return table.concat({ "From: Mail Delivery System <MAILER-DAEMON@mx.example.de>", "To: bounces+t2@news.example.com",
+      "Subject: Unzustellbar", extra or "X-Nothing: 1", "", body, "" }, "\n")
+  end
+
+  it("takes the one address the words name", function()
+    local b = assert(bounce.parse(notice("Ihre Nachricht an <anna@example.de> konnte nicht zugestellt werden.\nDas Postfach existiert nicht.")))
+    assert.equal("bounce", b.kind)
+    assert.equal(1, #b.recipients)
+    assert.equal("anna@example.de", b.recipients[1].address)
+    assert.equal("user_unknown", b.recipients[1].reason)
+  end)
+
+  it("guesses nobody when the words name two addresses", function()
+    local b = assert(bounce.parse(notice("Ihre Nachricht an <anna@example.de> konnte nicht zugestellt werden.\n" ..
+      "Bei Fragen: hilfe@isp.example.de, Postfach existiert nicht.")))
+    assert.equal("bounce", b.kind)
+    assert.equal(0, #b.recipients)
+    assert.equal("user_unknown", b.reason)
+  end)
+
+  it("takes a notice from a provider's own address when it says it was sent automatically", function()
+    local body = { "From: Example Mail <notices@mail.example.net>", "Subject: Undeliverable: your message",
+      "Return-Path: <notices@mail.example.net>", "", "Your message could not be delivered to <sam@example.net>:",
+      "the mailbox does not exist.", "" }
+    assert.equal("none", assert(bounce.parse(table.concat(body, "\n"))).kind)
+    table.insert(body, 2, "Auto-Submitted: auto-replied")
+    local b = assert(bounce.parse(table.concat(body, "\n")))
+    assert.equal("bounce", b.kind)
+    assert.equal("sam@example.net", b.recipients[1].address)
+    assert.equal("user_unknown", b.recipients[1].reason)
+  end)
+
+  it("takes the subject's one address before an address of the words", function()
+    local b = assert(bounce.parse(table.concat({ "From: Mail Delivery System <mailer-daemon@mx.example.co.uk>",
+      "Subject: Undeliverable: ruth@example.co.uk", "", "We could not deliver your message.", "",
+      "Questions? Write to desk@example.co.uk.", "" }, "\n")))
+    assert.equal(1, #b.recipients)
+    assert.equal("ruth@example.co.uk", b.recipients[1].address)
+  end)
+
+  it("never takes a help address for the recipient", function()
+    local b = assert(bounce.parse(notice("Zustellung fehlgeschlagen: konnte nicht zugestellt werden.\nHilfe: help@isp.example.de")))
+    assert.equal("bounce", b.kind)
+    assert.equal(0, #b.recipients)
+  end)
+
+  it("never takes an address from a quoted header field such as Errors-To", function()
+    local b = assert(bounce.parse(notice("Zustellung fehlgeschlagen: konnte nicht zugestellt werden.\nErrors-To: owner@list.example.de\nFrom: news@news.example.com")))
+    assert.equal("bounce", b.kind)
+    assert.equal(0, #b.recipients)
+  end)
+
+  it("takes a Lotus Domino recipient on the line after 'was not delivered to:'", function()
+    local b = assert(bounce.parse(table.concat({ "From: Postmaster@notes.example.com", "To: bounces+t3@news.example.com",
+      "Subject: DELIVERY FAILURE: User not listed", "", "Your message", "", "  Subject: News", "", "was not delivered to:", "",
+      "  kai@notes.example.com", "", "because:", "", "  User kai (kai@notes.example.com) not listed in Domino Directory", "" }, "\n")))
+    assert.equal(1, #b.recipients)
+    assert.equal("kai@notes.example.com", b.recipients[1].address)
+    assert.equal("user_unknown", b.recipients[1].reason)
+  end)
+
+  it("reads a notice whose lines end in CR alone", function()
+    local raw = (("From: MAILER-DAEMON@mx.example.net\nSubject: failure notice\n\n" ..
+      "I'm afraid I wasn't able to deliver your message to the following addresses.\n" ..
+      "This is a permanent error; I've given up.\n\n<cr@example.net>:\nSorry, no mailbox here by that name. (#5.1.1)\n"):gsub("\n", "\r"))
+    local b = assert(bounce.parse(raw))
+    assert.equal(1, #b.recipients)
+    assert.equal("cr@example.net", b.recipients[1].address)
+    assert.equal("user_unknown", b.recipients[1].reason)
+  end)
+
+  it("converts a text part with a stray byte, the rest still read", function()
+    local sjis = "\255\131\129\129\91\131\139\131\123\131\98\131\78\131\88\130\204\151\101\151\202" ..
+      "\130\170\130\162\130\193\130\207\130\162\130\197\130\183\129\66"
+    local b = assert(bounce.parse(table.concat({ "From: MAILER-DAEMON@mail.example.jp", "Subject: Returned mail",
+      "Content-Type: text/plain; charset=Shift_JIS", "", "<hanako@example.jp>:", sjis, "" }, "\n")))
+    assert.equal(1, #b.recipients)
+    assert.equal("mailbox_full", b.recipients[1].reason)
+  end)
+
+  it("reads 8-bit text labelled us-ascii as Windows Latin-1", function()
+    local b = assert(bounce.parse(table.concat({ "From: MAILER-DAEMON@mx.example.de", "Subject: Unzustellbar",
+      "Content-Type: text/plain; charset=us-ascii", "", "<voll@example.de>:", "Das Postfach ist \252berf\252llt.", "" }, "\n")))
+    assert.equal("mailbox_full", b.recipients[1].reason)
+  end)
+
+  it("converts a text part from its charset before reading it", function()
+    local latin1 = "Das Postfach des Empf\228ngers ist voll."
+    local b = assert(bounce.parse(table.concat({ "From: MAILER-DAEMON@mx.example.de", "Subject: Unzustellbar",
+      "Content-Type: text/plain; charset=iso-8859-1", "", "<voll@example.de>:", latin1, "" }, "\n")))
+    assert.equal(1, #b.recipients)
+    assert.equal("mailbox_full", b.recipients[1].reason)
+    assert.matches("Empfängers", b.recipients[1].diagnostic)
+  end)
+end)
+
+
+describe("mailcast.bounce.parse on report fields as MTAs write them", function()
+  local function report(fields)
+    return table.concat({ "From: MAILER-DAEMON@mx.example.org", "Subject: Undelivered Mail Returned to Sender",
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=b", "", "--b",
+      "Content-Type: message/delivery-status", "", "Reporting-MTA: dns; mx.example.org", "", fields, "", "--b--", "" }, "\n")
+  end
+
+  it("takes an Original-Recipient address over a Final-Recipient that is none", function()
+    local b = assert(bounce.parse(report("Original-Recipient: rfc822;lena@example.org\n" ..
+      "Final-Recipient: LOCAL;lena\nAction: failed\nStatus: 5.1.1")))
+    assert.equal("lena@example.org", b.recipients[1].address)
+    assert.equal("lena", b.recipients[1].original)
+  end)
+
+  it("drops a comment after the address", function()
+    local b = assert(bounce.parse(report("Final-Recipient: rfc822; max@example.org (Max Muster)\nAction: failed\nStatus: 5.1.1")))
+    assert.equal("max@example.org", b.recipients[1].address)
   end)
 end)

@@ -8,6 +8,9 @@
 #   unroutable      a domain that does not exist (NXDOMAIN from DNS)
 #   remote-unknown  a recipient an SMTP server refuses at RCPT (550 5.1.1)
 #   expired         a server that refuses connections, tried only once
+#   remote-blocked  a recipient an SMTP server refuses for a block list
+#   sender-refused  a sender an SMTP server refuses (554 5.7.1)
+#   too-big         a message larger than an SMTP server's SIZE limit
 #
 #   sh spec/support/bounces/postfix_capture.sh OUTDIR
 #
@@ -60,7 +63,7 @@ maximal_queue_lifetime = 0
 bounce_queue_lifetime = 0
 CF
 
-pf_master "127.0.0.1:2526 inet n - n - - smtpd -o local_recipient_maps=hash:$dir/remote_users -o smtpd_recipient_restrictions=reject_unlisted_recipient,permit_mynetworks,reject"
+pf_master "127.0.0.1:2526 inet n - n - - smtpd -o local_recipient_maps=hash:$dir/remote_users -o smtpd_recipient_restrictions=check_recipient_access,hash:$dir/remote_access,reject_unlisted_recipient,permit_mynetworks,reject -o smtpd_sender_restrictions=check_sender_access,hash:$dir/sender_access -o message_size_limit=20000"
 
 cat > "$dir/aliases" <<CF
 bounces: $dir/Maildir/
@@ -70,10 +73,14 @@ cat > "$dir/transport" <<CF
 remote.test smtp:[127.0.0.1]:2526
 refused.test smtp:[127.0.0.1]:2599
 CF
-echo "known@remote.test OK" > "$dir/remote_users"
+printf '%s\n' "known@remote.test OK" "blocked@remote.test OK" "big@remote.test OK" > "$dir/remote_users"
+echo "blocked@remote.test 554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org" > "$dir/remote_access"
+echo "bounces+sender-refused@sender.test REJECT Access denied" > "$dir/sender_access"
 postalias -c "$dir" "$dir/aliases"
 postmap -c "$dir" "$dir/transport"
 postmap -c "$dir" "$dir/remote_users"
+postmap -c "$dir" "$dir/remote_access"
+postmap -c "$dir" "$dir/sender_access"
 
 pf_start
 
@@ -82,7 +89,10 @@ cases="unknown-user nosuch@dest.test
 mailbox-full full@dest.test
 unroutable someone@nowhere.invalid
 remote-unknown nosuch@remote.test
-expired user@refused.test"
+expired user@refused.test
+remote-blocked blocked@remote.test
+sender-refused known@remote.test
+too-big big@remote.test"
 
 echo "$cases" | while read -r token rcpt; do
   sendmail -C "$dir" -f "bounces+$token@sender.test" -- "$rcpt" <<MSG
@@ -97,6 +107,7 @@ MIME-Version: 1.0
 Content-Type: text/plain; charset=utf-8
 
 Hello, this is the November newsletter.
+$([ "$token" = too-big ] && head -c 30000 /dev/zero | tr '\0' 'x' | fold -w 70)
 MSG
 done
 

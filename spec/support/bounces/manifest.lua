@@ -1,0 +1,113 @@
+-- What each notice under spec/support/bounces/ says: its kind, and every
+-- failed recipient with the reason and whether it is hard. The postfix/
+-- files were made by a real Postfix (postfix_capture.sh); the others were
+-- written for these tests from what each format is documented to say
+-- (README.md lists the sources). Read by spec/unit/bounce_corpus_spec.lua
+-- and bench/bounce, which reports agreement with it as "our own corpus":
+-- it measures what we know we handle, not the world's bounces.
+local function r(address, reason, hard) return { address = address, reason = reason, hard = hard } end
+
+-- A recipient the reader is known to get wrong: reads says what it
+-- gives instead, so the spec notices a change and the bench counts a miss.
+local function wrong(address, reason, hard, reads)
+  return { address = address, reason = reason, hard = hard, reads = reads }
+end
+
+return {
+  -- Real Postfix 3.7 DSNs (postfix_capture.sh).
+  { file = "postfix/unknown-user.eml", kind = "dsn", recipients = { r("nosuch@dest.test", "user_unknown", true) } },
+  { file = "postfix/mailbox-full.eml", kind = "dsn", recipients = { r("full@dest.test", "mailbox_full", false) } },
+  { file = "postfix/unroutable.eml", kind = "dsn", recipients = { r("someone@nowhere.invalid", "host_unknown", true) } },
+  { file = "postfix/remote-unknown.eml", kind = "dsn", recipients = { r("nosuch@remote.test", "user_unknown", true) } },
+  { file = "postfix/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "expired", false) } },
+  { file = "postfix/remote-blocked.eml", kind = "dsn", recipients = { r("blocked@remote.test", "blocked", false) } },
+  { file = "postfix/sender-refused.eml", kind = "dsn", recipients = { r("known@remote.test", "blocked", false) } },
+  { file = "postfix/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
+
+  -- Real Exim 4.96 notices (exim_capture.sh). Its report says only
+  -- "Status: 5.0.0" for a failure of its own: the words are in the text.
+  { file = "exim/unknown-local.eml", kind = "dsn", recipients = { r("nosuch@dest.test", "user_unknown", true) } },
+  { file = "exim/disabled.eml", kind = "dsn", recipients = { r("disabled@dest.test", "mailbox_disabled", true) } },
+  { file = "exim/mailbox-full.eml", kind = "dsn", recipients = { r("full@dest.test", "mailbox_full", false) } },
+  -- Exim says "Unrouteable address" for a domain that does not exist as
+  -- for a local part no router takes: nothing in the notice tells them
+  -- apart (both are hard, which is what suppression needs).
+  { file = "exim/unroutable.eml", kind = "dsn", recipients = {
+    wrong("someone@nowhere.invalid", "host_unknown", true, "user_unknown") } },
+  { file = "exim/remote-unknown.eml", kind = "dsn", recipients = { r("nosuch@remote.test", "user_unknown", true) } },
+  { file = "exim/remote-blocked.eml", kind = "dsn", recipients = { r("blocked@remote.test", "blocked", false) } },
+  { file = "exim/sender-refused.eml", kind = "dsn", recipients = { r("someone@remote.test", "blocked", false) } },
+  { file = "exim/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
+  { file = "exim/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "expired", false) } },
+
+  -- A real Dovecot 2.3 LDA rejection (dovecot_capture.sh).
+  { file = "dovecot/quota-full.eml", kind = "dsn", recipients = { r("full@dest.test", "mailbox_full", false) } },
+  -- A Sieve reject (RFC 5429): an MDN, but a refusal by the recipient's
+  -- own filter, never a reason to drop the address.
+  { file = "sieve/reject-mdn.eml", kind = "bounce", recipients = { r("marco@example.it", "policy", false) } },
+
+  -- Formats with no report, found in their text.
+  { file = "domino/not-listed.eml", kind = "bounce", recipients = { r("taro@example.co.jp", "user_unknown", true) } },
+  { file = "domino/full.eml", kind = "bounce", recipients = { r("hanako.suzuki@notes.example.com", "mailbox_full", false) } },
+  { file = "qmail/remote-unknown.eml", kind = "bounce", recipients = { r("kenji@example.org", "user_unknown", true) } },
+  { file = "qmail/no-host.eml", kind = "bounce", recipients = { r("someone@nonexistent.example", "host_unknown", true) } },
+  { file = "qmail/two-recipients.eml", kind = "bounce", recipients = {
+    r("ana@example.net", "user_unknown", true), r("bruno@example.net", "user_unknown", true) } },
+  { file = "courier/unknown.eml", kind = "bounce", recipients = { r("lucie@example.org", "user_unknown", true) } },
+  { file = "sendmail/v5-unknown.eml", kind = "bounce", recipients = { r("jsmith@example.edu", "user_unknown", true) } },
+  { file = "sendmail/after-data.eml", kind = "bounce", recipients = { r("pierre@example.fr", "user_unknown", true) } },
+  { file = "sendmail/rcpt-dialogue.eml", kind = "bounce", recipients = {
+    r("klaus@example.de", "mailbox_full", false), r("greta@example.de", "user_unknown", true) } },
+  { file = "sendmail/two-listed.eml", kind = "bounce", recipients = {
+    r("ines@example.com", "user_unknown", true), r("joao@example.com", "user_unknown", true) } },
+  { file = "rfc821/mail-system-problem.eml", kind = "bounce", recipients = { r("ANN@MAIL4.ARPA", "user_unknown", true) } },
+  { file = "exchange2003/unknown.eml", kind = "bounce", recipients = { r("maria.lopez@example.com", "user_unknown", true) } },
+  { file = "exchange2003/full.eml", kind = "bounce", recipients = { r("tom.baker@corp.example.com", "mailbox_full", false) } },
+  { file = "exchange2007/not-found.eml", kind = "bounce", recipients = { r("anna.berg@corp.example.net", "user_unknown", true) } },
+  { file = "qmail/vpopmail-gone.eml", kind = "bounce", recipients = { r("old.member@example.org", "user_unknown", true) } },
+  { file = "groupwise/undeliverable.eml", kind = "bounce", recipients = { r("clerk@gw.example.gov", "user_unknown", true) } },
+  { file = "provider/subject-only.eml", kind = "bounce", recipients = { r("ruth.evans@example.co.uk", "mailbox_disabled", true) } },
+  { file = "provider/mail-to-sentence.eml", kind = "bounce", recipients = { r("pat.kelly@example.ie", "mailbox_full", false) } },
+  { file = "imail/unknown.eml", kind = "bounce", recipients = { r("jdoe@imail.example.com", "user_unknown", true) } },
+  { file = "imail/full.eml", kind = "bounce", recipients = { r("fran@imail.example.com", "mailbox_full", false) } },
+  { file = "dma/unknown.eml", kind = "bounce", recipients = { r("olaf@example.no", "user_unknown", true) } },
+  { file = "zoho/unavailable.eml", kind = "bounce", recipients = { r("priya@example.in", "user_unknown", true) } },
+  { file = "exim-written/bad-spf.eml", kind = "bounce", recipients = { r("nina@example.se", "blocked", false) } },
+  { file = "exim-written/sender-refused.eml", kind = "bounce", recipients = { r("omar@example.ae", "blocked", false) } },
+  -- Wordings no shape knows: the one address the words name; the
+  -- returned message's To when they name nobody.
+  { file = "de/sentence-an.eml", kind = "bounce", recipients = { r("günther@example.de", "user_unknown", true) } },
+  { file = "generic/returned-to.eml", kind = "bounce", recipients = { r("karin@example.at", "user_unknown", true) } },
+
+  -- Decoding before reading: fields in an encoded text part, CR-only lines.
+  { file = "workmail/qp-fields.eml", kind = "dsn", recipients = { r("liang@example.cn", "user_unknown", true) } },
+  { file = "workmail/base64-fields.eml", kind = "dsn", recipients = { r("sofia@example.pt", "mailbox_full", false) } },
+  { file = "mislabelled/report-as-text.eml", kind = "dsn", recipients = { r("sven@example.se", "mailbox_disabled", true) } },
+  { file = "cr-only/qmail.eml", kind = "bounce", recipients = { r("yuki@example.jp", "user_unknown", true) } },
+
+  -- Action: failed on a 4.x.x status: specific words win over "expired",
+  -- and never make the failure hard (the receiver never said permanent).
+  { file = "dsn-text-wins/blocked-4xx.eml", kind = "dsn", recipients = { r("hans@example.de", "blocked", false) } },
+  { file = "dsn-text-wins/unknown-4xx.eml", kind = "dsn", recipients = { r("lea@example.fr", "user_unknown", false) } },
+  { file = "dsn-text-wins/timeout-4xx.eml", kind = "dsn", recipients = { r("kim@example.kr", "expired", false) } },
+
+  -- Other languages, in their charsets.
+  { file = "ja/iso2022jp-unknown.eml", kind = "bounce", recipients = { r("taro.yamada@example.ne.jp", "user_unknown", true) } },
+  { file = "ja/sjis-full.eml", kind = "bounce", recipients = { r("hanako@example.jp", "mailbox_full", false) } },
+  { file = "ja/eucjp-blocked.eml", kind = "bounce", recipients = { r("ichiro@example.or.jp", "spam", false) } },
+  { file = "de/latin1-unknown.eml", kind = "bounce", recipients = { r("jürgen.müller@example.de", "user_unknown", true) } },
+  { file = "de/latin1-full.eml", kind = "bounce", recipients = { r("uwe@example.de", "mailbox_full", false) } },
+  { file = "fr/latin1-unknown.eml", kind = "bounce", recipients = { r("élodie@example.fr", "user_unknown", true) } },
+  { file = "fr/utf8-full.eml", kind = "bounce", recipients = { r("luc@example.fr", "mailbox_full", false) } },
+  { file = "es/latin1-unknown.eml", kind = "bounce", recipients = { r("josé@example.es", "user_unknown", true) } },
+  { file = "es/utf8-spam.eml", kind = "bounce", recipients = { r("carmen@example.mx", "spam", false) } },
+  { file = "pt/latin1-full.eml", kind = "bounce", recipients = { r("joão@example.com.br", "mailbox_full", false) } },
+  { file = "pt/utf8-unknown.eml", kind = "bounce", recipients = { r("rita@example.pt", "user_unknown", true) } },
+  { file = "ru/koi8r-unknown.eml", kind = "bounce", recipients = { r("ivan@example.ru", "user_unknown", true) } },
+  { file = "ru/utf8-full.eml", kind = "bounce", recipients = { r("olga@example.ru", "mailbox_full", false) } },
+  { file = "zh/gb2312-unknown.eml", kind = "bounce", recipients = { r("wei@example.cn", "user_unknown", true) } },
+  { file = "zh/gbk-blocked.eml", kind = "bounce", recipients = { r("fang@example.com.cn", "spam", false) } },
+  { file = "it/latin1-unknown.eml", kind = "bounce", recipients = { r("giulia@example.it", "user_unknown", true) } },
+  { file = "nl/utf8-full.eml", kind = "bounce", recipients = { r("daan@example.nl", "mailbox_full", false) } },
+  { file = "zh/utf8-toobig.eml", kind = "bounce", recipients = { r("mei@example.tw", "message_too_big", false) } },
+}
