@@ -1,6 +1,8 @@
 -- SMTP replies in plain words (RFC 5321 4.2, RFC 3463 enhanced codes),
 -- for the transcript of `mailcast test`: what the server meant by its
 -- answer to the command it answered.
+local codes = require "mailcast.smtp_codes"
+
 local M = {}
 
 -- By the command answered and the reply code.
@@ -25,45 +27,17 @@ local AFTER = {
   QUIT = { [221] = "the server says goodbye and closes the connection" },
 }
 
--- By the reply code alone.
-local CODES = {
-  [211] = "system status", [214] = "help text", [220] = "the service is ready", [221] = "closing the connection",
-  [250] = "done", [421] = "the server is closing the connection: try again later",
-  [450] = "the mailbox is not available now (busy, or greylisting): try again later",
-  [451] = "the server had a local error: try again later", [452] = "the server is short of storage: try again later",
-  [454] = "temporarily unavailable (TLS or authentication)",
-  [500] = "the server did not understand the command", [501] = "the command's arguments are wrong",
-  [502] = "the command is not implemented", [503] = "commands in the wrong order",
-  [504] = "that parameter is not implemented", [521] = "this server accepts no mail",
-  [530] = "authentication is required first", [550] = "refused: no such mailbox, or refused by policy",
-  [551] = "the user is not local here", [552] = "refused: the message is too big or the mailbox is full",
-  [553] = "the mailbox name is not allowed", [554] = "the transaction failed (often a policy or spam refusal)",
-  [555] = "a MAIL or RCPT parameter is not recognized",
-}
-
--- Enhanced status codes (RFC 3463, RFC 7372) that say more than the code.
-local ENHANCED = {
-  ["1.1"] = "the mailbox does not exist", ["1.2"] = "the domain does not exist or accepts no mail",
-  ["1.3"] = "the address is not valid", ["1.10"] = "the recipient's domain accepts no mail (null MX)",
-  ["2.1"] = "the mailbox is disabled", ["2.2"] = "the mailbox is full", ["2.3"] = "the message is too big for the mailbox",
-  ["3.4"] = "the message is too big for the server", ["4.7"] = "delivery took too long",
-  ["7.1"] = "refused by the server's policy", ["7.8"] = "the credentials are wrong",
-  ["7.0"] = "refused for security or policy reasons", ["7.25"] = "our address has no reverse DNS",
-  ["7.26"] = "the message failed authentication (SPF, DKIM, DMARC)", ["7.27"] = "the sender's domain accepts no mail",
-  ["7.9"] = "the authentication mechanism is too weak", ["7.11"] = "the server wants TLS",
-}
-
 --- explain(code, enhanced, command) -> a sentence. command is the verb
 -- the reply answers ("EHLO", "MAIL", "." for the end of data, "GREETING").
 function M.explain(code, enhanced, command)
   local by = AFTER[command or ""]
-  local text = by and by[code] or CODES[code]
+  local text = by and by[code] or codes.code(code)
   if not text then
     local class = code // 100
     text = class == 2 and "done" or class == 3 and "go on"
       or class == 4 and "a temporary failure: try again later" or "a permanent failure"
   end
-  local detail = enhanced and ENHANCED[enhanced:match("^%d%.(%d+%.%d+)$") or ""]
+  local detail = codes.detail(enhanced)
   if detail and code >= 400 then text = text .. " - " .. detail end
   return text
 end
