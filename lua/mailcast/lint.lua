@@ -4,6 +4,7 @@
 -- the DNS records providers look up for its domains (lint_dns).
 local assemble = require "mailcast.assemble"
 local bulk = require "mailcast.bulk"
+local cli_args = require "mailcast.cli_args"
 local core = require "mailcast.core"
 local usage = require "mailcast.usage"
 
@@ -17,27 +18,15 @@ end
 
 -- The options of the command line, or nil and why.
 local function options(argv)
-  local o = { spam = true, dns = true }
-  local i = 2
-  while i <= #argv do
-    local flag, value = argv[i], argv[i + 1]
-    if flag == "--json" then o.json, i = true, i + 1
-    elseif flag == "--no-spam" then o.spam, i = false, i + 1
-    elseif flag == "--no-dns" then o.dns, i = false, i + 1
-    elseif flag == "--recipient" or flag == "--address" or flag == "--rspamd" or flag == "--spamd"
-        or flag == "--dns-server" or flag == "--ip" then
-      if value == nil then return nil, flag .. " needs a value" end
-      o[flag:sub(3):gsub("-", "_")] = value
-      i = i + 2
-    elseif flag:sub(1, 1) == "-" then return nil, "unknown option '" .. flag .. "'"
-    elseif not o.script then o.script, i = flag, i + 1
-    else return nil, "unexpected '" .. flag .. "'" end
-  end
-  if not o.script then return nil, "no campaign script given" end
-  if o.recipient then
-    o.recipient = math.tointeger(tonumber(o.recipient))
-    if not o.recipient or o.recipient < 1 then return nil, "--recipient wants a row number from 1" end
-  end
+  local o, why = cli_args.parse(argv, {
+    defaults = { spam = true, dns = true },
+    switches = { ["--json"] = { "json", true }, ["--no-spam"] = { "spam", false }, ["--no-dns"] = { "dns", false } },
+    values = { "--recipient", "--address", "--rspamd", "--spamd", "--dns-server", "--ip" },
+  })
+  if not o then return nil, why end
+  local ok
+  ok, why = cli_args.recipient(o)
+  if not ok then return nil, why end
   return o
 end
 

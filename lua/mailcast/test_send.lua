@@ -4,6 +4,7 @@
 -- conversation shown: every command and reply with its time, what
 -- happened to the connection (TLS and the server's certificate), each
 -- reply in plain words. Credentials never show (smtp_trace.h).
+local cli_args = require "mailcast.cli_args"
 local config = require "mailcast.config"
 local core = require "mailcast.core"
 local explain = require "mailcast.smtp_explain"
@@ -17,27 +18,15 @@ local function stderr(...)
 end
 
 local function options(argv)
-  local o = {}
-  local i = 2
-  while i <= #argv do
-    local flag, value = argv[i], argv[i + 1]
-    if flag == "--to" or flag == "--recipient" or flag == "--address" or flag == "--dns-server" then
-      if value == nil then return nil, flag .. " needs a value" end
-      o[flag:sub(3):gsub("-", "_")] = value
-      i = i + 2
-    elseif flag:sub(1, 1) == "-" then return nil, "unknown option '" .. flag .. "'"
-    elseif not o.script then o.script, i = flag, i + 1
-    else return nil, "unexpected '" .. flag .. "'" end
-  end
-  if not o.script then return nil, "no campaign script given" end
+  local o, why = cli_args.parse(argv, { values = { "--to", "--recipient", "--address", "--dns-server" } })
+  if not o then return nil, why end
   if not o.to then return nil, "--to ADDRESS is required (where the test message goes)" end
   local list = core.addresses(o.to)
   if not list or #list ~= 1 then return nil, "--to wants one address, not '" .. o.to .. "'" end
   o.to = list[1].address
-  if o.recipient then
-    o.recipient = math.tointeger(tonumber(o.recipient))
-    if not o.recipient or o.recipient < 1 then return nil, "--recipient wants a row number from 1" end
-  end
+  local ok
+  ok, why = cli_args.recipient(o)
+  if not ok then return nil, why end
   return o
 end
 
