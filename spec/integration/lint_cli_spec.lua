@@ -1,7 +1,7 @@
 -- `mailcast lint` as a CI job runs it: which recipient it renders, its
 -- exit status, its JSON. Spam filters and DNS are left out here
 -- (lint_spam_spec, lint_dns_spec).
-local helper = require "helper"
+local campaigns = require "support.campaign_scripts"
 local json = require "mailcast.json_decode"
 local mime = require "support.mime"
 
@@ -11,26 +11,16 @@ setup(function() dir = mime.tmpdir() end)
 teardown(function() mime.rmdir(dir) end)
 
 local function script(name, fields)
-  local path = dir .. "/" .. name .. ".lua"
-  local f = assert(io.open(path, "wb"))
-  f:write([[
-local mailcast = require "mailcast"
-return mailcast.campaign{
-  name = "]] .. name .. [[",
+  return campaigns.write(dir, name, [[
   from = "The Shop <news@shop.example.com>",
   recipients = { { email = "ada@example.org", name = "Ada" }, { email = "bob@example.org", name = "Bob" } },
   route = { host = "127.0.0.1", port = 9 },
   unsubscribe = { base = "https://shop.example.com", secret = "0123456789abcdef0123" },
-]] .. fields .. "}\n")
-  f:close()
-  return path
+]] .. fields)
 end
 
 local function lint(args)
-  local p = io.popen(string.format("%s lint %s --no-spam --no-dns 2>&1", mime.sh_quote(helper.runner), args))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
+  return campaigns.run("lint " .. args .. " --no-spam --no-dns")
 end
 
 local CLEAN = [[

@@ -4,31 +4,24 @@
 -- is named.
 local dkim_support = require "support.dkim"
 local builtin_sink = require "support.builtin_sink"
+local campaigns = require "support.campaign_scripts"
 local dns = require "support.dns"
 local lint = require "mailcast.lint"
+local mime = require "support.mime"
 local servers = require "support.servers"
 
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local sh_quote = mime.sh_quote
 
 local dir, keys, server, relay
 
 local function script(name, fields, route)
-  local path = dir .. "/" .. name .. ".lua"
-  local f = assert(io.open(path, "wb"))
-  f:write([[
-local mailcast = require "mailcast"
-return mailcast.campaign{
-  name = "]] .. name .. [[",
+  return campaigns.write(dir, name, [[
   subject = "Our spring range is out",
   text = "Hello,\n\nOur spring range is out.\n",
   recipients = { { email = "ada@example.org" } },
   route = ]] .. (route or string.format("{ host = '127.0.0.1', port = %d }", relay.port)) .. [[,
   unsubscribe = { base = "https://shop.example.com", secret = "0123456789abcdef0123" },
-]] .. fields .. "}\n")
-  f:close()
-  return path
+]] .. fields)
 end
 
 local function signed_by(domain)
@@ -36,7 +29,7 @@ local function signed_by(domain)
 end
 
 setup(function()
-  dir = io.popen("mktemp -d -t mailcast-lint-dns.XXXXXX"):read("l")
+  dir = mime.tmpdir()
   relay = servers.aiosmtpd { tls = true, lifetime = 120 }   -- a relay that offers STARTTLS
   keys = dkim_support.keys(dir)
   local record = keys.ed25519.key:record()
@@ -71,7 +64,7 @@ end)
 teardown(function()
   if server then server:stop() end
   if relay then relay:stop() end
-  os.execute("rm -rf " .. sh_quote(dir))
+  mime.rmdir(dir)
 end)
 
 -- The authentication section of the lint of a campaign.

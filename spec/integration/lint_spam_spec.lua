@@ -1,28 +1,19 @@
 -- `mailcast lint` with real spam filters: Rspamd and spamd started here on
 -- 127.0.0.1 (spec/support/spam_filters.lua), scoring a campaign's clean
 -- message and a spammy one.
+local campaigns = require "support.campaign_scripts"
 local filters = require "support.spam_filters"
 local lint = require "mailcast.lint"
+local mime = require "support.mime"
 local spam = require "mailcast.lint_spam"
-
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
 
 local dir
 
 local function script(name, fields)
-  local path = dir .. "/" .. name .. ".lua"
-  local f = assert(io.open(path, "wb"))
-  f:write([[
-local mailcast = require "mailcast"
-return mailcast.campaign{
-  name = "]] .. name .. [[",
+  return campaigns.write(dir, name, [[
   recipients = { { email = "ada@example.org", name = "Ada" } },
   route = { host = "127.0.0.1", port = 9 },
-]] .. fields .. "}\n")
-  f:close()
-  return path
+]] .. fields)
 end
 
 local CLEAN = [[
@@ -47,7 +38,7 @@ local SPAMMY = [[
 local rspamd, spamd, clean, spammy
 
 setup(function()
-  dir = io.popen("mktemp -d -t mailcast-lint.XXXXXX"):read("l")
+  dir = mime.tmpdir()
   clean, spammy = script("clean", CLEAN), script("spammy", SPAMMY)
   rspamd = filters.rspamd()
   spamd = filters.spamd()
@@ -56,7 +47,7 @@ end)
 teardown(function()
   if rspamd then rspamd:stop() end
   if spamd then spamd:stop() end
-  os.execute("rm -rf " .. sh_quote(dir))
+  mime.rmdir(dir)
 end)
 
 -- A filter that could not be started: .ci/deps installs both, so there

@@ -2,8 +2,8 @@
 -- campaign's route with its SMTP conversation shown, against `mailcast
 -- sink` and against aiosmtpd with STARTTLS and AUTH.
 local builtin_sink = require "support.builtin_sink"
+local campaigns = require "support.campaign_scripts"
 local dns = require "support.dns"
-local helper = require "helper"
 local mime = require "support.mime"
 local servers = require "support.servers"
 
@@ -15,29 +15,17 @@ setup(function() dir = mime.tmpdir() end)
 teardown(function() mime.rmdir(dir) end)
 
 local function script(name, route)
-  local path = dir .. "/" .. name .. ".lua"
-  local f = assert(io.open(path, "wb"))
-  f:write([[
-local mailcast = require "mailcast"
-return mailcast.campaign{
-  name = "]] .. name .. [[",
+  return campaigns.write(dir, name, [[
   from = "The Shop <news@shop.example.com>",
   subject = "Hello {{name}}",
   text = "Hello {{name}}, our spring range is out.\n",
   recipients = { { email = "ada@example.org", name = "Ada" }, { email = "bob@example.org", name = "Bob" } },
-  route = ]] .. route .. [[,
-}
-]])
-  f:close()
-  return path
+  route = ]] .. route .. ",\n")
 end
 
 -- Runs the command; its output and exit status.
 local function run(args)
-  local p = io.popen(string.format("%s test %s 2>&1", mime.sh_quote(helper.runner), args))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  return out, code
+  return campaigns.run("test " .. args)
 end
 
 -- The client (C:) and server (S:) lines of a transcript, in order.
