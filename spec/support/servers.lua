@@ -54,6 +54,9 @@ local function capture(cmd)
   return out
 end
 
+--- capture(cmd) -> what the shell command cmd writes to stdout.
+servers.capture = capture
+
 
 local read_file, write_file = mime.try_read, mime.write
 

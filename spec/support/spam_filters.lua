@@ -14,6 +14,8 @@
 -- compiles them for about 30 s, later ones start in about 3 s).
 -- spamd runs with -L (local tests only) and no user preferences.
 local socket = require "socket"
+local mime = require "support.mime"
+local servers = require "support.servers"
 
 local M = {}
 
@@ -30,29 +32,9 @@ local RSPAMD_OFF = {
   "dmarc", "spf", "dkim", "arc", "maillist", "external_relay", "aws_s3",
 }
 
-local function sh_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function capture(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("a")
-  p:close()
-  return out
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
-local function free_port()
-  local s = assert(socket.bind("127.0.0.1", 0))
-  local _, port = s:getsockname()
-  s:close()
-  return port
-end
+local sh_quote, write = mime.sh_quote, mime.write
+local capture = servers.capture
+local free_port = servers.closed_port   -- a port just released: free for the filter to take
 
 local function installed(program)
   return capture("command -v " .. program .. " 2>/dev/null") ~= ""
