@@ -107,9 +107,12 @@ local function shown_domain(text)
   return nil
 end
 
+--- finding(list, severity, check, message, fix): adds a finding to list,
+-- in the form every lint check reports (lint_dns, lint_spam too).
 local function finding(list, severity, check, message, fix)
   list[#list + 1] = { severity = severity, check = check, message = message, fix = fix }
 end
+M.finding = finding
 
 -- The headers of a raw message: {lower-case name = {values}}, unfolded.
 function M.headers(raw)

@@ -34,9 +34,7 @@ local function tags(record)
   return t
 end
 
-local function finding(out, severity, check, message, fix)
-  out[#out + 1] = { severity = severity, check = check, message = message, fix = fix }
-end
+local finding = content.finding
 
 local Checks = {}
 Checks.__index = Checks

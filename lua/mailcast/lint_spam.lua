@@ -6,6 +6,7 @@
 -- with its description come back.
 local socket = require "socket"
 local json = require "mailcast.json_decode"
+local finding = require("mailcast.lint_content").finding
 
 local M = {}
 
@@ -185,10 +186,6 @@ local function on_path(program)
     if f then f:close() return true end
   end
   return false
-end
-
-local function finding(out, severity, check, message, fix)
-  out[#out + 1] = { severity = severity, check = check, message = message, fix = fix }
 end
 
 local function show(lines, r)
