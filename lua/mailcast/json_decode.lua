@@ -54,6 +54,16 @@ local function str(s, i)
   end
 end
 
+-- After a member of an array or an object: true and the position past
+-- its closing bracket, or false and the position of the next member.
+local function after_member(s, i, close)
+  i = skip(s, i)
+  local c = s:sub(i, i)
+  if c == close then return true, i + 1 end
+  if c ~= "," then fail(s, i, "expected , or " .. close) end
+  return false, skip(s, i + 1)
+end
+
 local function array(s, i, depth)
   local out, n = {}, 0
   i = skip(s, i + 1)
@@ -63,11 +73,9 @@ local function array(s, i, depth)
     v, i = value(s, i, depth)
     n = n + 1
     out[n] = v == nil and M.null or v
-    i = skip(s, i)
-    local c = s:sub(i, i)
-    if c == "]" then return out, i + 1 end
-    if c ~= "," then fail(s, i, "expected , or ]") end
-    i = skip(s, i + 1)
+    local done
+    done, i = after_member(s, i, "]")
+    if done then return out, i end
   end
 end
 
@@ -84,11 +92,9 @@ local function object(s, i, depth)
     local v
     v, i = value(s, skip(s, i + 1), depth)
     out[k] = v
-    i = skip(s, i)
-    local c = s:sub(i, i)
-    if c == "}" then return out, i + 1 end
-    if c ~= "," then fail(s, i, "expected , or }") end
-    i = skip(s, i + 1)
+    local done
+    done, i = after_member(s, i, "}")
+    if done then return out, i end
   end
 end
 
