@@ -81,14 +81,16 @@ local function await(srv, ready)
   return nil, "did not start: " .. out:sub(-2000)
 end
 
-local function http_ping(port)
+-- Whether the server on port answers request with a reply that holds
+-- token (read with pattern: "*a" the whole reply, "*l" its first line).
+local function answers(port, request, pattern, token)
   local c = socket.tcp()
   c:settimeout(1)
   if not c:connect("127.0.0.1", port) then c:close() return false end
-  c:send("GET /ping HTTP/1.0\r\n\r\n")
-  local answer = c:receive("*a") or ""
+  c:send(request)
+  local answer = c:receive(pattern) or ""
   c:close()
-  return answer:find("pong", 1, true) ~= nil
+  return answer:find(token, 1, true) ~= nil
 end
 
 --- rspamd() -> server with .url, .port, :stop() | nil, why
@@ -126,17 +128,7 @@ control_socket = "%s/db/rspamd.sock mode=0600";
     sh_quote(dir .. "/db"), sh_quote(dir), sh_quote(dir))
   local srv = setmetatable({ dir = dir, port = port, url = "http://127.0.0.1:" .. port }, Server)
   srv.pid = launch(dir, cmd)
-  return await(srv, function() return http_ping(port) end)
-end
-
-local function spamd_ping(port)
-  local c = socket.tcp()
-  c:settimeout(1)
-  if not c:connect("127.0.0.1", port) then c:close() return false end
-  c:send("PING SPAMC/1.5\r\n\r\n")
-  local answer = c:receive("*l") or ""
-  c:close()
-  return answer:find("PONG", 1, true) ~= nil
+  return await(srv, function() return answers(port, "GET /ping HTTP/1.0\r\n\r\n", "*a", "pong") end)
 end
 
 --- spamd() -> server with .address ("127.0.0.1:PORT"), .port, :stop() |
@@ -149,7 +141,7 @@ function M.spamd()
     "-u nobody -s stderr -r %s", port, sh_quote(dir .. "/spamd.pid"))
   local srv = setmetatable({ dir = dir, port = port, address = "127.0.0.1:" .. port }, Server)
   srv.pid = launch(dir, cmd)
-  return await(srv, function() return spamd_ping(port) end)
+  return await(srv, function() return answers(port, "PING SPAMC/1.5\r\n\r\n", "*l", "PONG") end)
 end
 
 return M
