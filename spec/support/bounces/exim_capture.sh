@@ -28,8 +28,7 @@ set -eu
 
 out=${1:?usage: exim_capture.sh OUTDIR}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
-EXIM=${MC_EXIM_ROOT:-/opt/mailcast-test/exim}/usr/sbin/exim4
-
+. "$(dirname "$0")/../exim_private.sh"
 . "$(dirname "$0")/capture_common.sh"
 capture_enter_namespaces "$out"
 
@@ -42,17 +41,10 @@ capture_dns "$dir"
 mkdir -p "$dir/spool" "$dir/log" "$dir/bounces" "$dir/full"
 chown -R Debian-exim "$dir/spool" "$dir/log" "$dir/bounces" "$dir/full"
 
-cat >"$dir/exim.conf" <<CONF
-primary_hostname = mx.sender.test
-exim_path = $EXIM
-spool_directory = $dir/spool
-log_file_path = $dir/log/%slog
-pid_file_path = $dir/exim.pid
-local_interfaces = <; 127.0.0.1.25 ; 127.0.0.1.2526
+{
+  exim_conf_base mx.sender.test "127.0.0.1.25 ; 127.0.0.1.2526" "$dir"
+  cat <<CONF
 domainlist local_domains = sender.test : dest.test
-host_lookup =
-rfc1413_hosts =
-keep_environment =
 acl_smtp_mail = check_mail
 acl_smtp_rcpt = check_rcpt
 acl_smtp_data = check_data
@@ -133,6 +125,7 @@ begin retry
 refused.test     *      F,1s,1s
 *                *      F,2h,15m
 CONF
+} >"$dir/exim.conf"
 
 "$EXIM" -C "$dir/exim.conf" -bdf >"$dir/log/daemon.out" 2>&1 &
 daemon=$!
