@@ -3,9 +3,8 @@
 -- always, a fresh one from spec/support/bounces/dovecot_capture.sh when
 -- this machine allows it (root and dovecot-core; nothing on the network).
 local mailcast = require "mailcast"
-local helper = require "helper"
-
 local read = require("support.mime").read
+local capture = require "support.bounce_capture"
 
 
 local function check(raw)
@@ -30,22 +29,13 @@ describe("the rejection Dovecot's LDA sends", function()
     check(read("spec/support/bounces/dovecot/quota-full.eml"))
   end)
 
-  local out, code = helper.sh("[ \"$(id -u)\" = 0 ] && test -x /usr/lib/dovecot/dovecot-lda && command -v setpriv")
-  if code ~= 0 then
-    pending("a fresh rejection needs root and dovecot-lda: " .. out:gsub("%s+$", ""))
+  local ok, why = capture.can_run("[ \"$(id -u)\" = 0 ] && test -x /usr/lib/dovecot/dovecot-lda && command -v setpriv")
+  if not ok then
+    pending("a fresh rejection needs root and dovecot-lda: " .. why)
     return
   end
 
   it("reads the rejection the LDA just wrote the same way", function()
-    local p = assert(io.popen("mktemp -d /tmp/mailcast-bounces-dovecot.XXXXXX"))
-    local dir = p:read("l")
-    p:close()
-    local log, rc = helper.sh("sh spec/support/bounces/dovecot_capture.sh " .. dir)
-    local f = io.open(dir .. "/quota-full.eml", "rb")
-    local raw = f and f:read("a")
-    if f then f:close() end
-    helper.sh("rm -rf " .. dir)
-    assert.equal(0, rc, log)
-    check(raw)
+    check(capture.run("dovecot", { "quota-full" })["quota-full"])
   end)
 end)

@@ -20,7 +20,7 @@
 # exim_smtpd.sh --check.
 set -eu
 
-EXIM=${MC_EXIM_ROOT:-/opt/mailcast-test/exim}/usr/sbin/exim4
+. "$(dirname "$0")/exim_private.sh"
 
 # --check: says why Exim cannot run here (exit 1), or nothing (exit 0).
 if [ "${1:-}" = --check ]; then
@@ -59,14 +59,9 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.dest.test \
 chown -R Debian-exim "$dir/spool" "$dir/log" "$dir/Maildir" "$dir/key.pem"
 chmod 600 "$dir/key.pem"
 
-cat >"$dir/exim.conf" <<CONF
-primary_hostname = mx.dest.test
-# (it runs itself again to deliver: from its own root, not /usr/sbin)
-exim_path = $EXIM
-spool_directory = $dir/spool
-log_file_path = $dir/log/%slog
-pid_file_path = $dir/exim.pid
-local_interfaces = <; 127.0.0.1.$port
+{
+  exim_conf_base mx.dest.test "127.0.0.1.$port" "$dir"
+  cat <<CONF
 domainlist local_domains = dest.test
 tls_certificate = $dir/cert.pem
 tls_privatekey = $dir/key.pem
@@ -80,10 +75,7 @@ smtp_accept_max_per_host = 200
 # those after the tenth for a queue runner there is none of).
 smtp_accept_queue_per_connection = 0
 queue_only = $queue_only
-host_lookup =
-rfc1413_hosts =
 acl_smtp_rcpt = check_rcpt
-keep_environment =
 # a line for each connection and how it ended
 log_selector = +smtp_connection
 
@@ -109,6 +101,7 @@ maildir:
   return_path_add
   user = Debian-exim
 CONF
+} >"$dir/exim.conf"
 
 "$EXIM" -C "$dir/exim.conf" -bdf >"$dir/log/daemon.out" 2>&1 &
 pid=$!

@@ -15,6 +15,7 @@ set -eu
 out=${1:?usage: dovecot_capture.sh OUTDIR}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 LDA=${MC_DOVECOT_LDA:-/usr/lib/dovecot/dovecot-lda}
+. "$(dirname "$0")/capture_common.sh"
 
 dir=$(mktemp -d /tmp/mailcast-dovecot-capture.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
@@ -48,20 +49,8 @@ hostname = mx.dest.test
 EOF
 
 {
-  cat <<MSG
-From: Example News <news@sender.test>
-To: <full@dest.test>
-Subject: Your November news
-Date: Mon, 04 Nov 2024 10:00:00 +0000
-Message-ID: <quota-full.20241104@sender.test>
-X-Mailcast-Campaign: november
-X-Mailcast-Recipient: quota-full
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Hello, this is the November newsletter.
-MSG
-  head -c 3000 /dev/zero | tr '\0' 'x' | fold -w 70
+  capture_message quota-full full@dest.test
+  capture_padding 3000
 } | setpriv --reuid=nobody --regid=nogroup --clear-groups \
       env -i USER=full HOME="$dir/home/full" PATH=/usr/bin:/bin \
       "$LDA" -c "$dir/dovecot.conf" -a full@dest.test -r full@dest.test \

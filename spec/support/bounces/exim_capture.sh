@@ -28,39 +28,23 @@ set -eu
 
 out=${1:?usage: exim_capture.sh OUTDIR}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
-EXIM=${MC_EXIM_ROOT:-/opt/mailcast-test/exim}/usr/sbin/exim4
-
-if [ "${MC_BOUNCE_NS:-}" != 1 ]; then
-  exec unshare --mount --net --pid --fork --mount-proc env MC_BOUNCE_NS=1 sh "$0" "$out"
-fi
-ip link set lo up
+. "$(dirname "$0")/../exim_private.sh"
+. "$(dirname "$0")/capture_common.sh"
+capture_enter_namespaces "$out"
 
 dir=$(mktemp -d /tmp/mailcast-exim-capture.XXXXXX)
 chmod 755 "$dir"
 trap 'rm -rf "$dir"' EXIT
 
-# DNS: names under .invalid and .test do not exist; nothing is forwarded.
-echo "nameserver 127.0.0.1" > "$dir/resolv.conf"
-mount --bind "$dir/resolv.conf" /etc/resolv.conf
-dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
-  --listen-address=127.0.0.1 --bind-interfaces --port=53 \
-  --local=/invalid/ --local=/test/ --local=/in-addr.arpa/ \
-  --pid-file="$dir/dnsmasq.pid" --user=nobody
+capture_dns "$dir"
 
 mkdir -p "$dir/spool" "$dir/log" "$dir/bounces" "$dir/full"
 chown -R Debian-exim "$dir/spool" "$dir/log" "$dir/bounces" "$dir/full"
 
-cat >"$dir/exim.conf" <<CONF
-primary_hostname = mx.sender.test
-exim_path = $EXIM
-spool_directory = $dir/spool
-log_file_path = $dir/log/%slog
-pid_file_path = $dir/exim.pid
-local_interfaces = <; 127.0.0.1.25 ; 127.0.0.1.2526
+{
+  exim_conf_base mx.sender.test "127.0.0.1.25 ; 127.0.0.1.2526" "$dir"
+  cat <<CONF
 domainlist local_domains = sender.test : dest.test
-host_lookup =
-rfc1413_hosts =
-keep_environment =
 acl_smtp_mail = check_mail
 acl_smtp_rcpt = check_rcpt
 acl_smtp_data = check_data
@@ -141,6 +125,7 @@ begin retry
 refused.test     *      F,1s,1s
 *                *      F,2h,15m
 CONF
+} >"$dir/exim.conf"
 
 "$EXIM" -C "$dir/exim.conf" -bdf >"$dir/log/daemon.out" 2>&1 &
 daemon=$!
@@ -162,20 +147,8 @@ expired user@refused.test"
 
 echo "$cases" | while read -r token rcpt pad; do
   {
-    cat <<MSG
-From: Example News <news@sender.test>
-To: <$rcpt>
-Subject: Your November news
-Date: Mon, 04 Nov 2024 10:00:00 +0000
-Message-ID: <$token.20241104@sender.test>
-X-Mailcast-Campaign: november
-X-Mailcast-Recipient: $token
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Hello, this is the November newsletter.
-MSG
-    [ -n "${pad:-}" ] && head -c "$pad" /dev/zero | tr '\0' 'x' | fold -w 70
+    capture_message "$token" "$rcpt"
+    [ -n "${pad:-}" ] && capture_padding "$pad"
   } | "$EXIM" -C "$dir/exim.conf" -odi -f "bounces+$token@sender.test" -- "$rcpt" 2>>"$dir/log/submit.err" || true
 done
 
@@ -187,22 +160,11 @@ sleep 2
 "$EXIM" -C "$dir/exim.conf" -qff >/dev/null 2>&1 || true
 
 want=$(echo "$cases" | wc -l)
-i=0
-while [ "$(ls "$dir/bounces/new" 2>/dev/null | wc -l)" -lt "$want" ]; do
-  i=$((i + 1))
-  if [ $i -gt 300 ]; then
-    echo "exim_capture: only $(ls "$dir/bounces/new" 2>/dev/null | wc -l) of $want notices after 30 s" >&2
-    cat "$dir/log/mainlog" "$dir/log/paniclog" "$dir/log/submit.err" >&2 2>/dev/null || true
-    break
-  fi
-  sleep 0.1
-done
+if ! capture_wait_files "$dir/bounces/new" "$want"; then
+  echo "exim_capture: only $(ls "$dir/bounces/new" 2>/dev/null | wc -l) of $want notices after 30 s" >&2
+  cat "$dir/log/mainlog" "$dir/log/paniclog" "$dir/log/submit.err" >&2 2>/dev/null || true
+fi
 kill "$daemon" 2>/dev/null || true
 wait "$daemon" 2>/dev/null || true
 
-mkdir -p "$out"
-for f in "$dir"/bounces/new/*; do
-  [ -e "$f" ] || continue
-  token=$(sed -n 's/^Envelope-to: bounces+\([^@]*\)@.*/\1/p' "$f" | head -n 1)
-  cp "$f" "$out/${token:-unknown}.eml"
-done
+capture_copy_by_token "$dir/bounces/new" Envelope-to "$out"

@@ -26,26 +26,18 @@ set -eu
 out=${1:?usage: postfix_capture.sh OUTDIR}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
 
-if [ "${MC_BOUNCE_NS:-}" != 1 ]; then
-  exec unshare --mount --net --pid --fork --mount-proc env MC_BOUNCE_NS=1 sh "$0" "$out"
-fi
+. "$(dirname "$0")/capture_common.sh"
+capture_enter_namespaces "$out"
 
 . "$(dirname "$0")/../postfix_private.sh"
 pf_begin
 dir=$pf_dir
-
-# DNS: names under .invalid do not exist; nothing is forwarded anywhere.
-echo "nameserver 127.0.0.1" > "$dir/resolv.conf"
-mount --bind "$dir/resolv.conf" /etc/resolv.conf
-dnsmasq --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
-  --listen-address=127.0.0.1 --bind-interfaces --port=53 \
-  --local=/invalid/ --local=/test/ --local=/in-addr.arpa/ \
-  --pid-file="$dir/dnsmasq.pid" --user=nobody
+capture_dns "$dir"
 
 mkdir -p "$dir/Maildir/new" "$dir/Maildir/cur" "$dir/Maildir/tmp"
 chown -R nobody "$dir/Maildir"
 # A mailbox already at its limit: the next delivery cannot be appended.
-head -c 51150 /dev/zero | tr '\0' 'x' | fold -w 70 > "$dir/full.mbox"
+capture_padding 51150 > "$dir/full.mbox"
 chown nobody "$dir/full.mbox"
 
 cat >> "$dir/main.cf" <<CF
@@ -95,36 +87,18 @@ sender-refused known@remote.test
 too-big big@remote.test"
 
 echo "$cases" | while read -r token rcpt; do
-  sendmail -C "$dir" -f "bounces+$token@sender.test" -- "$rcpt" <<MSG
-From: Example News <news@sender.test>
-To: <$rcpt>
-Subject: Your November news
-Date: Mon, 04 Nov 2024 10:00:00 +0000
-Message-ID: <$token.20241104@sender.test>
-X-Mailcast-Campaign: november
-X-Mailcast-Recipient: $token
-MIME-Version: 1.0
-Content-Type: text/plain; charset=utf-8
-
-Hello, this is the November newsletter.
-$([ "$token" = too-big ] && head -c 30000 /dev/zero | tr '\0' 'x' | fold -w 70)
-MSG
+  {
+    capture_message "$token" "$rcpt"
+    [ "$token" = too-big ] && capture_padding 30000
+    echo
+  } | sendmail -C "$dir" -f "bounces+$token@sender.test" -- "$rcpt"
 done
 
 want=$(echo "$cases" | wc -l)
-i=0
-while [ "$(ls "$dir/Maildir/new" | wc -l)" -lt "$want" ]; do
-  i=$((i + 1))
-  if [ $i -gt 300 ]; then
-    echo "postfix_capture: only $(ls "$dir/Maildir/new" | wc -l) of $want DSNs after 30 s" >&2
-    cat "$dir/maillog" >&2 || true
-    exit 1
-  fi
-  sleep 0.1
-done
+if ! capture_wait_files "$dir/Maildir/new" "$want"; then
+  echo "postfix_capture: only $(ls "$dir/Maildir/new" | wc -l) of $want DSNs after 30 s" >&2
+  cat "$dir/maillog" >&2 || true
+  exit 1
+fi
 
-mkdir -p "$out"
-for f in "$dir"/Maildir/new/*; do
-  token=$(sed -n 's/^Delivered-To: bounces+\([^@]*\)@.*/\1/p' "$f" | head -n 1)
-  cp "$f" "$out/${token:-unknown}.eml"
-done
+capture_copy_by_token "$dir/Maildir/new" Delivered-To "$out"

@@ -85,55 +85,41 @@ because:
 """)
 
 # --- qmail: "<addr>:" then the reason; remote rejections quoted.
-w("qmail/remote-unknown.eml", """From: MAILER-DAEMON@mx.example.net
-To: bounces+tok3@news.example.com
+def qmail(path, n, failures, host="mx.example.net", headers="", returned=None, eol="\n"):
+    """qmail-send's failure notice to bounces+tok<n>: FAILURES, its
+    "<addr>:" paragraphs, each ending in a newline; HEADERS, more header
+    lines; RETURNED, the recipient of the copy of the message that follows
+    (none when None)."""
+    text = """From: MAILER-DAEMON@%s
+To: bounces+tok%d@news.example.com
 Subject: failure notice
-Return-Path: <>
-
-Hi. This is the qmail-send program at mx.example.net.
+%s
+Hi. This is the qmail-send program at %s.
 I'm afraid I wasn't able to deliver your message to the following addresses.
 This is a permanent error; I've given up. Sorry it didn't work out.
 
-<kenji@example.org>:
+%s
+--- Below this line is a copy of the message.
+""" % (host, n, headers, host, "\n".join(failures))
+    if returned:
+        text += "\n" + ORIG.format(n=n, rcpt=returned)
+    w(path, text, eol=eol)
+
+qmail("qmail/remote-unknown.eml", 3, ["""<kenji@example.org>:
 192.0.2.25 does not like recipient.
 Remote host said: 550 5.1.1 <kenji@example.org>... User unknown
 Giving up on 192.0.2.25.
+"""], headers="Return-Path: <>\n", returned="kenji@example.org")
 
---- Below this line is a copy of the message.
-
-""" + ORIG.format(n=3, rcpt="kenji@example.org"))
-
-w("qmail/no-host.eml", """From: MAILER-DAEMON@mx.example.net
-To: bounces+tok4@news.example.com
-Subject: failure notice
-
-Hi. This is the qmail-send program at mx.example.net.
-I'm afraid I wasn't able to deliver your message to the following addresses.
-This is a permanent error; I've given up. Sorry it didn't work out.
-
-<someone@nonexistent.example>:
+qmail("qmail/no-host.eml", 4, ["""<someone@nonexistent.example>:
 Sorry, I couldn't find any host named nonexistent.example. (#5.1.2)
+"""], returned="someone@nonexistent.example")
 
---- Below this line is a copy of the message.
-
-""" + ORIG.format(n=4, rcpt="someone@nonexistent.example"))
-
-w("qmail/two-recipients.eml", """From: MAILER-DAEMON@mx.example.net
-To: bounces+tok5@news.example.com
-Subject: failure notice
-
-Hi. This is the qmail-send program at mx.example.net.
-I'm afraid I wasn't able to deliver your message to the following addresses.
-This is a permanent error; I've given up. Sorry it didn't work out.
-
-<ana@example.net>:
+qmail("qmail/two-recipients.eml", 5, ["""<ana@example.net>:
 Sorry, no mailbox here by that name. (#5.1.1)
-
-<bruno@example.net>:
+""", """<bruno@example.net>:
 Sorry, no mailbox here by that name. (#5.1.1)
-
---- Below this line is a copy of the message.
-""")
+"""])
 
 # --- Courier, written as text only (no report part).
 w("courier/unknown.eml", """From: Courier mail server at mx.example.org <@>
@@ -365,19 +351,9 @@ Content-Transfer-Encoding: base64
 """ + b64(body, "utf-8"))
 
 # --- CR-only line endings (old Mac mail systems).
-w("cr-only/qmail.eml", """From: MAILER-DAEMON@mx.example.net
-To: bounces+tok18@news.example.com
-Subject: failure notice
-
-Hi. This is the qmail-send program at mx.example.net.
-I'm afraid I wasn't able to deliver your message to the following addresses.
-This is a permanent error; I've given up. Sorry it didn't work out.
-
-<yuki@example.jp>:
+qmail("cr-only/qmail.eml", 18, ["""<yuki@example.jp>:
 Sorry, no mailbox here by that name. (#5.1.1)
-
---- Below this line is a copy of the message.
-""", eol="\r")
+"""], eol="\r")
 
 # --- A DSN whose status is 4.x.x with Action: failed, but whose words are specific.
 def dsn(path, rcpt, status, diag, subject="Undelivered Mail Returned to Sender", text="Your message could not be delivered."):
@@ -413,10 +389,14 @@ dsn("dsn-text-wins/timeout-4xx.eml", "kim@example.kr", "4.4.1",
     "connect to mx.example.kr[192.0.2.77]:25: Connection timed out")
 
 # --- Exim: a refused sender and Bad SPF.
-w("exim-written/bad-spf.eml", """From: Mail Delivery System <Mailer-Daemon@mx.example.com>
-To: bounces+tok19@news.example.com
+def exim_written(path, n, rcpt, why, returned=False):
+    """Exim's text-only notice to bounces+tok<n> for RCPT: WHY, the
+    indented lines under the address; RETURNED, whether the copy of the
+    message follows."""
+    text = """From: Mail Delivery System <Mailer-Daemon@mx.example.com>
+To: bounces+tok%d@news.example.com
 Subject: Mail delivery failed: returning message to sender
-X-Failed-Recipients: nina@example.se
+X-Failed-Recipients: %s
 Auto-Submitted: auto-replied
 
 This message was created automatically by mail delivery software.
@@ -424,32 +404,22 @@ This message was created automatically by mail delivery software.
 A message that you sent could not be delivered to one or more of its
 recipients. This is a permanent error. The following address(es) failed:
 
-  nina@example.se
-    host mx.example.se [192.0.2.90]
+  %s
+%s
+------ This is a copy of the message, including all the headers. ------
+""" % (n, rcpt, rcpt, why)
+    if returned:
+        text += "\n" + ORIG.format(n=n, rcpt=rcpt)
+    w(path, text)
+
+exim_written("exim-written/bad-spf.eml", 19, "nina@example.se", """    host mx.example.se [192.0.2.90]
     SMTP error from remote mail server after RCPT TO:<nina@example.se>:
     550 5.7.1 Bad SPF for 192.0.2.10: news.example.com is not allowed to send
+""", returned=True)
 
------- This is a copy of the message, including all the headers. ------
-
-""" + ORIG.format(n=19, rcpt="nina@example.se"))
-
-w("exim-written/sender-refused.eml", """From: Mail Delivery System <Mailer-Daemon@mx.example.com>
-To: bounces+tok20@news.example.com
-Subject: Mail delivery failed: returning message to sender
-X-Failed-Recipients: omar@example.ae
-Auto-Submitted: auto-replied
-
-This message was created automatically by mail delivery software.
-
-A message that you sent could not be delivered to one or more of its
-recipients. This is a permanent error. The following address(es) failed:
-
-  omar@example.ae
-    host mx.example.ae [192.0.2.91]
+exim_written("exim-written/sender-refused.eml", 20, "omar@example.ae", """    host mx.example.ae [192.0.2.91]
     SMTP error from remote mail server after MAIL FROM:<bounces+tok20@news.example.com> SIZE=2048:
     553 5.1.8 <bounces+tok20@news.example.com>: Sender address rejected: Domain not found
-
------- This is a copy of the message, including all the headers. ------
 """)
 
 # --- Non-English notices in their own charsets.
@@ -571,19 +541,9 @@ Received: from news.example.com (192.0.2.10) by exch01.corp.example.net
 """)
 
 # --- vpopmail under qmail: the address no longer accepts mail.
-w("qmail/vpopmail-gone.eml", """From: MAILER-DAEMON@mail.example.org
-To: bounces+tok23@news.example.com
-Subject: failure notice
-
-Hi. This is the qmail-send program at mail.example.org.
-I'm afraid I wasn't able to deliver your message to the following addresses.
-This is a permanent error; I've given up. Sorry it didn't work out.
-
-<old.member@example.org>:
+qmail("qmail/vpopmail-gone.eml", 23, ["""<old.member@example.org>:
 This address no longer accepts mail.
-
---- Below this line is a copy of the message.
-""")
+"""], host="mail.example.org")
 
 # --- Novell GroupWise: the address with its reason in parentheses.
 w("groupwise/undeliverable.eml", """From: Mail Administrator <postmaster@gw.example.gov>
