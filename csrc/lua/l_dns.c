@@ -82,7 +82,6 @@ static int l_dns_records(lua_State *L) {
   while (!w.done && event_base_loop(base, EVLOOP_ONCE) == 0) {}
   mc_dns_free(dns);   /* runs a pending callback, if the loop gave up */
   for (size_t i = 0; i < w.r.nrecords; i++) {
-    if (!lua_checkstack(L, 2)) break;
     lua_pushstring(L, w.r.records[i]);   /* only raises on memory; then w.r leaks once */
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }

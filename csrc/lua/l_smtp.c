@@ -260,7 +260,9 @@ static void push_transcript(lua_State *L, session_box *box) {
   mc_buf_t *b = &box->transcript;
   size_t at = 0;
   lua_Integer i = 0;
-  while (!b->failed && at + sizeof(trace_head) <= b->len) {
+  /* (after a failed append the records before it are whole; a record
+   * cut short by it is left out) */
+  while (at + sizeof(trace_head) <= b->len) {
     trace_head h;
     memcpy(&h, b->data + at, sizeof h);
     at += sizeof h;

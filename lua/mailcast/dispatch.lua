@@ -76,6 +76,16 @@ function M.divide(limits, workers, name)
   return out
 end
 
+--- mx_targets(mx) -> {{address=, name=}...}: the addresses of an MX
+-- answer (core.mx's) in the order they are tried, as a route's targets.
+function M.mx_targets(mx)
+  local targets = {}
+  for _, h in ipairs(mx.hosts) do
+    for _, a in ipairs(h.addresses) do targets[#targets + 1] = { address = a, name = h.name } end
+  end
+  return targets
+end
+
 function M.domain_of(address)
   return (address:match("@([^@]+)$") or ""):lower()
 end
@@ -424,13 +434,8 @@ function Dispatch:place(r, domain, mx, job, owner)
     self:settle_now(owner, r.name, o[1], o[2], o[3], mx.error or mx.status, job.to)
     return nil
   end
-  local targets, names = {}, {}
-  for _, h in ipairs(mx.hosts) do
-    for _, a in ipairs(h.addresses) do
-      targets[#targets + 1] = { address = a, name = h.name }
-      names[#names + 1] = h.name .. "=" .. a
-    end
-  end
+  local targets, names = M.mx_targets(mx), {}
+  for i, t in ipairs(targets) do names[i] = t.name .. "=" .. t.address end
   local special = r.domains[domain]
   local key = table.concat(names, ",") .. (special and ("|" .. domain) or "")
   local d = r.by_set[key]

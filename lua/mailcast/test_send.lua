@@ -7,6 +7,7 @@
 local cli_args = require "mailcast.cli_args"
 local config = require "mailcast.config"
 local core = require "mailcast.core"
+local dispatch = require "mailcast.dispatch"
 local explain = require "mailcast.smtp_explain"
 local lint = require "mailcast.lint"
 local usage = require "mailcast.usage"
@@ -43,10 +44,7 @@ function M.session_route(c, name, to, o)
     local r, err = core.mx(domain, { server = o.dns_server or c.routes[name].dns_server })
     if not r then return nil, err end
     if r.status ~= "ok" then return nil, tostring(r.error or r.status) end
-    fields.targets = {}
-    for _, h in ipairs(r.hosts) do
-      for _, a in ipairs(h.addresses) do fields.targets[#fields.targets + 1] = { address = a, name = h.name } end
-    end
+    fields.targets = dispatch.mx_targets(r)
   end
   return fields
 end
