@@ -152,8 +152,11 @@ int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const 
   if (s->q[q] == NULL) {   /* a report's statement, prepared on first use */
     const mc_store_sql_t *t = mc_store_sql_lazy;
     while (t->sql && t->id != q) t++;
-    if (t->sql == NULL || sqlite3_prepare_v3(s->db, t->sql, -1, SQLITE_PREPARE_PERSISTENT, &s->q[q], NULL)
-                              != SQLITE_OK)
+    if (t->sql == NULL) {
+      mc_error_set(e, "store: report statement %d has no SQL", (int)q);
+      return -1;
+    }
+    if (sqlite3_prepare_v3(s->db, t->sql, -1, SQLITE_PREPARE_PERSISTENT, &s->q[q], NULL) != SQLITE_OK)
       return mc_store_db_error(s, e, "report");
   }
   sqlite3_stmt *st = mc_store_fresh(s, q);

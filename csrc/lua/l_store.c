@@ -253,12 +253,14 @@ static int push_row(void *arg, const mc_col_t *cols, int n) {
  * a big report, such as every event of a campaign, one at a time instead
  * of a list of them all). An error in it ends the report; the statement
  * is made ready again by its next use (mc_store_fresh). */
+/* fn(row) for a row of a report. An error in fn stops the rows (the
+ * store resets its statement, whose read snapshot would otherwise hold
+ * the log's checkpoints back) and is raised again by s_report. */
 static int call_row(void *arg, const mc_col_t *cols, int n) {
   lua_State *L = arg;
   lua_pushvalue(L, 6);
   push_fields(L, cols, n);
-  lua_call(L, 1, 0);
-  return 0;
+  return lua_pcall(L, 1, 0, 0) == LUA_OK ? 0 : 1;
 }
 
 
@@ -287,8 +289,10 @@ static int s_report(lua_State *L) {
   if (!lua_isnoneornil(L, 6)) {
     luaL_checktype(L, 6, LUA_TFUNCTION);
     lua_settop(L, 6);
-    if (mc_store_report(s, (mc_report_t)which, campaign, state, limit, call_row, L, &e) != 0)
-      return mc_l_fail(L, &e);
+    int top = lua_gettop(L);
+    int rc = mc_store_report(s, (mc_report_t)which, campaign, state, limit, call_row, L, &e);
+    if (lua_gettop(L) > top) return lua_error(L);   /* fn's own error, left by call_row */
+    if (rc != 0) return mc_l_fail(L, &e);
     lua_pushboolean(L, 1);
     return 1;
   }

@@ -123,11 +123,7 @@ function M.send(runs, d, opts, quiet_pause)
     end
   end)
   core.trap_interrupts(false)
-  if metrics then
-    -- The last figures, for a scrape that comes while the run closes.
-    if ok then pcall(metrics.update, metrics, runs, d, core.now()) end
-    metrics:close()
-  end
+  if metrics then metrics:close() end
   return ok, err, paused
 end
 

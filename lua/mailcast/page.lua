@@ -233,8 +233,6 @@ local function splice(s, edits)
   return table.concat(out)
 end
 
--- A stylesheet's text with its url(...) images made cid: (they are the
--- stylesheet's: relative to its own folder).
 -- A stylesheet's text (css, from url) with the images its url(...) name
 -- made cid: by image_of(reference, where) -> cid: URL | nil | nil, error.
 function Load:css(css, url, where, image_of)
@@ -268,9 +266,11 @@ function Load:remote_stylesheet(url, where)
   if not css then
     return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(ctype))
   end
-  if ctype and ctype:lower() ~= "text/css" then
+  -- (an answer that says nothing of its type is not taken: whatever a
+  -- URL answers goes into every message)
+  if not ctype or ctype:lower() ~= "text/css" then
     return nil, string.format("%s: %s: '%s' is not a stylesheet (its content type is %s)", self.name, where, url,
-      ctype)
+      tostring(ctype or "not given"))
   end
   return self:css(css, url, where, function(ref, at)
     local kind = kind_of(ref)
@@ -364,7 +364,10 @@ end
 -- Pages loaded for mailcast.build, by file, stamp and options: a script
 -- that builds a message per recipient reads its page once (and is told
 -- once what was removed from it).
-local loaded = setmetatable({}, { __mode = "v" })
+-- (Held, not weak: nothing else keeps a page, and one collected would
+-- be read, scanned and with embed_remote fetched again for the next
+-- message.)
+local loaded = {}
 
 --- for_message(t, path) -> t with its page (html_file, found at path)
 -- | nil, message. What was removed or left is said once on stderr.
