@@ -512,8 +512,9 @@ function Campaign:submit_task(run, r)
 end
 
 -- A task waits on the engine's loop: for a look-up (kind "mx", name,
--- opts) or for messages sent by the engine (kind "send", route, jobs,
--- opts: see smtp.send_in_engine). Its recipient counts as held
+-- opts), for messages sent by the engine (kind "send", route, jobs,
+-- opts: see smtp.send_in_engine) or for an operation of a
+-- mailcast.session (kind "session", session). Its recipient counts as held
 -- meanwhile: no more is claimed for it, and the run does not end before
 -- it.
 function Campaign:wait_for(run, resume, kind, ...)
@@ -525,6 +526,8 @@ function Campaign:wait_for(run, resume, kind, ...)
   if kind == "send" then
     local route, jobs, opts = ...
     smtp.send_in_engine(run.dispatch, route, jobs, opts, answer)
+  elseif kind == "session" then
+    run.dispatch:wait_session((...), answer)
   else
     local name, opts = ...
     run.dispatch:wait_lookup(kind, name, opts, answer)
