@@ -84,6 +84,21 @@ describe("core.html_text", function()
       .. "https://x.example/.\n\n- one\n- two\n  - inner\n\ncafé bar ’\n", text)
   end)
 
+  it("decodes the named references of Latin-1, Greek, math and typography, found by a binary search", function()
+    assert.equal("éÄßÆÿ½ α→∉ …€—–‘’“”•·™®© ✓\n", core.html_text("<p>&eacute;&Auml;&szlig;&AElig;&yuml;&frac12; "
+      .. "&alpha;&rarr;&notin; &hellip;&euro;&mdash;&ndash;&lsquo;&rsquo;&ldquo;&rdquo;&bull;&middot;&trade;&reg;"
+      .. "&copy; &check;</p>"))
+  end)
+
+  it("decodes legacy names without ';' as a browser does, and leaves unknown names as written", function()
+    assert.equal("©2024 &x &bogus; &Zzz;\n", core.html_text("<p>&copy2024 &ampx &bogus; &Zzz;</p>"))
+  end)
+
+  it("replaces a numeric reference to no character, a surrogate or a control character with U+FFFD", function()
+    assert.equal("😀|\u{FFFD}|\u{FFFD}|\u{FFFD}|\u{FFFD}|\u{FFFD}|–\n",
+      core.html_text("<p>&#x1F600;|&#xD800;|&#1;|&#xFFFE;|&#0;|&#x110000;|&#150;</p>"))
+  end)
+
   it("says an image link by its alt, and by its URL when it has none", function()
     assert.equal("Shop (https://s.example/) https://t.example/\n",
       core.html_text([[<a href="https://s.example/"><img alt="Shop"></a> <a href="https://t.example/"><img></a>]]))
