@@ -1,8 +1,10 @@
--- A web page sent as it is (html_file): its local images become inline
--- parts named by cid:, its linked stylesheets are put into the page, the
--- elements mail readers block are taken out, its relative links are made
--- absolute from base_url, and a text part is made of it. With
--- embed_remote, its http(s) images and stylesheets are fetched once. The C scanner
+-- A web page sent as it is (html_file): its local images (every srcset
+-- candidate too) become inline parts named by cid:, its linked and
+-- @imported stylesheets are put into the page, the elements mail readers
+-- block are taken out, its <base href> is followed and taken out, its
+-- relative links are made absolute from base_url, and a text part is
+-- made of it. With embed_remote, its http(s) images and stylesheets are
+-- fetched once. The C scanner
 -- finds all of these in one pass (core.html_page); here each is decided
 -- and the page written again, every byte outside the changed ones kept.
 -- A page is hostile input: no reference may reach outside its folder.
@@ -15,6 +17,11 @@ local M = {}
 -- and this many seconds for each.
 M.REMOTE_MAX = 5 * 1024 * 1024
 M.REMOTE_TIMEOUT = 15
+
+--- A page's stylesheets, put in with what they @import: at most this
+-- many bytes each and all together, imports at most this deep.
+M.CSS_MAX = 5 * 1024 * 1024
+M.IMPORT_DEPTH = 8
 
 local function read_file(path)
   local f, err = io.open(path, "rb")
@@ -144,6 +151,10 @@ end
 local Load = {}
 Load.__index = Load
 
+-- Where a reference is taken from: the folder of a local file of the
+-- page ({dir = segments under the page's folder}) or the URL of a remote
+-- one ({url = ...}): the page's own is its folder, or its <base href>'s.
+
 -- The file a local reference names, from the folder from (segments
 -- under the page's): its real path (symbolic links followed, which must
 -- not lead out of the page's folder either) and its segments | nil, why.
@@ -163,6 +174,15 @@ function Load:file(from, url, where)
       self.name, where, url, real)
   end
   return real, segs
+end
+
+-- What a reference of a file taken from origin is: "local" (a file of
+-- the page), "remote" and its absolute URL (an http(s) one, or a relative
+-- one of a remote file), "file" or "keep".
+local function locate(origin, url)
+  local kind = kind_of(url)
+  if kind == "local" and origin.url then return "remote", M.absolute(origin.url, url) end
+  return kind, url
 end
 
 -- The cid: URL for a local image, made into an inline part the first
@@ -205,11 +225,18 @@ function Load:remote_image(url, where)
   return "cid:" .. cid
 end
 
--- The cid: URL for an image reference, nil to leave it, or nil, error.
-function Load:image(from, url, where)
-  local kind = kind_of(url)
-  if kind == "local" then return self:local_image(from, url, where) end
-  if kind == "remote" then return self:remote_image(url, where) end
+-- What an image reference of a file taken from origin becomes: a cid:
+-- URL, the absolute URL of a relative reference a remote base made
+-- remote, nil to leave it, or nil, error.
+function Load:image(origin, url, where)
+  local kind, target = locate(origin, url)
+  if kind == "local" then return self:local_image(origin.dir, url, where) end
+  if kind == "remote" then
+    local cid, err = self:remote_image(target, where)
+    if cid or err then return cid, err end
+    if target ~= url then return target end
+    return nil
+  end
   if kind == "file" then
     return nil, string.format("%s: %s: '%s': a file: URL is not sent (name the file relative to the page)",
       self.name, where, url)
@@ -233,35 +260,117 @@ local function splice(s, edits)
   return table.concat(out)
 end
 
--- A stylesheet's text (css, from url) with the images its url(...) name
--- made cid: by image_of(reference, where) -> cid: URL | nil | nil, error.
-function Load:css(css, url, where, image_of)
+-- A URL written as the argument of a CSS url(...): a cid: as it is,
+-- another with the bytes CSS or (in_attr) the attribute would take
+-- for something else percent-encoded.
+local function css_url_text(url, in_attr)
+  url = url:gsub("[%s\"'()\\<>]", function(c) return string.format("%%%02X", c:byte()) end)
+  if in_attr then url = url:gsub("&", "&amp;") end
+  return url
+end
+
+-- A URL written as an attribute value between quote q: a cid: as it
+-- is, even unquoted (a page's bytes are kept where they can be).
+local function attr_url(url, q)
+  if url:match("^cid:[%w._@-]+$") then return url end
+  return attr_value(url, q)
+end
+
+-- An @import rule that stays (remote, not fetched), its URL absolute.
+local function import_rule(url, media)
+  return "@import url(" .. css_url_text(url) .. ")" .. (media ~= "" and " " .. media or "") .. ";"
+end
+
+-- A stylesheet's text (css, its references taken from origin, named
+-- name) with the images its url(...) name made cid: (or absolute) and
+-- the stylesheets its @import rules name put in their place.
+-- chain: the stylesheets being put in, outermost first ({key = real
+-- path or URL, name = as referred to}).
+function Load:css(css, origin, name, where, chain)
   if css:lower():find("</style", 1, true) then
     return nil, string.format("%s: %s: '%s' holds \"</style\", which would end the page's <style>", self.name,
-      where, url)
+      where, name)
   end
   local edits = {}
   for _, u in ipairs(core.css_urls(css)) do
-    local cid, err = image_of(u.url, url .. ": url(" .. u.url .. ")")
+    local text, err
+    if u.import then
+      text, err = self:import(origin, u.url, u.media, name .. ": @import", chain)
+    else
+      text, err = self:image(origin, u.url, name .. ": url(" .. u.url .. ")")
+      text = text and css_url_text(text)
+    end
     if err then return nil, err end
-    if cid then edits[#edits + 1] = { at = u.at, stop = u.stop, text = cid } end
+    if text then edits[#edits + 1] = { at = u.at, stop = u.stop, text = text } end
   end
   return splice(css, edits)
 end
 
--- A local stylesheet's text, its images taken from its own folder.
-function Load:stylesheet(from, url, where)
-  local path, segs = self:file(from, url, where)
-  if not path then return nil, segs end
+-- A local stylesheet's bytes, at most CSS_MAX of them.
+local function read_css(path, name, where, page)
+  local size = lfs.attributes(path, "size")
+  if size and size > M.CSS_MAX then
+    return nil, string.format("%s: %s: '%s' is larger than %d bytes", page, where, name, M.CSS_MAX)
+  end
   local css, err = read_file(path)
-  if not css then return nil, string.format("%s: %s: '%s': %s", self.name, where, url, tostring(err)) end
-  return self:css(css, url, where, function(ref, at) return self:image(segments_dir(segs), ref, at) end)
+  if not css then return nil, string.format("%s: %s: '%s': %s", page, where, name, tostring(err)) end
+  return css
 end
 
--- A remote stylesheet's text (embed_remote), fetched once; its relative
--- images are the stylesheet's, resolved from its URL and fetched too.
-function Load:remote_stylesheet(url, where)
-  if url:sub(1, 2) == "//" then url = "https:" .. url end
+-- The text of the stylesheet a <link> or an @import of a file taken
+-- from origin names, with its own references put in (its images taken
+-- from its own folder or URL) | nil, nil, url: left as it is (its URL
+-- absolute) | nil, error.
+function Load:sheet(origin, url, where, chain)
+  local kind, target = locate(origin, url)
+  local key, css, from
+  if kind == "local" then
+    local path, segs = self:file(origin.dir, url, where)
+    if not path then return nil, segs end
+    key, from = path, { dir = segments_dir(segs) }
+  elseif kind == "remote" then
+    if not self.embed_remote then return nil, nil, target end
+    if target:sub(1, 2) == "//" then target = "https:" .. target end
+    key, from = target, { url = target }
+  elseif kind == "file" then
+    return nil, string.format("%s: %s: '%s': a file: URL is not sent (name the file relative to the page)",
+      self.name, where, url)
+  else
+    return nil
+  end
+  for i, open in ipairs(chain) do
+    if open.key == key then
+      local names = {}
+      for k = i, #chain do names[#names + 1] = chain[k].name end
+      names[#names + 1] = url
+      return nil, string.format("%s: %s: '%s': stylesheets that import each other: %s", self.name, where, url,
+        table.concat(names, " -> "))
+    end
+  end
+  if #chain >= M.IMPORT_DEPTH then
+    return nil, string.format("%s: %s: '%s': stylesheets that import each other more than %d deep", self.name,
+      where, url, M.IMPORT_DEPTH)
+  end
+  local err
+  if kind == "local" then
+    css, err = read_css(key, url, where, self.name)
+  else
+    css, err = self:remote_css(key, where)
+  end
+  if not css then return nil, err end
+  self.css_bytes = self.css_bytes + #css
+  if self.css_bytes > M.CSS_MAX then
+    return nil, string.format("%s: %s: '%s': the page's stylesheets come to more than %d bytes", self.name, where,
+      url, M.CSS_MAX)
+  end
+  chain[#chain + 1] = { key = key, name = url }
+  css, err = self:css(css, from, url, where, chain)
+  chain[#chain] = nil
+  return css, err
+end
+
+-- A remote stylesheet's bytes (embed_remote), which must say they are CSS.
+function Load:remote_css(url, where)
   local css, ctype = self.fetch(url)
   if not css then
     return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(ctype))
@@ -272,16 +381,26 @@ function Load:remote_stylesheet(url, where)
     return nil, string.format("%s: %s: '%s' is not a stylesheet (its content type is %s)", self.name, where, url,
       tostring(ctype or "not given"))
   end
-  return self:css(css, url, where, function(ref, at)
-    local kind = kind_of(ref)
-    if kind == "local" then return self:remote_image(M.absolute(url, ref), at) end
-    return self:image({}, ref, at)
-  end)
+  return css
+end
+
+-- What an @import rule becomes: the stylesheet it names, inside an
+-- @media block when it has a media list | the rule with its URL made
+-- absolute | nil (left as it is) | nil, error.
+function Load:import(origin, url, media, where, chain)
+  local css, err, keep = self:sheet(origin, url, where, chain)
+  if err then return nil, err end
+  if css then
+    if media ~= "" then return "@media " .. media .. " {\n" .. css .. "\n}" end
+    return css
+  end
+  if keep and keep ~= url then return import_rule(keep, media) end
+  return nil
 end
 
 local WHERE = {
-  src = "<img src>", srcset = "<img srcset>", background = "background", style = "style url()",
-  style_block = "<style> url()", stylesheet = "<link rel=stylesheet>",
+  src = "<img src>", srcset = "srcset", background = "background", style = "style url()",
+  style_block = "<style> url()", stylesheet = "<link rel=stylesheet>", import = "<style> @import",
 }
 
 local function inside(cuts, at)
@@ -291,57 +410,145 @@ local function inside(cuts, at)
   return false
 end
 
+--- srcset(value) -> {{url=, descriptor=}...}: the candidates of a
+-- srcset attribute's value, as HTML parses them (4.8.4.3.2): a URL up to
+-- white space (commas that end it dropped) and the descriptors up to the
+-- next comma outside parentheses ("2x", "480w", "" for none).
+function M.srcset(s)
+  local out, i, n = {}, 1, #s
+  while true do
+    i = s:find("[^%s,]", i)
+    if not i then return out end
+    local j = s:find("%s", i) or n + 1
+    local url, descriptor = s:sub(i, j - 1), ""
+    if url:find(",$") then
+      url = url:gsub(",+$", "")
+      i = j
+    else
+      local k, depth = j, 0
+      while k <= n do
+        local c = s:sub(k, k)
+        if c == "(" then depth = depth + 1
+        elseif c == ")" and depth > 0 then depth = depth - 1
+        elseif c == "," and depth == 0 then break end
+        k = k + 1
+      end
+      descriptor = s:sub(j, k - 1):match("^%s*(.-)%s*$")
+      i = k + 1
+    end
+    out[#out + 1] = { url = url, descriptor = descriptor }
+  end
+end
+
+-- A srcset's value with each candidate's image made a cid: part (or
+-- absolute), its descriptors kept | nil when none changed | nil, error.
+function Load:srcset(origin, value, where)
+  local parts, changed = {}, false
+  for i, c in ipairs(M.srcset(value)) do
+    local url, err = self:image(origin, c.url, where)
+    if err then return nil, err end
+    if url then
+      changed = true
+      url = url:gsub("[%s,]", function(ch) return string.format("%%%02X", ch:byte()) end)
+    end
+    parts[i] = (url or c.url) .. (c.descriptor ~= "" and " " .. c.descriptor or "")
+  end
+  if not changed then return nil end
+  return table.concat(parts, ", ")
+end
+
+-- The origin of the page's references from its <base href> (base):
+-- its folder under the page's, or its URL when it is remote | nil, error.
+-- A base that is neither is not followed, as a reader would not.
+function Load:base_origin(base)
+  local kind, where = kind_of(base.url), "<base href>"
+  if kind == "remote" then
+    local url = base.url
+    if url:sub(1, 2) == "//" then url = "https:" .. url end
+    return { url = url }
+  end
+  if kind == "file" then
+    return nil, string.format("%s: %s: '%s': a file: URL is not sent (name the folder relative to the page)",
+      self.name, where, base.url)
+  end
+  if kind ~= "local" then return { dir = {} } end
+  -- "assets/" and "assets/page.html" both name the folder assets/.
+  local path = base.url:gsub("[?#].*$", "")
+  if path == "" or path:find("/$") or path:find("^%.%.?$") or path:find("/%.%.?$") then path = path .. "/_" end
+  local segs, why = resolve({}, path)
+  if not segs then return nil, string.format("%s: %s: '%s' %s", self.name, where, base.url, why) end
+  return { dir = segments_dir(segs), href = base.url }
+end
+
 --- load(path, opts) -> {html=, text=, inline = {part specs}, warnings = {...},
--- problems = {...}} | nil, message
--- path: the page (its references are taken from its folder); opts:
--- name (the page as the user wrote it, for messages), base_url,
--- embed_remote, fetch (function(url) -> data, content_type; default M.fetch).
+-- problems = {...}, relative_links = {...}} | nil, message
+-- path: the page (its references are taken from its folder, or from
+-- its <base href>, which is then taken out); opts: name (the page as
+-- the user wrote it, for messages), base_url, embed_remote, fetch
+-- (function(url) -> data, content_type; default M.fetch).
 function M.load(path, opts)
   opts = opts or {}
   local html, err = read_file(path)
   if not html then return nil, string.format("html_file: %s", tostring(err)) end
   local name = opts.name or path
   local self = setmetatable({
-    name = name, root = dir_of(path), cids = {}, inline = {}, count = 0,
+    name = name, root = dir_of(path), cids = {}, inline = {}, count = 0, css_bytes = 0,
     embed_remote = opts.embed_remote, fetch = opts.fetch or M.fetch,
   }, Load)
   local scan, serr = core.html_page(html)
   if not scan then return nil, serr end
-  local edits, warnings, problems = {}, {}, {}
+  local edits, warnings, problems, relative = {}, {}, {}, {}
+  local origin = { dir = {} }
+  for _, r in ipairs(scan.refs) do
+    if r.kind == "base" then
+      origin, err = self:base_origin(r)
+      if not origin then return nil, err end
+      edits[#edits + 1] = { at = r.at, stop = r.stop, text = "" }
+    end
+  end
   for _, c in ipairs(scan.cuts) do
     edits[#edits + 1] = { at = c.at, stop = c.stop, text = "" }
     warnings[#warnings + 1] = string.format("%s: <%s> removed: mail readers block it", name, c.name)
   end
   for _, r in ipairs(scan.refs) do
     local where = WHERE[r.kind]
-    local text, rerr
+    local text, rerr, keep
     if r.kind == "stylesheet" then
-      local kind = kind_of(r.url)
-      if kind == "local" then
-        text, rerr = self:stylesheet({}, r.url, where)
-      elseif kind == "remote" and self.embed_remote then
-        text, rerr = self:remote_stylesheet(r.url, where)
-      end
-      if text then text = "<style>\n" .. text .. "\n</style>" end
-    else
-      text, rerr = self:image({}, r.url, where)
-      if text and r.kind == "srcset" then text = attr_value(text, r.quote) end
+      text, rerr, keep = self:sheet(origin, r.url, where, {})
+      if text then text = "<style>\n" .. text .. "\n</style>"
+      elseif keep and keep ~= r.url then text = '<link rel="stylesheet" href="' .. attr_value(keep, '"') .. '">' end
+    elseif r.kind == "import" then
+      text, rerr = self:import(origin, r.url, r.media, where, {})
+    elseif r.kind == "srcset" then
+      text, rerr = self:srcset(origin, r.url, where)
+      text = text and attr_value(text, r.quote)
+    elseif r.kind ~= "base" then
+      text, rerr = self:image(origin, r.url, where)
+      if text and r.kind == "style" then text = css_url_text(text, true)
+      elseif text and r.kind == "style_block" then text = css_url_text(text)
+      elseif text then text = attr_url(text, r.quote) end
     end
     if rerr then return nil, rerr end
     if text then edits[#edits + 1] = { at = r.at, stop = r.stop, text = text } end
   end
+  -- Links are the page's on the web: from its remote <base href>, or
+  -- from base_url (and a local <base href> under it).
+  local web = origin.url
+  if not web and opts.base_url then web = origin.href and M.absolute(opts.base_url, origin.href) or opts.base_url end
   for _, l in ipairs(scan.links) do
     if kind_of(l.url) == "local" and not inside(scan.cuts, l.at) then
-      if opts.base_url then
-        edits[#edits + 1] = { at = l.at, stop = l.stop, text = attr_value(M.absolute(opts.base_url, l.url), l.quote) }
+      if web then
+        edits[#edits + 1] = { at = l.at, stop = l.stop, text = attr_value(M.absolute(web, l.url), l.quote) }
       else
+        relative[#relative + 1] = l.url
         problems[#problems + 1] = string.format("%s: the relative link '%s' leads nowhere in a mail: give base_url"
           .. " (the page's address on the web) to make it absolute", name, l.url)
       end
     end
   end
   local out = splice(html, edits)
-  return { html = out, text = core.html_text(out), inline = self.inline, warnings = warnings, problems = problems }
+  return { html = out, text = core.html_text(out), inline = self.inline, warnings = warnings, problems = problems,
+           relative_links = relative }
 end
 
 --- merge(t, page [, no_text]) -> a copy of t (a message or campaign
