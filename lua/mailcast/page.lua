@@ -4,14 +4,24 @@
 -- block are taken out, its <base href> is followed and taken out, its
 -- relative links are made absolute from base_url, and a text part is
 -- made of it. With embed_remote, its http(s) images and stylesheets are
--- fetched once. The C scanner
--- finds all of these in one pass (core.html_page); here each is decided
--- and the page written again, every byte outside the changed ones kept.
--- A page is hostile input: no reference may reach outside its folder.
+-- fetched once. The C scanner finds all of these in one pass
+-- (core.html_page); here each is decided and the page written again,
+-- every byte outside the changed ones kept (its URLs and paths:
+-- page_url; its stylesheets: page_css). A page is hostile input: no
+-- reference may reach outside its folder.
 local core = require "mailcast.core"
 local lfs = require "lfs"
+local url_of = require "mailcast.page_url"
+local css_of = require "mailcast.page_css"
 
 local M = {}
+
+--- absolute(base, url) -> url resolved from base (an http(s) URL), as a
+-- browser resolves a relative link (RFC 3986 5.2, the usual cases).
+M.absolute = url_of.absolute
+
+--- srcset(value) -> {{url=, descriptor=}...}: a srcset's candidates.
+M.srcset = url_of.srcset
 
 --- Remote images fetched for embed_remote: at most this many bytes each,
 -- and this many seconds for each.
@@ -22,108 +32,6 @@ M.REMOTE_TIMEOUT = 15
 -- many bytes each and all together, imports at most this deep.
 M.CSS_MAX = 5 * 1024 * 1024
 M.IMPORT_DEPTH = 8
-
-local function read_file(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local data = f:read("a")   -- nil for a directory
-  f:close()
-  if not data then return nil, path .. ": not a file" end
-  return data
-end
-
--- "page/index.html" -> "page/", "index.html" -> "".
-local function dir_of(path)
-  return path:match("^(.*/)") or ""
-end
-
-local function percent_decode(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
-
-local function scheme_of(url)
-  return url:match("^([%a][%w+.-]*):")
-end
-
--- What a reference is: "remote" (http, https, //host), "local" (a file
--- of the page), or "keep" (a place in the page, data:, cid:, a template
--- variable, another scheme: left as it is).
-local function kind_of(url)
-  if url == "" or url:sub(1, 1) == "#" or url:find("{{", 1, true) then return "keep" end
-  if url:sub(1, 2) == "//" then return "remote" end
-  local scheme = scheme_of(url)
-  if not scheme then return "local" end
-  scheme = scheme:lower()
-  if scheme == "http" or scheme == "https" then return "remote" end
-  if scheme == "file" then return "file" end
-  return "keep"
-end
-
--- The file a local reference names, as a path under the page's folder
--- (segments), from the folder of the file that holds it (a list of
--- segments): nil, why when it would leave the page's folder.
-local function resolve(from, url)
-  local path = percent_decode((url:gsub("[?#].*$", "")):gsub("\\", "/"))
-  if path:find("%z") then return nil, "has a NUL byte" end
-  local stack = {}
-  if path:sub(1, 1) ~= "/" then
-    for i, seg in ipairs(from) do stack[i] = seg end
-  end
-  for seg in path:gmatch("[^/]+") do
-    if seg == ".." then
-      if #stack == 0 then return nil, "leads outside the page's folder" end
-      stack[#stack] = nil
-    elseif seg ~= "." then
-      stack[#stack + 1] = seg
-    end
-  end
-  if #stack == 0 then return nil, "names no file" end
-  return stack
-end
-
-local function segments_dir(segs)
-  local out = {}
-  for i = 1, #segs - 1 do out[i] = segs[i] end
-  return out
-end
-
--- A value written into an attribute between quote q ("" when it had
--- none: then it gets double quotes).
-local function attr_value(s, q)
-  s = s:gsub("&", "&amp;")
-  if q == "'" then return (s:gsub("'", "&#39;")) end
-  s = s:gsub('"', "&quot;")
-  if q == "" then return '"' .. s .. '"' end
-  return s
-end
-
---- absolute(base, url) -> url resolved from base (an http(s) URL), as a
--- browser resolves a relative link (RFC 3986 5.2, the usual cases).
-function M.absolute(base, url)
-  local origin, path = base:match("^([%a][%w+.-]*://[^/?#]*)([^?#]*)")
-  if not origin then return url end
-  if url:sub(1, 2) == "//" then return base:match("^([%a][%w+.-]*:)") .. url end
-  if url:sub(1, 1) == "?" then return origin .. path .. url end
-  if url:sub(1, 1) ~= "/" then url = (path:match("^(.*/)") or "/") .. url end
-  local rest = url:match("[?#].*$") or ""
-  local segs = {}
-  local p = url:sub(1, #url - #rest)
-  for seg in p:gmatch("[^/]*") do segs[#segs + 1] = seg end
-  local out = {}
-  for i, seg in ipairs(segs) do
-    if seg == ".." then
-      if #out > 1 then out[#out] = nil end
-      if i == #segs then out[#out + 1] = "" end
-    elseif seg == "." then
-      if i == #segs then out[#out + 1] = "" end
-    else
-      out[#out + 1] = seg
-    end
-  end
-  local joined = table.concat(out, "/")
-  if joined:sub(1, 1) ~= "/" then joined = "/" .. joined end
-  return origin .. joined .. rest
-end
 
 --- fetch(url) -> data, content_type | nil, message: one remote image or
 -- stylesheet, at most REMOTE_MAX bytes, within REMOTE_TIMEOUT seconds.
@@ -151,15 +59,11 @@ end
 local Load = {}
 Load.__index = Load
 
--- Where a reference is taken from: the folder of a local file of the
--- page ({dir = segments under the page's folder}) or the URL of a remote
--- one ({url = ...}): the page's own is its folder, or its <base href>'s.
-
 -- The file a local reference names, from the folder from (segments
 -- under the page's): its real path (symbolic links followed, which must
 -- not lead out of the page's folder either) and its segments | nil, why.
 function Load:file(from, url, where)
-  local segs, why = resolve(from, url)
+  local segs, why = url_of.resolve(from, url)
   if not segs then return nil, string.format("%s: %s: '%s' %s", self.name, where, url, why) end
   local path = self.root .. table.concat(segs, "/")
   local real = core.real_path(path)
@@ -174,15 +78,6 @@ function Load:file(from, url, where)
       self.name, where, url, real)
   end
   return real, segs
-end
-
--- What a reference of a file taken from origin is: "local" (a file of
--- the page), "remote" and its absolute URL (an http(s) one, or a relative
--- one of a remote file), "file" or "keep".
-local function locate(origin, url)
-  local kind = kind_of(url)
-  if kind == "local" and origin.url then return "remote", M.absolute(origin.url, url) end
-  return kind, url
 end
 
 -- The cid: URL for a local image, made into an inline part the first
@@ -229,7 +124,7 @@ end
 -- URL, the absolute URL of a relative reference a remote base made
 -- remote, nil to leave it, or nil, error.
 function Load:image(origin, url, where)
-  local kind, target = locate(origin, url)
+  local kind, target = url_of.locate(origin, url)
   if kind == "local" then return self:local_image(origin.dir, url, where) end
   if kind == "remote" then
     local cid, err = self:remote_image(target, where)
@@ -241,160 +136,6 @@ function Load:image(origin, url, where)
     return nil, string.format("%s: %s: '%s': a file: URL is not sent (name the file relative to the page)",
       self.name, where, url)
   end
-  return nil
-end
-
--- Splices edits ({at=, stop=, text=}, in order, none inside another)
--- into s.
-local function splice(s, edits)
-  table.sort(edits, function(a, b) return a.at < b.at end)
-  local out, pos = {}, 1
-  for _, e in ipairs(edits) do
-    if e.at >= pos then
-      out[#out + 1] = s:sub(pos, e.at - 1)
-      out[#out + 1] = e.text
-      pos = e.stop + 1
-    end
-  end
-  out[#out + 1] = s:sub(pos)
-  return table.concat(out)
-end
-
--- A URL written as the argument of a CSS url(...): a cid: as it is,
--- another with the bytes CSS or (in_attr) the attribute would take
--- for something else percent-encoded.
-local function css_url_text(url, in_attr)
-  url = url:gsub("[%s\"'()\\<>]", function(c) return string.format("%%%02X", c:byte()) end)
-  if in_attr then url = url:gsub("&", "&amp;") end
-  return url
-end
-
--- A URL written as an attribute value between quote q: a cid: as it
--- is, even unquoted (a page's bytes are kept where they can be).
-local function attr_url(url, q)
-  if url:match("^cid:[%w._@-]+$") then return url end
-  return attr_value(url, q)
-end
-
--- An @import rule that stays (remote, not fetched), its URL absolute.
-local function import_rule(url, media)
-  return "@import url(" .. css_url_text(url) .. ")" .. (media ~= "" and " " .. media or "") .. ";"
-end
-
--- A stylesheet's text (css, its references taken from origin, named
--- name) with the images its url(...) name made cid: (or absolute) and
--- the stylesheets its @import rules name put in their place.
--- chain: the stylesheets being put in, outermost first ({key = real
--- path or URL, name = as referred to}).
-function Load:css(css, origin, name, where, chain)
-  if css:lower():find("</style", 1, true) then
-    return nil, string.format("%s: %s: '%s' holds \"</style\", which would end the page's <style>", self.name,
-      where, name)
-  end
-  local edits = {}
-  for _, u in ipairs(core.css_urls(css)) do
-    local text, err
-    if u.import then
-      text, err = self:import(origin, u.url, u.media, name .. ": @import", chain)
-    else
-      text, err = self:image(origin, u.url, name .. ": url(" .. u.url .. ")")
-      text = text and css_url_text(text)
-    end
-    if err then return nil, err end
-    if text then edits[#edits + 1] = { at = u.at, stop = u.stop, text = text } end
-  end
-  return splice(css, edits)
-end
-
--- A local stylesheet's bytes, at most CSS_MAX of them.
-local function read_css(path, name, where, page)
-  local size = lfs.attributes(path, "size")
-  if size and size > M.CSS_MAX then
-    return nil, string.format("%s: %s: '%s' is larger than %d bytes", page, where, name, M.CSS_MAX)
-  end
-  local css, err = read_file(path)
-  if not css then return nil, string.format("%s: %s: '%s': %s", page, where, name, tostring(err)) end
-  return css
-end
-
--- The text of the stylesheet a <link> or an @import of a file taken
--- from origin names, with its own references put in (its images taken
--- from its own folder or URL) | nil, nil, url: left as it is (its URL
--- absolute) | nil, error.
-function Load:sheet(origin, url, where, chain)
-  local kind, target = locate(origin, url)
-  local key, css, from
-  if kind == "local" then
-    local path, segs = self:file(origin.dir, url, where)
-    if not path then return nil, segs end
-    key, from = path, { dir = segments_dir(segs) }
-  elseif kind == "remote" then
-    if not self.embed_remote then return nil, nil, target end
-    if target:sub(1, 2) == "//" then target = "https:" .. target end
-    key, from = target, { url = target }
-  elseif kind == "file" then
-    return nil, string.format("%s: %s: '%s': a file: URL is not sent (name the file relative to the page)",
-      self.name, where, url)
-  else
-    return nil
-  end
-  for i, open in ipairs(chain) do
-    if open.key == key then
-      local names = {}
-      for k = i, #chain do names[#names + 1] = chain[k].name end
-      names[#names + 1] = url
-      return nil, string.format("%s: %s: '%s': stylesheets that import each other: %s", self.name, where, url,
-        table.concat(names, " -> "))
-    end
-  end
-  if #chain >= M.IMPORT_DEPTH then
-    return nil, string.format("%s: %s: '%s': stylesheets that import each other more than %d deep", self.name,
-      where, url, M.IMPORT_DEPTH)
-  end
-  local err
-  if kind == "local" then
-    css, err = read_css(key, url, where, self.name)
-  else
-    css, err = self:remote_css(key, where)
-  end
-  if not css then return nil, err end
-  self.css_bytes = self.css_bytes + #css
-  if self.css_bytes > M.CSS_MAX then
-    return nil, string.format("%s: %s: '%s': the page's stylesheets come to more than %d bytes", self.name, where,
-      url, M.CSS_MAX)
-  end
-  chain[#chain + 1] = { key = key, name = url }
-  css, err = self:css(css, from, url, where, chain)
-  chain[#chain] = nil
-  return css, err
-end
-
--- A remote stylesheet's bytes (embed_remote), which must say they are CSS.
-function Load:remote_css(url, where)
-  local css, ctype = self.fetch(url)
-  if not css then
-    return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(ctype))
-  end
-  -- (an answer that says nothing of its type is not taken: whatever a
-  -- URL answers goes into every message)
-  if not ctype or ctype:lower() ~= "text/css" then
-    return nil, string.format("%s: %s: '%s' is not a stylesheet (its content type is %s)", self.name, where, url,
-      tostring(ctype or "not given"))
-  end
-  return css
-end
-
--- What an @import rule becomes: the stylesheet it names, inside an
--- @media block when it has a media list | the rule with its URL made
--- absolute | nil (left as it is) | nil, error.
-function Load:import(origin, url, media, where, chain)
-  local css, err, keep = self:sheet(origin, url, where, chain)
-  if err then return nil, err end
-  if css then
-    if media ~= "" then return "@media " .. media .. " {\n" .. css .. "\n}" end
-    return css
-  end
-  if keep and keep ~= url then return import_rule(keep, media) end
   return nil
 end
 
@@ -410,41 +151,11 @@ local function inside(cuts, at)
   return false
 end
 
---- srcset(value) -> {{url=, descriptor=}...}: the candidates of a
--- srcset attribute's value, as HTML parses them (4.8.4.3.2): a URL up to
--- white space (commas that end it dropped) and the descriptors up to the
--- next comma outside parentheses ("2x", "480w", "" for none).
-function M.srcset(s)
-  local out, i, n = {}, 1, #s
-  while true do
-    i = s:find("[^%s,]", i)
-    if not i then return out end
-    local j = s:find("%s", i) or n + 1
-    local url, descriptor = s:sub(i, j - 1), ""
-    if url:find(",$") then
-      url = url:gsub(",+$", "")
-      i = j
-    else
-      local k, depth = j, 0
-      while k <= n do
-        local c = s:sub(k, k)
-        if c == "(" then depth = depth + 1
-        elseif c == ")" and depth > 0 then depth = depth - 1
-        elseif c == "," and depth == 0 then break end
-        k = k + 1
-      end
-      descriptor = s:sub(j, k - 1):match("^%s*(.-)%s*$")
-      i = k + 1
-    end
-    out[#out + 1] = { url = url, descriptor = descriptor }
-  end
-end
-
 -- A srcset's value with each candidate's image made a cid: part (or
 -- absolute), its descriptors kept | nil when none changed | nil, error.
 function Load:srcset(origin, value, where)
   local parts, changed = {}, false
-  for i, c in ipairs(M.srcset(value)) do
+  for i, c in ipairs(url_of.srcset(value)) do
     local url, err = self:image(origin, c.url, where)
     if err then return nil, err end
     if url then
@@ -461,7 +172,7 @@ end
 -- its folder under the page's, or its URL when it is remote | nil, error.
 -- A base that is neither is not followed, as a reader would not.
 function Load:base_origin(base)
-  local kind, where = kind_of(base.url), "<base href>"
+  local kind, where = url_of.kind_of(base.url), "<base href>"
   if kind == "remote" then
     local url = base.url
     if url:sub(1, 2) == "//" then url = "https:" .. url end
@@ -475,9 +186,33 @@ function Load:base_origin(base)
   -- "assets/" and "assets/page.html" both name the folder assets/.
   local path = base.url:gsub("[?#].*$", "")
   if path == "" or path:find("/$") or path:find("^%.%.?$") or path:find("/%.%.?$") then path = path .. "/_" end
-  local segs, why = resolve({}, path)
+  local segs, why = url_of.resolve({}, path)
   if not segs then return nil, string.format("%s: %s: '%s' %s", self.name, where, base.url, why) end
-  return { dir = segments_dir(segs), href = base.url }
+  return { dir = url_of.segments_dir(segs), href = base.url }
+end
+
+-- What the bytes of one reference r of the page (its references taken
+-- from origin) become | nil: left as they are | nil, error.
+function Load:rewrite(origin, r)
+  local where = WHERE[r.kind]
+  if r.kind == "stylesheet" then
+    local css, err, keep = css_of.sheet(self, origin, r.url, where, {})
+    if css then return "<style>\n" .. css .. "\n</style>" end
+    if keep and keep ~= r.url then return '<link rel="stylesheet" href="' .. url_of.attr_value(keep, '"') .. '">' end
+    return nil, err
+  elseif r.kind == "import" then
+    return css_of.import(self, origin, r.url, r.media, where, {})
+  elseif r.kind == "srcset" then
+    local text, err = self:srcset(origin, r.url, where)
+    return text and url_of.attr_value(text, r.quote), err
+  elseif r.kind == "base" then
+    return nil   -- taken out by load
+  end
+  local url, err = self:image(origin, r.url, where)
+  if not url then return nil, err end
+  if r.kind == "style" then return url_of.css_url_text(url, true) end
+  if r.kind == "style_block" then return url_of.css_url_text(url) end
+  return url_of.attr_url(url, r.quote)
 end
 
 --- load(path, opts) -> {html=, text=, inline = {part specs}, warnings = {...},
@@ -488,11 +223,12 @@ end
 -- (function(url) -> data, content_type; default M.fetch).
 function M.load(path, opts)
   opts = opts or {}
-  local html, err = read_file(path)
+  local html, err = url_of.read_file(path)
   if not html then return nil, string.format("html_file: %s", tostring(err)) end
   local name = opts.name or path
   local self = setmetatable({
-    name = name, root = dir_of(path), cids = {}, inline = {}, count = 0, css_bytes = 0,
+    name = name, root = url_of.dir_of(path), cids = {}, inline = {}, count = 0,
+    css_bytes = 0, css_max = M.CSS_MAX, import_depth = M.IMPORT_DEPTH,
     embed_remote = opts.embed_remote, fetch = opts.fetch or M.fetch,
   }, Load)
   local scan, serr = core.html_page(html)
@@ -511,23 +247,7 @@ function M.load(path, opts)
     warnings[#warnings + 1] = string.format("%s: <%s> removed: mail readers block it", name, c.name)
   end
   for _, r in ipairs(scan.refs) do
-    local where = WHERE[r.kind]
-    local text, rerr, keep
-    if r.kind == "stylesheet" then
-      text, rerr, keep = self:sheet(origin, r.url, where, {})
-      if text then text = "<style>\n" .. text .. "\n</style>"
-      elseif keep and keep ~= r.url then text = '<link rel="stylesheet" href="' .. attr_value(keep, '"') .. '">' end
-    elseif r.kind == "import" then
-      text, rerr = self:import(origin, r.url, r.media, where, {})
-    elseif r.kind == "srcset" then
-      text, rerr = self:srcset(origin, r.url, where)
-      text = text and attr_value(text, r.quote)
-    elseif r.kind ~= "base" then
-      text, rerr = self:image(origin, r.url, where)
-      if text and r.kind == "style" then text = css_url_text(text, true)
-      elseif text and r.kind == "style_block" then text = css_url_text(text)
-      elseif text then text = attr_url(text, r.quote) end
-    end
+    local text, rerr = self:rewrite(origin, r)
     if rerr then return nil, rerr end
     if text then edits[#edits + 1] = { at = r.at, stop = r.stop, text = text } end
   end
@@ -536,9 +256,9 @@ function M.load(path, opts)
   local web = origin.url
   if not web and opts.base_url then web = origin.href and M.absolute(opts.base_url, origin.href) or opts.base_url end
   for _, l in ipairs(scan.links) do
-    if kind_of(l.url) == "local" and not inside(scan.cuts, l.at) then
+    if url_of.kind_of(l.url) == "local" and not inside(scan.cuts, l.at) then
       if web then
-        edits[#edits + 1] = { at = l.at, stop = l.stop, text = attr_value(M.absolute(web, l.url), l.quote) }
+        edits[#edits + 1] = { at = l.at, stop = l.stop, text = url_of.attr_value(M.absolute(web, l.url), l.quote) }
       else
         relative[#relative + 1] = l.url
         problems[#problems + 1] = string.format("%s: the relative link '%s' leads nowhere in a mail: give base_url"
@@ -546,7 +266,7 @@ function M.load(path, opts)
       end
     end
   end
-  local out = splice(html, edits)
+  local out = url_of.splice(html, edits)
   return { html = out, text = core.html_text(out), inline = self.inline, warnings = warnings, problems = problems,
            relative_links = relative }
 end
