@@ -148,7 +148,8 @@ local function with_page(t, name)
   -- variables are then the text's too.
   local out = require("mailcast.page").merge(t, page, true)
   out.text_from_html = t.text == nil
-  out.page_notes = { warnings = page.warnings, problems = page.problems }
+  out.page_notes = { warnings = page.warnings, problems = page.problems, relative_links = page.relative_links,
+                     name = name }
   return out
 end
 

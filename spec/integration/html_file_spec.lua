@@ -48,7 +48,7 @@ describe("a web page sent as it is, read by Python's email", function()
     assert.equal(0, view.defects)
     local types = {}
     for i, part in ipairs(view.parts) do types[i] = part.type end
-    assert.same({ "text/plain", "text/html", "image/png", "image/png", "image/png", "image/png" }, types)
+    assert.same({ "text/plain", "text/html", "image/png", "image/png", "image/png", "image/png", "image/png" }, types)
   end)
 
   it("has every image as a cid: part whose bytes are the file's", function()
@@ -61,7 +61,8 @@ describe("a web page sent as it is, read by Python's email", function()
       local cid = assert(html:match(pattern), "not in the HTML: " .. pattern)
       return by_cid[cid]
     end
-    assert.equal(mime.read(PAGE .. "img/logo.png"), image('<img src="cid:([^"]+)" srcset="cid:[^"]+" alt="Example Shop"'))
+    assert.equal(mime.read(PAGE .. "img/logo.png"), image('<img src="cid:([^"]+)" srcset="cid:[^"]+ 1x, cid:[^"]+ 2x"'))
+    assert.equal(mime.read(PAGE .. "img/logo@2x.png"), image('srcset="cid:[^"]+ 1x, cid:([^"]+) 2x" alt="Example Shop"'))
     assert.equal(mime.read(PAGE .. "img/photo.png"), image("url%(cid:([^)]+)%) no%-repeat"))
     assert.equal(mime.read(PAGE .. "img/photo.png"), image('<img src="cid:([^"]+)" alt="The same photo again"'))
     assert.equal(mime.read(PAGE .. "img/bg/header.png"), image("%.banner { background%-image: url%(cid:([^)]+)%)"))
