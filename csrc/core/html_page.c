@@ -21,7 +21,7 @@ static const char *cut_name(const char *name, size_t len) {
 
 void mc_html_page_attribute(tag_t *t, const char *name, size_t name_len, size_t value,
                             size_t value_len, char quote) {
-  static const char *const names[PAGE_ATTRS] = {"src", "srcset", "background", "style", "rel", "href"};
+  static const char *const names[PAGE_ATTRS] = {"src", "srcset", "background", "style", "rel", "href", "media"};
   for (int i = 0; i < PAGE_ATTRS; i++) {
     if (!t->page[i].has && mc_html_ieq(name, name_len, names[i])) {
       t->page[i] = (page_attr_t){1, value, value_len, quote};
@@ -145,6 +145,12 @@ void mc_html_page_tag(scanner *sc, size_t lt, size_t end, const tag_t *t) {
       is_stylesheet(sc->s + a[PAGE_REL].at, a[PAGE_REL].len)) {
     mc_html_ref_t *r = new_ref(sc, MC_HTML_REF_STYLESHEET, lt, end - lt, 0);
     if (r == NULL) return;
+    /* A stylesheet for print (media="print") put into the page must keep
+     * applying to print only. */
+    if (a[PAGE_MEDIA].has) {
+      r->media = a[PAGE_MEDIA].at;
+      r->media_len = a[PAGE_MEDIA].len;
+    }
     mc_html_unescape(&sc->out->strings, sc->s + a[PAGE_HREF].at, a[PAGE_HREF].len, 1);
     end_url(sc, r, 0);
   }

@@ -29,7 +29,8 @@ typedef struct {
   int kind;
   size_t at, len;
   size_t url, url_len;
-  size_t media, media_len;   /* an @import's media list: source bytes */
+  size_t media, media_len;   /* an @import's media list, a stylesheet <link>'s media
+                                attribute: source bytes */
   char quote;   /* the attribute value's quote, 0 when unquoted (or not an attribute) */
 } mc_html_ref_t;
 

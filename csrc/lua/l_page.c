@@ -67,7 +67,7 @@ static void push_refs(lua_State *L, const page_state *st, const char *html) {
     set_span(L, r->at, r->len);
     set_string(L, &st->scan.strings, r->url, r->url_len, "url");
     set_quote(L, r->quote);
-    if (r->kind == MC_HTML_REF_IMPORT) {
+    if (r->kind == MC_HTML_REF_IMPORT || r->kind == MC_HTML_REF_STYLESHEET) {
       lua_pushlstring(L, html + r->media, r->media_len);
       lua_setfield(L, -2, "media");
     }

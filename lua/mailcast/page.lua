@@ -191,14 +191,34 @@ function Load:base_origin(base)
   return { dir = url_of.segments_dir(segs), href = base.url }
 end
 
+-- A stylesheet link's media attribute as a media query list to keep,
+-- or nil for every medium. Only the characters of media queries
+-- ("print", "screen and (max-width: 600px)"): anything else could end
+-- the @media block it is put in.
+local function media_of(media)
+  media = media and media:match("^%s*(.-)%s*$") or ""
+  if media == "" or media:lower() == "all" then return nil end
+  if not media:find("^[%w%s,:%(%)%.%-/>=]+$") then return nil, "is not a media query list" end
+  return media
+end
+
 -- What the bytes of one reference r of the page (its references taken
 -- from origin) become | nil: left as they are | nil, error.
 function Load:rewrite(origin, r)
   local where = WHERE[r.kind]
   if r.kind == "stylesheet" then
+    -- Its media (print, a screen width) hold in the page as in the link.
+    local media, bad = media_of(r.media)
+    if bad then return nil, string.format("%s: %s: media '%s' %s", self.name, where, r.media, bad) end
     local css, err, keep = css_of.sheet(self, origin, r.url, where, {})
-    if css then return "<style>\n" .. css .. "\n</style>" end
-    if keep and keep ~= r.url then return '<link rel="stylesheet" href="' .. url_of.attr_value(keep, '"') .. '">' end
+    if css then
+      if media then css = "@media " .. media .. " {\n" .. css .. "\n}" end
+      return "<style>\n" .. css .. "\n</style>"
+    end
+    if keep and keep ~= r.url then
+      return '<link rel="stylesheet" href="' .. url_of.attr_value(keep, '"') .. '"'
+        .. (media and ' media="' .. media .. '"' or "") .. ">"
+    end
     return nil, err
   elseif r.kind == "import" then
     return css_of.import(self, origin, r.url, r.media, where, {})

@@ -185,6 +185,13 @@ describe("a page's remote images with embed_remote", function()
     assert.same({ "/css/site.css", "/img/remote.png" }, { table.unpack(requests(), before + 1) })
   end)
 
+  it("keeps the media of a stylesheet a remote base makes remote", function()
+    local p = assert(page.load(page_with('<head><base href="http://127.0.0.1:' .. port .. '/">'
+      .. '<link rel="stylesheet" media="print" href="css/site.css"></head>')))
+    assert.equal('<head><link rel="stylesheet" href="http://127.0.0.1:' .. port .. '/css/site.css" media="print"></head>',
+      p.html)
+  end)
+
   it("leaves remote images as links without embed_remote, and fetches nothing", function()
     local url = "http://127.0.0.1:" .. port .. "/img/remote.png"
     local before = #requests()

@@ -187,6 +187,21 @@ describe("mailcast.page.load", function()
     assert.equal(dir .. "img/t.png", p.inline[1].path)
   end)
 
+  it("keeps a linked stylesheet's media: a print stylesheet stays for print", function()
+    local dir = folder { ["print.css"] = "nav { display: none }", ["all.css"] = "p { color: red }",
+                         ["index.html"] = [[<link rel=stylesheet media="print" href=print.css>]]
+                           .. [[<link rel=stylesheet media=all href=all.css>]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal("<style>\n@media print {\nnav { display: none }\n}\n</style><style>\np { color: red }\n</style>", p.html)
+  end)
+
+  it("refuses a stylesheet media attribute that is no media query list", function()
+    local dir = folder { ["s.css"] = "a{}", ["index.html"] = [[<link rel=stylesheet media="x{}a" href=s.css>]] }
+    local p, err = page.load(dir .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    assert.matches("index.html: <link rel=stylesheet>: media 'x{}a' is not a media query list", err, 1, true)
+  end)
+
   it("refuses a stylesheet that would end the <style> it goes into", function()
     local dir = folder { ["s.css"] = "a{}</style><script>x()</script>",
                          ["index.html"] = [[<link rel=stylesheet href=s.css>]] }
