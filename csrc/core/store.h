@@ -24,6 +24,7 @@ typedef struct {
   size_t datalen;
   int attempts;
   double first_at;   /* time of the first attempt; 0: none yet */
+  int was_deferred;  /* claimed from deferred (else from pending) */
   char *suppressed;  /* why, when it was on the suppression list (and is
                         now marked suppressed, not in flight); else NULL */
 } mc_claim_t;

@@ -21,10 +21,10 @@ const mc_store_sql_t mc_store_sql_queue[] = {
    * half walks the (campaign, state, next_at) index in order and stops
    * at the limit: no scan of the campaign and no sort, so a claim costs
    * the same at the millionth recipient as at the first. */
-  {Q_DUE, "SELECT * FROM (SELECT id, address, data, attempts, first_at FROM recipients"
+  {Q_DUE, "SELECT * FROM (SELECT id, address, data, attempts, first_at, 1 FROM recipients"
           " WHERE campaign = ?1 AND state = 'deferred' AND next_at <= ?2 AND " IN_SHARD("?4", "?5", "?6")
           " ORDER BY next_at, id LIMIT ?3)"
-          " UNION ALL SELECT * FROM (SELECT id, address, data, attempts, first_at FROM recipients"
+          " UNION ALL SELECT * FROM (SELECT id, address, data, attempts, first_at, 0 FROM recipients"
           " WHERE campaign = ?1 AND state = 'pending' AND " IN_SHARD("?4", "?5", "?6")
           " ORDER BY next_at, id LIMIT ?3) LIMIT ?3"},
   {Q_SET_STATE, "UPDATE recipients SET state = ?2, last_text = ?3, updated = ?4 WHERE id = ?1"},
@@ -183,6 +183,7 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
     }
     c->attempts = sqlite3_column_int(due, 3);
     c->first_at = sqlite3_column_double(due, 4);   /* 0 when never tried */
+    c->was_deferred = sqlite3_column_int(due, 5);
     if (c->address == NULL || c->data == NULL) { rc = SQLITE_NOMEM; break; }
   }
   sqlite3_reset(due);

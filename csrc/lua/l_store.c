@@ -88,7 +88,8 @@ static int s_commit(lua_State *L) {
 
 
 /* store:claim(campaign, max [, now]) -> {{id=, address=, data=, attempts=,
- * first_at=, suppressed= (why, when it is suppressed and not to be sent)}...} */
+ * first_at=, was = "pending"|"deferred", suppressed= (why, when it is
+ * suppressed and not to be sent)}...} */
 static int s_claim(lua_State *L) {
   mc_store_t *s = check(L);
   lua_Integer campaign = luaL_checkinteger(L, 2);
@@ -102,7 +103,7 @@ static int s_claim(lua_State *L) {
   /* Copied into Lua before anything can raise, then freed. */
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 6);
     lua_pushinteger(L, list[i].id);
     lua_setfield(L, -2, "id");
     lua_pushstring(L, list[i].address);
@@ -111,6 +112,8 @@ static int s_claim(lua_State *L) {
     lua_setfield(L, -2, "data");
     lua_pushinteger(L, list[i].attempts);
     lua_setfield(L, -2, "attempts");
+    lua_pushstring(L, list[i].was_deferred ? "deferred" : "pending");
+    lua_setfield(L, -2, "was");
     if (list[i].first_at > 0) {
       lua_pushnumber(L, list[i].first_at);
       lua_setfield(L, -2, "first_at");
