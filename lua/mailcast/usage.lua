@@ -59,6 +59,7 @@ local ENTRIES = {
         [--webhook-ca FILE] [--webhook-poll S] [--webhook-batch N]
         [--webhook-tries N] [--webhook-backoff S] [--webhook-backoff-max S]
         [--webhook-timeout S] [--timeout S] [--max-connections N] [--quiet]
+        [--dashboard-token TOKEN] [--dashboard-cache S]
                              the tracking server (default 127.0.0.1:8080)
                              for the store FILE, which must exist (a
                              campaign run makes it): GET /o/TOKEN (open
@@ -76,7 +77,12 @@ local ENTRIES = {
                              a request must come whole within --timeout S
                              (default 10) of the connection's last one, and
                              at most --max-connections N are held (default:
-                             what the descriptor limit leaves room for)
+                             what the descriptor limit leaves room for);
+                             /dashboard shows every campaign's report,
+                             only with a token (--dashboard-token or
+                             MAILCAST_DASHBOARD_TOKEN, 16 characters or
+                             more; off without one), each page kept
+                             --dashboard-cache S (default 2)
 ]],
   mx = [[
   mx DOMAIN [--server H:P]
