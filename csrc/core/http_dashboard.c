@@ -170,9 +170,9 @@ static void start_next(mc_dash_t *d);
 static void on_made(void *arg, int ok, const char *out, size_t len, const char *why) {
   mc_dash_t *d = arg;
   job_t *j = d->jobs;
-  mc_page_child_free(d->child);   /* nothing of it is used after its callback */
-  d->child = NULL;
   page_t *p = ok ? keep(d, j->path, out, len) : NULL;
+  mc_page_child_free(d->child);   /* out was its: not used after this */
+  d->child = NULL;
   if (p) d->built++;
   else {
     d->failed++;
