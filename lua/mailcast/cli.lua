@@ -283,6 +283,7 @@ local commands = {
   run = run,
   status = function(argv) return require("mailcast.runner").status(argv) end,
   report = function(argv) return require("mailcast.report_cli").main(argv) end,
+  queue = function(argv) return require("mailcast.queue_cli").main(argv) end,
   ["dashboard-page"] = function(argv) return require("mailcast.dashboard").main(argv) end,
   sink = sink,
   serve = serve,

@@ -5,7 +5,7 @@ local M = {}
 
 -- The commands in the order `mailcast help` lists them; each entry as it
 -- reads in that list (the command's line, then what it does).
-local ORDER = { "run", "status", "report", "sink", "serve", "mx", "bounces", "explain", "suppress", "lint", "test", "help", "version" }
+local ORDER = { "run", "status", "report", "queue", "sink", "serve", "mx", "bounces", "explain", "suppress", "lint", "test", "help", "version" }
 
 local ENTRIES = {
   run = [[
@@ -52,6 +52,21 @@ local ENTRIES = {
                              REPLY, e.g. "550 5.1.1 No such user";
                              --bounces processes each message as a bounce
                              for the campaigns of STORE as it arrives
+]],
+  queue = [[
+  queue SCRIPT.lua | STORE [--campaign NAME] [--domain D] [--recipients]
+        [--limit N] [--json] [--retry-now | --cancel]
+                             the deferred recipients by domain and reason
+                             (the bounce taxonomy's, of their last reply),
+                             with their next attempt and last reply;
+                             --recipients lists them (the soonest due
+                             first, --limit N, default 50); --retry-now
+                             makes them due now (a run picks them up at
+                             its next claim); --cancel fails the pending
+                             and deferred ones of a campaign or --domain
+                             as "cancelled by operator" (not suppressed),
+                             and those in flight if their server defers
+                             them
 ]],
   serve = [[
   serve --store FILE [--listen ADDR:PORT] [--port-file FILE]
