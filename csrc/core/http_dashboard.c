@@ -205,38 +205,44 @@ static void start_next(mc_dash_t *d) {
 }
 
 
-/* Adds req to the job making path's page, or to a new one. */
-static void wait_for(mc_dash_t *d, struct evhttp_request *req, const char *path) {
-  job_t *j = d->jobs;
-  while (j && strcmp(j->path, path) != 0) j = j->next;
-  if (j == NULL) {
-    if (d->njobs >= MAX_JOBS || (j = calloc(1, sizeof *j)) == NULL || (j->path = strdup(path)) == NULL) {
-      free(j);
-      plain(req, 503, "Service Unavailable", "the dashboard is busy, try again\n");
-      return;
-    }
-    if (d->last) d->last->next = j; else d->jobs = j;
-    d->last = j;
-    d->njobs++;
+static void busy(struct evhttp_request *req) {
+  plain(req, 503, "Service Unavailable", "the dashboard is busy, try again\n");
+}
+
+
+/* The job making path's page, or a new one at the end of the queue
+ * (NULL when the queue is full or memory ran out). */
+static job_t *job_for(mc_dash_t *d, const char *path) {
+  for (job_t *j = d->jobs; j; j = j->next)
+    if (strcmp(j->path, path) == 0) return j;
+  if (d->njobs >= MAX_JOBS) return NULL;
+  job_t *j = calloc(1, sizeof *j);
+  if (j == NULL || (j->path = strdup(path)) == NULL
+      || (j->waiting = malloc(4 * sizeof *j->waiting)) == NULL) {
+    if (j) free(j->path);
+    free(j);
+    return NULL;
   }
+  j->cap = 4;
+  if (d->last) d->last->next = j; else d->jobs = j;
+  d->last = j;
+  d->njobs++;
+  return j;
+}
+
+
+/* req waits for path's page: a job never has no request waiting. */
+static void wait_for(mc_dash_t *d, struct evhttp_request *req, const char *path) {
+  job_t *j = job_for(d, path);
+  if (j == NULL) { busy(req); return; }
   if (j->nwaiting == j->cap) {
-    size_t cap = j->cap ? j->cap * 2 : 4;
+    size_t cap = j->cap * 2;
     struct evhttp_request **w = cap <= MAX_WAITERS ? realloc(j->waiting, cap * sizeof *w) : NULL;
-    if (w == NULL) { plain(req, 503, "Service Unavailable", "the dashboard is busy, try again\n"); goto started; }
+    if (w == NULL) { busy(req); return; }   /* (j has its waiting requests already) */
     j->waiting = w;
     j->cap = cap;
   }
   j->waiting[j->nwaiting++] = req;
-started:
-  if (j->nwaiting == 0 && j != d->jobs) {   /* a new job no request waits for */
-    job_t **pp = &d->jobs;
-    while (*pp != j) pp = &(*pp)->next;
-    *pp = j->next;
-    if (d->last == j) { d->last = NULL; for (job_t *k = d->jobs; k; k = k->next) d->last = k; }
-    d->njobs--;
-    job_free(j);
-    return;
-  }
   start_next(d);
 }
 
@@ -308,11 +314,11 @@ static int token_in_query(mc_dash_t *d, struct evhttp_request *req, const char *
   const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
   if (query == NULL) return 0;
   struct evkeyvalq q;
-  if (evhttp_parse_query_str(query, &q) != 0) return 0;
-  const char *t = evhttp_find_header(&q, "token");
-  int good = t && is_token(d, t, strlen(t));
-  evhttp_clear_headers(&q);
-  if (!t) return 0;
+  int parsed = evhttp_parse_query_str(query, &q) == 0;   /* (it starts q, even when it fails) */
+  const char *t = parsed ? evhttp_find_header(&q, "token") : NULL;
+  int good = t && is_token(d, t, strlen(t)), given = t != NULL;
+  evhttp_clear_headers(&q);   /* (t was q's) */
+  if (!given) return 0;
   if (!good) { refuse(req); return 1; }
   char cookie[160];
   snprintf(cookie, sizeof cookie, COOKIE "=%s; Path=/dashboard; HttpOnly; SameSite=Strict", d->cookie);

@@ -227,6 +227,12 @@ static void metrics(mc_http_t *h, struct evhttp_request *req) {
                          "# TYPE mailcast_http_connections_shed_total counter\n"
                          "mailcast_http_connections_shed_total %llu\n",
                       cs.open, cs.timed_out, cs.shed);
+  if (mc_dash_enabled(h->o.dashboard))
+    evbuffer_add_printf(b, "# HELP mailcast_dashboard_pages_total Dashboard pages made by their program, by result.\n"
+                           "# TYPE mailcast_dashboard_pages_total counter\n"
+                           "mailcast_dashboard_pages_total{result=\"made\"} %llu\n"
+                           "mailcast_dashboard_pages_total{result=\"failed\"} %llu\n",
+                        mc_dash_built(h->o.dashboard), mc_dash_failed(h->o.dashboard));
   mc_webhook_metrics(h->o.webhook, b);
   evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                     "text/plain; version=0.0.4; charset=utf-8");
