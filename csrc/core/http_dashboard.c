@@ -191,17 +191,14 @@ static void on_made(void *arg, int ok, const char *out, size_t len, const char *
 }
 
 
+/* Starts the first job's page program unless one runs already. */
 static void start_next(mc_dash_t *d) {
-  while (d->jobs && d->child == NULL) {
-    job_t *j = d->jobs;
-    d->argv[d->argc] = j->path;
-    mc_error_t e;
-    d->child = mc_page_child_run(d->base, d->argv, d->timeout, d->max_page, on_made, d, &e);
-    d->argv[d->argc] = NULL;
-    if (d->child) return;
-    on_made(d, 0, "", 0, e.msg);   /* answers its requests and tries the next job */
-    return;
-  }
+  if (d->jobs == NULL || d->child) return;
+  d->argv[d->argc] = d->jobs->path;
+  mc_error_t e;
+  d->child = mc_page_child_run(d->base, d->argv, d->timeout, d->max_page, on_made, d, &e);
+  d->argv[d->argc] = NULL;
+  if (d->child == NULL) on_made(d, 0, "", 0, e.msg);   /* answers its requests and tries the next job */
 }
 
 
