@@ -87,7 +87,7 @@ local function campaign_page(store, id, json)
     return 200, "application/json", export.json(r)
   end
   local live = running(campaign, r.funnel)
-  return 200, HTML, html.html(r, { refresh = live and M.REFRESH or nil,
+  return 200, HTML, html.html(r, { refresh = live and M.REFRESH or nil, by = "serve",
     nav = { href = "/dashboard", text = "← all campaigns" } })
 end
 

@@ -201,7 +201,7 @@ end
 --- page(title, body, opts) -> an HTML document in the report's style
 -- around body (HTML, its values escaped by the caller). opts (may be
 -- nil): refresh = seconds (the browser reloads the page), nav = {href =,
--- text =} (a link above the title).
+-- text =} (a link above the title), by = what made it ("report").
 function M.page(title, body, opts)
   local out = head(title, opts or {})
   out[#out + 1] = body
@@ -235,7 +235,7 @@ function M.html(r, opts)
   groups(out, "By provider", "chart-providers", r.providers)
   groups(out, "By domain (the largest 20)", "chart-domains", r.domains)
   outcomes(out, r)
-  out[#out + 1] = string.format('<p class="meta">Made by mailcast %s on %s.</p>', opts.refresh and "serve" or "report",
+  out[#out + 1] = string.format('<p class="meta">Made by mailcast %s on %s.</p>', esc(opts.by or "report"),
     esc(fmt.utc(os.time())))
   out[#out + 1] = "</main></body></html>\n"
   return table.concat(out, "\n")
