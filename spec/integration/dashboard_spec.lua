@@ -244,3 +244,45 @@ describe("mailcast serve without a dashboard token", function()
     assert.matches("dashboard off (turn it on with --dashboard-token TOKEN or MAILCAST_DASHBOARD_TOKEN)", out, 1, true)
   end)
 end)
+
+
+-- serve from Lua (mailcast.core.serve) with a page program that is not
+-- mailcast's: one that never finishes, one that writes no page.
+describe("mailcast serve's dashboard with a page program that fails", function()
+  local dir, port, pid
+
+  local function start(program)
+    dir = mime.tmpdir()
+    local s = assert(mailcast.store(dir .. "/x.db"))
+    s:close()
+    mime.write(dir .. "/serve.lua", string.format([[
+local core = require "mailcast.core"
+assert(core.serve{ listen = "127.0.0.1:0", store = %q, secret = %q, port_file = %q, quiet = true,
+  dashboard_token = %q, dashboard_timeout = 0.5, dashboard_command = { "/bin/sh", "-c", %q, "sh" } })
+]], dir .. "/x.db", serve.SECRET, dir .. "/port", TOKEN, program))
+    port, pid = serve.background(string.format("timeout --foreground 120 %s run %s", q(helper.runner),
+      q(dir .. "/serve.lua")), dir .. "/port", dir .. "/serve.out")
+  end
+
+  after_each(function()
+    if pid then serve.stop(pid) end
+    mime.rmdir(dir)
+  end)
+
+  it("answers 503 and kills a program that runs past its deadline", function()
+    start("sleep 60")
+    local code = serve.request(port, "GET", "/dashboard", nil, { authorization = "Bearer " .. TOKEN })
+    assert.equal(503, code)
+    local serve_pid = assert(helper.sh("pgrep -P " .. pid)):match("%d+")
+    assert.equal("", (helper.sh("pgrep -P " .. serve_pid)))   -- no page program left
+    assert.equal(200, (serve.request(port, "GET", "/healthz")))
+  end)
+
+  it("answers 503 when the program writes no page, and counts it", function()
+    start("echo not a page")
+    local code = serve.request(port, "GET", "/dashboard/x", nil, { authorization = "Bearer " .. TOKEN })
+    assert.equal(503, code)
+    local _, text = serve.request(port, "GET", "/metrics")
+    assert.equal(1, serve.metric(text, 'mailcast_dashboard_pages_total{result="failed"}'))
+  end)
+end)
