@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The row is in flight, marked cancelled, and its outcome ?2 is not final. */
+#define CANCELLED_NOW "(state = 'in_flight' AND last_text = '" MC_CANCEL_TEXT "' AND ?2 IN ('deferred', 'pending'))"
+
 const mc_store_sql_t mc_store_sql_queue[] = {
   {Q_CAMPAIGN_GET, "SELECT id FROM campaigns WHERE name = ?1"},
   {Q_CAMPAIGN_ADD, "INSERT INTO campaigns(name, created) VALUES (?1, ?2)"},
@@ -33,10 +36,21 @@ const mc_store_sql_t mc_store_sql_queue[] = {
    * as much as the row's. */
   {Q_IN_FLIGHT, "UPDATE recipients SET state = 'in_flight', last_text = NULL, updated = ?2"
                 " WHERE id IN (SELECT value FROM json_each(?1))"},
-  {Q_FINISH, "UPDATE recipients SET state = ?2, last_code = ?3, last_enhanced = ?4,"
-             " last_text = ?5, next_at = ?6, updated = ?7, attempts = attempts + 1,"
+  /* A recipient cancelled while in flight (mailcast queue --cancel marks
+   * it: store.h, MC_CANCEL_TEXT) whose outcome is not final (deferred,
+   * or handed back unsent) is failed instead, with its reply in the text;
+   * a delivery or a failure is recorded as it is. (SET reads the row as
+   * it was.) */
+  {Q_FINISH, "UPDATE recipients SET state = CASE WHEN " CANCELLED_NOW " THEN 'failed' ELSE ?2 END,"
+             " last_code = ?3, last_enhanced = ?4,"
+             " last_text = CASE WHEN " CANCELLED_NOW " THEN '" MC_CANCEL_TEXT "' || CASE WHEN ?3 > 0"
+             "   THEN ' (last reply: ' || ?3 || coalesce(' ' || ?4, '') || coalesce(' ' || ?5, '') || ')'"
+             "   ELSE '' END ELSE ?5 END,"
+             " next_at = ?6, updated = ?7, attempts = attempts + 1,"
              " first_at = coalesce(first_at, ?7) WHERE id = ?1"},
-  {Q_RECOVER, "UPDATE recipients SET state = 'pending' WHERE campaign = ?1 AND state = 'in_flight'"
+  /* (one cancelled in flight before the crash stays cancelled) */
+  {Q_RECOVER, "UPDATE recipients SET state = CASE WHEN last_text = '" MC_CANCEL_TEXT "' THEN 'failed'"
+              " ELSE 'pending' END WHERE campaign = ?1 AND state = 'in_flight'"
               " AND " IN_SHARD("?2", "?3", "?4")},
   {Q_COUNTS, "SELECT state, count(*) FROM recipients WHERE campaign = ?1 GROUP BY state"},
   {0, NULL},
