@@ -121,6 +121,12 @@ local function report(campaign, counts, opts)
       io.write(string.format("%d deferred: the next retry is due in %d s; run again then (or use --wait)\n",
         counts.deferred, math.ceil(counts.next_retry)))
     end
+    local test = counts.test
+    if not counts.paused and test and test.held > 0 then
+      io.write(test.pick_at and string.format("%d held for the A/B test's winner, picked at %s: run again then"
+          .. " (or use --wait)\n", test.held, os.date("%Y-%m-%d %H:%M:%S", math.floor(test.pick_at + 0.5)))
+        or string.format("%d held for the A/B test's winner, picked once the test group is sent\n", test.held))
+    end
   end
   if counts.paused then return 130 end
   if counts.route_problems then
