@@ -90,18 +90,20 @@ end
 -- the campaign's test rows.
 local CHECK_EVERY = 1
 
---- step(campaign, run): where a run's test stands, moved on when it can
--- be: the test group noted as sent once none of it is left to send (and
--- the whole list is read), the winner picked once the wait is over and
--- the held recipients made due. run.test says what is known:
--- {done=, winner=, pick_at=}.
-function M.step(c, run)
+--- step(campaign, run [, closing]): where a run's test stands, moved on
+-- when it can be: the test group noted as sent once none of it is left
+-- to send (and the whole list is read), the winner picked once the wait
+-- is over and the held recipients made due. run.test says what is known:
+-- {done=, winner=, pick_at=}. closing: the run ends; the test group is
+-- noted as sent if it is (the wait starts then, not at the next run),
+-- and nothing is picked.
+function M.step(c, run, closing)
   local state = run.test
   if not state then
     state = { checked = -math.huge }
     run.test = state
   end
-  if state.done or core.now() < state.checked + CHECK_EVERY then return end
+  if state.done or (not closing and core.now() < state.checked + CHECK_EVERY) then return end
   state.checked = core.now()
   local store = run.store
   local t = assert(store:report("test", run.id))[1]
@@ -119,6 +121,7 @@ function M.step(c, run)
     return
   end
   state.pick_at = t.sent + c.test.wait
+  if closing then return end
   if core.time() < state.pick_at then
     if not state.said and t.held > 0 then
       state.said = true

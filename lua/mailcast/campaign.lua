@@ -1002,6 +1002,7 @@ function Campaign:close_run(run, ok, err, paused)
     return nil, tostring(err)
   end
   self:report_problems(run)
+  if self.test and not paused then abtest.step(self, run, true) end
   local counts = store:counts(id)
   counts.paused = paused or nil
   counts.route_problems = next(run.problems) and run.problems or nil
