@@ -109,7 +109,8 @@ typedef enum {
   MC_REPORT_OPEN_DELAY,   /* one row: how many opened after delivery, the median delay */
   MC_REPORT_ACCOUNTING,   /* every outcome, bounce and complaint with its recipient, in order */
   MC_REPORT_VARIANTS,     /* an A/B test's figures by variant and group (test, rest, held) */
-  MC_REPORT_TEST,         /* one row: the test's state (sent, winner, picked, unsent, held) */
+  MC_REPORT_TEST,         /* one row: the test's state (sent, winner, picked, unsent, holding;
+                             held: how many, with state "count") */
 } mc_report_t;
 
 /* The most columns a report's row has. */

@@ -146,13 +146,18 @@ const mc_store_sql_t mc_store_sql_lazy[] = {
    "  coalesce(sum(p.o), 0) AS opens_unique, coalesce(sum(p.c), 0) AS clicks_unique"
    " FROM recipients r LEFT JOIN p ON p.recipient = r.id"
    " WHERE r.campaign = ?1 AND r.variant IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 DESC"},
-  /* Where a campaign's test stands: its test group's recipients not
-   * sent yet (a deferred one has been), those held for the winner. */
+  /* Where a campaign's test stands: whether any of its test group is
+   * left to send (before the pick, every pending recipient not held is
+   * of the test group; a deferred one has been sent), and whether any
+   * is held for the winner: found in the indexes at once, as a run asks
+   * every second. How many are held (a count over the held ones) only
+   * when ?2 is 'count'. */
   {Q_REPORT_TEST,
    "SELECT test_sent AS sent, test_winner AS winner, test_picked AS picked,"
-   " (SELECT count(*) FROM recipients WHERE campaign = ?1 AND variant > 0"
-   "   AND state IN ('pending', 'in_flight')) AS unsent,"
-   " (SELECT count(*) FROM recipients WHERE campaign = ?1 AND variant = 0) AS held"
+   " EXISTS(SELECT 1 FROM recipients WHERE campaign = ?1 AND state IN ('pending', 'in_flight')"
+   "   AND next_at < " MC_STORE_HELD ") AS unsent,"
+   " EXISTS(SELECT 1 FROM recipients WHERE campaign = ?1 AND variant = 0) AS holding,"
+   " CASE WHEN ?2 = 'count' THEN (SELECT count(*) FROM recipients WHERE campaign = ?1 AND variant = 0) END AS held"
    " FROM campaigns WHERE id = ?1"},
   {0, NULL},
 };

@@ -112,30 +112,33 @@ function M.step(c, run, closing)
     return
   end
   if not t.sent then
-    if t.unsent > 0 or not require("mailcast.campaign").list_read(store, run.id) then return end
+    if t.unsent == 1 or not require("mailcast.campaign").list_read(store, run.id) then return end
     assert(store:test_sent(run.id))
     t.sent = core.time()
   end
-  if t.held == 0 then   -- the whole list was in the test: no one waits for a winner
+  if t.holding == 0 then   -- the whole list was in the test: no one waits for a winner
     state.done = true
     return
   end
   state.pick_at = t.sent + c.test.wait
   if closing then return end
   if core.time() < state.pick_at then
-    if not state.said and t.held > 0 then
+    if not state.said then
       state.said = true
+      local held = assert(store:report("test", run.id, "count"))[1].held
       c:say(string.format("A/B test: the test group is sent; the winner is picked at %s, then sent to the"
-        .. " other %d recipients%s", until_when(state.pick_at), t.held,
+        .. " other %d recipients%s", until_when(state.pick_at), held,
         run.waits and " (Ctrl-C stops; `mailcast run` again goes on)" or ""))
     end
     return
   end
   local rows = assert(store:report("variants", run.id))
+  local held = 0
+  for _, r in ipairs(rows) do if r.variant == 0 then held = r.recipients end end
   local winner = assert(store:test_pick(run.id, M.winner(rows, c.test.pick)))
   state.done, state.winner = true, winner
   c:say(string.format("A/B test: variant %d wins (by %s); sending it to the other %d recipients", winner,
-    c.test.pick, t.held))
+    c.test.pick, held))
   -- The held recipients are due now: the run goes on with them.
   run.done, run.hungry = false, false
 end
@@ -153,7 +156,7 @@ end
 -- counts, or nil when the campaign has no test.
 function M.summary(store, id, test)
   if not test then return nil end
-  local t = assert(store:report("test", id))[1]
+  local t = assert(store:report("test", id, "count"))[1]
   return { held = t.held, winner = t.winner, pick_at = t.sent and not t.winner and (t.sent + test.wait) or nil }
 end
 

@@ -147,8 +147,9 @@ M.PART = S.one_of({ S.userdata "mailcast.Part", M.PART_TABLE }, { plural = "part
 local parts = S.list(M.PART)
 
 --- A span of time: seconds, or a string "90s", "15m", "4h", "2d".
-M.DURATION = S.one_of({ number { min = 0 }, str { pattern = "^%d+%.?%d*[smhd]$" } },
-  { says = "seconds or a time like \"30s\", \"15m\", \"4h\", \"2d\"" })
+local time_says = "seconds or a time like \"30s\", \"15m\", \"4h\", \"2d\""
+M.DURATION = S.one_of({ number { min = 0 }, str { pattern = "^%d+%.?%d*[smhd]$", says = time_says } },
+  { says = time_says })
 
 local campaign_from = S.one_of({ str { nonempty = true }, S.record { name = str(), address = str { required = true } } })
 

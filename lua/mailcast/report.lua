@@ -134,7 +134,7 @@ end
 local function variants(store, id)
   local list = rows(store, "variants", id)
   if #list == 0 then return nil end
-  local t = rows(store, "test", id)[1]
+  local t = rows(store, "test", id, "count")[1]
   local out = { winner = t.winner, sent = t.sent, picked = t.picked, held = t.held, groups = array() }
   for _, r in ipairs(list) do
     if r.variant > 0 then
