@@ -66,9 +66,10 @@ end
 
 --- winner(rows, pick) -> the winning variant of the test group's rows
 -- (store:report("variants")): the best unique opens (pick "opens") or
--- clicks against delivered; ties and an empty test go to the first.
+-- clicks against delivered (0 for a variant nothing was delivered of);
+-- ties go to the first.
 function M.winner(rows, pick)
-  local best, best_rate = 1, -1
+  local best, best_rate = 1, 0
   for _, r in ipairs(rows) do
     if r.test == 1 and r.variant > 0 then
       local hits = pick == "clicks" and r.clicks_unique or r.opens_unique

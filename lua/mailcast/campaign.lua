@@ -161,9 +161,6 @@ function M.new(t)
   t = with_page(require("mailcast.script_paths").resolve(t), t.html_file)
   -- A list file that cannot be read stops the script here, at its line,
   -- before a run makes a store for it.
-  if type(t.recipients) == "table" and getmetatable(t.recipients) and not segment.is(t.recipients) then
-    schema.fail("campaign", "recipients: a CSV file name, a list of tables, an iterator or a mailcast.segment")
-  end
   if type(t.recipients) == "string" and M.check_list then
     local ok, why = csv.check(t.recipients)
     if not ok then schema.fail(nil, why) end
@@ -1063,11 +1060,15 @@ function Campaign:dry_run(opts)
     local fine, why = self.recipients:check(store)
     if not fine then store:close() return nil, why end
   end
+  local k = 0
   for row, err in self:rows(store) do
     local address, why = self:check_row(row, err)
     local msg
+    k = k + 1
     if address then
-      msg, why = self:message(address, row)
+      -- An A/B test's variants in turn: each one's templates are tried.
+      msg, why = self:message(address, row, { campaign = 0, recipient = 1,
+        variant = self.variants and (k - 1) % #self.variants + 1 })
       if msg then msg, why = mailcast.message(msg) end
       if not msg then why = string.format("%s (row%s): %s", address, at_line(row), why) end
     end
