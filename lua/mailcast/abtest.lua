@@ -109,7 +109,10 @@ function M.step(c, run, closing)
   local store = run.store
   local t = assert(store:report("test", run.id))[1]
   if t.winner then
+    -- Picked by another worker of the run (or an earlier run): this one
+    -- goes on with its share of the held recipients.
     state.done, state.winner = true, t.winner
+    if not closing then run.done, run.hungry = false, false end
     return
   end
   if not t.sent then

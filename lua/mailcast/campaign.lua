@@ -864,6 +864,18 @@ function Campaign:prepare(opts)
     local ok, serr = self.recipients:check(store, id)
     if not ok then store:close() return nil, serr end
   end
+  -- Not read to its end until the loader says so: the workers of a run
+  -- start before it, and an A/B test's group is not all sent while rows
+  -- of the list may still come.
+  if self.test then assert(store:list_read(id, false)) end
+  local test = not self.test and assert(store:report("test", id, "count"))[1]
+  if test and test.holding == 1 then
+    -- Held for an A/B test's winner by a run of the script when it had
+    -- variants: with none now, they are sent the campaign's message.
+    assert(store:test_pick(id, 1))
+    self:warn(string.format("%d recipients were held for an A/B test's winner, but the campaign has no variants"
+      .. " now: they are sent its message", test.held))
+  end
   if self.webhooks then
     -- Kept in the store, where `mailcast serve` finds them.
     local ok, werr = require("mailcast.webhooks").register(path, id, self.webhooks)

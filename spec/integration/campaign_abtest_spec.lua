@@ -17,7 +17,7 @@ local q = mime.sh_quote
 
 local N = 20
 
-local function script(name, port, test)
+local function script(name, port, test, connections)
   return string.format([[
 local mailcast = require "mailcast"
 local list = {}
@@ -31,10 +31,10 @@ return mailcast.campaign{
   },
   test = %s,
   recipients = list,
-  route = { host = "127.0.0.1", port = %d, tls = "none" },
+  route = { host = "127.0.0.1", port = %d, tls = "none", limits = { connections = %d } },
   track = { base = "https://t.example.com", secret = %q },
 }
-]], N, name, test, port, serve.SECRET)
+]], N, name, test, port, connections or 1, serve.SECRET)
 end
 
 -- The messages the sink holds, by variant ("A" or "B"): {address = raw}.
@@ -97,6 +97,17 @@ describe("an A/B test", function()
     assert.same({ 10, 0 }, { t.held, t.unsent })
     assert.is_number(t.sent)
     assert.is_nil(t.winner)
+    -- The script without its variants: the held ones get its message.
+    mime.write(dir .. "/hold.lua", (script("hold", sink.port, "nil"):gsub("  variants = {.-\n  },\n", "")))
+    out, code = run("hold")
+    assert.equal(0, code, out)
+    assert.matches("10 recipients were held for an A/B test's winner, but the campaign has no variants now", out,
+      1, true)
+    local plain = 0
+    for _, raw in ipairs(sink.files()) do
+      if raw:find("\nSubject: Hello R", 1, true) then plain = plain + 1 end
+    end
+    assert.same({ 20, 10 }, { #sink.files(), plain })
   end)
 
   it("picks the variant opened more after a run killed mid-wait, sends it to the rest, and keeps the pick", function()
@@ -172,6 +183,27 @@ describe("an A/B test", function()
     out, code = helper.sh(q(helper.runner) .. " report " .. q(dir .. "/ab.lua"))
     assert.equal(0, code, out)
     assert.matches("A/B test: variant 2 won", out, 1, true)
+    out, code = helper.sh(q(helper.runner) .. " report " .. q(dir .. "/ab.lua") .. " --html " .. q(dir .. "/r.html"))
+    assert.equal(0, code, out)
+    local html = mime.read(dir .. "/r.html")
+    local chart = html:match('<svg[^>]*id="chart%-variants".-</svg>')
+    assert(chart, "no chart of the variants")
+    local _, bars = chart:gsub('<rect class="bar"', "")
+    assert.equal(2, bars)   -- the two test groups
+    assert.matches("variant 1 opened: 100.0%", chart, 1, true)
+    assert.matches("variant 2 opened: 60.0%", chart, 1, true)
+    assert.matches("Variant 2 won", html, 1, true)
+  end)
+
+  it("is picked once by the workers of a run, each sending its share of the rest the winner", function()
+    mime.write(dir .. "/workers.lua", script("workers", sink.port, [[{ fraction = 0.5, wait = "1s" }]], 2))
+    local out, code = run("workers", "--workers 2 --wait")
+    assert.equal(0, code, out)
+    assert.matches("workers: 20 delivered, 0 deferred, 0 failed, 0 skipped, 0 suppressed, 0 pending", out, 1, true)
+    local _, n = out:gsub("variant 1 wins", "")
+    assert.equal(1, n, out)
+    local by = received(sink)
+    assert.same({ 15, 5 }, { size(by.A), size(by.B) })
   end)
 
   it("refuses misspelled keys of a variant and of the test, naming the script's line", function()
