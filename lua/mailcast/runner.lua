@@ -24,7 +24,7 @@ local BAD_ROWS = 3
 
 local SUMMARY_FIELDS = {
   "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "in_flight", "paused",
-  "next_retry", "list_read", "bad_rows",
+  "next_retry", "list_read", "bad_rows", "held", "pick_at",
 }
 
 -- The runner's options for a campaign: those that take a value, and flags.
@@ -111,6 +111,8 @@ local function report(campaign, counts, opts)
   elseif opts.json then
     counts.campaign = campaign.name
     counts.pending = counts.pending + counts.in_flight
+    -- An A/B test's: the recipients held for the winner (among pending), when it is picked.
+    if counts.test then counts.held, counts.pick_at = counts.test.held, counts.test.pick_at end
     io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
   else
     io.write(campaign_mod.summary(campaign.name, counts), "\n")
