@@ -105,7 +105,10 @@ end
 --   inline=, attachments=,
 --   headers=, return_path= (the envelope sender), bounce_domain= (VERP:
 --   each recipient's bounces come back to bounces+TAG@bounce_domain, for
---   `mailcast bounces`), recipients = CSV path | list | iterator,
+--   `mailcast bounces`), recipients = CSV path | list | iterator |
+--   mailcast.segment{...} (an earlier campaign's, mailcast.segment),
+--   variants = {{subject=, html=, ...}...} with test = {fraction=, wait=,
+--   pick=} (an A/B test, mailcast.abtest),
 --   address = "email" (the field holding the address),
 --   routes = {name = route table ({mx = true, ...} for direct delivery),
 --   each with its own limits = {...}}, route = a route table, a route
