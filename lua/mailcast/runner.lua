@@ -214,8 +214,12 @@ local function show(store, c, json)
   -- next_at is to the fraction of a second: so is now (from whole seconds
   -- the wait could read a second longer than the retry schedule allows).
   local next_retry = due and due.next_at and math.max(0, math.ceil(due.next_at - core.time()))
+  -- An A/B test's recipients held for its winner (counted as pending).
+  local test = store:report("test", c.id)[1]
+  local held = test and test.holding == 1 and store:report("test", c.id, "count")[1].held or nil
   if json then
     counts.campaign, counts.next_retry, counts.list_read = c.name, next_retry, c.list_read ~= 0
+    counts.held = held
     counts.pending = counts.pending + counts.in_flight
     io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
     return
@@ -234,6 +238,7 @@ local function show(store, c, json)
       local extra = s == "deferred" and next_retry and string.format("  (next retry in %d s)", next_retry)
         or s == "pending" and in_flight > 0 and string.format("  (%d of them in flight: claimed by a run that"
           .. " is sending them, or was stopped; the next run sends what is left)", in_flight)
+        or s == "pending" and held and string.format("  (%d of them held for the A/B test's winner)", held)
         or ""
       io.write(string.format("  %-11s %8d%s\n", s, counts[s], extra))
     end
