@@ -7,12 +7,13 @@ local helper = require "helper"
 
 -- An open of recipient id as `mailcast serve` records it (by a machine:
 -- an image proxy's or scanner's fetch), written behind the store's back.
-local function open(path, campaign, id, machine)
+local function open(path, campaign, id, machine, kind)
   local _, code = helper.sh("/usr/bin/python3 -c " .. mime.sh_quote(
     "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]);"
-    .. " db.execute('INSERT INTO events(campaign, recipient, at, kind, machine) VALUES (?, ?, 1, \\'opened\\', ?)',"
-    .. " (int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))); db.commit()")
-    .. " " .. mime.sh_quote(path) .. " " .. campaign .. " " .. id .. " " .. (machine and 1 or 0))
+    .. " db.execute('INSERT INTO events(campaign, recipient, at, kind, machine) VALUES (?, ?, 1, ?, ?)',"
+    .. " (int(sys.argv[2]), int(sys.argv[3]), sys.argv[5], int(sys.argv[4]))); db.commit()")
+    .. " " .. mime.sh_quote(path) .. " " .. campaign .. " " .. id .. " " .. (machine and 1 or 0) .. " "
+    .. (kind or "opened"))
   assert.equal(0, code)
 end
 
@@ -68,6 +69,7 @@ describe("mailcast.store for A/B tests and segments", function()
     local path = dir .. "/c.mailcast.db"
     open(path, nov, ids["u1@example.org"])
     open(path, nov, ids["u2@example.org"], true)
+    open(path, nov, ids["u4@example.org"], false, "clicked")
     local upto = store:segment_fix(campaign)
     assert.equal(store:last_event(), upto)
     open(path, nov, ids["u3@example.org"])   -- after the bound
@@ -88,6 +90,8 @@ describe("mailcast.store for A/B tests and segments", function()
     assert.same({ "u2@example.org", "u4@example.org" },
       segment{ delivered = true, opened = false, upto = store:last_event() })
     assert.same({ "u5@example.org" }, segment{ failed = true })
+    assert.same({ "u4@example.org" }, segment{ clicked = true })
+    assert.same({ "u2@example.org", "u3@example.org" }, segment{ delivered = true, opened = false, clicked = false })
     assert.same({ "u1@example.org", "u2@example.org", "u3@example.org", "u4@example.org", "u5@example.org" },
       segment({}, 1))
     assert.equal("name\0U1", store:segment({ campaign = nov, upto = upto }, 0, 1)[1].data)
