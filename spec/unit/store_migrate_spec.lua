@@ -78,7 +78,7 @@ local PREVIOUS_SCHEMA = {
 
 -- A schema as the migrations after the previous version leave it:
 -- segments and A/B tests (6) add columns to campaigns and recipients
--- and an index of the recipients' variants.
+-- and an index of the recipients held for an A/B test's winner.
 local function current(list)
   local out = {}
   for i, stmt in ipairs(list) do
@@ -87,7 +87,7 @@ local function current(list)
         .. " segment_upto INTEGER)")
       :gsub("first_at REAL,  UNIQUE", "first_at REAL, variant INTEGER,  UNIQUE")
   end
-  out[#out + 1] = "CREATE INDEX recipients_variant ON recipients(campaign, variant, state)  WHERE variant IS NOT NULL"
+  out[#out + 1] = "CREATE INDEX recipients_held ON recipients(campaign) WHERE variant = 0"
   return out
 end
 

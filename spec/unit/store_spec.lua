@@ -170,7 +170,7 @@ describe("mailcast.store", function()
     local _, code = helper.sh("/usr/bin/python3 -c " .. mime.sh_quote(
       "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]);"
       .. " db.execute('ALTER TABLE campaigns DROP COLUMN list_read');"
-      .. " db.executescript('DROP INDEX recipients_variant; ALTER TABLE recipients DROP COLUMN variant;"
+      .. " db.executescript('DROP INDEX recipients_held; ALTER TABLE recipients DROP COLUMN variant;"
       .. " ALTER TABLE campaigns DROP COLUMN test_sent; ALTER TABLE campaigns DROP COLUMN test_winner;"
       .. " ALTER TABLE campaigns DROP COLUMN test_picked; ALTER TABLE campaigns DROP COLUMN segment_upto');"
       .. " db.execute('PRAGMA user_version = 0'); db.commit()") .. " " .. mime.sh_quote(path))
@@ -223,7 +223,7 @@ describe("mailcast.store", function()
       -- column and the campaign tools' columns that came after it, and no
       -- schema version.
       local out, code = helper.sh("sqlite3 " .. mime.sh_quote(path) .. " 'DROP TABLE recipient_links;"
-        .. " ALTER TABLE campaigns DROP COLUMN list_read; DROP INDEX recipients_variant;"
+        .. " ALTER TABLE campaigns DROP COLUMN list_read; DROP INDEX recipients_held;"
         .. " ALTER TABLE recipients DROP COLUMN variant; ALTER TABLE campaigns DROP COLUMN test_sent;"
         .. " ALTER TABLE campaigns DROP COLUMN test_winner; ALTER TABLE campaigns DROP COLUMN test_picked;"
         .. " ALTER TABLE campaigns DROP COLUMN segment_upto; PRAGMA user_version = 0;'"
