@@ -277,7 +277,8 @@ int mc_store_test_sent(mc_store_t *s, long long campaign, double now, mc_error_t
 
 /* Records winner as campaign's, unless one was picked before, and makes
  * the held recipients due, to be sent the winner; *picked says the
- * winner recorded (another process's pick stays). 0, or -1. */
+ * winner recorded (another process's pick stays). 1 when this call made
+ * the pick, 0 when an earlier one stands, -1. */
 int mc_store_test_pick(mc_store_t *s, long long campaign, int winner, double now, int *picked,
                        mc_error_t *e);
 

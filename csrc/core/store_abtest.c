@@ -43,10 +43,11 @@ int mc_store_test_pick(mc_store_t *s, long long campaign, int winner, double now
   sqlite3_bind_int(st, 2, winner);
   sqlite3_bind_double(st, 3, now);
   if (mc_store_run(s, Q_TEST_PICK, e) != 0) goto fail;
+  int made = sqlite3_changes(s->db) > 0;
   sqlite3_bind_int64(mc_store_fresh(s, Q_TEST_RELEASE), 1, campaign);
   if (mc_store_run(s, Q_TEST_RELEASE, e) != 0) goto fail;
   if (mc_store_report(s, MC_REPORT_TEST, campaign, NULL, 0, read_winner, picked, e) != 0) goto fail;
-  return mc_store_commit(s, e);
+  return mc_store_commit(s, e) == 0 ? made : -1;
 fail:
   {
     mc_error_t ignored;   /* as mc_store_claim: only a transaction of its own is undone */

@@ -393,7 +393,8 @@ static int s_test_sent(lua_State *L) {
 
 
 /* store:test_pick(campaign, winner) -> the winner recorded (an earlier
- * pick stays), the held recipients made due. */
+ * pick stays), whether this call made the pick; the held recipients
+ * made due. */
 static int s_test_pick(lua_State *L) {
   mc_store_t *s = check(L);
   lua_Integer campaign = luaL_checkinteger(L, 2);
@@ -401,9 +402,11 @@ static int s_test_pick(lua_State *L) {
   luaL_argcheck(L, winner >= 1 && winner <= 1000, 3, "1 to 1000");
   int picked = 0;
   mc_error_t e;
-  if (mc_store_test_pick(s, campaign, (int)winner, now_seconds(), &picked, &e) != 0) return mc_l_fail(L, &e);
+  int made = mc_store_test_pick(s, campaign, (int)winner, now_seconds(), &picked, &e);
+  if (made < 0) return mc_l_fail(L, &e);
   lua_pushinteger(L, picked);
-  return 1;
+  lua_pushboolean(L, made);
+  return 2;
 }
 
 

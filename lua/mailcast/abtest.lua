@@ -139,10 +139,14 @@ function M.step(c, run, closing)
   local rows = assert(store:report("variants", run.id))
   local held = 0
   for _, r in ipairs(rows) do if r.variant == 0 then held = r.recipients end end
-  local winner = assert(store:test_pick(run.id, M.winner(rows, c.test.pick)))
+  local winner, made = store:test_pick(run.id, M.winner(rows, c.test.pick))
+  if not winner then error(made, 0) end
   state.done, state.winner = true, winner
-  c:say(string.format("A/B test: variant %d wins (by %s); sending it to the other %d recipients", winner,
-    c.test.pick, held))
+  -- Said once: another worker of the run may have picked it first.
+  if made then
+    c:say(string.format("A/B test: variant %d wins (by %s); sending it to the other %d recipients", winner,
+      c.test.pick, held))
+  end
   -- The held recipients are due now: the run goes on with them.
   run.done, run.hungry = false, false
 end

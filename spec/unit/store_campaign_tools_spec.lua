@@ -48,8 +48,8 @@ describe("mailcast.store for A/B tests and segments", function()
     assert(store:test_sent(campaign, 100))
     assert(store:test_sent(campaign, 200))   -- the first stays
     assert.equal(100, store:report("test", campaign)[1].sent)
-    assert.equal(2, store:test_pick(campaign, 2))
-    assert.equal(2, store:test_pick(campaign, 1))   -- never picked again
+    assert.same({ 2, true }, { store:test_pick(campaign, 2) })
+    assert.same({ 2, false }, { store:test_pick(campaign, 1) })   -- never picked again
     claimed = store:claim(campaign, 10)
     assert.same({ "h1@example.org", "h2@example.org" }, { claimed[1].address, claimed[2].address })
     assert.same({ -2, -2 }, { claimed[1].variant, claimed[2].variant })
