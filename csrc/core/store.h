@@ -27,6 +27,8 @@ typedef struct {
   int was_deferred;  /* claimed from deferred (else from pending) */
   char *suppressed;  /* why, when it was on the suppression list (and is
                         now marked suppressed, not in flight); else NULL */
+  int variant;       /* its A/B test variant: k (test group), -k (sent the
+                        winner k), 0: the campaign has no test */
 } mc_claim_t;
 
 const char *mc_rstate_name(mc_rstate_t s);
@@ -49,9 +51,14 @@ long long mc_store_campaign(mc_store_t *s, const char *name, double now, mc_erro
  * 0 while a run reads it, 1 once it has read the last row). */
 int mc_store_list_read(mc_store_t *s, long long campaign, int read, mc_error_t *e);
 
-/* 1 when added, 0 when the address is already in the campaign, -1. */
+/* 1 when added, 0 when the address is already in the campaign, -1.
+ * variant: its A/B test variant (1 ..: of the test group; 0: held
+ * until the winner is picked, never claimed before; -1: no test). */
 int mc_store_add(mc_store_t *s, long long campaign, const char *address,
-                 const char *data, size_t datalen, mc_error_t *e);
+                 const char *data, size_t datalen, int variant, mc_error_t *e);
+
+/* When a held recipient is due: later than any claim's now. */
+#define MC_STORE_HELD "9e15"
 
 /* Up to max recipients that are due (pending, or deferred with next_at
  * <= now), marked in flight; suppressed ones are marked so and come with
@@ -102,6 +109,9 @@ typedef enum {
   MC_REPORT_PER_HOUR,     /* human opens and clicks per hour since the first delivery (limit hours) */
   MC_REPORT_OPEN_DELAY,   /* one row: how many opened after delivery, the median delay */
   MC_REPORT_ACCOUNTING,   /* every outcome, bounce and complaint with its recipient, in order */
+  MC_REPORT_VARIANTS,     /* an A/B test's figures by variant and group (test, rest, held) */
+  MC_REPORT_TEST,         /* one row: the test's state (sent, winner, picked, unsent, holding;
+                             held: how many, with state "count") */
 } mc_report_t;
 
 /* The most columns a report's row has. */
@@ -274,5 +284,41 @@ int mc_store_hit(mc_store_t *s, const mc_hit_t *h, mc_error_t *e);
 /* The events of kind in campaign: out = {all, by machines, firsts}. */
 int mc_store_hit_counts(mc_store_t *s, long long campaign, const char *kind, long long out[3],
                         mc_error_t *e);
+
+/* Segments: a campaign's recipients by what happened to them
+ * (store_segment.c) ------------------------------------------------------ */
+
+typedef struct {
+  long long campaign;
+  int delivered, opened, clicked, failed;   /* 1: had it, 0: had not, -1: either */
+  int machine_opens;   /* an open by a prefetching proxy or scanner counts */
+  long long upto;      /* events after this id do not count (0: none does) */
+} mc_segment_t;
+
+/* The id of the store's newest event (0: none), or -1. */
+long long mc_store_last_event(mc_store_t *s, mc_error_t *e);
+
+/* The events bound of campaign's segment: upto when it has none yet
+ * (the first run), else the one it has, into *kept. 0, or -1. */
+int mc_store_segment_fix(mc_store_t *s, long long campaign, long long upto, long long *kept,
+                         mc_error_t *e);
+
+/* Up to limit recipients of the segment whose id is above after, by id
+ * (rows: id, address, data): read a page at a time. */
+int mc_store_segment(mc_store_t *s, const mc_segment_t *g, long long after, long long limit,
+                     mc_row_cb cb, void *arg, mc_error_t *e);
+
+/* A/B tests (store_abtest.c) ------------------------------------------- */
+
+/* Notes that campaign's test group has all been sent, at now (kept
+ * when noted before). */
+int mc_store_test_sent(mc_store_t *s, long long campaign, double now, mc_error_t *e);
+
+/* Records winner as campaign's, unless one was picked before, and makes
+ * the held recipients due, to be sent the winner; *picked says the
+ * winner recorded (another process's pick stays). 1 when this call made
+ * the pick, 0 when an earlier one stands, -1. */
+int mc_store_test_pick(mc_store_t *s, long long campaign, int winner, double now, int *picked,
+                       mc_error_t *e);
 
 #endif

@@ -13,6 +13,9 @@
  *   store_report_fn.c the SQL functions the reports group by
  *   store_queue_ops.c the deferred recipients for an operator: listed by
  *                     domain and reason, made due now, cancelled
+ *   store_segment.c   a campaign's recipients chosen by what happened to
+ *                     them (resend to non-openers)
+ *   store_abtest.c    A/B tests: the test group sent, the winner picked
  *
  * Each file lists its own SQL (an mc_store_sql_t table); mc_store_open
  * prepares every statement once, into the slot its Q_ id names. */
@@ -38,12 +41,16 @@ enum {
   /* store_report.c */
   Q_REPORT_CAMPAIGNS, Q_REPORT_REASONS, Q_REPORT_NEXT_DUE, Q_REPORT_RECIPIENTS,
   Q_RECIPIENT, Q_BY_ADDRESS,
+  /* store_segment.c */
+  Q_SEGMENT, Q_LAST_EVENT, Q_SEGMENT_FIX, Q_SEGMENT_UPTO,
+  /* store_abtest.c */
+  Q_TEST_SENT, Q_TEST_PICK, Q_TEST_RELEASE,
   /* store_report.c, prepared on first use (mc_store_report_stmt): only
    * mailcast report runs them, and preparing them all took longer than
    * the rest of an open. */
   Q_LAZY, Q_REPORT_FUNNEL = Q_LAZY, Q_REPORT_OUTCOMES, Q_REPORT_LINKS, Q_REPORT_GROUPS,
   Q_REPORT_GROUP_REPLIES, Q_REPORT_PER_MINUTE, Q_REPORT_PER_HOUR, Q_REPORT_OPEN_DELAY,
-  Q_REPORT_ACCOUNTING,
+  Q_REPORT_ACCOUNTING, Q_REPORT_VARIANTS, Q_REPORT_TEST,
   /* store_queue_ops.c, prepared on first use too (mailcast queue) */
   Q_QUEUE_GROUPS, Q_QUEUE_RECIPIENTS, Q_QUEUE_RETRY, Q_QUEUE_CANCEL, Q_QUEUE_CANCEL_FLIGHT,
   NQUERIES
@@ -58,7 +65,8 @@ typedef struct {
 /* Each ends with an entry whose sql is NULL. mc_store_sql_lazy: the
  * statements from Q_LAZY on, prepared when first used. */
 extern const mc_store_sql_t mc_store_sql_core[], mc_store_sql_queue[], mc_store_sql_suppress[],
-    mc_store_sql_events[], mc_store_sql_links[], mc_store_sql_report[], mc_store_sql_lazy[];
+    mc_store_sql_events[], mc_store_sql_links[], mc_store_sql_report[], mc_store_sql_lazy[],
+    mc_store_sql_segment[], mc_store_sql_abtest[];
 
 struct mc_store {
   sqlite3 *db;

@@ -19,16 +19,19 @@ const mc_store_sql_t mc_store_sql_queue[] = {
   {Q_CAMPAIGN_GET, "SELECT id FROM campaigns WHERE name = ?1"},
   {Q_CAMPAIGN_ADD, "INSERT INTO campaigns(name, created) VALUES (?1, ?2)"},
   {Q_LIST_READ, "UPDATE campaigns SET list_read = ?2 WHERE id = ?1"},
-  {Q_ADD, "INSERT OR IGNORE INTO recipients(campaign, address, data) VALUES (?1, ?2, ?3)"},
+  /* A recipient held for an A/B test's winner (variant 0) is due at no
+   * time the claims reach: it waits until the pick makes it due. */
+  {Q_ADD, "INSERT OR IGNORE INTO recipients(campaign, address, data, variant, next_at)"
+          " VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 = 0 THEN " MC_STORE_HELD " ELSE 0 END)"},
   /* Retries that are due first, then pending ones in list order. Each
    * half walks the (campaign, state, next_at) index in order and stops
    * at the limit: no scan of the campaign and no sort, so a claim costs
    * the same at the millionth recipient as at the first. */
-  {Q_DUE, "SELECT * FROM (SELECT id, address, data, attempts, first_at, 1 FROM recipients"
+  {Q_DUE, "SELECT * FROM (SELECT id, address, data, attempts, first_at, variant, 1 FROM recipients"
           " WHERE campaign = ?1 AND state = 'deferred' AND next_at <= ?2 AND " IN_SHARD("?4", "?5", "?6")
           " ORDER BY next_at, id LIMIT ?3)"
-          " UNION ALL SELECT * FROM (SELECT id, address, data, attempts, first_at, 0 FROM recipients"
-          " WHERE campaign = ?1 AND state = 'pending' AND " IN_SHARD("?4", "?5", "?6")
+          " UNION ALL SELECT * FROM (SELECT id, address, data, attempts, first_at, variant, 0 FROM recipients"
+          " WHERE campaign = ?1 AND state = 'pending' AND next_at <= ?2 AND " IN_SHARD("?4", "?5", "?6")
           " ORDER BY next_at, id LIMIT ?3) LIMIT ?3"},
   {Q_SET_STATE, "UPDATE recipients SET state = ?2, last_text = ?3, updated = ?4 WHERE id = ?1"},
   /* The claimed recipients that go out, all in one statement: ?1 is a
@@ -94,12 +97,13 @@ int mc_store_list_read(mc_store_t *s, long long campaign, int read, mc_error_t *
 
 
 int mc_store_add(mc_store_t *s, long long campaign, const char *address,
-                 const char *data, size_t datalen, mc_error_t *e) {
+                 const char *data, size_t datalen, int variant, mc_error_t *e) {
   sqlite3_stmt *st = s->q[Q_ADD];
   sqlite3_bind_int64(st, 1, campaign);
   /* Not copied: mc_store_run unbinds them before it returns. */
   sqlite3_bind_text(st, 2, address, -1, SQLITE_STATIC);
   if (data) sqlite3_bind_blob(st, 3, data, (int)datalen, SQLITE_STATIC);
+  if (variant >= 0) sqlite3_bind_int(st, 4, variant);
   if (mc_store_run(s, Q_ADD, e) != 0) return -1;
   return sqlite3_changes(s->db) > 0 ? 1 : 0;
 }
@@ -197,7 +201,8 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
     }
     c->attempts = sqlite3_column_int(due, 3);
     c->first_at = sqlite3_column_double(due, 4);   /* 0 when never tried */
-    c->was_deferred = sqlite3_column_int(due, 5);
+    c->variant = sqlite3_column_int(due, 5);        /* 0 when NULL: no test */
+    c->was_deferred = sqlite3_column_int(due, 6);
     if (c->address == NULL || c->data == NULL) { rc = SQLITE_NOMEM; break; }
   }
   sqlite3_reset(due);

@@ -133,6 +133,32 @@ const mc_store_sql_t mc_store_sql_lazy[] = {
    " FROM events e JOIN recipients r ON r.id = e.recipient"
    " WHERE e.campaign = ?1 AND e.kind IN ('delivered', 'deferred', 'failed', 'bounced', 'complained',"
    " 'delayed') ORDER BY e.id LIMIT ?3"},
+  /* An A/B test by variant: its test group (test = 1), the rest sent it
+   * as the winner (test = 0), and those held for the pick (variant 0).
+   * Opens are people's, as the funnel counts them. */
+  {Q_REPORT_VARIANTS,
+   "WITH p AS (SELECT recipient, max(kind = 'opened' AND NOT coalesce(machine, 0)) AS o,"
+   "   max(kind = 'clicked') AS c FROM events WHERE campaign = ?1 AND kind IN ('opened', 'clicked')"
+   "   GROUP BY recipient)"
+   " SELECT abs(r.variant) AS variant, r.variant > 0 AS test, count(*) AS recipients,"
+   "  sum(r.state = 'delivered') AS delivered, sum(r.state = 'failed') AS failed,"
+   "  sum(r.state IN ('pending', 'in_flight', 'deferred')) AS pending,"
+   "  coalesce(sum(p.o), 0) AS opens_unique, coalesce(sum(p.c), 0) AS clicks_unique"
+   " FROM recipients r LEFT JOIN p ON p.recipient = r.id"
+   " WHERE r.campaign = ?1 AND r.variant IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2 DESC"},
+  /* Where a campaign's test stands: whether any of its test group is
+   * left to send (before the pick, every pending recipient not held is
+   * of the test group; a deferred one has been sent), and whether any
+   * is held for the winner: found in the indexes at once, as a run asks
+   * every second. How many are held (a count over the held ones) only
+   * when ?2 is 'count'. */
+  {Q_REPORT_TEST,
+   "SELECT test_sent AS sent, test_winner AS winner, test_picked AS picked,"
+   " EXISTS(SELECT 1 FROM recipients WHERE campaign = ?1 AND state IN ('pending', 'in_flight')"
+   "   AND next_at < " MC_STORE_HELD ") AS unsent,"
+   " EXISTS(SELECT 1 FROM recipients WHERE campaign = ?1 AND variant = 0) AS holding,"
+   " CASE WHEN ?2 = 'count' THEN (SELECT count(*) FROM recipients WHERE campaign = ?1 AND variant = 0) END AS held"
+   " FROM campaigns WHERE id = ?1"},
   {0, NULL},
 };
 
@@ -146,7 +172,8 @@ int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const 
     [MC_REPORT_LINKS] = Q_REPORT_LINKS, [MC_REPORT_GROUPS] = Q_REPORT_GROUPS,
     [MC_REPORT_GROUP_REPLIES] = Q_REPORT_GROUP_REPLIES, [MC_REPORT_PER_MINUTE] = Q_REPORT_PER_MINUTE,
     [MC_REPORT_PER_HOUR] = Q_REPORT_PER_HOUR, [MC_REPORT_OPEN_DELAY] = Q_REPORT_OPEN_DELAY,
-    [MC_REPORT_ACCOUNTING] = Q_REPORT_ACCOUNTING,
+    [MC_REPORT_ACCOUNTING] = Q_REPORT_ACCOUNTING, [MC_REPORT_VARIANTS] = Q_REPORT_VARIANTS,
+    [MC_REPORT_TEST] = Q_REPORT_TEST,
   };
   int q = query[which];
   if (s->q[q] == NULL) {   /* a report's statement, prepared on first use */

@@ -83,6 +83,22 @@ static const migration_t migrations[] = {
   {"lists read while sending",
    "ALTER TABLE campaigns ADD COLUMN list_read INTEGER NOT NULL DEFAULT 1;",
    "SELECT count(*) FROM pragma_table_info('campaigns') WHERE name = 'list_read'"},
+
+  /* 6: campaign tools. A recipient's variant in an A/B test (k: of the
+   * test group, sent variant k; 0: held for the winner; -k: sent the
+   * winner k after the pick; NULL: no test); when a campaign's test
+   * group was all sent, its winner and when it was picked; and the
+   * newest event of the store its segment was read from when it was
+   * first read (later events do not change it). The index holds the
+   * held recipients only: a recipient's changes of state never touch it. */
+  {"segments and A/B tests",
+   "ALTER TABLE recipients ADD COLUMN variant INTEGER;"
+   "ALTER TABLE campaigns ADD COLUMN test_sent REAL;"
+   "ALTER TABLE campaigns ADD COLUMN test_winner INTEGER;"
+   "ALTER TABLE campaigns ADD COLUMN test_picked REAL;"
+   "ALTER TABLE campaigns ADD COLUMN segment_upto INTEGER;"
+   "CREATE INDEX recipients_held ON recipients(campaign) WHERE variant = 0;",
+   "SELECT count(*) FROM pragma_table_info('recipients') WHERE name = 'variant'"},
 };
 
 #define LATEST ((int)(sizeof migrations / sizeof migrations[0]))

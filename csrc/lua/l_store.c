@@ -58,16 +58,19 @@ static int s_campaign(lua_State *L) {
 }
 
 
-/* store:add(campaign, address [, data]) -> true (added) | false (already
- * there) | fail, message */
+/* store:add(campaign, address [, data [, variant]]) -> true (added) |
+ * false (already there) | fail, message. variant: its A/B test variant
+ * (0: held until the winner is picked). */
 static int s_add(lua_State *L) {
   mc_store_t *s = check(L);
   lua_Integer campaign = luaL_checkinteger(L, 2);
   const char *address = luaL_checkstring(L, 3);
   size_t n = 0;
   const char *data = luaL_optlstring(L, 4, NULL, &n);
+  lua_Integer variant = luaL_optinteger(L, 5, -1);
+  luaL_argcheck(L, variant >= -1 && variant <= 1000, 5, "0 to 1000");
   mc_error_t e;
-  int rc = mc_store_add(s, campaign, address, data, n, &e);
+  int rc = mc_store_add(s, campaign, address, data, n, (int)variant, &e);
   if (rc < 0) return mc_l_fail(L, &e);
   lua_pushboolean(L, rc);
   return 1;
@@ -117,6 +120,10 @@ static int s_claim(lua_State *L) {
     if (list[i].first_at > 0) {
       lua_pushnumber(L, list[i].first_at);
       lua_setfield(L, -2, "first_at");
+    }
+    if (list[i].variant != 0) {
+      lua_pushinteger(L, list[i].variant);
+      lua_setfield(L, -2, "variant");
     }
     if (list[i].suppressed) {
       lua_pushstring(L, list[i].suppressed);
@@ -270,14 +277,15 @@ static int call_row(void *arg, const mc_col_t *cols, int n) {
 /* store:report(name [, campaign [, state [, limit = 20 [, fn]]]]) -> list of rows, or true when fn is given
  * name: "campaigns", "reasons", "next_due", "recipients", or one of
  * mailcast report's: "funnel", "outcomes", "links", "groups",
- * "group_replies", "per_minute", "per_hour", "open_delay", "accounting"
+ * "group_replies", "per_minute", "per_hour", "open_delay", "accounting",
+ * and an A/B test's: "variants", "test"
  * (store.h and store_report.c say what each holds). A limit of -1: no
  * limit. With fn, fn(row) is called for each row and no list is made. */
 static int s_report(lua_State *L) {
   mc_store_t *s = check(L);
   static const char *const names[] = {"campaigns", "reasons", "next_due", "recipients", "funnel",
                                       "outcomes", "links", "groups", "group_replies", "per_minute",
-                                      "per_hour", "open_delay", "accounting", NULL};
+                                      "per_hour", "open_delay", "accounting", "variants", "test", NULL};
   const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
   int which = 0;
   while (names[which] && (name == NULL || strcmp(names[which], name) != 0)) which++;
@@ -314,6 +322,94 @@ static int s_list_read(lua_State *L) {
   luaL_checktype(L, 3, LUA_TBOOLEAN);
   mc_error_t e;
   return ok_or_fail(L, mc_store_list_read(s, campaign, lua_toboolean(L, 3), &e), &e);
+}
+
+
+/* A condition of a segment's table: 1 (true), 0 (false), -1 (absent). */
+static int tristate(lua_State *L, int t, const char *key) {
+  int type = lua_getfield(L, t, key);
+  int v = type == LUA_TNIL ? -1 : lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return v;
+}
+
+
+/* store:segment({campaign=, delivered=, opened=, clicked=, failed=,
+ * machine_opens=, upto=}, after, limit) -> {{id=, address=, data=}...}:
+ * the next page of a segment (recipients with an id above after). */
+static int s_segment(lua_State *L) {
+  mc_store_t *s = check(L);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  mc_segment_t g;
+  lua_getfield(L, 2, "campaign");
+  g.campaign = luaL_checkinteger(L, -1);
+  lua_getfield(L, 2, "upto");
+  g.upto = luaL_checkinteger(L, -1);
+  lua_pop(L, 2);
+  g.delivered = tristate(L, 2, "delivered");
+  g.opened = tristate(L, 2, "opened");
+  g.clicked = tristate(L, 2, "clicked");
+  g.failed = tristate(L, 2, "failed");
+  g.machine_opens = tristate(L, 2, "machine_opens") == 1;
+  lua_Integer after = luaL_checkinteger(L, 3);
+  lua_Integer limit = luaL_checkinteger(L, 4);
+  luaL_argcheck(L, limit > 0 && limit <= 100000, 4, "1 to 100000");
+  lua_settop(L, 4);
+  lua_newtable(L);
+  mc_error_t e;
+  if (mc_store_segment(s, &g, after, limit, push_row, L, &e) != 0) return mc_l_fail(L, &e);
+  return 1;
+}
+
+
+/* store:segment_fix(campaign [, upto]) -> the events bound of campaign's
+ * segment: upto (default: the newest event's id) when it has none yet. */
+static int s_segment_fix(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_checkinteger(L, 2);
+  mc_error_t e;
+  long long upto = luaL_optinteger(L, 3, -1), kept = 0;
+  if (upto < 0 && (upto = mc_store_last_event(s, &e)) < 0) return mc_l_fail(L, &e);
+  if (mc_store_segment_fix(s, campaign, upto, &kept, &e) != 0) return mc_l_fail(L, &e);
+  lua_pushinteger(L, kept);
+  return 1;
+}
+
+
+/* store:last_event() -> the id of the store's newest event (0: none) */
+static int s_last_event(lua_State *L) {
+  mc_error_t e;
+  long long id = mc_store_last_event(check(L), &e);
+  if (id < 0) return mc_l_fail(L, &e);
+  lua_pushinteger(L, id);
+  return 1;
+}
+
+
+/* store:test_sent(campaign [, now]): its A/B test group has all been sent. */
+static int s_test_sent(lua_State *L) {
+  mc_store_t *s = check(L);
+  mc_error_t e;
+  return ok_or_fail(L, mc_store_test_sent(s, luaL_checkinteger(L, 2), luaL_optnumber(L, 3, now_seconds()),
+                                          &e), &e);
+}
+
+
+/* store:test_pick(campaign, winner) -> the winner recorded (an earlier
+ * pick stays), whether this call made the pick; the held recipients
+ * made due. */
+static int s_test_pick(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_checkinteger(L, 2);
+  lua_Integer winner = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, winner >= 1 && winner <= 1000, 3, "1 to 1000");
+  int picked = 0;
+  mc_error_t e;
+  int made = mc_store_test_pick(s, campaign, (int)winner, now_seconds(), &picked, &e);
+  if (made < 0) return mc_l_fail(L, &e);
+  lua_pushinteger(L, picked);
+  lua_pushboolean(L, made);
+  return 2;
 }
 
 
@@ -644,6 +740,8 @@ static const luaL_Reg methods[] = {
   {"event", s_event}, {"soft_bounces", s_soft_bounces}, {"suppression", s_suppression},
   {"suppression_list", s_suppression_list}, {"seen", s_seen}, {"mark_seen", s_mark_seen},
   {"secret", s_secret}, {"rollback", s_rollback}, {"list_read", s_list_read},
+  {"segment", s_segment}, {"segment_fix", s_segment_fix}, {"last_event", s_last_event},
+  {"test_sent", s_test_sent}, {"test_pick", s_test_pick},
   {"link", s_link}, {"links", s_links}, {"link_for", s_link_for}, {"hits", s_hits},
   {"queue_groups", s_queue_groups}, {"queue_recipients", s_queue_recipients},
   {"queue_retry", s_queue_retry}, {"queue_cancel", s_queue_cancel},

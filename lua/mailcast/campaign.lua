@@ -19,6 +19,8 @@ local assemble = require "mailcast.assemble"
 local worker_state = require "mailcast.worker_state"
 local schema = require "mailcast.schema"
 local config = require "mailcast.config"
+local segment = require "mailcast.segment"
+local abtest = require "mailcast.abtest"
 
 local M = {}
 
@@ -104,7 +106,10 @@ end
 --   inline=, attachments=,
 --   headers=, return_path= (the envelope sender), bounce_domain= (VERP:
 --   each recipient's bounces come back to bounces+TAG@bounce_domain, for
---   `mailcast bounces`), recipients = CSV path | list | iterator,
+--   `mailcast bounces`), recipients = CSV path | list | iterator |
+--   mailcast.segment{...} (an earlier campaign's, mailcast.segment),
+--   variants = {{subject=, html=, ...}...} with test = {fraction=, wait=,
+--   pick=} (an A/B test, mailcast.abtest),
 --   address = "email" (the field holding the address),
 --   routes = {name = route table ({mx = true, ...} for direct delivery),
 --   each with its own limits = {...}}, route = a route table, a route
@@ -180,6 +185,7 @@ function M.new(t)
     for k, v in pairs(t.headers or {}) do headers[k] = v end
     headers["X-Mailcast-Campaign"] = t.name
   end
+  local test, variants = abtest.prepare(t, compile)
   local self = setmetatable({
     name = t.name, from = t.from, headers = headers, bounce_domain = t.bounce_domain,
     envelope_from = t.return_path or senders[1].address,
@@ -199,9 +205,15 @@ function M.new(t)
     text = t.text and compile(t.text, "text"),
     html = t.html and compile(t.html, t.html_file or "html", { html = true }),
     page_notes = t.page_notes, text_from_html = t.text_from_html,
+    test = test, variants = variants,
     warnings = 0,
   }, Campaign)
   return self
+end
+
+-- Says how the run goes (not a warning): one line, unless quiet.
+function Campaign:say(message)
+  if not self.quiet then io.stderr:write("mailcast: ", self.name, ": ", core.printable(message), "\n") end
 end
 
 function Campaign:warn(message)
@@ -211,11 +223,14 @@ function Campaign:warn(message)
   if not self.quiet then io.stderr:write("mailcast: ", self.name, ": ", core.printable(message), "\n") end
 end
 
--- The recipient rows, however they were given: a CSV file, a list, or an
--- iterator of tables (false, message for a bad row).
-function Campaign:rows()
+-- The recipient rows, however they were given: a CSV file, a list, an
+-- iterator of tables (false, message for a bad row), or a segment of
+-- an earlier campaign read from store (campaign id there: the segment is
+-- fixed for it; nil: read as it is now).
+function Campaign:rows(store, id)
   local r = self.recipients
   if type(r) == "string" then return csv.rows(r) end
+  if segment.is(r) then return r:rows(store, id, self.address_field) end
   if type(r) == "function" then return r end
   local i = 0
   return function()
@@ -236,18 +251,22 @@ function Campaign:message(address, vars, ids)
   if unsubscribe_url then vars.unsubscribe_url = unsubscribe_url end
   local ok, skip = call_hook(self, "personalize", address, vars)
   if ok and skip then return nil, "skipped by personalize: " .. tostring(skip), "skipped" end
-  local subject, err = self.subject(vars)
+  -- An A/B test's variant: the message keys it changes, the campaign's for the rest.
+  local v = self.variants and self.variants[ids.variant or 1] or {}
+  local subject, err = (v.subject or self.subject)(vars)
   local text, html
-  local render_text, render_html = self.text, self.html
+  local render_text, render_html = v.text or self.text, v.html or self.html
   if not self.bulk.track and not self.hooks.route then
     -- Nothing in Lua reads the bodies (no tracking rewrites them, no
     -- route hook sees them): each is made as a MIME part straight from
-    -- its template, whose static text is encoded once for the campaign.
-    local bodies = self.bodies
+    -- its template, whose static text is encoded once for the campaign
+    -- (for each variant).
+    local holder = self.variants and v or self
+    local bodies = holder.bodies
     if not bodies or bodies.text_of ~= render_text or bodies.html_of ~= render_html then
       bodies = { text_of = render_text, html_of = render_html,
                  text = render_text and template.body(render_text), html = render_html and template.body(render_html) }
-      self.bodies = bodies
+      holder.bodies = bodies
     end
     render_text = bodies.text or render_text
     if not self.text_from_html then render_html = bodies.html or render_html end   -- else its text is read from it
@@ -261,10 +280,16 @@ function Campaign:message(address, vars, ids)
     if ok_track then text, html, ids.changed = t2, h2, changed else err = t2 end
   end
   if err then return nil, err end
+  local headers = self.headers
+  if v.headers then
+    headers = {}
+    for k, value in pairs(self.headers or {}) do headers[k] = value end
+    for k, value in pairs(v.headers) do headers[k] = value end
+  end
   return {
-    from = self.from, to = address, subject = subject, text = text, html = html,
-    inline = self.inline, attachments = self.attachments, cache = self.parts,
-    headers = bulk.headers(self.bulk, self.headers, unsubscribe_url),
+    from = v.from or self.from, to = address, subject = subject, text = text, html = html,
+    inline = v.inline or self.inline, attachments = v.attachments or self.attachments, cache = self.parts,
+    headers = bulk.headers(self.bulk, headers, unsubscribe_url),
   }
 end
 
@@ -300,7 +325,7 @@ function Campaign:loader(store, id)
   -- Until the last row is read, `mailcast status` says the list is read
   -- in part: a pause now leaves the rest for the next run.
   assert(store:list_read(id, false))
-  return setmetatable({ campaign = self, store = store, id = id, next_row = self:rows(),
+  return setmetatable({ campaign = self, store = store, id = id, next_row = self:rows(store, id),
                         read = 0, added = 0, bad = 0, done = false }, Loader)
 end
 
@@ -329,14 +354,16 @@ function Loader:step(n, between, seconds)
   local deadline = seconds and core.now() + seconds
   -- The rows are read before the store's write lock is taken, which the
   -- workers wait for: a slow iterator holds no one up but this loop.
-  local good = {}   -- address, data, address, data, ...
+  local good = {}   -- address, data, variant, address, data, variant, ...
   for i = 1, n do
     local row, err = self.next_row()
     if row == nil then self.done = true break end   -- (a bad row is false, why)
     self.read = self.read + 1
     local address, data = c:check_row(row, err)
     if address then
+      -- An A/B test's variant (0: held for the winner) by the row's place.
       good[#good + 1], good[#good + 2] = address, data
+      good[#good + 1] = c.test and abtest.variant_at(c.test, self.read) or -1
     else
       self.bad = self.bad + 1
       c:warn(data)
@@ -349,12 +376,12 @@ function Loader:step(n, between, seconds)
   assert(store:begin())
   local added = 0
   local ok, err = pcall(function()
-    for k = 1, #good, 2 do
-      local fresh, aerr = store:add(id, good[k], good[k + 1])
+    for k = 1, #good, 3 do
+      local fresh, aerr = store:add(id, good[k], good[k + 1], good[k + 2])
       if fresh == nil then error(aerr, 0) end
       if fresh then added = added + 1 end   -- false: there from an earlier run
       -- adding a part takes milliseconds too: the loop turns meanwhile
-      if between and (k + 1) % (2 * ROWS_PER_POLL) == 0 then between() end
+      if between and (k + 2) % (3 * ROWS_PER_POLL) == 0 then between() end
     end
     if self.done then assert(store:list_read(id, true)) end
   end)
@@ -459,13 +486,14 @@ end
 -- finished at once with the reason.
 function Campaign:submit(run, r)
   local vars = decode(r.data)
-  local ids = { campaign = run.id, recipient = r.id, links = run.links }
+  local variant = r.variant and math.abs(r.variant)
+  local ids = { campaign = run.id, recipient = r.id, links = run.links, variant = variant }
   local msg, why, state = self:message(r.address, vars, ids)
   if msg and ids.changed and self:store_new_links(run, ids.changed) and self.bulk.track.mode == "aggregate" then
     -- Another message stored an index first, with another URL: built
     -- again, this one's link there is left untracked (its click could
     -- not tell whose URL to go to).
-    ids = { campaign = run.id, recipient = r.id, links = run.links }
+    ids = { campaign = run.id, recipient = r.id, links = run.links, variant = variant }
     msg, why, state = self:message(r.address, vars, ids)
   end
   if msg and ids.changed then self:store_links(run, r.id, ids.changed) end
@@ -783,10 +811,14 @@ function Campaign:report_problems(run)
   end
 end
 
--- Seconds until the soonest deferred recipient is due (nil: none is).
+-- Seconds until the soonest deferred recipient is due, or an A/B test's
+-- next step (nil: none is).
 function Campaign:next_retry(run)
   local row = run.store:report("next_due", run.id)[1]
-  return row and row.next_at and math.max(0, row.next_at - core.time())
+  local retry = row and row.next_at and math.max(0, row.next_at - core.time())
+  local test = self.test and abtest.due_in(run)
+  if test and (not retry or test < retry) then return test end
+  return retry
 end
 
 --- campaign:run{store = path, dry_run=, quiet=, progress = "bar"|"lines"|
@@ -800,7 +832,7 @@ end
 function Campaign:run(opts)
   opts = opts or {}
   self.quiet = opts.quiet
-  if opts.dry_run then return self:dry_run() end
+  if opts.dry_run then return self:dry_run(opts) end
   self:page_said()
   local start, err = self:prepare(opts)
   if not start then return nil, err end
@@ -840,6 +872,22 @@ function Campaign:prepare(opts)
   local store, err = mailcast.store(path)
   if not store then return nil, err end
   local id = assert(store:campaign(self.name))
+  if segment.is(self.recipients) then
+    local ok, serr = self.recipients:check(store, id)
+    if not ok then store:close() return nil, serr end
+  end
+  -- Not read to its end until the loader says so: the workers of a run
+  -- start before it, and an A/B test's group is not all sent while rows
+  -- of the list may still come.
+  if self.test then assert(store:list_read(id, false)) end
+  local test = not self.test and assert(store:report("test", id, "count"))[1]
+  if test and test.holding == 1 then
+    -- Held for an A/B test's winner by a run of the script when it had
+    -- variants: with none now, they are sent the campaign's message.
+    assert(store:test_pick(id, 1))
+    self:warn(string.format("%d recipients were held for an A/B test's winner, but the campaign has no variants"
+      .. " now: they are sent its message", test.held))
+  end
   if self.webhooks then
     -- Kept in the store, where `mailcast serve` finds them.
     local ok, werr = require("mailcast.webhooks").register(path, id, self.webhooks)
@@ -939,6 +987,7 @@ function Campaign:open_run(store, id, log_to, opts, loader)
     links = self.bulk.track and assert(store:links(id)) or nil,
     max_age = self.retry.max_age, state_path = opts.state_path, reported_at = -math.huge,
     progress = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = self.name },
+    waits = opts.wait,
   }
 end
 
@@ -948,6 +997,7 @@ end
 -- while the dispatcher holds fewer than max_in_flight of its jobs.
 -- run.done once nothing more is due.
 function Campaign:advance(run)
+  if self.test then abtest.step(self, run) end
   local loader = run.loader
   if loader and not loader.done and (run.hungry or loader.read - run.claimed < 2 * self.max_in_flight) then
     loader:step(LOAD_PART, run.poll, LOAD_TIME)
@@ -977,14 +1027,17 @@ function Campaign:close_run(run, ok, err, paused)
     return nil, tostring(err)
   end
   self:report_problems(run)
+  if self.test and not paused then abtest.step(self, run, true) end
   local counts = store:counts(id)
   counts.paused = paused or nil
   counts.route_problems = next(run.problems) and run.problems or nil
   counts.list_read = M.list_read(store, id)
   -- rows of the list this run refused, each warned of
   counts.bad_rows = run.loader and run.loader.bad or nil
-  local retry = self:next_retry(run)
-  counts.next_retry = retry and math.ceil(retry)
+  local test = abtest.summary(store, id, self.test)
+  counts.test = test
+  local row = store:report("next_due", id)[1]
+  counts.next_retry = row and row.next_at and math.ceil(math.max(0, row.next_at - core.time()))
   store:close()
   if log then self:log_written(run, log:close()) end
   return counts
@@ -1024,13 +1077,26 @@ end
 -- message is built; the problems are reported and counted.
 -- Each problem is said as a run says it, with the row's line: the rows a
 -- run would refuse, and each message that could not be built.
-function Campaign:dry_run()
+function Campaign:dry_run(opts)
   local ok, bad = 0, self:page_said()
-  for row, err in self:rows() do
+  local store
+  if segment.is(self.recipients) then
+    -- Read from the store as it is now (nothing is written to it).
+    local err
+    store, err = mailcast.store((opts or {}).store or (self.name .. ".mailcast.db"))
+    if not store then return nil, err end
+    local fine, why = self.recipients:check(store)
+    if not fine then store:close() return nil, why end
+  end
+  local k = 0
+  for row, err in self:rows(store) do
     local address, why = self:check_row(row, err)
     local msg
+    k = k + 1
     if address then
-      msg, why = self:message(address, row)
+      -- An A/B test's variants in turn: each one's templates are tried.
+      msg, why = self:message(address, row, { campaign = 0, recipient = 1,
+        variant = self.variants and (k - 1) % #self.variants + 1 })
       if msg then msg, why = mailcast.message(msg) end
       if not msg then why = string.format("%s (row%s): %s", address, at_line(row), why) end
     end
@@ -1040,6 +1106,7 @@ function Campaign:dry_run()
       self:warn(why)
     end
   end
+  if store then store:close() end
   return { ready = ok, problems = bad }
 end
 

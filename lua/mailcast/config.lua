@@ -149,10 +149,49 @@ M.PART = S.one_of({ S.userdata "mailcast.Part", M.PART_TABLE }, { plural = "part
 
 local parts = S.list(M.PART)
 
+--- A span of time: seconds, or a string "90s", "15m", "4h", "2d".
+local time_says = "seconds or a time like \"30s\", \"15m\", \"4h\", \"2d\""
+M.DURATION = S.one_of({ number { min = 0 }, str { pattern = "^%d+%.?%d*[smhd]$", says = time_says } },
+  { says = time_says })
+
+local campaign_from = S.one_of({ str { nonempty = true }, S.record { name = str(), address = str { required = true } } })
+
+--- One variant of an A/B test: the message keys it changes from the
+-- campaign's (mailcast.abtest).
+M.VARIANT = S.record {
+  subject = str(),
+  text = str(),
+  html = str(),
+  from = campaign_from,
+  headers = S.table(),
+  inline = parts,
+  attachments = parts,
+}
+
+--- An A/B test: the fraction of the list that goes out split between
+-- the variants, how long after the test group is sent the winner is
+-- picked, and by what (unique opens or clicks against delivered).
+M.TEST = S.record {
+  fraction = number { above = 0, max = 1, default = 0.2 },
+  wait = S.with(M.DURATION, { default = "4h" }),
+  pick = S.enum({ "opens", "clicks" }, { default = "opens" }),
+}
+
+--- mailcast.segment: the recipients of an earlier campaign chosen by
+-- what happened to them (absent: either way).
+M.SEGMENT = S.record {
+  campaign = str { nonempty = true, required = true },
+  store = str { nonempty = true },          -- default: the new campaign's own store
+  delivered = boolean(),
+  opened = boolean(),
+  clicked = boolean(),
+  failed = boolean(),
+  machine_opens = boolean { default = false },   -- a proxy's or scanner's fetch counts as an open
+}
+
 M.CAMPAIGN = S.record {
   name = str { nonempty = true, required = true },
-  from = S.one_of({ str { nonempty = true }, S.record { name = str(), address = str { required = true } } },
-    { required = true }),
+  from = S.with(campaign_from, { required = true }),
   subject = str { required = true },
   text = str(),
   html = str(),
@@ -165,7 +204,9 @@ M.CAMPAIGN = S.record {
   return_path = str(),                    -- the envelope sender
   bounce_domain = str { nonempty = true },
   recipients = S.one_of({ str(), func(), S.table() },
-    { required = true, says = "a CSV file name, a list of tables or an iterator" }),
+    { required = true, says = "a CSV file name, a list of tables, an iterator or a mailcast.segment" }),
+  variants = S.list(M.VARIANT, { says = "a list of variants ({subject=, html=, ...})" }),
+  test = M.TEST,
   address = str { nonempty = true, default = "email" },   -- the field holding the address
   routes = S.map(M.ROUTE, { label = "route" }),
   route = S.one_of({ M.ROUTE, str { nonempty = true }, func() },

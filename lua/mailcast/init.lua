@@ -137,6 +137,13 @@ function M.campaign(t)
   return require("mailcast.campaign").new(t)
 end
 
+--- segment{campaign=, delivered=, opened=, clicked=, failed=,
+-- machine_opens=, store=} -> a campaign's recipients made of an earlier
+-- campaign's (see mailcast/segment.lua).
+function M.segment(t)
+  return require("mailcast.segment").new(t)
+end
+
 -- The keys of a message's parts (tables; a Part is as it is).
 local function check_part_keys(list, what)
   if type(list) ~= "table" then return end
@@ -192,7 +199,7 @@ end
 -- through C (core.entry): a call in tail position (`return
 -- mailcast.campaign{...}`) then keeps the script's frame, and an error
 -- about the table names the script's line (mailcast.schema.where).
-for _, name in ipairs { "campaign", "route", "session", "send", "mx", "part", "build", "message", "write_message" } do
+for _, name in ipairs { "campaign", "segment", "route", "session", "send", "mx", "part", "build", "message", "write_message" } do
   M[name] = core.entry(M[name])
 end
 

@@ -87,6 +87,10 @@ function M.with_nulls(r)
       for _, reply in ipairs(g.replies) do nulls(reply, REPLY_KEYS) end
     end
   end
+  if r.variants then
+    nulls(r.variants, { "winner", "sent", "picked" })
+    for _, g in ipairs(r.variants.groups) do nulls(g, { "open_rate", "click_rate" }) end
+  end
   return r
 end
 
@@ -230,6 +234,13 @@ function M.csv(r, dir, accounting)
     { "per_minute.csv", { "minute", "delivered" }, r.per_minute, function(m) return { m.minute, m.delivered } end },
     { "per_hour.csv", { "hour", "opens", "clicks" }, r.per_hour, function(h) return { h.hour, h.opens, h.clicks } end },
   }
+  if r.variants then   -- an A/B test: its groups, the winner marked
+    files[#files + 1] = { "variants.csv", { "variant", "group", "winner", "recipients", "delivered", "failed",
+      "opens_unique", "clicks_unique", "open_rate", "click_rate" }, r.variants.groups, function(g)
+        return { g.variant, g.group, g.variant == r.variants.winner, g.recipients, g.delivered, g.failed,
+          g.opens_unique, g.clicks_unique, g.open_rate, g.click_rate }
+      end }
+  end
   local written = {}
   for _, t in ipairs(files) do
     local ok, err = write_table(dir .. "/" .. t[1], t[2], t[3], t[4])

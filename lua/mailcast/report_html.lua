@@ -164,6 +164,30 @@ local function groups(out, title, id, list)
 end
 
 
+-- An A/B test: the test groups' rate (of the figure the winner is
+-- picked by, opens when not known) as bars, and every group's figures.
+local function variants(out, r)
+  local v = r.variants
+  if not v then return end
+  out[#out + 1] = '<h2 id="variants">A/B test</h2>'
+  out[#out + 1] = string.format('<p class="meta">%s</p>', esc(v.winner
+    and string.format("Variant %d won (picked %s) and went to the rest of the list.", v.winner, fmt.utc(v.picked))
+    or string.format("No winner yet: %s recipients held for it%s.", count(v.held),
+      v.sent and (", the test group sent " .. fmt.utc(v.sent)) or "")))
+  local bars, rows = {}, {}
+  for _, g in ipairs(v.groups) do
+    if g.group == "test" then
+      bars[#bars + 1] = { name = "variant " .. g.variant .. " opened", value = g.open_rate or 0 }
+    end
+    rows[#rows + 1] = { tostring(g.variant), g.group, count(g.recipients), count(g.delivered), count(g.opens_unique),
+      pct(g.open_rate), count(g.clicks_unique), pct(g.click_rate) }
+  end
+  out[#out + 1] = svg.bars("chart-variants", "unique opens against delivered, by variant of the test group", bars, pct)
+  table_html(out, { "variant", "group", "recipients", "delivered", "opened", "", "clicked", "" }, rows,
+    { false, false, true, true, true, true, true, true })
+end
+
+
 local function outcomes(out, r)
   out[#out + 1] = "<h2>Failures, deferrals, bounces and complaints by reason</h2>"
   if #r.outcomes == 0 then out[#out + 1] = '<p class="empty">None.</p>' return end
@@ -230,6 +254,7 @@ function M.html(r, opts)
     esc(fmt.utc(r.created)), esc(fmt.utc(r.first_delivery)), esc(fmt.utc(r.last_delivery)))
   cards(out, r)
   funnel(out, r)
+  variants(out, r)
   timelines(out, r)
   links(out, r)
   groups(out, "By provider", "chart-providers", r.providers)

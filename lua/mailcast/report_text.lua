@@ -126,6 +126,22 @@ local function groups(out, title, list)
 end
 
 
+local function variants(out, r)
+  local v = r.variants
+  if not v then return end
+  line(out, "")
+  line(out, "A/B test: %s", v.winner and string.format("variant %d won (picked %s)", v.winner, M.utc(v.picked))
+    or (v.sent and string.format("test group sent %s; %s held for the winner", M.utc(v.sent), M.count(v.held)))
+    or string.format("test group being sent; %s held for the winner", M.count(v.held)))
+  line(out, "  %-8s %-5s %10s %9s %9s %7s %9s %7s", "variant", "group", "recipients", "delivered", "opened", "",
+    "clicked", "")
+  for _, g in ipairs(v.groups) do
+    line(out, "  %-8s %-5s %10s %9s %9s %7s %9s %7s", tostring(g.variant), g.group, M.count(g.recipients),
+      M.count(g.delivered), M.count(g.opens_unique), M.pct(g.open_rate), M.count(g.clicks_unique), M.pct(g.click_rate))
+  end
+end
+
+
 -- A bar of width at most w for n of max.
 local function bar(n, max, w)
   if max == 0 then return "" end
@@ -163,6 +179,7 @@ function M.text(r)
     M.utc(r.first_delivery), M.utc(r.last_delivery))
   line(out, "")
   funnel(out, r)
+  variants(out, r)
   outcomes(out, r)
   links(out, r)
   groups(out, "By domain (the largest 20)", r.domains)

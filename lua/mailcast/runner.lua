@@ -24,7 +24,7 @@ local BAD_ROWS = 3
 
 local SUMMARY_FIELDS = {
   "campaign", "delivered", "deferred", "failed", "skipped", "suppressed", "pending", "in_flight", "paused",
-  "next_retry", "list_read", "bad_rows",
+  "next_retry", "list_read", "bad_rows", "held", "pick_at",
 }
 
 -- The runner's options for a campaign: those that take a value, and flags.
@@ -111,6 +111,8 @@ local function report(campaign, counts, opts)
   elseif opts.json then
     counts.campaign = campaign.name
     counts.pending = counts.pending + counts.in_flight
+    -- An A/B test's: the recipients held for the winner (among pending), when it is picked.
+    if counts.test then counts.held, counts.pick_at = counts.test.held, counts.test.pick_at end
     io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
   else
     io.write(campaign_mod.summary(campaign.name, counts), "\n")
@@ -120,6 +122,12 @@ local function report(campaign, counts, opts)
     elseif counts.next_retry then
       io.write(string.format("%d deferred: the next retry is due in %d s; run again then (or use --wait)\n",
         counts.deferred, math.ceil(counts.next_retry)))
+    end
+    local test = counts.test
+    if not counts.paused and test and test.held > 0 then
+      io.write(test.pick_at and string.format("%d held for the A/B test's winner, picked at %s: run again then"
+          .. " (or use --wait)\n", test.held, os.date("%Y-%m-%d %H:%M:%S", math.floor(test.pick_at + 0.5)))
+        or string.format("%d held for the A/B test's winner, picked once the test group is sent\n", test.held))
     end
   end
   if counts.paused then return 130 end
@@ -206,8 +214,12 @@ local function show(store, c, json)
   -- next_at is to the fraction of a second: so is now (from whole seconds
   -- the wait could read a second longer than the retry schedule allows).
   local next_retry = due and due.next_at and math.max(0, math.ceil(due.next_at - core.time()))
+  -- An A/B test's recipients held for its winner (counted as pending).
+  local test = store:report("test", c.id)[1]
+  local held = test and test.holding == 1 and store:report("test", c.id, "count")[1].held or nil
   if json then
     counts.campaign, counts.next_retry, counts.list_read = c.name, next_retry, c.list_read ~= 0
+    counts.held = held
     counts.pending = counts.pending + counts.in_flight
     io.write(jsonl.encode(counts, SUMMARY_FIELDS), "\n")
     return
@@ -226,6 +238,7 @@ local function show(store, c, json)
       local extra = s == "deferred" and next_retry and string.format("  (next retry in %d s)", next_retry)
         or s == "pending" and in_flight > 0 and string.format("  (%d of them in flight: claimed by a run that"
           .. " is sending them, or was stopped; the next run sends what is left)", in_flight)
+        or s == "pending" and held and string.format("  (%d of them held for the A/B test's winner)", held)
         or ""
       io.write(string.format("  %-11s %8d%s\n", s, counts[s], extra))
     end

@@ -142,3 +142,30 @@ describe("examples/newsletter/page.lua", function()
     assert.is_nil(text:find("{{", 1, true))
   end)
 end)
+
+describe("examples/abtest", function()
+  it("sends the test fifth split between the variants, the winner to the rest, then the reminder to non-openers", function()
+    local sink = builtin_sink.start("")
+    local dir = mime.tmpdir()
+    local out, code = run_example("abtest", { SINK_PORT = sink.port, TEST_WAIT = "0s" }, dir, "--wait")
+    local subjects = {}
+    for _, raw in ipairs(sink.files()) do
+      local s = raw:match("\nSubject: ([^\r\n]*)")
+      local key = s:find("20%", 1, true) and "off" or "in"
+      subjects[key] = (subjects[key] or 0) + 1
+    end
+    assert.equal(0, code, out)
+    assert.matches("spring: 20 delivered", out, 1, true)
+    -- Nobody opened: a tie, which the first variant wins.
+    assert.matches("variant 1 wins", out, 1, true)
+    assert.same({ ["in"] = 18, off = 2 }, subjects)
+    out, code = helper.sh(string.format("SINK_PORT=%d %s run examples/abtest/resend.lua --store %s 2>&1",
+      sink.port, q(helper.runner), q(dir .. "/store.db")))
+    local stored = #sink.files()
+    sink.cleanup()
+    mime.rmdir(dir)
+    assert.equal(0, code, out)
+    assert.matches("spring-reminder: 20 delivered", out, 1, true)
+    assert.equal(40, stored)
+  end)
+end)

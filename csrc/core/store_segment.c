@@ -1,0 +1,83 @@
+/* Segments: the recipients of a campaign chosen by what happened to
+ * them (delivered, opened, clicked, failed), the list of a later
+ * campaign (a resend to those who did not open). Read by pages of ids,
+ * so a segment of millions is never held whole; and bound to the events
+ * there were when it was first read, so that reading it again (a
+ * resumed run) gives the same recipients, whoever opened since. */
+#include "store_internal.h"
+
+/* Whether recipient r had an event of kind, up to the segment's bound
+ * (?7; 0: none counts). The events_recipient index finds them. */
+#define HAD(kind, extra) \
+  "EXISTS(SELECT 1 FROM events e WHERE e.recipient = r.id AND e.kind = '" kind "'" extra \
+  " AND e.id <= ?7)"
+
+const mc_store_sql_t mc_store_sql_segment[] = {
+  /* ?3 .. ?6: delivered, opened, clicked, failed (1, 0, or -1: either);
+   * ?8: machine opens count; ?9: the page's size. NOT INDEXED: each page
+   * walks the table by id from where the last one ended (an index on
+   * the campaign would have every page read all of the campaign's rows
+   * and sort them). */
+  {Q_SEGMENT,
+   "SELECT r.id AS id, r.address AS address, r.data AS data FROM recipients r NOT INDEXED"
+   " WHERE r.campaign = ?1 AND r.id > ?2"
+   " AND (?3 < 0 OR ?3 = " HAD("delivered", "") ")"
+   " AND (?4 < 0 OR ?4 = " HAD("opened", " AND (?8 OR NOT coalesce(e.machine, 0))") ")"
+   " AND (?5 < 0 OR ?5 = " HAD("clicked", "") ")"
+   " AND (?6 < 0 OR ?6 = " HAD("failed", "") ")"
+   " ORDER BY r.id LIMIT ?9"},
+  {Q_LAST_EVENT, "SELECT coalesce(max(id), 0) FROM events"},
+  {Q_SEGMENT_FIX, "UPDATE campaigns SET segment_upto = coalesce(segment_upto, ?2) WHERE id = ?1"},
+  {Q_SEGMENT_UPTO, "SELECT segment_upto FROM campaigns WHERE id = ?1"},
+  {0, NULL},
+};
+
+
+/* The single integer of statement q (bound already) into *out. */
+static int one_int(mc_store_t *s, int q, long long *out, mc_error_t *e) {
+  sqlite3_stmt *st = s->q[q];
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *out = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_ROW) {
+    if (rc == SQLITE_DONE) mc_error_set(e, "store: no such campaign");
+    else mc_store_db_error(s, e, "segment");
+    return -1;
+  }
+  return 0;
+}
+
+
+long long mc_store_last_event(mc_store_t *s, mc_error_t *e) {
+  long long id = 0;
+  mc_store_fresh(s, Q_LAST_EVENT);
+  return one_int(s, Q_LAST_EVENT, &id, e) == 0 ? id : -1;
+}
+
+
+int mc_store_segment_fix(mc_store_t *s, long long campaign, long long upto, long long *kept,
+                         mc_error_t *e) {
+  sqlite3_stmt *st = mc_store_fresh(s, Q_SEGMENT_FIX);
+  sqlite3_bind_int64(st, 1, campaign);
+  sqlite3_bind_int64(st, 2, upto);
+  if (mc_store_run(s, Q_SEGMENT_FIX, e) != 0) return -1;
+  sqlite3_bind_int64(mc_store_fresh(s, Q_SEGMENT_UPTO), 1, campaign);
+  return one_int(s, Q_SEGMENT_UPTO, kept, e);
+}
+
+
+int mc_store_segment(mc_store_t *s, const mc_segment_t *g, long long after, long long limit,
+                     mc_row_cb cb, void *arg, mc_error_t *e) {
+  sqlite3_stmt *st = mc_store_fresh(s, Q_SEGMENT);
+  sqlite3_bind_int64(st, 1, g->campaign);
+  sqlite3_bind_int64(st, 2, after);
+  sqlite3_bind_int(st, 3, g->delivered);
+  sqlite3_bind_int(st, 4, g->opened);
+  sqlite3_bind_int(st, 5, g->clicked);
+  sqlite3_bind_int(st, 6, g->failed);
+  sqlite3_bind_int64(st, 7, g->upto);
+  sqlite3_bind_int(st, 8, g->machine_opens != 0);
+  sqlite3_bind_int64(st, 9, limit);
+  return mc_store_each_row(s, st, cb, arg, e);
+}
