@@ -11,6 +11,7 @@
  *   store_links.c     the tracked links a click may be sent to
  *   store_report.c    read-only reports and recipient look-ups
  *   store_report_fn.c the SQL functions the reports group by
+ *   store_transcripts.c the last transcript of a recipient not delivered
  *
  * Each file lists its own SQL (an mc_store_sql_t table); mc_store_open
  * prepares every statement once, into the slot its Q_ id names. */
@@ -36,6 +37,8 @@ enum {
   /* store_report.c */
   Q_REPORT_CAMPAIGNS, Q_REPORT_REASONS, Q_REPORT_NEXT_DUE, Q_REPORT_RECIPIENTS,
   Q_RECIPIENT, Q_BY_ADDRESS,
+  /* store_transcripts.c */
+  Q_TRANSCRIPT_PUT, Q_TRANSCRIPT_GET, Q_TRANSCRIPT_BY_ADDRESS,
   /* store_report.c, prepared on first use (mc_store_report_stmt): only
    * mailcast report runs them, and preparing them all took longer than
    * the rest of an open. */
@@ -54,7 +57,8 @@ typedef struct {
 /* Each ends with an entry whose sql is NULL. mc_store_sql_lazy: the
  * statements from Q_LAZY on, prepared when first used. */
 extern const mc_store_sql_t mc_store_sql_core[], mc_store_sql_queue[], mc_store_sql_suppress[],
-    mc_store_sql_events[], mc_store_sql_links[], mc_store_sql_report[], mc_store_sql_lazy[];
+    mc_store_sql_events[], mc_store_sql_links[], mc_store_sql_report[], mc_store_sql_transcripts[],
+    mc_store_sql_lazy[];
 
 struct mc_store {
   sqlite3 *db;

@@ -83,6 +83,13 @@ static const migration_t migrations[] = {
   {"lists read while sending",
    "ALTER TABLE campaigns ADD COLUMN list_read INTEGER NOT NULL DEFAULT 1;",
    "SELECT count(*) FROM pragma_table_info('campaigns') WHERE name = 'list_read'"},
+
+  /* 6: the last transcript of each recipient not delivered (its last
+   * failed or deferred transaction's lines), replaced by each attempt. */
+  {"recipients' last transcripts",
+   "CREATE TABLE IF NOT EXISTS transcripts("
+   "  recipient INTEGER PRIMARY KEY, at REAL NOT NULL, text TEXT NOT NULL);",
+   "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'transcripts'"},
 };
 
 #define LATEST ((int)(sizeof migrations / sizeof migrations[0]))

@@ -19,16 +19,19 @@ local ENTRIES = {
                              --progress bar|lines|json|quiet, --json,
                              --quiet, --log FILE, --no-log, --workers N
                              (N processes share the sending), --metrics
-                             HOST:PORT (Prometheus figures); words for
-                             the script go after "--" (a bare word that is
-                             an option's name, such as dry-run, is
-                             refused). Ctrl-C pauses; running it again
-                             resumes
+                             HOST:PORT (Prometheus figures), --trace
+                             FILE|- (every session's SMTP transcript);
+                             words for the script go after "--" (a bare
+                             word that is an option's name, such as
+                             dry-run, is refused). Ctrl-C pauses; running
+                             it again resumes
 ]],
   status = [[
-  status SCRIPT.lua|STORE [--store FILE] [--json]
+  status SCRIPT.lua|STORE [--store FILE] [--json] [--recipient ADDRESS]
                              where a campaign stands: counts by state, the
-                             next retry, the commonest replies
+                             next retry, the commonest replies; with
+                             --recipient, that recipient's state, last
+                             reply and last transcript
 ]],
   report = [[
   report SCRIPT.lua|STORE [--store FILE] [--campaign NAME] [--json]

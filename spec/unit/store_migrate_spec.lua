@@ -8,7 +8,7 @@ local mailcast = require "mailcast"
 local mime = require "support.mime"
 local helper = require "helper"
 
-local LATEST = 5
+local LATEST = 6
 
 -- argv: database, file of SQL, "script" (run it) or "query" (print its
 -- rows, one a line, columns between |).
@@ -75,6 +75,11 @@ local PREVIOUS_SCHEMA = {
   "CREATE TABLE recipient_links(  campaign INTEGER NOT NULL, recipient INTEGER NOT NULL,"
     .. " idx INTEGER NOT NULL,  url TEXT NOT NULL, PRIMARY KEY(campaign, recipient, idx)) WITHOUT ROWID",
 }
+
+-- What the numbered migrations after it add, in order.
+local TRANSCRIPTS = "CREATE TABLE transcripts(  recipient INTEGER PRIMARY KEY, at REAL NOT NULL, text TEXT NOT NULL)"
+local LATEST_SCHEMA = { table.unpack(PREVIOUS_SCHEMA) }
+LATEST_SCHEMA[#LATEST_SCHEMA + 1] = TRANSCRIPTS
 
 -- A store the previous version made and used (a campaign sent in part,
 -- a bounce read, a suppression, links, an open and a click), as
@@ -180,14 +185,14 @@ describe("store migrations", function()
     mime.rmdir(dir)
   end)
 
-  it("make a new store with the schema the previous version made, numbered " .. LATEST, function()
+  it("make a new store with the schema the previous version made and the later migrations', numbered " .. LATEST, function()
     local path = dir .. "/new.mailcast.db"
     store = assert(mailcast.store(path))
     assert(store:campaign("november"))
     store:close()
     store = nil
     assert.equal(LATEST, version(path))
-    assert.same(PREVIOUS_SCHEMA, schema(path))
+    assert.same(LATEST_SCHEMA, schema(path))
     assert.same({ "wal" }, query(path, "PRAGMA journal_mode"))
   end)
 
@@ -219,7 +224,14 @@ describe("store migrations", function()
     store:close()
     store = nil
     assert.equal(LATEST, version(path))
-    assert.same(before, schema(path, "name"))
+    -- Every table it had as it was, and those of the numbered migrations.
+    local after, added = {}, {}
+    for _, text in ipairs(schema(path, "name")) do
+      local list = text == TRANSCRIPTS and added or after
+      list[#list + 1] = text
+    end
+    assert.same(before, after)
+    assert.same({ TRANSCRIPTS }, added)
   end)
 
   for level = 1, #STAGES do
@@ -248,10 +260,12 @@ describe("store migrations", function()
       assert.equal("https://example.com/a?u=2", store:link_for(campaign, 2, 1))
       assert(store:list_read(campaign, false))
       assert.equal(0, list_read(store, campaign))
+      assert(store:keep_transcript(claimed[1].id, 1796500200, "S: 550 No such user\n"))
+      assert.equal("S: 550 No such user\n", store:transcript("next@example.org").text)
       store:close()
       store = nil
       assert.equal(LATEST, version(path))
-      assert.same(PREVIOUS_SCHEMA, schema(path))
+      assert.same(LATEST_SCHEMA, schema(path))
     end)
   end
 
@@ -264,7 +278,7 @@ describe("store migrations", function()
       store = nil
     end
     assert.equal(LATEST, version(path))
-    assert.same(PREVIOUS_SCHEMA, schema(path))
+    assert.same(LATEST_SCHEMA, schema(path))
   end)
 
   it("refuse a store of a newer version and leave it as it was", function()
@@ -314,6 +328,6 @@ s:close()
       .. " cat " .. mime.sh_quote(dir) .. "/out*; [ $fail = 0 ]")
     assert.equal(0, code, out)
     assert.equal(LATEST, version(path))
-    assert.same(PREVIOUS_SCHEMA, schema(path))
+    assert.same(LATEST_SCHEMA, schema(path))
   end)
 end)
