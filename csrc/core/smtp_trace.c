@@ -52,6 +52,22 @@ void mc_trace_info(mc_trace_cb cb, void *arg, const char *fmt, ...) {
 }
 
 
+void mc_trace_size(mc_trace_cb cb, void *arg, size_t size) {
+  if (cb == NULL) return;
+  static const char head[] = "(the message: ", tail[] = " bytes)";
+  char line[sizeof head + 20 + sizeof tail], digits[20];
+  char *end = digits + sizeof digits, *start = mc_decimal(end, size);
+  size_t n = 0, len = (size_t)(end - start);
+  memcpy(line, head, sizeof head - 1);
+  n += sizeof head - 1;
+  memcpy(line + n, start, len);
+  n += len;
+  memcpy(line + n, tail, sizeof tail - 1);
+  n += sizeof tail - 1;
+  cb(MC_TRACE_INFO, line, n, arg);
+}
+
+
 /* The name's one-line form (X509_NAME_oneline), or "?". */
 static void name_of(const X509_NAME *name, char *out, size_t size) {
   if (name == NULL || X509_NAME_oneline(name, out, (int)size) == NULL) snprintf(out, size, "?");

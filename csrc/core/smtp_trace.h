@@ -34,6 +34,11 @@ void mc_trace_sent(mc_trace_cb cb, void *arg, struct evbuffer *out, size_t from,
 /* Tells cb a line made from a printf format. */
 void mc_trace_info(mc_trace_cb cb, void *arg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Tells cb "(the message: SIZE bytes)": what stands for the data, once
+ * per message (without a printf: campaigns keep transcripts of every
+ * transaction, smtp_trace_ring.h). */
+void mc_trace_size(mc_trace_cb cb, void *arg, size_t size);
+
 /* Tells cb about the TLS of ssl: version, cipher, the server's
  * certificate (subject, issuer, expiry) and whether it verified. */
 void mc_trace_tls(mc_trace_cb cb, void *arg, SSL *ssl);

@@ -18,7 +18,6 @@ local assemble = require "mailcast.assemble"
 local worker_state = require "mailcast.worker_state"
 local schema = require "mailcast.schema"
 local config = require "mailcast.config"
-local transcript = require "mailcast.transcript"
 
 local M = {}
 
@@ -663,6 +662,7 @@ function Campaign:record(run, outcomes)
     -- dispatcher gives the lines only then: keep_transcripts).
     local lines = o.result.transcript
     if lines and states[i] ~= "delivered" then
+      local transcript = require "mailcast.transcript"
       assert(store:keep_transcript(r.id, transcript.started(lines) or core.time(), transcript.kept(lines)))
     end
     if i % POLL_EVERY == 0 then d:poll() end

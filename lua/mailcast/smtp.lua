@@ -2,7 +2,6 @@
 -- sessions, and a drop-in for LuaSocket's smtp.send.
 local core = require "mailcast.core"
 local dispatch = require "mailcast.dispatch"
-local transcript = require "mailcast.transcript"
 
 local M = {}
 
@@ -315,6 +314,7 @@ end
 -- error fn raises stops the tracing (the send goes on): it is kept in
 -- error, which send gives back as state.trace_error.
 function M.tracer(fn)
+  local transcript = require "mailcast.transcript"   -- (here: an untraced send does not load it)
   local t, formats = {}, {}
   function t.call(record)
     if t.error then return end
