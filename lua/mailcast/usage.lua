@@ -107,14 +107,17 @@ local ENTRIES = {
                              --help` for the commands)
 ]],
   lint = [[
-  lint SCRIPT.lua [--recipient N | --address A] [--json] [--rspamd URL]
-       [--spamd HOST:PORT] [--no-spam] [--dns-server H:P] [--ip ADDR]
-       [--no-dns]
+  lint SCRIPT.lua [--recipient N | --address A | --sample N] [--json]
+       [--rspamd URL] [--spamd HOST:PORT] [--no-spam] [--dns-server H:P]
+       [--ip ADDR] [--no-dns]
                              check one recipient's message before it goes
                              (the first by default): its content, its
                              score by Rspamd and SpamAssassin, and the
                              SPF, DKIM, DMARC, MX and reverse DNS records
                              Gmail and Yahoo require of bulk senders;
+                             --sample N checks the content of N
+                             recipients spread over the list, each
+                             finding once with how many it applies to;
                              exit status 1 when an error is found
 ]],
   test = [[
