@@ -432,6 +432,7 @@ static int l_send(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   mc_pool_opts_t o;
   mc_l_poolopts(L, 3, &o);
+  lua_settop(L, 3);   /* opts (or nil) at 3, whatever the guard's place */
   size_t n = (size_t)luaL_len(L, 2);
   send_state *st = mc_l_guard(L, sizeof *st, send_state_gc);
   int guard = lua_gettop(L);
