@@ -449,7 +449,7 @@ static int l_send(lua_State *L) {
   st->base = mc_loop();
   if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
   if (!lua_isnoneornil(L, 3) && lua_getfield(L, 3, "trace") != LUA_TNIL) {
-    st->tracer = mc_l_tracer_new(L, lua_gettop(L), NULL);
+    st->tracer = mc_l_tracer_new(L, lua_gettop(L), route->host);
     o.trace = mc_l_tracer_line;
     o.trace_arg = st->tracer;
     mc_l_tracer_enter(st->tracer, L);   /* nothing else turns the loop meanwhile */

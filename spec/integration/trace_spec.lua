@@ -77,6 +77,7 @@ describe("mailcast.send with a trace function", function()
     local last, texts = 0, {}
     for i, r in ipairs(records) do
       assert.equal(1, r.session)
+      assert.equal("127.0.0.1", r.destination)
       assert.is_true(r.time >= last, "records in the order they came")
       last = r.time
       texts[i] = r.text
@@ -121,6 +122,37 @@ describe("mailcast.send with a trace function", function()
     assert.equal("sent", results[1].status)
     assert.equal(1, calls)
     assert.matches("^trace: .*no room for traces", state.trace_error)
+  end)
+
+  it("is told the lines of a send a campaign's hook makes on the engine's loop", function()
+    local sink = builtin_sink.start("--count 2")
+    local path = campaigns.write(dir, "hooktrace", string.format([[
+  from = "The Shop <news@shop.example.com>",
+  subject = "Hello",
+  text = "Notice: {{note}}\n",
+  recipients = { { email = "ada@example.org" } },
+  route = { host = "127.0.0.1", port = %d, tls = "none" },
+  personalize = function(address, vars)
+    local seen = {}
+    local results, state = mailcast.send({ host = "127.0.0.1", port = %d, tls = "none" },
+      { { message = "Subject: notice\r\n\r\nA notice.\r\n", from = "news@shop.example.com", to = "editor@example.net" } },
+      { trace = function(r) if r.kind == "client" then seen[#seen + 1] = r.destination .. " #" .. r.session .. " " .. r.line end end })
+    vars.note = results[1].status .. " [" .. table.concat(seen, "|") .. "] " .. tostring(state.trace_error)
+  end,
+]], sink.port, sink.port))
+    local out, code = campaigns.run(string.format("run %s --store %s --no-log --quiet", mime.sh_quote(path),
+      mime.sh_quote(dir .. "/hooktrace.db")))
+    sink.wait()
+    local files = sink.files()
+    sink.cleanup()
+    assert.equal(0, code, out)
+    local body
+    for _, f in ipairs(files) do body = body or f:match("Notice: ([^\r\n]*)") end
+    assert.is_string(body, out)
+    assert.matches("^sent %[", body)
+    assert.matches("127.0.0.1 #1 RCPT TO:<editor@example.net>", body, 1, true)
+    assert.matches("|127.0.0.1 #1 .|", body, 1, true)
+    assert.matches("%] nil$", body)
   end)
 
   it("refuses a trace that is no function", function()
