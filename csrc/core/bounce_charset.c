@@ -2,12 +2,10 @@
  * that the rules' phrases match as written. Leniently: mailers label
  * Windows code pages with the ISO names and leave stray bytes, and one
  * bad byte must not lose the whole notice. */
-#include <errno.h>
-#include <iconv.h>
-#include <string.h>
 #include <strings.h>
 
 #include "bounce_internal.h"
+#include "charset.h"
 
 /* Names mailers write for charsets that iconv knows better under a
  * superset's name (the Windows and vendor extensions they really use). */
@@ -30,25 +28,8 @@ static const char *iconv_name(const char *cs) {
 
 
 int mc_bounce_to_utf8(mc_buf_t *out, const char *charset, const char *s, size_t n) {
-  iconv_t cd = iconv_open("UTF-8", iconv_name(charset));
-  if (cd == (iconv_t)-1) cd = iconv_open("UTF-8", charset);
-  if (cd == (iconv_t)-1) return 1;
-  char *in = (char *)s;
-  size_t left = n;
-  while (left > 0 && !out->failed) {
-    size_t room = left * 4 + 16;
-    char *dst = mc_buf_tail(out, room);
-    if (dst == NULL) break;
-    size_t before = room;
-    size_t r = iconv(cd, &in, &left, &dst, &room);
-    out->len += before - room;
-    if (r != (size_t)-1 || errno == E2BIG) continue;
-    if (errno == EINVAL) break;        /* a sequence cut off at the end */
-    mc_buf_addc(out, '?');             /* EILSEQ: one bad byte, not the notice */
-    in++;
-    left--;
-    iconv(cd, NULL, NULL, NULL, NULL);
-  }
-  iconv_close(cd);
-  return out->failed ? -1 : 0;
+  const char *name = iconv_name(charset);
+  int rc = mc_charset_utf8(out, name, s, n, 1);
+  if (rc == 1 && name != charset) rc = mc_charset_utf8(out, charset, s, n, 1);
+  return rc;
 }

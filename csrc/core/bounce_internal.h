@@ -45,7 +45,7 @@ mc_bounce_rcpt_t *mc_bounce_rcpt_new(mc_bounce_t *b, int *oom);
 /* Case-insensitive search for a lower-case needle in s[0..n). */
 int mc_bounce_icontains(const char *s, size_t n, const char *needle);
 
-/* bounce_charset.c */
+/* bounce_charset.c (over charset.c) */
 
 /* Appends s (n bytes in charset) to out converted to UTF-8, a byte that
  * is not valid there written as '?'. 1 when iconv knows no such charset

@@ -67,11 +67,79 @@ static int argument(const char *s, size_t n, size_t k, size_t *from, mc_css_url_
 }
 
 
+/* Past the white space and comments from k. */
+static size_t skip_blank(const char *s, size_t n, size_t k) {
+  while (k < n) {
+    if (css_space((unsigned char)s[k])) k++;
+    else if (s[k] == '/' && k + 1 < n && s[k + 1] == '*') k = comment_end(s, n, k + 2);
+    else break;
+  }
+  return k;
+}
+
+
+/* s[k, n) starts with word (lower case), in any case. */
+static int starts_with(const char *s, size_t n, size_t k, const char *word) {
+  size_t len = strlen(word);
+  if (n - k < len) return 0;
+  for (size_t i = 0; i < len; i++)
+    if ((s[k + i] | 0x20) != word[i]) return 0;
+  return 1;
+}
+
+
+/* The @import rule whose '@' is at: its stylesheet (a string or a
+ * url(...)) and its media list, to the ';' that ends it outside strings,
+ * comments and parentheses (or the end of s). */
+static int import_rule(const char *s, size_t n, size_t at, size_t *from, mc_css_url_t *u) {
+  size_t k = skip_blank(s, n, at + 7);
+  if (k >= n) return 0;
+  if (s[k] == '"' || s[k] == '\'') {
+    size_t end = skip_string(s, n, k);
+    if (end > n) return 0;
+    u->value = k + 1;
+    u->value_len = end - k - 2;
+    k = end;
+  } else if (starts_with(s, n, k, "url(")) {
+    size_t after;
+    if (!argument(s, n, k + 4, &after, u)) return 0;
+    k = after;
+  } else {
+    return 0;
+  }
+  size_t media = skip_blank(s, n, k), end = media;
+  int depth = 0;
+  while (end < n && !(s[end] == ';' && depth == 0)) {
+    unsigned char c = (unsigned char)s[end];
+    if (c == '"' || c == '\'') { end = skip_string(s, n, end); continue; }
+    if (c == '/' && end + 1 < n && s[end + 1] == '*') { end = comment_end(s, n, end + 2); continue; }
+    if (c == '(') depth++;
+    else if (c == ')' && depth > 0) depth--;
+    end++;
+  }
+  if (end > n) end = n;   /* a string the end of s cut off */
+  size_t media_end = end;
+  while (media_end > media && css_space((unsigned char)s[media_end - 1])) media_end--;
+  u->import = 1;
+  u->media = media;
+  u->media_len = media_end - media;
+  u->at = at;
+  u->len = (end < n ? end + 1 : n) - at;
+  *from = at + u->len;
+  return 1;
+}
+
+
 int mc_css_url_next(const char *s, size_t n, size_t *from, mc_css_url_t *u) {
   size_t k = *from;
+  u->import = 0;
+  u->media = u->media_len = 0;
   while (k < n) {
     unsigned char c = (unsigned char)s[k];
-    if (c == '/' && k + 1 < n && s[k + 1] == '*') {
+    if (c == '@' && starts_with(s, n, k + 1, "import") && (k + 7 >= n || !name_char((unsigned char)s[k + 7]))) {
+      if (import_rule(s, n, k, from, u)) return 1;
+      k += 7;
+    } else if (c == '/' && k + 1 < n && s[k + 1] == '*') {
       k = comment_end(s, n, k + 2);
     } else if (c == '"' || c == '\'') {
       k = skip_string(s, n, k);

@@ -1,12 +1,11 @@
 #include "hdrdecode.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <iconv.h>
 #include <stdlib.h>
 #include <strings.h>
 
 #include "b64.h"
+#include "charset.h"
 #include "utf8.h"
 
 #define MAX_PARAMS 64
@@ -40,23 +39,7 @@ int mc_charset_to_utf8(mc_buf_t *out, const char *charset, size_t clen,
   if (clen == 0 || clen >= sizeof name) return -1;
   memcpy(name, charset, clen);
   name[clen] = '\0';
-  iconv_t cd = iconv_open("UTF-8", name);
-  if (cd == (iconv_t)-1) return -1;
-  size_t mark = out->len;
-  char *in = (char *)s;
-  size_t left = n;
-  int rc = 0;
-  while (left > 0) {
-    char *dst = mc_buf_tail(out, left * 4 + 16);
-    if (dst == NULL) { rc = -1; break; }
-    size_t room = left * 4 + 16, before = room;
-    size_t r = iconv(cd, &in, &left, &dst, &room);
-    out->len += before - room;
-    if (r == (size_t)-1 && errno != E2BIG) { rc = -1; break; }
-  }
-  iconv_close(cd);
-  if (rc != 0) out->len = mark;
-  return rc;
+  return mc_charset_utf8(out, name, s, n, 0) == 0 ? 0 : -1;
 }
 
 

@@ -13,18 +13,16 @@ typedef struct {
 
 #define REF(name, cp, legacy) {name, sizeof name - 1, cp, legacy}
 
-/* The references mail HTML is written with; anything else is left as
- * written, which is what a reader that does not know it would show. */
+/* The named references of the HTML standard that mail is written with
+ * (all of Latin-1, Greek, arrows, math and typography), sorted by their
+ * bytes; anything else is left as written, which is what a reader that
+ * does not know it would show. */
 static const named_ref names[] = {
-  REF("amp", '&', 1),     REF("AMP", '&', 1),     REF("lt", '<', 1),      REF("LT", '<', 1),
-  REF("gt", '>', 1),      REF("GT", '>', 1),      REF("quot", '"', 1),    REF("QUOT", '"', 1),
-  REF("apos", '\'', 0),   REF("nbsp", 0xA0, 1),   REF("copy", 0xA9, 1),   REF("reg", 0xAE, 1),
-  REF("shy", 0xAD, 1),    REF("middot", 0xB7, 1), REF("laquo", 0xAB, 1),  REF("raquo", 0xBB, 1),
-  REF("times", 0xD7, 1),  REF("deg", 0xB0, 1),    REF("euro", 0x20AC, 0), REF("trade", 0x2122, 0),
-  REF("hellip", 0x2026, 0), REF("ndash", 0x2013, 0), REF("mdash", 0x2014, 0),
-  REF("lsquo", 0x2018, 0), REF("rsquo", 0x2019, 0), REF("ldquo", 0x201C, 0),
-  REF("rdquo", 0x201D, 0), REF("bull", 0x2022, 0),  REF("zwnj", 0x200C, 0),
+#include "html_entity_names.h"
 };
+
+/* The longest name HTML recognises without its ';'. */
+#define LEGACY_MAX 6
 
 #define NNAMES (sizeof names / sizeof names[0])
 
@@ -71,6 +69,16 @@ static int hex_value(unsigned char c) {
 }
 
 
+/* A code point a numeric reference may stand for: not NUL, a surrogate
+ * or past Unicode (as the standard says), nor a control character other
+ * than white space or a noncharacter, which a text part must not carry. */
+static int valid_char(unsigned long cp) {
+  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\f' && cp != '\r') || cp == 0x7F) return 0;
+  return !((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE);
+}
+
+
 /* &#...; and &#x...; : at least one digit, ';' optional. Out-of-range
  * values saturate instead of wrapping, so a long run of digits is one
  * bad character, not a different valid one. */
@@ -89,9 +97,25 @@ static size_t numeric(const char *s, size_t n, char *out, size_t *len) {
   if (i == start) return 0;
   if (i < n && s[i] == ';') i++;
   if (cp >= 0x80 && cp <= 0x9F) cp = c1_remap[cp - 0x80];
-  else if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = REPLACEMENT;
+  else if (!valid_char(cp)) cp = REPLACEMENT;
   *len = put_utf8(out, (unsigned)cp);
   return i;
+}
+
+
+/* The reference named by name[0, len), or NULL: a binary search. */
+static const named_ref *find(const char *name, size_t len) {
+  size_t lo = 0, hi = NNAMES;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const named_ref *r = &names[mid];
+    int c = memcmp(r->name, name, r->len < len ? r->len : len);
+    if (c == 0) c = r->len < len ? -1 : r->len > len;
+    if (c == 0) return r;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return NULL;
 }
 
 
@@ -107,17 +131,17 @@ size_t mc_html_charref(const char *s, size_t n, int in_attr,
   size_t run = 1;
   while (run < n && is_alnum((unsigned char)s[run])) run++;
   size_t name_len = run - 1;
-  /* One pass: a name with its ';' wins; without one, only the legacy
-   * names count, the longest that starts the run. */
+  /* A name with its ';' wins; without one, only the legacy names
+   * count, the longest that starts the run. */
+  const named_ref *r = find(s + 1, name_len);
+  if (r && run < n && s[run] == ';') {
+    *len = put_utf8(out, r->cp);
+    return run + 1;
+  }
   const named_ref *legacy = NULL;
-  for (size_t k = 0; k < NNAMES; k++) {
-    const named_ref *r = &names[k];
-    if (r->len > name_len || r->name[0] != s[1] || memcmp(r->name, s + 1, r->len) != 0) continue;
-    if (r->len == name_len && run < n && s[run] == ';') {
-      *len = put_utf8(out, r->cp);
-      return run + 1;
-    }
-    if (r->legacy && (legacy == NULL || r->len > legacy->len)) legacy = r;
+  for (size_t l = name_len < LEGACY_MAX ? name_len : LEGACY_MAX; l >= 2 && legacy == NULL; l--) {
+    r = find(s + 1, l);
+    if (r && r->legacy) legacy = r;
   }
   if (legacy == NULL) return 0;
   size_t end = 1 + legacy->len;

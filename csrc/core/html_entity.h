@@ -1,5 +1,6 @@
 /* HTML character references (HTML Living Standard 13.2.5.72 onwards):
- * numeric ones in full, named ones for the small set mail HTML uses. */
+ * numeric ones in full, named ones for the few hundred mail is written
+ * with (html_entity_names.h: Latin-1, Greek, arrows, math, typography). */
 #ifndef MC_HTML_ENTITY_H
 #define MC_HTML_ENTITY_H
 

@@ -21,7 +21,7 @@ static const char *cut_name(const char *name, size_t len) {
 
 void mc_html_page_attribute(tag_t *t, const char *name, size_t name_len, size_t value,
                             size_t value_len, char quote) {
-  static const char *const names[PAGE_ATTRS] = {"src", "srcset", "background", "style", "rel", "href"};
+  static const char *const names[PAGE_ATTRS] = {"src", "srcset", "background", "style", "rel", "href", "media"};
   for (int i = 0; i < PAGE_ATTRS; i++) {
     if (!t->page[i].has && mc_html_ieq(name, name_len, names[i])) {
       t->page[i] = (page_attr_t){1, value, value_len, quote};
@@ -41,7 +41,7 @@ static mc_html_ref_t *new_ref(scanner *sc, int kind, size_t at, size_t len, char
     p->refs_cap = cap;
   }
   mc_html_ref_t *r = &p->refs[p->nrefs++];
-  *r = (mc_html_ref_t){kind, at, len, sc->out->strings.len, 0, quote};
+  *r = (mc_html_ref_t){kind, at, len, sc->out->strings.len, 0, 0, 0, quote};
   return r;
 }
 
@@ -73,33 +73,18 @@ static void attr_ref(scanner *sc, int kind, const page_attr_t *a) {
 }
 
 
-/* The first candidate of a srcset: the URL up to white space, without
- * the commas that may end it (HTML 4.8.4.3.2, "parse a srcset"). */
-static void srcset_ref(scanner *sc, const page_attr_t *a) {
-  mc_html_ref_t *r = new_ref(sc, MC_HTML_REF_SRCSET, a->at, a->len, a->quote);
-  if (r == NULL) return;
-  mc_buf_t *b = &sc->out->strings;
-  mc_html_unescape(b, sc->s + a->at, a->len, 1);
-  if (b->failed) { sc->failed = 1; return; }
-  size_t i = r->url, n = b->len;
-  while (i < n && (mc_html_is_space((unsigned char)b->data[i]) || b->data[i] == ',')) i++;
-  size_t j = i;
-  while (j < n && !mc_html_is_space((unsigned char)b->data[j])) j++;
-  while (j > i && b->data[j - 1] == ',') j--;
-  if (j > i) memmove(b->data + r->url, b->data + i, j - i);
-  b->len = r->url + (j - i);
-  end_url(sc, r, 0);
-}
-
-
 /* Every url(...) of the CSS in s[from, to): in an attribute its
- * character references are decoded first (in_attr). */
+ * character references are decoded first (in_attr), and an @import is
+ * nothing (a style attribute holds declarations, not rules). */
 static void css_refs(scanner *sc, int kind, size_t from, size_t to, char quote, int in_attr) {
   size_t k = from;
   mc_css_url_t u;
   while (!sc->failed && mc_css_url_next(sc->s, to, &k, &u)) {
-    mc_html_ref_t *r = new_ref(sc, kind, u.at, u.len, quote);
+    if (u.import && in_attr) continue;
+    mc_html_ref_t *r = new_ref(sc, u.import ? MC_HTML_REF_IMPORT : kind, u.at, u.len, quote);
     if (r == NULL) return;
+    r->media = u.media;
+    r->media_len = u.media_len;
     if (in_attr) mc_html_unescape(&sc->out->strings, sc->s + u.at, u.len, 1);
     else mc_buf_add(&sc->out->strings, sc->s + u.value, u.value_len);
     end_url(sc, r, in_attr);
@@ -142,9 +127,16 @@ void mc_html_page_tag(scanner *sc, size_t lt, size_t end, const tag_t *t) {
   const char *cut = cut_name(name, t->name_len);
   if (cut) { open_cut(sc, lt, cut); return; }
   const page_attr_t *a = t->page;
-  if (t->kind == TAG_IMG) {
-    if (a[PAGE_SRC].has) attr_ref(sc, MC_HTML_REF_SRC, &a[PAGE_SRC]);
-    if (a[PAGE_SRCSET].has) srcset_ref(sc, &a[PAGE_SRCSET]);
+  if (t->kind == TAG_IMG && a[PAGE_SRC].has) attr_ref(sc, MC_HTML_REF_SRC, &a[PAGE_SRC]);
+  if ((t->kind == TAG_IMG || mc_html_ieq(name, t->name_len, "source")) && a[PAGE_SRCSET].has)
+    attr_ref(sc, MC_HTML_REF_SRCSET, &a[PAGE_SRCSET]);
+  if (!p->has_base && mc_html_ieq(name, t->name_len, "base") && a[PAGE_HREF].has) {
+    p->has_base = 1;
+    mc_html_ref_t *r = new_ref(sc, MC_HTML_REF_BASE, lt, end - lt, 0);
+    if (r == NULL) return;
+    mc_html_unescape(&sc->out->strings, sc->s + a[PAGE_HREF].at, a[PAGE_HREF].len, 1);
+    end_url(sc, r, 0);
+    return;
   }
   if (a[PAGE_BACKGROUND].has) attr_ref(sc, MC_HTML_REF_BACKGROUND, &a[PAGE_BACKGROUND]);
   if (a[PAGE_STYLE].has)
@@ -153,6 +145,12 @@ void mc_html_page_tag(scanner *sc, size_t lt, size_t end, const tag_t *t) {
       is_stylesheet(sc->s + a[PAGE_REL].at, a[PAGE_REL].len)) {
     mc_html_ref_t *r = new_ref(sc, MC_HTML_REF_STYLESHEET, lt, end - lt, 0);
     if (r == NULL) return;
+    /* A stylesheet for print (media="print") put into the page must keep
+     * applying to print only. */
+    if (a[PAGE_MEDIA].has) {
+      r->media = a[PAGE_MEDIA].at;
+      r->media_len = a[PAGE_MEDIA].len;
+    }
     mc_html_unescape(&sc->out->strings, sc->s + a[PAGE_HREF].at, a[PAGE_HREF].len, 1);
     end_url(sc, r, 0);
   }

@@ -12,11 +12,13 @@
 
 enum {
   MC_HTML_REF_SRC,          /* <img src>: the value */
-  MC_HTML_REF_SRCSET,       /* <img srcset>: the whole value; url is its first candidate */
+  MC_HTML_REF_SRCSET,       /* <img srcset>, <source srcset>: the whole value, all its candidates */
   MC_HTML_REF_BACKGROUND,   /* a background attribute: the value */
   MC_HTML_REF_STYLE,        /* url(...) in a style attribute: its argument */
   MC_HTML_REF_STYLE_BLOCK,  /* url(...) in a <style> element: its argument */
   MC_HTML_REF_STYLESHEET,   /* <link rel=stylesheet href>: the whole tag */
+  MC_HTML_REF_IMPORT,       /* @import in a <style> element: the whole rule; url its stylesheet */
+  MC_HTML_REF_BASE,         /* the first <base href>: the whole tag; url its href */
 };
 
 /* One reference. [at, at + len) are the source bytes a rewrite replaces;
@@ -27,6 +29,8 @@ typedef struct {
   int kind;
   size_t at, len;
   size_t url, url_len;
+  size_t media, media_len;   /* an @import's media list, a stylesheet <link>'s media
+                                attribute: source bytes */
   char quote;   /* the attribute value's quote, 0 when unquoted (or not an attribute) */
 } mc_html_ref_t;
 
@@ -44,9 +48,10 @@ typedef struct mc_html_page {
   size_t ncuts, cuts_cap;
   size_t open_cut;   /* the cut whose end tag is awaited, or MC_HTML_NONE */
   size_t head_end;   /* the '<' of the first </head>, or MC_HTML_NONE */
+  int has_base;      /* a <base href> was found: only the first counts */
 } mc_html_page_t;
 
-#define MC_HTML_PAGE_INIT {NULL, 0, 0, NULL, 0, 0, MC_HTML_NONE, MC_HTML_NONE}
+#define MC_HTML_PAGE_INIT {NULL, 0, 0, NULL, 0, 0, MC_HTML_NONE, MC_HTML_NONE, 0}
 
 /* Refs inside a cut are not reported: the cut takes them away. Scan a
  * page with mc_html_scan after setting scan.page = &page; its url

@@ -12,7 +12,7 @@ enum { TAG_OTHER, TAG_A, TAG_IMG, TAG_BR, TAG_BODY, TAG_RAW, TAG_PLAINTEXT };
 
 /* The attributes a page's references are in (the first of each name
  * counts, as it does for a reader). */
-enum { PAGE_SRC, PAGE_SRCSET, PAGE_BACKGROUND, PAGE_STYLE, PAGE_REL, PAGE_HREF, PAGE_ATTRS };
+enum { PAGE_SRC, PAGE_SRCSET, PAGE_BACKGROUND, PAGE_STYLE, PAGE_REL, PAGE_HREF, PAGE_MEDIA, PAGE_ATTRS };
 
 typedef struct {
   int has;

@@ -7,6 +7,7 @@
 
 static struct event_base *loop;
 static pid_t owner;   /* the process that made (or last reinitialised) it */
+static unsigned long wakes;
 
 
 struct event_base *mc_loop(void) {
@@ -21,3 +22,9 @@ struct event_base *mc_loop(void) {
   }
   return loop;
 }
+
+
+void mc_loop_wake(void) { wakes++; }
+
+
+unsigned long mc_loop_wakes(void) { return wakes; }

@@ -13,4 +13,11 @@ struct event_base;
  * the process. */
 struct event_base *mc_loop(void);
 
+/* Asks whoever turns the loop now to come back to its caller: something
+ * it does not watch itself has finished (a session a hook waits on). A
+ * count, read with mc_loop_wakes(), so that a turn compares it with the
+ * count it began with. */
+void mc_loop_wake(void);
+unsigned long mc_loop_wakes(void);
+
 #endif

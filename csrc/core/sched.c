@@ -1,4 +1,5 @@
 #include "sched.h"
+#include "loop.h"
 
 #include <stdlib.h>
 
@@ -142,11 +143,12 @@ int mc_sched_run(mc_sched_t *s, double timeout) {
   if (s->timer == NULL) return -1;
   s->timed_out = 0;
   s->released = 0;
+  unsigned long wakes = mc_loop_wakes();
   struct timeval tv = mc_timeval(timeout);
   evtimer_add(s->timer, &tv);
   /* With nothing submitted the loop still turns while sessions are open:
    * their idle timers fire and servers that close them are noticed. */
-  while (s->ndone == 0 && !s->released &&
+  while (s->ndone == 0 && !s->released && mc_loop_wakes() == wakes &&
          (s->submitted > 0 || s->held > 0 || mc_sched_active(s) > 0) && !s->timed_out &&
          !any_failed(s)) {
     if (event_base_loop(s->base, EVLOOP_ONCE) != 0) break;

@@ -3,6 +3,7 @@
  * group a domain belongs to, and what the bounce taxonomy says of a
  * reply (so a failure during the run and a bounce that came later are
  * counted under the same reasons). */
+#include "addr.h"
 #include "store_internal.h"
 
 #include "bounce_class.h"
@@ -53,8 +54,7 @@ static void domain_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   (void)argc;
   const char *a = (const char *)sqlite3_value_text(argv[0]);
   if (a == NULL) { sqlite3_result_text(ctx, "", 0, SQLITE_STATIC); return; }
-  const char *at = strrchr(a, '@');
-  const char *d = at ? at + 1 : a + strlen(a);
+  const char *d = strchr(a, '@') ? mc_addr_domain(a) : "";
   size_t n = strlen(d);
   char *out = sqlite3_malloc64(n + 1);
   if (out == NULL) { sqlite3_result_error_nomem(ctx); return; }

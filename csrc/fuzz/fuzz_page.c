@@ -4,8 +4,10 @@
  *   - the links the scanner finds are the same with a page as without;
  *   - every reference and cut lies inside the input, cuts in order and
  *     apart, no reference inside a cut, no decoded URL longer than the
- *     bytes it came from (a srcset's first candidate: than its value);
- *   - every url(...) of the input read as CSS lies inside it, in order;
+ *     bytes it came from, at most one <base>, an @import's media list
+ *     inside its rule;
+ *   - every url(...) and @import of the input read as CSS lies inside
+ *     it, in order, an @import's stylesheet and media list inside it;
  *   - the text of valid UTF-8 HTML is valid UTF-8.
  * A violation aborts so libFuzzer reports it. */
 #include <stddef.h>
@@ -28,7 +30,7 @@ static void fail(const char *why, size_t at) {
 
 
 static void check_page(const mc_html_scan_t *s, const mc_html_page_t *p, size_t n) {
-  size_t prev = 0;
+  size_t prev = 0, bases = 0;
   for (size_t i = 0; i < p->ncuts; i++) {
     const mc_html_cut_t *c = &p->cuts[i];
     if (c->at < prev || c->end < c->at || c->end > n) fail("a cut out of place", i);
@@ -38,7 +40,11 @@ static void check_page(const mc_html_scan_t *s, const mc_html_page_t *p, size_t 
     const mc_html_ref_t *r = &p->refs[i];
     if (r->at > n || r->len > n - r->at) fail("a reference outside the input", i);
     if (r->url > s->strings.len || r->url_len > s->strings.len - r->url) fail("a url outside the strings", i);
-    if (r->url_len > r->len && r->kind != MC_HTML_REF_STYLESHEET) fail("a url longer than its source", i);
+    if (r->url_len > r->len && r->kind != MC_HTML_REF_STYLESHEET && r->kind != MC_HTML_REF_BASE)
+      fail("a url longer than its source", i);
+    if (r->kind == MC_HTML_REF_BASE && ++bases > 1) fail("a second <base>", i);
+    if (r->kind == MC_HTML_REF_IMPORT && (r->media < r->at || r->media_len > r->at + r->len - r->media))
+      fail("an @import's media list outside its rule", i);
     for (size_t k = 0; k < p->ncuts; k++)
       if (r->at > p->cuts[k].at && r->at < p->cuts[k].end) fail("a reference inside a cut", i);
   }
@@ -67,6 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (u.at < prev || u.at > size || u.len > size - u.at || u.value < u.at ||
         u.value + u.value_len > u.at + u.len || from > size || from <= u.at)
       fail("a css url out of place", u.at);
+    if (u.import && (u.media < u.at || u.media_len > u.at + u.len - u.media))
+      fail("an @import's media list out of place", u.at);
     prev = u.at + u.len;
   }
 

@@ -18,6 +18,8 @@ static const char *const ref_kinds[] = {
   [MC_HTML_REF_SRC] = "src", [MC_HTML_REF_SRCSET] = "srcset", [MC_HTML_REF_BACKGROUND] = "background",
   [MC_HTML_REF_STYLE] = "style", [MC_HTML_REF_STYLE_BLOCK] = "style_block",
   [MC_HTML_REF_STYLESHEET] = "stylesheet",
+  [MC_HTML_REF_IMPORT] = "import",
+  [MC_HTML_REF_BASE] = "base",
 };
 
 /* What html_page holds while it builds its tables, freed however it ends. */
@@ -55,7 +57,7 @@ static void set_quote(lua_State *L, char quote) {
 }
 
 
-static void push_refs(lua_State *L, const page_state *st) {
+static void push_refs(lua_State *L, const page_state *st, const char *html) {
   lua_createtable(L, (int)st->page.nrefs, 0);
   for (size_t i = 0; i < st->page.nrefs; i++) {
     const mc_html_ref_t *r = &st->page.refs[i];
@@ -65,6 +67,10 @@ static void push_refs(lua_State *L, const page_state *st) {
     set_span(L, r->at, r->len);
     set_string(L, &st->scan.strings, r->url, r->url_len, "url");
     set_quote(L, r->quote);
+    if (r->kind == MC_HTML_REF_IMPORT || r->kind == MC_HTML_REF_STYLESHEET) {
+      lua_pushlstring(L, html + r->media, r->media_len);
+      lua_setfield(L, -2, "media");
+    }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
 }
@@ -117,7 +123,7 @@ static int l_html_page(lua_State *L) {
     return 2;
   }
   lua_createtable(L, 0, 4);
-  push_refs(L, st);
+  push_refs(L, st, html);
   lua_setfield(L, -2, "refs");
   push_links(L, st);
   lua_setfield(L, -2, "links");
@@ -132,8 +138,9 @@ static int l_html_page(lua_State *L) {
 }
 
 
-/* css_urls(css) -> {{at=, stop=, url=}...}: every url(...), at..stop
- * being what stands between its parentheses. */
+/* css_urls(css) -> {{at=, stop=, url= [, import = true, media=]}...}:
+ * every url(...), at..stop being what stands between its parentheses,
+ * and every @import, at..stop being the whole rule. */
 static int l_css_urls(lua_State *L) {
   size_t n;
   const char *css = luaL_checklstring(L, 1, &n);
@@ -146,6 +153,12 @@ static int l_css_urls(lua_State *L) {
     set_span(L, u.at, u.len);
     lua_pushlstring(L, css + u.value, u.value_len);
     lua_setfield(L, -2, "url");
+    if (u.import) {
+      lua_pushboolean(L, 1);
+      lua_setfield(L, -2, "import");
+      lua_pushlstring(L, css + u.media, u.media_len);
+      lua_setfield(L, -2, "media");
+    }
     lua_rawseti(L, -2, ++k);
   }
   return 1;

@@ -488,6 +488,21 @@ static int sched_lookups(lua_State *L) {
 }
 
 
+/* s:hold(), s:release(): work outside the destinations that the caller
+ * waits for (a session a hook waits on): run() keeps turning the loop
+ * while any is held. */
+static int sched_hold(lua_State *L) {
+  mc_sched_hold(check_sched(L)->sched);
+  return 0;
+}
+
+
+static int sched_release(lua_State *L) {
+  mc_sched_release(check_sched(L)->sched);
+  return 0;
+}
+
+
 static const luaL_Reg sched_meta[] = {
   {"__gc", sched_close}, {"__close", sched_close}, {NULL, NULL},
 };
@@ -496,7 +511,7 @@ static const luaL_Reg sched_methods[] = {
   {"outcomes", sched_outcomes}, {"hand", sched_hand}, {"ack", sched_ack},
   {"pending", sched_pending}, {"queued", sched_queued}, {"state", sched_state}, {"drain", sched_drain},
   {"mx", sched_mx}, {"txt", sched_txt}, {"lookups", sched_lookups},
-  {"close", sched_close}, {NULL, NULL},
+  {"hold", sched_hold}, {"release", sched_release}, {"close", sched_close}, {NULL, NULL},
 };
 
 

@@ -24,8 +24,16 @@ typedef struct {
   struct event_base *base;
   mc_session_t *session;
   int done;
+  int parked;            /* a hook's task waits for this operation (see may_wait) */
+  mc_txn_t data;         /* session:data's, read by the session until it calls back:
+                            not on the C stack, which a yield leaves */
   mc_buf_t transcript;   /* with trace: records not yet taken (see on_trace) */
 } session_box;
+
+/* Registry: what mailcast.hooks sets with core.set_waiter, the function
+ * saying whether the running code is a hook of an engine task and the
+ * value its waits yield. */
+#define WAITER "mailcast.hooks.waiter"
 
 
 /* ---- routes ---- */
@@ -187,6 +195,62 @@ static void on_done(mc_session_t *s, void *arg) {
   session_box *box = arg;
   (void)s;
   box->done = 1;
+  if (box->parked) {   /* the engine turns the loop: it looks at its waiting hooks */
+    box->parked = 0;
+    mc_loop_wake();
+  }
+}
+
+
+/* Whether the operation just started on the session at idx is waited
+ * for by yielding: run from a hook of an engine task, it yields the
+ * task (WAIT, "session", session), and the engine resumes it once the
+ * operation has called back (core.session_answered), going on with its
+ * other work meanwhile. Anywhere else the caller turns the loop itself. */
+static int may_wait(lua_State *L, session_box *box, int idx) {
+  if (box->done || !lua_isyieldable(L)) return 0;
+  idx = lua_absindex(L, idx);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, WAITER) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_rawgeti(L, -1, 1);
+  lua_call(L, 0, 1);
+  int can = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  if (!can) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_rawgeti(L, -1, 2);   /* the WAIT value */
+  lua_remove(L, -2);
+  lua_pushliteral(L, "session");
+  lua_pushvalue(L, idx);
+  box->parked = 1;
+  return 1;
+}
+
+
+/* core.set_waiter(can_wait, WAIT): see may_wait. */
+static int l_set_waiter(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  luaL_checkany(L, 2);
+  lua_createtable(L, 2, 0);
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, 2);
+  lua_setfield(L, LUA_REGISTRYINDEX, WAITER);
+  return 0;
+}
+
+
+/* core.session_answered(session) -> whether its last operation has
+ * called back (a closed session: true). */
+static int l_session_answered(lua_State *L) {
+  session_box *box = luaL_checkudata(L, 1, MC_SESSION_CLASS);
+  lua_pushboolean(L, box->session == NULL || box->done);
+  return 1;
 }
 
 
@@ -258,6 +322,25 @@ static int session_transcript(lua_State *L) {
 }
 
 
+/* After the greeting, EHLO, TLS and AUTH: the session (on top of the
+ * stack, its trace setting under it) or why not. */
+static int opened(lua_State *L, int status, lua_KContext ctx) {
+  if (status == LUA_YIELD) lua_settop(L, (int)ctx);   /* what the task was resumed with goes */
+  session_box *box = luaL_checkudata(L, -1, MC_SESSION_CLASS);
+  int tracing = (int)lua_tointeger(L, -2);
+  const mc_error_t *e;
+  if (mc_session_status(box->session, &e) != 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, e->msg);
+    lua_pushinteger(L, mc_session_reply(box->session)->code);
+    if (!tracing) return 3;
+    push_transcript(L, box);
+    return 4;
+  }
+  return 1;
+}
+
+
 /* session(route [, {trace = true}]) -> Session connected and ready
  *   | fail, message, code [, transcript with trace] */
 static int l_session(lua_State *L) {
@@ -279,17 +362,29 @@ static int l_session(lua_State *L) {
   if (tracing) mc_session_trace(box->session, on_trace, box);
   box->done = 0;
   mc_session_open(box->session, on_done, box);
+  lua_pushinteger(L, tracing);
+  lua_insert(L, -2);   /* ..., tracing, session */
+  int top = lua_gettop(L);
+  if (may_wait(L, box, -1)) return lua_yieldk(L, 3, top, opened);
   wait_done(box);
-  const mc_error_t *e;
-  if (mc_session_status(box->session, &e) != 0) {
-    luaL_pushfail(L);
-    lua_pushstring(L, e->msg);
-    lua_pushinteger(L, mc_session_reply(box->session)->code);
-    if (!tracing) return 3;
-    push_transcript(L, box);
-    return 4;
-  }
-  return 1;
+  return opened(L, LUA_OK, 0);
+}
+
+
+/* After an operation: its outcome (the session is argument 1). */
+static int answered(lua_State *L, int status, lua_KContext ctx) {
+  if (status == LUA_YIELD) lua_settop(L, (int)ctx);   /* what the task was resumed with goes */
+  return push_outcome(L, check_session(L));
+}
+
+
+/* Waits for the operation just started on the session (argument 1),
+ * by yielding when a hook of the engine runs it; then its outcome. */
+static int wait_outcome(lua_State *L, session_box *box) {
+  int top = lua_gettop(L);
+  if (may_wait(L, box, 1)) return lua_yieldk(L, 3, top, answered);
+  wait_done(box);
+  return answered(L, LUA_OK, 0);
 }
 
 
@@ -297,8 +392,7 @@ static int command(lua_State *L, const char *line) {
   session_box *box = check_session(L);
   box->done = 0;
   mc_session_command(box->session, line, on_done, box);
-  wait_done(box);
-  return push_outcome(L, box);
+  return wait_outcome(L, box);
 }
 
 
@@ -337,12 +431,21 @@ static int session_command(lua_State *L) { return command(L, luaL_checkstring(L,
 /* session:data(message) -> the reply to the end of data | fail, message */
 static int session_data(lua_State *L) {
   session_box *box = check_session(L);
-  mc_txn_t t = {0};
-  mc_l_readdata(L, 2, &t);
+  /* The message (argument 2) stays on this call's stack until the
+   * operation is over, waited or yielded for. */
+  memset(&box->data, 0, sizeof box->data);
+  mc_l_readdata(L, 2, &box->data);
   box->done = 0;
-  mc_session_data(box->session, &t, on_done, box);
-  wait_done(box);
-  return push_outcome(L, box);
+  mc_session_data(box->session, &box->data, on_done, box);
+  return wait_outcome(L, box);
+}
+
+
+static int quitted(lua_State *L, int status, lua_KContext ctx) {
+  if (status == LUA_YIELD) lua_settop(L, (int)ctx);   /* what the task was resumed with goes */
+  end_session(check_session(L));   /* its transcript stays readable until close */
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 
@@ -351,10 +454,10 @@ static int session_quit(lua_State *L) {
   session_box *box = check_session(L);
   box->done = 0;
   mc_session_quit(box->session, on_done, box);
+  int top = lua_gettop(L);
+  if (may_wait(L, box, 1)) return lua_yieldk(L, 3, top, quitted);
   wait_done(box);
-  end_session(box);   /* its transcript stays readable until close */
-  lua_pushboolean(L, 1);
-  return 1;
+  return quitted(L, LUA_OK, 0);
 }
 
 
@@ -491,6 +594,10 @@ void mc_l_open_smtp(lua_State *L) {
   mc_l_newclass(L, MC_SESSION_CLASS, session_meta, session_methods);
   lua_pushcfunction(L, l_route);
   lua_setfield(L, -2, "route");
+  lua_pushcfunction(L, l_set_waiter);
+  lua_setfield(L, -2, "set_waiter");
+  lua_pushcfunction(L, l_session_answered);
+  lua_setfield(L, -2, "session_answered");
   lua_pushcfunction(L, l_session);
   lua_setfield(L, -2, "session");
   lua_pushcfunction(L, l_send);

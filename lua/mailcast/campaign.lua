@@ -148,7 +148,8 @@ local function with_page(t, name)
   -- variables are then the text's too.
   local out = require("mailcast.page").merge(t, page, true)
   out.text_from_html = t.text == nil
-  out.page_notes = { warnings = page.warnings, problems = page.problems }
+  out.page_notes = { warnings = page.warnings, problems = page.problems, relative_links = page.relative_links,
+                     name = name }
   return out
 end
 
@@ -508,13 +509,13 @@ end
 -- engine builds and sends the others (mailcast.hooks).
 function Campaign:submit_task(run, r)
   if not (self.hooks.personalize or self.hooks.route) then return self:submit(run, r) end
-  local task = coroutine.create(function() self:submit(run, r) end)
-  hooks.run_task(task, function(resume, ...) self:wait_for(run, resume, ...) end)
+  self:task(run, function() self:submit(run, r) end)
 end
 
 -- A task waits on the engine's loop: for a look-up (kind "mx", name,
--- opts) or for messages sent by the engine (kind "send", route, jobs,
--- opts: see smtp.send_in_engine). Its recipient counts as held
+-- opts), for messages sent by the engine (kind "send", route, jobs,
+-- opts: see smtp.send_in_engine) or for an operation of a
+-- mailcast.session (kind "session", session). Its recipient counts as held
 -- meanwhile: no more is claimed for it, and the run does not end before
 -- it.
 function Campaign:wait_for(run, resume, kind, ...)
@@ -526,15 +527,28 @@ function Campaign:wait_for(run, resume, kind, ...)
   if kind == "send" then
     local route, jobs, opts = ...
     smtp.send_in_engine(run.dispatch, route, jobs, opts, answer)
+  elseif kind == "session" then
+    run.dispatch:wait_session((...), answer)
   else
     local name, opts = ...
     run.dispatch:wait_lookup(kind, name, opts, answer)
   end
 end
 
+-- Outcomes settled and waiting for their commit: lists by index.
+local function settled_list()
+  return { outcomes = {}, states = {}, replies = {}, next_ats = {}, suppress = {} }
+end
+
 -- Writes in one commit what submitting queued (a recipient that could
--- not be sent, tracked links), tasks that waited included.
+-- not be sent, tracked links), tasks that waited included, and the
+-- outcomes settled late (Campaign:settle_task).
 function Campaign:write_pending(run)
+  if #run.late.outcomes > 0 then
+    local late = run.late
+    run.late = settled_list()
+    self:write_settled(run, late)
+  end
   if #run.writes == 0 then return end
   assert(run.store:begin())
   for _, write in ipairs(run.writes) do write() end
@@ -542,19 +556,25 @@ function Campaign:write_pending(run)
   run.writes = {}
 end
 
--- Decides what one recipient's transaction leads to (as on_reply may
--- decide) and when to retry, and logs it: state, reply, next_at, and
--- why the address goes on the suppression list (or nil).
-function Campaign:settle(run, o)
+-- What one recipient's transaction says, before its on_reply hook: its
+-- message closed, its reply classified and logged; reply, state.
+function Campaign:reply_of(run, o)
   local r, reply = o.owner, o.result.recipients[1]
   if type(r.message) == "userdata" then r.message:close() end
   r.message = nil
   reply = reply or { status = "failed", code = 0, text = o.result.error or "not sent" }
   if reply.status ~= "sent" then self:classify(reply) end
   if run.log then run.log:transaction(self.name, r.address, r.route, o.result, reply, r.attempts + 1) end
-  local state = reply.status == "sent" and "delivered" or reply.status
-  local ok, decision = call_hook(self, "on_reply", r.address, reply)
-  if ok and decision ~= nil and state ~= "delivered" then
+  return reply, reply.status == "sent" and "delivered" or reply.status
+end
+
+-- Decides what one recipient's transaction leads to (as on_reply
+-- decided, nil: the default) and when to retry, and logs it: state,
+-- reply, next_at, and why the address goes on the suppression list (or
+-- nil).
+function Campaign:decide(run, o, reply, state, decision)
+  local r = o.owner
+  if decision ~= nil and state ~= "delivered" then
     if DECISIONS[decision] then state = DECISIONS[decision]
     else self:warn(string.format("%s: on_reply answered '%s', not defer, fail or suppress", r.address, tostring(decision))) end
   end
@@ -579,6 +599,13 @@ function Campaign:settle(run, o)
     run.log:outcome(self.name, r.address, expired and "expired" or state, reply, r.attempts + 1)
   end
   return state, reply, next_at, suppress
+end
+
+-- Settles one outcome: reply_of, the on_reply hook, decide.
+function Campaign:settle(run, o)
+  local reply, state = self:reply_of(run, o)
+  local ok, decision = call_hook(self, "on_reply", o.owner.address, reply)
+  return self:decide(run, o, reply, state, ok and decision or nil)
 end
 
 local NOTIFY = { delivered = "on_delivered", deferred = "on_deferred" }
@@ -634,6 +661,51 @@ function Campaign:log_written(run, ok, err)
     .. " `mailcast bounces` read it)", tostring(err)))
 end
 
+local function add_settled(run, list, o, state, reply, next_at, suppress)
+  local n = #list.outcomes + 1
+  list.outcomes[n], list.states[n], list.replies[n], list.next_ats[n], list.suppress[n] =
+    o, state, reply, next_at, suppress
+  if run.metrics then run.metrics:tally(run.campaign.name, state, reply) end
+end
+
+-- Runs fn as a task of the engine: a hook in it that waits (mailcast.mx,
+-- mailcast.send) holds up only this task while the engine goes on.
+-- Whether it finished at once.
+function Campaign:task(run, fn)
+  return hooks.run_task(coroutine.create(fn), function(resume, ...) self:wait_for(run, resume, ...) end)
+end
+
+-- Settles one outcome on a task, for an on_reply hook that may wait:
+-- into list when it is settled at once. Otherwise, once the hook has its
+-- answer, into run.late, which the next write_pending writes: the hook
+-- may be resumed while a commit is open. Until then the outcome is in
+-- run.settling, so that a run ending first (Ctrl-C) still records it,
+-- as if the hook had not answered (Campaign:settle_waiting).
+function Campaign:settle_task(run, o, list)
+  local waited = false
+  local reply, state = self:reply_of(run, o)
+  local finished = self:task(run, function()
+    local ok, decision = call_hook(self, "on_reply", o.owner.address, reply)
+    if waited and not run.settling[o] then return end   -- recorded meanwhile without it
+    run.settling[o] = nil
+    add_settled(run, waited and run.late or list, o, self:decide(run, o, reply, state, ok and decision or nil))
+  end)
+  if not finished then
+    waited = true
+    run.settling[o] = { reply = reply, state = state }
+  end
+end
+
+-- What on_reply hooks still wait for when a run ends (Ctrl-C), settled
+-- as the default decides, for the next write_pending: a message sent is
+-- never sent again for want of its record.
+function Campaign:settle_waiting(run)
+  for o, w in pairs(run.settling) do
+    add_settled(run, run.late, o, self:decide(run, o, w.reply, w.state, nil))
+  end
+  run.settling = {}
+end
+
 -- Records a list of outcomes in one commit of the store, then tells the
 -- hooks. Everything is decided before the commit begins: the store's
 -- write lock, which the other workers of a run wait for, is held only
@@ -641,27 +713,36 @@ end
 function Campaign:record(run, outcomes)
   if #outcomes == 0 then return end
   run.held = run.held - #outcomes
-  -- What settle decided, in lists by the outcome's index: four more
-  -- fields on each outcome's table would make it grow twice.
-  local states, replies, next_ats, suppress = {}, {}, {}, {}
+  local list = settled_list()
+  local on_reply = self.hooks.on_reply ~= nil
   -- The loop turns here too, as in refill: recording a few hundred
   -- outcomes takes milliseconds the connections would otherwise wait.
   local d = run.dispatch
   for i, o in ipairs(outcomes) do
-    states[i], replies[i], next_ats[i], suppress[i] = self:settle(run, o)
-    if run.metrics then run.metrics:tally(self.name, states[i], replies[i]) end
+    if on_reply then self:settle_task(run, o, list)
+    else add_settled(run, list, o, self:settle(run, o)) end
     if i % POLL_EVERY == 0 then d:poll() end
   end
-  local store = run.store
+  self:write_settled(run, list)
+end
+
+-- Writes settled outcomes in one commit, then calls the campaign's
+-- on_delivered/on_deferred/on_failed hooks, each on a task of its own
+-- (one that sends a notice waits for it alone).
+function Campaign:write_settled(run, list)
+  local n = #list.outcomes
+  if n == 0 then return end
+  local store, d = run.store, run.dispatch
   assert(store:begin())
-  for i, o in ipairs(outcomes) do
+  for i = 1, n do
+    local o = list.outcomes[i]
     local r = o.owner
-    if suppress[i] then assert(store:suppress(r.address, suppress[i])) end
-    assert(store:finish(r.id, states[i], replies[i], next_ats[i]))
+    if list.suppress[i] then assert(store:suppress(r.address, list.suppress[i])) end
+    assert(store:finish(r.id, list.states[i], list.replies[i], list.next_ats[i]))
     -- A recipient not delivered keeps how its transaction went (the
     -- dispatcher gives the lines only then: keep_transcripts).
     local lines = o.result.transcript
-    if lines and states[i] ~= "delivered" then
+    if lines and list.states[i] ~= "delivered" then
       local transcript = require "mailcast.transcript"
       assert(store:keep_transcript(r.id, transcript.started(lines) or core.time(), transcript.kept(lines)))
     end
@@ -669,7 +750,13 @@ function Campaign:record(run, outcomes)
   end
   assert(store:commit())
   if run.log then self:log_written(run, run.log:flush()) end
-  for i, o in ipairs(outcomes) do call_hook(self, NOTIFY[states[i]] or "on_failed", o.owner.address, replies[i]) end
+  for i = 1, n do
+    local name = NOTIFY[list.states[i]] or "on_failed"
+    if self.hooks[name] then
+      local address, reply = list.outcomes[i].owner.address, list.replies[i]
+      self:task(run, function() call_hook(self, name, address, reply) end)
+    end
+  end
 end
 
 
@@ -873,7 +960,7 @@ function Campaign:open_run(store, id, log_to, opts, loader)
   end
   return {
     campaign = self, store = store, id = id, log = log, since = core.time(), writes = {}, claimed = 0,
-    problems = {}, loader = loader, held = 0, prefix = "", share = { weight = self.priority },
+    problems = {}, loader = loader, held = 0, settling = {}, late = settled_list(), prefix = "", share = { weight = self.priority },
     -- The campaign's stored links, those of an earlier run (or another
     -- worker) included: each message's are compared with them.
     links = self.bulk.track and assert(store:links(id)) or nil,
@@ -904,7 +991,10 @@ end
 -- counts read and the store and log closed.
 function Campaign:close_run(run, ok, err, paused)
   local store, id, log = run.store, run.id, run.log
-  if ok then self:write_pending(run) end
+  if ok then
+    self:settle_waiting(run)
+    self:write_pending(run)
+  end
   -- Claimed but never sent (paused, or a failure): pending again.
   store:recover(id)
   if ok then self:show(run, true) end

@@ -13,6 +13,7 @@
 -- connection, a crash re-sends at most that many messages per
 -- destination.
 local core = require "mailcast.core"
+local answered_session = core.session_answered
 local schema = require "mailcast.schema"
 local config = require "mailcast.config"
 
@@ -107,7 +108,7 @@ function M.new(routes, opts)
   local self = setmetatable({
     sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {}, shared = {},
     ready = {}, use_window = opts.window ~= false, share_ids = {}, shares = 0,
-    waiting = {}, lookup_of = {}, parked = 0, paused_routes = {},
+    waiting = {}, lookup_of = {}, parked = 0, paused_routes = {}, sessions_waited = {},
     lookups_out = 0, lookup_queue = {}, lookup_head = 1,
     private = {}, privates = 0,   -- mailcast.send's routes in hooks (private_route)
     trace = opts.trace, keep_transcripts = opts.keep_transcripts,
@@ -325,8 +326,37 @@ function Dispatch:wait_lookup(kind, name, opts, on_answer)
   self.parked = self.parked + 1
 end
 
--- The look-ups answered since the last call, their waiting jobs placed.
+--- d:wait_session(session, on_answer): a session's operation that a
+-- campaign's hook waits for (see core.set_waiter): on_answer() is called
+-- once it has called back, from the run() or poll() during which it
+-- does. Until then it counts as held, as a look-up does.
+function Dispatch:wait_session(session, on_answer)
+  if answered_session(session) then return on_answer() end
+  self.sessions_waited[session] = on_answer
+  self.parked = self.parked + 1
+  self.sched:hold()
+end
+
+-- The sessions waited for whose operation has called back, their hooks
+-- resumed; how many.
+function Dispatch:sessions_answered()
+  local done = {}
+  for session, on_answer in pairs(self.sessions_waited) do
+    if answered_session(session) then done[#done + 1] = { session, on_answer } end
+  end
+  for _, d in ipairs(done) do
+    self.sessions_waited[d[1]] = nil
+    self.parked = self.parked - 1
+    self.sched:release()
+    d[2]()
+  end
+  return #done
+end
+
+-- The look-ups (and sessions) answered since the last call, their
+-- waiting jobs placed.
 function Dispatch:resolved()
+  local sessions = next(self.sessions_waited) and self:sessions_answered() or 0
   local answers = self.sched:lookups()
   self.lookups_out = self.lookups_out - #answers
   self:next_lookups()
@@ -343,7 +373,7 @@ function Dispatch:resolved()
   for _, r in pairs(self.routes) do
     if #r.doubted > 0 then self:weigh_doubts(r) end
   end
-  return #answers
+  return #answers + sessions
 end
 
 -- A look-up of a route's: a probe of its resolver, or a domain's MX

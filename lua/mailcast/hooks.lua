@@ -2,11 +2,11 @@
 -- an instruction limit, its errors caught.
 --
 -- A hook may wait. Called by the engine (on a task: see M.run_task),
--- mailcast.mx yields the hook's coroutine and the task's with it; the
--- engine asks on its loop, goes on with other work, and resumes the task
--- with the answer when it comes. Called anywhere else (a dry run, a
--- plain script), a function that must wait (mailcast.mx, mailcast.send)
--- turns the process's one event loop until its answer is there. A hook
+-- mailcast.mx, mailcast.send and a mailcast.session's calls yield the
+-- hook's coroutine and the task's with it; the engine asks on its loop,
+-- goes on with other work, and resumes the task with the answer when it
+-- comes. Called anywhere else (a dry run, a plain script), they turn the
+-- process's one event loop until their answer is there. A hook
 -- that yields anything else is reported like one that raises.
 local M = {}
 
@@ -111,4 +111,7 @@ function M.run_task(co, on_wait, ...)
     args = answer
   end
 end
+-- A mailcast.session's operations (in C) wait the same way.
+require("mailcast.core").set_waiter(M.can_wait, M.WAIT)
+
 return M

@@ -167,6 +167,20 @@ local function show(report)
   return table.concat(out, "\n") .. "\n"
 end
 
+-- One finding per relative link of the campaign's html_file that stays
+-- relative (it has no base_url), as a dry run reports them: a mail has
+-- no page for it to be relative to.
+local function page_findings(c)
+  local notes, out = c.page_notes, {}
+  if not notes then return out end
+  for _, url in ipairs(notes.relative_links or {}) do
+    out[#out + 1] = { severity = "error", check = "page.relative_link", url = url,
+      message = string.format("%s: the relative link '%s' leads nowhere in a mail", notes.name, url),
+      fix = "set base_url (the page's address on the web, https://...) in the campaign to make it absolute" }
+  end
+  return out
+end
+
 --- run(o) -> report | nil, why: the lint of o.script's campaign for one
 -- recipient (o as the command line gives it).
 function M.run(o)
@@ -177,7 +191,11 @@ function M.run(o)
   if not address then return nil, row end
   local msg, raw = M.render(c, address, row)
   if not msg then return nil, string.format("%s (recipient %d): %s", address, n, raw) end
-  local findings = require("mailcast.lint_content").check(msg, raw)
+  local page_links = page_findings(c)
+  local skip = {}
+  for _, f in ipairs(page_links) do skip[f.url] = true end
+  local findings = require("mailcast.lint_content").check(msg, raw, { relative_links = skip })
+  for _, f in ipairs(page_links) do findings[#findings + 1] = f end
   local report = { campaign = c.name, recipient = n, address = address, size = #raw, findings = findings,
                    sections = {}, all = {} }
   for _, f in ipairs(findings) do report.all[#report.all + 1] = f end

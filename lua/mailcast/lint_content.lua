@@ -202,7 +202,8 @@ local function check_images(out, inv, cids)
   end
 end
 
-local function check_links(out, inv, text)
+-- relative: the URLs of relative links html_file's page reports itself.
+local function check_links(out, inv, text, relative)
   local seen = {}
   local function once(check, key)
     key = check .. "\0" .. key
@@ -216,10 +217,13 @@ local function check_links(out, inv, text)
   for url in (text or ""):gmatch("https?://[^%s<>\"]+") do urls[#urls + 1] = { url = url } end
   for _, l in ipairs(urls) do
     local why = malformed(l.url)
-    if why and once("link.malformed", l.url) then
+    if why and relative[l.url] then   -- said as the page's, with its fix
+      why = nil
+    elseif why and once("link.malformed", l.url) then
       finding(out, "error", "link.malformed", string.format("the link %q is malformed: %s", l.url, why),
         "write the full URL, https://host/path")
-    elseif not why then
+    end
+    if not why and not relative[l.url] then
       local scheme, host = M.url_host(l.url)
       if scheme == "http" and host and once("link.http", host) then
         finding(out, "warning", "link.http", "a link to " .. host .. " uses http:",
@@ -360,7 +364,8 @@ end
 
 --- check(msg, raw [, opts]) -> findings: msg is the rendered message
 -- table (Campaign:message's), raw the built message (a string); opts =
--- {bulk = true}. Each finding is {severity = "error"|"warning"|"note",
+-- {bulk = true, relative_links = {[url] = true}: links not to call
+-- malformed, as they are reported elsewhere}. Each finding is {severity = "error"|"warning"|"note",
 -- check = "link.http", message =, fix =}.
 function M.check(msg, raw, opts)
   opts = opts or {}
@@ -374,7 +379,7 @@ function M.check(msg, raw, opts)
   check_size(out, raw, msg.html)
   check_text(out, msg, inv)
   check_images(out, inv, cids)
-  check_links(out, inv, msg.text)
+  check_links(out, inv, msg.text, opts.relative_links or {})
   check_headers(out, M.headers(raw), opts)
   check_subject(out, msg.subject)
   check_tags(out, msg)

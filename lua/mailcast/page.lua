@@ -1,122 +1,37 @@
--- A web page sent as it is (html_file): its local images become inline
--- parts named by cid:, its linked stylesheets are put into the page, the
--- elements mail readers block are taken out, its relative links are made
--- absolute from base_url, and a text part is made of it. With
--- embed_remote, its http(s) images and stylesheets are fetched once. The C scanner
--- finds all of these in one pass (core.html_page); here each is decided
--- and the page written again, every byte outside the changed ones kept.
--- A page is hostile input: no reference may reach outside its folder.
+-- A web page sent as it is (html_file): its local images (every srcset
+-- candidate too) become inline parts named by cid:, its linked and
+-- @imported stylesheets are put into the page, the elements mail readers
+-- block are taken out, its <base href> is followed and taken out, its
+-- relative links are made absolute from base_url, and a text part is
+-- made of it. With embed_remote, its http(s) images and stylesheets are
+-- fetched once. The C scanner finds all of these in one pass
+-- (core.html_page); here each is decided and the page written again,
+-- every byte outside the changed ones kept (its URLs and paths:
+-- page_url; its stylesheets: page_css). A page is hostile input: no
+-- reference may reach outside its folder.
 local core = require "mailcast.core"
 local lfs = require "lfs"
+local url_of = require "mailcast.page_url"
+local css_of = require "mailcast.page_css"
 
 local M = {}
+
+--- absolute(base, url) -> url resolved from base (an http(s) URL), as a
+-- browser resolves a relative link (RFC 3986 5.2, the usual cases).
+M.absolute = url_of.absolute
+
+--- srcset(value) -> {{url=, descriptor=}...}: a srcset's candidates.
+M.srcset = url_of.srcset
 
 --- Remote images fetched for embed_remote: at most this many bytes each,
 -- and this many seconds for each.
 M.REMOTE_MAX = 5 * 1024 * 1024
 M.REMOTE_TIMEOUT = 15
 
-local function read_file(path)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local data = f:read("a")   -- nil for a directory
-  f:close()
-  if not data then return nil, path .. ": not a file" end
-  return data
-end
-
--- "page/index.html" -> "page/", "index.html" -> "".
-local function dir_of(path)
-  return path:match("^(.*/)") or ""
-end
-
-local function percent_decode(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
-
-local function scheme_of(url)
-  return url:match("^([%a][%w+.-]*):")
-end
-
--- What a reference is: "remote" (http, https, //host), "local" (a file
--- of the page), or "keep" (a place in the page, data:, cid:, a template
--- variable, another scheme: left as it is).
-local function kind_of(url)
-  if url == "" or url:sub(1, 1) == "#" or url:find("{{", 1, true) then return "keep" end
-  if url:sub(1, 2) == "//" then return "remote" end
-  local scheme = scheme_of(url)
-  if not scheme then return "local" end
-  scheme = scheme:lower()
-  if scheme == "http" or scheme == "https" then return "remote" end
-  if scheme == "file" then return "file" end
-  return "keep"
-end
-
--- The file a local reference names, as a path under the page's folder
--- (segments), from the folder of the file that holds it (a list of
--- segments): nil, why when it would leave the page's folder.
-local function resolve(from, url)
-  local path = percent_decode((url:gsub("[?#].*$", "")):gsub("\\", "/"))
-  if path:find("%z") then return nil, "has a NUL byte" end
-  local stack = {}
-  if path:sub(1, 1) ~= "/" then
-    for i, seg in ipairs(from) do stack[i] = seg end
-  end
-  for seg in path:gmatch("[^/]+") do
-    if seg == ".." then
-      if #stack == 0 then return nil, "leads outside the page's folder" end
-      stack[#stack] = nil
-    elseif seg ~= "." then
-      stack[#stack + 1] = seg
-    end
-  end
-  if #stack == 0 then return nil, "names no file" end
-  return stack
-end
-
-local function segments_dir(segs)
-  local out = {}
-  for i = 1, #segs - 1 do out[i] = segs[i] end
-  return out
-end
-
--- A value written into an attribute between quote q ("" when it had
--- none: then it gets double quotes).
-local function attr_value(s, q)
-  s = s:gsub("&", "&amp;")
-  if q == "'" then return (s:gsub("'", "&#39;")) end
-  s = s:gsub('"', "&quot;")
-  if q == "" then return '"' .. s .. '"' end
-  return s
-end
-
---- absolute(base, url) -> url resolved from base (an http(s) URL), as a
--- browser resolves a relative link (RFC 3986 5.2, the usual cases).
-function M.absolute(base, url)
-  local origin, path = base:match("^([%a][%w+.-]*://[^/?#]*)([^?#]*)")
-  if not origin then return url end
-  if url:sub(1, 2) == "//" then return base:match("^([%a][%w+.-]*:)") .. url end
-  if url:sub(1, 1) == "?" then return origin .. path .. url end
-  if url:sub(1, 1) ~= "/" then url = (path:match("^(.*/)") or "/") .. url end
-  local rest = url:match("[?#].*$") or ""
-  local segs = {}
-  local p = url:sub(1, #url - #rest)
-  for seg in p:gmatch("[^/]*") do segs[#segs + 1] = seg end
-  local out = {}
-  for i, seg in ipairs(segs) do
-    if seg == ".." then
-      if #out > 1 then out[#out] = nil end
-      if i == #segs then out[#out + 1] = "" end
-    elseif seg == "." then
-      if i == #segs then out[#out + 1] = "" end
-    else
-      out[#out + 1] = seg
-    end
-  end
-  local joined = table.concat(out, "/")
-  if joined:sub(1, 1) ~= "/" then joined = "/" .. joined end
-  return origin .. joined .. rest
-end
+--- A page's stylesheets, put in with what they @import: at most this
+-- many bytes each and all together, imports at most this deep.
+M.CSS_MAX = 5 * 1024 * 1024
+M.IMPORT_DEPTH = 8
 
 --- fetch(url) -> data, content_type | nil, message: one remote image or
 -- stylesheet, at most REMOTE_MAX bytes, within REMOTE_TIMEOUT seconds.
@@ -148,7 +63,7 @@ Load.__index = Load
 -- under the page's): its real path (symbolic links followed, which must
 -- not lead out of the page's folder either) and its segments | nil, why.
 function Load:file(from, url, where)
-  local segs, why = resolve(from, url)
+  local segs, why = url_of.resolve(from, url)
   if not segs then return nil, string.format("%s: %s: '%s' %s", self.name, where, url, why) end
   local path = self.root .. table.concat(segs, "/")
   local real = core.real_path(path)
@@ -205,11 +120,18 @@ function Load:remote_image(url, where)
   return "cid:" .. cid
 end
 
--- The cid: URL for an image reference, nil to leave it, or nil, error.
-function Load:image(from, url, where)
-  local kind = kind_of(url)
-  if kind == "local" then return self:local_image(from, url, where) end
-  if kind == "remote" then return self:remote_image(url, where) end
+-- What an image reference of a file taken from origin becomes: a cid:
+-- URL, the absolute URL of a relative reference a remote base made
+-- remote, nil to leave it, or nil, error.
+function Load:image(origin, url, where)
+  local kind, target = url_of.locate(origin, url)
+  if kind == "local" then return self:local_image(origin.dir, url, where) end
+  if kind == "remote" then
+    local cid, err = self:remote_image(target, where)
+    if cid or err then return cid, err end
+    if target ~= url then return target end
+    return nil
+  end
   if kind == "file" then
     return nil, string.format("%s: %s: '%s': a file: URL is not sent (name the file relative to the page)",
       self.name, where, url)
@@ -217,71 +139,9 @@ function Load:image(from, url, where)
   return nil
 end
 
--- Splices edits ({at=, stop=, text=}, in order, none inside another)
--- into s.
-local function splice(s, edits)
-  table.sort(edits, function(a, b) return a.at < b.at end)
-  local out, pos = {}, 1
-  for _, e in ipairs(edits) do
-    if e.at >= pos then
-      out[#out + 1] = s:sub(pos, e.at - 1)
-      out[#out + 1] = e.text
-      pos = e.stop + 1
-    end
-  end
-  out[#out + 1] = s:sub(pos)
-  return table.concat(out)
-end
-
--- A stylesheet's text (css, from url) with the images its url(...) name
--- made cid: by image_of(reference, where) -> cid: URL | nil | nil, error.
-function Load:css(css, url, where, image_of)
-  if css:lower():find("</style", 1, true) then
-    return nil, string.format("%s: %s: '%s' holds \"</style\", which would end the page's <style>", self.name,
-      where, url)
-  end
-  local edits = {}
-  for _, u in ipairs(core.css_urls(css)) do
-    local cid, err = image_of(u.url, url .. ": url(" .. u.url .. ")")
-    if err then return nil, err end
-    if cid then edits[#edits + 1] = { at = u.at, stop = u.stop, text = cid } end
-  end
-  return splice(css, edits)
-end
-
--- A local stylesheet's text, its images taken from its own folder.
-function Load:stylesheet(from, url, where)
-  local path, segs = self:file(from, url, where)
-  if not path then return nil, segs end
-  local css, err = read_file(path)
-  if not css then return nil, string.format("%s: %s: '%s': %s", self.name, where, url, tostring(err)) end
-  return self:css(css, url, where, function(ref, at) return self:image(segments_dir(segs), ref, at) end)
-end
-
--- A remote stylesheet's text (embed_remote), fetched once; its relative
--- images are the stylesheet's, resolved from its URL and fetched too.
-function Load:remote_stylesheet(url, where)
-  if url:sub(1, 2) == "//" then url = "https:" .. url end
-  local css, ctype = self.fetch(url)
-  if not css then
-    return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(ctype))
-  end
-  -- (an answer that says nothing of its type is not taken: whatever a
-  -- URL answers goes into every message)
-  if not ctype or ctype:lower() ~= "text/css" then
-    return nil, string.format("%s: %s: '%s' is not a stylesheet (its content type is %s)", self.name, where, url,
-      tostring(ctype or "not given"))
-  end
-  return self:css(css, url, where, function(ref, at)
-    local kind = kind_of(ref)
-    if kind == "local" then return self:remote_image(M.absolute(url, ref), at) end
-    return self:image({}, ref, at)
-  end)
-end
-
 local WHERE = {
-  src = "<img src>", srcset = "<img srcset>", background = "background", style = "style url()",
-  style_block = "<style> url()", stylesheet = "<link rel=stylesheet>",
+  src = "<img src>", srcset = "srcset", background = "background", style = "style url()",
+  style_block = "<style> url()", stylesheet = "<link rel=stylesheet>", import = "<style> @import",
 }
 
 local function inside(cuts, at)
@@ -291,57 +151,144 @@ local function inside(cuts, at)
   return false
 end
 
+-- A srcset's value with each candidate's image made a cid: part (or
+-- absolute), its descriptors kept | nil when none changed | nil, error.
+function Load:srcset(origin, value, where)
+  local parts, changed = {}, false
+  for i, c in ipairs(url_of.srcset(value)) do
+    local url, err = self:image(origin, c.url, where)
+    if err then return nil, err end
+    if url then
+      changed = true
+      url = url:gsub("[%s,]", function(ch) return string.format("%%%02X", ch:byte()) end)
+    end
+    parts[i] = (url or c.url) .. (c.descriptor ~= "" and " " .. c.descriptor or "")
+  end
+  if not changed then return nil end
+  return table.concat(parts, ", ")
+end
+
+-- The origin of the page's references from its <base href> (base):
+-- its folder under the page's, or its URL when it is remote | nil, error.
+-- A base that is neither is not followed, as a reader would not.
+function Load:base_origin(base)
+  local kind, where = url_of.kind_of(base.url), "<base href>"
+  if kind == "remote" then
+    local url = base.url
+    if url:sub(1, 2) == "//" then url = "https:" .. url end
+    return { url = url }
+  end
+  if kind == "file" then
+    return nil, string.format("%s: %s: '%s': a file: URL is not sent (name the folder relative to the page)",
+      self.name, where, base.url)
+  end
+  if kind ~= "local" then return { dir = {} } end
+  -- "assets/" and "assets/page.html" both name the folder assets/.
+  local path = base.url:gsub("[?#].*$", "")
+  if path == "" or path:find("/$") or path:find("^%.%.?$") or path:find("/%.%.?$") then path = path .. "/_" end
+  local segs, why = url_of.resolve({}, path)
+  if not segs then return nil, string.format("%s: %s: '%s' %s", self.name, where, base.url, why) end
+  return { dir = url_of.segments_dir(segs), href = base.url }
+end
+
+-- A stylesheet link's media attribute as a media query list to keep,
+-- or nil for every medium. Only the characters of media queries
+-- ("print", "screen and (max-width: 600px)"): anything else could end
+-- the @media block it is put in.
+local function media_of(media)
+  media = media and media:match("^%s*(.-)%s*$") or ""
+  if media == "" or media:lower() == "all" then return nil end
+  if not media:find("^[%w%s,:%(%)%.%-/>=]+$") then return nil, "is not a media query list" end
+  return media
+end
+
+-- What the bytes of one reference r of the page (its references taken
+-- from origin) become | nil: left as they are | nil, error.
+function Load:rewrite(origin, r)
+  local where = WHERE[r.kind]
+  if r.kind == "stylesheet" then
+    -- Its media (print, a screen width) hold in the page as in the link.
+    local media, bad = media_of(r.media)
+    if bad then return nil, string.format("%s: %s: media '%s' %s", self.name, where, r.media, bad) end
+    local css, err, keep = css_of.sheet(self, origin, r.url, where, {})
+    if css then
+      if media then css = "@media " .. media .. " {\n" .. css .. "\n}" end
+      return "<style>\n" .. css .. "\n</style>"
+    end
+    if keep and keep ~= r.url then
+      return '<link rel="stylesheet" href="' .. url_of.attr_value(keep, '"') .. '"'
+        .. (media and ' media="' .. media .. '"' or "") .. ">"
+    end
+    return nil, err
+  elseif r.kind == "import" then
+    return css_of.import(self, origin, r.url, r.media, where, {})
+  elseif r.kind == "srcset" then
+    local text, err = self:srcset(origin, r.url, where)
+    return text and url_of.attr_value(text, r.quote), err
+  elseif r.kind == "base" then
+    return nil   -- taken out by load
+  end
+  local url, err = self:image(origin, r.url, where)
+  if not url then return nil, err end
+  if r.kind == "style" then return url_of.css_url_text(url, true) end
+  if r.kind == "style_block" then return url_of.css_url_text(url) end
+  return url_of.attr_url(url, r.quote)
+end
+
 --- load(path, opts) -> {html=, text=, inline = {part specs}, warnings = {...},
--- problems = {...}} | nil, message
--- path: the page (its references are taken from its folder); opts:
--- name (the page as the user wrote it, for messages), base_url,
--- embed_remote, fetch (function(url) -> data, content_type; default M.fetch).
+-- problems = {...}, relative_links = {...}} | nil, message
+-- path: the page (its references are taken from its folder, or from
+-- its <base href>, which is then taken out); opts: name (the page as
+-- the user wrote it, for messages), base_url, embed_remote, fetch
+-- (function(url) -> data, content_type; default M.fetch).
 function M.load(path, opts)
   opts = opts or {}
-  local html, err = read_file(path)
+  local html, err = url_of.read_file(path)
   if not html then return nil, string.format("html_file: %s", tostring(err)) end
   local name = opts.name or path
   local self = setmetatable({
-    name = name, root = dir_of(path), cids = {}, inline = {}, count = 0,
+    name = name, root = url_of.dir_of(path), cids = {}, inline = {}, count = 0,
+    css_bytes = 0, css_max = M.CSS_MAX, import_depth = M.IMPORT_DEPTH,
     embed_remote = opts.embed_remote, fetch = opts.fetch or M.fetch,
   }, Load)
   local scan, serr = core.html_page(html)
   if not scan then return nil, serr end
-  local edits, warnings, problems = {}, {}, {}
+  local edits, warnings, problems, relative = {}, {}, {}, {}
+  local origin = { dir = {} }
+  for _, r in ipairs(scan.refs) do
+    if r.kind == "base" then
+      origin, err = self:base_origin(r)
+      if not origin then return nil, err end
+      edits[#edits + 1] = { at = r.at, stop = r.stop, text = "" }
+    end
+  end
   for _, c in ipairs(scan.cuts) do
     edits[#edits + 1] = { at = c.at, stop = c.stop, text = "" }
     warnings[#warnings + 1] = string.format("%s: <%s> removed: mail readers block it", name, c.name)
   end
   for _, r in ipairs(scan.refs) do
-    local where = WHERE[r.kind]
-    local text, rerr
-    if r.kind == "stylesheet" then
-      local kind = kind_of(r.url)
-      if kind == "local" then
-        text, rerr = self:stylesheet({}, r.url, where)
-      elseif kind == "remote" and self.embed_remote then
-        text, rerr = self:remote_stylesheet(r.url, where)
-      end
-      if text then text = "<style>\n" .. text .. "\n</style>" end
-    else
-      text, rerr = self:image({}, r.url, where)
-      if text and r.kind == "srcset" then text = attr_value(text, r.quote) end
-    end
+    local text, rerr = self:rewrite(origin, r)
     if rerr then return nil, rerr end
     if text then edits[#edits + 1] = { at = r.at, stop = r.stop, text = text } end
   end
+  -- Links are the page's on the web: from its remote <base href>, or
+  -- from base_url (and a local <base href> under it).
+  local web = origin.url
+  if not web and opts.base_url then web = origin.href and M.absolute(opts.base_url, origin.href) or opts.base_url end
   for _, l in ipairs(scan.links) do
-    if kind_of(l.url) == "local" and not inside(scan.cuts, l.at) then
-      if opts.base_url then
-        edits[#edits + 1] = { at = l.at, stop = l.stop, text = attr_value(M.absolute(opts.base_url, l.url), l.quote) }
+    if url_of.kind_of(l.url) == "local" and not inside(scan.cuts, l.at) then
+      if web then
+        edits[#edits + 1] = { at = l.at, stop = l.stop, text = url_of.attr_value(M.absolute(web, l.url), l.quote) }
       else
+        relative[#relative + 1] = l.url
         problems[#problems + 1] = string.format("%s: the relative link '%s' leads nowhere in a mail: give base_url"
           .. " (the page's address on the web) to make it absolute", name, l.url)
       end
     end
   end
-  local out = splice(html, edits)
-  return { html = out, text = core.html_text(out), inline = self.inline, warnings = warnings, problems = problems }
+  local out = url_of.splice(html, edits)
+  return { html = out, text = core.html_text(out), inline = self.inline, warnings = warnings, problems = problems,
+           relative_links = relative }
 end
 
 --- merge(t, page [, no_text]) -> a copy of t (a message or campaign

@@ -3,6 +3,8 @@
 -- are <rect class="bar">, its points <circle class="point">, so a test
 -- (or a reader of the page's source) can count what was drawn. Every
 -- label goes through esc: names and texts come from outside.
+local html_escape = require("mailcast.core").html_escape
+
 local M = {}
 
 local W, H = 640, 220          -- the drawing's own units (it scales to the page)
@@ -23,8 +25,7 @@ function M.esc(s)
     end
     s = table.concat(out)
   end
-  s = s:gsub("[\0-\8\11\12\14-\31\127]", "")
-  return (s:gsub("[&<>\"']", { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }))
+  return html_escape((s:gsub("[\0-\8\11\12\14-\31\127]", "")))
 end
 
 local esc = M.esc

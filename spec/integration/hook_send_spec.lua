@@ -13,6 +13,29 @@ local function run(dir, args)
     .. " run campaign.lua " .. args)
 end
 
+-- After a run whose first recipient's hook waited on the slow server
+-- with the subject given (and wrote the time of its answer to
+-- dir/answered): it reached that server once, every other message went
+-- out while it waited its 2 s, and the first one after; that message.
+local function waited_alone(dir, sink, slow, subject)
+  local notices = 0
+  for _, line in ipairs(slow:transcript()) do
+    if line == "Subject: " .. subject then notices = notices + 1 end
+  end
+  assert.equal(1, notices)
+  local answered = tonumber(mime.try_read(dir .. "/answered"))
+  assert.truthy(answered, "the hook never got its answer")
+  local before, first = 0, nil
+  for _, m in ipairs(sink:messages()) do
+    if m.rcpt_tos[1] == "first@example.org" then first = m
+    elseif m.time < answered - 1 then before = before + 1 end
+  end
+  assert.equal(20, before)
+  assert.truthy(first, "the first recipient's message was not sent")
+  assert.truthy(first.time > answered - 0.1)
+  return first
+end
+
 describe("a campaign hook that sends with mailcast.send", function()
   local dir, sink, slow
   before_each(function()
@@ -54,24 +77,7 @@ describe("a campaign hook that sends with mailcast.send", function()
     local out, code = run(dir, "--quiet")
     assert.equal(0, code, out)
     assert.matches("21 delivered", out)
-    -- The notice reached its server, once.
-    local notices = 0
-    for _, line in ipairs(slow:transcript()) do
-      if line == "Subject: sending to first@example.org" then notices = notices + 1 end
-    end
-    assert.equal(1, notices)
-    local answered = tonumber(mime.try_read(dir .. "/answered"))
-    assert.truthy(answered, "the hook never got its results")
-    local before, first
-    before = 0
-    for _, m in ipairs(sink:messages()) do
-      if m.rcpt_tos[1] == "first@example.org" then first = m
-      elseif m.time < answered - 1 then before = before + 1 end
-    end
-    -- Every other message went out while the hook waited its 2 s.
-    assert.equal(20, before)
-    assert.truthy(first, "the first recipient's message was not sent")
-    assert.truthy(first.time > answered - 0.1)
+    local first = waited_alone(dir, sink, slow, "sending to first@example.org")
     assert.matches("notice sent 250%.", first.data)
   end)
 
@@ -118,5 +124,39 @@ describe("a campaign hook that sends with mailcast.send", function()
     assert.matches("2 delivered", out)
     for _, m in ipairs(sink:messages()) do assert.matches("Note: sent%.", m.data) end
     assert.same({}, slow:transcript())
+  end)
+end)
+
+
+describe("a campaign hook that talks SMTP itself with mailcast.session", function()
+  it("waits alone at each command: the others are built and sent meanwhile", function()
+    local dir = mime.tmpdir()
+    local sink = servers.sink()
+    -- The hook's server takes 2 s to answer the end of its data.
+    local slow = servers.fault("slow_reply", { command = "DOT", delay = 2 })
+    finally(function() sink:stop() slow:stop() mime.rmdir(dir) end)
+    local list = { "first@example.org" }
+    for i = 1, 20 do list[#list + 1] = "r" .. i .. "@example.org" end
+    campaign_run.write_campaign(dir, "talking", list, string.format([[
+  route = { host = "127.0.0.1", port = %d, tls = "none" },
+  personalize = function(address, vars)
+    vars.note = "none"
+    if address ~= "first@example.org" then return end
+    local s = assert(mailcast.session({ host = "127.0.0.1", port = %d, tls = "none" }))
+    assert(s:mail("news@example.com"))
+    assert(s:rcpt("editor@example.net"))
+    local reply, err = s:data("Subject: about " .. address .. "\r\n\r\nA notice.\r\n")
+    assert(reply, err)
+    s:quit()
+    vars.note = tostring(reply.code)
+    local f = assert(io.open(%q, "w"))
+    f:write(string.format("%%.3f", require("socket").gettime()))
+    f:close()
+  end,]], sink.port, slow.port, dir .. "/answered"), "Message {{n}}, notice {{note}}.\n")
+    local out, code = run(dir, "--quiet")
+    assert.equal(0, code, out)
+    assert.matches("21 delivered", out)
+    local first = waited_alone(dir, sink, slow, "about first@example.org")
+    assert.matches("notice 250%.", first.data)
   end)
 end)

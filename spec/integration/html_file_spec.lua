@@ -48,7 +48,7 @@ describe("a web page sent as it is, read by Python's email", function()
     assert.equal(0, view.defects)
     local types = {}
     for i, part in ipairs(view.parts) do types[i] = part.type end
-    assert.same({ "text/plain", "text/html", "image/png", "image/png", "image/png", "image/png" }, types)
+    assert.same({ "text/plain", "text/html", "image/png", "image/png", "image/png", "image/png", "image/png" }, types)
   end)
 
   it("has every image as a cid: part whose bytes are the file's", function()
@@ -61,7 +61,8 @@ describe("a web page sent as it is, read by Python's email", function()
       local cid = assert(html:match(pattern), "not in the HTML: " .. pattern)
       return by_cid[cid]
     end
-    assert.equal(mime.read(PAGE .. "img/logo.png"), image('<img src="cid:([^"]+)" srcset="cid:[^"]+" alt="Example Shop"'))
+    assert.equal(mime.read(PAGE .. "img/logo.png"), image('<img src="cid:([^"]+)" srcset="cid:[^"]+ 1x, cid:[^"]+ 2x"'))
+    assert.equal(mime.read(PAGE .. "img/logo@2x.png"), image('srcset="cid:[^"]+ 1x, cid:([^"]+) 2x" alt="Example Shop"'))
     assert.equal(mime.read(PAGE .. "img/photo.png"), image("url%(cid:([^)]+)%) no%-repeat"))
     assert.equal(mime.read(PAGE .. "img/photo.png"), image('<img src="cid:([^"]+)" alt="The same photo again"'))
     assert.equal(mime.read(PAGE .. "img/bg/header.png"), image("%.banner { background%-image: url%(cid:([^)]+)%)"))
@@ -182,6 +183,13 @@ describe("a page's remote images with embed_remote", function()
     assert.equal("<head><style>\n.hero { background: url(cid:" .. p.inline[1].cid .. ") }\n\n</style></head>", p.html)
     assert.equal(PNG, p.inline[1].data)
     assert.same({ "/css/site.css", "/img/remote.png" }, { table.unpack(requests(), before + 1) })
+  end)
+
+  it("keeps the media of a stylesheet a remote base makes remote", function()
+    local p = assert(page.load(page_with('<head><base href="http://127.0.0.1:' .. port .. '/">'
+      .. '<link rel="stylesheet" media="print" href="css/site.css"></head>')))
+    assert.equal('<head><link rel="stylesheet" href="http://127.0.0.1:' .. port .. '/css/site.css" media="print"></head>',
+      p.html)
   end)
 
   it("leaves remote images as links without embed_remote, and fetches nothing", function()

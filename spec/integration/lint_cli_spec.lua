@@ -69,6 +69,36 @@ describe("mailcast lint on the command line", function()
     assert.matches('"checks":{}', out, 1, true)   -- no section ran: an empty object, not a list
   end)
 
+  it("reports each relative link of html_file's page that stays relative, naming the page, with base_url as fix",
+    function()
+    mime.write(dir .. "/page.html", [[<p>Our spring range is out: wool coats, linen shirts and boots for the rain.</p>]]
+      .. [[<p><a href="about.html">About us</a> and <a href="shop/coats.html?c=1">coats</a>, ]]
+      .. [[<a href="https://shop.example.com/spring">spring</a></p>]])
+    local fields = [[
+  subject = "Our spring range is out, {{name}}",
+  html_file = "page.html",
+]]
+    local out, code = lint(mime.sh_quote(script("page", fields)) .. " --json")
+    assert.are.equal(1, code, out)
+    local report = assert(json.decode(out))
+    local relative, malformed = {}, 0
+    for _, f in ipairs(report.findings) do
+      if f.check == "page.relative_link" then
+        relative[#relative + 1] = f.message
+        assert.are.equal("error", f.severity)
+        assert.matches("set base_url", f.fix, 1, true)
+      elseif f.check == "link.malformed" then
+        malformed = malformed + 1
+      end
+    end
+    assert.same({ "page.html: the relative link 'about.html' leads nowhere in a mail",
+                  "page.html: the relative link 'shop/coats.html?c=1' leads nowhere in a mail" }, relative)
+    assert.are.equal(0, malformed, out)   -- said once, as the page's
+    out = lint(mime.sh_quote(script("page_base", fields .. '  base_url = "https://shop.example.com/spring/",\n')))
+    assert.is_nil(out:find("page.relative_link", 1, true), out)
+    assert.is_nil(out:find("link.malformed", 1, true), out)
+  end)
+
   describe("--sample N", function()
     -- 40 rows: the last ten shout in their subject, row 38 has no address.
     local function sampled()

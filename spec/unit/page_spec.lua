@@ -28,12 +28,12 @@ local function kinds(refs)
 end
 
 describe("core.html_page", function()
-  it("finds the images of src, srcset's first candidate, background, style attributes and <style>", function()
+  it("finds the images of src, srcset, background, style attributes and <style>", function()
     local html = [[<style>.a{background:url( "img/s.png" )} /* url(no.png) */ .b{content:"url(x.png)"}</style>]]
       .. [[<body background=img/b.png><img src="img/i.png" srcset=" img/1x.png 1x, img/2x.png 2x">]]
       .. [[<td style="background:url(&quot;img/t.png&quot;)">]]
-    assert.same({ "style_block img/s.png", "background img/b.png", "src img/i.png", "srcset img/1x.png",
-                  "style img/t.png" }, kinds(core.html_page(html).refs))
+    assert.same({ "style_block img/s.png", "background img/b.png", "src img/i.png",
+                  "srcset img/1x.png 1x, img/2x.png 2x", "style img/t.png" }, kinds(core.html_page(html).refs))
   end)
 
   it("gives each reference's bytes as they are in the page", function()
@@ -82,6 +82,21 @@ describe("core.html_text", function()
       .. [[</ul></li></ul><script>document.write("no")</script><p>caf&#233;&nbsp;bar &rsquo;</p></body></html>]])
     assert.equal("News & offers\n\nHello {{name}},\nsee our shop (https://x.example/a?b=1&c=2) or "
       .. "https://x.example/.\n\n- one\n- two\n  - inner\n\ncafé bar ’\n", text)
+  end)
+
+  it("decodes the named references of Latin-1, Greek, math and typography, found by a binary search", function()
+    assert.equal("éÄßÆÿ½ α→∉ …€—–‘’“”•·™®© ✓\n", core.html_text("<p>&eacute;&Auml;&szlig;&AElig;&yuml;&frac12; "
+      .. "&alpha;&rarr;&notin; &hellip;&euro;&mdash;&ndash;&lsquo;&rsquo;&ldquo;&rdquo;&bull;&middot;&trade;&reg;"
+      .. "&copy; &check;</p>"))
+  end)
+
+  it("decodes legacy names without ';' as a browser does, and leaves unknown names as written", function()
+    assert.equal("©2024 &x &bogus; &Zzz;\n", core.html_text("<p>&copy2024 &ampx &bogus; &Zzz;</p>"))
+  end)
+
+  it("replaces a numeric reference to no character, a surrogate or a control character with U+FFFD", function()
+    assert.equal("😀|\u{FFFD}|\u{FFFD}|\u{FFFD}|\u{FFFD}|\u{FFFD}|–\n",
+      core.html_text("<p>&#x1F600;|&#xD800;|&#1;|&#xFFFE;|&#0;|&#x110000;|&#150;</p>"))
   end)
 
   it("says an image link by its alt, and by its URL when it has none", function()
@@ -172,6 +187,21 @@ describe("mailcast.page.load", function()
     assert.equal(dir .. "img/t.png", p.inline[1].path)
   end)
 
+  it("keeps a linked stylesheet's media: a print stylesheet stays for print", function()
+    local dir = folder { ["print.css"] = "nav { display: none }", ["all.css"] = "p { color: red }",
+                         ["index.html"] = [[<link rel=stylesheet media="print" href=print.css>]]
+                           .. [[<link rel=stylesheet media=all href=all.css>]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal("<style>\n@media print {\nnav { display: none }\n}\n</style><style>\np { color: red }\n</style>", p.html)
+  end)
+
+  it("refuses a stylesheet media attribute that is no media query list", function()
+    local dir = folder { ["s.css"] = "a{}", ["index.html"] = [[<link rel=stylesheet media="x{}a" href=s.css>]] }
+    local p, err = page.load(dir .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    assert.matches("index.html: <link rel=stylesheet>: media 'x{}a' is not a media query list", err, 1, true)
+  end)
+
   it("refuses a stylesheet that would end the <style> it goes into", function()
     local dir = folder { ["s.css"] = "a{}</style><script>x()</script>",
                          ["index.html"] = [[<link rel=stylesheet href=s.css>]] }
@@ -215,6 +245,180 @@ describe("mailcast.page.load", function()
     assert.equal("https://cdn.example/x", page.absolute(base, "//cdn.example/x"))
     assert.equal("https://example.com/a/b/page.html?z", page.absolute(base, "?z"))
     assert.equal("https://example.com/c.html", page.absolute("https://example.com", "c.html"))
+  end)
+end)
+
+describe("srcset in a page", function()
+  it("reads every candidate of a srcset, its descriptors kept, as HTML parses them", function()
+    assert.same({ { url = "a.png", descriptor = "1x" }, { url = "b.png", descriptor = "2x" },
+                  { url = "c.png", descriptor = "" }, { url = "d,e.png", descriptor = "100w" },
+                  { url = "f.png", descriptor = "(x, y) 3x" } },
+      page.srcset(" a.png 1x,b.png  2x ,c.png,, d,e.png 100w, f.png (x, y) 3x"))
+  end)
+
+  it("makes each local picture of a srcset its own cid: part, a picture named twice one part", function()
+    local dir = folder { ["img/a.png"] = PNG, ["img/b.png"] = PNG .. "b", ["img/c.png"] = PNG .. "c",
+      ["index.html"] = [[<img src="img/a.png" srcset="img/a.png 1x, img/b.png 2x">]]
+        .. [[<picture><source srcset='img/c.png 480w,https://cdn.example/d.png?a=1&amp;b=2 800w'></picture>]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal(3, #p.inline)
+    local cid = {}
+    for _, part in ipairs(p.inline) do cid[part.path:match("[^/]+$")] = "cid:" .. part.cid end
+    assert.equal([[<img src="]] .. cid["a.png"] .. [[" srcset="]] .. cid["a.png"] .. " 1x, " .. cid["b.png"]
+      .. [[ 2x"><picture><source srcset=']] .. cid["c.png"]
+      .. [[ 480w, https://cdn.example/d.png?a=1&amp;b=2 800w'></picture>]], p.html)
+  end)
+
+  it("names the page and the candidate that is missing", function()
+    local dir = folder { ["img/a.png"] = PNG, ["index.html"] = [[<img srcset="img/a.png 1x, img/gone.png 2x">]] }
+    local p, err = page.load(dir .. "index.html", { name = "news.html" })
+    assert.is_nil(p)
+    assert.equal("news.html: srcset: 'img/gone.png' is not there (" .. dir .. "img/gone.png)", err)
+  end)
+end)
+
+describe("<base href> in a page", function()
+  it("takes the references from a local base folder and takes the <base> out", function()
+    local dir = folder { ["assets/a.png"] = PNG, ["assets/b.png"] = PNG .. "b", ["assets/img/c.png"] = PNG .. "c",
+      ["assets/s.css"] = "p{background:url(img/c.png)}",
+      ["index.html"] = [[<head><base href="assets/"><link rel="stylesheet" href="s.css"></head>]]
+        .. [[<img src="a.png"><p style="background:url(b.png)"><a href="more.html">m</a>]] }
+    local p = assert(page.load(dir .. "index.html", { base_url = "https://example.com/news/" }))
+    local cid = {}
+    for _, part in ipairs(p.inline) do cid[part.path:match("[^/]+$")] = part.cid end
+    assert.equal("<head><style>\np{background:url(cid:" .. cid["c.png"] .. ")}\n</style></head>"
+      .. [[<img src="cid:]] .. cid["a.png"] .. [["><p style="background:url(cid:]] .. cid["b.png"] .. [[)">]]
+      .. [[<a href="https://example.com/news/assets/more.html">m</a>]], p.html)
+  end)
+
+  it("makes the relative references of a page with a remote base remote, and its links absolute", function()
+    local dir = folder { ["index.html"] = [[<base href='https://cdn.example.com/news/'><link rel=stylesheet href=s.css>]]
+      .. [[<style>.x{background:url(img/b.png)}</style><img src="img/a b.png" srcset="img/a.png 1x, img/a2.png 2x">]]
+      .. [[<td background=../t.png><a href="more.html">m</a>]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal([[<link rel="stylesheet" href="https://cdn.example.com/news/s.css">]]
+      .. [[<style>.x{background:url(https://cdn.example.com/news/img/b.png)}</style>]]
+      .. [[<img src="https://cdn.example.com/news/img/a b.png" srcset="https://cdn.example.com/news/img/a.png 1x, ]]
+      .. [[https://cdn.example.com/news/img/a2.png 2x"><td background="https://cdn.example.com/t.png">]]
+      .. [[<a href="https://cdn.example.com/news/more.html">m</a>]], p.html)
+    assert.same({}, p.inline)
+    assert.same({}, p.problems)
+  end)
+
+  it("fetches the images a remote base makes remote with embed_remote", function()
+    local asked = {}
+    local dir = folder { ["index.html"] = [[<base href="https://cdn.example.com/news/"><img src="img/a.png">]] }
+    local p = assert(page.load(dir .. "index.html", { embed_remote = true, fetch = function(url)
+      asked[#asked + 1] = url
+      return PNG, "image/png"
+    end }))
+    assert.same({ "https://cdn.example.com/news/img/a.png" }, asked)
+    assert.equal([[<img src="cid:]] .. p.inline[1].cid .. [[">]], p.html)
+  end)
+
+  it("follows only the first <base href>, and refuses one that leads outside the page's folder", function()
+    local dir = folder { ["a/x.png"] = PNG, ["index.html"] = [[<base href="a/"><base href="b/"><img src="x.png">]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal(dir .. "a/x.png", p.inline[1].path)
+    assert.equal([[<base href="b/"><img src="cid:]] .. p.inline[1].cid .. [[">]], p.html)
+    mime.write(dir .. "index.html", [[<base href="../"><img src="x.png">]])
+    local err
+    p, err = page.load(dir .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    assert.equal("index.html: <base href>: '../' leads outside the page's folder", err)
+  end)
+end)
+
+describe("@import in a page", function()
+  it("finds @import rules in CSS, their stylesheet and media list, outside comments and strings", function()
+    local css = [[@import url("a.css") screen and (min-width: 10px);@IMPORT 'b.css';/* @import "c.css"; */]]
+      .. [[ s{content:"@import 'x.css';"} @importx "e.css"; p{background:url(i.png)}]]
+    local got = {}
+    for i, u in ipairs(core.css_urls(css)) do
+      got[i] = (u.import and "import " or "url ") .. u.url .. (u.media and " [" .. u.media .. "]" or "")
+        .. " " .. css:sub(u.at, u.stop)
+    end
+    assert.same({ [[import a.css [screen and (min-width: 10px)] @import url("a.css") screen and (min-width: 10px);]],
+                  "import b.css [] @IMPORT 'b.css';", "url i.png i.png" }, got)
+  end)
+
+  it("puts a local imported stylesheet in its place, its images taken from its own folder, deep", function()
+    local dir = folder { ["img/x.png"] = PNG, ["css/img2/y.png"] = PNG .. "y",
+      ["css/a.css"] = [[@import "b.css" print;.a{background:url(../img/x.png)}]],
+      ["css/b.css"] = ".b{background:url(img2/y.png)}",
+      ["index.html"] = [[<style>@import "css/a.css"; p{color:red}</style><p style="@import 'no.css'">]] }
+    local p = assert(page.load(dir .. "index.html"))
+    local cid = {}
+    for _, part in ipairs(p.inline) do cid[part.path:match("[^/]+$")] = part.cid end
+    assert.equal("<style>@media print {\n.b{background:url(cid:" .. cid["y.png"] .. ")}\n}"
+      .. ".a{background:url(cid:" .. cid["x.png"] .. [[)} p{color:red}</style><p style="@import 'no.css'">]], p.html)
+  end)
+
+  it("puts in what a linked stylesheet imports", function()
+    local dir = folder { ["css/s.css"] = "@import url(parts/t.css);\nh1{}", ["css/parts/t.css"] = "h2{}",
+      ["index.html"] = [[<link rel="stylesheet" href="css/s.css">]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal("<style>\nh2{}\nh1{}\n</style>", p.html)
+  end)
+
+  it("leaves a remote @import without embed_remote, and fetches it as a stylesheet with it", function()
+    local html = [[<style>@import url(https://fonts.example/f.css);</style>]]
+    local dir = folder { ["index.html"] = html }
+    local p = assert(page.load(dir .. "index.html", { fetch = function() error("fetched") end }))
+    assert.equal(html, p.html)
+    p = assert(page.load(dir .. "index.html", { embed_remote = true, fetch = function(url)
+      assert.equal("https://fonts.example/f.css", url)
+      return "body{font-family:F}", "text/css"
+    end }))
+    assert.equal("<style>body{font-family:F}</style>", p.html)
+    local err
+    p, err = page.load(dir .. "index.html", { name = "index.html", embed_remote = true, fetch = function()
+      return "<html>", "text/html"
+    end })
+    assert.is_nil(p)
+    assert.equal("index.html: <style> @import: 'https://fonts.example/f.css' is not a stylesheet "
+      .. "(its content type is text/html)", err)
+  end)
+
+  it("refuses stylesheets that import each other, naming them", function()
+    local dir = folder { ["a.css"] = [[@import "css/b.css";]], ["css/b.css"] = [[@import "../a.css";]],
+                         ["index.html"] = [[<link rel="stylesheet" href="a.css">]] }
+    local p, err = page.load(dir .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    assert.equal("index.html: css/b.css: @import: '../a.css': stylesheets that import each other: "
+      .. "a.css -> css/b.css -> ../a.css", err)
+  end)
+
+  it("refuses imports deeper than IMPORT_DEPTH", function()
+    local files = { ["index.html"] = [[<style>@import "s1.css";</style>]] }
+    for i = 1, 12 do files["s" .. i .. ".css"] = string.format('@import "s%d.css";', i + 1) end
+    files["s13.css"] = "p{}"
+    local p, err = page.load(folder(files) .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    assert.matches("stylesheets that import each other more than 8 deep", err, 1, true)
+  end)
+
+  it("names the page and the reference of an imported stylesheet that is missing", function()
+    local dir = folder { ["a.css"] = [[@import "gone.css";]], ["index.html"] = [[<style>@import "a.css";</style>]] }
+    local p, err = page.load(dir .. "index.html", { name = "news/index.html" })
+    assert.is_nil(p)
+    assert.equal("news/index.html: a.css: @import: 'gone.css' is not there (" .. dir .. "gone.css)", err)
+  end)
+
+  it("refuses a stylesheet over CSS_MAX, and stylesheets that come to more together", function()
+    local max = page.CSS_MAX
+    page.CSS_MAX = 100
+    local dir = folder { ["big.css"] = string.rep("p{}", 50), ["index.html"] = [[<style>@import "big.css";</style>]],
+                         ["half.css"] = string.rep("p{}", 20), ["twice.css"] = '@import "half.css";@import "half.css";' }
+    local p, err = page.load(dir .. "index.html", { name = "index.html" })
+    local p2, err2
+    mime.write(dir .. "index.html", [[<style>@import "twice.css";@import "twice.css";</style>]])
+    p2, err2 = page.load(dir .. "index.html", { name = "index.html" })
+    page.CSS_MAX = max
+    assert.is_nil(p)
+    assert.equal("index.html: <style> @import: 'big.css' is larger than 100 bytes", err)
+    assert.is_nil(p2)
+    assert.matches("the page's stylesheets come to more than 100 bytes", err2, 1, true)
   end)
 end)
 
@@ -283,8 +487,8 @@ describe("html_file in a campaign", function()
       local t = assert(c:message(address, { name = "X" }))
       assert(mailcast.message(t))
     end
-    assert.equal(4, c.parts.misses)
-    assert.equal(8, c.parts.hits)
+    assert.equal(5, c.parts.misses)   -- srcset's 2x picture is one of them
+    assert.equal(10, c.parts.hits)
   end)
 
   it("reports the page's relative links as problems of a dry run", function()
