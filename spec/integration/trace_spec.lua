@@ -187,7 +187,7 @@ describe("mailcast run --trace", function()
     assert.matches("S: 235 ", text, 1, true)
     assert.matches("-> the message is accepted", text, 1, true)
     no_secret(text, "the trace file")
-    no_secret(assert(mime.read(store)), "the store")
+    no_secret(assert(mime.read(store)) .. (mime.try_read(store .. "-wal") or ""), "the store")
   end)
 
   it("writes to stderr with --trace -", function()
@@ -244,6 +244,27 @@ describe("a recipient that was not delivered", function()
       mime.sh_quote(path), mime.sh_quote(store_path)))
     assert.equal(1, missing, none)
     assert.matches("has no recipient nobody@example.org", none, 1, true)
+  end)
+
+  it("keeps the connection's lines, AUTH hidden, when the relay refuses its credentials", function()
+    local srv <close> = servers.aiosmtpd { tls = true, auth = { user = "alice", password = "the-right-one" } }
+    local path = script("badauth", string.format(
+      "{ host = '127.0.0.1', port = %d, tls = 'verify', server_name = 'localhost', ca_file = %q,"
+      .. " user = 'alice', password = %q }", srv.port, srv.ca, PASSWORD),
+      "{ { email = 'ada@example.org', name = 'Ada' } }")
+    local store_path = dir .. "/badauth.db"
+    local out = campaigns.run(string.format("run %s --store %s --no-log --quiet", mime.sh_quote(path),
+      mime.sh_quote(store_path)))
+    srv:stop()
+    local store = assert(mailcast.store(store_path))
+    local kept = store:transcript("ada@example.org")
+    store:close()
+    assert.is_table(kept, out)
+    assert.matches("C: STARTTLS", kept.text, 1, true)
+    assert.matches("C: AUTH PLAIN <credentials hidden>", kept.text, 1, true)
+    assert.matches("S: 535", kept.text, 1, true)
+    no_secret(kept.text, "the kept transcript")
+    no_secret(assert(mime.read(store_path)) .. (mime.try_read(store_path .. "-wal") or ""), "the store")
   end)
 
   it("keeps the connection's lines when the server refuses it", function()
