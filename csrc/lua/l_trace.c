@@ -93,16 +93,19 @@ static void tell(mc_l_tracer_t *t, unsigned long session, const mc_trace_head_t 
 
 mc_l_tracer_t *mc_l_tracer_new(lua_State *L, int idx, const char *destination) {
   luaL_checktype(L, idx, LUA_TFUNCTION);
+  lua_pushvalue(L, idx);
+  int ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* first: nothing of ours to lose if it raises */
   mc_l_tracer_t *t = calloc(1, sizeof *t);
-  if (t == NULL) { luaL_error(L, "not enough memory"); return NULL; }
-  t->ref = LUA_NOREF;
-  if (destination && (t->destination = strdup(destination)) == NULL) {
+  if (t && destination && (t->destination = strdup(destination)) == NULL) {
     free(t);
+    t = NULL;
+  }
+  if (t == NULL) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
     luaL_error(L, "not enough memory");
     return NULL;
   }
-  lua_pushvalue(L, idx);
-  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* (raises only before it takes the value) */
+  t->ref = ref;
   return t;
 }
 
