@@ -22,6 +22,7 @@ typedef struct {
                             one sent ahead behind its data */
   double started[2];
   unsigned long long mark[2];  /* where each job's lines begin in ring */
+  unsigned long long replies[2];  /* where its replies begin (mc_ring_span_t) */
   size_t njobs;
   int ready;             /* the session could take a job ahead, and none was queued */
   int was_waiting;       /* the job went to a session that had been idle */
@@ -197,7 +198,10 @@ static void fail_job(mc_pool_t *p, mc_job_t *job, const mc_error_t *e, const mc_
     res->text = dup_or_empty(e->msg);
   }
   const slot_t *slot = p->gave_up_on;
-  if (slot && slot->ring) mc_trace_ring_copy(slot->ring, slot->opened_at, &job->transcript);
+  if (slot && slot->ring) {
+    mc_ring_span_t span = {slot->opened_at, (unsigned long long)-1, slot->opened_at};
+    mc_trace_ring_copy(slot->ring, &span, &job->transcript);
+  }
   p->done(job, p->done_arg);
 }
 
@@ -322,20 +326,24 @@ static void push_job(slot_t *slot, mc_job_t *job) {
   p->running++;
   mc_shape_sent(&p->shape, now());
   slot->jobs[slot->njobs] = job;
-  slot->mark[slot->njobs] = slot->ring ? slot->ring->count : 0;
+  slot->mark[slot->njobs] = slot->replies[slot->njobs] = slot->ring ? slot->ring->count : 0;
   slot->started[slot->njobs++] = now();
   slot->ready = 0;
 }
 
 
 /* The oldest job on slot's session: the one whose outcome comes first. */
-static mc_job_t *pop_job(slot_t *slot, double *started, unsigned long long *mark) {
+static mc_job_t *pop_job(slot_t *slot, double *started, mc_ring_span_t *span) {
   mc_job_t *job = slot->jobs[0];
   *started = slot->started[0];
-  *mark = slot->mark[0];
+  span->from = slot->mark[0];
+  span->replies_from = slot->replies[0];
+  span->sent_until = slot->njobs > 1 ? slot->mark[1] : (unsigned long long)-1;
   slot->jobs[0] = slot->jobs[1];
   slot->started[0] = slot->started[1];
   slot->mark[0] = slot->mark[1];
+  /* The replies of the one behind come after this one's last. */
+  slot->replies[0] = slot->ring ? slot->ring->count : 0;
   slot->jobs[1] = NULL;
   slot->njobs--;
   slot->ready = 0;
@@ -348,8 +356,8 @@ static void on_txn(mc_session_t *s, void *arg) {
   slot_t *slot = arg;
   mc_pool_t *p = slot->pool;
   double started;
-  unsigned long long mark;
-  mc_job_t *job = pop_job(slot, &started, &mark);
+  mc_ring_span_t span;
+  mc_job_t *job = pop_job(slot, &started, &span);
   if (stale(slot, job, s)) {
     job->retried_fresh = 1;
     job->attempts--;
@@ -389,7 +397,7 @@ static void on_txn(mc_session_t *s, void *arg) {
     copy_results(job, s);
     job->duration = now() - started;
     if (job->results == NULL) p->failed = 1;
-    if (slot->ring && !sent_to_all(job)) mc_trace_ring_copy(slot->ring, mark, &job->transcript);
+    if (slot->ring && !sent_to_all(job)) mc_trace_ring_copy(slot->ring, &span, &job->transcript);
     p->done(job, p->done_arg);
   }
   /* The job sent ahead is on the session: its outcome comes next. */

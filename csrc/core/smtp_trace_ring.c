@@ -20,10 +20,12 @@ void mc_trace_ring_add(mc_trace_ring_t *r, mc_trace_kind_t kind, double time, co
 }
 
 
-void mc_trace_ring_copy(const mc_trace_ring_t *r, unsigned long long from, mc_buf_t *out) {
+void mc_trace_ring_copy(const mc_trace_ring_t *r, const mc_ring_span_t *span, mc_buf_t *out) {
+  unsigned long long from = span->from;
   if (r->count > MC_RING_LINES && from < r->count - MC_RING_LINES) from = r->count - MC_RING_LINES;
   for (unsigned long long i = from; i < r->count; i++) {
     const mc_ring_line_t *l = &r->lines[i % MC_RING_LINES];
+    if (l->kind == 'S' ? i < span->replies_from : i >= span->sent_until) continue;
     mc_trace_head_t h = {l->kind, l->time, l->len};
     mc_buf_add(out, &h, sizeof h);
     mc_buf_add(out, l->text, l->len);

@@ -25,8 +25,18 @@ typedef struct {
 
 void mc_trace_ring_add(mc_trace_ring_t *r, mc_trace_kind_t kind, double time, const char *line, size_t n);
 
-/* Appends to out, as records (mc_trace_record), the lines from number
- * from on that the ring still holds. */
-void mc_trace_ring_copy(const mc_trace_ring_t *r, unsigned long long from, mc_buf_t *out);
+/* Which lines of a ring are one transaction's, by their numbers: the
+ * lines it sent (and what happened meanwhile) from `from` until
+ * `sent_until`, where the transaction sent ahead behind it began; the
+ * replies from `replies_from`, where the one before it had its last
+ * reply (with pipelining, the replies come in the order of the
+ * transactions, their commands mixed). */
+typedef struct {
+  unsigned long long from, sent_until, replies_from;
+} mc_ring_span_t;
+
+/* Appends to out, as records (mc_trace_record), the lines of span that
+ * the ring still holds. */
+void mc_trace_ring_copy(const mc_trace_ring_t *r, const mc_ring_span_t *span, mc_buf_t *out);
 
 #endif

@@ -246,6 +246,37 @@ describe("a recipient that was not delivered", function()
     assert.matches("has no recipient nobody@example.org", none, 1, true)
   end)
 
+  it("keeps its own transaction's lines only, when the next was sent ahead behind its data", function()
+    local srv <close> = servers.fault("data_end_code", { reply = "554 5.7.1 Rejected as spam" })
+    local path = script("pipelined", string.format("{ host = '127.0.0.1', port = %d, tls = 'none' }", srv.port),
+      "{ { email = 'ann@example.org', name = 'Ann' }, { email = 'ben@example.org', name = 'Ben' },"
+      .. " { email = 'cas@example.org', name = 'Cas' } }")
+    local store_path = dir .. "/pipelined.db"
+    local trace = dir .. "/pipelined.trace"
+    local out = campaigns.run(string.format("run %s --store %s --no-log --quiet --trace %s", mime.sh_quote(path),
+      mime.sh_quote(store_path), mime.sh_quote(trace)))
+    srv:stop()
+    -- (the trace shows the next transaction's commands before this one's reply)
+    local text = assert(mime.read(trace))
+    local ann_end, ben_mail = text:find("C: %.\n.-C: RCPT TO:<ben@example%.org>.-S: 554")
+    assert.is_truthy(ann_end and ben_mail, "no transaction went ahead of the one before's reply: " .. text)
+    local store = assert(mailcast.store(store_path))
+    local kept = {}
+    for _, who in ipairs { "ann", "ben", "cas" } do kept[who] = store:transcript(who .. "@example.org") end
+    store:close()
+    for who, t in pairs(kept) do
+      assert.is_table(t, who .. ": " .. out)
+      assert.matches("C: RCPT TO:<" .. who .. "@example.org>", t.text, 1, true)
+      for other in pairs(kept) do
+        if other ~= who then
+          assert.is_nil(t.text:find("<" .. other .. "@", 1, true), other .. "'s lines in " .. who .. "'s:\n" .. t.text)
+        end
+      end
+      local _, rejections = t.text:gsub("S: 554 5%.7%.1 Rejected as spam", "")
+      assert.equal(1, rejections, t.text)
+    end
+  end)
+
   it("keeps the connection's lines, AUTH hidden, when the relay refuses its credentials", function()
     local srv <close> = servers.aiosmtpd { tls = true, auth = { user = "alice", password = "the-right-one" } }
     local path = script("badauth", string.format(
