@@ -23,6 +23,7 @@ typedef struct conn {
   struct bufferevent *bev;
   double since;      /* accepted, or its last request read whole */
   int adopted;       /* its evhttp connection's close callback is ours */
+  evutil_socket_t fd;   /* its slot in by_fd once adopted (-1: none) */
   int closing;       /* shut down here: evhttp frees it on its next read */
 } conn_t;
 
@@ -30,6 +31,8 @@ struct mc_http_conns {
   double deadline;
   size_t max;
   conn_t *head, *tail;
+  conn_t **by_fd;        /* adopted connections by descriptor, for a request's */
+  size_t nfds;           /* (descriptors at or past it are searched for) */
   size_t unadopted;
   struct event *adopt;   /* made active when a connection waits to be adopted */
   struct event *sweep;   /* the deadlines, a few times a deadline */
@@ -59,8 +62,16 @@ static void append(mc_http_conns_t *c, conn_t *k) {
 }
 
 
+/* The slot of descriptor fd, or NULL. */
+static conn_t **fd_slot(mc_http_conns_t *c, evutil_socket_t fd) {
+  return fd >= 0 && (size_t)fd < c->nfds ? &c->by_fd[fd] : NULL;
+}
+
+
 static void forget(conn_t *k) {
   mc_http_conns_t *c = k->owner;
+  conn_t **slot = fd_slot(c, k->fd);   /* (the one it was given: the bufferevent's may be gone) */
+  if (slot && *slot == k) *slot = NULL;
   unlink_conn(c, k);
   c->st.open--;
   free(k);
@@ -96,8 +107,16 @@ static void adopt(conn_t *k) {
   void *evcon = NULL;
   bufferevent_getcb(k->bev, NULL, NULL, NULL, &evcon);
   struct bufferevent *bev = k->bev;
-  if (evcon == NULL) forget(k);
-  else evhttp_connection_set_closecb(evcon, on_close, k);
+  if (evcon == NULL) {
+    forget(k);
+  } else {
+    evhttp_connection_set_closecb(evcon, on_close, k);
+    conn_t **slot = fd_slot(k->owner, bufferevent_getfd(bev));
+    if (slot) {
+      *slot = k;
+      k->fd = bufferevent_getfd(bev);
+    }
+  }
   bufferevent_decref(bev);
 }
 
@@ -152,6 +171,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg) {
   bufferevent_incref(bev);
   k->owner = c;
   k->bev = bev;
+  k->fd = -1;
   k->since = now_seconds();
   append(c, k);
   c->unadopted++;
@@ -192,6 +212,17 @@ mc_http_conns_t *mc_http_conns_new(struct event_base *base, struct evhttp *http,
   if (c == NULL) { mc_error_set(e, "out of memory"); return NULL; }
   c->deadline = deadline;
   size_t room = room_for();
+  /* Descriptors go up to the limit; past a million the few beyond are
+   * searched for. */
+  struct rlimit rl;
+  c->nfds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1u << 20)
+              ? (size_t)rl.rlim_cur : (1u << 20);
+  c->by_fd = calloc(c->nfds, sizeof *c->by_fd);
+  if (c->by_fd == NULL) {
+    mc_error_set(e, "out of memory");
+    free(c);
+    return NULL;
+  }
   c->max = max > 0 && max < room ? max : room;
   c->adopt = event_new(base, -1, 0, on_adopt, c);
   c->sweep = event_new(base, -1, EV_PERSIST, on_sweep, c);
@@ -212,15 +243,17 @@ void mc_http_conns_request_done(mc_http_conns_t *c, struct evhttp_request *req) 
   struct evhttp_connection *evcon = evhttp_request_get_connection(req);
   struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
   if (bev == NULL) return;
-  /* The connection of a request is among the most recently active: the
-   * search starts from the end. */
-  for (conn_t *k = c->tail; k; k = k->prev) {
-    if (k->bev != bev) continue;
-    k->since = now_seconds();
-    unlink_conn(c, k);
-    append(c, k);
-    return;
+  conn_t **slot = fd_slot(c, bufferevent_getfd(bev));
+  conn_t *k = slot ? *slot : NULL;
+  if (k == NULL || k->bev != bev) {
+    /* Not adopted yet, or past the table: the connection of a request is
+     * among the most recently active, the search starts from the end. */
+    for (k = c->tail; k && k->bev != bev; k = k->prev) {}
+    if (k == NULL) return;
   }
+  k->since = now_seconds();
+  unlink_conn(c, k);
+  append(c, k);
 }
 
 
@@ -239,5 +272,6 @@ void mc_http_conns_free(mc_http_conns_t *c) {
   }
   if (c->adopt) event_free(c->adopt);
   if (c->sweep) event_free(c->sweep);
+  free(c->by_fd);
   free(c);
 }

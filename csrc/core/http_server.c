@@ -30,9 +30,9 @@ static const unsigned char pixel[43] = {
 };
 
 /* What requests were for, as /metrics names them. */
-enum { R_OPEN, R_CLICK, R_UNSUB_PAGE, R_UNSUB, R_HEALTHZ, R_METRICS, R_OTHER, NREQ };
+enum { R_OPEN, R_CLICK, R_UNSUB_PAGE, R_UNSUB, R_HEALTHZ, R_METRICS, R_DASHBOARD, R_OTHER, NREQ };
 static const char *const req_names[NREQ] = {
-  "open", "click", "unsubscribe_page", "unsubscribe", "healthz", "metrics", "other",
+  "open", "click", "unsubscribe_page", "unsubscribe", "healthz", "metrics", "dashboard", "other",
 };
 
 enum { E_OPENED, E_CLICKED, E_UNSUBSCRIBED, NEV };
@@ -227,6 +227,12 @@ static void metrics(mc_http_t *h, struct evhttp_request *req) {
                          "# TYPE mailcast_http_connections_shed_total counter\n"
                          "mailcast_http_connections_shed_total %llu\n",
                       cs.open, cs.timed_out, cs.shed);
+  if (mc_dash_enabled(h->o.dashboard))
+    evbuffer_add_printf(b, "# HELP mailcast_dashboard_pages_total Dashboard pages made by their program, by result.\n"
+                           "# TYPE mailcast_dashboard_pages_total counter\n"
+                           "mailcast_dashboard_pages_total{result=\"made\"} %llu\n"
+                           "mailcast_dashboard_pages_total{result=\"failed\"} %llu\n",
+                        mc_dash_built(h->o.dashboard), mc_dash_failed(h->o.dashboard));
   mc_webhook_metrics(h->o.webhook, b);
   evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
                     "text/plain; version=0.0.4; charset=utf-8");
@@ -445,6 +451,9 @@ static void handle(struct evhttp_request *req, void *arg) {
   } else if (strncmp(path, "/c/", 3) == 0 && get) {
     h->requests[R_CLICK]++;
     on_click(h, req, path + 3);
+  } else if ((strcmp(path, "/dashboard") == 0 || strncmp(path, "/dashboard/", 11) == 0) && get) {
+    h->requests[R_DASHBOARD]++;
+    mc_dash_handle(h->o.dashboard, req, path);
   } else if (strncmp(path, "/u/", 3) == 0 && (get || post)) {
     h->requests[post ? R_UNSUB : R_UNSUB_PAGE]++;
     on_unsubscribe(h, req, path + 3, post);

@@ -2,7 +2,8 @@
  * GET /o/TOKEN answers the open pixel, GET /c/TOKEN redirects to the
  * campaign's stored link, GET /u/TOKEN shows a confirmation page and
  * POST /u/TOKEN (RFC 8058 one-click, or the page's button) suppresses
- * the recipient's address; /healthz and /metrics (Prometheus text).
+ * the recipient's address; /healthz and /metrics (Prometheus text);
+ * /dashboard (http_dashboard.h) when it is turned on.
  * Tokens are checked here with the HMAC key; opens and clicks are kept in
  * memory and written to the store in batches (one transaction every
  * flush interval or every `batch` events), so a burst loses nothing and
@@ -13,6 +14,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "http_dashboard.h"
 #include "store.h"
 #include "token.h"
 #include "webhook.h"
@@ -30,6 +32,7 @@ typedef struct {
   size_t batch;             /* events that make a commit at once */
   int quiet;                /* no log lines on stderr */
   mc_webhook_t *webhook;    /* borrowed, may be NULL: its counters join /metrics */
+  mc_dash_t *dashboard;     /* borrowed, may be NULL (off): answers /dashboard and under it */
 } mc_http_opts_t;
 
 typedef struct mc_http mc_http_t;

@@ -24,6 +24,7 @@ typedef struct {
   size_t datalen;
   int attempts;
   double first_at;   /* time of the first attempt; 0: none yet */
+  int was_deferred;  /* claimed from deferred (else from pending) */
   char *suppressed;  /* why, when it was on the suppression list (and is
                         now marked suppressed, not in flight); else NULL */
 } mc_claim_t;
@@ -126,6 +127,44 @@ typedef int (*mc_row_cb)(void *arg, const mc_col_t *cols, int n);
 /* state and limit are used by the reports that take them. */
 int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const char *state,
                     long long limit, mc_row_cb cb, void *arg, mc_error_t *e);
+
+/* mailcast queue: the deferred recipients, for an operator ---------------
+ * Each takes campaign (0: every campaign of the store) and domain (NULL:
+ * every domain; any case). */
+
+/* The text a cancelled recipient's row and event carry (followed by the
+ * last reply, when there was one). A recipient in flight when it is
+ * cancelled keeps its transaction: delivered or failed, that outcome is
+ * recorded as usual; deferred (or handed back unsent), it is failed and
+ * cancelled instead of queued again. */
+#define MC_CANCEL_TEXT "cancelled by operator"
+
+/* The deferred recipients grouped by campaign, domain and reason (the
+ * bounce taxonomy's, of their last reply); rows: campaign,
+ * campaign_name, domain, reason, category, count, next_at (the soonest
+ * next attempt), last_at (the latest reply), code, enhanced, text (that
+ * reply), the largest groups first. */
+int mc_store_queue_groups(mc_store_t *s, long long campaign, const char *domain, mc_row_cb cb,
+                          void *arg, mc_error_t *e);
+
+/* The deferred recipients, the soonest due first, up to limit (-1: all);
+ * rows: id, campaign, campaign_name, address, domain, attempts, next_at,
+ * first_at, updated, code, enhanced, text, reason. */
+int mc_store_queue_recipients(mc_store_t *s, long long campaign, const char *domain, long long limit,
+                              mc_row_cb cb, void *arg, mc_error_t *e);
+
+/* Makes the deferred recipients due at now (a run claims them at its
+ * next claim): how many, or -1. */
+long long mc_store_queue_retry(mc_store_t *s, long long campaign, const char *domain, double now,
+                               mc_error_t *e);
+
+/* Fails the pending and deferred recipients with MC_CANCEL_TEXT (not
+ * suppressed: only this campaign's sending of them ends), an event each,
+ * and marks those in flight to be cancelled when their outcome is not
+ * final (MC_CANCEL_TEXT says how), in one transaction: 0 with *cancelled
+ * and *in_flight set, or -1. */
+int mc_store_queue_cancel(mc_store_t *s, long long campaign, const char *domain, double now,
+                          long long *cancelled, long long *in_flight, mc_error_t *e);
 
 /* Bounce processing (mailcast bounces) and the suppression list
  * (mailcast suppress). ---------------------------------------------------- */

@@ -12,6 +12,8 @@
  *   store_report.c    read-only reports and recipient look-ups
  *   store_report_fn.c the SQL functions the reports group by
  *   store_transcripts.c the last transcript of a recipient not delivered
+ *   store_queue_ops.c the deferred recipients for an operator: listed by
+ *                     domain and reason, made due now, cancelled
  *
  * Each file lists its own SQL (an mc_store_sql_t table); mc_store_open
  * prepares every statement once, into the slot its Q_ id names. */
@@ -45,6 +47,8 @@ enum {
   Q_LAZY, Q_REPORT_FUNNEL = Q_LAZY, Q_REPORT_OUTCOMES, Q_REPORT_LINKS, Q_REPORT_GROUPS,
   Q_REPORT_GROUP_REPLIES, Q_REPORT_PER_MINUTE, Q_REPORT_PER_HOUR, Q_REPORT_OPEN_DELAY,
   Q_REPORT_ACCOUNTING,
+  /* store_queue_ops.c, prepared on first use too (mailcast queue) */
+  Q_QUEUE_GROUPS, Q_QUEUE_RECIPIENTS, Q_QUEUE_RETRY, Q_QUEUE_CANCEL, Q_QUEUE_CANCEL_FLIGHT,
   NQUERIES
 };
 
@@ -121,6 +125,12 @@ void mc_store_bind_shard(mc_store_t *s, sqlite3_stmt *st, int first);
  * 0 when it is empty, -1 on error: a claim looks its recipients up one
  * by one only when there is something to find. */
 int mc_store_suppression_any(mc_store_t *s, mc_error_t *e);
+
+/* store_queue_ops.c ------------------------------------------------------- */
+
+/* The statement of slot q, prepared from table on its first use; NULL
+ * with e set when SQLite refuses it. */
+sqlite3_stmt *mc_store_lazy(mc_store_t *s, int q, const mc_store_sql_t *table, mc_error_t *e);
 
 /* store_report_fn.c ------------------------------------------------------- */
 

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The row is in flight, marked cancelled, and its outcome ?2 is not final. */
+#define CANCELLED_NOW "(state = 'in_flight' AND last_text = '" MC_CANCEL_TEXT "' AND ?2 IN ('deferred', 'pending'))"
+
 const mc_store_sql_t mc_store_sql_queue[] = {
   {Q_CAMPAIGN_GET, "SELECT id FROM campaigns WHERE name = ?1"},
   {Q_CAMPAIGN_ADD, "INSERT INTO campaigns(name, created) VALUES (?1, ?2)"},
@@ -21,10 +24,10 @@ const mc_store_sql_t mc_store_sql_queue[] = {
    * half walks the (campaign, state, next_at) index in order and stops
    * at the limit: no scan of the campaign and no sort, so a claim costs
    * the same at the millionth recipient as at the first. */
-  {Q_DUE, "SELECT * FROM (SELECT id, address, data, attempts, first_at FROM recipients"
+  {Q_DUE, "SELECT * FROM (SELECT id, address, data, attempts, first_at, 1 FROM recipients"
           " WHERE campaign = ?1 AND state = 'deferred' AND next_at <= ?2 AND " IN_SHARD("?4", "?5", "?6")
           " ORDER BY next_at, id LIMIT ?3)"
-          " UNION ALL SELECT * FROM (SELECT id, address, data, attempts, first_at FROM recipients"
+          " UNION ALL SELECT * FROM (SELECT id, address, data, attempts, first_at, 0 FROM recipients"
           " WHERE campaign = ?1 AND state = 'pending' AND " IN_SHARD("?4", "?5", "?6")
           " ORDER BY next_at, id LIMIT ?3) LIMIT ?3"},
   {Q_SET_STATE, "UPDATE recipients SET state = ?2, last_text = ?3, updated = ?4 WHERE id = ?1"},
@@ -33,10 +36,21 @@ const mc_store_sql_t mc_store_sql_queue[] = {
    * as much as the row's. */
   {Q_IN_FLIGHT, "UPDATE recipients SET state = 'in_flight', last_text = NULL, updated = ?2"
                 " WHERE id IN (SELECT value FROM json_each(?1))"},
-  {Q_FINISH, "UPDATE recipients SET state = ?2, last_code = ?3, last_enhanced = ?4,"
-             " last_text = ?5, next_at = ?6, updated = ?7, attempts = attempts + 1,"
+  /* A recipient cancelled while in flight (mailcast queue --cancel marks
+   * it: store.h, MC_CANCEL_TEXT) whose outcome is not final (deferred,
+   * or handed back unsent) is failed instead, with its reply in the text;
+   * a delivery or a failure is recorded as it is. (SET reads the row as
+   * it was.) */
+  {Q_FINISH, "UPDATE recipients SET state = CASE WHEN " CANCELLED_NOW " THEN 'failed' ELSE ?2 END,"
+             " last_code = ?3, last_enhanced = ?4,"
+             " last_text = CASE WHEN " CANCELLED_NOW " THEN '" MC_CANCEL_TEXT "' || CASE WHEN ?3 > 0"
+             "   THEN ' (last reply: ' || ?3 || coalesce(' ' || ?4, '') || coalesce(' ' || ?5, '') || ')'"
+             "   ELSE '' END ELSE ?5 END,"
+             " next_at = ?6, updated = ?7, attempts = attempts + 1,"
              " first_at = coalesce(first_at, ?7) WHERE id = ?1"},
-  {Q_RECOVER, "UPDATE recipients SET state = 'pending' WHERE campaign = ?1 AND state = 'in_flight'"
+  /* (one cancelled in flight before the crash stays cancelled) */
+  {Q_RECOVER, "UPDATE recipients SET state = CASE WHEN last_text = '" MC_CANCEL_TEXT "' THEN 'failed'"
+              " ELSE 'pending' END WHERE campaign = ?1 AND state = 'in_flight'"
               " AND " IN_SHARD("?2", "?3", "?4")},
   {Q_COUNTS, "SELECT state, count(*) FROM recipients WHERE campaign = ?1 GROUP BY state"},
   {0, NULL},
@@ -183,6 +197,7 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
     }
     c->attempts = sqlite3_column_int(due, 3);
     c->first_at = sqlite3_column_double(due, 4);   /* 0 when never tried */
+    c->was_deferred = sqlite3_column_int(due, 5);
     if (c->address == NULL || c->data == NULL) { rc = SQLITE_NOMEM; break; }
   }
   sqlite3_reset(due);

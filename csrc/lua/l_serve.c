@@ -11,6 +11,7 @@
 
 #include "binding.h"
 #include "core/loop.h"
+#include "core/http_dashboard.h"
 #include "core/http_server.h"
 #include "core/store.h"
 #include "core/token.h"
@@ -25,6 +26,7 @@ typedef struct {
   mc_token_key_t *key;
   mc_http_t *http;
   mc_webhook_t *webhook;
+  mc_dash_t *dashboard;
   struct event *sigs[2];
 } serve_state;
 
@@ -34,6 +36,7 @@ typedef struct {
 static int serve_state_gc(lua_State *L) {
   serve_state *st = lua_touserdata(L, 1);
   mc_http_free(st->http);
+  mc_dash_free(st->dashboard);    /* after the server: it answers no request after this */
   mc_webhook_free(st->webhook);   /* before the loop it uses */
   mc_l_signals_free(st->sigs);
   mc_token_key_free(st->key);
@@ -43,17 +46,19 @@ static int serve_state_gc(lua_State *L) {
 }
 
 
-/* The n strings of the list at index t as a C array, which the GC frees;
- * the table keeps the strings. Raises on an item that is not a string. */
-static const char **url_list(lua_State *L, int t, size_t n) {
-  const char **urls = lua_newuserdatauv(L, (n ? n : 1) * sizeof *urls, 0);
+/* The n strings of the list at index t as a NULL-ended C array, which
+ * the GC frees; the table keeps the strings. Raises on an item that is
+ * not a string (what names the list in the message). */
+static const char **string_list(lua_State *L, int t, size_t n, const char *what) {
+  const char **list = lua_newuserdatauv(L, (n + 1) * sizeof *list, 0);
   for (size_t i = 0; i < n; i++) {
     if (lua_geti(L, t, (lua_Integer)i + 1) != LUA_TSTRING)
-      luaL_error(L, "webhooks[%d] is not a string", (int)i + 1);
-    urls[i] = lua_tostring(L, -1);
+      luaL_error(L, "%s[%d] is not a string", what, (int)i + 1);
+    list[i] = lua_tostring(L, -1);
     lua_pop(L, 1);
   }
-  return urls;
+  list[n] = NULL;
+  return list;
 }
 
 
@@ -74,7 +79,7 @@ static int open_webhooks(lua_State *L, serve_state *st, const char *path, mc_err
   }
   lua_getfield(L, 1, "webhook_ca");
   const char *ca = luaL_optstring(L, -1, NULL);
-  const char **urls = url_list(L, t, n);
+  const char **urls = string_list(L, t, n, "webhooks");
   mc_webhook_opts_t o = {
     .secret = secret, .secret_len = secret_len, .ca_file = ca,
     .timeout = mc_l_optnumber(L, 1, "webhook_timeout", 5),
@@ -90,12 +95,38 @@ static int open_webhooks(lua_State *L, serve_state *st, const char *path, mc_err
 }
 
 
+/* Makes st->dashboard from the options at index 1: on when a
+ * dashboard_token is given, its pages made by the program
+ * dashboard_command = {path, arg, ...} (the request's path is added).
+ * 0, or -1 with e set (misuse raises). */
+static int open_dashboard(lua_State *L, serve_state *st, int quiet, mc_error_t *e) {
+  lua_getfield(L, 1, "dashboard_token");
+  size_t token_len = 0;
+  const char *token = luaL_optlstring(L, -1, NULL, &token_len);
+  lua_getfield(L, 1, "dashboard_command");
+  int t = lua_gettop(L);
+  size_t n = lua_isnil(L, t) ? 0 : (luaL_checktype(L, t, LUA_TTABLE), (size_t)luaL_len(L, t));
+  if (token && token_len > 0 && n == 0) return luaL_error(L, "serve: a dashboard_token needs a dashboard_command");
+  const char **argv = string_list(L, t, n, "dashboard_command");
+  mc_dash_opts_t o = {
+    .token = token, .token_len = token_len, .argv = argv,
+    .cache = mc_l_optnumber(L, 1, "dashboard_cache", 2),
+    .timeout = mc_l_optnumber(L, 1, "dashboard_timeout", 30),
+    .quiet = quiet,
+  };
+  st->dashboard = mc_dash_new(st->base, &o, e);
+  lua_settop(L, t - 2);
+  return st->dashboard ? 0 : -1;
+}
+
+
 /* serve{listen = "127.0.0.1:8080", store = path, secret =, port_file =,
  *       quiet =, timeout = 10, max_connections = 0, max_body = 4096, max_headers = 8192,
  *       flush_interval = 0.1, batch = 1000, webhooks = {url, ...},
  *       webhook_secret =, webhook_timeout = 5, webhook_poll = 0.5,
  *       webhook_batch = 100, webhook_tries = 10, webhook_backoff = 1,
- *       webhook_backoff_max = 60, webhook_ca = FILE}
+ *       webhook_backoff_max = 60, webhook_ca = FILE, dashboard_token =,
+ *       dashboard_command = {program, arg, ...}, dashboard_cache = 2, dashboard_timeout = 30}
  *   -> number of events recorded | fail, message (misuse raises) */
 static int l_serve(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -138,6 +169,8 @@ static int l_serve(lua_State *L) {
   o.key = st->key;
   if (open_webhooks(L, st, path, &e) != 0) return mc_l_fail(L, &e);
   o.webhook = st->webhook;
+  if (open_dashboard(L, st, o.quiet, &e) != 0) return mc_l_fail(L, &e);
+  o.dashboard = st->dashboard;
   st->http = mc_http_new(st->base, host, port, &o, &e);
   if (st->http == NULL) return mc_l_fail(L, &e);
   signal(SIGPIPE, SIG_IGN);   /* a webhook receiver that hangs up is a failed try, not our end */
@@ -149,6 +182,12 @@ static int l_serve(lua_State *L) {
   if (!o.quiet) {
     printf("mailcast serve: listening on http://%s:%d, recording in %s\n", host,
            mc_http_port(st->http), path);
+    if (mc_dash_enabled(st->dashboard))
+      printf("mailcast serve: dashboard at http://%s:%d/dashboard (token required)\n", host,
+             mc_http_port(st->http));
+    else
+      printf("mailcast serve: dashboard off (turn it on with --dashboard-token TOKEN"
+             " or MAILCAST_DASHBOARD_TOKEN)\n");
     fflush(stdout);
   }
   if (port_file) mc_l_port_file(L, port_file, mc_http_port(st->http));   /* last: it means ready */
@@ -169,7 +208,7 @@ static int l_webhook_register(lua_State *L) {
   lua_Integer campaign = luaL_checkinteger(L, 2);
   luaL_checktype(L, 3, LUA_TTABLE);
   size_t n = (size_t)luaL_len(L, 3);
-  const char **urls = url_list(L, 3, n);
+  const char **urls = string_list(L, 3, n, "webhooks");
   mc_error_t e;
   for (size_t i = 0; i < n; i++)
     if (mc_webhook_check_url(urls[i], &e) != 0) return mc_l_fail(L, &e);

@@ -88,7 +88,8 @@ static int s_commit(lua_State *L) {
 
 
 /* store:claim(campaign, max [, now]) -> {{id=, address=, data=, attempts=,
- * first_at=, suppressed= (why, when it is suppressed and not to be sent)}...} */
+ * first_at=, was = "pending"|"deferred", suppressed= (why, when it is
+ * suppressed and not to be sent)}...} */
 static int s_claim(lua_State *L) {
   mc_store_t *s = check(L);
   lua_Integer campaign = luaL_checkinteger(L, 2);
@@ -102,7 +103,7 @@ static int s_claim(lua_State *L) {
   /* Copied into Lua before anything can raise, then freed. */
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 6);
     lua_pushinteger(L, list[i].id);
     lua_setfield(L, -2, "id");
     lua_pushstring(L, list[i].address);
@@ -111,6 +112,8 @@ static int s_claim(lua_State *L) {
     lua_setfield(L, -2, "data");
     lua_pushinteger(L, list[i].attempts);
     lua_setfield(L, -2, "attempts");
+    lua_pushstring(L, list[i].was_deferred ? "deferred" : "pending");
+    lua_setfield(L, -2, "was");
     if (list[i].first_at > 0) {
       lua_pushnumber(L, list[i].first_at);
       lua_setfield(L, -2, "first_at");
@@ -602,6 +605,67 @@ static int s_hits(lua_State *L) {
 }
 
 
+/* mailcast queue ------------------------------------------------------- */
+
+/* store:queue_groups([campaign [, domain]]) -> the deferred recipients
+ * by campaign, domain and reason: a list of rows (store.h has their
+ * fields) | fail, message. campaign 0 or nil: every campaign. */
+static int s_queue_groups(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_optinteger(L, 2, 0);
+  const char *domain = luaL_optstring(L, 3, NULL);
+  mc_error_t e;
+  lua_newtable(L);
+  if (mc_store_queue_groups(s, campaign, domain, push_row, L, &e) != 0) return mc_l_fail(L, &e);
+  return 1;
+}
+
+
+/* store:queue_recipients([campaign [, domain [, limit = -1]]]) -> the
+ * deferred recipients, the soonest due first | fail, message */
+static int s_queue_recipients(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_optinteger(L, 2, 0);
+  const char *domain = luaL_optstring(L, 3, NULL);
+  lua_Integer limit = luaL_optinteger(L, 4, -1);
+  mc_error_t e;
+  lua_newtable(L);
+  if (mc_store_queue_recipients(s, campaign, domain, limit, push_row, L, &e) != 0) return mc_l_fail(L, &e);
+  return 1;
+}
+
+
+/* store:queue_retry([campaign [, domain [, now]]]) -> how many deferred
+ * recipients are due now | fail, message */
+static int s_queue_retry(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_optinteger(L, 2, 0);
+  const char *domain = luaL_optstring(L, 3, NULL);
+  double now = luaL_optnumber(L, 4, now_seconds());
+  mc_error_t e;
+  long long n = mc_store_queue_retry(s, campaign, domain, now, &e);
+  if (n < 0) return mc_l_fail(L, &e);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+
+/* store:queue_cancel([campaign [, domain [, now]]]) -> cancelled, in
+ * flight (marked: store.h, MC_CANCEL_TEXT) | fail, message */
+static int s_queue_cancel(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_optinteger(L, 2, 0);
+  const char *domain = luaL_optstring(L, 3, NULL);
+  double now = luaL_optnumber(L, 4, now_seconds());
+  mc_error_t e;
+  long long cancelled, in_flight;
+  if (mc_store_queue_cancel(s, campaign, domain, now, &cancelled, &in_flight, &e) != 0) return mc_l_fail(L, &e);
+  lua_pushinteger(L, (lua_Integer)cancelled);
+  lua_pushinteger(L, (lua_Integer)in_flight);
+  return 2;
+}
+
+
 static const luaL_Reg meta[] = {{"__gc", s_close}, {"__close", s_close}, {NULL, NULL}};
 static const luaL_Reg methods[] = {
   {"campaign", s_campaign}, {"add", s_add}, {"begin", s_begin}, {"commit", s_commit},
@@ -614,6 +678,8 @@ static const luaL_Reg methods[] = {
   {"suppression_list", s_suppression_list}, {"seen", s_seen}, {"mark_seen", s_mark_seen},
   {"secret", s_secret}, {"rollback", s_rollback}, {"list_read", s_list_read},
   {"link", s_link}, {"links", s_links}, {"link_for", s_link_for}, {"hits", s_hits},
+  {"queue_groups", s_queue_groups}, {"queue_recipients", s_queue_recipients},
+  {"queue_retry", s_queue_retry}, {"queue_cancel", s_queue_cancel},
   {NULL, NULL},
 };
 

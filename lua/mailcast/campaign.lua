@@ -11,6 +11,7 @@ local accounting = require "mailcast.accounting"
 local bounce = require "mailcast.bounce"
 local bounces = require "mailcast.bounces"
 local hooks = require "mailcast.hooks"
+local tally = require "mailcast.tally"
 local smtp = require "mailcast.smtp"
 local bulk = require "mailcast.bulk"
 local engine = require "mailcast.engine"
@@ -346,11 +347,12 @@ function Loader:step(n, between, seconds)
     if (deadline and core.now() > deadline) or core.interrupted() > 0 then break end
   end
   assert(store:begin())
+  local added = 0
   local ok, err = pcall(function()
     for k = 1, #good, 2 do
       local fresh, aerr = store:add(id, good[k], good[k + 1])
       if fresh == nil then error(aerr, 0) end
-      if fresh then self.added = self.added + 1 end   -- false: there from an earlier run
+      if fresh then added = added + 1 end   -- false: there from an earlier run
       -- adding a part takes milliseconds too: the loop turns meanwhile
       if between and (k + 1) % (2 * ROWS_PER_POLL) == 0 then between() end
     end
@@ -361,6 +363,8 @@ function Loader:step(n, between, seconds)
     error(err, 0)
   end
   assert(store:commit())
+  self.added = self.added + added
+  if self.tally and added > 0 then self.tally:moved(nil, "pending", added) end
   return not self.done
 end
 
@@ -499,7 +503,10 @@ function Campaign:submit(run, r)
   end
   state = state or "failed"
   self:warn(string.format("%s: %s", r.address, why))
-  run.writes[#run.writes + 1] = function() assert(run.store:finish(r.id, state, { code = 0, text = why })) end
+  run.writes[#run.writes + 1] = function()
+    assert(run.store:finish(r.id, state, { code = 0, text = why }))
+    run.tally:moved("in_flight", state)
+  end
   if run.log then run.log:outcome(self.name, r.address, state, { code = 0, text = why }, r.attempts) end
 end
 
@@ -639,6 +646,7 @@ function Campaign:refill(run)
   if #claimed == 0 then return false end
   run.claimed = run.claimed + #claimed
   for i, r in ipairs(claimed) do
+    run.tally:moved(r.was, r.suppressed and "suppressed" or "in_flight")
     if r.suppressed then   -- the store marked it: on the suppression list
       if run.log then run.log:outcome(self.name, r.address, "suppressed", { code = 0, text = r.suppressed }, r.attempts) end
     else
@@ -749,6 +757,7 @@ function Campaign:write_settled(run, list)
     if i % POLL_EVERY == 0 then d:poll() end
   end
   assert(store:commit())
+  for i = 1, n do run.tally:moved("in_flight", list.states[i]) end
   if run.log then self:log_written(run, run.log:flush()) end
   for i = 1, n do
     local name = NOTIFY[list.states[i]] or "on_failed"
@@ -762,7 +771,7 @@ end
 
 function Campaign:show(run, final)
   if final or run.progress:due() then
-    run.progress:tick(run.store:counts(run.id), run.dispatch:state(), final)
+    run.progress:tick(run.tally:get(final), run.dispatch:state(), final)
   end
   -- A worker of --workers tells the parent, which shows the progress.
   if run.state_path and core.now() >= run.reported_at + worker_state.EVERY then
@@ -958,9 +967,13 @@ function Campaign:open_run(store, id, log_to, opts, loader)
     log, err = accounting.open(log_to)
     if not log then return nil, err end
   end
+  local counted = tally.new(store, id)
+  -- Rows the loader adds are counted as they are committed.
+  if loader then loader.tally = counted end
   return {
     campaign = self, store = store, id = id, log = log, since = core.time(), writes = {}, claimed = 0,
-    problems = {}, loader = loader, held = 0, settling = {}, late = settled_list(), prefix = "", share = { weight = self.priority },
+    problems = {}, loader = loader, held = 0, settling = {}, late = settled_list(), prefix = "",
+    share = { weight = self.priority }, tally = counted,
     -- The campaign's stored links, those of an earlier run (or another
     -- worker) included: each message's are compared with them.
     links = self.bulk.track and assert(store:links(id)) or nil,

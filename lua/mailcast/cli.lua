@@ -211,6 +211,7 @@ local SERVE_OPTIONS = {
   ["--webhook-batch"] = { "webhook_batch", true }, ["--webhook-tries"] = { "webhook_tries", true },
   ["--webhook-backoff"] = { "webhook_backoff", true },
   ["--webhook-backoff-max"] = { "webhook_backoff_max", true },
+  ["--dashboard-token"] = { "dashboard_token" }, ["--dashboard-cache"] = { "dashboard_cache", true },
 }
 
 -- serve: the tracking endpoints and the webhooks, until SIGINT/SIGTERM.
@@ -261,6 +262,17 @@ local function serve(argv)
     return 1
   end
   f:close()
+  -- The dashboard: never on unless a token is given.
+  opts.dashboard_token = opts.dashboard_token or os.getenv("MAILCAST_DASHBOARD_TOKEN")
+  if opts.dashboard_token == "" then opts.dashboard_token = nil end
+  if opts.dashboard_token then
+    if #opts.dashboard_token < 16 then
+      stderr("serve: a dashboard token has at least 16 characters")
+      return 2
+    end
+    -- Its pages are made by this program run again (lua/mailcast/dashboard.lua).
+    opts.dashboard_command = { "/proc/self/exe", "dashboard-page", opts.store }
+  end
   local recorded, err = core.serve(opts)
   if not recorded then stderr("serve: %s", err) return 1 end
   if not opts.quiet then io.write(string.format("mailcast serve: %d events recorded\n", recorded)) end
@@ -271,6 +283,8 @@ local commands = {
   run = run,
   status = function(argv) return require("mailcast.runner").status(argv) end,
   report = function(argv) return require("mailcast.report_cli").main(argv) end,
+  queue = function(argv) return require("mailcast.queue_cli").main(argv) end,
+  ["dashboard-page"] = function(argv) return require("mailcast.dashboard").main(argv) end,
   sink = sink,
   serve = serve,
   mx = mx,

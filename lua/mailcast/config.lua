@@ -13,6 +13,9 @@ local seconds = number { min = 0 }
 local port = integer { min = 1, max = 65535 }
 local strings = S.list(str(), { says = "a list of strings" })
 local url = str { pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^/]", says = "an http(s) URL" }
+-- true: a page's remote images and stylesheets fetched from public
+-- addresses; "private": from the machine's own network too.
+local embed_remote = S.one_of({ boolean(), S.value("private") }, { says = "true, false or \"private\"" })
 local secret = str { min_len = 16, hide = true }
 
 --- What one destination may do: a route's limits, a domain's, the
@@ -159,7 +162,7 @@ M.CAMPAIGN = S.record {
   html = str(),
   html_file = str { nonempty = true },    -- a web page sent as it is (mailcast.page)
   base_url = url,                         -- where the page is on the web: its relative links' base
-  embed_remote = boolean(),               -- its http(s) images fetched once and sent inline
+  embed_remote = embed_remote,            -- its http(s) images fetched once and sent inline
   inline = parts,
   attachments = parts,
   headers = S.table(),
@@ -212,7 +215,7 @@ M.MESSAGE = S.record {
   html = str(),
   html_file = str { nonempty = true },
   base_url = url,
-  embed_remote = boolean(),
+  embed_remote = embed_remote,
   inline = parts,
   attachments = parts,
   message_id = str(),

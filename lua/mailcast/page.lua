@@ -33,26 +33,13 @@ M.REMOTE_TIMEOUT = 15
 M.CSS_MAX = 5 * 1024 * 1024
 M.IMPORT_DEPTH = 8
 
---- fetch(url) -> data, content_type | nil, message: one remote image or
--- stylesheet, at most REMOTE_MAX bytes, within REMOTE_TIMEOUT seconds.
-function M.fetch(url)
-  local http = url:match("^[Hh][Tt][Tt][Pp][Ss]:") and require("ssl.https") or require("socket.http")
-  local chunks, size = {}, 0
-  local function sink(chunk, err)
-    if chunk == nil then return err == nil and 1 or nil, err end
-    size = size + #chunk
-    if size > M.REMOTE_MAX then return nil, string.format("larger than %d bytes", M.REMOTE_MAX) end
-    chunks[#chunks + 1] = chunk
-    return 1
-  end
-  local timeout = http.TIMEOUT   -- the module's: put back for its other users
-  http.TIMEOUT = M.REMOTE_TIMEOUT
-  local ok, code, headers = http.request { url = url, sink = sink, redirect = true }
-  http.TIMEOUT = timeout
-  if not ok then return nil, tostring(code) end
-  if code ~= 200 then return nil, "HTTP " .. tostring(code) end
-  local ctype = headers and headers["content-type"]
-  return table.concat(chunks), ctype and ctype:match("^[^;%s]+")
+--- fetch(url [, allow_private]) -> data, content_type | nil, message:
+-- one remote image or stylesheet, at most REMOTE_MAX bytes, within
+-- REMOTE_TIMEOUT seconds; from a public address only unless
+-- allow_private (mailcast.page_fetch).
+function M.fetch(url, allow_private)
+  return require("mailcast.page_fetch").get(url,
+    { max = M.REMOTE_MAX, timeout = M.REMOTE_TIMEOUT, allow_private = allow_private })
 end
 
 -- The work of loading one page: what it has made so far.
@@ -105,7 +92,7 @@ function Load:remote_image(url, where)
   if url:sub(1, 2) == "//" then url = "https:" .. url end
   local cid = self.cids[url]
   if cid then return "cid:" .. cid end
-  local data, ctype = self.fetch(url)
+  local data, ctype = self.fetch(url, self.embed_remote == "private")
   if not data then
     return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(ctype))
   end

@@ -53,7 +53,7 @@ end
 
 -- A remote stylesheet's bytes (embed_remote), which must say they are CSS.
 local function remote_css(self, url, where)
-  local css, ctype = self.fetch(url)
+  local css, ctype = self.fetch(url, self.embed_remote == "private")
   if not css then
     return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(ctype))
   end

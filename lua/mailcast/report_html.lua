@@ -176,20 +176,58 @@ local function outcomes(out, r)
 end
 
 
---- html(report) -> the report as one self-contained HTML document.
-function M.html(r)
+-- The head of a page and the start of its body: the style, the policy
+-- that nothing is fetched, and the options of page().
+local function head(title, opts)
   local out = {
     "<!DOCTYPE html>",
     '<html lang="en"><head><meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     -- Nothing may be fetched: no script, no connection, no image from elsewhere.
     [[<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">]],
-    "<title>" .. esc(r.name) .. ": campaign report</title>",
-    "<style>" .. STYLE .. "</style></head><body><main>",
-    "<h1>" .. esc(r.name) .. "</h1>",
-    string.format('<p class="meta">Campaign created %s; deliveries from %s to %s.</p>', esc(fmt.utc(r.created)),
-      esc(fmt.utc(r.first_delivery)), esc(fmt.utc(r.last_delivery))),
   }
+  if opts.refresh then
+    out[#out + 1] = string.format('<meta http-equiv="refresh" content="%d">', opts.refresh)
+  end
+  out[#out + 1] = "<title>" .. esc(title) .. "</title>"
+  out[#out + 1] = "<style>" .. STYLE .. "</style></head><body><main>"
+  if opts.nav then
+    out[#out + 1] = string.format('<p class="meta"><a href="%s">%s</a></p>', esc(opts.nav.href), esc(opts.nav.text))
+  end
+  return out
+end
+
+
+--- page(title, body, opts) -> an HTML document in the report's style
+-- around body (HTML, its values escaped by the caller). opts (may be
+-- nil): refresh = seconds (the browser reloads the page), nav = {href =,
+-- text =} (a link above the title), by = what made it ("report").
+function M.page(title, body, opts)
+  local out = head(title, opts or {})
+  out[#out + 1] = body
+  out[#out + 1] = "</main></body></html>\n"
+  return table.concat(out, "\n")
+end
+
+
+--- table(head, rows, numeric) -> an HTML table in the report's style:
+-- head is the column names, each row a list of text values (escaped
+-- here), numeric[i] right-aligns column i.
+function M.table(head_row, rows, numeric)
+  local out = {}
+  table_html(out, head_row, rows, numeric)
+  return table.concat(out)
+end
+
+
+--- html(report [, opts]) -> the report as one self-contained HTML
+-- document; opts as for page() (mailcast serve's dashboard reloads it).
+function M.html(r, opts)
+  opts = opts or {}
+  local out = head(r.name .. ": campaign report", opts)
+  out[#out + 1] = "<h1>" .. esc(r.name) .. "</h1>"
+  out[#out + 1] = string.format('<p class="meta">Campaign created %s; deliveries from %s to %s.</p>',
+    esc(fmt.utc(r.created)), esc(fmt.utc(r.first_delivery)), esc(fmt.utc(r.last_delivery)))
   cards(out, r)
   funnel(out, r)
   timelines(out, r)
@@ -197,7 +235,8 @@ function M.html(r)
   groups(out, "By provider", "chart-providers", r.providers)
   groups(out, "By domain (the largest 20)", "chart-domains", r.domains)
   outcomes(out, r)
-  out[#out + 1] = string.format('<p class="meta">Made by mailcast report on %s.</p>', esc(fmt.utc(os.time())))
+  out[#out + 1] = string.format('<p class="meta">Made by mailcast %s on %s.</p>', esc(opts.by or "report"),
+    esc(fmt.utc(os.time())))
   out[#out + 1] = "</main></body></html>\n"
   return table.concat(out, "\n")
 end

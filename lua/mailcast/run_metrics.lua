@@ -69,7 +69,8 @@ local ORDER = { "mailcast_recipients", "mailcast_queue_depth", "mailcast_outcome
 
 
 --- metrics:page(runs, state) -> the text of /metrics for the runs (each
--- with store, id, campaign) and the scheduler's state (dispatch:state()).
+-- with tally and campaign: see mailcast.tally) and the scheduler's state
+-- (dispatch:state()).
 function Metrics:page(runs, st)
   local lines = {}
   for _, name in ipairs(ORDER) do lines[name] = {} end
@@ -80,7 +81,7 @@ function Metrics:page(runs, st)
   end
   for _, run in ipairs(runs) do
     local name = label(run.campaign.name)
-    local counts = run.store:counts(run.id)
+    local counts = run.tally:get()
     for _, s in ipairs(STATES) do add("mailcast_recipients", string.format('{campaign="%s",state="%s"}', name, s), counts[s]) end
     add("mailcast_queue_depth", string.format('{campaign="%s"}', name), counts.pending + counts.in_flight + counts.deferred)
   end

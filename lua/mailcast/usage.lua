@@ -5,7 +5,7 @@ local M = {}
 
 -- The commands in the order `mailcast help` lists them; each entry as it
 -- reads in that list (the command's line, then what it does).
-local ORDER = { "run", "status", "report", "sink", "serve", "mx", "bounces", "explain", "suppress", "lint", "test", "help", "version" }
+local ORDER = { "run", "status", "report", "queue", "sink", "serve", "mx", "bounces", "explain", "suppress", "lint", "test", "help", "version" }
 
 local ENTRIES = {
   run = [[
@@ -56,12 +56,28 @@ local ENTRIES = {
                              --bounces processes each message as a bounce
                              for the campaigns of STORE as it arrives
 ]],
+  queue = [[
+  queue SCRIPT.lua | STORE [--campaign NAME] [--domain D] [--recipients]
+        [--limit N] [--json] [--retry-now | --cancel]
+                             the deferred recipients by domain and reason
+                             (the bounce taxonomy's, of their last reply),
+                             with their next attempt and last reply;
+                             --recipients lists them (the soonest due
+                             first, --limit N, default 50); --retry-now
+                             makes them due now (a run picks them up at
+                             its next claim); --cancel fails the pending
+                             and deferred ones of a campaign or --domain
+                             as "cancelled by operator" (not suppressed),
+                             and those in flight if their server defers
+                             them
+]],
   serve = [[
   serve --store FILE [--listen ADDR:PORT] [--port-file FILE]
         [--secret-env NAME] [--webhook URL]... [--webhook-secret-env NAME]
         [--webhook-ca FILE] [--webhook-poll S] [--webhook-batch N]
         [--webhook-tries N] [--webhook-backoff S] [--webhook-backoff-max S]
         [--webhook-timeout S] [--timeout S] [--max-connections N] [--quiet]
+        [--dashboard-token TOKEN] [--dashboard-cache S]
                              the tracking server (default 127.0.0.1:8080)
                              for the store FILE, which must exist (a
                              campaign run makes it): GET /o/TOKEN (open
@@ -79,7 +95,12 @@ local ENTRIES = {
                              a request must come whole within --timeout S
                              (default 10) of the connection's last one, and
                              at most --max-connections N are held (default:
-                             what the descriptor limit leaves room for)
+                             what the descriptor limit leaves room for);
+                             /dashboard shows every campaign's report,
+                             only with a token (--dashboard-token or
+                             MAILCAST_DASHBOARD_TOKEN, 16 characters or
+                             more; off without one), each page kept
+                             --dashboard-cache S (default 2)
 ]],
   mx = [[
   mx DOMAIN [--server H:P]

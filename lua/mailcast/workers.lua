@@ -105,6 +105,9 @@ local function supervise(campaign, run, opts, pids)
   local reports = {}
   for i = 1, #pids do reports[i] = worker_state.path(run.path, i - 1) end
   local shown = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = campaign.name }
+  -- The workers change the counts: they are counted again as often as
+  -- that stays cheap (mailcast.tally).
+  local counted = require("mailcast.tally").new(store, run.id)
   local codes, left, passed = {}, #pids, 0
   local function step()
     local interrupts = core.interrupted()
@@ -123,10 +126,11 @@ local function supervise(campaign, run, opts, pids)
         if code then codes[i], left = code, left - 1 end
       end
     end
-    if left > 0 and shown:due() then shown:tick(store:counts(run.id), worker_state.sum(reports)) end
+    if left > 0 and shown:due() then shown:tick(counted:get(), worker_state.sum(reports)) end
   end
   core.trap_interrupts(true)
   local loader = campaign:loader(store, run.id)
+  loader.tally = counted
   local loaded, err = pcall(campaign.load, campaign, store, run.id, function()
     step()
     -- Paused, or every worker gone: the rest of the list waits for the next run.

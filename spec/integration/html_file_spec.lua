@@ -118,6 +118,8 @@ describe("a web page sent as it is, read by Python's email", function()
   end)
 end)
 
+-- (The test server is on 127.0.0.1: embed_remote = "private" lets the
+-- page reach it.)
 describe("a page's remote images with embed_remote", function()
   local serve = require "support.serve"
   local page = require "mailcast.page"
@@ -159,7 +161,7 @@ describe("a page's remote images with embed_remote", function()
     local before = #requests()
     local c = mailcast.campaign { name = "remote-images", from = "news@example.com", subject = "Hi",
       html_file = page_with('<img src="' .. url .. '"><p style="background:url(' .. url .. ')">x</p>'),
-      embed_remote = true, route = { host = "127.0.0.1", port = 2525 },
+      embed_remote = "private", route = { host = "127.0.0.1", port = 2525 },
       recipients = { { email = "a@example.org" }, { email = "b@example.org" }, { email = "c@example.org" } } }
     local seen = {}
     for _, address in ipairs { "a@example.org", "b@example.org", "c@example.org" } do
@@ -179,7 +181,7 @@ describe("a page's remote images with embed_remote", function()
     local url = "http://127.0.0.1:" .. port .. "/css/site.css"
     local before = #requests()
     local p = assert(page.load(page_with('<head><link rel="stylesheet" href="' .. url .. '"></head>'),
-      { embed_remote = true }))
+      { embed_remote = "private" }))
     assert.equal("<head><style>\n.hero { background: url(cid:" .. p.inline[1].cid .. ") }\n\n</style></head>", p.html)
     assert.equal(PNG, p.inline[1].data)
     assert.same({ "/css/site.css", "/img/remote.png" }, { table.unpack(requests(), before + 1) })
@@ -192,6 +194,26 @@ describe("a page's remote images with embed_remote", function()
       p.html)
   end)
 
+  it("fetches nothing from the machine's own network with embed_remote = true", function()
+    local url = "http://127.0.0.1:" .. port .. "/img/remote.png"
+    local before = #requests()
+    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "inside.html", embed_remote = true })
+    assert.is_nil(p)
+    assert.matches("inside.html: <img src>: fetching '" .. url .. "' failed: 127.0.0.1 is a private or local address: "
+      .. 'not fetched (embed_remote = "private" allows it)', err, 1, true)
+    assert.equal(before, #requests())
+  end)
+
+  it("follows redirects one at a time, a few of them", function()
+    local url = "http://127.0.0.1:" .. port .. "/redirect/3/img/remote.png"
+    local p = assert(page.load(page_with('<img src="' .. url .. '">'), { embed_remote = "private" }))
+    assert.equal(PNG, p.inline[1].data)
+    local too_many = "http://127.0.0.1:" .. port .. "/redirect/9/img/remote.png"
+    local q, err = page.load(page_with('<img src="' .. too_many .. '">'), { name = "loop.html", embed_remote = "private" })
+    assert.is_nil(q)
+    assert.matches("fetching '" .. too_many .. "' failed: more than 5 redirects", err, 1, true)
+  end)
+
   it("leaves remote images as links without embed_remote, and fetches nothing", function()
     local url = "http://127.0.0.1:" .. port .. "/img/remote.png"
     local before = #requests()
@@ -202,7 +224,7 @@ describe("a page's remote images with embed_remote", function()
 
   it("refuses an image larger than the cap, naming the page and the URL", function()
     local url = "http://127.0.0.1:" .. port .. "/big"
-    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "big.html", embed_remote = true })
+    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "big.html", embed_remote = "private" })
     assert.is_nil(p)
     assert.matches("big.html: <img src>: fetching '" .. url .. "' failed: larger than " .. page.REMOTE_MAX, err, 1, true)
   end)
@@ -211,7 +233,7 @@ describe("a page's remote images with embed_remote", function()
     local saved = page.REMOTE_TIMEOUT
     page.REMOTE_TIMEOUT = 0.5
     local url = "http://127.0.0.1:" .. port .. "/hang"
-    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "hang.html", embed_remote = true })
+    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "hang.html", embed_remote = "private" })
     page.REMOTE_TIMEOUT = saved
     assert.is_nil(p)
     assert.matches("hang.html: <img src>: fetching '" .. url .. "' failed: timeout", err, 1, true)
@@ -219,7 +241,7 @@ describe("a page's remote images with embed_remote", function()
 
   it("refuses what a server sends that is not an image", function()
     local url = "http://127.0.0.1:" .. port .. "/page.html"
-    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "odd.html", embed_remote = true })
+    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "odd.html", embed_remote = "private" })
     assert.is_nil(p)
     assert.matches("odd.html: <img src>: '" .. url .. "' is not an image (its content type is application/octet-stream)",
       err, 1, true)
@@ -227,7 +249,7 @@ describe("a page's remote images with embed_remote", function()
 
   it("says what a missing remote image is", function()
     local url = "http://127.0.0.1:" .. port .. "/img/gone.png"
-    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "gone.html", embed_remote = true })
+    local p, err = page.load(page_with('<img src="' .. url .. '">'), { name = "gone.html", embed_remote = "private" })
     assert.is_nil(p)
     assert.matches("fetching '" .. url .. "' failed: HTTP 404", err, 1, true)
   end)

@@ -25,6 +25,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/hang":
             time.sleep(300)
             return
+        if self.path.startswith("/redirect/"):   # /redirect/N/PATH: N redirects, then PATH
+            hops, _, rest = self.path[len("/redirect/"):].partition("/")
+            self.send_response(302)
+            target = "/" + rest if int(hops) <= 1 else "/redirect/%d/%s" % (int(hops) - 1, rest)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path == "/big":
             self.send_response(200)
             self.send_header("Content-Type", "image/png")

@@ -537,3 +537,20 @@ describe("the text part of a campaign's page", function()
     assert.matches("\r\n\r\nmine X\r\n", raw)
   end)
 end)
+
+
+describe("mailcast.page_fetch", function()
+  local fetch = require "mailcast.page_fetch"
+
+  it("knows the addresses of a machine's own network from those on the internet", function()
+    for _, a in ipairs { "127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
+                         "0.0.0.0", "100.64.0.1", "224.0.0.1", "255.255.255.255", "::1", "::", "fe80::1",
+                         "fd00::1", "fc12:3::4", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1" } do
+      assert.truthy(fetch.private(a), a)
+    end
+    for _, a in ipairs { "93.184.216.34", "172.32.0.1", "172.15.255.255", "8.8.8.8", "100.128.0.1",
+                         "2606:2800:220:1::1", "::ffff:93.184.216.34" } do
+      assert.is_nil(fetch.private(a), a)
+    end
+  end)
+end)
