@@ -7,6 +7,8 @@
 
 #include <event2/event.h>
 
+#include "smtp_trace_ring.h"
+
 /* IDLE: no connection. WAITING: connected with nothing to do, for at
  * most idle_timeout seconds. */
 typedef enum { SLOT_IDLE, SLOT_OPENING, SLOT_READY, SLOT_BUSY, SLOT_WAITING, SLOT_QUITTING } slot_state_t;
@@ -19,6 +21,8 @@ typedef struct {
   mc_job_t *jobs[2];     /* on the session, in order: one in progress and
                             one sent ahead behind its data */
   double started[2];
+  unsigned long long mark[2];  /* where each job's lines begin in ring */
+  unsigned long long replies[2];  /* where its replies begin (mc_ring_span_t) */
   size_t njobs;
   int ready;             /* the session could take a job ahead, and none was queued */
   int was_waiting;       /* the job went to a session that had been idle */
@@ -26,6 +30,9 @@ typedef struct {
   slot_state_t state;
   struct event *wait;    /* a rate-limit pause before the next transaction */
   struct event *idle;    /* how long a WAITING session waits for work */
+  unsigned long number;  /* the session's in the pool (mc_pool_trace_cb) */
+  mc_trace_ring_t *ring; /* with keep_transcripts: its session's last lines */
+  unsigned long long opened_at;   /* where the session's lines begin in ring */
 } slot_t;
 
 struct mc_pool {
@@ -50,6 +57,7 @@ struct mc_pool {
   struct event *pump_timer;
   int failed;            /* local failure: out of memory */
   int draining;
+  const slot_t *gave_up_on;   /* while give_up runs: the session whose lines the jobs get */
 };
 
 
@@ -78,6 +86,7 @@ mc_rcpt_status_t mc_rcpt_status(const mc_rcpt_result_t *r) {
 
 
 void mc_job_clear(mc_job_t *job) {
+  mc_buf_free(&job->transcript);
   for (size_t i = 0; i < job->nresults; i++) free(job->results[i].text);
   free(job->results);
   free(job->tls);
@@ -188,6 +197,11 @@ static void fail_job(mc_pool_t *p, mc_job_t *job, const mc_error_t *e, const mc_
     if (r) memcpy(res->enhanced, r->enhanced, sizeof res->enhanced);
     res->text = dup_or_empty(e->msg);
   }
+  const slot_t *slot = p->gave_up_on;
+  if (slot && slot->ring) {
+    mc_ring_span_t span = {slot->opened_at, (unsigned long long)-1, slot->opened_at};
+    mc_trace_ring_copy(slot->ring, &span, &job->transcript);
+  }
   p->done(job, p->done_arg);
 }
 
@@ -276,6 +290,13 @@ static void copy_results(mc_job_t *job, mc_session_t *s) {
 }
 
 
+static int sent_to_all(const mc_job_t *job) {
+  for (size_t i = 0; i < job->nresults; i++)
+    if (!job->results[i].sent) return 0;
+  return 1;
+}
+
+
 /* A session that waited idle may have been closed by the server in the
  * meantime (its idle timeout, often with a 421 we had not yet read): a
  * transaction it fails before any recipient is accepted goes again, once,
@@ -305,17 +326,24 @@ static void push_job(slot_t *slot, mc_job_t *job) {
   p->running++;
   mc_shape_sent(&p->shape, now());
   slot->jobs[slot->njobs] = job;
+  slot->mark[slot->njobs] = slot->replies[slot->njobs] = slot->ring ? slot->ring->count : 0;
   slot->started[slot->njobs++] = now();
   slot->ready = 0;
 }
 
 
 /* The oldest job on slot's session: the one whose outcome comes first. */
-static mc_job_t *pop_job(slot_t *slot, double *started) {
+static mc_job_t *pop_job(slot_t *slot, double *started, mc_ring_span_t *span) {
   mc_job_t *job = slot->jobs[0];
   *started = slot->started[0];
+  span->from = slot->mark[0];
+  span->replies_from = slot->replies[0];
+  span->sent_until = slot->njobs > 1 ? slot->mark[1] : (unsigned long long)-1;
   slot->jobs[0] = slot->jobs[1];
   slot->started[0] = slot->started[1];
+  slot->mark[0] = slot->mark[1];
+  /* The replies of the one behind come after this one's last. */
+  slot->replies[0] = slot->ring ? slot->ring->count : 0;
   slot->jobs[1] = NULL;
   slot->njobs--;
   slot->ready = 0;
@@ -328,7 +356,8 @@ static void on_txn(mc_session_t *s, void *arg) {
   slot_t *slot = arg;
   mc_pool_t *p = slot->pool;
   double started;
-  mc_job_t *job = pop_job(slot, &started);
+  mc_ring_span_t span;
+  mc_job_t *job = pop_job(slot, &started, &span);
   if (stale(slot, job, s)) {
     job->retried_fresh = 1;
     job->attempts--;
@@ -368,6 +397,7 @@ static void on_txn(mc_session_t *s, void *arg) {
     copy_results(job, s);
     job->duration = now() - started;
     if (job->results == NULL) p->failed = 1;
+    if (slot->ring && !sent_to_all(job)) mc_trace_ring_copy(slot->ring, &span, &job->transcript);
     p->done(job, p->done_arg);
   }
   /* The job sent ahead is on the session: its outcome comes next. */
@@ -520,7 +550,9 @@ static void on_open(mc_session_t *s, void *arg) {
     if (r->code / 100 == 5 || timed_out || p->connect_failures >= p->o->connect_attempts) {
       mc_error_t copy = *e;
       mc_reply_t reply = *r;   /* text borrowed until release(); give_up keeps none */
+      p->gave_up_on = slot;   /* the jobs keep what the connection said */
       give_up(p, &copy, &reply);
+      p->gave_up_on = NULL;
       release(slot);
       return;
     }
@@ -538,6 +570,30 @@ static void on_open(mc_session_t *s, void *arg) {
     mc_shape_opened(&p->shape, up);
   }
   next_txn(slot);
+}
+
+
+/* A line of slot's session: to the ring and to whoever hears the pool. */
+static void on_line(mc_trace_kind_t kind, const char *line, size_t n, void *arg) {
+  slot_t *slot = arg;
+  const mc_pool_opts_t *o = slot->pool->o;
+  double t = mc_trace_now();
+  if (slot->ring) mc_trace_ring_add(slot->ring, kind, t, line, n);
+  if (o->trace) o->trace(slot->number, kind, line, n, t, o->trace_arg);
+}
+
+
+/* Slot's new session tells its lines to on_line when anyone wants them;
+ * else it traces nothing (no cost per line). Without memory for a ring
+ * its jobs keep no transcript, and are sent all the same. */
+static void trace_session(slot_t *slot) {
+  const mc_pool_opts_t *o = slot->pool->o;
+  if (!o->trace && !o->keep_transcripts) return;
+  if (o->keep_transcripts && slot->ring == NULL) slot->ring = calloc(1, sizeof *slot->ring);
+  if (!o->trace && slot->ring == NULL) return;
+  slot->number = (unsigned long)slot->pool->shape.st.sessions;
+  slot->opened_at = slot->ring ? slot->ring->count : 0;
+  mc_session_trace(slot->session, on_line, slot);
 }
 
 
@@ -577,6 +633,7 @@ static void pump(mc_pool_t *p) {
     if (slot->session == NULL) { p->failed = 1; break; }
     slot->state = SLOT_OPENING;
     p->shape.st.sessions++;
+    trace_session(slot);
     mc_session_on_ready(slot->session, on_ready, slot);
     mc_session_open(slot->session, on_open, slot);
   }
@@ -632,6 +689,7 @@ void mc_pool_free(mc_pool_t *p) {
     mc_session_free(p->slots[i].session);
     if (p->slots[i].wait) event_free(p->slots[i].wait);
     if (p->slots[i].idle) event_free(p->slots[i].idle);
+    free(p->slots[i].ring);
   }
   free(p->slots);
   free(p->queue);

@@ -24,6 +24,7 @@
 #ifndef MC_SMTP_POOL_H
 #define MC_SMTP_POOL_H
 
+#include "buf.h"
 #include "pool_shape.h"
 #include "smtp_session.h"
 
@@ -42,7 +43,15 @@ typedef struct mc_job {
   long long tag;                /* the owner's name for it */
   struct mc_dest *dest;         /* the scheduler's destination it counts against */
   struct mc_job *next;          /* the owner's list */
+  mc_buf_t transcript;          /* with keep_transcripts, when not every recipient was
+                                   sent: the last lines of its transaction (records,
+                                   smtp_trace.h; at most MC_RING_LINES) */
 } mc_job_t;
+
+/* A line of a pool's session (smtp_trace.h), with the session's number
+ * in the pool (1, 2, ... in the order they opened) and its time. */
+typedef void (*mc_pool_trace_cb)(unsigned long session, mc_trace_kind_t kind, const char *line, size_t n,
+                                 double time, void *arg);
 
 typedef struct {
   size_t connections;              /* at most this many sessions at once */
@@ -53,6 +62,12 @@ typedef struct {
   double idle_timeout;             /* seconds an idle session waits for work; 0: QUIT at once */
   double down_time;                /* after giving up, seconds new jobs fail at once
                                       with the same reason instead of reconnecting */
+  mc_pool_trace_cb trace;          /* told every line of every session; NULL: no one,
+                                      and the sessions trace nothing */
+  void *trace_arg;
+  int keep_transcripts;            /* each session keeps its last lines in a ring, and a
+                                      job not sent to every recipient gets those of its
+                                      transaction (mc_job_t.transcript) */
 } mc_pool_opts_t;
 
 void mc_pool_opts_init(mc_pool_opts_t *o);

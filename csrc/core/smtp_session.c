@@ -527,7 +527,7 @@ static int queue_data(mc_session_t *s, const mc_txn_t *t) {
   size_t before = evbuffer_get_length(out);
   mc_error_t e;
   if (mc_smtp_write_data(t, out, 1, &e) != 0) { fail(s, "%s", e.msg); return -1; }
-  mc_trace_info(s->trace, s->trace_arg, "(the message: %zu bytes)", evbuffer_get_length(out) - before);
+  mc_trace_size(s->trace, s->trace_arg, evbuffer_get_length(out) - before);
   before = evbuffer_get_length(out);
   /* The end of the data goes with its last bytes: no small write of its
    * own to wait on Nagle and delayed ACKs. */
@@ -557,7 +557,7 @@ static int queue_bdat(mc_session_t *s, const mc_txn_t *t, struct evbuffer *chunk
   size_t before = evbuffer_get_length(out), size = evbuffer_get_length(chunk);
   int rc = evbuffer_add_printf(out, "BDAT %zu LAST\r\n", size) < 0;
   mc_trace_sent(s->trace, s->trace_arg, out, before, MC_TRACE_NO_SECRET);
-  mc_trace_info(s->trace, s->trace_arg, "(the message: %zu bytes)", size);
+  mc_trace_size(s->trace, s->trace_arg, size);
   rc = rc || evbuffer_add_buffer(out, chunk) != 0;
   evbuffer_free(chunk);
   s->flushing = 1;

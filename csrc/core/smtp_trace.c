@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <openssl/ssl.h>
@@ -51,6 +52,22 @@ void mc_trace_info(mc_trace_cb cb, void *arg, const char *fmt, ...) {
 }
 
 
+void mc_trace_size(mc_trace_cb cb, void *arg, size_t size) {
+  if (cb == NULL) return;
+  static const char head[] = "(the message: ", tail[] = " bytes)";
+  char line[sizeof head + 20 + sizeof tail], digits[20];
+  char *end = digits + sizeof digits, *start = mc_decimal(end, size);
+  size_t n = 0, len = (size_t)(end - start);
+  memcpy(line, head, sizeof head - 1);
+  n += sizeof head - 1;
+  memcpy(line + n, start, len);
+  n += len;
+  memcpy(line + n, tail, sizeof tail - 1);
+  n += sizeof tail - 1;
+  cb(MC_TRACE_INFO, line, n, arg);
+}
+
+
 /* The name's one-line form (X509_NAME_oneline), or "?". */
 static void name_of(const X509_NAME *name, char *out, size_t size) {
   if (name == NULL || X509_NAME_oneline(name, out, (int)size) == NULL) snprintf(out, size, "?");
@@ -76,4 +93,28 @@ void mc_trace_tls(mc_trace_cb cb, void *arg, SSL *ssl) {
   mc_trace_info(cb, arg, "TLS certificate check: %s", verify == X509_V_OK ? "trusted" :
                 X509_verify_cert_error_string(verify));
   X509_free(cert);
+}
+
+
+double mc_trace_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+
+void mc_trace_record(mc_buf_t *b, mc_trace_kind_t kind, double time, const char *line, size_t n) {
+  mc_trace_head_t h = {kind == MC_TRACE_CLIENT ? 'C' : kind == MC_TRACE_SERVER ? 'S' : 'I', time, n};
+  mc_buf_add(b, &h, sizeof h);
+  mc_buf_add(b, line, n);
+}
+
+
+int mc_trace_next(const char *data, size_t n, size_t *at, mc_trace_head_t *h, const char **line) {
+  if (*at > n || n - *at < sizeof *h) return 0;
+  memcpy(h, data + *at, sizeof *h);
+  if (h->len > n - *at - sizeof *h) return 0;   /* cut short by a failed append */
+  *line = data + *at + sizeof *h;
+  *at += sizeof *h + h->len;
+  return 1;
 }

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "buf.h"
+
 struct evbuffer;
 typedef struct ssl_st SSL;
 
@@ -32,8 +34,32 @@ void mc_trace_sent(mc_trace_cb cb, void *arg, struct evbuffer *out, size_t from,
 /* Tells cb a line made from a printf format. */
 void mc_trace_info(mc_trace_cb cb, void *arg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Tells cb "(the message: SIZE bytes)": what stands for the data, once
+ * per message (without a printf: campaigns keep transcripts of every
+ * transaction, smtp_trace_ring.h). */
+void mc_trace_size(mc_trace_cb cb, void *arg, size_t size);
+
 /* Tells cb about the TLS of ssl: version, cipher, the server's
  * certificate (subject, issuer, expiry) and whether it verified. */
 void mc_trace_tls(mc_trace_cb cb, void *arg, SSL *ssl);
+
+/* The records a transcript is kept as, one after another in a buffer:
+ * a head, then the line's bytes. kind is 'C', 'S' or 'I'; time is the
+ * wall-clock time in seconds. */
+typedef struct {
+  char kind;
+  double time;
+  size_t len;
+} mc_trace_head_t;
+
+/* The wall-clock time a record carries. */
+double mc_trace_now(void);
+
+/* Appends a record to b (a failure sticks to b, as mc_buf_add's). */
+void mc_trace_record(mc_buf_t *b, mc_trace_kind_t kind, double time, const char *line, size_t n);
+
+/* The record at *at of the n bytes of data: 1 with its head and line
+ * (*at moved past it), 0 at the end or at a record cut short. */
+int mc_trace_next(const char *data, size_t n, size_t *at, mc_trace_head_t *h, const char **line);
 
 #endif

@@ -125,6 +125,7 @@ static int prepare(mc_store_t *s, mc_error_t *e) {
   static const mc_store_sql_t *const files[] = {
     mc_store_sql_core, mc_store_sql_queue, mc_store_sql_suppress, mc_store_sql_events,
     mc_store_sql_links, mc_store_sql_report, mc_store_sql_segment, mc_store_sql_abtest,
+    mc_store_sql_transcripts,
   };
   for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
     for (const mc_store_sql_t *t = files[f]; t->sql; t++) {

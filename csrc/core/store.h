@@ -187,13 +187,24 @@ int mc_store_rollback(mc_store_t *s, mc_error_t *e);
  * made here: a bounce must not create campaigns), -1 on error. */
 long long mc_store_campaign_find(mc_store_t *s, const char *name, mc_error_t *e);
 
-/* Recipient id (rows: id, campaign, campaign_name, address, state). */
+/* Recipient id (rows: id, campaign, campaign_name, address, state,
+ * attempts, next_at, last_code, last_enhanced, last_text, updated). */
 int mc_store_recipient(mc_store_t *s, long long id, mc_row_cb cb, void *arg, mc_error_t *e);
 
 /* The recipients with address (any case), newest first, of campaign
  * (0: of every campaign); the same columns as mc_store_recipient. */
 int mc_store_recipients_by_address(mc_store_t *s, const char *address, long long campaign,
                                    mc_row_cb cb, void *arg, mc_error_t *e);
+
+/* The last transcript of a recipient not delivered (store_transcripts.c):
+ * put replaces the recipient's row; the reads give rows of recipient,
+ * address, campaign (its name), at, text: by recipient id, or the newest
+ * of an address's of campaign (0: of any). */
+int mc_store_transcript_put(mc_store_t *s, long long recipient, double at, const char *text, size_t len,
+                            mc_error_t *e);
+int mc_store_transcript(mc_store_t *s, long long recipient, mc_row_cb cb, void *arg, mc_error_t *e);
+int mc_store_transcript_by_address(mc_store_t *s, const char *address, long long campaign, mc_row_cb cb,
+                                   void *arg, mc_error_t *e);
 
 /* An event with what the bounce taxonomy says about it. */
 typedef struct {

@@ -11,6 +11,7 @@
  *   store_links.c     the tracked links a click may be sent to
  *   store_report.c    read-only reports and recipient look-ups
  *   store_report_fn.c the SQL functions the reports group by
+ *   store_transcripts.c the last transcript of a recipient not delivered
  *   store_queue_ops.c the deferred recipients for an operator: listed by
  *                     domain and reason, made due now, cancelled
  *   store_segment.c   a campaign's recipients chosen by what happened to
@@ -45,6 +46,8 @@ enum {
   Q_SEGMENT, Q_LAST_EVENT, Q_SEGMENT_FIX, Q_SEGMENT_UPTO,
   /* store_abtest.c */
   Q_TEST_SENT, Q_TEST_PICK, Q_TEST_RELEASE,
+  /* store_transcripts.c */
+  Q_TRANSCRIPT_PUT, Q_TRANSCRIPT_GET, Q_TRANSCRIPT_BY_ADDRESS,
   /* store_report.c, prepared on first use (mc_store_report_stmt): only
    * mailcast report runs them, and preparing them all took longer than
    * the rest of an open. */
@@ -66,7 +69,7 @@ typedef struct {
  * statements from Q_LAZY on, prepared when first used. */
 extern const mc_store_sql_t mc_store_sql_core[], mc_store_sql_queue[], mc_store_sql_suppress[],
     mc_store_sql_events[], mc_store_sql_links[], mc_store_sql_report[], mc_store_sql_lazy[],
-    mc_store_sql_segment[], mc_store_sql_abtest[];
+    mc_store_sql_segment[], mc_store_sql_abtest[], mc_store_sql_transcripts[];
 
 struct mc_store {
   sqlite3 *db;

@@ -7,7 +7,9 @@
 #define GROUP_KEY "(CASE WHEN ?2 = 'provider' THEN mc_provider(mc_domain(address)) ELSE mc_domain(address) END)"
 
 #define ROW_COLUMNS "r.id AS id, r.campaign AS campaign, c.name AS campaign_name," \
-                    " r.address AS address, r.state AS state"
+                    " r.address AS address, r.state AS state, r.attempts AS attempts," \
+                    " r.next_at AS next_at, r.last_code AS last_code, r.last_enhanced AS last_enhanced," \
+                    " r.last_text AS last_text, r.updated AS updated"
 
 const mc_store_sql_t mc_store_sql_report[] = {
   {Q_REPORT_CAMPAIGNS, "SELECT id, name, created, list_read FROM campaigns ORDER BY id"},

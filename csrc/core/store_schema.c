@@ -99,6 +99,13 @@ static const migration_t migrations[] = {
    "ALTER TABLE campaigns ADD COLUMN segment_upto INTEGER;"
    "CREATE INDEX recipients_held ON recipients(campaign) WHERE variant = 0;",
    "SELECT count(*) FROM pragma_table_info('recipients') WHERE name = 'variant'"},
+
+  /* 7: the last transcript of each recipient not delivered (its last
+   * failed or deferred transaction's lines), replaced by each attempt. */
+  {"recipients' last transcripts",
+   "CREATE TABLE IF NOT EXISTS transcripts("
+   "  recipient INTEGER PRIMARY KEY, at REAL NOT NULL, text TEXT NOT NULL);",
+   "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'transcripts'"},
 };
 
 #define LATEST ((int)(sizeof migrations / sizeof migrations[0]))

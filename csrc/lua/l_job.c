@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "binding.h"
+#include "l_trace.h"
 
 
 void mc_l_readdata(lua_State *L, int idx, mc_txn_t *t) {
@@ -90,6 +91,7 @@ void mc_l_poolopts(lua_State *L, int idx, mc_pool_opts_t *o) {
   o->connect_attempts = (int)mc_l_optnumber(L, idx, "connect_attempts", 3);
   o->idle_timeout = mc_l_optnumber(L, idx, "idle_timeout", 0);
   o->down_time = mc_l_optnumber(L, idx, "down_time", 0);
+  o->keep_transcripts = mc_l_optbool(L, idx, "keep_transcripts", 0);
   if (o->connections < 1 || o->connections > 1000) luaL_argerror(L, idx, "connections must be 1 to 1000");
   if (o->messages_per_connection < 1) luaL_argerror(L, idx, "messages_per_connection must be at least 1");
   if (o->connect_attempts < 1) o->connect_attempts = 1;
@@ -140,6 +142,10 @@ void mc_l_pushjob(lua_State *L, const mc_job_t *job) {
   if (job->peer) {
     lua_pushstring(L, job->peer);
     lua_setfield(L, -2, "server");
+  }
+  if (job->transcript.len > 0 || job->transcript.failed) {
+    mc_l_pushrecords(L, &job->transcript);
+    lua_setfield(L, -2, "transcript");
   }
 }
 

@@ -23,6 +23,7 @@
 #include "core/loop.h"
 #include "core/sched.h"
 #include "l_lookups.h"
+#include "l_trace.h"
 
 #define MC_SCHED_CLASS "mailcast.Scheduler"
 
@@ -50,6 +51,8 @@ typedef struct {
   droute_t *routes;
   lua_Integer next_tag;
   mc_l_lookups_t *lookups;      /* made by the first look-up */
+  mc_l_tracer_t **tracers;      /* of the destinations traced */
+  size_t ntracers;
 } sched_box;
 
 
@@ -86,6 +89,10 @@ static int sched_close(lua_State *L) {
     free_targets(r->route.targets, r->route.ntargets);
     free(r);
   }
+  for (size_t i = 0; i < box->ntracers; i++) mc_l_tracer_free(L, box->tracers[i]);
+  free(box->tracers);
+  box->tracers = NULL;
+  box->ntracers = 0;
   free(box->dests);
   box->dests = NULL;
   box->npools = box->cap = 0;
@@ -148,7 +155,41 @@ static const mc_route_t *route_with_targets(lua_State *L, sched_box *box, const 
 }
 
 
-/* s:destination(route, opts [, targets [, window]]) -> id */
+/* Lines of the loop turned by L go to the tracers at once (l_trace.h). */
+static void enter_tracers(sched_box *box, lua_State *L) {
+  for (size_t i = 0; i < box->ntracers; i++) mc_l_tracer_enter(box->tracers[i], L);
+}
+
+
+static void leave_tracers(sched_box *box) {
+  for (size_t i = 0; i < box->ntracers; i++) mc_l_tracer_leave(box->tracers[i]);
+}
+
+
+/* The tracer of opts.trace (a function), its lines naming the
+ * destination opts.trace_destination, set in o; nothing without one. */
+static void trace_dest(lua_State *L, sched_box *box, int opts, mc_pool_opts_t *o) {
+  if (lua_isnoneornil(L, opts)) return;
+  if (lua_getfield(L, opts, "trace") == LUA_TNIL) {
+    lua_pop(L, 1);
+    return;
+  }
+  int fn = lua_gettop(L);
+  lua_getfield(L, opts, "trace_destination");
+  const char *label = lua_tostring(L, -1);
+  mc_l_tracer_t **list = realloc(box->tracers, (box->ntracers + 1) * sizeof *list);
+  if (list == NULL) luaL_error(L, "not enough memory");
+  box->tracers = list;
+  box->tracers[box->ntracers] = mc_l_tracer_new(L, fn, label);
+  o->trace = mc_l_tracer_line;
+  o->trace_arg = box->tracers[box->ntracers++];
+  lua_pop(L, 2);
+}
+
+
+/* s:destination(route, opts [, targets [, window]]) -> id; opts.trace:
+ * a function told every line of its sessions (l_trace.h), with
+ * destination = opts.trace_destination. */
 static int sched_destination(lua_State *L) {
   sched_box *box = check_sched(L);
   mc_route_t *tpl = mc_l_toroute(L, 2);
@@ -174,6 +215,7 @@ static int sched_destination(lua_State *L) {
     box->dests = p;
     box->cap = cap;
   }
+  trace_dest(L, box, 3, &o);
   mc_dest_t *dest = mc_sched_add(box->sched, route, &o, (size_t)window);
   if (dest == NULL) return luaL_error(L, "not enough memory");
   box->dests[box->npools++] = dest;
@@ -229,7 +271,9 @@ static int sched_submit(lua_State *L) {
  * the list on top of the stack: each the job's result with its tag, or
  * with owners, {owner=, result=}. */
 static int take_outcomes(lua_State *L, sched_box *box, double timeout, int with_owners) {
+  enter_tracers(box, L);
   int rc = mc_sched_run(box->sched, timeout);
+  leave_tracers(box);
   int list = lua_gettop(L);
   lua_getiuservalue(L, 1, UV_JOBS);
   lua_getiuservalue(L, 1, UV_OWNERS);
@@ -398,7 +442,9 @@ static int sched_state(lua_State *L) {
 static int sched_drain(lua_State *L) {
   sched_box *box = check_sched(L);
   double grace = luaL_optnumber(L, 2, 30);
+  enter_tracers(box, L);
   mc_sched_drain(box->sched, grace < 0 ? 0 : grace);
+  leave_tracers(box);
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include "binding.h"
 #include "core/loop.h"
 #include "core/smtp_pool.h"
+#include "l_trace.h"
 
 #define MC_ROUTE_CLASS "mailcast.Route"
 #define MC_SESSION_CLASS "mailcast.Session"
@@ -298,58 +299,17 @@ static int session_close(lua_State *L) {
 }
 
 
-/* A transcript record: the kind, the time, the line's length, the line. */
-typedef struct {
-  char kind;
-  double time;
-  size_t len;
-} trace_head;
-
-
 static void on_trace(mc_trace_kind_t kind, const char *line, size_t n, void *arg) {
   session_box *box = arg;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  trace_head h = {kind == MC_TRACE_CLIENT ? 'C' : kind == MC_TRACE_SERVER ? 'S' : 'I',
-                  (double)ts.tv_sec + ts.tv_nsec / 1e9, n};
-  mc_buf_add(&box->transcript, &h, sizeof h);   /* a failure sticks to the buffer */
-  mc_buf_add(&box->transcript, line, n);
+  mc_trace_record(&box->transcript, kind, mc_trace_now(), line, n);   /* a failure sticks to the buffer */
 }
 
 
 /* Pushes the records taken since the last time as a list of {kind =
  * "client"|"server"|"info", line=, time=}, and forgets them. */
 static void push_transcript(lua_State *L, session_box *box) {
-  lua_newtable(L);
-  mc_buf_t *b = &box->transcript;
-  size_t at = 0;
-  lua_Integer i = 0;
-  /* (after a failed append the records before it are whole; a record
-   * cut short by it is left out) */
-  while (at + sizeof(trace_head) <= b->len) {
-    trace_head h;
-    memcpy(&h, b->data + at, sizeof h);
-    at += sizeof h;
-    if (h.len > b->len - at) break;
-    lua_createtable(L, 0, 3);
-    lua_pushstring(L, h.kind == 'C' ? "client" : h.kind == 'S' ? "server" : "info");
-    lua_setfield(L, -2, "kind");
-    lua_pushlstring(L, b->data + at, h.len);
-    lua_setfield(L, -2, "line");
-    lua_pushnumber(L, h.time);
-    lua_setfield(L, -2, "time");
-    lua_rawseti(L, -2, ++i);
-    at += h.len;
-  }
-  if (b->failed) {   /* what could not be kept is said, not dropped unseen */
-    lua_createtable(L, 0, 2);
-    lua_pushliteral(L, "info");
-    lua_setfield(L, -2, "kind");
-    lua_pushliteral(L, "(the transcript ran out of memory here)");
-    lua_setfield(L, -2, "line");
-    lua_rawseti(L, -2, ++i);
-  }
-  mc_buf_free(b);
+  mc_l_pushrecords(L, &box->transcript);
+  mc_buf_free(&box->transcript);
 }
 
 
@@ -545,6 +505,7 @@ typedef struct {
   const char ***rcpts;
   size_t n;
   struct event_base *base;
+  mc_l_tracer_t *tracer;
 } send_state;
 
 
@@ -556,6 +517,7 @@ static int send_state_gc(lua_State *L) {
   }
   free(st->jobs);
   free(st->rcpts);
+  mc_l_tracer_free(L, st->tracer);
   memset(st, 0, sizeof *st);
   return 0;
 }
@@ -564,13 +526,16 @@ static int send_state_gc(lua_State *L) {
 /* send(route, jobs, opts) -> results, state | fail, message
  * jobs: {{from=, to=, message=, dsn_*=, eight_bit=}, ...}
  * opts: connections, messages_per_connection, rate, connect_rate,
- * connect_attempts. results[i] = {status=, tls=, attempts=, recipients=
- * {{address=, status=, code=, enhanced=, text=}...}} */
+ * connect_attempts, keep_transcripts, trace (a function told every line of
+ * every session as it comes: l_trace.h). results[i] = {status=, tls=,
+ * attempts=, recipients= {{address=, status=, code=, enhanced=, text=}...}
+ * [, transcript=]} */
 static int l_send(lua_State *L) {
   mc_route_t *route = connectable_route(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   mc_pool_opts_t o;
   mc_l_poolopts(L, 3, &o);
+  lua_settop(L, 3);   /* opts (or nil) at 3, whatever the guard's place */
   size_t n = (size_t)luaL_len(L, 2);
   send_state *st = mc_l_guard(L, sizeof *st, send_state_gc);
   int guard = lua_gettop(L);
@@ -586,9 +551,17 @@ static int l_send(lua_State *L) {
   }
   st->base = mc_loop();
   if (st->base == NULL) return luaL_error(L, "cannot make an event loop");
+  if (!lua_isnoneornil(L, 3) && lua_getfield(L, 3, "trace") != LUA_TNIL) {
+    st->tracer = mc_l_tracer_new(L, lua_gettop(L), route->host);
+    o.trace = mc_l_tracer_line;
+    o.trace_arg = st->tracer;
+    mc_l_tracer_enter(st->tracer, L);   /* nothing else turns the loop meanwhile */
+  }
   mc_pool_state_t ps;
   mc_error_t e;
-  if (mc_pool_run(st->base, route, st->jobs, n, &o, &ps, &e) != 0) return mc_l_fail(L, &e);
+  int rc = mc_pool_run(st->base, route, st->jobs, n, &o, &ps, &e);
+  if (st->tracer) mc_l_tracer_leave(st->tracer);
+  if (rc != 0) return mc_l_fail(L, &e);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     mc_l_pushjob(L, &st->jobs[i]);

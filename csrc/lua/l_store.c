@@ -441,13 +441,45 @@ static int s_find_campaign(lua_State *L) {
 }
 
 
-/* store:recipient(id) -> {id=, campaign=, campaign_name=, address=, state=} | nil */
+/* store:recipient(id) -> {id=, campaign=, campaign_name=, address=, state=,
+ * attempts=, next_at=, last_code=, last_enhanced=, last_text=, updated=} | nil */
 static int s_recipient(lua_State *L) {
   mc_store_t *s = check(L);
   lua_Integer id = luaL_checkinteger(L, 2);
   lua_newtable(L);
   mc_error_t e;
   return first_row(L, mc_store_recipient(s, id, push_row, L, &e), &e);
+}
+
+
+/* store:keep_transcript(recipient, at, text): the recipient's last
+ * transcript, replacing the one it had. */
+static int s_keep_transcript(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer id = luaL_checkinteger(L, 2);
+  double at = luaL_checknumber(L, 3);
+  size_t len;
+  const char *text = luaL_checklstring(L, 4, &len);
+  mc_error_t e;
+  return ok_or_fail(L, mc_store_transcript_put(s, id, at, text, len, &e), &e);
+}
+
+
+/* store:transcript(recipient id | address [, campaign id]) ->
+ * {recipient=, address=, campaign=, at=, text=} | nil when there is
+ * none: by id, or the newest of the address's (of the campaign). */
+static int s_transcript(lua_State *L) {
+  mc_store_t *s = check(L);
+  mc_error_t e;
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    lua_Integer id = luaL_checkinteger(L, 2);
+    lua_newtable(L);
+    return first_row(L, mc_store_transcript(s, id, push_row, L, &e), &e);
+  }
+  const char *address = luaL_checkstring(L, 2);
+  lua_Integer campaign = luaL_optinteger(L, 3, 0);
+  lua_newtable(L);
+  return first_row(L, mc_store_transcript_by_address(s, address, campaign, push_row, L, &e), &e);
 }
 
 
@@ -737,6 +769,7 @@ static const luaL_Reg methods[] = {
   {"suppress", s_suppress}, {"unsuppress", s_unsuppress}, {"suppressed", s_suppressed},
   {"report", s_report}, {"close", s_close},
   {"find_campaign", s_find_campaign}, {"recipient", s_recipient}, {"recipients", s_recipients},
+  {"keep_transcript", s_keep_transcript}, {"transcript", s_transcript},
   {"event", s_event}, {"soft_bounces", s_soft_bounces}, {"suppression", s_suppression},
   {"suppression_list", s_suppression_list}, {"seen", s_seen}, {"mark_seen", s_mark_seen},
   {"secret", s_secret}, {"rollback", s_rollback}, {"list_read", s_list_read},

@@ -771,9 +771,17 @@ function Campaign:write_settled(run, list)
   local store, d = run.store, run.dispatch
   assert(store:begin())
   for i = 1, n do
-    local r = list.outcomes[i].owner
+    local o = list.outcomes[i]
+    local r = o.owner
     if list.suppress[i] then assert(store:suppress(r.address, list.suppress[i])) end
     assert(store:finish(r.id, list.states[i], list.replies[i], list.next_ats[i]))
+    -- A recipient not delivered keeps how its transaction went (the
+    -- dispatcher gives the lines only then: keep_transcripts).
+    local lines = o.result.transcript
+    if lines and list.states[i] ~= "delivered" then
+      local transcript = require "mailcast.transcript"
+      assert(store:keep_transcript(r.id, transcript.started(lines) or core.time(), transcript.kept(lines)))
+    end
     if i % POLL_EVERY == 0 then d:poll() end
   end
   assert(store:commit())
@@ -822,7 +830,8 @@ function Campaign:next_retry(run)
 end
 
 --- campaign:run{store = path, dry_run=, quiet=, progress = "bar"|"lines"|
--- "json"|"quiet", log = path | false, wait = false, workers = 1} -> counts | nil, message
+-- "json"|"quiet", log = path | false, wait = false, workers = 1, trace =
+-- path | "-" | function} -> counts | nil, message
 -- Sends what is due; with wait, stays until no deferred recipient is left
 -- (sleeping until each retry is due); without, deferred ones wait for the
 -- next run. Ctrl-C pauses: the transactions in flight finish, the rest
@@ -837,6 +846,7 @@ function Campaign:run(opts)
   local start, err = self:prepare(opts)
   if not start then return nil, err end
   if (opts.workers or 1) ~= 1 then
+    if opts.trace then start.store:close() return nil, "campaign: --trace writes the sessions of one process: give it without --workers" end
     -- The workers start on the first rows while the rest are loaded.
     start.store:close()
     return require("mailcast.workers").run(self, { path = start.path, id = start.id, log = start.log_to }, opts)
@@ -915,6 +925,30 @@ function Campaign:first_part(start)
   return loader
 end
 
+-- The trace of a run's sessions (opts.trace: a file, "-" for stderr,
+-- or a function as mailcast.send's trace option takes): {call=,
+-- close()} | nil (none) | nil, message.
+local function open_trace(opts)
+  if opts.trace == nil then return nil end
+  if type(opts.trace) == "function" then
+    local tracer = smtp.tracer(opts.trace)
+    return { call = tracer.call, close = function() return tracer.error end }
+  end
+  return require("mailcast.trace_file").open(opts.trace)
+end
+
+-- The dispatcher's options of a run: every route's sessions traced
+-- when asked, and what was not delivered kept with its transcript.
+local function dispatch_opts(limits, workers, trace)
+  return { limits = limits, workers = workers, trace = trace and trace.call, keep_transcripts = true }
+end
+
+-- Says why a run's trace stopped, if it did.
+local function close_trace(trace, warn)
+  local why = trace and trace.close()
+  if why then warn(why .. " (the tracing stopped there; the run went on)") end
+end
+
 --- run_all(campaigns, opts) -> {{counts= | err=}...}: several campaigns
 -- sent at once by one engine (mailcast run a.lua b.lua): the destinations
 -- they share hold their limits across all of them and are shared by
@@ -923,7 +957,12 @@ end
 -- counts, or why it could not run.
 function M.run_all(campaigns, opts)
   local results, runs, names = {}, {}, {}
-  local d = dispatch.new(nil, {})
+  local trace, terr = open_trace(opts)
+  if terr then
+    for i in ipairs(campaigns) do results[i] = { err = terr } end
+    return results
+  end
+  local d = dispatch.new(nil, dispatch_opts(nil, nil, trace))
   for i, c in ipairs(campaigns) do
     c.quiet = opts.quiet
     c:page_said()
@@ -954,6 +993,7 @@ function M.run_all(campaigns, opts)
     end
   end
   local ok, err, paused = engine.send(runs, d, opts)
+  close_trace(trace, function(m) if campaigns[1] then campaigns[1]:warn(m) end end)
   for i, c in ipairs(campaigns) do
     local run = results[i].run
     if run then results[i].counts, results[i].err = c:close_run(run, ok, err, paused) end
@@ -1050,13 +1090,17 @@ end
 function Campaign:send(store, id, log_to, opts, workers, loader)
   local run, err = self:open_run(store, id, log_to, opts, loader)
   if not run then store:close() return nil, err end
-  local ok, d = pcall(dispatch.new, self.routes, { limits = self.limits, workers = workers })
+  local trace, terr = open_trace(opts)
+  local ok, d = terr == nil, terr
+  if ok then ok, d = pcall(dispatch.new, self.routes, dispatch_opts(self.limits, workers, trace)) end
   if not ok then
     store:close()
     if run.log then run.log:close() end
-    return nil, "campaign: " .. tostring(d)
+    close_trace(trace, function() end)
+    return nil, terr or ("campaign: " .. tostring(d))
   end
   local ok_run, run_err, paused = engine.send({ run }, d, opts, workers ~= nil)
+  close_trace(trace, function(m) self:warn(m) end)
   local counts, cerr = self:close_run(run, ok_run, run_err, paused)
   d:close()
   return counts, cerr

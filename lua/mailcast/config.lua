@@ -30,6 +30,10 @@ M.LIMITS = S.record {
   down_time = seconds,                       -- an unreachable destination is left alone
 }
 
+--- mailcast.send's options: the limits, and trace = function(record)
+-- told every line of every session (mailcast.smtp.tracer).
+M.SEND_OPTIONS = S.with(M.LIMITS, { fields = { trace = func() } })
+
 --- A campaign's limits: an idle session waits a few seconds for the
 -- next batch rather than reconnecting, and a destination that cannot be
 -- reached is left alone for a minute (its recipients are deferred)

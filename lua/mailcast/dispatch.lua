@@ -96,7 +96,11 @@ end
 -- {mx = true, ...}); each may carry limits = {...} and, for mx,
 -- domains = {["example.com"] = limits}. opts.limits: the defaults for
 -- every destination; opts.window = false: no window (mailcast.send);
--- opts.workers: how many processes share the relays (see divide). An mx
+-- opts.workers: how many processes share the relays (see divide);
+-- opts.trace: a function told every line of every session (as
+-- mailcast.send's trace option); opts.keep_transcripts: an outcome not
+-- sent to every recipient comes with its transaction's last lines
+-- (result.transcript; not for mailcast.send's routes). An mx
 -- route's limits stay whole: the workers split recipients by domain, so
 -- a domain (and in practice its MX hosts) belongs to one of them.
 function M.new(routes, opts)
@@ -107,6 +111,7 @@ function M.new(routes, opts)
     waiting = {}, lookup_of = {}, parked = 0, paused_routes = {}, sessions_waited = {},
     lookups_out = 0, lookup_queue = {}, lookup_head = 1,
     private = {}, privates = 0,   -- mailcast.send's routes in hooks (private_route)
+    trace = opts.trace, keep_transcripts = opts.keep_transcripts,
   }, Dispatch)
   if routes then self:add_routes(routes, opts) end
   return self
@@ -210,6 +215,7 @@ function Dispatch:private_route(route, limits)
     self.privates = self.privates + 1
     name = string.format("mailcast.send's route %d", self.privates)
     self.routes[name] = route_record(name, route, M.limits(limits))
+    self.routes[name].private = true
     self.private[key] = name
   end
   return name
@@ -219,6 +225,13 @@ end
 -- window and backlog) and what it is for the user.
 function Dispatch:destination(r, key, limits, targets, label)
   local window = self.use_window and (limits.connections or 1) * (limits.messages_per_connection or 10) or 0
+  local trace, keep = limits.trace or self.trace, self.keep_transcripts and not r.private
+  if trace or keep then
+    local own = {}
+    for k, v in pairs(limits) do own[k] = v end
+    own.trace, own.trace_destination, own.keep_transcripts = trace, label or key, keep or nil
+    limits = own
+  end
   local id = self.sched:destination(r.route, limits, targets, window)
   local d = { id = id, key = key, label = label, route = r.name }
   self.dests[id] = d

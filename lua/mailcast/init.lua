@@ -72,7 +72,9 @@ end
 
 --- send(route, messages [, opts]) -> results, state | nil, message.
 -- The route (a table), each entry of messages and opts are checked
--- against mailcast.config's SEND_ROUTE, SEND_ENTRY and LIMITS.
+-- against mailcast.config's SEND_ROUTE, SEND_ENTRY and SEND_OPTIONS
+-- (LIMITS and trace, a function told each line of every session:
+-- mailcast.smtp.tracer).
 function M.send(route, messages, opts)
   if type(route) == "table" then route = schema.check(config.SEND_ROUTE, route, "mailcast.send route") end
   if type(messages) ~= "table" then
@@ -83,7 +85,7 @@ function M.send(route, messages, opts)
       schema.check_keys(config.SEND_ENTRY, entry, string.format("mailcast.send messages[%d]", i))
     end
   end
-  if opts ~= nil then opts = schema.check(config.LIMITS, opts, "mailcast.send options") end
+  if opts ~= nil then opts = schema.check(config.SEND_OPTIONS, opts, "mailcast.send options") end
   -- In a hook of the engine: sent by the engine, which goes on with its
   -- other work meanwhile (mailcast.hooks); the messages are built here.
   if hooks.can_wait() then
@@ -94,7 +96,7 @@ function M.send(route, messages, opts)
       if wrong then error(state, 2) end
       return nil, state
     end
-    return smtp.finish(plan, sent), state
+    return smtp.finish(plan, sent), smtp.traced(plan, state)
   end
   return smtp.send(route, messages, opts, M.build)
 end

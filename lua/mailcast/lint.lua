@@ -6,6 +6,7 @@ local assemble = require "mailcast.assemble"
 local bulk = require "mailcast.bulk"
 local cli_args = require "mailcast.cli_args"
 local core = require "mailcast.core"
+local lint_sample = require "mailcast.lint_sample"
 local usage = require "mailcast.usage"
 
 local M = {}
@@ -21,12 +22,17 @@ local function options(argv)
   local o, why = cli_args.parse(argv, {
     defaults = { spam = true, dns = true },
     switches = { ["--json"] = { "json", true }, ["--no-spam"] = { "spam", false }, ["--no-dns"] = { "dns", false } },
-    values = { "--recipient", "--address", "--rspamd", "--spamd", "--dns-server", "--ip" },
+    values = { "--recipient", "--address", "--rspamd", "--spamd", "--dns-server", "--ip", "--sample" },
   })
   if not o then return nil, why end
   local ok
   ok, why = cli_args.recipient(o)
   if not ok then return nil, why end
+  if o.sample then
+    o.sample = math.tointeger(tonumber(o.sample))
+    if not o.sample or o.sample < 1 then return nil, "--sample wants a number of recipients from 1" end
+    if o.recipient or o.address then return nil, "--sample lints several recipients: not with --recipient or --address" end
+  end
   return o
 end
 
@@ -118,25 +124,37 @@ local function json(v)
 end
 M.json = json
 
-local function show_findings(out, findings)
+-- Lines for findings; those of a sample of size recipients say which
+-- of them each applies to.
+local function show_findings(out, findings, size)
   table.sort(findings, function(a, b)
     if a.severity ~= b.severity then return SEVERITY_ORDER[a.severity] < SEVERITY_ORDER[b.severity] end
     return a.check < b.check
   end)
   for _, f in ipairs(findings) do
     out[#out + 1] = string.format("  %-8s %-22s %s", f.severity, f.check, core.printable(f.message))
+    if f.count then out[#out + 1] = string.format("  %-8s %-22s in %s", "", "", lint_sample.applies(f, size)) end
     if f.fix then out[#out + 1] = string.format("  %-8s %-22s -> %s", "", "", f.fix) end
   end
 end
 
 local function show(report)
   local out = {}
-  out[#out + 1] = string.format("mailcast lint: %s, recipient %d (%s), %d bytes", report.campaign, report.recipient,
-    report.address, report.size)
+  if report.sample then
+    out[#out + 1] = lint_sample.heading(report)
+  else
+    out[#out + 1] = string.format("mailcast lint: %s, recipient %d (%s), %d bytes", report.campaign, report.recipient,
+      report.address, report.size)
+  end
   out[#out + 1] = ""
   out[#out + 1] = "content:"
   if #report.findings == 0 then out[#out + 1] = "  no findings" end
-  show_findings(out, report.findings)
+  show_findings(out, report.findings, report.sample and #report.sample)
+  if report.first and #(report.sections or {}) > 0 then
+    out[#out + 1] = ""
+    out[#out + 1] = string.format("(the checks below are of the sample's first recipient, %s, row %d)",
+      core.printable(report.first.address), report.first.n)
+  end
   for _, section in ipairs(report.sections or {}) do
     out[#out + 1] = ""
     for _, line in ipairs(section.lines) do out[#out + 1] = line end
@@ -206,13 +224,14 @@ function M.main(argv)
   local o, why = options(argv)
   if not o then return usage.error("lint", "lint: %s", why) end
   local report
-  report, why = M.run(o)
+  if o.sample then report, why = lint_sample.run(M, o) else report, why = M.run(o) end
   if not report then stderr("lint: %s", why) return 1 end
   if o.json then
     local sections = setmetatable({}, OBJECT)
     for _, s in ipairs(report.sections) do sections[s.name] = s.data or {} end
     io.write(json({ campaign = report.campaign, recipient = report.recipient, address = report.address,
-                    size = report.size, findings = report.all, checks = sections, counts = count(report.all) }), "\n")
+                    size = report.size, findings = report.all, checks = sections, counts = count(report.all),
+                    sample = report.sample, rows = report.rows }), "\n")
   else
     io.write(show(report))
   end

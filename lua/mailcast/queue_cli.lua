@@ -65,12 +65,14 @@ local function when(t, now)
 end
 
 
--- Where a recipient's last SMTP transcript goes: the store keeps one
--- when it has store:transcript (the session's lines, as `mailcast test`
--- shows them); until then there is none to show. A list of lines, or nil.
+-- A recipient's last SMTP transcript, as the store keeps it for one not
+-- delivered (store:transcript: its last transaction's lines, as `mailcast
+-- test` shows them): a list of lines, or nil when none was kept.
 local function transcript(store, r)
-  if not store.transcript then return nil end
-  local lines = store:transcript(r.id)
+  local t = store:transcript(r.id)
+  if not t then return nil end
+  local lines = {}
+  for line in t.text:gmatch("[^\n]+") do lines[#lines + 1] = line end
   return lines
 end
 

@@ -29,7 +29,7 @@ local SUMMARY_FIELDS = {
 
 -- The runner's options for a campaign: those that take a value, and flags.
 local VALUE_OPTIONS = { ["--store"] = "FILE", ["--log"] = "FILE", ["--progress"] = "MODE", ["--workers"] = "N",
-  ["--metrics"] = "HOST:PORT" }
+  ["--metrics"] = "HOST:PORT", ["--trace"] = "FILE" }
 local FLAGS = {
   ["--dry-run"] = function(o) o.dry_run = true end,
   ["--quiet"] = function(o) o.quiet = true end,
@@ -39,7 +39,7 @@ local FLAGS = {
 }
 local PROGRESS_MODES = { bar = true, lines = true, json = true, quiet = true }
 local OPTIONS_HELP = "--store FILE, --dry-run, --wait, --progress bar|lines|json|quiet, --json, --quiet,"
-  .. " --log FILE, --no-log, --workers N, --metrics HOST:PORT"
+  .. " --log FILE, --no-log, --workers N, --metrics HOST:PORT, --trace FILE|-"
 
 -- The runner's option a bare word names when its dashes were forgotten
 -- ("dry-run", "Dry_Run": --dry-run), or nil.
@@ -98,6 +98,9 @@ function M.options(args)
   end
   if opts.metrics and (opts.workers or 1) > 1 then
     return nil, "run: --metrics serves the figures of one process: give it without --workers"
+  end
+  if opts.trace and (opts.workers or 1) > 1 then
+    return nil, "run: --trace writes the sessions of one process: give it without --workers"
   end
   return opts
 end
@@ -285,12 +288,17 @@ function M.locate(command, target, path)
 end
 
 --- status(argv) -> exit code. mailcast status SCRIPT.lua | STORE [--store
--- FILE] [--json]: a campaign script's store (or every campaign in a store).
+-- FILE] [--json] [--recipient ADDRESS]: a campaign script's store (or
+-- every campaign in a store); with --recipient, that recipient of the
+-- campaign (mailcast.status_recipient).
 function M.status(argv)
-  local target, path, json = nil, nil, false
+  local target, path, json, recipient = nil, nil, false, nil
   local i = 2
   while i <= #argv do
     if argv[i] == "--store" then path, i = argv[i + 1], i + 1
+    elseif argv[i] == "--recipient" then
+      recipient, i = argv[i + 1], i + 1
+      if not recipient then return usage.error("status", "status: --recipient needs an address") end
     elseif argv[i] == "--json" then json = true
     elseif not target then target = argv[i]
     else return usage.error("status", "status: unexpected '%s'", argv[i]) end
@@ -303,6 +311,17 @@ function M.status(argv)
   if only == true then only = nil end
   local store, err = mailcast.store(path)
   if not store then stderr("%s", err) return 1 end
+  if recipient then
+    local matching = {}
+    for _, row in ipairs(store:report("campaigns")) do
+      if not only or row.name == only then matching[#matching + 1] = row end
+    end
+    local code = 1
+    if #matching == 1 then code = require("mailcast.status_recipient").show(store, matching[1], recipient, json)
+    else stderr("status: --recipient wants one campaign: give its script (%s has %d)", path, #matching) end
+    store:close()
+    return code
+  end
   local shown = 0
   for _, c in ipairs(store:report("campaigns")) do
     if not only or c.name == only then

@@ -264,7 +264,7 @@ function M.send(route, messages, opts, build)
     sent, state = core.send(route, plan.jobs, plan.opts)
   end
   if not sent then M.finish(plan) return nil, state end
-  return M.finish(plan, sent), state
+  return M.finish(plan, sent), M.traced(plan, state)
 end
 
 --- prepare(messages, opts, build) -> plan: what send() hands to the
@@ -293,12 +293,51 @@ function M.prepare(messages, opts, build)
       results[i] = { status = "failed", error = err, recipients = {} }
     end
   end
+  local tracer
   if opts then
     local ok, limits = pcall(dispatch.limits, opts)
     if not ok then error(limits, 3) end
     opts = limits
+    if opts.trace then
+      tracer = M.tracer(opts.trace)
+      opts.trace = tracer.call
+    end
   end
-  return { jobs = jobs, where = where, results = results, split = split, opts = opts, built = built }
+  return { jobs = jobs, where = where, results = results, split = split, opts = opts, built = built,
+           tracer = tracer }
+end
+
+--- tracer(fn) -> {call = function(record), error = nil}: what the
+-- sessions call for fn, mailcast.send's trace option. Each record
+-- ({session=, kind=, line=, time= [, destination=]}) gets text, the
+-- line as `mailcast test` shows it (mailcast.transcript). The first
+-- error fn raises stops the tracing (the send goes on): it is kept in
+-- error, which send gives back as state.trace_error.
+function M.tracer(fn)
+  local transcript = require "mailcast.transcript"   -- (here: an untraced send does not load it)
+  local t, formats = {}, {}
+  function t.call(record)
+    if t.error then return end
+    local key = (record.destination or "") .. "\0" .. record.session
+    local format = formats[key]
+    if not format then
+      format = transcript.formatter()
+      formats[key] = format
+    end
+    record.text = format(record)
+    -- (a session ends with its reply to QUIT: its formatter with it)
+    if record.kind == "server" and record.line:match("^221 ") then formats[key] = nil end
+    local ok, err = pcall(fn, record)
+    if not ok then t.error = "trace: " .. tostring(err) end
+  end
+  return t
+end
+
+--- traced(plan, state) -> state, with trace_error when the plan's trace
+-- function raised.
+function M.traced(plan, state)
+  if plan.tracer and plan.tracer.error and type(state) == "table" then state.trace_error = plan.tracer.error end
+  return state
 end
 
 --- finish(plan [, sent]) -> results: each message's result from the

@@ -8,8 +8,8 @@ local cli_args = require "mailcast.cli_args"
 local config = require "mailcast.config"
 local core = require "mailcast.core"
 local dispatch = require "mailcast.dispatch"
-local explain = require "mailcast.smtp_explain"
 local lint = require "mailcast.lint"
+local smtp_transcript = require "mailcast.transcript"
 local usage = require "mailcast.usage"
 
 local M = {}
@@ -77,31 +77,9 @@ function M.conversation(route, from, to, raw)
 end
 
 --- show(transcript) -> text: one line per record, its time since the
--- first, C: and S: for the two sides, each reply's last line explained.
-function M.show(transcript)
-  local out = {}
-  local start = transcript[1] and transcript[1].time or 0
-  local command = "GREETING"
-  for _, t in ipairs(transcript) do
-    local at = string.format("%8.3f", (t.time or start) - start)
-    local line = core.printable(t.line)
-    if t.kind == "client" then
-      out[#out + 1] = string.format("%s  C: %s", at, line)
-      command = explain.command_of(t.line)
-    elseif t.kind == "server" then
-      local code, sep = t.line:match("^(%d%d%d)([ -]?)")
-      local last = sep ~= "-"
-      out[#out + 1] = string.format("%s  S: %s", at, line)
-      if code and last then
-        local enhanced = t.line:match("^%d%d%d[ -](%d%.%d+%.%d+)")
-        out[#out + 1] = string.format("%s     -> %s", string.rep(" ", 8), explain.explain(tonumber(code), enhanced, command))
-      end
-    else
-      out[#out + 1] = string.format("%s  .. %s", at, line)
-    end
-  end
-  return table.concat(out, "\n") .. "\n"
-end
+-- first, C: and S: for the two sides, each reply's last line explained
+-- (mailcast.transcript).
+M.show = smtp_transcript.show
 
 --- main(argv) -> exit status: 0 when the message was accepted, 1 when
 -- not, 2 for a bad command line.

@@ -19,16 +19,19 @@ local ENTRIES = {
                              --progress bar|lines|json|quiet, --json,
                              --quiet, --log FILE, --no-log, --workers N
                              (N processes share the sending), --metrics
-                             HOST:PORT (Prometheus figures); words for
-                             the script go after "--" (a bare word that is
-                             an option's name, such as dry-run, is
-                             refused). Ctrl-C pauses; running it again
-                             resumes
+                             HOST:PORT (Prometheus figures), --trace
+                             FILE|- (every session's SMTP transcript);
+                             words for the script go after "--" (a bare
+                             word that is an option's name, such as
+                             dry-run, is refused). Ctrl-C pauses; running
+                             it again resumes
 ]],
   status = [[
-  status SCRIPT.lua|STORE [--store FILE] [--json]
+  status SCRIPT.lua|STORE [--store FILE] [--json] [--recipient ADDRESS]
                              where a campaign stands: counts by state, the
-                             next retry, the commonest replies
+                             next retry, the commonest replies; with
+                             --recipient, that recipient's state, last
+                             reply and last transcript
 ]],
   report = [[
   report SCRIPT.lua|STORE [--store FILE] [--campaign NAME] [--json]
@@ -125,14 +128,17 @@ local ENTRIES = {
                              --help` for the commands)
 ]],
   lint = [[
-  lint SCRIPT.lua [--recipient N | --address A] [--json] [--rspamd URL]
-       [--spamd HOST:PORT] [--no-spam] [--dns-server H:P] [--ip ADDR]
-       [--no-dns]
+  lint SCRIPT.lua [--recipient N | --address A | --sample N] [--json]
+       [--rspamd URL] [--spamd HOST:PORT] [--no-spam] [--dns-server H:P]
+       [--ip ADDR] [--no-dns]
                              check one recipient's message before it goes
                              (the first by default): its content, its
                              score by Rspamd and SpamAssassin, and the
                              SPF, DKIM, DMARC, MX and reverse DNS records
                              Gmail and Yahoo require of bulk senders;
+                             --sample N checks the content of N
+                             recipients spread over the list, each
+                             finding once with how many it applies to;
                              exit status 1 when an error is found
 ]],
   test = [[

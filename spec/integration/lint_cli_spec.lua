@@ -99,6 +99,64 @@ describe("mailcast lint on the command line", function()
     assert.is_nil(out:find("link.malformed", 1, true), out)
   end)
 
+  describe("--sample N", function()
+    -- 40 rows: the last ten shout in their subject, row 38 has no address.
+    local function sampled()
+      return script("sampled", [[
+  subject = "{{subject}}",
+  text = "Hello {{name}},\n\nOur spring range is out: wool coats, linen shirts and boots for the rain.\n",
+  recipients = (function()
+    local list = {}
+    for i = 1, 40 do
+      list[i] = { email = "user" .. i .. "@example.org", name = "User " .. i,
+                  subject = i > 30 and "FREE COATS FOR YOU NOW!!!" or "Our spring range is out" }
+    end
+    list[38].email = "nobody"
+    return list
+  end)(),
+]])
+    end
+
+    it("lints recipients spread over the list and says which each finding applies to", function()
+      local out, code = lint(mime.sh_quote(sampled()) .. " --sample 4")
+      assert.are.equal(0, code, out)   -- (the rows with an error are not among these four)
+      assert.matches("a sample of 4 of 40 recipients (rows 1, 11, 21, 31)", out, 1, true)
+      assert.matches("subject.punctuation", out, 1, true)
+      assert.matches("in 1 of 4: user31@example.org (row 31)", out, 1, true)
+    end)
+
+    it("reports each finding once, with its count and its first recipients, in the JSON", function()
+      local out, code = lint(mime.sh_quote(sampled()) .. " --sample 40 --json")
+      assert.are.equal(1, code, out)
+      local report = assert(json.decode(out))
+      assert.are.equal(40, #report.sample)
+      assert.are.equal(40, report.rows)
+      local by = {}
+      for _, f in ipairs(report.findings) do
+        assert.is_nil(by[f.check .. f.message], "one entry per finding: " .. f.check)
+        by[f.check .. f.message] = f
+        by[f.check] = f
+      end
+      local shout = by["subject.punctuation"]
+      assert.are.equal(9, shout.count)   -- rows 31 to 40 but the one that cannot be rendered
+      assert.same({ "user31@example.org (row 31)", "user32@example.org (row 32)", "user33@example.org (row 33)" },
+        shout.recipients)
+      assert.are.equal("error", by.render.severity)
+      assert.are.equal(1, by.render.count)
+      assert.matches("(row 38)", by.render.recipients[1], 1, true)
+    end)
+
+    it("is a number, and not given with --recipient", function()
+      local path = mime.sh_quote(sampled())
+      local out, code = lint(path .. " --sample none")
+      assert.are.equal(2, code)
+      assert.matches("--sample wants a number", out, 1, true)
+      out, code = lint(path .. " --sample 3 --recipient 2")
+      assert.are.equal(2, code)
+      assert.matches("not with --recipient", out, 1, true)
+    end)
+  end)
+
   it("refuses a bad command line with its usage and status 2", function()
     local out, code = lint("--frobnicate")
     assert.are.equal(2, code)

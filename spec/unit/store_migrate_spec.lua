@@ -8,7 +8,7 @@ local mailcast = require "mailcast"
 local mime = require "support.mime"
 local helper = require "helper"
 
-local LATEST = 6
+local LATEST = 7
 
 -- argv: database, file of SQL, "script" (run it) or "query" (print its
 -- rows, one a line, columns between |).
@@ -78,7 +78,9 @@ local PREVIOUS_SCHEMA = {
 
 -- A schema as the migrations after the previous version leave it:
 -- segments and A/B tests (6) add columns to campaigns and recipients
--- and an index of the recipients held for an A/B test's winner.
+-- and an index of the recipients held for an A/B test's winner; the
+-- recipients' last transcripts (7) a table.
+local TRANSCRIPTS = "CREATE TABLE transcripts(  recipient INTEGER PRIMARY KEY, at REAL NOT NULL, text TEXT NOT NULL)"
 local function current(list)
   local out = {}
   for i, stmt in ipairs(list) do
@@ -88,6 +90,7 @@ local function current(list)
       :gsub("first_at REAL,  UNIQUE", "first_at REAL, variant INTEGER,  UNIQUE")
   end
   out[#out + 1] = "CREATE INDEX recipients_held ON recipients(campaign) WHERE variant = 0"
+  out[#out + 1] = TRANSCRIPTS
   return out
 end
 
@@ -270,6 +273,8 @@ describe("store migrations", function()
       assert.equal("https://example.com/a?u=2", store:link_for(campaign, 2, 1))
       assert(store:list_read(campaign, false))
       assert.equal(0, list_read(store, campaign))
+      assert(store:keep_transcript(claimed[1].id, 1796500200, "S: 550 No such user\n"))
+      assert.equal("S: 550 No such user\n", store:transcript("next@example.org").text)
       store:close()
       store = nil
       assert.equal(LATEST, version(path))
