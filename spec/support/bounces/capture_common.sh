@@ -9,6 +9,8 @@
 #   capture_dns "$dir"                # the namespace's only DNS server
 #   capture_remote_postfix PORT       # the receiving server that refuses
 #   capture_submit PORT FROM RCPT     # stdin to an SMTP server on 127.0.0.1
+#   capture_sink DIR                  # an SMTP server that keeps what it gets
+#   capture_copy_sink DIR OUT         # each message it got to OUT/<token>.eml
 #   capture_message TOKEN RCPT        # the newsletter whose bounce is captured
 #   capture_padding BYTES             # filler to make a message or mailbox big
 #   capture_wait_port PORT            # until a server listens there
@@ -177,4 +179,40 @@ try:
 except smtplib.SMTPException as e:
     print("capture_submit:", rcpt, e, file=sys.stderr)
 ' "$@"
+}
+
+# Starts an SMTP server (spec/support/aiosmtpd_server.py) on a port of
+# its own that takes any message and keeps its exact bytes in DIR/sink.log;
+# sets sink_port. For MTAs that deliver notices over SMTP only.
+capture_sink() {
+  /usr/bin/python3 "$(dirname "$0")/../aiosmtpd_server.py" --log "$1/sink.log" \
+    --port-file "$1/sink.port" --lifetime 300 --hostname mx.sender.test &
+  for _ in $(seq 100); do
+    [ -s "$1/sink.port" ] && break
+    sleep 0.1
+  done
+  sink_port=$(cat "$1/sink.port")
+}
+
+# Writes each message capture_sink got in DIR to OUT/<token>.eml, token
+# being the VERP tag of its bounces+TOKEN@ recipient, bytes unchanged.
+capture_copy_sink() {
+  mkdir -p "$2"
+  /usr/bin/python3 - "$1/sink.log" "$2" <<'PY'
+import base64, json, re, sys
+with open(sys.argv[1]) as log:
+    for line in log:
+        m = json.loads(line)
+        if m.get("type") != "message":
+            continue
+        for rcpt in m["rcpt_tos"]:
+            t = re.match(r"bounces\+([^@]+)@", rcpt)
+            with open("%s/%s.eml" % (sys.argv[2], t.group(1) if t else "unknown"), "wb") as f:
+                f.write(base64.b64decode(m["data_b64"]))
+PY
+}
+
+# The number of messages capture_sink got in DIR.
+capture_sink_count() {
+  grep -c '"type": "message"' "$1/sink.log" 2>/dev/null || true
 }

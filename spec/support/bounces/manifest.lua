@@ -1,7 +1,7 @@
 -- What each notice under spec/support/bounces/ says: its kind, and every
 -- failed recipient with the reason and whether it is hard. The postfix/,
--- exim/, dovecot/, opensmtpd/ and sendmail-8/ files were made by the real
--- MTAs (the *_capture.sh scripts); the others were
+-- exim/, dovecot/, opensmtpd/, sendmail-8/ and courier-mta/ files were
+-- made by the real MTAs (the *_capture.sh scripts); the others were
 -- written for these tests from what each format is documented to say
 -- (README.md lists the sources). Read by spec/unit/bounce_corpus_spec.lua
 -- and bench/bounce, which reports agreement with it as "our own corpus":
@@ -70,6 +70,21 @@ return {
   { file = "sendmail-8/sender-refused.eml", kind = "dsn", recipients = { r("known@remote.test", "blocked", false) } },
   { file = "sendmail-8/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
   { file = "sendmail-8/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "expired", false) } },
+
+  -- Real Courier 1.0.16 notices (courier_capture.sh), as they came back
+  -- over SMTP. Its report says "Status: 5.0.0" for every failure, a
+  -- receiver's 4xx kept past the queue time too: the reply in the
+  -- Diagnostic-Code says why. A server that never answered is "Network
+  -- is down" in its words, nothing more.
+  { file = "courier-mta/unroutable.eml", kind = "dsn", recipients = { r("someone@nowhere.invalid", "host_unknown", true) } },
+  { file = "courier-mta/remote-unknown.eml", kind = "dsn", recipients = { r("nosuch@remote.test", "user_unknown", true) } },
+  { file = "courier-mta/remote-full.eml", kind = "dsn", recipients = { r("full@remote.test", "mailbox_full", false) } },
+  { file = "courier-mta/remote-busy.eml", kind = "dsn", recipients = { r("busy@remote.test", "mailbox_full", false) } },
+  { file = "courier-mta/remote-blocked.eml", kind = "dsn", recipients = { r("blocked@remote.test", "blocked", false) } },
+  { file = "courier-mta/relay-denied.eml", kind = "dsn", recipients = { r("someone@elsewhere.test", "policy", false) } },
+  { file = "courier-mta/sender-refused.eml", kind = "dsn", recipients = { r("known@remote.test", "blocked", false) } },
+  { file = "courier-mta/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
+  { file = "courier-mta/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "network", false) } },
 
   -- A real Dovecot 2.3 LDA rejection (dovecot_capture.sh).
   { file = "dovecot/quota-full.eml", kind = "dsn", recipients = { r("full@dest.test", "mailbox_full", false) } },
