@@ -430,6 +430,11 @@ static int classify_rcpt(mc_bounce_rcpt_t *r) {
   if (dropped_as_delayed(r, status, diag) && mc_bounce_set(&r->action, "failed", 6) != 0) return -1;
   const char *text = diag;
   if (!*text && r->status && comment) text = r->status + comment;   /* "4.0.0 (host name lookup failure)" */
+  /* Haraka writes "5.1.2 (550 Tried all MXs <domain>)" when it could
+   * reach no server of a domain that exists, a temporary failure it
+   * stopped retrying: no answer from the host (4.4.1), not a bad domain. */
+  if (status[0] == '5' && strcmp(status + 1, ".1.2") == 0 && mc_bounce_icontains(text, strlen(text), "tried all mxs"))
+    memcpy(status, "4.4.1", 6);
   int delayed = action_is(r, "delayed");
   mc_classify(r->code, status, text, strlen(text), delayed ? 0 : -1, &r->cls);
   int cls = status[0] ? status[0] - '0' : r->code / 100;

@@ -1,7 +1,8 @@
 -- What each notice under spec/support/bounces/ says: its kind, and every
 -- failed recipient with the reason and whether it is hard. The postfix/,
--- exim/, dovecot/, opensmtpd/, sendmail-8/ and courier-mta/ files were
--- made by the real MTAs (the *_capture.sh scripts); the others were
+-- exim/, dovecot/, opensmtpd/, sendmail-8/, courier-mta/ and haraka/
+-- files were made by the real MTAs (the *_capture.sh scripts); the others
+-- were
 -- written for these tests from what each format is documented to say
 -- (README.md lists the sources). Read by spec/unit/bounce_corpus_spec.lua
 -- and bench/bounce, which reports agreement with it as "our own corpus":
@@ -85,6 +86,20 @@ return {
   { file = "courier-mta/sender-refused.eml", kind = "dsn", recipients = { r("known@remote.test", "blocked", false) } },
   { file = "courier-mta/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
   { file = "courier-mta/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "network", false) } },
+
+  -- Real Haraka 3.3 notices (haraka_capture.sh): its outbound delivery,
+  -- no retries allowed. A server it could not reach is reported as
+  -- "Status: 5.1.2 (550 Tried all MXs refused.test)": a temporary
+  -- failure it gave up on, not a domain that does not exist.
+  { file = "haraka/unroutable.eml", kind = "dsn", recipients = { r("someone@nowhere.invalid", "host_unknown", true) } },
+  { file = "haraka/remote-unknown.eml", kind = "dsn", recipients = { r("nosuch@remote.test", "user_unknown", true) } },
+  { file = "haraka/remote-full.eml", kind = "dsn", recipients = { r("full@remote.test", "mailbox_full", false) } },
+  { file = "haraka/remote-busy.eml", kind = "dsn", recipients = { r("busy@remote.test", "mailbox_full", false) } },
+  { file = "haraka/remote-blocked.eml", kind = "dsn", recipients = { r("blocked@remote.test", "blocked", false) } },
+  { file = "haraka/relay-denied.eml", kind = "dsn", recipients = { r("someone@elsewhere.test", "policy", false) } },
+  { file = "haraka/sender-refused.eml", kind = "dsn", recipients = { r("known@remote.test", "blocked", false) } },
+  { file = "haraka/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
+  { file = "haraka/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "expired", false) } },
 
   -- A real Dovecot 2.3 LDA rejection (dovecot_capture.sh).
   { file = "dovecot/quota-full.eml", kind = "dsn", recipients = { r("full@dest.test", "mailbox_full", false) } },
