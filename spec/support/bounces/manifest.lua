@@ -2,8 +2,7 @@
 -- failed recipient with the reason and whether it is hard. The postfix/,
 -- exim/, dovecot/, opensmtpd/, sendmail-8/, courier-mta/ and haraka/
 -- files were made by the real MTAs (the *_capture.sh scripts); the others
--- were
--- written for these tests from what each format is documented to say
+-- were written for these tests from what each format is documented to say
 -- (README.md lists the sources). Read by spec/unit/bounce_corpus_spec.lua
 -- and bench/bounce, which reports agreement with it as "our own corpus":
 -- it measures what we know we handle, not the world's bounces.
