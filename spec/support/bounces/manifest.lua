@@ -61,6 +61,7 @@ return {
   -- the queue lifetime is reported as "Status: 4.4.7" with the reply as
   -- its diagnostic: the reply says why.
   { file = "sendmail-8/unknown-local.eml", kind = "dsn", recipients = { r("nosuch@dest.test", "user_unknown", true) } },
+  { file = "sendmail-8/disabled.eml", kind = "dsn", recipients = { r("disabled@dest.test", "mailbox_disabled", true) } },
   { file = "sendmail-8/unroutable.eml", kind = "dsn", recipients = { r("someone@nowhere.invalid", "host_unknown", true) } },
   { file = "sendmail-8/remote-unknown.eml", kind = "dsn", recipients = { r("nosuch@remote.test", "user_unknown", true) } },
   { file = "sendmail-8/remote-full.eml", kind = "dsn", recipients = { r("full@remote.test", "mailbox_full", false) } },

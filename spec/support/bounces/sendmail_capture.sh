@@ -7,6 +7,7 @@
 # came back to:
 #
 #   unknown-local   a local part with no account nor alias (550 5.1.1)
+#   disabled        a local part the virtusertable maps to error:5.2.1:550
 #   unroutable      a domain that does not exist (NXDOMAIN from DNS)
 #   remote-unknown  a recipient the next server refuses at RCPT (550 5.1.1)
 #   remote-full     a recipient the next server refuses as full (552 5.2.2)
@@ -54,6 +55,7 @@ capture_remote_postfix 2526
 
 # token recipient [bytes of padding]
 cases="unknown-local nosuch@dest.test
+disabled disabled@dest.test
 unroutable someone@nowhere.invalid
 remote-unknown nosuch@remote.test
 remote-full full@remote.test
@@ -74,6 +76,7 @@ chmod 777 "$sm/bounces"   # the alias's program runs as Sendmail's default user
 echo "$cases" | while read -r token rcpt pad; do
   echo "bounces+$token: \"|cat > $sm/bounces/$token.eml\""
 done > "$sm/aliases"
+echo "disabled@dest.test error:5.2.1:550 Mailbox disabled for this recipient" > "$sm/virtusertable"
 printf '%s\n' "remote.test esmtp:[127.0.0.1]" "elsewhere.test esmtp:[127.0.0.1]" \
   "refused.test esmtp:[127.0.0.2]" > "$sm/mailertable"
 cat > "$sm/sendmail.mc" <<MC
@@ -88,6 +91,7 @@ define(\`confDONT_PROBE_INTERFACES', \`True')dnl
 define(\`confTO_QUEUERETURN', \`1s')dnl
 define(\`ESMTP_MAILER_ARGS', \`TCP \$h 2526')dnl
 FEATURE(\`mailertable', \`hash $sm/mailertable')dnl
+FEATURE(\`virtusertable', \`hash $sm/virtusertable')dnl
 LOCAL_DOMAIN(\`sender.test')dnl
 LOCAL_DOMAIN(\`dest.test')dnl
 MAILER(\`local')dnl
@@ -96,7 +100,9 @@ MC
 m4 "$sm/sendmail.mc" > "$sm/sendmail.cf"
 cf=$sm/sendmail.cf
 sendmail=/usr/libexec/sendmail/sendmail
-/usr/libexec/sendmail/makemap -C "$cf" hash "$sm/mailertable" < "$sm/mailertable"
+for map in mailertable virtusertable; do
+  /usr/libexec/sendmail/makemap -C "$cf" hash "$sm/$map" < "$sm/$map"
+done
 "$sendmail" -C "$cf" -bi >/dev/null
 
 echo "$cases" | while read -r token rcpt pad; do
