@@ -142,6 +142,7 @@ capture_copy_by_token() {
 #   full@remote.test         552 5.2.2 mailbox full
 #   busy@remote.test         452 4.2.2 mailbox full, for now
 #   someone@elsewhere.test   554 5.7.1 relay access denied
+#   spam@remote.test         550 5.7.1 after DATA: its content filter calls it spam
 #   MAIL FROM bounces+sender-refused@   554 5.7.1 access denied
 #   more than 20000 bytes    552 5.3.4 message size exceeds fixed limit
 #
@@ -151,10 +152,13 @@ capture_remote_postfix() {
 myhostname = mx.remote.test
 mydestination = remote.test
 local_recipient_maps = hash:$pf_dir/remote_users
+header_checks = regexp:$pf_dir/header_checks
 CF
   pf_master "127.0.0.1:$1 inet n - n - - smtpd -o mynetworks=192.0.2.0/24 -o smtpd_relay_restrictions=reject_unauth_destination -o smtpd_recipient_restrictions=check_recipient_access,hash:$pf_dir/remote_access,reject_unlisted_recipient,permit -o smtpd_sender_restrictions=check_sender_access,hash:$pf_dir/sender_access -o message_size_limit=20000"
   printf '%s\n' "known@remote.test OK" "blocked@remote.test OK" "big@remote.test OK" \
-    "full@remote.test OK" "busy@remote.test OK" > "$pf_dir/remote_users"
+    "full@remote.test OK" "busy@remote.test OK" "spam@remote.test OK" > "$pf_dir/remote_users"
+  # The newsletter sent to spam@ carries its token in X-Mailcast-Recipient.
+  echo "/^X-Mailcast-Recipient: spam\$/ REJECT 5.7.1 Message rejected as spam by content filter" > "$pf_dir/header_checks"
   printf '%s\n' "blocked@remote.test 554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org" \
     "full@remote.test 552 5.2.2 Mailbox full" \
     "busy@remote.test 452 4.2.2 Mailbox full, try again later" > "$pf_dir/remote_access"

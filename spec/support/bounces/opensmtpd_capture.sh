@@ -5,13 +5,13 @@
 # as <token>.eml, token being the VERP tag of the bounce address the
 # notice came back to:
 #
-#   disabled        a local part aliased to "error:550 ..." (aliases(5))
 #   unroutable      a domain that does not exist (NXDOMAIN from DNS)
 #   remote-unknown  a recipient the next server refuses at RCPT (550 5.1.1)
 #   remote-full     a recipient the next server refuses as full (552 5.2.2)
 #   remote-busy     a recipient refused as full for now (452 4.2.2), past its queue lifetime
 #   remote-blocked  a recipient the next server refuses for a block list
 #   relay-denied    a recipient the next server will not relay for (554 5.7.1)
+#   spam            a message the next server's content filter refuses after DATA (550 5.7.1)
 #   sender-refused  a sender the next server refuses at MAIL FROM
 #   too-big         a message the next server refuses for its size (552 5.3.4)
 #   expired         a server that refuses connections, past the queue lifetime
@@ -54,19 +54,15 @@ capture_remote_postfix 2526
 
 mkdir -p "$dir/bounces"
 chown nobody "$dir/bounces"
-echo "disabled: error:550 5.2.1 Mailbox disabled for this recipient" > "$dir/aliases"
 cat > "$dir/smtpd.conf" <<CONF
 queue ttl 3s
-table aliases file:$dir/aliases
 table bouncebox { "@sender.test" = "nobody" }
 listen on 127.0.0.1 port 25 hostname mta.sender.test
 action "bounces" maildir "$dir/bounces" virtual <bouncebox> user nobody
-action "local" maildir "$dir/bounces" alias <aliases> user nobody
 action "remote" relay host smtp://127.0.0.1:2526 helo mta.sender.test
 action "refused" relay host smtp://127.0.0.1:2599 helo mta.sender.test
 action "mx" relay helo mta.sender.test
 match from any for domain "sender.test" action "bounces"
-match from any for domain "dest.test" action "local"
 match from any for domain "remote.test" action "remote"
 match from any for domain "elsewhere.test" action "remote"
 match from any for domain "refused.test" action "refused"
@@ -80,13 +76,13 @@ if ! capture_wait_port 25; then
 fi
 
 # token recipient [bytes of padding]
-cases="disabled disabled@dest.test
-unroutable someone@nowhere.invalid
+cases="unroutable someone@nowhere.invalid
 remote-unknown nosuch@remote.test
 remote-full full@remote.test
 remote-busy busy@remote.test
 remote-blocked blocked@remote.test
 relay-denied someone@elsewhere.test
+spam spam@remote.test
 sender-refused known@remote.test
 too-big big@remote.test 30000
 expired user@refused.test"

@@ -14,6 +14,7 @@
 #   remote-busy     a recipient refused as full for now (452 4.2.2), past its queue lifetime
 #   remote-blocked  a recipient the next server refuses for a block list
 #   relay-denied    a recipient the next server will not relay for (554 5.7.1)
+#   spam            a message the next server's content filter refuses after DATA (550 5.7.1)
 #   sender-refused  a sender the next server refuses at MAIL FROM
 #   too-big         a message the next server refuses for its size (552 5.3.4)
 #   expired         a server that refuses connections, past the queue lifetime
@@ -62,6 +63,7 @@ remote-full full@remote.test
 remote-busy busy@remote.test
 remote-blocked blocked@remote.test
 relay-denied someone@elsewhere.test
+spam spam@remote.test
 sender-refused known@remote.test
 too-big big@remote.test 30000
 expired user@refused.test"
