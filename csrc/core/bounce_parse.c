@@ -379,17 +379,31 @@ static int action_is(const mc_bounce_rcpt_t *r, const char *a) {
 }
 
 
-/* Whether a text rule decided c with a reason that says what went wrong
- * (not the generic trouble of a connection, a system or a rate). */
-static int specific_text(const mc_class_t *c) {
-  if (strncmp(c->rule, "text ", 5) != 0) return 0;
-  switch (c->reason) {
+/* Whether a reason says what went wrong (not the generic trouble of a
+ * connection, a system or a rate). */
+static int specific_reason(mc_reason_t reason) {
+  switch (reason) {
     case MC_REASON_USER_UNKNOWN: case MC_REASON_MAILBOX_FULL: case MC_REASON_MAILBOX_DISABLED:
     case MC_REASON_BLOCKED: case MC_REASON_SPAM: case MC_REASON_TOO_BIG: case MC_REASON_CONTENT:
       return 1;
     default:
       return 0;
   }
+}
+
+
+/* Whether a text rule decided c with a specific reason. */
+static int specific_text(const mc_class_t *c) {
+  return strncmp(c->rule, "text ", 5) == 0 && specific_reason(c->reason);
+}
+
+
+/* OpenSMTPD reports a message it dropped at the end of its queue
+ * lifetime as "Action: delayed", "Status: 4.4.7", with "Envelope
+ * expired" next to the address: nothing is kept to retry, so it failed. */
+static int dropped_as_delayed(const mc_bounce_rcpt_t *r, const char *status, const char *diag) {
+  return action_is(r, "delayed") && strcmp(status, "4.4.7") == 0 &&
+         mc_bounce_icontains(diag, strlen(diag), "envelope expired");
 }
 
 
@@ -404,12 +418,23 @@ static int classify_rcpt(mc_bounce_rcpt_t *r) {
   mc_scan_codes(diag, strlen(diag), &r->code, found);
   /* A report's Status is often only the class ("5.0.0") where the
    * receiver's reply in the diagnostic has the detail. */
-  if (found[0] && (!status[0] || (status[0] == found[0] && strcmp(status + 1, ".0.0") == 0)))
+  /* Sendmail's "4.4.7" (delivery time expired) for a message it gave up
+   * on hides the reply that kept it queued ("452 4.2.2 Mailbox full"):
+   * the reply says why. */
+  int expired = strcmp(status + 1, ".4.7") == 0;
+  if (found[0] && (!status[0] || (status[0] == found[0] && (strcmp(status + 1, ".0.0") == 0 || expired))))
     memcpy(status, found, sizeof status);
+  int from_reply = found[0] && strcmp(status, found) == 0;
   if (r->status == NULL && status[0] && mc_bounce_set(&r->status, status, strlen(status)) != 0)
     return -1;
+  if (dropped_as_delayed(r, status, diag) && mc_bounce_set(&r->action, "failed", 6) != 0) return -1;
   const char *text = diag;
   if (!*text && r->status && comment) text = r->status + comment;   /* "4.0.0 (host name lookup failure)" */
+  /* Haraka writes "5.1.2 (550 Tried all MXs <domain>)" when it could
+   * reach no server of a domain that exists, a temporary failure it
+   * stopped retrying: no answer from the host (4.4.1), not a bad domain. */
+  if (status[0] == '5' && strcmp(status + 1, ".1.2") == 0 && mc_bounce_icontains(text, strlen(text), "tried all mxs"))
+    memcpy(status, "4.4.1", 6);
   int delayed = action_is(r, "delayed");
   mc_classify(r->code, status, text, strlen(text), delayed ? 0 : -1, &r->cls);
   int cls = status[0] ? status[0] - '0' : r->code / 100;
@@ -417,7 +442,7 @@ static int classify_rcpt(mc_bounce_rcpt_t *r) {
     r->cls.permanent = 1;
     /* The MTA gave up on a temporary failure: it expired, unless the
      * receiver's words said why specifically. */
-    if (cls == 4 && !specific_text(&r->cls)) {
+    if (cls == 4 && !specific_text(&r->cls) && !(from_reply && specific_reason(r->cls.reason))) {
       r->cls.reason = MC_REASON_EXPIRED;
       snprintf(r->cls.rule, sizeof r->cls.rule, "action failed on %s", status[0] ? status : "4xx");
     }

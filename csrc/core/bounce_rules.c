@@ -463,6 +463,7 @@ static const mc_text_rule_t rules[] = {
   R("lost connection", NETWORK),
   R("broken pipe", NETWORK),
   R("network is unreachable", NETWORK),
+  R("network is down", NETWORK),        /* Courier, for a connection it could not make */
   R("no route to host", NETWORK),
   R("unreachable", NETWORK),
   R("no answer from host", NETWORK),

@@ -1,5 +1,6 @@
 -- Helpers shared by the specs of real bounces (bounce_exim_spec,
--- bounce_postfix_spec, bounce_dovecot_spec): running a capture script of
+-- bounce_postfix_spec, bounce_dovecot_spec, bounce_opensmtpd_spec,
+-- bounce_sendmail_spec, bounce_courier_spec, bounce_haraka_spec): running a capture script of
 -- spec/support/bounces/, checking a notice against the newsletter those
 -- scripts send, and the tests of a whole set of saved and fresh notices.
 local mailcast = require "mailcast"
@@ -17,6 +18,36 @@ function M.can_run(cmd)
   local out, code = helper.sh(cmd)
   local why = (out or ""):gsub("%s+$", "")
   return code == 0, why
+end
+
+
+--- What spec/support/bounces/manifest.lua says of the notices in DIR
+-- (a folder of it): the expectations by token (address, reason, hard of
+-- the one recipient) and the tokens in the manifest's order.
+function M.from_manifest(dir)
+  local expect, order = {}, {}
+  for _, case in ipairs(dofile("spec/support/bounces/manifest.lua")) do
+    local token = case.file:match("^" .. dir:gsub("%-", "%%-") .. "/(.+)%.eml$")
+    if token then
+      local r = case.recipients[1]
+      expect[token] = { address = r.address, reason = r.reads or r.reason, hard = r.hard }
+      order[#order + 1] = token
+    end
+  end
+  return expect, order
+end
+
+
+--- The shell test that passes when this machine can run a capture
+-- script of spec/support/bounces/ that unpacks Debian packages PKGS
+-- (a list) over its namespace: root, unshare, overlayfs, dnsmasq,
+-- postfix, and the packages' download address answering.
+function M.package_requires(pkgs)
+  return "[ \"$(id -u)\" = 0 ] && command -v dnsmasq && command -v ip && command -v postfix && " ..
+         "unshare --mount --net --pid --fork true && grep -qw overlay /proc/filesystems && " ..
+         "uris=$(apt-get download --print-uris " .. table.concat(pkgs, " ") .. " | cut -d\\' -f2) && " ..
+         "[ -n \"$uris\" ] && for u in $uris; do " ..
+         "/usr/bin/python3 -c 'import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], method=\"HEAD\"), timeout=10)' \"$u\" || exit 1; done"
 end
 
 

@@ -1,7 +1,8 @@
 -- What each notice under spec/support/bounces/ says: its kind, and every
--- failed recipient with the reason and whether it is hard. The postfix/
--- files were made by a real Postfix (postfix_capture.sh); the others were
--- written for these tests from what each format is documented to say
+-- failed recipient with the reason and whether it is hard. The postfix/,
+-- exim/, dovecot/, opensmtpd/, sendmail-8/, courier-mta/ and haraka/
+-- files were made by the real MTAs (the *_capture.sh scripts); the others
+-- were written for these tests from what each format is documented to say
 -- (README.md lists the sources). Read by spec/unit/bounce_corpus_spec.lua
 -- and bench/bounce, which reports agreement with it as "our own corpus":
 -- it measures what we know we handle, not the world's bounces.
@@ -39,6 +40,70 @@ return {
   { file = "exim/sender-refused.eml", kind = "dsn", recipients = { r("someone@remote.test", "blocked", false) } },
   { file = "exim/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
   { file = "exim/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "expired", false) } },
+
+  -- Real OpenSMTPD 6.8 notices (opensmtpd_capture.sh), the refusals
+  -- from a private Postfix smtpd. Its report says "Status: 5.0.0"; the
+  -- reply is in the text next to the address. A message it drops at the
+  -- end of its queue lifetime is reported as "Action: delayed",
+  -- "Status: 4.4.7", "Envelope expired": nothing is retried after it.
+  { file = "opensmtpd/unroutable.eml", kind = "dsn", recipients = { r("someone@nowhere.invalid", "host_unknown", true) } },
+  { file = "opensmtpd/remote-unknown.eml", kind = "dsn", recipients = { r("nosuch@remote.test", "user_unknown", true) } },
+  { file = "opensmtpd/remote-full.eml", kind = "dsn", recipients = { r("full@remote.test", "mailbox_full", false) } },
+  { file = "opensmtpd/remote-busy.eml", kind = "dsn", recipients = { r("busy@remote.test", "expired", false) } },
+  { file = "opensmtpd/remote-blocked.eml", kind = "dsn", recipients = { r("blocked@remote.test", "blocked", false) } },
+  { file = "opensmtpd/relay-denied.eml", kind = "dsn", recipients = { r("someone@elsewhere.test", "policy", false) } },
+  { file = "opensmtpd/spam.eml", kind = "dsn", recipients = { r("spam@remote.test", "spam", false) } },
+  { file = "opensmtpd/sender-refused.eml", kind = "dsn", recipients = { r("known@remote.test", "blocked", false) } },
+  { file = "opensmtpd/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
+  { file = "opensmtpd/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "expired", false) } },
+
+  -- Real Sendmail 8.17 notices (sendmail_capture.sh), as its program
+  -- mailer delivers them (a "From " line first). A 4xx reply kept until
+  -- the queue lifetime is reported as "Status: 4.4.7" with the reply as
+  -- its diagnostic: the reply says why.
+  { file = "sendmail-8/unknown-local.eml", kind = "dsn", recipients = { r("nosuch@dest.test", "user_unknown", true) } },
+  { file = "sendmail-8/disabled.eml", kind = "dsn", recipients = { r("disabled@dest.test", "mailbox_disabled", true) } },
+  { file = "sendmail-8/unroutable.eml", kind = "dsn", recipients = { r("someone@nowhere.invalid", "host_unknown", true) } },
+  { file = "sendmail-8/remote-unknown.eml", kind = "dsn", recipients = { r("nosuch@remote.test", "user_unknown", true) } },
+  { file = "sendmail-8/remote-full.eml", kind = "dsn", recipients = { r("full@remote.test", "mailbox_full", false) } },
+  { file = "sendmail-8/remote-busy.eml", kind = "dsn", recipients = { r("busy@remote.test", "mailbox_full", false) } },
+  { file = "sendmail-8/remote-blocked.eml", kind = "dsn", recipients = { r("blocked@remote.test", "blocked", false) } },
+  { file = "sendmail-8/relay-denied.eml", kind = "dsn", recipients = { r("someone@elsewhere.test", "policy", false) } },
+  { file = "sendmail-8/spam.eml", kind = "dsn", recipients = { r("spam@remote.test", "spam", false) } },
+  { file = "sendmail-8/sender-refused.eml", kind = "dsn", recipients = { r("known@remote.test", "blocked", false) } },
+  { file = "sendmail-8/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
+  { file = "sendmail-8/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "expired", false) } },
+
+  -- Real Courier 1.0.16 notices (courier_capture.sh), as they came back
+  -- over SMTP. Its report says "Status: 5.0.0" for every failure, a
+  -- receiver's 4xx kept past the queue time too: the reply in the
+  -- Diagnostic-Code says why. A server that never answered is "Network
+  -- is down" in its words, nothing more.
+  { file = "courier-mta/unroutable.eml", kind = "dsn", recipients = { r("someone@nowhere.invalid", "host_unknown", true) } },
+  { file = "courier-mta/remote-unknown.eml", kind = "dsn", recipients = { r("nosuch@remote.test", "user_unknown", true) } },
+  { file = "courier-mta/remote-full.eml", kind = "dsn", recipients = { r("full@remote.test", "mailbox_full", false) } },
+  { file = "courier-mta/remote-busy.eml", kind = "dsn", recipients = { r("busy@remote.test", "mailbox_full", false) } },
+  { file = "courier-mta/remote-blocked.eml", kind = "dsn", recipients = { r("blocked@remote.test", "blocked", false) } },
+  { file = "courier-mta/relay-denied.eml", kind = "dsn", recipients = { r("someone@elsewhere.test", "policy", false) } },
+  { file = "courier-mta/spam.eml", kind = "dsn", recipients = { r("spam@remote.test", "spam", false) } },
+  { file = "courier-mta/sender-refused.eml", kind = "dsn", recipients = { r("known@remote.test", "blocked", false) } },
+  { file = "courier-mta/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
+  { file = "courier-mta/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "network", false) } },
+
+  -- Real Haraka 3.3 notices (haraka_capture.sh): its outbound delivery,
+  -- no retries allowed. A server it could not reach is reported as
+  -- "Status: 5.1.2 (550 Tried all MXs refused.test)": a temporary
+  -- failure it gave up on, not a domain that does not exist.
+  { file = "haraka/unroutable.eml", kind = "dsn", recipients = { r("someone@nowhere.invalid", "host_unknown", true) } },
+  { file = "haraka/remote-unknown.eml", kind = "dsn", recipients = { r("nosuch@remote.test", "user_unknown", true) } },
+  { file = "haraka/remote-full.eml", kind = "dsn", recipients = { r("full@remote.test", "mailbox_full", false) } },
+  { file = "haraka/remote-busy.eml", kind = "dsn", recipients = { r("busy@remote.test", "mailbox_full", false) } },
+  { file = "haraka/remote-blocked.eml", kind = "dsn", recipients = { r("blocked@remote.test", "blocked", false) } },
+  { file = "haraka/relay-denied.eml", kind = "dsn", recipients = { r("someone@elsewhere.test", "policy", false) } },
+  { file = "haraka/spam.eml", kind = "dsn", recipients = { r("spam@remote.test", "spam", false) } },
+  { file = "haraka/sender-refused.eml", kind = "dsn", recipients = { r("known@remote.test", "blocked", false) } },
+  { file = "haraka/too-big.eml", kind = "dsn", recipients = { r("big@remote.test", "message_too_big", false) } },
+  { file = "haraka/expired.eml", kind = "dsn", recipients = { r("user@refused.test", "expired", false) } },
 
   -- A real Dovecot 2.3 LDA rejection (dovecot_capture.sh).
   { file = "dovecot/quota-full.eml", kind = "dsn", recipients = { r("full@dest.test", "mailbox_full", false) } },
