@@ -598,6 +598,8 @@ function Campaign:reply_of(run, o)
   if type(r.message) == "userdata" then r.message:close() end
   r.message = nil
   reply = reply or { status = "failed", code = 0, text = o.result.error or "not sent" }
+  -- Where the attempt went, for the store's reports by route and MX host.
+  reply.route, reply.host = r.route, o.result.server
   if reply.status ~= "sent" then self:classify(reply) end
   if run.log then run.log:transaction(self.name, r.address, r.route, o.result, reply, r.attempts + 1) end
   return reply, reply.status == "sent" and "delivered" or reply.status

@@ -155,12 +155,14 @@ local function groups(out, title, id, list)
   out[#out + 1] = svg.stacked(id, title, list, PARTS, pct)
   local rows = {}
   for _, g in ipairs(list) do
-    rows[#rows + 1] = { g.name, count(g.recipients), pct(g.delivered_share), pct(g.deferred_share), pct(g.failed_share) }
+    rows[#rows + 1] = { g.name == "" and "(none)" or g.name, count(g.recipients), pct(g.delivered_share),
+      pct(g.deferred_share), pct(g.failed_share), fmt.duration(g.median_latency) }
     for _, reply in ipairs(g.replies) do
       rows[#rows + 1] = { reply = string.format("%s × %s: %s", count(reply.count), reply.state, fmt.reply(reply)) }
     end
   end
-  table_html(out, { "", "recipients", "delivered", "deferred", "failed" }, rows, { false, true, true, true, true })
+  table_html(out, { "", "recipients", "delivered", "deferred", "failed", "latency" }, rows,
+    { false, true, true, true, true, true })
 end
 
 
@@ -259,6 +261,8 @@ function M.html(r, opts)
   links(out, r)
   groups(out, "By provider", "chart-providers", r.providers)
   groups(out, "By domain (the largest 20)", "chart-domains", r.domains)
+  groups(out, "By route", "chart-routes", r.routes)
+  groups(out, "By MX host (the largest 20)", "chart-hosts", r.hosts)
   outcomes(out, r)
   out[#out + 1] = string.format('<p class="meta">Made by mailcast %s on %s.</p>', esc(opts.by or "report"),
     esc(fmt.utc(os.time())))

@@ -187,6 +187,16 @@ describe("mailcast report", function()
     assert.equal("example.net", data.domains[1].name)   -- the largest first
   end)
 
+  it("groups the attempts by the campaign's route and the server that answered", function()
+    -- Eight were sent by the one route to the sink; the suppressed one had no attempt.
+    local routes = {}
+    for _, g in ipairs(data.routes) do routes[g.name] = { g.recipients, g.delivered, g.deferred, g.failed } end
+    assert.same({ default = { 8, 6, 1, 1 }, [""] = { 1, 0, 0, 0 } }, routes)
+    assert.equal(2, #data.hosts)
+    local host = data.hosts[1]
+    assert.same({ "127.0.0.1", 8, 0 }, { host.name:match("^[%d.]+"), host.recipients, host.median_latency })
+  end)
+
   it("counts failures, deferrals, bounces and complaints by reason, with an example reply", function()
     local by = {}
     for _, o in ipairs(data.outcomes) do by[o.kind] = o end
