@@ -259,9 +259,10 @@ int mc_store_secret(mc_store_t *s, const char *name, unsigned char *out, size_t 
 /* mailcast serve -----------------------------------------------------------
  * A campaign's tracked link index (from 1) and its URL: with a
  * recipient's own URLs (mc_store_link_recipient), the only places a click
- * is sent to. Kept when already there. */
+ * is sent to. Kept when already there. tag (NULL: none): the name the
+ * campaign's track hook gave the link, for the reports. */
 int mc_store_link(mc_store_t *s, long long campaign, long long index, const char *url,
-                  mc_error_t *e);
+                  const char *tag, mc_error_t *e);
 
 /* 1 and *url (malloc'd, the caller frees it) when the campaign has link
  * index, 0 when not, -1. */

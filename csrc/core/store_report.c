@@ -88,7 +88,8 @@ const mc_store_sql_t mc_store_sql_lazy[] = {
   {Q_REPORT_LINKS,
    "WITH c AS (SELECT link, count(DISTINCT nullif(recipient, 0)) AS uniq, count(*) AS total FROM events"
    "  WHERE campaign = ?1 AND kind = 'clicked' GROUP BY link)"
-   " SELECT l.idx AS idx, l.url AS url, coalesce(c.uniq, 0) AS unique_clicks, coalesce(c.total, 0) AS clicks"
+   " SELECT l.idx AS idx, l.url AS url, l.tag AS tag, coalesce(c.uniq, 0) AS unique_clicks,"
+   " coalesce(c.total, 0) AS clicks"
    " FROM links l LEFT JOIN c ON c.link = l.idx WHERE l.campaign = ?1"
    " ORDER BY clicks DESC, idx"},
   /* By domain first (a call of mc_domain a recipient), then, for the

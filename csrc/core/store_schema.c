@@ -108,12 +108,13 @@ static const migration_t migrations[] = {
    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'transcripts'"},
 
   /* 8: the route and the server of a recipient's last attempt, for the
-   * reports by route and by MX host, and each outcome's route (the
-   * accounting's vmta). */
-  {"routes and servers of attempts",
+   * reports by route and by MX host, each outcome's route (the
+   * accounting's vmta), and a tracked link's tag. */
+  {"routes, servers and link tags",
    "ALTER TABLE recipients ADD COLUMN route TEXT;"
    "ALTER TABLE recipients ADD COLUMN host TEXT;"
-   "ALTER TABLE events ADD COLUMN route TEXT;",
+   "ALTER TABLE events ADD COLUMN route TEXT;"
+   "ALTER TABLE links ADD COLUMN tag TEXT;",
    "SELECT count(*) FROM pragma_table_info('recipients') WHERE name = 'host'"},
 };
 

@@ -628,9 +628,10 @@ static int s_close(lua_State *L) {
 }
 
 
-/* store:link(campaign, index, url [, recipient]) -> true | fail, message
- * Without recipient: the campaign's URL of that index (kept when the
- * campaign has that index already). With one (from 1): that recipient's
+/* store:link(campaign, index, url [, recipient [, tag]]) -> true | fail, message
+ * Without recipient (nil or 0): the campaign's URL of that index, with
+ * its tag for the reports (kept when the campaign has that index
+ * already). With one (from 1): that recipient's
  * own URL of the index, where their message differed from the campaign's
  * (the latest one written counts). */
 static int s_link(lua_State *L) {
@@ -642,7 +643,8 @@ static int s_link(lua_State *L) {
   lua_Integer recipient = luaL_optinteger(L, 5, 0);
   luaL_argcheck(L, index >= 1, 3, "a link index starts at 1");
   luaL_argcheck(L, recipient >= 0, 5, "a recipient id starts at 1");
-  if (recipient == 0) return ok_or_fail(L, mc_store_link(s, campaign, index, url, &e), &e);
+  const char *tag = luaL_optstring(L, 6, NULL);
+  if (recipient == 0) return ok_or_fail(L, mc_store_link(s, campaign, index, url, tag, &e), &e);
   return ok_or_fail(L, mc_store_link_recipient(s, campaign, recipient, index, url, len, &e), &e);
 }
 

@@ -72,7 +72,7 @@ end
 local function links(list)
   local out = array()
   for _, r in ipairs(list) do
-    out[#out + 1] = { index = r.idx, url = r.url, unique_clicks = r.unique_clicks, clicks = r.clicks }
+    out[#out + 1] = { index = r.idx, url = r.url, tag = r.tag, unique_clicks = r.unique_clicks, clicks = r.clicks }
   end
   return out
 end

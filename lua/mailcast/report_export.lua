@@ -81,6 +81,7 @@ function M.with_nulls(r)
   nulls(r.rates, RATES)
   nulls(r.open_delay, { "median_seconds" })
   for _, o in ipairs(r.outcomes) do nulls(o, { "reason", "category" }) nulls(o.example, REPLY_KEYS) end
+  for _, l in ipairs(r.links) do nulls(l, { "tag" }) end
   for _, list in ipairs { r.domains, r.providers, r.routes, r.hosts } do
     for _, g in ipairs(list) do
       nulls(g, { "delivered_share", "deferred_share", "failed_share", "median_latency" })
@@ -230,8 +231,8 @@ function M.csv(r, dir, accounting)
       "example_text" }, r.outcomes, function(o)
         return { o.kind, o.reason, o.category, o.hard, o.count, o.example.code, o.example.enhanced, o.example.text }
       end },
-    { "links.csv", { "index", "url", "unique_clicks", "clicks" }, r.links,
-      function(l) return { l.index, l.url, l.unique_clicks, l.clicks } end },
+    { "links.csv", { "index", "url", "tag", "unique_clicks", "clicks" }, r.links,
+      function(l) return { l.index, l.url, l.tag, l.unique_clicks, l.clicks } end },
     { "domains.csv", GROUP_COLUMNS, r.domains, shares },
     { "providers.csv", GROUP_COLUMNS, r.providers, shares },
     { "routes.csv", GROUP_COLUMNS, r.routes, shares },

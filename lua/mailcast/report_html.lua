@@ -135,8 +135,8 @@ local function links(out, r)
   out[#out + 1] = "<h2>Links</h2>"
   if #r.links == 0 then out[#out + 1] = '<p class="empty">No tracked links.</p>' return end
   local rows = {}
-  for i, l in ipairs(r.links) do rows[i] = { l.url, count(l.unique_clicks), count(l.clicks) } end
-  table_html(out, { "URL", "unique clicks", "clicks" }, rows, { false, true, true })
+  for i, l in ipairs(r.links) do rows[i] = { l.url, l.tag or "", count(l.unique_clicks), count(l.clicks) } end
+  table_html(out, { "URL", "tag", "unique clicks", "clicks" }, rows, { false, false, true, true })
 end
 
 

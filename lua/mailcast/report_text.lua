@@ -104,9 +104,10 @@ local function links(out, r)
   if #r.links == 0 then return end
   line(out, "")
   line(out, "Links")
-  line(out, "  %8s %8s  %s", "unique", "clicks", "url")
+  line(out, "  %8s %8s  %-12s %s", "unique", "clicks", "tag", "url")
   for _, l in ipairs(r.links) do
-    line(out, "  %8s %8s  %s", M.count(l.unique_clicks), M.count(l.clicks), M.clean(l.url, 100))
+    line(out, "  %8s %8s  %-12s %s", M.count(l.unique_clicks), M.count(l.clicks), M.clean(l.tag or "-", 12),
+      M.clean(l.url, 100))
   end
 end
 

@@ -50,7 +50,8 @@ return mailcast.campaign{
 </body></html>]=],
   recipients = { %s },
   route = { host = "127.0.0.1", port = %d, tls = "none" },
-  track = { base = "https://t.example.com", secret = %q },
+  track = { base = "https://t.example.com", secret = %q,
+            track = function(link) if link.text == "News" then return "news" end end },
   unsubscribe = { mailto = "leave@example.com" },
 }
 ]], table.concat(rows, ",\n    "), port, serve.SECRET)
@@ -150,12 +151,12 @@ describe("mailcast report", function()
     near(1 / 6, data.rates.bounces, "bounces")
   end)
 
-  it("counts the clicks of each link, with its URL", function()
+  it("counts the clicks of each link, with its URL and the tag the track hook gave it", function()
     assert.equal(2, #data.links)
     local by = {}
     for _, l in ipairs(data.links) do by[l.url] = l end
-    assert.same({ index = 1, url = links[1], unique_clicks = 2, clicks = 3 }, by[links[1]])
-    assert.same({ index = 2, url = links[2], unique_clicks = 1, clicks = 1 }, by[links[2]])
+    assert.same({ index = 1, url = links[1], tag = "news", unique_clicks = 2, clicks = 3 }, by[links[1]])
+    assert.same({ index = 2, url = links[2], tag = json.null, unique_clicks = 1, clicks = 1 }, by[links[2]])
     assert.equal(HOSTILE_URL, links[2])
   end)
 

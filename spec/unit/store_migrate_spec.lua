@@ -80,7 +80,7 @@ local PREVIOUS_SCHEMA = {
 -- segments and A/B tests (6) add columns to campaigns and recipients
 -- and an index of the recipients held for an A/B test's winner; the
 -- recipients' last transcripts (7) a table; the routes and servers of
--- attempts (8) columns to recipients and events.
+-- attempts (8) columns to recipients and events, and a tag to links.
 local TRANSCRIPTS = "CREATE TABLE transcripts(  recipient INTEGER PRIMARY KEY, at REAL NOT NULL, text TEXT NOT NULL)"
 local function current(list)
   local out = {}
@@ -90,6 +90,7 @@ local function current(list)
         .. " segment_upto INTEGER)")
       :gsub("first_at REAL,  UNIQUE", "first_at REAL, variant INTEGER, route TEXT, host TEXT,  UNIQUE")
       :gsub("link INTEGER, machine INTEGER%)$", "link INTEGER, machine INTEGER, route TEXT)")
+      :gsub("url TEXT NOT NULL,  PRIMARY KEY%(campaign, idx%)%)$", "url TEXT NOT NULL, tag TEXT,  PRIMARY KEY(campaign, idx))")
   end
   out[#out + 1] = "CREATE INDEX recipients_held ON recipients(campaign) WHERE variant = 0"
   out[#out + 1] = TRANSCRIPTS
