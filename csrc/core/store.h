@@ -68,11 +68,17 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
                    mc_claim_t **out, size_t *n, mc_error_t *e);
 void mc_store_claims_free(mc_claim_t *c, size_t n);
 
-/* Records an outcome: the new state, the reply, when to try again (for
- * deferred), and an event. */
+/* Where an attempt went: the campaign's route and the server that
+ * answered (either NULL: not known, the last one kept). */
+typedef struct {
+  const char *route, *host;
+} mc_store_via_t;
+
+/* Records an outcome: the new state, the reply, where the attempt went
+ * (NULL: not known), when to try again (for deferred), and an event. */
 int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
-                    const char *enhanced, const char *text, double next_at, double now,
-                    mc_error_t *e);
+                    const char *enhanced, const char *text, const mc_store_via_t *via,
+                    double next_at, double now, mc_error_t *e);
 
 /* From now on this connection claims and recovers only the recipients of
  * shard index (0 .. count - 1), chosen by a hash of the recipient's
@@ -103,8 +109,9 @@ typedef enum {
   MC_REPORT_FUNNEL,       /* one row: the counts by state, of events, of distinct recipients */
   MC_REPORT_OUTCOMES,     /* failures, deferrals, bounces, complaints by kind, reason and category */
   MC_REPORT_LINKS,        /* each tracked link with its unique and total clicks */
-  MC_REPORT_GROUPS,       /* by domain (state "domain") or provider ("provider"): the states */
-  MC_REPORT_GROUP_REPLIES,/* the commonest replies of each domain or provider (state as above) */
+  MC_REPORT_GROUPS,       /* by domain (state "domain"), provider ("provider"), the route
+                             ("route") or MX host ("host") of the last attempt: the states */
+  MC_REPORT_GROUP_REPLIES,/* the commonest replies of each group (state as above) */
   MC_REPORT_PER_MINUTE,   /* deliveries per minute since the first one */
   MC_REPORT_PER_HOUR,     /* human opens and clicks per hour since the first delivery (limit hours) */
   MC_REPORT_OPEN_DELAY,   /* one row: how many opened after delivery, the median delay */
@@ -112,6 +119,8 @@ typedef enum {
   MC_REPORT_VARIANTS,     /* an A/B test's figures by variant and group (test, rest, held) */
   MC_REPORT_TEST,         /* one row: the test's state (sent, winner, picked, unsent, holding;
                              held: how many, with state "count") */
+  MC_REPORT_GROUP_LATENCY,/* each group's median time from first attempt to delivery (state as
+                             for groups) */
 } mc_report_t;
 
 /* The most columns a report's row has. */
@@ -250,9 +259,10 @@ int mc_store_secret(mc_store_t *s, const char *name, unsigned char *out, size_t 
 /* mailcast serve -----------------------------------------------------------
  * A campaign's tracked link index (from 1) and its URL: with a
  * recipient's own URLs (mc_store_link_recipient), the only places a click
- * is sent to. Kept when already there. */
+ * is sent to. Kept when already there. tag (NULL: none): the name the
+ * campaign's track hook gave the link, for the reports. */
 int mc_store_link(mc_store_t *s, long long campaign, long long index, const char *url,
-                  mc_error_t *e);
+                  const char *tag, mc_error_t *e);
 
 /* 1 and *url (malloc'd, the caller frees it) when the campaign has link
  * index, 0 when not, -1. */

@@ -17,9 +17,9 @@
 const char mc_store_outcome_trigger[] =
   "CREATE TEMP TRIGGER IF NOT EXISTS outcome_event AFTER UPDATE OF last_code ON recipients"
   " BEGIN"
-  "  INSERT INTO events(campaign, recipient, at, kind, code, enhanced, text)"
+  "  INSERT INTO events(campaign, recipient, at, kind, code, enhanced, text, route)"
   "  VALUES (NEW.campaign, NEW.id, NEW.updated, NEW.state, NEW.last_code, NEW.last_enhanced,"
-  "          NEW.last_text);"
+  "          NEW.last_text, NEW.route);"
   " END";
 
 const mc_store_sql_t mc_store_sql_events[] = {

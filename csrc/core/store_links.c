@@ -10,7 +10,7 @@
 #include <string.h>
 
 const mc_store_sql_t mc_store_sql_links[] = {
-  {Q_LINK_ADD, "INSERT OR IGNORE INTO links(campaign, idx, url) VALUES (?1, ?2, ?3)"},
+  {Q_LINK_ADD, "INSERT OR IGNORE INTO links(campaign, idx, url, tag) VALUES (?1, ?2, ?3, ?4)"},
   {Q_LINK_GET, "SELECT url FROM links WHERE campaign = ?1 AND idx = ?2"},
   /* The latest wins: a retry's message is the one the recipient has. */
   {Q_LINK_RECIPIENT_ADD, "INSERT INTO recipient_links(campaign, recipient, idx, url)"
@@ -29,11 +29,12 @@ const mc_store_sql_t mc_store_sql_links[] = {
 
 
 int mc_store_link(mc_store_t *s, long long campaign, long long index, const char *url,
-                  mc_error_t *e) {
+                  const char *tag, mc_error_t *e) {
   sqlite3_stmt *st = mc_store_fresh(s, Q_LINK_ADD);
   sqlite3_bind_int64(st, 1, campaign);
   sqlite3_bind_int64(st, 2, index);
   sqlite3_bind_text(st, 3, url, -1, SQLITE_TRANSIENT);
+  if (tag) sqlite3_bind_text(st, 4, tag, -1, SQLITE_TRANSIENT);
   return mc_store_run(s, Q_LINK_ADD, e);
 }
 

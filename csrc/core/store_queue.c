@@ -50,7 +50,8 @@ const mc_store_sql_t mc_store_sql_queue[] = {
              "   THEN ' (last reply: ' || ?3 || coalesce(' ' || ?4, '') || coalesce(' ' || ?5, '') || ')'"
              "   ELSE '' END ELSE ?5 END,"
              " next_at = ?6, updated = ?7, attempts = attempts + 1,"
-             " first_at = coalesce(first_at, ?7) WHERE id = ?1"},
+             " first_at = coalesce(first_at, ?7), route = coalesce(?8, route), host = coalesce(?9, host)"
+             " WHERE id = ?1"},
   /* (one cancelled in flight before the crash stays cancelled) */
   {Q_RECOVER, "UPDATE recipients SET state = CASE WHEN last_text = '" MC_CANCEL_TEXT "' THEN 'failed'"
               " ELSE 'pending' END WHERE campaign = ?1 AND state = 'in_flight'"
@@ -229,8 +230,8 @@ fail:
 
 
 int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
-                    const char *enhanced, const char *text, double next_at, double now,
-                    mc_error_t *e) {
+                    const char *enhanced, const char *text, const mc_store_via_t *via,
+                    double next_at, double now, mc_error_t *e) {
   sqlite3_stmt *st = s->q[Q_FINISH];
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_text(st, 2, mc_rstate_name(state), -1, SQLITE_STATIC);
@@ -240,6 +241,8 @@ int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
   if (text) sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
   sqlite3_bind_double(st, 6, next_at);
   sqlite3_bind_double(st, 7, now);
+  if (via && via->route) sqlite3_bind_text(st, 8, via->route, -1, SQLITE_STATIC);
+  if (via && via->host) sqlite3_bind_text(st, 9, via->host, -1, SQLITE_STATIC);
   if (mc_store_run(s, Q_FINISH, e) != 0) return -1;
   /* sqlite3_changes counts the update's row only, not the trigger's event. */
   if (sqlite3_changes(s->db) == 0) { mc_error_set(e, "store: no recipient %lld", id); return -1; }

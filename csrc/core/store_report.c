@@ -3,8 +3,14 @@
  * look-ups of a recipient by id or address (bounce processing). */
 #include "store_internal.h"
 
-/* The group of a recipient in the reports by domain or provider: ?2 says which. */
-#define GROUP_KEY "(CASE WHEN ?2 = 'provider' THEN mc_provider(mc_domain(address)) ELSE mc_domain(address) END)"
+/* The group of a recipient in the reports by domain, provider, route or
+ * MX host (of its last attempt: "" when it had none): ?2 says which. */
+#define GROUP_KEY "(CASE ?2 WHEN 'provider' THEN mc_provider(mc_domain(address))" \
+                  " WHEN 'route' THEN coalesce(route, '') WHEN 'host' THEN coalesce(host, '')" \
+                  " ELSE mc_domain(address) END)"
+/* The same before the providers' sum: a provider's rows are its domains'. */
+#define GROUP_INNER_KEY "(CASE ?2 WHEN 'route' THEN coalesce(route, '') WHEN 'host' THEN coalesce(host, '')" \
+                        " ELSE mc_domain(address) END)"
 
 #define ROW_COLUMNS "r.id AS id, r.campaign AS campaign, c.name AS campaign_name," \
                     " r.address AS address, r.state AS state, r.attempts AS attempts," \
@@ -82,7 +88,8 @@ const mc_store_sql_t mc_store_sql_lazy[] = {
   {Q_REPORT_LINKS,
    "WITH c AS (SELECT link, count(DISTINCT nullif(recipient, 0)) AS uniq, count(*) AS total FROM events"
    "  WHERE campaign = ?1 AND kind = 'clicked' GROUP BY link)"
-   " SELECT l.idx AS idx, l.url AS url, coalesce(c.uniq, 0) AS unique_clicks, coalesce(c.total, 0) AS clicks"
+   " SELECT l.idx AS idx, l.url AS url, l.tag AS tag, coalesce(c.uniq, 0) AS unique_clicks,"
+   " coalesce(c.total, 0) AS clicks"
    " FROM links l LEFT JOIN c ON c.link = l.idx WHERE l.campaign = ?1"
    " ORDER BY clicks DESC, idx"},
   /* By domain first (a call of mc_domain a recipient), then, for the
@@ -91,12 +98,21 @@ const mc_store_sql_t mc_store_sql_lazy[] = {
    "SELECT CASE WHEN ?2 = 'provider' THEN mc_provider(domain) ELSE domain END AS name,"
    " sum(n) AS recipients, sum(delivered) AS delivered, sum(deferred) AS deferred, sum(failed) AS failed,"
    " sum(skipped) AS skipped, sum(pending) AS pending FROM"
-   " (SELECT mc_domain(address) AS domain, count(*) AS n,"
+   " (SELECT " GROUP_INNER_KEY " AS domain, count(*) AS n,"
    "   sum(state = 'delivered') AS delivered, sum(state = 'deferred') AS deferred,"
    "   sum(state = 'failed') AS failed, sum(state IN ('suppressed', 'skipped')) AS skipped,"
    "   sum(state IN ('pending', 'in_flight')) AS pending"
    "   FROM recipients WHERE campaign = ?1 GROUP BY 1)"
    " GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?3"},
+  /* The median time from a delivered recipient's first attempt to its
+   * delivery (0 when the first went through: what deferrals cost) of
+   * each group. */
+  {Q_REPORT_GROUP_LATENCY,
+   "WITH l AS (SELECT " GROUP_KEY " AS name, updated - first_at AS latency FROM recipients"
+   "   WHERE campaign = ?1 AND state = 'delivered' AND first_at IS NOT NULL),"
+   " k AS (SELECT name, latency, row_number() OVER (PARTITION BY name ORDER BY latency) AS i,"
+   "   count(*) OVER (PARTITION BY name) AS n FROM l)"
+   " SELECT name, avg(latency) AS median FROM k WHERE i IN ((n + 1) / 2, (n + 2) / 2) GROUP BY name"},
   {Q_REPORT_GROUP_REPLIES,
    "SELECT name, state, code, enhanced, text, count FROM"
    " (SELECT " GROUP_KEY " AS name, state, last_code AS code, last_enhanced AS enhanced, last_text AS text,"
@@ -131,7 +147,8 @@ const mc_store_sql_t mc_store_sql_lazy[] = {
   {Q_REPORT_ACCOUNTING,
    "SELECT e.at AS at, e.kind AS kind, r.address AS address, e.code AS code, e.enhanced AS enhanced,"
    " e.text AS text, coalesce(e.reason, mc_class(e.code, e.enhanced, e.text, 'reason')) AS reason,"
-   " coalesce(e.category, mc_class(e.code, e.enhanced, e.text, 'category')) AS category"
+   " coalesce(e.category, mc_class(e.code, e.enhanced, e.text, 'category')) AS category,"
+   " coalesce(e.route, r.route) AS route"
    " FROM events e JOIN recipients r ON r.id = e.recipient"
    " WHERE e.campaign = ?1 AND e.kind IN ('delivered', 'deferred', 'failed', 'bounced', 'complained',"
    " 'delayed') ORDER BY e.id LIMIT ?3"},
@@ -175,7 +192,7 @@ int mc_store_report(mc_store_t *s, mc_report_t which, long long campaign, const 
     [MC_REPORT_GROUP_REPLIES] = Q_REPORT_GROUP_REPLIES, [MC_REPORT_PER_MINUTE] = Q_REPORT_PER_MINUTE,
     [MC_REPORT_PER_HOUR] = Q_REPORT_PER_HOUR, [MC_REPORT_OPEN_DELAY] = Q_REPORT_OPEN_DELAY,
     [MC_REPORT_ACCOUNTING] = Q_REPORT_ACCOUNTING, [MC_REPORT_VARIANTS] = Q_REPORT_VARIANTS,
-    [MC_REPORT_TEST] = Q_REPORT_TEST,
+    [MC_REPORT_TEST] = Q_REPORT_TEST, [MC_REPORT_GROUP_LATENCY] = Q_REPORT_GROUP_LATENCY,
   };
   int q = query[which];
   if (s->q[q] == NULL) {   /* a report's statement, prepared on first use */

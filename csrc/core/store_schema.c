@@ -106,6 +106,16 @@ static const migration_t migrations[] = {
    "CREATE TABLE IF NOT EXISTS transcripts("
    "  recipient INTEGER PRIMARY KEY, at REAL NOT NULL, text TEXT NOT NULL);",
    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'transcripts'"},
+
+  /* 8: the route and the server of a recipient's last attempt, for the
+   * reports by route and by MX host, each outcome's route (the
+   * accounting's vmta), and a tracked link's tag. */
+  {"routes, servers and link tags",
+   "ALTER TABLE recipients ADD COLUMN route TEXT;"
+   "ALTER TABLE recipients ADD COLUMN host TEXT;"
+   "ALTER TABLE events ADD COLUMN route TEXT;"
+   "ALTER TABLE links ADD COLUMN tag TEXT;",
+   "SELECT count(*) FROM pragma_table_info('recipients') WHERE name = 'host'"},
 };
 
 #define LATEST ((int)(sizeof migrations / sizeof migrations[0]))

@@ -136,7 +136,8 @@ static int s_claim(lua_State *L) {
 }
 
 
-/* store:finish(id, state [, reply {code=, enhanced=, text=} [, next_at]]) -> true | fail, message */
+/* store:finish(id, state [, reply {code=, enhanced=, text=, route=, host=} [, next_at]])
+ *   -> true | fail, message (route, host: where the attempt went) */
 static int s_finish(lua_State *L) {
   mc_store_t *s = check(L);
   lua_Integer id = luaL_checkinteger(L, 2);
@@ -145,6 +146,7 @@ static int s_finish(lua_State *L) {
   if (mc_rstate_parse(name, &state) != 0) return luaL_argerror(L, 3, "not a recipient state");
   int code = 0;
   const char *enhanced = NULL, *text = NULL;
+  mc_store_via_t via = {NULL, NULL};
   if (lua_istable(L, 4)) {
     lua_getfield(L, 4, "code");
     code = (int)luaL_optinteger(L, -1, 0);
@@ -152,11 +154,16 @@ static int s_finish(lua_State *L) {
     enhanced = lua_tostring(L, -1);
     lua_getfield(L, 4, "text");
     text = lua_tostring(L, -1);
-    lua_pop(L, 3);   /* the table keeps them */
+    lua_getfield(L, 4, "route");
+    via.route = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_getfield(L, 4, "host");
+    via.host = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 5);   /* the table keeps them */
   }
   double next_at = luaL_optnumber(L, 5, 0);
   mc_error_t e;
-  return ok_or_fail(L, mc_store_finish(s, id, state, code, enhanced, text, next_at, now_seconds(), &e), &e);
+  return ok_or_fail(L, mc_store_finish(s, id, state, code, enhanced, text, &via, next_at, now_seconds(), &e),
+                    &e);
 }
 
 
@@ -277,15 +284,16 @@ static int call_row(void *arg, const mc_col_t *cols, int n) {
 /* store:report(name [, campaign [, state [, limit = 20 [, fn]]]]) -> list of rows, or true when fn is given
  * name: "campaigns", "reasons", "next_due", "recipients", or one of
  * mailcast report's: "funnel", "outcomes", "links", "groups",
- * "group_replies", "per_minute", "per_hour", "open_delay", "accounting",
- * and an A/B test's: "variants", "test"
+ * "group_replies", "group_latency", "per_minute", "per_hour", "open_delay",
+ * "accounting", and an A/B test's: "variants", "test"
  * (store.h and store_report.c say what each holds). A limit of -1: no
  * limit. With fn, fn(row) is called for each row and no list is made. */
 static int s_report(lua_State *L) {
   mc_store_t *s = check(L);
   static const char *const names[] = {"campaigns", "reasons", "next_due", "recipients", "funnel",
                                       "outcomes", "links", "groups", "group_replies", "per_minute",
-                                      "per_hour", "open_delay", "accounting", "variants", "test", NULL};
+                                      "per_hour", "open_delay", "accounting", "variants", "test",
+                                      "group_latency", NULL};
   const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
   int which = 0;
   while (names[which] && (name == NULL || strcmp(names[which], name) != 0)) which++;
@@ -620,9 +628,10 @@ static int s_close(lua_State *L) {
 }
 
 
-/* store:link(campaign, index, url [, recipient]) -> true | fail, message
- * Without recipient: the campaign's URL of that index (kept when the
- * campaign has that index already). With one (from 1): that recipient's
+/* store:link(campaign, index, url [, recipient [, tag]]) -> true | fail, message
+ * Without recipient (nil or 0): the campaign's URL of that index, with
+ * its tag for the reports (kept when the campaign has that index
+ * already). With one (from 1): that recipient's
  * own URL of the index, where their message differed from the campaign's
  * (the latest one written counts). */
 static int s_link(lua_State *L) {
@@ -634,7 +643,8 @@ static int s_link(lua_State *L) {
   lua_Integer recipient = luaL_optinteger(L, 5, 0);
   luaL_argcheck(L, index >= 1, 3, "a link index starts at 1");
   luaL_argcheck(L, recipient >= 0, 5, "a recipient id starts at 1");
-  if (recipient == 0) return ok_or_fail(L, mc_store_link(s, campaign, index, url, &e), &e);
+  const char *tag = luaL_optstring(L, 6, NULL);
+  if (recipient == 0) return ok_or_fail(L, mc_store_link(s, campaign, index, url, tag, &e), &e);
   return ok_or_fail(L, mc_store_link_recipient(s, campaign, recipient, index, url, len, &e), &e);
 }
 

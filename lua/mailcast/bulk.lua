@@ -86,7 +86,7 @@ function M.headers(s, base, unsubscribe_url)
   return h
 end
 
---- bodies(s, campaign, recipient, text, html, unsubscribe_url [, stored]) -> text, html, changed
+--- bodies(s, campaign, recipient, text, html, unsubscribe_url [, stored]) -> text, html, changed, tags
 -- The links of the HTML (and of the text, with track.text) rewritten to
 -- the tracking server, the pixel added; the unsubscribe link left alone.
 -- stored, when given, is the campaign's links as stored ({[index] =
@@ -97,6 +97,7 @@ end
 -- recipient: the click server redirects only to stored links. In
 -- aggregate mode a token names no recipient, so a link unlike the
 -- stored one of its index is left untracked in this message instead.
+-- tags: {[index] = tag} the campaign's track hook gave its HTML links.
 -- Raises "tracking: ..." when the track hook or the scanner fails.
 function M.bodies(s, campaign, recipient, text, html, unsubscribe_url, stored)
   local t = s.track
@@ -110,18 +111,18 @@ function M.bodies(s, campaign, recipient, text, html, unsubscribe_url, stored)
     list = t.text and true or false,
     stored = stored,
   }
-  local links, changed
+  local links, changed, tags
   if html then
-    local out, err, ch = track.html(html, opts)
+    local out, err, ch, tg = track.html(html, opts)
     if not out then error("tracking: " .. tostring(err), 0) end
-    html, links, changed = out, err, ch
+    html, links, changed, tags = out, err, ch, tg
   end
   if text and t.text then
     local out, err, ch = track.text(text, opts, links, changed)
     if not out then error("tracking: " .. tostring(err), 0) end
     text, changed = out, ch
   end
-  return text, html, changed
+  return text, html, changed, tags
 end
 
 --- sign(s, built) -> the message signed (a string), or built as it is.

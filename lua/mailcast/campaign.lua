@@ -244,7 +244,8 @@ end
 -- ids = {campaign=, recipient=, links=}: the store's, for tracking tokens
 -- and the unsubscribe link (a dry run has none and uses 0 and 1); links,
 -- when given, is the campaign's stored links, and ids.changed is set to
--- the message's tracked links that differ from them (see bulk.bodies).
+-- the message's tracked links that differ from them, and ids.tags to the
+-- tags the track hook gave (see bulk.bodies).
 function Campaign:message(address, vars, ids)
   ids = ids or { campaign = 0, recipient = 1 }
   local unsubscribe_url = bulk.unsubscribe_url(self.bulk, ids.campaign, ids.recipient)
@@ -275,9 +276,9 @@ function Campaign:message(address, vars, ids)
   if subject and not err and render_html then html, err = render_html(vars) end
   if html and self.text_from_html then text = core.html_text(html) end
   if not err and self.bulk.track then
-    local ok_track, t2, h2, changed = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html,
+    local ok_track, t2, h2, changed, tags = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html,
       vars.unsubscribe_url, ids.links)
-    if ok_track then text, html, ids.changed = t2, h2, changed else err = t2 end
+    if ok_track then text, html, ids.changed, ids.tags = t2, h2, changed, tags else err = t2 end
   end
   if err then return nil, err end
   local headers = self.headers
@@ -446,12 +447,13 @@ function Campaign:route_for(address, vars, message)
 end
 
 -- Makes the store's URLs of the link indexes in changed that the run has
--- none for, this message's where no other message (of another worker,
+-- none for (with the tags the track hook gave them, for the reports),
+-- this message's where no other message (of another worker,
 -- or of a run before) stored one first, and reloads the run's copy: true
 -- when one of them differs from this message's. Only the first message
 -- of a run (and one with an index none had) comes here, so this one
 -- transaction of its own is rare.
-function Campaign:store_new_links(run, changed)
+function Campaign:store_new_links(run, changed, tags)
   local fresh
   for index, url in pairs(changed) do
     if run.links[index] == nil then
@@ -461,7 +463,7 @@ function Campaign:store_new_links(run, changed)
   end
   if not fresh then return false end
   assert(run.store:begin())
-  for index, url in pairs(fresh) do assert(run.store:link(run.id, index, url)) end
+  for index, url in pairs(fresh) do assert(run.store:link(run.id, index, url, nil, tags and tags[index])) end
   assert(run.store:commit())
   run.links = assert(run.store:links(run.id))
   for index, url in pairs(fresh) do
@@ -489,7 +491,7 @@ function Campaign:submit(run, r)
   local variant = r.variant and math.abs(r.variant)
   local ids = { campaign = run.id, recipient = r.id, links = run.links, variant = variant }
   local msg, why, state = self:message(r.address, vars, ids)
-  if msg and ids.changed and self:store_new_links(run, ids.changed) and self.bulk.track.mode == "aggregate" then
+  if msg and ids.changed and self:store_new_links(run, ids.changed, ids.tags) and self.bulk.track.mode == "aggregate" then
     -- Another message stored an index first, with another URL: built
     -- again, this one's link there is left untracked (its click could
     -- not tell whose URL to go to).
@@ -598,6 +600,8 @@ function Campaign:reply_of(run, o)
   if type(r.message) == "userdata" then r.message:close() end
   r.message = nil
   reply = reply or { status = "failed", code = 0, text = o.result.error or "not sent" }
+  -- Where the attempt went, for the store's reports by route and MX host.
+  reply.route, reply.host = r.route, o.result.server
   if reply.status ~= "sent" then self:classify(reply) end
   if run.log then run.log:transaction(self.name, r.address, r.route, o.result, reply, r.attempts + 1) end
   return reply, reply.status == "sent" and "delivered" or reply.status

@@ -72,15 +72,19 @@ end
 local function links(list)
   local out = array()
   for _, r in ipairs(list) do
-    out[#out + 1] = { index = r.idx, url = r.url, unique_clicks = r.unique_clicks, clicks = r.clicks }
+    out[#out + 1] = { index = r.idx, url = r.url, tag = r.tag, unique_clicks = r.unique_clicks, clicks = r.clicks }
   end
   return out
 end
 
 
--- By domain or provider: the counts, their shares of the group's
--- recipients, and the group's commonest replies.
+-- By domain, provider, route or MX host: the counts, their shares of
+-- the group's recipients, the median time from a delivered recipient's
+-- first attempt to its delivery (what deferrals cost; 0 when the first
+-- attempts went through), and the group's commonest replies.
 local function groups(store, id, key)
+  local latency = {}
+  for _, r in ipairs(rows(store, "group_latency", id, key, -1)) do latency[r.name] = r.median end
   local replies = {}
   for _, r in ipairs(rows(store, "group_replies", id, key, REPLIES)) do
     local list = replies[r.name] or array()
@@ -88,10 +92,11 @@ local function groups(store, id, key)
     list[#list + 1] = { state = r.state, code = r.code, enhanced = r.enhanced, text = r.text, count = r.count }
   end
   local out = array()
-  for _, g in ipairs(rows(store, "groups", id, key, key == "domain" and DOMAINS or -1)) do
+  for _, g in ipairs(rows(store, "groups", id, key, (key == "domain" or key == "host") and DOMAINS or -1)) do
     g.delivered_share = ratio(g.delivered, g.recipients)
     g.deferred_share = ratio(g.deferred, g.recipients)
     g.failed_share = ratio(g.failed, g.recipients)
+    g.median_latency = latency[g.name]
     g.replies = replies[g.name] or array()
     out[#out + 1] = g
   end
@@ -172,6 +177,8 @@ function M.gather(store, campaign)
     links = links(rows(store, "links", id)),
     domains = groups(store, id, "domain"),
     providers = groups(store, id, "provider"),
+    routes = groups(store, id, "route"),
+    hosts = groups(store, id, "host"),
     per_minute = per_minute(rows(store, "per_minute", id)),
     per_hour = per_hour(rows(store, "per_hour", id, nil, M.HOURS)),
     open_delay = { opened = delay.opened, median_seconds = delay.median },
@@ -182,7 +189,7 @@ end
 
 --- accounting(store, campaign, fn): calls fn(row) for every outcome,
 -- bounce and complaint of the campaign in the order they happened (row:
--- at, kind, address, code, enhanced, text, reason, category).
+-- at, kind, address, code, enhanced, text, reason, category, route).
 function M.accounting(store, campaign, fn)
   -- A row at a time: a campaign of a million has millions of them.
   local ok, err = store:report("accounting", campaign.id, nil, -1, fn)

@@ -81,9 +81,10 @@ function M.with_nulls(r)
   nulls(r.rates, RATES)
   nulls(r.open_delay, { "median_seconds" })
   for _, o in ipairs(r.outcomes) do nulls(o, { "reason", "category" }) nulls(o.example, REPLY_KEYS) end
-  for _, list in ipairs { r.domains, r.providers } do
+  for _, l in ipairs(r.links) do nulls(l, { "tag" }) end
+  for _, list in ipairs { r.domains, r.providers, r.routes, r.hosts } do
     for _, g in ipairs(list) do
-      nulls(g, { "delivered_share", "deferred_share", "failed_share" })
+      nulls(g, { "delivered_share", "deferred_share", "failed_share", "median_latency" })
       for _, reply in ipairs(g.replies) do nulls(reply, REPLY_KEYS) end
     end
   end
@@ -175,17 +176,21 @@ function M.accounting_row(r, name, from)
   local diag = r.text or ""
   if r.code and r.code > 0 then diag = "smtp;" .. r.code .. " " .. diag end
   return { a[1], logged(r.at), from or "", r.address, a[2],
-    status or a[3], diag, "", name, r.kind ~= "delivered" and r.category or "" }
+    status or a[3], diag, r.route or "", name, r.kind ~= "delivered" and r.category or "" }
 end
 
 
 local function shares(g)
   return { g.name, g.recipients, g.delivered, g.deferred, g.failed, g.skipped, g.pending, g.delivered_share,
-    g.deferred_share, g.failed_share }
+    g.deferred_share, g.failed_share, g.median_latency }
 end
 
 local GROUP_COLUMNS = { "name", "recipients", "delivered", "deferred", "failed", "skipped", "pending",
-  "delivered_share", "deferred_share", "failed_share" }
+  "delivered_share", "deferred_share", "failed_share", "median_latency_seconds" }
+
+-- The group lists of a report, by the name replies.csv gives them.
+local GROUP_LISTS = { { "domain", "domains" }, { "provider", "providers" }, { "route", "routes" },
+  { "host", "hosts" } }
 
 
 -- The metric,value rows of funnel.csv: the funnel's counts, then the
@@ -202,10 +207,10 @@ end
 
 local function replies(r)
   local list = {}
-  for _, key in ipairs { "domain", "provider" } do
-    for _, g in ipairs(r[key == "domain" and "domains" or "providers"]) do
+  for _, group in ipairs(GROUP_LISTS) do
+    for _, g in ipairs(r[group[2]]) do
       for _, reply in ipairs(g.replies) do
-        list[#list + 1] = { key, g.name, reply.state, reply.count, reply.code, reply.enhanced, reply.text }
+        list[#list + 1] = { group[1], g.name, reply.state, reply.count, reply.code, reply.enhanced, reply.text }
       end
     end
   end
@@ -226,10 +231,12 @@ function M.csv(r, dir, accounting)
       "example_text" }, r.outcomes, function(o)
         return { o.kind, o.reason, o.category, o.hard, o.count, o.example.code, o.example.enhanced, o.example.text }
       end },
-    { "links.csv", { "index", "url", "unique_clicks", "clicks" }, r.links,
-      function(l) return { l.index, l.url, l.unique_clicks, l.clicks } end },
+    { "links.csv", { "index", "url", "tag", "unique_clicks", "clicks" }, r.links,
+      function(l) return { l.index, l.url, l.tag, l.unique_clicks, l.clicks } end },
     { "domains.csv", GROUP_COLUMNS, r.domains, shares },
     { "providers.csv", GROUP_COLUMNS, r.providers, shares },
+    { "routes.csv", GROUP_COLUMNS, r.routes, shares },
+    { "hosts.csv", GROUP_COLUMNS, r.hosts, shares },
     { "replies.csv", { "group", "name", "state", "count", "code", "enhanced", "text" }, replies(r), same },
     { "per_minute.csv", { "minute", "delivered" }, r.per_minute, function(m) return { m.minute, m.delivered } end },
     { "per_hour.csv", { "hour", "opens", "clicks" }, r.per_hour, function(h) return { h.hour, h.opens, h.clicks } end },

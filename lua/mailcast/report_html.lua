@@ -135,8 +135,8 @@ local function links(out, r)
   out[#out + 1] = "<h2>Links</h2>"
   if #r.links == 0 then out[#out + 1] = '<p class="empty">No tracked links.</p>' return end
   local rows = {}
-  for i, l in ipairs(r.links) do rows[i] = { l.url, count(l.unique_clicks), count(l.clicks) } end
-  table_html(out, { "URL", "unique clicks", "clicks" }, rows, { false, true, true })
+  for i, l in ipairs(r.links) do rows[i] = { l.url, l.tag or "", count(l.unique_clicks), count(l.clicks) } end
+  table_html(out, { "URL", "tag", "unique clicks", "clicks" }, rows, { false, false, true, true })
 end
 
 
@@ -155,12 +155,14 @@ local function groups(out, title, id, list)
   out[#out + 1] = svg.stacked(id, title, list, PARTS, pct)
   local rows = {}
   for _, g in ipairs(list) do
-    rows[#rows + 1] = { g.name, count(g.recipients), pct(g.delivered_share), pct(g.deferred_share), pct(g.failed_share) }
+    rows[#rows + 1] = { g.name == "" and "(none)" or g.name, count(g.recipients), pct(g.delivered_share),
+      pct(g.deferred_share), pct(g.failed_share), fmt.duration(g.median_latency) }
     for _, reply in ipairs(g.replies) do
       rows[#rows + 1] = { reply = string.format("%s × %s: %s", count(reply.count), reply.state, fmt.reply(reply)) }
     end
   end
-  table_html(out, { "", "recipients", "delivered", "deferred", "failed" }, rows, { false, true, true, true, true })
+  table_html(out, { "", "recipients", "delivered", "deferred", "failed", "latency" }, rows,
+    { false, true, true, true, true, true })
 end
 
 
@@ -259,6 +261,8 @@ function M.html(r, opts)
   links(out, r)
   groups(out, "By provider", "chart-providers", r.providers)
   groups(out, "By domain (the largest 20)", "chart-domains", r.domains)
+  groups(out, "By route", "chart-routes", r.routes)
+  groups(out, "By MX host (the largest 20)", "chart-hosts", r.hosts)
   outcomes(out, r)
   out[#out + 1] = string.format('<p class="meta">Made by mailcast %s on %s.</p>', esc(opts.by or "report"),
     esc(fmt.utc(os.time())))

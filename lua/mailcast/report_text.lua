@@ -104,9 +104,10 @@ local function links(out, r)
   if #r.links == 0 then return end
   line(out, "")
   line(out, "Links")
-  line(out, "  %8s %8s  %s", "unique", "clicks", "url")
+  line(out, "  %8s %8s  %-12s %s", "unique", "clicks", "tag", "url")
   for _, l in ipairs(r.links) do
-    line(out, "  %8s %8s  %s", M.count(l.unique_clicks), M.count(l.clicks), M.clean(l.url, 100))
+    line(out, "  %8s %8s  %-12s %s", M.count(l.unique_clicks), M.count(l.clicks), M.clean(l.tag or "-", 12),
+      M.clean(l.url, 100))
   end
 end
 
@@ -115,10 +116,11 @@ local function groups(out, title, list)
   if #list == 0 then return end
   line(out, "")
   line(out, "%s", title)
-  line(out, "  %-24s %10s %9s %9s %9s", "", "recipients", "delivered", "deferred", "failed")
+  line(out, "  %-24s %10s %9s %9s %9s %9s", "", "recipients", "delivered", "deferred", "failed", "latency")
   for _, g in ipairs(list) do
-    line(out, "  %-24s %10s %9s %9s %9s", M.clean(g.name, 24), M.count(g.recipients), M.pct(g.delivered_share),
-      M.pct(g.deferred_share), M.pct(g.failed_share))
+    line(out, "  %-24s %10s %9s %9s %9s %9s", M.clean(g.name == "" and "(none)" or g.name, 24),
+      M.count(g.recipients), M.pct(g.delivered_share), M.pct(g.deferred_share), M.pct(g.failed_share),
+      g.median_latency and M.duration(g.median_latency) or "-")
     for _, reply in ipairs(g.replies) do
       line(out, "      %6s %-8s %s", M.count(reply.count), reply.state, M.clean(M.reply(reply), 90))
     end
@@ -184,6 +186,8 @@ function M.text(r)
   links(out, r)
   groups(out, "By domain (the largest 20)", r.domains)
   groups(out, "By provider", r.providers)
+  groups(out, "By route", r.routes)
+  groups(out, "By MX host (the largest 20)", r.hosts)
   timeline(out, "Deliveries per minute", r.per_minute, "minute", function(m) return "+" .. m .. " min" end,
     { "delivered" })
   timeline(out, "Opens and clicks per hour since the first delivery (first 3 days)", r.per_hour, "hour",

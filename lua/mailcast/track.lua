@@ -120,6 +120,7 @@ end
 -- nil when none is. In aggregate mode (or with opts.differ = "skip") a
 -- click cannot tell recipients apart, so a link whose index has another
 -- stored URL is left alone (skip = "personal") rather than reported.
+-- A fourth result, when a track function gave tags, is {[index] = tag}.
 function M.html(html, opts)
   local s = settings(opts, "html")
   if type(html) ~= "string" then fail("html", "expected the HTML as a string", 2) end
@@ -148,7 +149,7 @@ function M.html(html, opts)
       link.original = originals[link.index]
     end
   end
-  return out, links, changed
+  return out, links, changed, tags and next(tags) and tags or nil
 end
 
 -- "https://x.example/a)." -> "https://x.example/a", ")." (a URL keeps a

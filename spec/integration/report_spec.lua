@@ -50,7 +50,8 @@ return mailcast.campaign{
 </body></html>]=],
   recipients = { %s },
   route = { host = "127.0.0.1", port = %d, tls = "none" },
-  track = { base = "https://t.example.com", secret = %q },
+  track = { base = "https://t.example.com", secret = %q,
+            track = function(link) if link.text == "News" then return "news" end end },
   unsubscribe = { mailto = "leave@example.com" },
 }
 ]], table.concat(rows, ",\n    "), port, serve.SECRET)
@@ -150,12 +151,12 @@ describe("mailcast report", function()
     near(1 / 6, data.rates.bounces, "bounces")
   end)
 
-  it("counts the clicks of each link, with its URL", function()
+  it("counts the clicks of each link, with its URL and the tag the track hook gave it", function()
     assert.equal(2, #data.links)
     local by = {}
     for _, l in ipairs(data.links) do by[l.url] = l end
-    assert.same({ index = 1, url = links[1], unique_clicks = 2, clicks = 3 }, by[links[1]])
-    assert.same({ index = 2, url = links[2], unique_clicks = 1, clicks = 1 }, by[links[2]])
+    assert.same({ index = 1, url = links[1], tag = "news", unique_clicks = 2, clicks = 3 }, by[links[1]])
+    assert.same({ index = 2, url = links[2], tag = json.null, unique_clicks = 1, clicks = 1 }, by[links[2]])
     assert.equal(HOSTILE_URL, links[2])
   end)
 
@@ -185,6 +186,16 @@ describe("mailcast report", function()
       by["example.net"].failed })
     assert.same({ 2, 2 }, { by["example.org"].recipients, by["example.org"].delivered })
     assert.equal("example.net", data.domains[1].name)   -- the largest first
+  end)
+
+  it("groups the attempts by the campaign's route and the server that answered", function()
+    -- Eight were sent by the one route to the sink; the suppressed one had no attempt.
+    local routes = {}
+    for _, g in ipairs(data.routes) do routes[g.name] = { g.recipients, g.delivered, g.deferred, g.failed } end
+    assert.same({ default = { 8, 6, 1, 1 }, [""] = { 1, 0, 0, 0 } }, routes)
+    assert.equal(2, #data.hosts)
+    local host = data.hosts[1]
+    assert.same({ "127.0.0.1", 8, 0 }, { host.name:match("^[%d.]+"), host.recipients, host.median_latency })
   end)
 
   it("counts failures, deferrals, bounces and complaints by reason, with an example reply", function()

@@ -163,4 +163,34 @@ describe("mailcast report's store queries", function()
     end
     assert.same({ opened = 4, median_seconds = 25 }, report.gather(store, { id = cid, name = "november" }).open_delay)
   end)
+
+  it("groups the recipients by the route and the server of their last attempt, with the delay deferrals cost", function()
+    for i = 1, 3 do assert(store:add(cid, "r" .. i .. "@example.org")) end
+    local claimed = store:claim(cid, 10)
+    local first = claimed[1]
+    assert(store:finish(first.id, "deferred", { code = 451, text = "later", route = "relay", host = "mx1.example.org" },
+      0))
+    assert(store:finish(claimed[2].id, "delivered", { code = 250, text = "ok", route = "relay", host = "mx1.example.org" }))
+    assert(store:finish(claimed[3].id, "failed", { code = 550, text = "no", route = "relay", host = "mx2.example.org" }))
+    require("socket").sleep(1.1)
+    local again = store:claim(cid, 10)
+    assert.same({ first.id }, { again[1].id })
+    assert(store:finish(first.id, "delivered", { code = 250, text = "ok", route = "direct", host = "mx9.example.org" }))
+    local g = report.gather(store, { id = cid, name = "november" })
+    local routes, hosts = {}, {}
+    for _, r in ipairs(g.routes) do routes[r.name] = { r.recipients, r.delivered, r.failed } end
+    for _, h in ipairs(g.hosts) do hosts[h.name] = h end
+    assert.same({ relay = { 2, 1, 1 }, direct = { 1, 1, 0 } }, routes)
+    assert.same({ "mx1.example.org", "mx2.example.org", "mx9.example.org" },
+      (function() local l = {} for k in pairs(hosts) do l[#l + 1] = k end table.sort(l) return l end)())
+    -- Delivered at once: no delay; delivered after a deferral a second before: about a second.
+    assert.equal(0, hosts["mx1.example.org"].median_latency)
+    assert.is_true(hosts["mx9.example.org"].median_latency >= 1, tostring(hosts["mx9.example.org"].median_latency))
+    assert.is_nil(hosts["mx2.example.org"].median_latency)
+    -- Each outcome says the route it went by (PowerMTA's vmta).
+    local vmta = {}
+    for _, row in ipairs(store:report("accounting", cid, nil, -1)) do vmta[#vmta + 1] = row.kind .. " " .. row.route end
+    assert.same({ "deferred relay", "delivered relay", "failed relay", "delivered direct" }, vmta)
+    assert.equal("relay", export.accounting_row(store:report("accounting", cid, nil, -1)[1], "november")[8])
+  end)
 end)

@@ -8,7 +8,7 @@ local mailcast = require "mailcast"
 local mime = require "support.mime"
 local helper = require "helper"
 
-local LATEST = 7
+local LATEST = 8
 
 -- argv: database, file of SQL, "script" (run it) or "query" (print its
 -- rows, one a line, columns between |).
@@ -79,7 +79,8 @@ local PREVIOUS_SCHEMA = {
 -- A schema as the migrations after the previous version leave it:
 -- segments and A/B tests (6) add columns to campaigns and recipients
 -- and an index of the recipients held for an A/B test's winner; the
--- recipients' last transcripts (7) a table.
+-- recipients' last transcripts (7) a table; the routes and servers of
+-- attempts (8) columns to recipients and events, and a tag to links.
 local TRANSCRIPTS = "CREATE TABLE transcripts(  recipient INTEGER PRIMARY KEY, at REAL NOT NULL, text TEXT NOT NULL)"
 local function current(list)
   local out = {}
@@ -87,7 +88,9 @@ local function current(list)
     out[i] = stmt:gsub("list_read INTEGER NOT NULL DEFAULT 1%)$",
         "list_read INTEGER NOT NULL DEFAULT 1, test_sent REAL, test_winner INTEGER, test_picked REAL,"
         .. " segment_upto INTEGER)")
-      :gsub("first_at REAL,  UNIQUE", "first_at REAL, variant INTEGER,  UNIQUE")
+      :gsub("first_at REAL,  UNIQUE", "first_at REAL, variant INTEGER, route TEXT, host TEXT,  UNIQUE")
+      :gsub("link INTEGER, machine INTEGER%)$", "link INTEGER, machine INTEGER, route TEXT)")
+      :gsub("url TEXT NOT NULL,  PRIMARY KEY%(campaign, idx%)%)$", "url TEXT NOT NULL, tag TEXT,  PRIMARY KEY(campaign, idx))")
   end
   out[#out + 1] = "CREATE INDEX recipients_held ON recipients(campaign) WHERE variant = 0"
   out[#out + 1] = TRANSCRIPTS
