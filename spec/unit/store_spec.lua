@@ -165,14 +165,16 @@ describe("mailcast.store", function()
     store:close()
     local path = dir .. "/c.mailcast.db"
     -- As those versions left it: no list_read column (nor the campaign
-    -- tools' that came after it), and no schema version (they did not
-    -- number their migrations).
+    -- tools', routes' and tags' that came after it), and no schema
+    -- version (they did not number their migrations).
     local _, code = helper.sh("/usr/bin/python3 -c " .. mime.sh_quote(
       "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]);"
       .. " db.execute('ALTER TABLE campaigns DROP COLUMN list_read');"
       .. " db.executescript('DROP INDEX recipients_held; ALTER TABLE recipients DROP COLUMN variant;"
       .. " ALTER TABLE campaigns DROP COLUMN test_sent; ALTER TABLE campaigns DROP COLUMN test_winner;"
-      .. " ALTER TABLE campaigns DROP COLUMN test_picked; ALTER TABLE campaigns DROP COLUMN segment_upto');"
+      .. " ALTER TABLE campaigns DROP COLUMN test_picked; ALTER TABLE campaigns DROP COLUMN segment_upto;"
+      .. " ALTER TABLE recipients DROP COLUMN route; ALTER TABLE recipients DROP COLUMN host;"
+      .. " ALTER TABLE events DROP COLUMN route; ALTER TABLE links DROP COLUMN tag');"
       .. " db.execute('PRAGMA user_version = 0'); db.commit()") .. " " .. mime.sh_quote(path))
     assert.equal(0, code)
     store = assert(mailcast.store(path))
@@ -220,13 +222,14 @@ describe("mailcast.store", function()
       store:close()
       local path = dir .. "/c.mailcast.db"
       -- As those versions left it: no recipient_links, nor the list_read
-      -- column and the campaign tools' columns that came after it, and no
-      -- schema version.
+      -- column and the columns that came after it, and no schema version.
       local out, code = helper.sh("sqlite3 " .. mime.sh_quote(path) .. " 'DROP TABLE recipient_links;"
         .. " ALTER TABLE campaigns DROP COLUMN list_read; DROP INDEX recipients_held;"
         .. " ALTER TABLE recipients DROP COLUMN variant; ALTER TABLE campaigns DROP COLUMN test_sent;"
         .. " ALTER TABLE campaigns DROP COLUMN test_winner; ALTER TABLE campaigns DROP COLUMN test_picked;"
-        .. " ALTER TABLE campaigns DROP COLUMN segment_upto; PRAGMA user_version = 0;'"
+        .. " ALTER TABLE campaigns DROP COLUMN segment_upto; ALTER TABLE recipients DROP COLUMN route;"
+        .. " ALTER TABLE recipients DROP COLUMN host; ALTER TABLE events DROP COLUMN route;"
+        .. " ALTER TABLE links DROP COLUMN tag; PRAGMA user_version = 0;'"
         .. " && sqlite3 " .. mime.sh_quote(path) .. " \"SELECT count(*) FROM sqlite_master"
         .. " WHERE name = 'recipient_links'\"")
       assert.equal(0, code, out)
