@@ -206,6 +206,19 @@ static void fail_job(mc_pool_t *p, mc_job_t *job, const mc_error_t *e, const mc_
 }
 
 
+/* Jobs at the head of the queue their owner took back (an operator's
+ * cancel) go back to it unsent, before a session takes them: deferred,
+ * with why, and without the transcript of a connection they never had. */
+static void drop_withdrawn(mc_pool_t *p) {
+  while (p->qlen > 0 && p->queue[p->qhead]->withdrawn) {
+    mc_job_t *job = dequeue(p);
+    mc_error_t e;
+    mc_error_set(&e, "withdrawn before it was sent");
+    fail_job(p, job, &e, NULL);   /* (no give_up runs now: no session's lines) */
+  }
+}
+
+
 /* Every queued job gets the reason the destination could not be reached;
  * for down_time seconds new ones get it too, without a new connection. */
 static void give_up(mc_pool_t *p, const mc_error_t *e, const mc_reply_t *r) {
@@ -452,6 +465,7 @@ static void rate_take(mc_pool_t *p) {
  * without waiting for its outcome, when everything allows it now. */
 static void feed_ahead(slot_t *slot) {
   mc_pool_t *p = slot->pool;
+  drop_withdrawn(p);
   /* Not on a session that waited idle until its first transaction is
    * through: the server may have closed it, and that transaction alone
    * goes again on a new connection (stale). */
@@ -480,6 +494,7 @@ static void on_ready(mc_session_t *s, void *arg) {
 
 static void next_txn(slot_t *slot) {
   mc_pool_t *p = slot->pool;
+  drop_withdrawn(p);
   if (!may_go_on(slot)) {
     quit(slot);
     return;

@@ -40,6 +40,8 @@ typedef struct mc_job {
   double duration;              /* seconds its last transaction took */
   int retried_fresh;            /* sent again on a new connection after a stale one failed it */
   int alone;                    /* not to be sent ahead behind another (refused once) */
+  int withdrawn;                /* its owner took it back: when its turn on a session
+                                   comes, it is deferred unsent, with why */
   long long tag;                /* the owner's name for it */
   struct mc_dest *dest;         /* the scheduler's destination it counts against */
   struct mc_job *next;          /* the owner's list */

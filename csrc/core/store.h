@@ -185,6 +185,11 @@ long long mc_store_queue_retry(mc_store_t *s, long long campaign, const char *do
 int mc_store_queue_cancel(mc_store_t *s, long long campaign, const char *domain, double now,
                           long long *cancelled, long long *in_flight, mc_error_t *e);
 
+/* The campaign's recipients in flight that were cancelled meanwhile
+ * (marked by mc_store_queue_cancel); rows: id. A run takes back those it
+ * has not sent yet. */
+int mc_store_queue_cancelled(mc_store_t *s, long long campaign, mc_row_cb cb, void *arg, mc_error_t *e);
+
 /* Bounce processing (mailcast bounces) and the suppression list
  * (mailcast suppress). ---------------------------------------------------- */
 

@@ -50,6 +50,9 @@ static const mc_store_sql_t sql[] = {
   {Q_QUEUE_CANCEL_FLIGHT,
    "UPDATE recipients AS r SET last_text = '" MC_CANCEL_TEXT "'"
    " WHERE r.state = 'in_flight' AND ?3 IS NOT NULL AND " CHOSEN},
+  /* (by the (campaign, state) index: a run holds a few hundred in flight) */
+  {Q_QUEUE_CANCELLED,
+   "SELECT id FROM recipients WHERE campaign = ?1 AND state = 'in_flight' AND last_text = '" MC_CANCEL_TEXT "'"},
   {0, NULL},
 };
 
@@ -109,6 +112,14 @@ static long long change(mc_store_t *s, int q, long long campaign, const char *do
 long long mc_store_queue_retry(mc_store_t *s, long long campaign, const char *domain, double now,
                                mc_error_t *e) {
   return change(s, Q_QUEUE_RETRY, campaign, domain, now, e);
+}
+
+
+int mc_store_queue_cancelled(mc_store_t *s, long long campaign, mc_row_cb cb, void *arg, mc_error_t *e) {
+  sqlite3_stmt *st = mc_store_lazy(s, Q_QUEUE_CANCELLED, sql, e);
+  if (st == NULL) return -1;
+  sqlite3_bind_int64(st, 1, campaign);
+  return mc_store_each_row(s, st, cb, arg, e);
 }
 
 

@@ -488,6 +488,20 @@ static int sched_lookups(lua_State *L) {
 }
 
 
+/* s:withdraw(tag) -> whether the job was there to take back: one not
+ * yet on a session comes back unsent ("withdrawn before it was sent")
+ * when its turn comes; one on a session already goes on. */
+static int sched_withdraw(lua_State *L) {
+  sched_box *box = check_sched(L);
+  lua_Integer tag = luaL_checkinteger(L, 2);
+  sjob_t *j = box->jobs;
+  while (j && j->job.tag != tag) j = j->next;
+  if (j) j->job.withdrawn = 1;
+  lua_pushboolean(L, j != NULL);
+  return 1;
+}
+
+
 /* s:hold(), s:release(): work outside the destinations that the caller
  * waits for (a session a hook waits on): run() keeps turning the loop
  * while any is held. */
@@ -511,7 +525,7 @@ static const luaL_Reg sched_methods[] = {
   {"outcomes", sched_outcomes}, {"hand", sched_hand}, {"ack", sched_ack},
   {"pending", sched_pending}, {"queued", sched_queued}, {"state", sched_state}, {"drain", sched_drain},
   {"mx", sched_mx}, {"txt", sched_txt}, {"lookups", sched_lookups},
-  {"hold", sched_hold}, {"release", sched_release}, {"close", sched_close}, {NULL, NULL},
+  {"hold", sched_hold}, {"release", sched_release}, {"withdraw", sched_withdraw}, {"close", sched_close}, {NULL, NULL},
 };
 
 

@@ -756,6 +756,18 @@ static int s_queue_retry(lua_State *L) {
 }
 
 
+/* store:queue_cancelled(campaign) -> {{id=}...}: the campaign's
+ * recipients in flight that were cancelled meanwhile | fail, message */
+static int s_queue_cancelled(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_checkinteger(L, 2);
+  mc_error_t e;
+  lua_newtable(L);
+  if (mc_store_queue_cancelled(s, campaign, push_row, L, &e) != 0) return mc_l_fail(L, &e);
+  return 1;
+}
+
+
 /* store:queue_cancel([campaign [, domain [, now]]]) -> cancelled, in
  * flight (marked: store.h, MC_CANCEL_TEXT) | fail, message */
 static int s_queue_cancel(lua_State *L) {
@@ -787,7 +799,7 @@ static const luaL_Reg methods[] = {
   {"test_sent", s_test_sent}, {"test_pick", s_test_pick},
   {"link", s_link}, {"links", s_links}, {"link_for", s_link_for}, {"hits", s_hits},
   {"queue_groups", s_queue_groups}, {"queue_recipients", s_queue_recipients},
-  {"queue_retry", s_queue_retry}, {"queue_cancel", s_queue_cancel},
+  {"queue_retry", s_queue_retry}, {"queue_cancel", s_queue_cancel}, {"queue_cancelled", s_queue_cancelled},
   {NULL, NULL},
 };
 

@@ -525,6 +525,7 @@ function Campaign:submit(run, r)
       r, run.share)
     if ok then
       run.held = run.held + 1
+      run.holding[r.id] = r
       return
     end
     r.message = nil
@@ -753,6 +754,7 @@ end
 function Campaign:record(run, outcomes)
   if #outcomes == 0 then return end
   run.held = run.held - #outcomes
+  for _, o in ipairs(outcomes) do run.holding[o.owner.id] = nil end
   local list = settled_list()
   local on_reply = self.hooks.on_reply ~= nil
   -- The loop turns here too, as in refill: recording a few hundred
@@ -1025,7 +1027,7 @@ function Campaign:open_run(store, id, log_to, opts, loader)
   return {
     campaign = self, store = store, id = id, log = log, since = core.time(), writes = {}, claimed = 0,
     problems = {}, loader = loader, held = 0, settling = {}, late = settled_list(), prefix = "",
-    share = { weight = self.priority }, tally = counted,
+    share = { weight = self.priority }, tally = counted, holding = {}, cancels_seen = core.now(),
     -- The campaign's stored links, those of an earlier run (or another
     -- worker) included: each message's are compared with them.
     links = self.bulk.track and assert(store:links(id)) or nil,
@@ -1035,6 +1037,23 @@ function Campaign:open_run(store, id, log_to, opts, loader)
   }
 end
 
+-- Seconds between two looks for recipients cancelled while the run held
+-- them (`mailcast queue --cancel`).
+local CANCELS_EVERY = 2
+
+-- Takes back from the dispatcher the recipients an operator cancelled
+-- (mailcast queue --cancel) that the run holds and has not sent yet:
+-- they come back unsent, and the store fails them as cancelled.
+function Campaign:withdraw_cancelled(run)
+  local t = core.now()
+  if t - run.cancels_seen < CANCELS_EVERY or not next(run.holding) then return end
+  run.cancels_seen = t
+  for _, row in ipairs(assert(run.store:queue_cancelled(run.id))) do
+    local r = run.holding[row.id]
+    if r and not r.withdrawn then run.dispatch:withdraw(r) end
+  end
+end
+
 --- campaign:advance(run): the campaign's share of one turn of the
 -- engine: the next part of its list when few of the rows read are left
 -- to claim (or nothing was due), and what is due claimed and submitted
@@ -1042,6 +1061,7 @@ end
 -- run.done once nothing more is due.
 function Campaign:advance(run)
   if self.test then abtest.step(self, run) end
+  self:withdraw_cancelled(run)
   local loader = run.loader
   if loader and not loader.done and (run.hungry or loader.read - run.claimed < 2 * self.max_in_flight) then
     loader:step(LOAD_PART, run.poll, LOAD_TIME)

@@ -505,8 +505,12 @@ function Dispatch:submit(name, job, owner, share)
   return true
 end
 
--- Hands a job to its destination in the scheduler, in its share's turn.
+-- Hands a job to its destination in the scheduler, in its share's turn
+-- (a job withdrawn while it waited for its MX look-up comes back unsent).
 function Dispatch:enqueue(d, job, owner, share)
+  if type(owner) == "table" and owner.withdrawn then
+    return self:settle_now(owner, nil, "deferred", 0, nil, "withdrawn before it was sent", job.to)
+  end
   share = share or DEFAULT_SHARE
   local id = self.share_ids[share]
   if not id then
@@ -514,7 +518,16 @@ function Dispatch:enqueue(d, job, owner, share)
     id = self.shares
     self.share_ids[share] = id
   end
-  self.sched:submit(d.id, job, owner, id, share.weight)
+  local tag = self.sched:submit(d.id, job, owner, id, share.weight)
+  if type(owner) == "table" then owner.sched_tag = tag end
+end
+
+--- d:withdraw(owner): takes back the job of owner (a table) submitted
+-- earlier, unless a session has it already: it comes back unsent,
+-- deferred ("withdrawn before it was sent"), when its turn comes.
+function Dispatch:withdraw(owner)
+  if owner.sched_tag then self.sched:withdraw(owner.sched_tag) end
+  owner.withdrawn = true   -- (still waiting for its destination: see enqueue)
 end
 
 --- d:held() -> jobs submitted whose outcome has not been returned

@@ -206,6 +206,35 @@ describe("mailcast queue while a run of the same store goes on", function()
     assert.same({ 3, 4, 0 }, { c.delivered, c.failed, c.deferred })
   end)
 
+  -- One connection, one message on it at a time, each final dot
+  -- answered after 2 seconds: while the first waits, the rest wait in the
+  -- run's queue for the connection, claimed and in flight. A cancel takes
+  -- them back: they are never sent.
+  it("takes back what the run holds and has not sent yet: the cancelled are never sent", function()
+    start("slow_reply", { command = "DOT", delay = 2, lifetime = 120 },
+      "limits = { connections = 1, messages_per_connection = 100 }")
+    assert(serve.wait_until(function()
+      for _, e in ipairs(srv:events()) do if e.kind == "event" and e.text == "slow DOT" then return true end end
+      return false
+    end, 30), "the first message did not reach its final dot")
+    local doc = queue_json(q(path) .. " --cancel")
+    assert.equal(#LIST, doc.cancelled + doc.in_flight)
+    assert(serve.wait_until(ended, 60), "the run did not end: " .. tostring(mime.try_read(dir .. "/run.out")))
+    pid = nil
+    local sent = 0
+    for _, a in ipairs(LIST) do sent = sent + rcpts(srv, a) end
+    -- The one on the connection, and at most the one sent ahead behind it.
+    assert.is_true(sent <= 2, "sent after the cancel: " .. sent)
+    local c = counts()
+    assert.equal(#LIST, c.delivered + c.failed)
+    assert.equal(sent, c.delivered)
+    local store = assert(mailcast.store(store_path))
+    local rows = assert(store:report("recipients", store:find_campaign("live"), "failed", -1))
+    store:close()
+    assert.equal(#LIST - sent, #rows)
+    for _, r in ipairs(rows) do assert.equal("cancelled by operator", r.text) end
+  end)
+
   -- Every message's final dot is answered after 3 seconds, each on a
   -- connection of its own: the spec cancels while every one of them
   -- waits for its answer.
