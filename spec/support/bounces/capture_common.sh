@@ -169,6 +169,34 @@ CF
   pf_start
 }
 
+# The failures capture_remote_postfix and capture_dns make, a line each:
+# token, recipient [, bytes of padding].
+CAPTURE_REMOTE_CASES="unroutable someone@nowhere.invalid
+remote-unknown nosuch@remote.test
+remote-full full@remote.test
+remote-busy busy@remote.test
+remote-blocked blocked@remote.test
+relay-denied someone@elsewhere.test
+spam spam@remote.test
+sender-refused known@remote.test
+too-big big@remote.test 30000
+expired user@refused.test"
+
+# Sends one message for each line of CASES (token recipient [padding])
+# from bounces+TOKEN@sender.test: standard input of the command given,
+# with the sender and the recipient appended to it.
+capture_send_cases() {
+  cases=$1
+  shift
+  echo "$cases" | while read -r token rcpt pad; do
+    {
+      capture_message "$token" "$rcpt"
+      [ -n "${pad:-}" ] && capture_padding "$pad"
+      echo
+    } | "$@" "bounces+$token@sender.test" "$rcpt"
+  done
+}
+
 # Sends standard input as one message from FROM to RCPT over SMTP to
 # 127.0.0.1:PORT, as a mail client would; says on stderr what the server
 # refused.

@@ -65,25 +65,11 @@ sed -i 's/^ESMTP_USE_STARTTLS=.*/ESMTP_USE_STARTTLS=0/' /etc/courier/courierd
 makealiases
 courier start
 
-# token recipient [bytes of padding]
-cases="unroutable someone@nowhere.invalid
-remote-unknown nosuch@remote.test
-remote-full full@remote.test
-remote-busy busy@remote.test
-remote-blocked blocked@remote.test
-relay-denied someone@elsewhere.test
-spam spam@remote.test
-sender-refused known@remote.test
-too-big big@remote.test 30000
-expired user@refused.test"
+cases=$CAPTURE_REMOTE_CASES
 
-echo "$cases" | while read -r token rcpt pad; do
-  {
-    capture_message "$token" "$rcpt"
-    [ -n "${pad:-}" ] && capture_padding "$pad"
-    echo
-  } | /usr/sbin/sendmail -f "bounces+$token@sender.test" -- "$rcpt" 2>>"$dir/submit.err" || true
-done
+# Courier's own sendmail, as a local program submits.
+courier_submit() { /usr/sbin/sendmail -f "$1" -- "$2" 2>>"$dir/submit.err" || true; }
+capture_send_cases "$cases" courier_submit
 
 want=$(echo "$cases" | wc -l)
 i=0

@@ -75,25 +75,9 @@ if ! capture_wait_port 25; then
   exit 1
 fi
 
-# token recipient [bytes of padding]
-cases="unroutable someone@nowhere.invalid
-remote-unknown nosuch@remote.test
-remote-full full@remote.test
-remote-busy busy@remote.test
-remote-blocked blocked@remote.test
-relay-denied someone@elsewhere.test
-spam spam@remote.test
-sender-refused known@remote.test
-too-big big@remote.test 30000
-expired user@refused.test"
+cases=$CAPTURE_REMOTE_CASES
 
-echo "$cases" | while read -r token rcpt pad; do
-  {
-    capture_message "$token" "$rcpt"
-    [ -n "${pad:-}" ] && capture_padding "$pad"
-    echo
-  } | capture_submit 25 "bounces+$token@sender.test" "$rcpt"
-done
+capture_send_cases "$cases" capture_submit 25
 
 want=$(echo "$cases" | wc -l)
 if ! capture_wait_files "$dir/bounces/new" "$want"; then
