@@ -16,6 +16,13 @@ function M.recipient(i)
   return name, string.format("reader%d@example.org", i), "Your November news, " .. name
 end
 
+--- median(list) -> the middle value (the upper one of two)
+function M.median(list)
+  local t = { table.unpack(list) }
+  table.sort(t)
+  return t[(#t + 1) // 2]
+end
+
 function M.shell_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end

@@ -67,37 +67,13 @@ local function metric(port, name)
   return total
 end
 
-local function median(list)
-  local t = { table.unpack(list) }
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
+local median = common.median
 
 print(string.format("bench/serve: wrk -t 2 -c 50 -d %ds on 127.0.0.1, %d rounds interleaved; %s CPUs shared by wrk"
   .. " and the server", SECONDS, ROUNDS, common.cpus()))
 
--- Python's http.server, with the one setting its documentation gives for
--- a server that answers small replies: disable_nagle_algorithm (headers
--- and body go in two writes, and Nagle's algorithm holds the second back
--- for the client's delayed ACK, 40 ms a request).
-local py = dir .. "/pixel.py"
-common.write_file(py, [[
-import base64, http.server, sys
-GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "image/gif")
-        self.send_header("Content-Length", str(len(GIF)))
-        self.end_headers()
-        self.wfile.write(GIF)
-    def log_message(self, *a): pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[1], "w").write(str(s.server_address[1]) + "\n")
-s.serve_forever()
-]])
+-- Python's http.server, tuned as its documentation says (bench/pixel_python.py).
+local py = "bench/pixel_python.py"
 
 local pid = sh(string.format("MAILCAST_TRACK_SECRET=%s %s serve --store %s --listen 127.0.0.1:0 --port-file %s --quiet > %s 2>&1 & echo $!",
   q(SECRET), q(runner), q(db), q(dir .. "/port"), q(dir .. "/server.out"))):gsub("%s+$", "")

@@ -75,11 +75,7 @@ local function wrk(url)
   return rate, ms, tonumber(out:match("Non%-2xx or 3xx responses: (%d+)")) or 0, out
 end
 
-local function median(list)
-  local t = { table.unpack(list) }
-  table.sort(t)
-  return t[(#t + 1) // 2]
-end
+local median = common.median
 
 local function opens()
   local st = assert(mailcast.store(db))
@@ -92,24 +88,7 @@ print(string.format("bench/serve_dashboard: wrk -t 2 -c 50 -d %ds on the pixel, 
   .. " the dashboard's page reports on %d recipients; %s CPUs shared by wrk, curl and the servers",
   SECONDS, ROUNDS, RECIPIENTS, common.cpus()))
 
-local py = dir .. "/pixel.py"
-common.write_file(py, [[
-import base64, http.server, sys
-GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "image/gif")
-        self.send_header("Content-Length", str(len(GIF)))
-        self.end_headers()
-        self.wfile.write(GIF)
-    def log_message(self, *a): pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-open(sys.argv[1], "w").write(str(s.server_address[1]) + "\n")
-s.serve_forever()
-]])
+local py = "bench/pixel_python.py"
 
 local pid = sh(string.format("MAILCAST_TRACK_SECRET=%s MAILCAST_DASHBOARD_TOKEN=%s %s serve --store %s"
   .. " --listen 127.0.0.1:0 --port-file %s --quiet > %s 2>&1 & echo $!", q(SECRET), q(TOKEN), q(runner), q(db),
