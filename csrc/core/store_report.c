@@ -3,14 +3,14 @@
  * look-ups of a recipient by id or address (bounce processing). */
 #include "store_internal.h"
 
-/* The group of a recipient in the reports by domain, provider, route or
- * MX host (of its last attempt: "" when it had none): ?2 says which. */
-#define GROUP_KEY "(CASE ?2 WHEN 'provider' THEN mc_provider(mc_domain(address))" \
-                  " WHEN 'route' THEN coalesce(route, '') WHEN 'host' THEN coalesce(host, '')" \
-                  " ELSE mc_domain(address) END)"
-/* The same before the providers' sum: a provider's rows are its domains'. */
+/* The group of a recipient in the reports by route or MX host (of its
+ * last attempt: "" when it had none), or else by domain: ?2 says which.
+ * A provider's rows are its domains' (GROUP_KEY, or the providers' sum
+ * of the groups query). */
 #define GROUP_INNER_KEY "(CASE ?2 WHEN 'route' THEN coalesce(route, '') WHEN 'host' THEN coalesce(host, '')" \
                         " ELSE mc_domain(address) END)"
+/* The same by provider too. */
+#define GROUP_KEY "(CASE WHEN ?2 = 'provider' THEN mc_provider(mc_domain(address)) ELSE " GROUP_INNER_KEY " END)"
 
 #define ROW_COLUMNS "r.id AS id, r.campaign AS campaign, c.name AS campaign_name," \
                     " r.address AS address, r.state AS state, r.attempts AS attempts," \
