@@ -212,6 +212,7 @@ static void fail_job(mc_pool_t *p, mc_job_t *job, const mc_error_t *e, const mc_
 static void drop_withdrawn(mc_pool_t *p) {
   while (p->qlen > 0 && p->queue[p->qhead]->withdrawn) {
     mc_job_t *job = dequeue(p);
+    job->taken_back = 1;
     mc_error_t e;
     mc_error_set(&e, "withdrawn before it was sent");
     fail_job(p, job, &e, NULL);   /* (no give_up runs now: no session's lines) */

@@ -42,6 +42,7 @@ typedef struct mc_job {
   int alone;                    /* not to be sent ahead behind another (refused once) */
   int withdrawn;                /* its owner took it back: when its turn on a session
                                    comes, it is deferred unsent, with why */
+  int taken_back;               /* withdrawn, and so it came back unsent */
   long long tag;                /* the owner's name for it */
   struct mc_dest *dest;         /* the scheduler's destination it counts against */
   struct mc_job *next;          /* the owner's list */

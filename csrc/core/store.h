@@ -75,10 +75,13 @@ typedef struct {
 } mc_store_via_t;
 
 /* Records an outcome: the new state, the reply, where the attempt went
- * (NULL: not known), when to try again (for deferred), and an event. */
+ * (NULL: not known), when to try again (for deferred), and an event. A
+ * recipient cancelled while in flight whose outcome is not final is
+ * failed instead: *cancelled (when not NULL) is then that failure's text,
+ * the caller's to free, and NULL otherwise. */
 int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
                     const char *enhanced, const char *text, const mc_store_via_t *via,
-                    double next_at, double now, mc_error_t *e);
+                    double next_at, double now, char **cancelled, mc_error_t *e);
 
 /* From now on this connection claims and recovers only the recipients of
  * shard index (0 .. count - 1), chosen by a hash of the recipient's

@@ -51,7 +51,7 @@ const mc_store_sql_t mc_store_sql_queue[] = {
              "   ELSE '' END ELSE ?5 END,"
              " next_at = ?6, updated = ?7, attempts = attempts + 1,"
              " first_at = coalesce(first_at, ?7), route = coalesce(?8, route), host = coalesce(?9, host)"
-             " WHERE id = ?1"},
+             " WHERE id = ?1 RETURNING CASE WHEN state <> ?2 THEN last_text END"},
   /* (one cancelled in flight before the crash stays cancelled) */
   {Q_RECOVER, "UPDATE recipients SET state = CASE WHEN last_text = '" MC_CANCEL_TEXT "' THEN 'failed'"
               " ELSE 'pending' END WHERE campaign = ?1 AND state = 'in_flight'"
@@ -231,21 +231,39 @@ fail:
 
 int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
                     const char *enhanced, const char *text, const mc_store_via_t *via,
-                    double next_at, double now, mc_error_t *e) {
+                    double next_at, double now, char **cancelled, mc_error_t *e) {
+  if (cancelled) *cancelled = NULL;
   sqlite3_stmt *st = s->q[Q_FINISH];
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_text(st, 2, mc_rstate_name(state), -1, SQLITE_STATIC);
   sqlite3_bind_int(st, 3, code);
-  /* Not copied: mc_store_run unbinds them before it returns. */
+  /* Not copied: they are unbound below, before this returns. */
   if (enhanced) sqlite3_bind_text(st, 4, enhanced, -1, SQLITE_STATIC);
   if (text) sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
   sqlite3_bind_double(st, 6, next_at);
   sqlite3_bind_double(st, 7, now);
   if (via && via->route) sqlite3_bind_text(st, 8, via->route, -1, SQLITE_STATIC);
   if (via && via->host) sqlite3_bind_text(st, 9, via->host, -1, SQLITE_STATIC);
-  if (mc_store_run(s, Q_FINISH, e) != 0) return -1;
-  /* sqlite3_changes counts the update's row only, not the trigger's event. */
-  if (sqlite3_changes(s->db) == 0) { mc_error_set(e, "store: no recipient %lld", id); return -1; }
+  /* One row back, the recipient's: NULL, or the text of the failure the
+   * store recorded instead of the outcome (cancelled in flight). */
+  int rc = sqlite3_step(st), found = rc == SQLITE_ROW;
+  char *overruled = NULL;
+  if (found && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    overruled = strdup((const char *)sqlite3_column_text(st, 0));
+    if (overruled == NULL) rc = SQLITE_NOMEM;
+  }
+  while (rc == SQLITE_ROW) rc = sqlite3_step(st);
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  if (rc != SQLITE_DONE) {
+    free(overruled);
+    if (rc != SQLITE_NOMEM) return mc_store_db_error(s, e, "finish");
+    mc_error_set(e, "out of memory");
+    return -1;
+  }
+  if (!found) { mc_error_set(e, "store: no recipient %lld", id); return -1; }
+  if (cancelled) *cancelled = overruled;
+  else free(overruled);
   return 0;   /* the event: mc_store_outcome_trigger */
 }
 

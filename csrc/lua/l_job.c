@@ -135,6 +135,10 @@ void mc_l_pushjob(lua_State *L, const mc_job_t *job) {
   lua_setfield(L, -2, "attempts");
   lua_pushnumber(L, job->duration);
   lua_setfield(L, -2, "duration");
+  if (job->taken_back) {   /* its owner withdrew it: never sent */
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "withdrawn");
+  }
   if (job->tls) {
     lua_pushstring(L, job->tls);
     lua_setfield(L, -2, "tls");

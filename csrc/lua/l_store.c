@@ -137,7 +137,9 @@ static int s_claim(lua_State *L) {
 
 
 /* store:finish(id, state [, reply {code=, enhanced=, text=, route=, host=} [, next_at]])
- *   -> true | fail, message (route, host: where the attempt went) */
+ *   -> true [, cancelled] | fail, message (route, host: where the attempt
+ *   went; cancelled: the text of the failure recorded instead, for a
+ *   recipient cancelled in flight whose outcome was not final) */
 static int s_finish(lua_State *L) {
   mc_store_t *s = check(L);
   lua_Integer id = luaL_checkinteger(L, 2);
@@ -162,8 +164,14 @@ static int s_finish(lua_State *L) {
   }
   double next_at = luaL_optnumber(L, 5, 0);
   mc_error_t e;
-  return ok_or_fail(L, mc_store_finish(s, id, state, code, enhanced, text, &via, next_at, now_seconds(), &e),
-                    &e);
+  char *cancelled = NULL;
+  if (mc_store_finish(s, id, state, code, enhanced, text, &via, next_at, now_seconds(), &cancelled, &e) != 0)
+    return mc_l_fail(L, &e);
+  lua_pushboolean(L, 1);
+  if (cancelled == NULL) return 1;
+  lua_pushstring(L, cancelled);   /* copied into Lua, then freed, as s_claim does */
+  free(cancelled);
+  return 2;
 }
 
 

@@ -603,6 +603,8 @@ function Campaign:reply_of(run, o)
   reply = reply or { status = "failed", code = 0, text = o.result.error or "not sent" }
   -- Where the attempt went, for the store's reports by route and MX host.
   reply.route, reply.host = r.route, o.result.server
+  -- One withdrawn (an operator's cancel) had no transaction to log or classify.
+  if o.result.withdrawn then return reply, reply.status end
   if reply.status ~= "sent" then self:classify(reply) end
   if run.log then run.log:transaction(self.name, r.address, r.route, o.result, reply, r.attempts + 1) end
   return reply, reply.status == "sent" and "delivered" or reply.status
@@ -644,6 +646,7 @@ end
 -- Settles one outcome: reply_of, the on_reply hook, decide.
 function Campaign:settle(run, o)
   local reply, state = self:reply_of(run, o)
+  if o.result.withdrawn then return self:decide(run, o, reply, state, nil) end   -- no reply to hear
   local ok, decision = call_hook(self, "on_reply", o.owner.address, reply)
   return self:decide(run, o, reply, state, ok and decision or nil)
 end
@@ -761,11 +764,20 @@ function Campaign:record(run, outcomes)
   -- outcomes takes milliseconds the connections would otherwise wait.
   local d = run.dispatch
   for i, o in ipairs(outcomes) do
-    if on_reply then self:settle_task(run, o, list)
+    if on_reply and not o.result.withdrawn then self:settle_task(run, o, list)
     else add_settled(run, list, o, self:settle(run, o)) end
     if i % POLL_EVERY == 0 then d:poll() end
   end
   self:write_settled(run, list)
+end
+
+-- The store failed the i-th settled outcome instead (an operator
+-- cancelled the recipient while it was in flight, and its outcome was
+-- not final): the run's count, its log and its hooks say so too.
+function Campaign:cancelled_in_flight(run, list, i, text)
+  local reply = list.replies[i]
+  list.states[i], reply.text, list.next_ats[i] = "failed", text, 0
+  if run.log then run.log:outcome(self.name, list.outcomes[i].owner.address, "failed", reply, list.outcomes[i].owner.attempts + 1) end
 end
 
 -- Writes settled outcomes in one commit, then calls the campaign's
@@ -780,7 +792,9 @@ function Campaign:write_settled(run, list)
     local o = list.outcomes[i]
     local r = o.owner
     if list.suppress[i] then assert(store:suppress(r.address, list.suppress[i])) end
-    assert(store:finish(r.id, list.states[i], list.replies[i], list.next_ats[i]))
+    local done, cancelled = store:finish(r.id, list.states[i], list.replies[i], list.next_ats[i])
+    assert(done, cancelled)
+    if cancelled then self:cancelled_in_flight(run, list, i, cancelled) end
     -- A recipient not delivered keeps how its transaction went (the
     -- dispatcher gives the lines only then: keep_transcripts).
     local lines = o.result.transcript

@@ -509,7 +509,9 @@ end
 -- (a job withdrawn while it waited for its MX look-up comes back unsent).
 function Dispatch:enqueue(d, job, owner, share)
   if type(owner) == "table" and owner.withdrawn then
-    return self:settle_now(owner, nil, "deferred", 0, nil, "withdrawn before it was sent", job.to)
+    self:settle_now(owner, nil, "deferred", 0, nil, "withdrawn before it was sent", job.to)
+    self.ready[#self.ready].result.withdrawn = true   -- as the scheduler marks one it gives back
+    return
   end
   share = share or DEFAULT_SHARE
   local id = self.share_ids[share]
@@ -524,7 +526,8 @@ end
 
 --- d:withdraw(owner): takes back the job of owner (a table) submitted
 -- earlier, unless a session has it already: it comes back unsent,
--- deferred ("withdrawn before it was sent"), when its turn comes.
+-- deferred ("withdrawn before it was sent") with result.withdrawn set,
+-- when its turn comes.
 function Dispatch:withdraw(owner)
   if owner.sched_tag then self.sched:withdraw(owner.sched_tag) end
   owner.withdrawn = true   -- (still waiting for its destination: see enqueue)

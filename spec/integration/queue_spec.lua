@@ -191,6 +191,19 @@ describe("mailcast queue while a run of the same store goes on", function()
     return not os.execute("kill -0 " .. pid .. " 2>/dev/null")
   end
 
+  -- The run's accounting log: its records of type kind, by recipient.
+  local function logged(kind)
+    local by = {}
+    for line in io.lines(dir .. "/live.log.jsonl") do
+      local rec = require("dkjson").decode(line)
+      if rec.type == kind then
+        by[rec.recipient] = by[rec.recipient] or {}
+        table.insert(by[rec.recipient], rec)
+      end
+    end
+    return by
+  end
+
   it("has a retry made due now picked up by the run, and a cancel end its wait", function()
     start("rcpt_codes", codes())
     assert(serve.wait_until(function() return (counts().deferred or 0) == 4 end, 30), "the run deferred nothing")
@@ -233,6 +246,14 @@ describe("mailcast queue while a run of the same store goes on", function()
     store:close()
     assert.equal(#LIST - sent, #rows)
     for _, r in ipairs(rows) do assert.equal("cancelled by operator", r.text) end
+    -- The accounting log agrees: no transaction for those never sent, and
+    -- their outcome is the cancel's failure.
+    local transactions, outcomes = logged("transaction"), logged("outcome")
+    for _, r in ipairs(rows) do
+      assert.is_nil(transactions[r.address], r.address .. " has a transaction though never sent")
+      assert.equal(1, #(outcomes[r.address] or {}), r.address .. " has no outcome")
+      assert.same({ "failed", "cancelled by operator" }, { outcomes[r.address][1].state, outcomes[r.address][1].text })
+    end
   end)
 
   -- Every message's final dot is answered after 3 seconds, each on a
@@ -267,6 +288,15 @@ describe("mailcast queue while a run of the same store goes on", function()
       else
         assert.equal("Ok", rows[1].text)
       end
+      -- The log has the transaction as the server answered it, and the
+      -- outcome the store recorded.
+      local transactions, outcomes = logged("transaction"), logged("outcome")
+      for _, a in ipairs(LIST) do
+        assert.equal(1, #(transactions[a] or {}), a .. ": transactions")
+        assert.equal(1, #(outcomes[a] or {}), a .. ": outcomes")
+        assert.equal(case[3], outcomes[a][1].state)
+      end
+      assert.equal(rows[1].text, outcomes[rows[1].address][1].text)
     end)
   end
 end)
