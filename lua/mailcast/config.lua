@@ -161,11 +161,16 @@ M.DURATION = S.one_of({ number { min = 0 }, str { pattern = "^%d+%.?%d*[smhd]$",
 local campaign_from = S.one_of({ str { nonempty = true }, S.record { name = str(), address = str { required = true } } })
 
 --- One variant of an A/B test: the message keys it changes from the
--- campaign's (mailcast.abtest).
+-- campaign's (mailcast.abtest), each taken as the campaign takes it (a
+-- page of its own with html_file), and a label to report it by.
 M.VARIANT = S.record {
+  label = str { nonempty = true },
   subject = str(),
   text = str(),
   html = str(),
+  html_file = str { nonempty = true },
+  base_url = url,
+  embed_remote = embed_remote,
   from = campaign_from,
   headers = S.table(),
   inline = parts,
