@@ -175,8 +175,9 @@ function M.step(c, run, closing)
   state.done, state.winner = true, winner
   -- Said once: another worker of the run may have picked it first.
   if made then
-    c:say(string.format("A/B test: variant %d wins (by %s); sending it to the other %d recipients", winner,
-      c.test.pick, held))
+    local v = c.variants and c.variants[winner]
+    c:say(string.format("A/B test: variant %s wins (by %s); sending it to the other %d recipients",
+      require("mailcast.report_text").variant(winner, v and v.label), c.test.pick, held))
   end
   -- The held recipients are due now: the run goes on with them.
   run.done, run.hungry = false, false

@@ -259,6 +259,40 @@ describe("an A/B test", function()
     end
   end)
 
+  it("names variants by their labels in the winner's line, the status and the report", function()
+    labelled(dir, sink.port)
+    local out, code = helper.sh("cd " .. q(dir .. "/c") .. " && " .. q(helper.runner)
+      .. " run labels.lua --progress quiet --wait")
+    assert.equal(0, code, out)
+    -- No opens: a tie, the first wins.
+    assert.matches("A/B test: variant 'plain' wins (by opens); sending it to the other 10 recipients", out, 1, true)
+    local script = q(dir .. "/c/labels.lua")
+    out, code = helper.sh(q(helper.runner) .. " status " .. script)
+    assert.equal(0, code, out)
+    assert.matches("A/B test: variant 'plain' won", out, 1, true)
+    out, code = helper.sh(q(helper.runner) .. " report " .. script)
+    assert.equal(0, code, out)
+    assert.matches("A/B test: variant 'plain' won (picked ", out, 1, true)
+    assert.matches("\n  plain    test ", out, 1, true)
+    assert.matches("\n  own page test ", out, 1, true)
+    assert.matches("\n  plain    rest ", out, 1, true)
+    out, code = helper.sh(q(helper.runner) .. " report " .. script .. " --json")
+    assert.equal(0, code, out)
+    local v = assert(json.decode(out)).campaigns[1].variants
+    assert.same({ 1, "plain" }, { v.winner, v.winner_label })
+    local labels = {}
+    for _, g in ipairs(v.groups) do labels[g.variant .. g.group] = g.label end
+    assert.same({ ["1test"] = "plain", ["2test"] = "own page", ["1rest"] = "plain" }, labels)
+    out, code = helper.sh(q(helper.runner) .. " report " .. script .. " --html " .. q(dir .. "/r.html"))
+    assert.equal(0, code, out)
+    local html = mime.read(dir .. "/r.html")
+    assert.matches("Variant &#39;plain&#39; won", html, 1, true)
+    -- The store alone knows variants by number.
+    out, code = helper.sh(q(helper.runner) .. " report " .. q(dir .. "/c/labels.mailcast.db"))
+    assert.equal(0, code, out)
+    assert.matches("A/B test: variant 1 won", out, 1, true)
+  end)
+
   it("refuses misspelled keys of a variant and of the test, naming the script's line", function()
     local cases = {
       { [[variants = { { subject = "a" }, { subjet = "b" } }]], "variants[2]", "unknown key 'subjet' (did you mean 'subject'?)" },
