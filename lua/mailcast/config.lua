@@ -186,6 +186,11 @@ M.TEST = S.record {
   pick = S.enum({ "opens", "clicks" }, { default = "opens" }),
 }
 
+-- A reason of the bounce taxonomy (csrc/core/bounce_class.c), by name.
+local reason_names = {}
+for i, r in ipairs(require("mailcast.core").bounce_reasons()) do reason_names[i] = r.name end
+local reason = S.enum(reason_names)
+
 --- mailcast.segment: the recipients of an earlier campaign chosen by
 -- what happened to them (absent: either way).
 M.SEGMENT = S.record {
@@ -195,6 +200,9 @@ M.SEGMENT = S.record {
   opened = boolean(),
   clicked = boolean(),
   failed = boolean(),
+  -- the reason of the last outcome (a failure, deferral or bounce; not a delivery after it)
+  reason = S.one_of({ reason, S.list(reason, { says = "a list of bounce reasons" }) },
+    { says = "a bounce reason or a list of them (" .. table.concat(reason_names, ", ") .. ")" }),
   machine_opens = boolean { default = false },   -- a proxy's or scanner's fetch counts as an open
 }
 
