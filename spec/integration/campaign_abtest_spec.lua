@@ -53,7 +53,8 @@ return mailcast.campaign{
   text = "Hello {{name}}\n", html = "<p>Hello {{name}}</p>",
   variants = {
     { label = "plain", subject = "A: hello {{name}}" },
-    { label = "own page", subject = "B: page for {{name}}", html_file = "b/page.html" },
+    { label = "own page", subject = "B: page for {{name}}", html_file = "b/page.html",
+      attachments = { { path = "b/dot.png", filename = "terms.png" } } },
   },
   test = { fraction = 0.5, wait = "1s" },
   recipients = list,
@@ -250,6 +251,7 @@ describe("an A/B test", function()
       assert.matches("Content-ID: <", raw, 1, true)
       assert.matches("Content-Type: image/png", raw, 1, true)
       assert.matches("Page for R" .. name .. "\r\n", raw, 1, true)   -- the text part, made of the page
+      assert.matches('Content-Disposition: attachment; filename="terms.png"', raw, 1, true)   -- the script's file too
       assert.is_nil(raw:find("Hello R", 1, true))
       assert.is_nil(raw:find("track()", 1, true))
     end
