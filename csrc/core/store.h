@@ -322,6 +322,9 @@ typedef struct {
   int delivered, opened, clicked, failed;   /* 1: had it, 0: had not, -1: either */
   int machine_opens;   /* an open by a prefetching proxy or scanner counts */
   long long upto;      /* events after this id do not count (0: none does) */
+  /* Bit r (an mc_reason_t of bounce_class.h) set: a recipient whose last
+   * outcome (failed, deferred, bounced) has reason r; 0: any outcome. */
+  unsigned reasons;
 } mc_segment_t;
 
 /* The id of the store's newest event (0: none), or -1. */

@@ -5,6 +5,9 @@
  * there were when it was first read, so that reading it again (a
  * resumed run) gives the same recipients, whoever opened since. */
 #include "store_internal.h"
+#include "bounce_class.h"
+
+#include <string.h>
 
 /* Whether recipient r had an event of kind, up to the segment's bound
  * (?7; 0: none counts). The events_recipient index finds them. */
@@ -12,9 +15,20 @@
   "EXISTS(SELECT 1 FROM events e WHERE e.recipient = r.id AND e.kind = '" kind "'" extra \
   " AND e.id <= ?7)"
 
+/* The reason of recipient r's last outcome up to the bound: a bounce's
+ * as bounce processing classified it, a failure's or deferral's as the
+ * report classifies its last reply (mc_class); NULL when that outcome
+ * is a delivery, or there is none. */
+#define LAST_REASON \
+  "(SELECT CASE WHEN e.kind = 'delivered' THEN NULL" \
+  "  ELSE coalesce(e.reason, mc_class(e.code, e.enhanced, e.text, 'reason')) END" \
+  " FROM events e WHERE e.recipient = r.id AND e.id <= ?7" \
+  " AND e.kind IN ('delivered', 'deferred', 'failed', 'bounced') ORDER BY e.id DESC LIMIT 1)"
+
 const mc_store_sql_t mc_store_sql_segment[] = {
   /* ?3 .. ?6: delivered, opened, clicked, failed (1, 0, or -1: either);
-   * ?8: machine opens count; ?9: the page's size. NOT INDEXED: each page
+   * ?8: machine opens count; ?9: the page's size; ?10: the reasons
+   * chosen, ",name,name," (NULL: any). NOT INDEXED: each page
    * walks the table by id from where the last one ended (an index on
    * the campaign would have every page read all of the campaign's rows
    * and sort them). */
@@ -25,6 +39,7 @@ const mc_store_sql_t mc_store_sql_segment[] = {
    " AND (?4 < 0 OR ?4 = " HAD("opened", " AND (?8 OR NOT coalesce(e.machine, 0))") ")"
    " AND (?5 < 0 OR ?5 = " HAD("clicked", "") ")"
    " AND (?6 < 0 OR ?6 = " HAD("failed", "") ")"
+   " AND (?10 IS NULL OR instr(?10, ',' || " LAST_REASON " || ',') > 0)"
    " ORDER BY r.id LIMIT ?9"},
   {Q_LAST_EVENT, "SELECT coalesce(max(id), 0) FROM events"},
   {Q_SEGMENT_FIX, "UPDATE campaigns SET segment_upto = coalesce(segment_upto, ?2) WHERE id = ?1"},
@@ -67,8 +82,27 @@ int mc_store_segment_fix(mc_store_t *s, long long campaign, long long upto, long
 }
 
 
+/* The reasons of mask as ",name,name," into out (room for every name),
+ * for the query's instr(): each name between commas. */
+static void reason_list(unsigned mask, char *out, size_t size) {
+  size_t n = 0;
+  out[n++] = ',';
+  for (int r = 0; r < MC_REASON_COUNT; r++) {
+    if (!(mask & (1u << r))) continue;
+    const char *name = mc_reason_info((mc_reason_t)r)->name;
+    size_t len = strlen(name);
+    if (n + len + 2 > size) break;   /* cannot happen: size holds them all */
+    memcpy(out + n, name, len);
+    n += len;
+    out[n++] = ',';
+  }
+  out[n] = '\0';
+}
+
+
 int mc_store_segment(mc_store_t *s, const mc_segment_t *g, long long after, long long limit,
                      mc_row_cb cb, void *arg, mc_error_t *e) {
+  char reasons[MC_REASON_COUNT * 32];
   sqlite3_stmt *st = mc_store_fresh(s, Q_SEGMENT);
   sqlite3_bind_int64(st, 1, g->campaign);
   sqlite3_bind_int64(st, 2, after);
@@ -79,5 +113,9 @@ int mc_store_segment(mc_store_t *s, const mc_segment_t *g, long long after, long
   sqlite3_bind_int64(st, 7, g->upto);
   sqlite3_bind_int(st, 8, g->machine_opens != 0);
   sqlite3_bind_int64(st, 9, limit);
+  if (g->reasons) {
+    reason_list(g->reasons, reasons, sizeof reasons);
+    sqlite3_bind_text(st, 10, reasons, -1, SQLITE_TRANSIENT);
+  }
   return mc_store_each_row(s, st, cb, arg, e);
 }

@@ -5,6 +5,7 @@
 
 #include "binding.h"
 #include "core/store.h"
+#include "core/bounce_class.h"
 
 #define MC_STORE_CLASS "mailcast.Store"
 
@@ -350,8 +351,46 @@ static int tristate(lua_State *L, int t, const char *key) {
 }
 
 
+/* The bit of the reason named by the string at index i (raises for a
+ * name the taxonomy has not, with the names it has). */
+static unsigned reason_bit(lua_State *L, int i) {
+  const char *name = lua_tostring(L, i);
+  int r = name ? mc_reason_by_name(name) : -1;
+  if (r >= 0) return 1u << r;
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int k = 0; k < MC_REASON_COUNT; k++) {
+    if (k > 0) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, mc_reason_info((mc_reason_t)k)->name);
+  }
+  luaL_pushresult(&b);
+  return (unsigned)luaL_error(L, "segment: unknown reason '%s' (reasons: %s)", name ? name : luaL_typename(L, i),
+                              lua_tostring(L, -1));
+}
+
+
+/* A segment's reason: a name, or a list of names, as a mask (0: none given). */
+static unsigned reasons(lua_State *L, int t) {
+  unsigned mask = 0;
+  int type = lua_getfield(L, t, "reason");
+  if (type == LUA_TTABLE) {
+    lua_Integer n = luaL_len(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+      lua_geti(L, -1, i);
+      mask |= reason_bit(L, lua_gettop(L));
+      lua_pop(L, 1);
+    }
+    luaL_argcheck(L, mask != 0, 2, "reason: an empty list");
+  } else if (type != LUA_TNIL) {
+    mask = reason_bit(L, lua_gettop(L));
+  }
+  lua_pop(L, 1);
+  return mask;
+}
+
+
 /* store:segment({campaign=, delivered=, opened=, clicked=, failed=,
- * machine_opens=, upto=}, after, limit) -> {{id=, address=, data=}...}:
+ * reason=, machine_opens=, upto=}, after, limit) -> {{id=, address=, data=}...}:
  * the next page of a segment (recipients with an id above after). */
 static int s_segment(lua_State *L) {
   mc_store_t *s = check(L);
@@ -367,6 +406,7 @@ static int s_segment(lua_State *L) {
   g.clicked = tristate(L, 2, "clicked");
   g.failed = tristate(L, 2, "failed");
   g.machine_opens = tristate(L, 2, "machine_opens") == 1;
+  g.reasons = reasons(L, 2);
   lua_Integer after = luaL_checkinteger(L, 3);
   lua_Integer limit = luaL_checkinteger(L, 4);
   luaL_argcheck(L, limit > 0 && limit <= 100000, 4, "1 to 100000");

@@ -26,10 +26,26 @@ function M.seconds(d)
   return tonumber(n) * UNIT[unit]
 end
 
---- prepare(t, compile) -> the campaign's test ({fraction=, wait=, pick=,
--- count=}) and its variants (each a table of the message keys it changes,
--- templates compiled by compile(src, name, opts)), or nil when t has none.
-function M.prepare(t, compile)
+--- labels(variants) -> the variants' labels by number (nil for one
+-- without), or nil for a campaign without variants.
+function M.labels(variants)
+  if not variants then return nil end
+  local out = {}
+  for i, v in ipairs(variants) do out[i] = v.label end
+  return out
+end
+
+-- "variants[2] ('short')": a variant in a message about the campaign table.
+local function where(v, i)
+  return string.format("variants[%d]%s", i, v.label and string.format(" ('%s')", v.label) or "")
+end
+
+--- prepare(t, compile, with_page) -> the campaign's test ({fraction=,
+-- wait=, pick=, count=}) and its variants (each a table of the message
+-- keys it changes, templates compiled by compile(src, name, opts), a
+-- page of its own made by with_page(v, name, what) as the campaign's
+-- is), or nil when t has none.
+function M.prepare(t, compile, with_page)
   if t.variants == nil then
     if t.test ~= nil then schema.fail("campaign", "test = {...} goes with variants = {{subject = ...}, ...}") end
     return nil
@@ -38,13 +54,28 @@ function M.prepare(t, compile)
     schema.fail("campaign", "variants: an A/B test needs two variants or more, not " .. #t.variants)
   end
   local test = t.test or schema.check(require("mailcast.config").TEST, {}, "campaign test")
-  local variants = {}
+  local variants, labelled = {}, {}
   for i, v in ipairs(t.variants) do
     local name = string.format("variants[%d].", i)
+    if v.label then
+      if labelled[v.label] then
+        schema.fail("campaign", string.format("%s: label '%s' is variants[%d]'s too", where(v, i), v.label,
+          labelled[v.label]))
+      end
+      labelled[v.label] = i
+    end
+    local page_name = v.html_file
+    v = with_page(v, page_name, "campaign " .. where(v, i))
+    -- Its text is its own, or made of its page (a page of its own
+    -- without text), or as the campaign's is.
+    local from_html = v.text_from_html
+    if v.text ~= nil then from_html = false end
     variants[i] = {
+      label = v.label,
       subject = v.subject and compile(v.subject, name .. "subject"),
       text = v.text and compile(v.text, name .. "text"),
-      html = v.html and compile(v.html, name .. "html", { html = true }),
+      html = v.html and compile(v.html, page_name or (name .. "html"), { html = true }),
+      text_from_html = from_html, page_notes = v.page_notes,
       from = v.from, headers = v.headers, inline = v.inline, attachments = v.attachments,
     }
     if v.from then
@@ -144,8 +175,9 @@ function M.step(c, run, closing)
   state.done, state.winner = true, winner
   -- Said once: another worker of the run may have picked it first.
   if made then
-    c:say(string.format("A/B test: variant %d wins (by %s); sending it to the other %d recipients", winner,
-      c.test.pick, held))
+    local v = c.variants and c.variants[winner]
+    c:say(string.format("A/B test: variant %s wins (by %s); sending it to the other %d recipients",
+      require("mailcast.report_text").variant(winner, v and v.label), c.test.pick, held))
   end
   -- The held recipients are due now: the run goes on with them.
   run.done, run.hungry = false, false

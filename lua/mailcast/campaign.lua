@@ -131,14 +131,16 @@ M.check_list = true
 -- A campaign's html_file made into its html, text and inline images,
 -- once for the whole list; what was removed from the page and what is
 -- left that a mail cannot follow are kept to be said when it runs.
-local function with_page(t, name)
+-- what: the table in messages, an A/B test's variant ("campaign
+-- variants[2] ('short')"); nil: the campaign itself.
+local function with_page(t, name, what)
   if t.html_file == nil then
     if t.base_url ~= nil or t.embed_remote ~= nil then
-      schema.fail("campaign", "base_url and embed_remote go with html_file (a web page sent as it is)")
+      schema.fail(what or "campaign", "base_url and embed_remote go with html_file (a web page sent as it is)")
     end
     return t
   end
-  if t.html ~= nil then schema.fail("campaign", "give html or html_file, not both") end
+  if t.html ~= nil then schema.fail(what or "campaign", "give html or html_file, not both") end
   -- `mailcast status` reads the script for its name and store only: a
   -- page gone since the run does not stop it, nor is anything fetched.
   if not M.check_list then
@@ -148,7 +150,7 @@ local function with_page(t, name)
   end
   local page, err = require("mailcast.page").load(t.html_file,
     { name = name, base_url = t.base_url, embed_remote = t.embed_remote })
-  if not page then schema.fail(nil, err) end
+  if not page then schema.fail(what, err) end
   -- Without text, each recipient's text is made of their HTML as
   -- rendered (core.html_text): the HTML template's sections and
   -- variables are then the text's too.
@@ -185,7 +187,7 @@ function M.new(t)
     for k, v in pairs(t.headers or {}) do headers[k] = v end
     headers["X-Mailcast-Campaign"] = t.name
   end
-  local test, variants = abtest.prepare(t, compile)
+  local test, variants = abtest.prepare(t, compile, with_page)
   local self = setmetatable({
     name = t.name, from = t.from, headers = headers, bounce_domain = t.bounce_domain,
     envelope_from = t.return_path or senders[1].address,
@@ -256,7 +258,10 @@ function Campaign:message(address, vars, ids)
   local v = self.variants and self.variants[ids.variant or 1] or {}
   local subject, err = (v.subject or self.subject)(vars)
   local text, html
-  local render_text, render_html = v.text or self.text, v.html or self.html
+  -- A variant's own page without text has its text made of its HTML.
+  local from_html = v.text_from_html
+  if from_html == nil then from_html = self.text_from_html end
+  local render_text, render_html = v.text or (not from_html and self.text or nil), v.html or self.html
   if not self.bulk.track and not self.hooks.route then
     -- Nothing in Lua reads the bodies (no tracking rewrites them, no
     -- route hook sees them): each is made as a MIME part straight from
@@ -270,11 +275,11 @@ function Campaign:message(address, vars, ids)
       holder.bodies = bodies
     end
     render_text = bodies.text or render_text
-    if not self.text_from_html then render_html = bodies.html or render_html end   -- else its text is read from it
+    if not from_html then render_html = bodies.html or render_html end   -- else its text is read from it
   end
   if subject and render_text then text, err = render_text(vars) end
   if subject and not err and render_html then html, err = render_html(vars) end
-  if html and self.text_from_html then text = core.html_text(html) end
+  if html and from_html then text = core.html_text(html) end
   if not err and self.bulk.track then
     local ok_track, t2, h2, changed, tags = pcall(bulk.bodies, self.bulk, ids.campaign, ids.recipient, text, html,
       vars.unsubscribe_url, ids.links)
@@ -1148,11 +1153,15 @@ end
 -- in it that a mail cannot follow (relative links without base_url);
 -- returns how many of the latter there are: problems of a dry run.
 function Campaign:page_said()
-  local notes = self.page_notes
-  if not notes then return 0 end
-  for _, w in ipairs(notes.warnings) do self:warn(w) end
-  for _, p in ipairs(notes.problems) do self:warn(p) end
-  return #notes.problems
+  -- The campaign's page, then those of an A/B test's variants.
+  local pages, problems = { self.page_notes }, 0
+  for _, v in ipairs(self.variants or {}) do pages[#pages + 1] = v.page_notes end
+  for _, notes in ipairs(pages) do
+    for _, w in ipairs(notes.warnings) do self:warn(w) end
+    for _, p in ipairs(notes.problems) do self:warn(p) end
+    problems = problems + #notes.problems
+  end
+  return problems
 end
 
 --- What a run would send, checked without sending: every recipient's

@@ -161,11 +161,16 @@ M.DURATION = S.one_of({ number { min = 0 }, str { pattern = "^%d+%.?%d*[smhd]$",
 local campaign_from = S.one_of({ str { nonempty = true }, S.record { name = str(), address = str { required = true } } })
 
 --- One variant of an A/B test: the message keys it changes from the
--- campaign's (mailcast.abtest).
+-- campaign's (mailcast.abtest), each taken as the campaign takes it (a
+-- page of its own with html_file), and a label to report it by.
 M.VARIANT = S.record {
+  label = str { nonempty = true },
   subject = str(),
   text = str(),
   html = str(),
+  html_file = str { nonempty = true },
+  base_url = url,
+  embed_remote = embed_remote,
   from = campaign_from,
   headers = S.table(),
   inline = parts,
@@ -181,6 +186,11 @@ M.TEST = S.record {
   pick = S.enum({ "opens", "clicks" }, { default = "opens" }),
 }
 
+-- A reason of the bounce taxonomy (csrc/core/bounce_class.c), by name.
+local reason_names = {}
+for i, r in ipairs(require("mailcast.core").bounce_reasons()) do reason_names[i] = r.name end
+local reason = S.enum(reason_names)
+
 --- mailcast.segment: the recipients of an earlier campaign chosen by
 -- what happened to them (absent: either way).
 M.SEGMENT = S.record {
@@ -190,6 +200,9 @@ M.SEGMENT = S.record {
   opened = boolean(),
   clicked = boolean(),
   failed = boolean(),
+  -- the reason of the last outcome (a failure, deferral or bounce; not a delivery after it)
+  reason = S.one_of({ reason, S.list(reason, { says = "a list of bounce reasons" }) },
+    { says = "a bounce reason or a list of them (" .. table.concat(reason_names, ", ") .. ")" }),
   machine_opens = boolean { default = false },   -- a proxy's or scanner's fetch counts as an open
 }
 

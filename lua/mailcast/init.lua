@@ -139,7 +139,7 @@ function M.campaign(t)
   return require("mailcast.campaign").new(t)
 end
 
---- segment{campaign=, delivered=, opened=, clicked=, failed=,
+--- segment{campaign=, delivered=, opened=, clicked=, failed=, reason=,
 -- machine_opens=, store=} -> a campaign's recipients made of an earlier
 -- campaign's (see mailcast/segment.lua).
 function M.segment(t)

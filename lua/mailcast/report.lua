@@ -135,16 +135,20 @@ end
 -- An A/B test by variant (nil when the campaign has none): each
 -- variant's test group, and the rest sent the winner, with their rates
 -- against delivered; the recipients held for the pick; the winner and
--- when the test group was sent and the winner picked.
-local function variants(store, id)
+-- when the test group was sent and the winner picked. labels: the
+-- variants' labels by number, as the campaign's script gives them
+-- (the store knows variants by number only).
+local function variants(store, id, labels)
   local list = rows(store, "variants", id)
   if #list == 0 then return nil end
   local t = rows(store, "test", id, "count")[1]
-  local out = { winner = t.winner, sent = t.sent, picked = t.picked, held = t.held, groups = array() }
+  labels = labels or {}
+  local out = { winner = t.winner, winner_label = t.winner and labels[t.winner], sent = t.sent, picked = t.picked,
+                held = t.held, groups = array() }
   for _, r in ipairs(list) do
     if r.variant > 0 then
       out.groups[#out.groups + 1] = {
-        variant = r.variant, group = r.test == 1 and "test" or "rest", recipients = r.recipients,
+        variant = r.variant, label = labels[r.variant], group = r.test == 1 and "test" or "rest", recipients = r.recipients,
         delivered = r.delivered, failed = r.failed, pending = r.pending,
         opens_unique = r.opens_unique, clicks_unique = r.clicks_unique,
         open_rate = ratio(r.opens_unique, r.delivered), click_rate = ratio(r.clicks_unique, r.delivered),
@@ -155,12 +159,13 @@ local function variants(store, id)
 end
 
 
---- gather(store, campaign) -> report: campaign is a row of
--- store:report("campaigns"). Raises with the store's message on error.
+--- gather(store, campaign [, labels]) -> report: campaign is a row of
+-- store:report("campaigns"); labels: its A/B test's variant labels by
+-- number (mailcast.abtest.labels), when its script is known. Raises with the store's message on error.
 -- The report's fields (README.md, "mailcast report", lists them): name,
 -- created, funnel, rates, outcomes, links, domains, providers,
 -- per_minute, per_hour, open_delay, and variants for an A/B test.
-function M.gather(store, campaign)
+function M.gather(store, campaign, labels)
   local id = campaign.id
   local f = rows(store, "funnel", id)[1]
   local started, ended = f.first_delivery, f.last_delivery
@@ -182,7 +187,7 @@ function M.gather(store, campaign)
     per_minute = per_minute(rows(store, "per_minute", id)),
     per_hour = per_hour(rows(store, "per_hour", id, nil, M.HOURS)),
     open_delay = { opened = delay.opened, median_seconds = delay.median },
-    variants = variants(store, id),
+    variants = variants(store, id, labels),
   }
 end
 

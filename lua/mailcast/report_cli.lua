@@ -63,10 +63,14 @@ local function write_file(path, text)
 end
 
 
--- Writes the report of campaigns as o asks; exit code.
-local function produce(store, campaigns, o, from)
+-- Writes the report of campaigns as o asks; exit code. script: the
+-- campaign the script given makes (its variants' labels), or nil.
+local function produce(store, campaigns, o, from, script)
   local reports = {}
-  for i, c in ipairs(campaigns) do reports[i] = report.gather(store, c) end
+  for i, c in ipairs(campaigns) do
+    local labels = script and script.name == c.name and require("mailcast.abtest").labels(script.variants)
+    reports[i] = report.gather(store, c, labels or nil)
+  end
   if o.csv then
     local export = require "mailcast.report_export"
     local files, err = export.csv(reports[1], o.csv, function(fn)
@@ -112,7 +116,7 @@ function M.main(argv)
     code = 2
   else
     local from = campaign and type(campaign.from) == "string" and (campaign.from:match("<([^<>]+)>") or campaign.from)
-    local ok, result = pcall(produce, store, campaigns, o, from)
+    local ok, result = pcall(produce, store, campaigns, o, from, campaign)
     if ok then code = result else stderr("report: %s", tostring(result)) code = 1 end
   end
   store:close()

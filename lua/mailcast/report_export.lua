@@ -89,8 +89,8 @@ function M.with_nulls(r)
     end
   end
   if r.variants then
-    nulls(r.variants, { "winner", "sent", "picked" })
-    for _, g in ipairs(r.variants.groups) do nulls(g, { "open_rate", "click_rate" }) end
+    nulls(r.variants, { "winner", "winner_label", "sent", "picked" })
+    for _, g in ipairs(r.variants.groups) do nulls(g, { "label", "open_rate", "click_rate" }) end
   end
   return r
 end
@@ -243,9 +243,9 @@ function M.csv(r, dir, accounting)
   }
   if r.variants then   -- an A/B test: its groups, the winner marked
     files[#files + 1] = { "variants.csv", { "variant", "group", "winner", "recipients", "delivered", "failed",
-      "opens_unique", "clicks_unique", "open_rate", "click_rate" }, r.variants.groups, function(g)
+      "opens_unique", "clicks_unique", "open_rate", "click_rate", "label" }, r.variants.groups, function(g)
         return { g.variant, g.group, g.variant == r.variants.winner, g.recipients, g.delivered, g.failed,
-          g.opens_unique, g.clicks_unique, g.open_rate, g.click_rate }
+          g.opens_unique, g.clicks_unique, g.open_rate, g.click_rate, g.label }
       end }
   end
   local written = {}

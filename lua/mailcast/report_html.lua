@@ -173,15 +173,16 @@ local function variants(out, r)
   if not v then return end
   out[#out + 1] = '<h2 id="variants">A/B test</h2>'
   out[#out + 1] = string.format('<p class="meta">%s</p>', esc(v.winner
-    and string.format("Variant %d won (picked %s) and went to the rest of the list.", v.winner, fmt.utc(v.picked))
+    and string.format("Variant %s won (picked %s) and went to the rest of the list.",
+      fmt.variant(v.winner, v.winner_label), fmt.utc(v.picked))
     or string.format("No winner yet: %s recipients held for it%s.", count(v.held),
       v.sent and (", the test group sent " .. fmt.utc(v.sent)) or "")))
   local bars, rows = {}, {}
   for _, g in ipairs(v.groups) do
     if g.group == "test" then
-      bars[#bars + 1] = { name = "variant " .. g.variant .. " opened", value = g.open_rate or 0 }
+      bars[#bars + 1] = { name = "variant " .. fmt.variant(g.variant, g.label) .. " opened", value = g.open_rate or 0 }
     end
-    rows[#rows + 1] = { tostring(g.variant), g.group, count(g.recipients), count(g.delivered), count(g.opens_unique),
+    rows[#rows + 1] = { g.label or tostring(g.variant), g.group, count(g.recipients), count(g.delivered), count(g.opens_unique),
       pct(g.open_rate), count(g.clicks_unique), pct(g.click_rate) }
   end
   out[#out + 1] = svg.bars("chart-variants", "unique opens against delivered, by variant of the test group", bars, pct)

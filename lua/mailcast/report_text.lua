@@ -11,6 +11,12 @@ function M.count(n)
   return sign .. digits
 end
 
+--- variant(k [, label]) -> an A/B test's variant k as sentences name
+-- it: its label, quoted, when it has one, else its number.
+function M.variant(k, label)
+  return label and string.format("'%s'", label) or tostring(k)
+end
+
 --- pct(fraction) -> "12.3%" ("-" for nil: a rate of nothing).
 function M.pct(f)
   if f == nil then return "-" end
@@ -132,13 +138,14 @@ local function variants(out, r)
   local v = r.variants
   if not v then return end
   line(out, "")
-  line(out, "A/B test: %s", v.winner and string.format("variant %d won (picked %s)", v.winner, M.utc(v.picked))
+  line(out, "A/B test: %s", v.winner and string.format("variant %s won (picked %s)",
+      M.variant(v.winner, v.winner_label), M.utc(v.picked))
     or (v.sent and string.format("test group sent %s; %s held for the winner", M.utc(v.sent), M.count(v.held)))
     or string.format("test group being sent; %s held for the winner", M.count(v.held)))
   line(out, "  %-8s %-5s %10s %9s %9s %7s %9s %7s", "variant", "group", "recipients", "delivered", "opened", "",
     "clicked", "")
   for _, g in ipairs(v.groups) do
-    line(out, "  %-8s %-5s %10s %9s %9s %7s %9s %7s", tostring(g.variant), g.group, M.count(g.recipients),
+    line(out, "  %-8s %-5s %10s %9s %9s %7s %9s %7s", g.label or tostring(g.variant), g.group, M.count(g.recipients),
       M.count(g.delivered), M.count(g.opens_unique), M.pct(g.open_rate), M.count(g.clicks_unique), M.pct(g.click_rate))
   end
 end

@@ -209,9 +209,10 @@ end
 
 local STATES = { "delivered", "deferred", "failed", "skipped", "suppressed", "pending" }
 
--- One campaign's status: counts by state, the next retry, and the
--- commonest replies behind deferrals and failures.
-local function show(store, c, json)
+-- One campaign's status: counts by state, the next retry, an A/B
+-- test's winner (by its label in the script, when known: script), and
+-- the commonest replies behind deferrals and failures.
+local function show(store, c, json, script)
   local counts = assert(store:counts(c.id))
   local due = store:report("next_due", c.id)[1]
   -- next_at is to the fraction of a second: so is now (from whole seconds
@@ -245,6 +246,11 @@ local function show(store, c, json)
         or ""
       io.write(string.format("  %-11s %8d%s\n", s, counts[s], extra))
     end
+  end
+  if test and test.winner then
+    local v = script and script.name == c.name and script.variants and script.variants[test.winner]
+    io.write(string.format("  A/B test: variant %s won\n",
+      require("mailcast.report_text").variant(test.winner, v and v.label)))
   end
   for _, s in ipairs { "deferred", "failed" } do
     local reasons = store:report("reasons", c.id, s, 5)
@@ -305,8 +311,8 @@ function M.status(argv)
     i = i + 1
   end
   if not target and not path then return usage.error("status", "status: give a campaign script or a store file") end
-  local only
-  only, path = M.locate("status", target, path)
+  local only, script
+  only, path, script = M.locate("status", target, path)
   if not only then return path end
   if only == true then only = nil end
   local store, err = mailcast.store(path)
@@ -325,7 +331,7 @@ function M.status(argv)
   local shown = 0
   for _, c in ipairs(store:report("campaigns")) do
     if not only or c.name == only then
-      show(store, c, json)
+      show(store, c, json, script)
       shown = shown + 1
     end
   end

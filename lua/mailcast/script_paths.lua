@@ -57,6 +57,22 @@ local function dkim_from(dir, dkim)
   return dkim.key ~= nil and out[1] or out
 end
 
+-- A copy of an A/B test's variants with their files (page, inline
+-- images, attachments) taken from dir, as the campaign's own are.
+local function variants_from(dir, variants)
+  if type(variants) ~= "table" then return variants end
+  local out = {}
+  for i, v in ipairs(variants) do
+    if type(v) == "table" then
+      v = with(v, "html_file", from(dir, v.html_file))
+      v.inline = parts_from(dir, v.inline)
+      v.attachments = parts_from(dir, v.attachments)
+    end
+    out[i] = v
+  end
+  return out
+end
+
 --- resolve(t) -> a copy of t with its relative file names taken from
 -- the directory of the script making the campaign (t and the tables it
 -- holds are never changed), or t itself when that is the current one.
@@ -68,6 +84,7 @@ function M.resolve(t)
   t.inline = parts_from(dir, t.inline)
   t.dkim = dkim_from(dir, t.dkim)
   t.html_file = from(dir, t.html_file)
+  t.variants = variants_from(dir, t.variants)
   if type(t.log) == "string" then t.log = from(dir, t.log) end
   return t
 end

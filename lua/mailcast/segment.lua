@@ -21,19 +21,21 @@ Segment.__index = Segment
 -- Recipients read from the store at a time.
 local PAGE = 500
 
---- new{campaign=, delivered=, opened=, clicked=, failed=, machine_opens=,
--- store=} -> a segment, for a campaign's recipients. A condition left
--- out takes either way; opens by machines (image proxies, scanners, as
+--- new{campaign=, delivered=, opened=, clicked=, failed=, reason=,
+-- machine_opens=, store=} -> a segment, for a campaign's recipients. A
+-- condition left out takes either way; reason: the bounce reason (or
+-- one of a list) of each recipient's last outcome; opens by machines (image proxies, scanners, as
 -- the report counts apart) count only with machine_opens = true. store:
 -- the store holding the earlier campaign (default: the new campaign's
 -- own; a relative name is the script's).
 function M.new(t)
   t = schema.check(config.SEGMENT, t, "segment")
+  if type(t.reason) == "table" and #t.reason == 0 then schema.fail("segment", "reason: give one reason or more") end
   local dir = require("mailcast.script_paths").dir()
   local store = t.store
   if store and dir and store:sub(1, 1) ~= "/" then store = dir .. store end
   return setmetatable({ campaign = t.campaign, store = store, conditions = {
-    delivered = t.delivered, opened = t.opened, clicked = t.clicked, failed = t.failed,
+    delivered = t.delivered, opened = t.opened, clicked = t.clicked, failed = t.failed, reason = t.reason,
     machine_opens = t.machine_opens,
   } }, Segment)
 end

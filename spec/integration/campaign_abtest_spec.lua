@@ -37,6 +37,32 @@ return mailcast.campaign{
 ]], N, name, test, port, connections or 1, serve.SECRET)
 end
 
+-- A campaign in c/ of dir whose variants have labels, the second its own
+-- page (c/b/page.html, with an image beside it) without text.
+local function labelled(dir, port)
+  os.execute("mkdir -p " .. q(dir .. "/c/b"))
+  mime.write(dir .. "/c/b/dot.png", "\137PNG\r\n\26\nnot really")
+  mime.write(dir .. "/c/b/page.html", [[<html><body><h1>Page for {{name}}</h1><img src="dot.png" alt="">
+<script>track()</script></body></html>]])
+  mime.write(dir .. "/c/labels.lua", string.format([[
+local mailcast = require "mailcast"
+local list = {}
+for i = 1, %d do list[i] = { email = "r" .. i .. "@example.net", name = "R" .. i } end
+return mailcast.campaign{
+  name = "labels", from = "News <news@example.com>", subject = "Hello {{name}}",
+  text = "Hello {{name}}\n", html = "<p>Hello {{name}}</p>",
+  variants = {
+    { label = "plain", subject = "A: hello {{name}}" },
+    { label = "own page", subject = "B: page for {{name}}", html_file = "b/page.html",
+      attachments = { { path = "b/dot.png", filename = "terms.png" } } },
+  },
+  test = { fraction = 0.5, wait = "1s" },
+  recipients = list,
+  route = { host = "127.0.0.1", port = %d, tls = "none" },
+}
+]], N, port))
+end
+
 -- The messages the sink holds, by variant ("A" or "B"): {address = raw}.
 local function received(sink)
   local by = { A = {}, B = {} }
@@ -209,6 +235,66 @@ describe("an A/B test", function()
     assert.same({ 15, 5 }, { size(by.A), size(by.B) })
   end)
 
+  it("sends a variant its own page (html_file) from the script's folder, its text made of its HTML", function()
+    labelled(dir, sink.port)
+    -- Run from elsewhere: the page is the script's, as the campaign's own would be.
+    local out, code = helper.sh("cd / && " .. q(helper.runner) .. " run " .. q(dir .. "/c/labels.lua")
+      .. " --progress quiet --wait")
+    assert.equal(0, code, out)
+    assert.matches("/c/b/page.html: <script> removed", out, 1, true)
+    local by = received(sink)
+    assert.same({ 15, 5 }, { size(by.A), size(by.B) })
+    for to, raw in pairs(by.B) do
+      local name = to:match("^r(%d+)@")
+      assert.matches("<h1>Page for R" .. name .. "</h1>", raw, 1, true)
+      assert.matches('<img src="cid:', raw, 1, true)
+      assert.matches("Content-ID: <", raw, 1, true)
+      assert.matches("Content-Type: image/png", raw, 1, true)
+      assert.matches("Page for R" .. name .. "\r\n", raw, 1, true)   -- the text part, made of the page
+      assert.matches('Content-Disposition: attachment; filename="terms.png"', raw, 1, true)   -- the script's file too
+      assert.is_nil(raw:find("Hello R", 1, true))
+      assert.is_nil(raw:find("track()", 1, true))
+    end
+    for _, raw in pairs(by.A) do
+      assert.matches("<p>Hello R", raw, 1, true)
+      assert.is_nil(raw:find("image/png", 1, true))
+    end
+  end)
+
+  it("names variants by their labels in the winner's line, the status and the report", function()
+    labelled(dir, sink.port)
+    local out, code = helper.sh("cd " .. q(dir .. "/c") .. " && " .. q(helper.runner)
+      .. " run labels.lua --progress quiet --wait")
+    assert.equal(0, code, out)
+    -- No opens: a tie, the first wins.
+    assert.matches("A/B test: variant 'plain' wins (by opens); sending it to the other 10 recipients", out, 1, true)
+    local script = q(dir .. "/c/labels.lua")
+    out, code = helper.sh(q(helper.runner) .. " status " .. script)
+    assert.equal(0, code, out)
+    assert.matches("A/B test: variant 'plain' won", out, 1, true)
+    out, code = helper.sh(q(helper.runner) .. " report " .. script)
+    assert.equal(0, code, out)
+    assert.matches("A/B test: variant 'plain' won (picked ", out, 1, true)
+    assert.matches("\n  plain    test ", out, 1, true)
+    assert.matches("\n  own page test ", out, 1, true)
+    assert.matches("\n  plain    rest ", out, 1, true)
+    out, code = helper.sh(q(helper.runner) .. " report " .. script .. " --json")
+    assert.equal(0, code, out)
+    local v = assert(json.decode(out)).campaigns[1].variants
+    assert.same({ 1, "plain" }, { v.winner, v.winner_label })
+    local labels = {}
+    for _, g in ipairs(v.groups) do labels[g.variant .. g.group] = g.label end
+    assert.same({ ["1test"] = "plain", ["2test"] = "own page", ["1rest"] = "plain" }, labels)
+    out, code = helper.sh(q(helper.runner) .. " report " .. script .. " --html " .. q(dir .. "/r.html"))
+    assert.equal(0, code, out)
+    local html = mime.read(dir .. "/r.html")
+    assert.matches("Variant &#39;plain&#39; won", html, 1, true)
+    -- The store alone knows variants by number.
+    out, code = helper.sh(q(helper.runner) .. " report " .. q(dir .. "/c/labels.mailcast.db"))
+    assert.equal(0, code, out)
+    assert.matches("A/B test: variant 1 won", out, 1, true)
+  end)
+
   it("refuses misspelled keys of a variant and of the test, naming the script's line", function()
     local cases = {
       { [[variants = { { subject = "a" }, { subjet = "b" } }]], "variants[2]", "unknown key 'subjet' (did you mean 'subject'?)" },
@@ -218,6 +304,14 @@ describe("an A/B test", function()
       { [[variants = { { subject = "a" }, { subject = "b" } }, test = { wait = "4 hours" }]], "wait", "4 hours" },
       { [[variants = { { subject = "a" }, { subject = "b" } }, test = { fraction = 1.5 }]], "fraction", "1.5" },
       { [[variants = { { subject = "a" } }]], "variants", "two variants or more" },
+      { [[variants = { { subject = "a" }, { label = "b", htmlfile = "b.html" } }]], "variants[2]",
+        "unknown key 'htmlfile' (did you mean 'html_file'?)" },
+      { [[variants = { { subject = "a" }, { label = "long", html_file = "gone.html" } }]],
+        "campaign variants[2] ('long'): html_file: ", "gone.html" },
+      { [[variants = { { subject = "a" }, { html_file = "gone.html", html = "<p>b</p>" } }]], "variants[2]",
+        "give html or html_file, not both" },
+      { [[variants = { { label = "b", subject = "a" }, { label = "b", subject = "b" } }]], "variants[2] ('b')",
+        "label 'b' is variants[1]'s too" },
       { [[test = { fraction = 0.2 }]], "test", "goes with variants" },
     }
     for i, c in ipairs(cases) do

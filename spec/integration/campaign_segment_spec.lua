@@ -120,6 +120,27 @@ describe("a campaign whose recipients are a segment of an earlier one", function
     assert.same({ "dave@example.net" }, addresses(store_path, "failed"))
   end)
 
+  it("holds the recipients whose last outcome had the bounce reasons asked for", function()
+    local out, code = run("unknown", [[{ campaign = "november", store = "november.mailcast.db",
+      reason = "user_unknown" }]])
+    assert.equal(0, code, out)
+    assert.same({ "dave@example.net" }, addresses(dir .. "/unknown.mailcast.db", "unknown"))
+    -- Erin's "451 4.7.1 try later" is a policy deferral.
+    out, code = run("either", [[{ campaign = "november", store = "november.mailcast.db",
+      reason = { "user_unknown", "policy" } }]])
+    assert.equal(0, code, out)
+    assert.same({ "dave@example.net", "erin@example.net" }, addresses(dir .. "/either.mailcast.db", "either"))
+  end)
+
+  it("refuses a reason the bounce taxonomy has not, with the names it has", function()
+    local out, code = run("badreason", [[{ campaign = "november", reason = "mailbox_unknown" }]])
+    assert.equal(1, code, out)
+    assert.matches("badreason.lua:5: segment: reason must be ", out, 1, true)
+    assert.matches("'user_unknown', 'mailbox_full', ", out, 1, true)
+    assert.matches("not 'mailbox_unknown'", out, 1, true)
+    assert.is_nil(io.open(dir .. "/badreason.mailcast.db"), "a store was made")
+  end)
+
   it("stays as it was first read: an open made since adds no one on the next run", function()
     local out, code = run("openers", [[{ campaign = "november", store = "november.mailcast.db", opened = true }]])
     assert.equal(0, code, out)

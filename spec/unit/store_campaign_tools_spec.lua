@@ -17,6 +17,17 @@ local function open(path, campaign, id, machine, kind)
   assert.equal(0, code)
 end
 
+-- A bounce of recipient id as `mailcast bounces` records it (after the
+-- delivery), with its reason, written behind the store's back.
+local function bounce(path, campaign, id, reason)
+  local _, code = helper.sh("/usr/bin/python3 -c " .. mime.sh_quote(
+    "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]);"
+    .. " db.execute('INSERT INTO events(campaign, recipient, at, kind, reason, hard) VALUES (?, ?, 1, ?, ?, 1)',"
+    .. " (int(sys.argv[2]), int(sys.argv[3]), 'bounced', sys.argv[4])); db.commit()")
+    .. " " .. mime.sh_quote(path) .. " " .. campaign .. " " .. id .. " " .. reason)
+  assert.equal(0, code)
+end
+
 describe("mailcast.store for A/B tests and segments", function()
   local dir, store, campaign
   before_each(function()
@@ -95,5 +106,52 @@ describe("mailcast.store for A/B tests and segments", function()
     assert.same({ "u1@example.org", "u2@example.org", "u3@example.org", "u4@example.org", "u5@example.org" },
       segment({}, 1))
     assert.equal("name\0U1", store:segment({ campaign = nov, upto = upto }, 0, 1)[1].data)
+  end)
+
+  it("reads a segment by the bounce reason of each recipient's last outcome", function()
+    local nov = assert(store:campaign("november"))
+    assert(store:begin())
+    for i = 1, 6 do assert(store:add(nov, "u" .. i .. "@example.org")) end
+    assert(store:commit())
+    local replies = {
+      { "failed", { code = 550, enhanced = "5.1.1", text = "User unknown" } },
+      { "failed", { code = 554, enhanced = "5.7.1", text = "client host blocked using zen.spamhaus.org" } },
+      { "deferred", { code = 452, enhanced = "4.2.2", text = "Mailbox full" } },
+      { "deferred", { code = 452, enhanced = "4.2.2", text = "Mailbox full" } },   -- then delivered
+      { "delivered", { code = 250 } },                                            -- then bounced
+      { "deferred", { code = 554, enhanced = "4.7.1", text = "client host blocked using zen.spamhaus.org" } },
+    }
+    local ids = {}
+    for i, r in ipairs(store:claim(nov, 10)) do
+      ids[i] = r.id
+      assert(store:finish(r.id, replies[i][1], replies[i][2], 0))
+    end
+    local again = store:claim(nov, 10, 1e12)
+    for _, r in ipairs(again) do
+      if r.id == ids[4] then assert(store:finish(r.id, "delivered", { code = 250 })) end
+    end
+    local path = dir .. "/c.mailcast.db"
+    bounce(path, nov, ids[5], "user_unknown")
+    local upto = store:last_event()
+    -- After the bound: u6 delivered in the end, which the segment does not see.
+    for _, r in ipairs(again) do
+      if r.id == ids[6] then assert(store:finish(r.id, "delivered", { code = 250 })) end
+    end
+    local function segment(q)
+      q.campaign, q.upto = nov, q.upto or upto
+      local out = {}
+      for _, r in ipairs(assert(store:segment(q, 0, 100))) do out[#out + 1] = r.address end
+      return out
+    end
+    assert.same({ "u1@example.org", "u5@example.org" }, segment{ reason = "user_unknown" })
+    assert.same({ "u2@example.org", "u3@example.org", "u6@example.org" },
+      segment{ reason = { "blocked", "mailbox_full" } })
+    assert.same({ "u2@example.org" }, segment{ reason = "blocked", failed = true })
+    assert.same({}, segment{ reason = "expired" })
+    -- Bound later, u6's last outcome is its delivery.
+    assert.same({ "u2@example.org" }, segment{ reason = "blocked", upto = store:last_event() })
+    local ok, err = pcall(store.segment, store, { campaign = nov, upto = upto, reason = "mailbox_unknown" }, 0, 10)
+    assert.is_false(ok)
+    assert.matches("unknown reason 'mailbox_unknown' (reasons: unknown, user_unknown, ", err, 1, true)
   end)
 end)
