@@ -71,6 +71,10 @@ static void push_refs(lua_State *L, const page_state *st, const char *html) {
       lua_pushlstring(L, html + r->media, r->media_len);
       lua_setfield(L, -2, "media");
     }
+    if (r->kind == MC_HTML_REF_IMPORT) {
+      lua_pushinteger(L, (lua_Integer)r->block + 1);
+      lua_setfield(L, -2, "block");
+    }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
 }
@@ -105,7 +109,8 @@ static void push_cuts(lua_State *L, const page_state *st) {
 }
 
 
-/* html_page(html) -> {refs = {{kind=, at=, stop=, url=, quote=}...},
+/* html_page(html) -> {refs = {{kind=, at=, stop=, url=, quote= [, media=]
+ * [, block = where the content of an @import's <style> starts]}...},
  * links = {{at=, stop=, url=, quote=}...}, cuts = {{at=, stop=, name=}...},
  * head_end = position of "</head>" | nil} | fail, message */
 static int l_html_page(lua_State *L) {
