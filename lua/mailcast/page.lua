@@ -200,13 +200,8 @@ function Load:rewrite(origin, r)
     local css, imports, keep = css_of.sheet(self, origin, r.url, where, {})
     if css then
       if media then
-        local why
-        imports, why = css_of.imports_within(media, imports)
-        if not imports then
-          return nil, string.format("%s: %s: '%s' is put in for media '%s', but the @import it keeps cannot be:"
-            .. " %s", self.name, where, r.url, media, why)
-        end
-        css = "@media " .. media .. " {\n" .. css .. "\n}"
+        css, imports = css_of.for_media(self, css, imports, media, where, r.url)
+        if not css then return nil, imports end
       end
       -- The @import rules it keeps come first, as CSS wants them.
       if #imports > 0 then css = css_of.import_rules(imports) .. "\n" .. css end
@@ -296,8 +291,7 @@ function M.load(path, opts)
   -- The @import rules that stay, at the top of their <style> (after its
   -- @charset), where CSS takes them.
   for _, block in ipairs(self.blocks) do
-    local _, charset_end = html:find("^%s*@[cC][hH][aA][rR][sS][eE][tT]%s*[\"'][^\"';]*[\"']%s*;", block)
-    local at = charset_end and charset_end + 1 or block
+    local at = (css_of.charset_end(html, block) or block - 1) + 1
     edits[#edits + 1] = { at = at, stop = at - 1, text = css_of.import_rules(self.tops[block]) }
   end
   local out = url_of.splice(html, edits)

@@ -26,10 +26,10 @@ function M.import_rules(imports)
   return table.concat(out, "\n")
 end
 
---- imports_within(media, imports) -> imports moved out of a stylesheet
--- put in for media only, their own media joined to it (one that no
--- medium is in both is dropped) | nil, why.
-function M.imports_within(media, imports)
+-- imports moved out of a stylesheet put in for media only, their own
+-- media joined to those (one that no medium is in both is dropped) |
+-- nil, why.
+local function imports_within(media, imports)
   local out = {}
   for _, k in ipairs(imports) do
     local m, why = media_of.within(media, k.media)
@@ -39,11 +39,30 @@ function M.imports_within(media, imports)
   return out
 end
 
+--- for_media(self, css, imports, media, where, url) -> css (the
+-- stylesheet url names, put in) inside an @media block, and the @import
+-- rules it keeps (imports) for those media too | nil, error.
+function M.for_media(self, css, imports, media, where, url)
+  local moved, why = imports_within(media, imports)
+  if not moved then
+    return nil, string.format("%s: %s: '%s' is put in for media '%s', but the @import it keeps cannot be: %s",
+      self.name, where, url, media, why)
+  end
+  return "@media " .. media .. " {\n" .. css .. "\n}", moved
+end
+
 -- What an @import rule (its text; media its media list) names, as written.
 local function target_of(rule, media)
   local t = rule:sub(8):gsub("%s*;?%s*$", "")
   if media ~= "" and t:sub(-#media) == media then t = t:sub(1, -#media - 1) end
   return (t:match("^%s*(.-)%s*$"))
+end
+
+--- charset_end(css, at) -> where the @charset rule css has at at (after
+-- white space) ends | nil when it has none.
+function M.charset_end(css, at)
+  local _, stop = css:find("^%s*@[cC][hH][aA][rR][sS][eE][tT]%s*[\"'][^\"';]*[\"']%s*;", at)
+  return stop
 end
 
 -- A stylesheet without its first bytes that are not CSS in the page: a
@@ -53,7 +72,7 @@ end
 -- they are, as the page's own are read, and are sent as UTF-8.
 local function without_charset(css)
   css = css:gsub("^\239\187\191", "")
-  local _, stop = css:find("^@[cC][hH][aA][rR][sS][eE][tT]%s*[\"'][^\"';]*[\"']%s*;")
+  local stop = M.charset_end(css, 1)
   if stop then css = css:sub(stop + 1) end
   return css
 end
@@ -176,13 +195,7 @@ function M.import(self, origin, url, media, rule, where, chain)
   local css, imports, keep = M.sheet(self, origin, url, where, chain)
   if css then
     if media == "" then return css, imports end
-    local why
-    imports, why = M.imports_within(media, imports)
-    if not imports then
-      return nil, string.format("%s: %s: '%s' is put in for media '%s', but the @import it keeps cannot be:"
-        .. " %s", self.name, where, url, media, why)
-    end
-    return "@media " .. media .. " {\n" .. css .. "\n}", imports
+    return M.for_media(self, css, imports, media, where, url)
   end
   if imports then return nil, imports end
   local target = keep and keep ~= url and "url(" .. url_of.css_url_text(keep) .. ")" or target_of(rule, media)

@@ -330,6 +330,13 @@ describe("<base href> in a page", function()
 end)
 
 describe("@import in a page", function()
+  -- Why the page made of files (folder) is refused.
+  local function refusal(files)
+    local p, err = page.load(folder(files) .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    return err
+  end
+
   it("finds @import rules in CSS, their stylesheet and media list, outside comments and strings", function()
     local css = [[@import url("a.css") screen and (min-width: 10px);@IMPORT 'b.css';/* @import "c.css"; */]]
       .. [[ s{content:"@import 'x.css';"} @importx "e.css"; p{background:url(i.png)}]]
@@ -391,10 +398,8 @@ describe("@import in a page", function()
   end)
 
   it("refuses an @import that stays whose media cannot be joined to those of the stylesheet it was in", function()
-    local dir = folder { ["a.css"] = [[@import url(https://fonts.example/f.css) not print;]],
+    local err = refusal { ["a.css"] = [[@import url(https://fonts.example/f.css) not print;]],
       ["index.html"] = [[<style>@import url(a.css) screen;</style>]] }
-    local p, err = page.load(dir .. "index.html", { name = "index.html" })
-    assert.is_nil(p)
     assert.equal("index.html: <style> @import: 'a.css' is put in for media 'screen', but the @import it keeps"
       .. " cannot be: media 'not print' cannot be joined to another list", err)
   end)
@@ -429,10 +434,8 @@ describe("@import in a page", function()
   end)
 
   it("refuses stylesheets that import each other, naming them", function()
-    local dir = folder { ["a.css"] = [[@import "css/b.css";]], ["css/b.css"] = [[@import "../a.css";]],
-                         ["index.html"] = [[<link rel="stylesheet" href="a.css">]] }
-    local p, err = page.load(dir .. "index.html", { name = "index.html" })
-    assert.is_nil(p)
+    local err = refusal { ["a.css"] = [[@import "css/b.css";]], ["css/b.css"] = [[@import "../a.css";]],
+                          ["index.html"] = [[<link rel="stylesheet" href="a.css">]] }
     assert.equal("index.html: css/b.css: @import: '../a.css': stylesheets that import each other: "
       .. "a.css -> css/b.css -> ../a.css", err)
   end)
@@ -441,8 +444,7 @@ describe("@import in a page", function()
     local files = { ["index.html"] = [[<style>@import "s1.css";</style>]] }
     for i = 1, 12 do files["s" .. i .. ".css"] = string.format('@import "s%d.css";', i + 1) end
     files["s13.css"] = "p{}"
-    local p, err = page.load(folder(files) .. "index.html", { name = "index.html" })
-    assert.is_nil(p)
+    local err = refusal(files)
     assert.matches("stylesheets that import each other more than 8 deep", err, 1, true)
   end)
 
