@@ -65,16 +65,22 @@ function M.charset_end(css, at)
   return stop
 end
 
--- A stylesheet without its first bytes that are not CSS in the page: a
--- UTF-8 byte order mark and its @charset rule, valid only as the first
--- rule of a file, ignored (and making the @import rules after it
--- ignored too) in the middle of the page's <style>. Its bytes go in as
--- they are, as the page's own are read, and are sent as UTF-8.
-local function without_charset(css)
-  css = css:gsub("^\239\187\191", "")
+-- A stylesheet as UTF-8 text for the page's <style> (the message is
+-- sent as UTF-8), without what is valid only at the start of a file: a
+-- byte order mark and an @charset rule. Its charset is found as a
+-- browser finds it: a UTF-8 byte order mark first, then its @charset
+-- (a name no charset has, or UTF-16 which an ASCII rule cannot be,
+-- counts for nothing), else the page's, whose bytes are taken as UTF-8.
+local function as_utf8(css)
+  local bom
+  css, bom = css:gsub("^\239\187\191", "")
   local stop = M.charset_end(css, 1)
-  if stop then css = css:sub(stop + 1) end
-  return css
+  if not stop then return css end
+  local label = css:sub(1, stop):match("[\"']([^\"']*)[\"']")
+  css = css:sub(stop + 1)
+  local name = label:lower():gsub("[^%w]", "")
+  if bom > 0 or name == "" or name == "utf8" or name:find("^utf16") then return css end
+  return core.utf8_from(css, label) or css
 end
 
 -- A stylesheet's text (css, its references taken from origin, named
@@ -175,7 +181,7 @@ function M.sheet(self, origin, url, where, chain)
   end
   if not css then return nil, err end
   self.css_bytes = self.css_bytes + #css
-  css = without_charset(css)
+  css = as_utf8(css)
   if self.css_bytes > self.css_max then
     return nil, string.format("%s: %s: '%s': the page's stylesheets come to more than %d bytes", self.name, where,
       url, self.css_max)

@@ -414,6 +414,16 @@ describe("@import in a page", function()
       .. "</style><style>\n.b{}\n</style>", p.html)
   end)
 
+  it("makes a stylesheet it puts in UTF-8 from its @charset, as a browser reads it", function()
+    local dir = folder { ["latin.css"] = '@charset "ISO-8859-1";.l{content:"caf\233 \128"}',
+      ["bom.css"] = '\239\187\191@charset "iso-8859-1";.b{content:"caf\195\169"}',
+      ["unknown.css"] = '@charset "x-no-such";.u{content:"caf\195\169"}',
+      ["index.html"] = [[<style>@import "latin.css";@import "bom.css";@import "unknown.css";</style>]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal('<style>.l{content:"caf\195\169 \226\130\172"}.b{content:"caf\195\169"}'
+      .. '.u{content:"caf\195\169"}</style>', p.html)
+  end)
+
   it("leaves a remote @import without embed_remote, and fetches it as a stylesheet with it", function()
     local html = [[<style>@import url(https://fonts.example/f.css);</style>]]
     local dir = folder { ["index.html"] = html }
