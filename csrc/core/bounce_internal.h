@@ -45,13 +45,6 @@ mc_bounce_rcpt_t *mc_bounce_rcpt_new(mc_bounce_t *b, int *oom);
 /* Case-insensitive search for a lower-case needle in s[0..n). */
 int mc_bounce_icontains(const char *s, size_t n, const char *needle);
 
-/* bounce_charset.c (over charset.c) */
-
-/* Appends s (n bytes in charset) to out converted to UTF-8, a byte that
- * is not valid there written as '?'. 1 when iconv knows no such charset
- * (out untouched), -1 when memory runs out. */
-int mc_bounce_to_utf8(mc_buf_t *out, const char *charset, const char *s, size_t n);
-
 /* bounce_report.c: the machine-readable parts of multipart/report. */
 
 /* message/delivery-status (or message/global-delivery-status): the

@@ -12,6 +12,7 @@
 #include "bounce_internal.h"
 #include "bounce_rules.h"
 #include "buf.h"
+#include "charset.h"
 #include "hdrdecode.h"
 #include "html_entity.h"
 #include "utf8.h"
@@ -169,7 +170,7 @@ static int to_utf8(const mc_entity_t *ent, const char *s, size_t n, mc_buf_t *ou
   if (n > MC_BOUNCE_MAX_INPUT) n = MC_BOUNCE_MAX_INPUT;
   const char *cs = charset_of(ent, s, n);
   if (cs == NULL) return 0;
-  int rc = mc_bounce_to_utf8(out, cs, s, n);
+  int rc = mc_charset_label_utf8(out, cs, s, n);
   if (rc == 1) out->len = 0;
   return rc < 0 ? -1 : 0;
 }

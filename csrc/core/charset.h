@@ -14,4 +14,10 @@
  * byte must not lose a whole text a reader could still read. */
 int mc_charset_utf8(mc_buf_t *out, const char *charset, const char *s, size_t n, int lenient);
 
+/* Appends s (n bytes in the charset label names, as a mail or a web page
+ * labels it) to out as UTF-8, leniently; under the superset's name mail
+ * and pages really mean: CP1252 for ISO-8859-1 and US-ASCII, CP932 for
+ * Shift_JIS, GB18030 for GB2312, ... Returns as mc_charset_utf8. */
+int mc_charset_label_utf8(mc_buf_t *out, const char *label, const char *s, size_t n);
+
 #endif

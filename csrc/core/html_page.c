@@ -41,7 +41,7 @@ static mc_html_ref_t *new_ref(scanner *sc, int kind, size_t at, size_t len, char
     p->refs_cap = cap;
   }
   mc_html_ref_t *r = &p->refs[p->nrefs++];
-  *r = (mc_html_ref_t){kind, at, len, sc->out->strings.len, 0, 0, 0, quote};
+  *r = (mc_html_ref_t){kind, at, len, sc->out->strings.len, 0, 0, 0, 0, quote};
   return r;
 }
 
@@ -85,6 +85,7 @@ static void css_refs(scanner *sc, int kind, size_t from, size_t to, char quote, 
     if (r == NULL) return;
     r->media = u.media;
     r->media_len = u.media_len;
+    r->block = from;
     if (in_attr) mc_html_unescape(&sc->out->strings, sc->s + u.at, u.len, 1);
     else mc_buf_add(&sc->out->strings, sc->s + u.value, u.value_len);
     end_url(sc, r, in_attr);

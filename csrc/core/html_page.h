@@ -31,6 +31,8 @@ typedef struct {
   size_t url, url_len;
   size_t media, media_len;   /* an @import's media list, a stylesheet <link>'s media
                                 attribute: source bytes */
+  size_t block;   /* an @import's <style> element: where its content starts (the
+                     top its kept @import rules are moved to) */
   char quote;   /* the attribute value's quote, 0 when unquoted (or not an attribute) */
 } mc_html_ref_t;
 

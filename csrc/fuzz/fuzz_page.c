@@ -5,7 +5,7 @@
  *   - every reference and cut lies inside the input, cuts in order and
  *     apart, no reference inside a cut, no decoded URL longer than the
  *     bytes it came from, at most one <base>, an @import's media list
- *     inside its rule;
+ *     inside its rule and its <style>'s content starting before it;
  *   - every url(...) and @import of the input read as CSS lies inside
  *     it, in order, an @import's stylesheet and media list inside it;
  *   - the text of valid UTF-8 HTML is valid UTF-8.
@@ -45,6 +45,7 @@ static void check_page(const mc_html_scan_t *s, const mc_html_page_t *p, size_t 
     if (r->kind == MC_HTML_REF_BASE && ++bases > 1) fail("a second <base>", i);
     if (r->kind == MC_HTML_REF_IMPORT && (r->media < r->at || r->media_len > r->at + r->len - r->media))
       fail("an @import's media list outside its rule", i);
+    if (r->kind == MC_HTML_REF_IMPORT && r->block > r->at) fail("an @import before its <style>", i);
     for (size_t k = 0; k < p->ncuts; k++)
       if (r->at > p->cuts[k].at && r->at < p->cuts[k].end) fail("a reference inside a cut", i);
   }

@@ -1,6 +1,7 @@
 /* mailcast.core for web pages sent as they are: html_page (what a page
  * refers to and what a mail reader blocks), css_urls (the url(...) of a
- * stylesheet), html_text (the text part of an HTML body) and real_path
+ * stylesheet), utf8_from (a stylesheet's text in its @charset made
+ * UTF-8), html_text (the text part of an HTML body) and real_path
  * (where a reference leads once its symbolic links are followed). Positions
  * are Lua's: a reference's bytes are html:sub(at, stop). */
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "binding.h"
+#include "core/charset.h"
 #include "core/css_url.h"
 #include "core/html_page.h"
 #include "core/html_scan.h"
@@ -71,6 +73,10 @@ static void push_refs(lua_State *L, const page_state *st, const char *html) {
       lua_pushlstring(L, html + r->media, r->media_len);
       lua_setfield(L, -2, "media");
     }
+    if (r->kind == MC_HTML_REF_IMPORT) {
+      lua_pushinteger(L, (lua_Integer)r->block + 1);
+      lua_setfield(L, -2, "block");
+    }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
 }
@@ -105,7 +111,8 @@ static void push_cuts(lua_State *L, const page_state *st) {
 }
 
 
-/* html_page(html) -> {refs = {{kind=, at=, stop=, url=, quote=}...},
+/* html_page(html) -> {refs = {{kind=, at=, stop=, url=, quote= [, media=]
+ * [, block = where the content of an @import's <style> starts]}...},
  * links = {{at=, stop=, url=, quote=}...}, cuts = {{at=, stop=, name=}...},
  * head_end = position of "</head>" | nil} | fail, message */
 static int l_html_page(lua_State *L) {
@@ -165,6 +172,28 @@ static int l_css_urls(lua_State *L) {
 }
 
 
+/* utf8_from(text, label) -> text (in the charset label names, as a page
+ * labels it) as UTF-8, a byte not valid there written '?' | fail,
+ * message when no such charset is known. */
+static int l_utf8_from(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  const char *label = luaL_checkstring(L, 2);
+  mc_buf_t *b = mc_l_buf(L);
+  int rc = mc_charset_label_utf8(b, label, s, n);
+  if (rc < 0) return luaL_error(L, "utf8_from: not enough memory");
+  if (rc == 1) {
+    mc_l_buf_release(L, -1);
+    luaL_pushfail(L);
+    lua_pushfstring(L, "no charset is known as '%s'", label);
+    return 2;
+  }
+  lua_pushlstring(L, b->len ? b->data : "", b->len);
+  mc_l_buf_release(L, -2);
+  return 1;
+}
+
+
 /* html_text(html) -> the text of an HTML body (core/html_text.h). */
 static int l_html_text(lua_State *L) {
   size_t n;
@@ -197,6 +226,7 @@ static const luaL_Reg functions[] = {
   {"html_page", l_html_page},
   {"real_path", l_real_path},
   {"css_urls", l_css_urls},
+  {"utf8_from", l_utf8_from},
   {"html_text", l_html_text},
   {NULL, NULL},
 };

@@ -197,18 +197,32 @@ function Load:rewrite(origin, r)
     -- Its media (print, a screen width) hold in the page as in the link.
     local media, bad = media_of(r.media)
     if bad then return nil, string.format("%s: %s: media '%s' %s", self.name, where, r.media, bad) end
-    local css, err, keep = css_of.sheet(self, origin, r.url, where, {})
+    local css, imports, keep = css_of.sheet(self, origin, r.url, where, {})
     if css then
-      if media then css = "@media " .. media .. " {\n" .. css .. "\n}" end
+      if media then
+        css, imports = css_of.for_media(self, css, imports, media, where, r.url)
+        if not css then return nil, imports end
+      end
+      -- The @import rules it keeps come first, as CSS wants them.
+      if #imports > 0 then css = css_of.import_rules(imports) .. "\n" .. css end
       return "<style>\n" .. css .. "\n</style>"
     end
     if keep and keep ~= r.url then
       return '<link rel="stylesheet" href="' .. url_of.attr_value(keep, '"') .. '"'
         .. (media and ' media="' .. media .. '"' or "") .. ">"
     end
-    return nil, err
+    return nil, imports
   elseif r.kind == "import" then
-    return css_of.import(self, origin, r.url, r.media, where, {})
+    local text, imports = css_of.import(self, origin, r.url, r.media, self.html:sub(r.at, r.stop), where, {})
+    if not text then return nil, imports end
+    local top = self.tops[r.block]
+    if not top then
+      top = {}
+      self.tops[r.block] = top
+      self.blocks[#self.blocks + 1] = r.block
+    end
+    table.move(imports, 1, #imports, #top + 1, top)
+    return text
   elseif r.kind == "srcset" then
     local text, err = self:srcset(origin, r.url, where)
     return text and url_of.attr_value(text, r.quote), err
@@ -235,7 +249,8 @@ function M.load(path, opts)
   local name = opts.name or path
   local self = setmetatable({
     name = name, root = url_of.dir_of(path), cids = {}, inline = {}, count = 0,
-    css_bytes = 0, css_max = M.CSS_MAX, import_depth = M.IMPORT_DEPTH,
+    css_bytes = 0, css_max = M.CSS_MAX, import_depth = M.IMPORT_DEPTH, html = html,
+    tops = {}, blocks = {},   -- the @import rules that stay, by <style>; those <style> in order
     embed_remote = opts.embed_remote, fetch = opts.fetch or M.fetch,
   }, Load)
   local scan, serr = core.html_page(html)
@@ -272,6 +287,12 @@ function M.load(path, opts)
           .. " (the page's address on the web) to make it absolute", name, l.url)
       end
     end
+  end
+  -- The @import rules that stay, at the top of their <style> (after its
+  -- @charset), where CSS takes them.
+  for _, block in ipairs(self.blocks) do
+    local at = (css_of.charset_end(html, block) or block - 1) + 1
+    edits[#edits + 1] = { at = at, stop = at - 1, text = css_of.import_rules(self.tops[block]) }
   end
   local out = url_of.splice(html, edits)
   return { html = out, text = core.html_text(out), inline = self.inline, warnings = warnings, problems = problems,

@@ -6,37 +6,110 @@
 local core = require "mailcast.core"
 local lfs = require "lfs"
 local url_of = require "mailcast.page_url"
+local media_of = require "mailcast.page_media"
 
 local M = {}
 
--- An @import rule that stays (remote, not fetched), its URL absolute.
-local function import_rule(url, media)
-  return "@import url(" .. url_of.css_url_text(url) .. ")" .. (media ~= "" and " " .. media or "") .. ";"
+-- An @import rule that stays (remote, not fetched, or a reference left
+-- as it is) is moved to the top of the page's <style> it ends in: CSS
+-- ignores an @import after other rules, and a stylesheet put in its
+-- place would be one. It is kept as {target = its url(...) or string,
+-- media = its media list}, the media of the stylesheets it was in
+-- joined to its own.
+
+--- import_rules(imports) -> the text of kept @import rules, in their order.
+function M.import_rules(imports)
+  local out = {}
+  for i, k in ipairs(imports) do
+    out[i] = "@import " .. k.target .. (k.media ~= "" and " " .. k.media or "") .. ";"
+  end
+  return table.concat(out, "\n")
+end
+
+-- imports moved out of a stylesheet put in for media only, their own
+-- media joined to those (one that no medium is in both is dropped) |
+-- nil, why.
+local function imports_within(media, imports)
+  local out = {}
+  for _, k in ipairs(imports) do
+    local m, why = media_of.within(media, k.media)
+    if m == nil then return nil, why end
+    if m then out[#out + 1] = { target = k.target, media = m } end
+  end
+  return out
+end
+
+--- for_media(self, css, imports, media, where, url) -> css (the
+-- stylesheet url names, put in) inside an @media block, and the @import
+-- rules it keeps (imports) for those media too | nil, error.
+function M.for_media(self, css, imports, media, where, url)
+  local moved, why = imports_within(media, imports)
+  if not moved then
+    return nil, string.format("%s: %s: '%s' is put in for media '%s', but the @import it keeps cannot be: %s",
+      self.name, where, url, media, why)
+  end
+  return "@media " .. media .. " {\n" .. css .. "\n}", moved
+end
+
+-- What an @import rule (its text; media its media list) names, as written.
+local function target_of(rule, media)
+  local t = rule:sub(8):gsub("%s*;?%s*$", "")
+  if media ~= "" and t:sub(-#media) == media then t = t:sub(1, -#media - 1) end
+  return (t:match("^%s*(.-)%s*$"))
+end
+
+--- charset_end(css, at) -> where the @charset rule css has at at (after
+-- white space) ends | nil when it has none.
+function M.charset_end(css, at)
+  local _, stop = css:find("^%s*@[cC][hH][aA][rR][sS][eE][tT]%s*[\"'][^\"';]*[\"']%s*;", at)
+  return stop
+end
+
+-- A stylesheet as UTF-8 text for the page's <style> (the message is
+-- sent as UTF-8), without what is valid only at the start of a file: a
+-- byte order mark and an @charset rule. Its charset is found as a
+-- browser finds it: a UTF-8 byte order mark first, then its @charset
+-- (a name no charset has, or UTF-16 which an ASCII rule cannot be,
+-- counts for nothing), else the page's, whose bytes are taken as UTF-8.
+local function as_utf8(css)
+  local bom
+  css, bom = css:gsub("^\239\187\191", "")
+  local stop = M.charset_end(css, 1)
+  if not stop then return css end
+  local label = css:sub(1, stop):match("[\"']([^\"']*)[\"']")
+  css = css:sub(stop + 1)
+  local name = label:lower():gsub("[^%w]", "")
+  if bom > 0 or name == "" or name == "utf8" or name:find("^utf16") then return css end
+  return core.utf8_from(css, label) or css
 end
 
 -- A stylesheet's text (css, its references taken from origin, named
 -- name) with the images its url(...) name made cid: (or absolute) and
--- the stylesheets its @import rules name put in their place.
--- chain: the stylesheets being put in, outermost first ({key = real
--- path or URL, name = as referred to}).
+-- the stylesheets its @import rules name put in their place, and the
+-- @import rules that stay, taken out of it. chain: the stylesheets
+-- being put in, outermost first ({key = real path or URL, name = as
+-- referred to}).
 function M.css(self, css, origin, name, where, chain)
   if css:lower():find("</style", 1, true) then
     return nil, string.format("%s: %s: '%s' holds \"</style\", which would end the page's <style>", self.name,
       where, name)
   end
-  local edits = {}
+  local edits, imports = {}, {}
   for _, u in ipairs(core.css_urls(css)) do
     local text, err
     if u.import then
-      text, err = M.import(self, origin, u.url, u.media, name .. ": @import", chain)
+      local moved
+      text, moved = M.import(self, origin, u.url, u.media, css:sub(u.at, u.stop), name .. ": @import", chain)
+      if not text then return nil, moved end
+      table.move(moved, 1, #moved, #imports + 1, imports)
     else
       text, err = self:image(origin, u.url, name .. ": url(" .. u.url .. ")")
+      if err then return nil, err end
       text = text and url_of.css_url_text(text)
     end
-    if err then return nil, err end
     if text then edits[#edits + 1] = { at = u.at, stop = u.stop, text = text } end
   end
-  return url_of.splice(css, edits)
+  return url_of.splice(css, edits), imports
 end
 
 -- A local stylesheet's bytes (its real path, named name), at most
@@ -68,8 +141,8 @@ end
 
 -- The text of the stylesheet a <link> or an @import of a file taken
 -- from origin names, with its own references put in (its images taken
--- from its own folder or URL) | nil, nil, url: left as it is (its URL
--- absolute) | nil, error.
+-- from its own folder or URL), and the @import rules that stay (M.css)
+-- | nil, nil, url: left as it is (its URL absolute) | nil, error.
 function M.sheet(self, origin, url, where, chain)
   local kind, target = url_of.locate(origin, url)
   local key, css, from
@@ -108,28 +181,31 @@ function M.sheet(self, origin, url, where, chain)
   end
   if not css then return nil, err end
   self.css_bytes = self.css_bytes + #css
+  css = as_utf8(css)
   if self.css_bytes > self.css_max then
     return nil, string.format("%s: %s: '%s': the page's stylesheets come to more than %d bytes", self.name, where,
       url, self.css_max)
   end
   chain[#chain + 1] = { key = key, name = url }
-  css, err = M.css(self, css, from, url, where, chain)
+  local imports
+  css, imports = M.css(self, css, from, url, where, chain)
   chain[#chain] = nil
-  return css, err
+  return css, imports
 end
 
--- What an @import rule becomes: the stylesheet it names, inside an
--- @media block when it has a media list | the rule with its URL made
--- absolute | nil (left as it is) | nil, error.
-function M.import(self, origin, url, media, where, chain)
-  local css, err, keep = M.sheet(self, origin, url, where, chain)
-  if err then return nil, err end
+-- What an @import rule (its text rule) becomes: the stylesheet it
+-- names, inside an @media block when it has a media list, or "" when
+-- the rule stays; and the @import rules that stay, to move to the top
+-- of the page's <style> | nil, error.
+function M.import(self, origin, url, media, rule, where, chain)
+  local css, imports, keep = M.sheet(self, origin, url, where, chain)
   if css then
-    if media ~= "" then return "@media " .. media .. " {\n" .. css .. "\n}" end
-    return css
+    if media == "" then return css, imports end
+    return M.for_media(self, css, imports, media, where, url)
   end
-  if keep and keep ~= url then return import_rule(keep, media) end
-  return nil
+  if imports then return nil, imports end
+  local target = keep and keep ~= url and "url(" .. url_of.css_url_text(keep) .. ")" or target_of(rule, media)
+  return "", { { target = target, media = media } }
 end
 
 return M

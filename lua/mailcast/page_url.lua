@@ -121,7 +121,8 @@ end
 -- Splices edits ({at=, stop=, text=}, in order, none inside another)
 -- into s.
 function M.splice(s, edits)
-  table.sort(edits, function(a, b) return a.at < b.at end)
+  -- (an insertion, stop = at - 1, before what replaces the bytes at its place)
+  table.sort(edits, function(a, b) return a.at < b.at or (a.at == b.at and a.stop < b.stop) end)
   local out, pos = {}, 1
   for _, e in ipairs(edits) do
     if e.at >= pos then

@@ -42,6 +42,15 @@ local function chromium(dir, args, url)
     q(CHROMIUM), q(dir .. "/profile"), args, q(url)))
 end
 
+local function need_chromium()
+  local f = io.open(CHROMIUM)
+  if not f then
+    error("headless Chromium is needed by this spec and is not installed at " .. CHROMIUM
+      .. ": run .ci/deps (it installs the Debian package chromium)")
+  end
+  f:close()
+end
+
 -- What PROBE found in the page at path.
 local function probe(dir, path)
   local dom, code = chromium(dir, "--dump-dom --virtual-time-budget=5000", "file://" .. path)
@@ -70,12 +79,7 @@ describe("a web page sent as it is, rendered by headless Chromium", function()
   local dir, original, mail
 
   setup(function()
-    local f = io.open(CHROMIUM)
-    if not f then
-      error("headless Chromium is needed by this spec and is not installed at " .. CHROMIUM
-        .. ": run .ci/deps (it installs the Debian package chromium)")
-    end
-    f:close()
+    need_chromium()
     dir = mime.tmpdir()
     -- The original page, with the probe, in a copy of its folder.
     os.execute(string.format("cp -R %s %s", q(PAGE), q(dir .. "/original")))
@@ -137,5 +141,28 @@ describe("a web page sent as it is, rendered by headless Chromium", function()
     out = helper.sh(string.format("/usr/bin/python3 spec/support/png_diff.py %s %s",
       q(dir .. "/original.png"), q(dir .. "/mail.png")))
     assert.is_true(tonumber(out:match("^%d+ %d+ ([%d.]+)")) > 0, out)
+  end)
+end)
+
+
+describe("a page's @import rules that stay, rendered by headless Chromium", function()
+  setup(need_chromium)
+
+  it("applies the rules of an @import kept after one whose stylesheet was put in its place", function()
+    local dir = mime.tmpdir()
+    mime.write(dir .. "/local.css", ".local{border-left:3px solid}")
+    -- (a data: stylesheet stays as it is, and loads with no network)
+    mime.write(dir .. "/index.html", [[<style>@import "local.css";]]
+      .. [[@import url("data:text/css,.kept{border-left:7px%20solid}");</style>]]
+      .. [[<p class="local">a</p><p class="kept">b</p>]])
+    local p = assert(require("mailcast.page").load(dir .. "/index.html"))
+    mime.write(dir .. "/mail.html", p.html .. [[<script>window.onload = function () {
+  function width(c) { return getComputedStyle(document.querySelector(c)).borderLeftWidth; }
+  document.title = width(".local") + " " + width(".kept");
+};</script>]])
+    local dom, code = chromium(dir, "--dump-dom --virtual-time-budget=5000", "file://" .. dir .. "/mail.html")
+    mime.rmdir(dir)
+    assert.equal(0, code, dom)
+    assert.equal("3px 7px", dom:match("<title>(.-)</title>"))
   end)
 end)

@@ -330,6 +330,13 @@ describe("<base href> in a page", function()
 end)
 
 describe("@import in a page", function()
+  -- Why the page made of files (folder) is refused.
+  local function refusal(files)
+    local p, err = page.load(folder(files) .. "index.html", { name = "index.html" })
+    assert.is_nil(p)
+    return err
+  end
+
   it("finds @import rules in CSS, their stylesheet and media list, outside comments and strings", function()
     local css = [[@import url("a.css") screen and (min-width: 10px);@IMPORT 'b.css';/* @import "c.css"; */]]
       .. [[ s{content:"@import 'x.css';"} @importx "e.css"; p{background:url(i.png)}]]
@@ -361,6 +368,62 @@ describe("@import in a page", function()
     assert.equal("<style>\nh2{}\nh1{}\n</style>", p.html)
   end)
 
+  it("moves the @import rules that stay to the top of their <style>, in order, before what was put in", function()
+    local dir = folder { ["a.css"] = [[@import url(//cdn.example/x.css) screen;.a{}]],
+      ["index.html"] = [[<style>@import "a.css";@import url(https://fonts.example/f.css);p{color:red}</style>]]
+        .. [[<style>p{}@import 'https://b.example/b.css';</style>]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal([[<style>@import url(//cdn.example/x.css) screen;]] .. "\n"
+      .. [[@import url(https://fonts.example/f.css);.a{}p{color:red}</style>]]
+      .. [[<style>@import 'https://b.example/b.css';p{}</style>]], p.html)
+  end)
+
+  it("moves the @import rules a linked stylesheet keeps before its rules", function()
+    local dir = folder { ["css/s.css"] = [[@import "t.css";@import url(https://fonts.example/f.css);h1{}]],
+      ["css/t.css"] = "h2{}", ["index.html"] = [[<link rel="stylesheet" href="css/s.css">]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal("<style>\n@import url(https://fonts.example/f.css);\nh2{}h1{}\n</style>", p.html)
+  end)
+
+  it("gives an @import that stays the media of the stylesheets it was in, joined to its own", function()
+    local dir = folder {
+      ["a.css"] = [[@import url(https://fonts.example/f.css) (min-width: 10px);@import "https://x.example/p.css";.a{}]],
+      ["b.css"] = [[@import "https://x.example/p.css" print;@import "https://x.example/s.css";.b{}]],
+      ["index.html"] = [[<style>@import url(a.css) print;</style><link rel="stylesheet" href="b.css" media="screen">]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal("<style>@import url(https://fonts.example/f.css) print and (min-width: 10px);\n"
+      .. [[@import "https://x.example/p.css" print;@media print {]] .. "\n.a{}\n}</style>"
+      .. [[<style>]] .. "\n" .. [[@import "https://x.example/s.css" screen;]] .. "\n"
+      .. "@media screen {\n.b{}\n}\n</style>", p.html)
+  end)
+
+  it("refuses an @import that stays whose media cannot be joined to those of the stylesheet it was in", function()
+    local err = refusal { ["a.css"] = [[@import url(https://fonts.example/f.css) not print;]],
+      ["index.html"] = [[<style>@import url(a.css) screen;</style>]] }
+    assert.equal("index.html: <style> @import: 'a.css' is put in for media 'screen', but the @import it keeps"
+      .. " cannot be: media 'not print' cannot be joined to another list", err)
+  end)
+
+  it("takes the @charset and byte order mark out of a stylesheet it puts in, and leaves the page's", function()
+    local dir = folder { ["a.css"] = '\239\187\191@charset "utf-8";\n.a{content:"\226\128\148"}',
+      ["b.css"] = "@CHARSET 'UTF-8' ;.b{}",
+      ["index.html"] = [[<style>@charset "utf-8";@import "a.css";@import url(https://x.example/s.css);</style>]]
+        .. [[<link rel="stylesheet" href="b.css">]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal('<style>@charset "utf-8";@import url(https://x.example/s.css);\n.a{content:"\226\128\148"}'
+      .. "</style><style>\n.b{}\n</style>", p.html)
+  end)
+
+  it("makes a stylesheet it puts in UTF-8 from its @charset, as a browser reads it", function()
+    local dir = folder { ["latin.css"] = '@charset "ISO-8859-1";.l{content:"caf\233 \128"}',
+      ["bom.css"] = '\239\187\191@charset "iso-8859-1";.b{content:"caf\195\169"}',
+      ["unknown.css"] = '@charset "x-no-such";.u{content:"caf\195\169"}',
+      ["index.html"] = [[<style>@import "latin.css";@import "bom.css";@import "unknown.css";</style>]] }
+    local p = assert(page.load(dir .. "index.html"))
+    assert.equal('<style>.l{content:"caf\195\169 \226\130\172"}.b{content:"caf\195\169"}'
+      .. '.u{content:"caf\195\169"}</style>', p.html)
+  end)
+
   it("leaves a remote @import without embed_remote, and fetches it as a stylesheet with it", function()
     local html = [[<style>@import url(https://fonts.example/f.css);</style>]]
     local dir = folder { ["index.html"] = html }
@@ -381,10 +444,8 @@ describe("@import in a page", function()
   end)
 
   it("refuses stylesheets that import each other, naming them", function()
-    local dir = folder { ["a.css"] = [[@import "css/b.css";]], ["css/b.css"] = [[@import "../a.css";]],
-                         ["index.html"] = [[<link rel="stylesheet" href="a.css">]] }
-    local p, err = page.load(dir .. "index.html", { name = "index.html" })
-    assert.is_nil(p)
+    local err = refusal { ["a.css"] = [[@import "css/b.css";]], ["css/b.css"] = [[@import "../a.css";]],
+                          ["index.html"] = [[<link rel="stylesheet" href="a.css">]] }
     assert.equal("index.html: css/b.css: @import: '../a.css': stylesheets that import each other: "
       .. "a.css -> css/b.css -> ../a.css", err)
   end)
@@ -393,8 +454,7 @@ describe("@import in a page", function()
     local files = { ["index.html"] = [[<style>@import "s1.css";</style>]] }
     for i = 1, 12 do files["s" .. i .. ".css"] = string.format('@import "s%d.css";', i + 1) end
     files["s13.css"] = "p{}"
-    local p, err = page.load(folder(files) .. "index.html", { name = "index.html" })
-    assert.is_nil(p)
+    local err = refusal(files)
     assert.matches("stylesheets that import each other more than 8 deep", err, 1, true)
   end)
 
@@ -419,6 +479,27 @@ describe("@import in a page", function()
     assert.equal("index.html: <style> @import: 'big.css' is larger than 100 bytes", err)
     assert.is_nil(p2)
     assert.matches("the page's stylesheets come to more than 100 bytes", err2, 1, true)
+  end)
+end)
+
+describe("mailcast.page_media", function()
+  local within = require("mailcast.page_media").within
+
+  it("joins a media list to the one it is inside, query by query", function()
+    assert.equal("print", within("print", ""))
+    assert.equal("screen", within("all", "screen"))
+    assert.equal("print and (min-width: 10px)", within("print", "(min-width: 10px)"))
+    assert.equal("print and (hover), screen and (color), screen and (hover)",
+      within("print, screen", "screen and (color), (hover)"))
+    assert.equal("screen and (color) and ((min-width: 1px) or (max-width: 2px))",
+      within("screen and (color)", "(min-width: 1px) or (max-width: 2px)"))
+  end)
+
+  it("says when no medium is in both, and when a list cannot be joined", function()
+    assert.is_false(within("print", "screen"))
+    local m, why = within("not print", "screen")
+    assert.is_nil(m)
+    assert.equal("media 'not print' cannot be joined to another list", why)
   end)
 end)
 
