@@ -307,11 +307,6 @@ function Campaign:backoff(attempts)
   return delay * (0.5 + math.random() / 2)
 end
 
--- Messages built (or outcomes recorded) between two turns of the loop
--- while a run is busy; rows read (or added) between two while it loads
--- its list (a row costs a fraction of a message).
-local POLL_EVERY, ROWS_PER_POLL = 4, 64
-
 -- Rows of the list read into the store in one commit, and the longest a
 -- run spends reading them before it goes on sending (a list from a slow
 -- iterator must not hold the connections up for a whole part).
@@ -320,7 +315,8 @@ local LOAD_PART, LOAD_TIME = 1000, 0.02
 -- Reads the campaign's recipients into the store a part at a time:
 -- loader:step(n [, between [, seconds]]) adds up to n more rows in one
 -- commit (fewer when reading them takes longer than seconds, or Ctrl-C
--- comes), calling between() every ROWS_PER_POLL rows when given, and says
+-- comes), calling between() after each row when given (the run's turn:
+-- the loop turns when its time has come, Dispatch:turn), and says
 -- whether rows are left. loader.read,
 -- .added and .bad count the rows read, added (not there from an earlier
 -- run) and refused (each with a warning naming it).
@@ -374,7 +370,7 @@ function Loader:step(n, between, seconds)
       self.bad = self.bad + 1
       c:warn(data)
     end
-    if between and i % ROWS_PER_POLL == 0 then between() end
+    if between then between() end
     -- Ctrl-C: the rows read so far are kept, the rest waits for the next
     -- run (a slow iterator must not hold the pause up either).
     if (deadline and core.now() > deadline) or core.interrupted() > 0 then break end
@@ -387,7 +383,7 @@ function Loader:step(n, between, seconds)
       if fresh == nil then error(aerr, 0) end
       if fresh then added = added + 1 end   -- false: there from an earlier run
       -- adding a part takes milliseconds too: the loop turns meanwhile
-      if between and (k + 2) % (3 * ROWS_PER_POLL) == 0 then between() end
+      if between then between() end
     end
     if self.done then assert(store:list_read(id, true)) end
   end)
@@ -695,7 +691,7 @@ function Campaign:refill(run)
     end
     -- Building a batch takes milliseconds: meanwhile the connections go
     -- on with what is already submitted, so the server is not left idle.
-    if i % POLL_EVERY == 0 then run.dispatch:poll() end
+    run.dispatch:turn()
   end
   self:write_pending(run)
   return true
@@ -771,7 +767,7 @@ function Campaign:record(run, outcomes)
   for i, o in ipairs(outcomes) do
     if on_reply and not o.result.withdrawn then self:settle_task(run, o, list)
     else add_settled(run, list, o, self:settle(run, o)) end
-    if i % POLL_EVERY == 0 then d:poll() end
+    d:turn()
   end
   self:write_settled(run, list)
 end
@@ -807,7 +803,7 @@ function Campaign:write_settled(run, list)
       local transcript = require "mailcast.transcript"
       assert(store:keep_transcript(r.id, transcript.started(lines) or core.time(), transcript.kept(lines)))
     end
-    if i % POLL_EVERY == 0 then d:poll() end
+    d:turn()
   end
   assert(store:commit())
   for i = 1, n do run.tally:moved("in_flight", list.states[i]) end
@@ -1083,7 +1079,7 @@ function Campaign:advance(run)
   self:withdraw_cancelled(run)
   local loader = run.loader
   if loader and not loader.done and (run.hungry or loader.read - run.claimed < 2 * self.max_in_flight) then
-    loader:step(LOAD_PART, run.poll, LOAD_TIME)
+    loader:step(LOAD_PART, run.turn, LOAD_TIME)
     run.hungry = false
   end
   local more = not run.done and self:refill(run)

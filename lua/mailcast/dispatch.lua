@@ -107,7 +107,7 @@ function M.new(routes, opts)
   opts = opts or {}
   local self = setmetatable({
     sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {}, shared = {},
-    ready = {}, use_window = opts.window ~= false, share_ids = {}, shares = 0,
+    ready = {}, use_window = opts.window ~= false, share_ids = {}, shares = 0, turned = 0,
     waiting = {}, lookup_of = {}, parked = 0, paused_routes = {}, sessions_waited = {},
     lookups_out = 0, lookup_queue = {}, lookup_head = 1,
     private = {}, privates = 0,   -- mailcast.send's routes in hooks (private_route)
@@ -587,10 +587,24 @@ end
 -- destination's window until the caller has recorded it.
 function Dispatch:poll()
   local sched = self.sched
+  self.turned = core.now()
   if sched:pending() > 0 or self.parked > 0 then
     sched:outcomes(0, self.ready)
     if self.parked > 0 then self:resolved() end
   end
+end
+
+-- The longest the sessions wait between two turns of the loop while the
+-- caller works through a batch (Dispatch:turn): long enough that a turn
+-- finds a few replies to read, short against a server's round trip.
+local TURN_EVERY = 0.0005
+
+--- d:turn(): d:poll() when the loop last turned TURN_EVERY seconds ago
+-- or more; cheap otherwise. Called between the items of a batch, it bounds
+-- how long the sessions wait by time, whatever an item costs (a slow
+-- personalize hook, a large message, a store commit).
+function Dispatch:turn()
+  if core.now() - self.turned >= TURN_EVERY then self:poll() end
 end
 
 --- d:idle(seconds): waits with nothing to send, while the open sessions

@@ -86,7 +86,7 @@ function M.send(runs, d, opts, quiet_pause)
   end
   for _, run in ipairs(runs) do
     run.dispatch = d
-    run.poll = function() d:poll() end
+    run.turn = function() d:turn() end
     run.metrics = metrics
   end
   core.trap_interrupts(true)

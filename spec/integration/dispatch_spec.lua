@@ -55,4 +55,24 @@ describe("the dispatcher's window", function()
     assert.same({ 3, 4, 5, 6 }, owners)
     d:close()
   end)
+
+  -- A caller busy with a batch calls turn() between its items, as often
+  -- as it likes: the loop turns when its time has come, and the sessions
+  -- go on meanwhile.
+  it("has the sessions go on while a busy caller only calls turn()", function()
+    local d = dispatch.new({ relay = { host = "127.0.0.1", port = sink.port, tls = "none",
+                                       limits = { connections = 2, messages_per_connection = 10 } } })
+    for i = 1, 4 do assert(d:submit("relay", job(i), i)) end
+    local deadline, turns = socket.gettime() + 10, 0
+    while #d.ready < 4 and socket.gettime() < deadline do
+      local busy = 0
+      for k = 1, 2000 do busy = busy + k % 7 end   -- an item of the batch
+      d:turn()
+      turns = turns + 1
+    end
+    assert.equal(4, #d.ready, "the sessions did not go on")
+    for _, o in ipairs(d.ready) do assert.equal("sent", o.result.status) end
+    assert.is_true(turns > 1)
+    d:close()
+  end)
 end)

@@ -220,11 +220,12 @@ describe("mailcast queue while a run of the same store goes on", function()
   end)
 
   -- One connection, one message on it at a time, each final dot
-  -- answered after 2 seconds: while the first waits, the rest wait in the
+  -- answered after 4 seconds: while the first waits, the rest wait in the
   -- run's queue for the connection, claimed and in flight. A cancel takes
-  -- them back: they are never sent.
+  -- them back: they are never sent. (The run looks for cancels every 2
+  -- seconds: the answer comes well after its next look.)
   it("takes back what the run holds and has not sent yet: the cancelled are never sent", function()
-    start("slow_reply", { command = "DOT", delay = 2, lifetime = 120 },
+    start("slow_reply", { command = "DOT", delay = 4, lifetime = 120 },
       "limits = { connections = 1, messages_per_connection = 100 }")
     assert(serve.wait_until(function()
       for _, e in ipairs(srv:events()) do if e.kind == "event" and e.text == "slow DOT" then return true end end
