@@ -158,7 +158,7 @@ function M.step(c, run, closing)
   state.pick_at = t.sent + c.test.wait
   if closing then return end
   if core.time() < state.pick_at then
-    if not state.said then
+    if not state.said and run.says_once then
       state.said = true
       local held = assert(store:report("test", run.id, "count"))[1].held
       c:say(string.format("A/B test: the test group is sent; the winner is picked at %s, then sent to the"

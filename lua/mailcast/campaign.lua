@@ -1049,6 +1049,9 @@ function Campaign:open_run(store, id, log_to, opts, loader)
     max_age = self.retry.max_age, state_path = opts.state_path, reported_at = -math.huge,
     progress = progress.new { mode = opts.progress or (opts.quiet and "quiet" or nil), name = self.name },
     waits = opts.wait,
+    -- What each worker of a run would say alike (the A/B test's schedule)
+    -- is said by the first one only.
+    says_once = opts.says_once ~= false,
   }
 end
 

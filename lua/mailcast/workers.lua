@@ -65,7 +65,7 @@ local function work(campaign, run, opts, index, n, split_by_domain)
     campaign.max_in_flight = math.max(1, -(-campaign.max_in_flight // n))
     local counts, err = campaign:send(store, run.id, run.log,
       { wait = opts.wait, progress = "quiet", quiet = opts.quiet, loading = run.loading,
-        state_path = worker_state.path(run.path, index) }, n)
+        state_path = worker_state.path(run.path, index), says_once = index == 0 }, n)
     if not counts then error(err, 0) end
     if counts.route_problems and opts.quiet then   -- (said as it happened otherwise)
       for _, message in pairs(counts.route_problems) do

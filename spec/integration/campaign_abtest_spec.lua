@@ -231,6 +231,8 @@ describe("an A/B test", function()
     assert.matches("workers: 20 delivered, 0 deferred, 0 failed, 0 skipped, 0 suppressed, 0 pending", out, 1, true)
     local _, n = out:gsub("variant 1 wins", "")
     assert.equal(1, n, out)
+    local _, said = out:gsub("the winner is picked at", "")
+    assert.equal(1, said, out)   -- once for the run, not once a worker
     local by = received(sink)
     assert.same({ 15, 5 }, { size(by.A), size(by.B) })
   end)
