@@ -710,7 +710,6 @@ local function add_settled(run, list, o, state, reply, next_at, suppress)
   local n = #list.outcomes + 1
   list.outcomes[n], list.states[n], list.replies[n], list.next_ats[n], list.suppress[n] =
     o, state, reply, next_at, suppress
-  if run.metrics then run.metrics:tally(run.campaign.name, state, reply) end
 end
 
 -- Runs fn as a task of the engine: a hook in it that waits (mailcast.mx,
@@ -806,7 +805,11 @@ function Campaign:write_settled(run, list)
     d:turn()
   end
   assert(store:commit())
-  for i = 1, n do run.tally:moved("in_flight", list.states[i]) end
+  -- (the states as the store recorded them: see cancelled_in_flight)
+  for i = 1, n do
+    run.tally:moved("in_flight", list.states[i])
+    if run.metrics then run.metrics:tally(self.name, list.states[i], list.replies[i]) end
+  end
   if run.log then self:log_written(run, run.log:flush()) end
   for i = 1, n do
     local name = NOTIFY[list.states[i]] or "on_failed"
