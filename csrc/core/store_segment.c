@@ -82,6 +82,9 @@ int mc_store_segment_fix(mc_store_t *s, long long campaign, long long upto, long
 }
 
 
+/* A segment's reasons are bits of an unsigned (mc_segment_t.reasons). */
+_Static_assert(MC_REASON_COUNT <= 32, "a segment's reason mask holds every reason");
+
 /* The reasons of mask as ",name,name," into out (room for every name),
  * for the query's instr(): each name between commas. */
 static void reason_list(unsigned mask, char *out, size_t size) {
