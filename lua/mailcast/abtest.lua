@@ -40,12 +40,13 @@ local function where(v, i)
   return string.format("variants[%d]%s", i, v.label and string.format(" ('%s')", v.label) or "")
 end
 
---- prepare(t, compile, with_page) -> the campaign's test ({fraction=,
--- wait=, pick=, count=}) and its variants (each a table of the message
--- keys it changes, templates compiled by compile(src, name, opts), a
--- page of its own made by with_page(v, name, what) as the campaign's
--- is), or nil when t has none.
-function M.prepare(t, compile, with_page)
+--- prepare(t, compile, with_page [, names]) -> the campaign's test
+-- ({fraction=, wait=, pick=, count=}) and its variants (each a table of
+-- the message keys it changes, templates compiled by compile(src, name,
+-- opts), a page of its own made by with_page(v, name, what) as the
+-- campaign's is, named names[i] when given: its html_file as the script
+-- wrote it), or nil when t has none.
+function M.prepare(t, compile, with_page, names)
   if t.variants == nil then
     if t.test ~= nil then schema.fail("campaign", "test = {...} goes with variants = {{subject = ...}, ...}") end
     return nil
@@ -64,7 +65,7 @@ function M.prepare(t, compile, with_page)
       end
       labelled[v.label] = i
     end
-    local page_name = v.html_file
+    local page_name = names and names[i] or v.html_file
     v = with_page(v, page_name, "campaign " .. where(v, i))
     -- Its text is its own, or made of its page (a page of its own
     -- without text), or as the campaign's is.

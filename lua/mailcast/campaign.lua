@@ -164,6 +164,11 @@ end
 function M.new(t)
   -- Its relative file names are the script's, taken from the script's directory.
   t = schema.check(config.CAMPAIGN, t, "campaign")
+  -- Pages are named in messages as the script names them.
+  local written = {}
+  for i, v in ipairs(type(t.variants) == "table" and t.variants or {}) do
+    written[i] = type(v) == "table" and v.html_file or nil
+  end
   t = with_page(require("mailcast.script_paths").resolve(t), t.html_file)
   -- A list file that cannot be read stops the script here, at its line,
   -- before a run makes a store for it.
@@ -187,7 +192,7 @@ function M.new(t)
     for k, v in pairs(t.headers or {}) do headers[k] = v end
     headers["X-Mailcast-Campaign"] = t.name
   end
-  local test, variants = abtest.prepare(t, compile, with_page)
+  local test, variants = abtest.prepare(t, compile, with_page, written)
   local self = setmetatable({
     name = t.name, from = t.from, headers = headers, bounce_domain = t.bounce_domain,
     envelope_from = t.return_path or senders[1].address,
@@ -1151,14 +1156,22 @@ function Campaign:send(store, id, log_to, opts, workers, loader)
   return counts, cerr
 end
 
+--- campaign:pages() -> what was found in the pages of html_file: the
+-- campaign's, then those of an A/B test's variants (each {name=,
+-- warnings=, problems=, relative_links=}; none for one without a page).
+function Campaign:pages()
+  local pages = {}
+  if self.page_notes then pages[1] = self.page_notes end
+  for _, v in ipairs(self.variants or {}) do pages[#pages + 1] = v.page_notes end
+  return pages
+end
+
 -- Says what html_file's page lost (scripts, forms) and what is left
 -- in it that a mail cannot follow (relative links without base_url);
 -- returns how many of the latter there are: problems of a dry run.
 function Campaign:page_said()
-  -- The campaign's page, then those of an A/B test's variants.
-  local pages, problems = { self.page_notes }, 0
-  for _, v in ipairs(self.variants or {}) do pages[#pages + 1] = v.page_notes end
-  for _, notes in ipairs(pages) do
+  local problems = 0
+  for _, notes in ipairs(self:pages()) do
     for _, w in ipairs(notes.warnings) do self:warn(w) end
     for _, p in ipairs(notes.problems) do self:warn(p) end
     problems = problems + #notes.problems

@@ -167,16 +167,17 @@ local function show(report)
   return table.concat(out, "\n") .. "\n"
 end
 
--- One finding per relative link of the campaign's html_file that stays
--- relative (it has no base_url), as a dry run reports them: a mail has
--- no page for it to be relative to.
+-- One finding per relative link that stays relative (no base_url) in
+-- a page of html_file, the campaign's or an A/B test variant's, as a dry
+-- run reports them: a mail has no page for it to be relative to.
 local function page_findings(c)
-  local notes, out = c.page_notes, {}
-  if not notes then return out end
-  for _, url in ipairs(notes.relative_links or {}) do
-    out[#out + 1] = { severity = "error", check = "page.relative_link", url = url,
-      message = string.format("%s: the relative link '%s' leads nowhere in a mail", notes.name, url),
-      fix = "set base_url (the page's address on the web, https://...) in the campaign to make it absolute" }
+  local out = {}
+  for _, notes in ipairs(c:pages()) do
+    for _, url in ipairs(notes.relative_links or {}) do
+      out[#out + 1] = { severity = "error", check = "page.relative_link", url = url,
+        message = string.format("%s: the relative link '%s' leads nowhere in a mail", notes.name, url),
+        fix = "set base_url (the page's address on the web, https://...) beside this html_file to make it absolute" }
+    end
   end
   return out
 end

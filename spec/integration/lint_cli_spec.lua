@@ -99,6 +99,22 @@ describe("mailcast lint on the command line", function()
     assert.is_nil(out:find("link.malformed", 1, true), out)
   end)
 
+  it("reports the relative links of an A/B test variant's page too, naming that page", function()
+    mime.write(dir .. "/plain.html", [[<p>Spring is here: <a href="https://shop.example.com/spring">see it</a>.</p>]])
+    mime.write(dir .. "/other.html", [[<p>Spring is here: <a href="range.html">see the range</a>.</p>]])
+    local out, code = lint(mime.sh_quote(script("variant_page", [[
+  subject = "Our spring range is out, {{name}}",
+  html_file = "plain.html", base_url = "https://shop.example.com/",
+  variants = { { subject = "Spring, {{name}}" }, { label = "page", html_file = "other.html" } },
+]])) .. " --json")
+    assert.are.equal(1, code, out)
+    local relative = {}
+    for _, f in ipairs(assert(json.decode(out)).findings) do
+      if f.check == "page.relative_link" then relative[#relative + 1] = f.message end
+    end
+    assert.same({ "other.html: the relative link 'range.html' leads nowhere in a mail" }, relative)
+  end)
+
   describe("--sample N", function()
     -- 40 rows: the last ten shout in their subject, row 38 has no address.
     local function sampled()
