@@ -14,6 +14,8 @@ const mc_store_sql_t mc_store_sql_abtest[] = {
                 " WHERE id = ?1 AND test_winner IS NULL"},
   {Q_TEST_RELEASE, "UPDATE recipients SET variant = -(SELECT test_winner FROM campaigns WHERE id = ?1),"
                    " next_at = 0 WHERE campaign = ?1 AND variant = 0"},
+  {Q_LABELS_CLEAR, "DELETE FROM variant_labels WHERE campaign = ?1"},
+  {Q_LABEL_ADD, "INSERT INTO variant_labels(campaign, variant, label) VALUES (?1, ?2, ?3)"},
   {0, NULL},
 };
 
@@ -51,6 +53,30 @@ int mc_store_test_pick(mc_store_t *s, long long campaign, int winner, double now
 fail:
   {
     mc_error_t ignored;   /* as mc_store_claim: only a transaction of its own is undone */
+    if (s->depth == 1) mc_store_rollback(s, &ignored);
+    else mc_store_commit(s, &ignored);
+  }
+  return -1;
+}
+
+
+int mc_store_variant_labels(mc_store_t *s, long long campaign, const char *const *labels, size_t n,
+                            mc_error_t *e) {
+  if (mc_store_begin(s, e) != 0) return -1;
+  sqlite3_bind_int64(mc_store_fresh(s, Q_LABELS_CLEAR), 1, campaign);
+  if (mc_store_run(s, Q_LABELS_CLEAR, e) != 0) goto fail;
+  for (size_t i = 0; i < n; i++) {
+    if (labels[i] == NULL) continue;
+    sqlite3_stmt *st = mc_store_fresh(s, Q_LABEL_ADD);
+    sqlite3_bind_int64(st, 1, campaign);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)i + 1);
+    sqlite3_bind_text(st, 3, labels[i], -1, SQLITE_STATIC);   /* unbound by mc_store_run */
+    if (mc_store_run(s, Q_LABEL_ADD, e) != 0) goto fail;
+  }
+  return mc_store_commit(s, e);
+fail:
+  {
+    mc_error_t ignored;   /* as mc_store_test_pick */
     if (s->depth == 1) mc_store_rollback(s, &ignored);
     else mc_store_commit(s, &ignored);
   }

@@ -45,7 +45,7 @@ enum {
   /* store_segment.c */
   Q_SEGMENT, Q_LAST_EVENT, Q_SEGMENT_FIX, Q_SEGMENT_UPTO,
   /* store_abtest.c */
-  Q_TEST_SENT, Q_TEST_PICK, Q_TEST_RELEASE,
+  Q_TEST_SENT, Q_TEST_PICK, Q_TEST_RELEASE, Q_LABELS_CLEAR, Q_LABEL_ADD,
   /* store_transcripts.c */
   Q_TRANSCRIPT_PUT, Q_TRANSCRIPT_GET, Q_TRANSCRIPT_BY_ADDRESS,
   /* store_report.c, prepared on first use (mc_store_report_stmt): only

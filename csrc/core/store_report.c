@@ -160,6 +160,7 @@ const mc_store_sql_t mc_store_sql_lazy[] = {
    "   max(kind = 'clicked') AS c FROM events WHERE campaign = ?1 AND kind IN ('opened', 'clicked')"
    "   GROUP BY recipient)"
    " SELECT abs(r.variant) AS variant, r.variant > 0 AS test, count(*) AS recipients,"
+   "  (SELECT label FROM variant_labels l WHERE l.campaign = ?1 AND l.variant = abs(r.variant)) AS label,"
    "  sum(r.state = 'delivered') AS delivered, sum(r.state = 'failed') AS failed,"
    "  sum(r.state IN ('pending', 'in_flight', 'deferred')) AS pending,"
    "  coalesce(sum(p.o), 0) AS opens_unique, coalesce(sum(p.c), 0) AS clicks_unique"
@@ -173,6 +174,7 @@ const mc_store_sql_t mc_store_sql_lazy[] = {
    * when ?2 is 'count'. */
   {Q_REPORT_TEST,
    "SELECT test_sent AS sent, test_winner AS winner, test_picked AS picked,"
+   " (SELECT label FROM variant_labels l WHERE l.campaign = ?1 AND l.variant = test_winner) AS winner_label,"
    " EXISTS(SELECT 1 FROM recipients WHERE campaign = ?1 AND state IN ('pending', 'in_flight')"
    "   AND next_at < " MC_STORE_HELD ") AS unsent,"
    " EXISTS(SELECT 1 FROM recipients WHERE campaign = ?1 AND variant = 0) AS holding,"

@@ -116,6 +116,14 @@ static const migration_t migrations[] = {
    "ALTER TABLE events ADD COLUMN route TEXT;"
    "ALTER TABLE links ADD COLUMN tag TEXT;",
    "SELECT count(*) FROM pragma_table_info('recipients') WHERE name = 'host'"},
+
+  /* 9: the labels an A/B test's variants had in the campaign's script,
+   * for reports of the store alone. */
+  {"variant labels",
+   "CREATE TABLE IF NOT EXISTS variant_labels("
+   "  campaign INTEGER NOT NULL, variant INTEGER NOT NULL, label TEXT NOT NULL,"
+   "  PRIMARY KEY(campaign, variant));",
+   "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'variant_labels'"},
 };
 
 #define LATEST ((int)(sizeof migrations / sizeof migrations[0]))

@@ -469,6 +469,28 @@ static int s_test_pick(lua_State *L) {
 }
 
 
+/* store:variant_labels(campaign, labels, count): the labels of the
+ * campaign's count variants (labels[k]: variant k's, a string, or nil
+ * for none) in place of those recorded before. */
+static int s_variant_labels(lua_State *L) {
+  mc_store_t *s = check(L);
+  lua_Integer campaign = luaL_checkinteger(L, 2);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_Integer count = luaL_checkinteger(L, 4);
+  luaL_argcheck(L, count >= 0 && count <= 1000, 4, "0 to 1000");
+  /* The strings stay in the table, which the stack holds, while C reads them. */
+  const char **labels = lua_newuserdatauv(L, (size_t)(count ? count : 1) * sizeof *labels, 0);
+  for (lua_Integer k = 1; k <= count; k++) {
+    int t = lua_geti(L, 3, k);
+    if (t != LUA_TNIL && t != LUA_TSTRING) return luaL_error(L, "store:variant_labels: label %d is not a string", (int)k);
+    labels[k - 1] = t == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    lua_pop(L, 1);
+  }
+  mc_error_t e;
+  return ok_or_fail(L, mc_store_variant_labels(s, campaign, labels, (size_t)count, &e), &e);
+}
+
+
 /* store:rollback(): what was written since begin is not kept. */
 static int s_rollback(lua_State *L) {
   mc_error_t e;
@@ -844,7 +866,7 @@ static const luaL_Reg methods[] = {
   {"suppression_list", s_suppression_list}, {"seen", s_seen}, {"mark_seen", s_mark_seen},
   {"secret", s_secret}, {"rollback", s_rollback}, {"list_read", s_list_read},
   {"segment", s_segment}, {"segment_fix", s_segment_fix}, {"last_event", s_last_event},
-  {"test_sent", s_test_sent}, {"test_pick", s_test_pick},
+  {"test_sent", s_test_sent}, {"variant_labels", s_variant_labels}, {"test_pick", s_test_pick},
   {"link", s_link}, {"links", s_links}, {"link_for", s_link_for}, {"hits", s_hits},
   {"queue_groups", s_queue_groups}, {"queue_recipients", s_queue_recipients},
   {"queue_retry", s_queue_retry}, {"queue_cancel", s_queue_cancel}, {"queue_cancelled", s_queue_cancelled},

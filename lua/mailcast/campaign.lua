@@ -918,7 +918,11 @@ function Campaign:prepare(opts)
   -- Not read to its end until the loader says so: the workers of a run
   -- start before it, and an A/B test's group is not all sent while rows
   -- of the list may still come.
-  if self.test then assert(store:list_read(id, false)) end
+  if self.test then
+    assert(store:list_read(id, false))
+    -- Reports of the store alone then name the variants as the script does.
+    assert(store:variant_labels(id, abtest.labels(self.variants), #self.variants))
+  end
   local test = not self.test and assert(store:report("test", id, "count"))[1]
   if test and test.holding == 1 then
     -- Held for an A/B test's winner by a run of the script when it had

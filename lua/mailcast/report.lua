@@ -136,19 +136,21 @@ end
 -- variant's test group, and the rest sent the winner, with their rates
 -- against delivered; the recipients held for the pick; the winner and
 -- when the test group was sent and the winner picked. labels: the
--- variants' labels by number, as the campaign's script gives them
--- (the store knows variants by number only).
+-- variants' labels by number, as the campaign's script gives them now;
+-- without it (or for a variant it has no label for) those its last run
+-- recorded in the store.
 local function variants(store, id, labels)
   local list = rows(store, "variants", id)
   if #list == 0 then return nil end
   local t = rows(store, "test", id, "count")[1]
   labels = labels or {}
-  local out = { winner = t.winner, winner_label = t.winner and labels[t.winner], sent = t.sent, picked = t.picked,
-                held = t.held, groups = array() }
+  local out = { winner = t.winner, winner_label = t.winner and (labels[t.winner] or t.winner_label),
+                sent = t.sent, picked = t.picked, held = t.held, groups = array() }
   for _, r in ipairs(list) do
     if r.variant > 0 then
       out.groups[#out.groups + 1] = {
-        variant = r.variant, label = labels[r.variant], group = r.test == 1 and "test" or "rest", recipients = r.recipients,
+        variant = r.variant, label = labels[r.variant] or r.label, group = r.test == 1 and "test" or "rest",
+        recipients = r.recipients,
         delivered = r.delivered, failed = r.failed, pending = r.pending,
         opens_unique = r.opens_unique, clicks_unique = r.clicks_unique,
         open_rate = ratio(r.opens_unique, r.delivered), click_rate = ratio(r.clicks_unique, r.delivered),

@@ -250,7 +250,7 @@ local function show(store, c, json, script)
   if test and test.winner then
     local v = script and script.name == c.name and script.variants and script.variants[test.winner]
     io.write(string.format("  A/B test: variant %s won\n",
-      require("mailcast.report_text").variant(test.winner, v and v.label)))
+      require("mailcast.report_text").variant(test.winner, v and v.label or test.winner_label)))
   end
   for _, s in ipairs { "deferred", "failed" } do
     local reasons = store:report("reasons", c.id, s, 5)

@@ -292,10 +292,14 @@ describe("an A/B test", function()
     assert.equal(0, code, out)
     local html = mime.read(dir .. "/r.html")
     assert.matches("Variant &#39;plain&#39; won", html, 1, true)
-    -- The store alone knows variants by number.
+    -- The store alone has the labels of the run too.
     out, code = helper.sh(q(helper.runner) .. " report " .. q(dir .. "/c/labels.mailcast.db"))
     assert.equal(0, code, out)
-    assert.matches("A/B test: variant 1 won", out, 1, true)
+    assert.matches("A/B test: variant 'plain' won", out, 1, true)
+    assert.matches("\n  own page test ", out, 1, true)
+    out, code = helper.sh(q(helper.runner) .. " status " .. q(dir .. "/c/labels.mailcast.db"))
+    assert.equal(0, code, out)
+    assert.matches("A/B test: variant 'plain' won", out, 1, true)
   end)
 
   it("refuses misspelled keys of a variant and of the test, naming the script's line", function()

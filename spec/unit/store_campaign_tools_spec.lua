@@ -40,6 +40,17 @@ describe("mailcast.store for A/B tests and segments", function()
     mime.rmdir(dir)
   end)
 
+  it("keeps the variants' labels of the last run, in place of those before, for the reports", function()
+    for i = 1, 4 do assert(store:add(campaign, "r" .. i .. "@example.org", "{}", i % 2 + 1)) end
+    assert(store:variant_labels(campaign, { "plain", "page" }, 2))
+    assert(store:variant_labels(campaign, { "short" }, 2))   -- the next run's: variant 2 has none now
+    local labels = {}
+    for _, r in ipairs(assert(store:report("variants", campaign))) do labels[r.variant] = r.label or false end
+    assert.same({ "short", false }, labels)
+    assert.has_error(function() store:variant_labels(campaign, { 7 }, 1) end,
+      "store:variant_labels: label 1 is not a string")
+  end)
+
   it("claims a test's recipients only until the pick, then the held ones with the winner", function()
     assert(store:begin())
     assert(store:add(campaign, "t1@example.org", "", 1))
