@@ -212,6 +212,7 @@ local SERVE_OPTIONS = {
   ["--webhook-backoff"] = { "webhook_backoff", true },
   ["--webhook-backoff-max"] = { "webhook_backoff_max", true },
   ["--dashboard-token"] = { "dashboard_token" }, ["--dashboard-cache"] = { "dashboard_cache", true },
+  ["--dashboard-timeout"] = { "dashboard_timeout", true },
 }
 
 -- serve: the tracking endpoints and the webhooks, until SIGINT/SIGTERM.

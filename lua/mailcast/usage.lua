@@ -77,7 +77,7 @@ local ENTRIES = {
         [--webhook-ca FILE] [--webhook-poll S] [--webhook-batch N]
         [--webhook-tries N] [--webhook-backoff S] [--webhook-backoff-max S]
         [--webhook-timeout S] [--timeout S] [--max-connections N] [--quiet]
-        [--dashboard-token TOKEN] [--dashboard-cache S]
+        [--dashboard-token TOKEN] [--dashboard-cache S] [--dashboard-timeout S]
                              the tracking server (default 127.0.0.1:8080)
                              for the store FILE, which must exist (a
                              campaign run makes it): GET /o/TOKEN (open
@@ -100,7 +100,9 @@ local ENTRIES = {
                              only with a token (--dashboard-token or
                              MAILCAST_DASHBOARD_TOKEN, 16 characters or
                              more; off without one), each page kept
-                             --dashboard-cache S (default 2)
+                             --dashboard-cache S (default 2), one taking
+                             more than --dashboard-timeout S (default 30)
+                             given up (503)
 ]],
   mx = [[
   mx DOMAIN [--server H:P]

@@ -246,6 +246,26 @@ describe("mailcast serve without a dashboard token", function()
 end)
 
 
+-- serve's --dashboard-timeout: no page is made within a microsecond.
+describe("mailcast serve --dashboard-timeout", function()
+  it("gives up a page that takes longer, with 503, and refuses a timeout that is not a positive number", function()
+    local dir = mime.tmpdir()
+    local s = assert(mailcast.store(dir .. "/x.db"))
+    s:close()
+    local out, code = helper.sh(string.format("MAILCAST_TRACK_SECRET=%s %s serve --store %s --dashboard-timeout 0",
+      q(serve.SECRET), q(helper.runner), q(dir .. "/x.db")))
+    assert.equal(2, code)
+    assert.matches("--dashboard-timeout needs a positive number", out, 1, true)
+    local port, pid = serve.start(dir, dir .. "/x.db", "--dashboard-timeout 0.000001",
+      "MAILCAST_DASHBOARD_TOKEN=" .. q(TOKEN))
+    local status = serve.request(port, "GET", "/dashboard", nil, { authorization = "Bearer " .. TOKEN })
+    serve.stop(pid)
+    mime.rmdir(dir)
+    assert.equal(503, status)
+  end)
+end)
+
+
 -- serve from Lua (mailcast.core.serve) with a page program that is not
 -- mailcast's: one that never finishes, one that writes no page.
 describe("mailcast serve's dashboard with a page program that fails", function()
