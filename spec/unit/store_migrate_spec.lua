@@ -8,7 +8,7 @@ local mailcast = require "mailcast"
 local mime = require "support.mime"
 local helper = require "helper"
 
-local LATEST = 8
+local LATEST = 9
 
 -- argv: database, file of SQL, "script" (run it) or "query" (print its
 -- rows, one a line, columns between |).
@@ -80,8 +80,11 @@ local PREVIOUS_SCHEMA = {
 -- segments and A/B tests (6) add columns to campaigns and recipients
 -- and an index of the recipients held for an A/B test's winner; the
 -- recipients' last transcripts (7) a table; the routes and servers of
--- attempts (8) columns to recipients and events, and a tag to links.
+-- attempts (8) columns to recipients and events, and a tag to links;
+-- the variants' labels (9) a table.
 local TRANSCRIPTS = "CREATE TABLE transcripts(  recipient INTEGER PRIMARY KEY, at REAL NOT NULL, text TEXT NOT NULL)"
+local VARIANT_LABELS = "CREATE TABLE variant_labels(  campaign INTEGER NOT NULL, variant INTEGER NOT NULL,"
+  .. " label TEXT NOT NULL,  PRIMARY KEY(campaign, variant))"
 local function current(list)
   local out = {}
   for i, stmt in ipairs(list) do
@@ -94,6 +97,7 @@ local function current(list)
   end
   out[#out + 1] = "CREATE INDEX recipients_held ON recipients(campaign) WHERE variant = 0"
   out[#out + 1] = TRANSCRIPTS
+  out[#out + 1] = VARIANT_LABELS
   return out
 end
 
