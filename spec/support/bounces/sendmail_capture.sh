@@ -54,19 +54,11 @@ capture_dns "$dir"
 echo "127.0.0.1 mta.sender.test $(hostname) localhost" > /etc/hosts
 capture_remote_postfix 2526
 
-# token recipient [bytes of padding]
+# token recipient [bytes of padding]: two local failures, then the
+# remote ones every capture makes.
 cases="unknown-local nosuch@dest.test
 disabled disabled@dest.test
-unroutable someone@nowhere.invalid
-remote-unknown nosuch@remote.test
-remote-full full@remote.test
-remote-busy busy@remote.test
-remote-blocked blocked@remote.test
-relay-denied someone@elsewhere.test
-spam spam@remote.test
-sender-refused known@remote.test
-too-big big@remote.test 30000
-expired user@refused.test"
+$CAPTURE_REMOTE_CASES"
 
 # Sendmail trusts no map in a world-writable path such as /tmp: its
 # files live in the overlaid /var, which this namespace alone sees.
@@ -107,13 +99,11 @@ for map in mailertable virtusertable; do
 done
 "$sendmail" -C "$cf" -bi >/dev/null
 
-echo "$cases" | while read -r token rcpt pad; do
-  {
-    capture_message "$token" "$rcpt"
-    [ -n "${pad:-}" ] && capture_padding "$pad"
-    echo
-  } | "$sendmail" -C "$cf" -oem -odi -f "bounces+$token@sender.test" -- "$rcpt" 2>>"$sm/submit.err" || true
-done
+# Standard input as one message from $1 to $2, given to Sendmail itself.
+sendmail_submit() {
+  "$sendmail" -C "$cf" -oem -odi -f "$1" -- "$2" 2>>"$sm/submit.err" || true
+}
+capture_send_cases "$cases" sendmail_submit
 # Past the queue lifetime, a queue run gives up on what was deferred.
 sleep 2
 "$sendmail" -C "$cf" -q 2>>"$sm/submit.err" || true
