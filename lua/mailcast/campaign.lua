@@ -166,9 +166,7 @@ function M.new(t)
   t = schema.check(config.CAMPAIGN, t, "campaign")
   -- Pages are named in messages as the script names them.
   local written = {}
-  for i, v in ipairs(type(t.variants) == "table" and t.variants or {}) do
-    written[i] = type(v) == "table" and v.html_file or nil
-  end
+  for i, v in ipairs(t.variants or {}) do written[i] = v.html_file end
   t = with_page(require("mailcast.script_paths").resolve(t), t.html_file)
   -- A list file that cannot be read stops the script here, at its line,
   -- before a run makes a store for it.
@@ -780,9 +778,9 @@ end
 -- cancelled the recipient while it was in flight, and its outcome was
 -- not final): the run's count, its log and its hooks say so too.
 function Campaign:cancelled_in_flight(run, list, i, text)
-  local reply = list.replies[i]
+  local reply, r = list.replies[i], list.outcomes[i].owner
   list.states[i], reply.text, list.next_ats[i] = "failed", text, 0
-  if run.log then run.log:outcome(self.name, list.outcomes[i].owner.address, "failed", reply, list.outcomes[i].owner.attempts + 1) end
+  if run.log then run.log:outcome(self.name, r.address, "failed", reply, r.attempts + 1) end
 end
 
 -- Writes settled outcomes in one commit, then calls the campaign's

@@ -442,14 +442,16 @@ function Dispatch:problems()
   return self.paused_routes
 end
 
--- An outcome without a transaction (a failed MX look-up).
+-- An outcome without a transaction (a failed MX look-up, a job taken
+-- back): its result, for the caller to add to.
 function Dispatch:settle_now(owner, route, status, code, enhanced, text, rcpts)
   local recipients = {}
   for i, a in ipairs(rcpts) do
     recipients[i] = { address = a, status = status, code = code, enhanced = enhanced, text = text }
   end
-  self.ready[#self.ready + 1] = { owner = owner, route = route,
-    result = { status = status, recipients = recipients, attempts = 0 } }
+  local result = { status = status, recipients = recipients, attempts = 0 }
+  self.ready[#self.ready + 1] = { owner = owner, route = route, result = result }
+  return result
 end
 
 -- The destination for a job of route r (all of whose recipients are in
@@ -509,8 +511,8 @@ end
 -- (a job withdrawn while it waited for its MX look-up comes back unsent).
 function Dispatch:enqueue(d, job, owner, share)
   if type(owner) == "table" and owner.withdrawn then
-    self:settle_now(owner, nil, "deferred", 0, nil, "withdrawn before it was sent", job.to)
-    self.ready[#self.ready].result.withdrawn = true   -- as the scheduler marks one it gives back
+    -- (marked as the scheduler marks one it gives back)
+    self:settle_now(owner, nil, "deferred", 0, nil, "withdrawn before it was sent", job.to).withdrawn = true
     return
   end
   share = share or DEFAULT_SHARE
