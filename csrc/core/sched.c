@@ -17,6 +17,8 @@ struct mc_dest {
   size_t taken;          /* taken since the last hand() */
   size_t handed;         /* handed over and not yet acknowledged */
   mc_backlog_t backlog;
+  int retired;           /* nothing more comes (mc_sched_retire) */
+  int draining;          /* its sessions were told to close */
 };
 
 struct mc_sched {
@@ -232,13 +234,40 @@ void mc_sched_drain(mc_sched_t *s, double grace) {
 }
 
 
+void mc_sched_retire(mc_dest_t *d) { d->retired = 1; }
+
+
+int mc_sched_retired(mc_dest_t *d) {
+  if (!d->retired || d->backlog.waiting > 0 || mc_pool_pending(d->pool) > 0) return 0;
+  /* (a draining pool starts no session: its jobs had to be done first) */
+  if (!d->draining) {
+    mc_pool_drain(d->pool);
+    d->draining = 1;
+  }
+  return d->inflight == 0 && d->taken == 0 && d->handed == 0 && mc_pool_active(d->pool) == 0;
+}
+
+
+static void free_dest(dest_t *d) {
+  mc_pool_free(d->pool);
+  mc_backlog_free(&d->backlog);
+  free(d);
+}
+
+
+void mc_sched_remove(mc_sched_t *s, mc_dest_t *d) {
+  for (size_t i = 0; i < s->ndests; i++) {
+    if (s->dests[i] != d) continue;
+    s->dests[i] = s->dests[--s->ndests];   /* (the order of the others does not matter) */
+    free_dest(d);
+    return;
+  }
+}
+
+
 void mc_sched_free(mc_sched_t *s) {
   if (s == NULL) return;
-  for (size_t i = 0; i < s->ndests; i++) {
-    mc_pool_free(s->dests[i]->pool);
-    mc_backlog_free(&s->dests[i]->backlog);
-    free(s->dests[i]);
-  }
+  for (size_t i = 0; i < s->ndests; i++) free_dest(s->dests[i]);
   free(s->dests);
   if (s->timer) event_free(s->timer);
   free(s);

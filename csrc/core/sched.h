@@ -84,6 +84,19 @@ void mc_sched_backoff(const mc_sched_t *s, mc_sched_backoff_t *b);
  * is closed or grace seconds pass. Queued jobs (backlogs too) stay. */
 void mc_sched_drain(mc_sched_t *s, double grace);
 
+/* A destination nothing more will be submitted to (a hook's route made
+ * for one call): once the jobs it has are done, its sessions say QUIT. */
+void mc_sched_retire(mc_dest_t *d);
+
+/* 1 when the retired destination d is done: no job waiting, on its way
+ * or not yet acknowledged, and no session holding a connection. Its
+ * sessions are told to close here, once its jobs are done: the caller
+ * asks after each turn of the loop and each acknowledgement. */
+int mc_sched_retired(mc_dest_t *d);
+
+/* Frees a destination mc_sched_retired says is done, and forgets it. */
+void mc_sched_remove(mc_sched_t *s, mc_dest_t *d);
+
 /* Frees every destination (connections dropped); jobs not taken (in a
  * backlog too) are the caller's to free. */
 void mc_sched_free(mc_sched_t *s);

@@ -36,23 +36,27 @@ typedef struct sjob {
   struct sjob *prev, *next;     /* every job not yet taken */
 } sjob_t;
 
-typedef struct droute {
-  mc_route_t route;             /* a shallow copy: strings and TLS context
-                                   stay the template's; targets are ours */
-  struct droute *next;
-} droute_t;
+/* A destination as the binding keeps it. What it owns is set as soon
+ * as it is made, so that a call that raises halfway leaks nothing: the
+ * box frees every slot's when it closes. */
+typedef struct {
+  mc_dest_t *dest;              /* NULL: not made, or retired and removed */
+  mc_route_t *route;            /* its own copy of the route (mx targets), or NULL:
+                                   strings and TLS context stay the template's */
+  mc_l_tracer_t *tracer;        /* its sessions' lines go there, or NULL */
+  int retiring;
+} bdest_t;
 
 typedef struct {
   struct event_base *base;
   mc_sched_t *sched;
-  mc_dest_t **dests;            /* destination ids are indices + 1 */
-  size_t npools, cap;
+  bdest_t *dests;               /* destination ids are indices + 1 */
+  size_t ndests, cap;
+  size_t live;                  /* made and not removed */
+  size_t retiring;              /* retired and not yet removed */
   sjob_t *jobs;
-  droute_t *routes;
   lua_Integer next_tag;
   mc_l_lookups_t *lookups;      /* made by the first look-up */
-  mc_l_tracer_t **tracers;      /* of the destinations traced */
-  size_t ntracers;
 } sched_box;
 
 
@@ -62,6 +66,15 @@ static void free_targets(mc_target_t *t, size_t n) {
     free(t[i].name);
   }
   free(t);
+}
+
+
+/* What a destination's slot owns but the scheduler's part. */
+static void free_slot(lua_State *L, bdest_t *bd) {
+  if (bd->route) free_targets(bd->route->targets, bd->route->ntargets);
+  free(bd->route);
+  mc_l_tracer_free(L, bd->tracer);
+  memset(bd, 0, sizeof *bd);
 }
 
 
@@ -83,19 +96,10 @@ static int sched_close(lua_State *L) {
     box->jobs = j->next;
     free_job(j);
   }
-  while (box->routes) {
-    droute_t *r = box->routes;
-    box->routes = r->next;
-    free_targets(r->route.targets, r->route.ntargets);
-    free(r);
-  }
-  for (size_t i = 0; i < box->ntracers; i++) mc_l_tracer_free(L, box->tracers[i]);
-  free(box->tracers);
-  box->tracers = NULL;
-  box->ntracers = 0;
+  for (size_t i = 0; i < box->ndests; i++) free_slot(L, &box->dests[i]);
   free(box->dests);
   box->dests = NULL;
-  box->npools = box->cap = 0;
+  box->ndests = box->cap = box->live = box->retiring = 0;
   box->base = NULL;
   return 0;
 }
@@ -125,18 +129,17 @@ static int l_scheduler(lua_State *L) {
 }
 
 
-/* A copy of template with the servers of the list at idx. */
-static const mc_route_t *route_with_targets(lua_State *L, sched_box *box, const mc_route_t *tpl, int idx) {
+/* A copy of template with the servers of the list at idx, owned by the
+ * slot bd. */
+static const mc_route_t *route_with_targets(lua_State *L, bdest_t *bd, const mc_route_t *tpl, int idx) {
   lua_Integer n = luaL_len(L, idx);
   if (n < 1) luaL_argerror(L, idx, "targets must list at least one server");
-  droute_t *d = calloc(1, sizeof *d);
+  mc_route_t *d = bd->route = calloc(1, sizeof *d);
   if (d == NULL) luaL_error(L, "not enough memory");
-  d->route = *tpl;
-  d->route.targets = calloc((size_t)n, sizeof *d->route.targets);
-  d->route.ntargets = 0;
-  d->next = box->routes;   /* owned by the box from here on, whatever happens */
-  box->routes = d;
-  if (d->route.targets == NULL) luaL_error(L, "not enough memory");
+  *d = *tpl;
+  d->targets = calloc((size_t)n, sizeof *d->targets);
+  d->ntargets = 0;
+  if (d->targets == NULL) luaL_error(L, "not enough memory");
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, idx, i);
     if (!lua_istable(L, -1)) luaL_error(L, "targets[%d] must be {address=, name=}", (int)i);
@@ -144,31 +147,34 @@ static const mc_route_t *route_with_targets(lua_State *L, sched_box *box, const 
     lua_getfield(L, -2, "name");
     const char *address = lua_tostring(L, -2), *name = lua_tostring(L, -1);
     if (address == NULL) luaL_error(L, "targets[%d] has no address", (int)i);
-    mc_target_t *t = &d->route.targets[d->route.ntargets++];
+    mc_target_t *t = &d->targets[d->ntargets++];
     t->address = strdup(address);
     t->name = name ? strdup(name) : NULL;
     t->port = (int)mc_l_optnumber(L, -3, "port", 0);
     lua_pop(L, 3);
     if (t->address == NULL || (name && t->name == NULL)) luaL_error(L, "not enough memory");
   }
-  return &d->route;
+  return d;
 }
 
 
 /* Lines of the loop turned by L go to the tracers at once (l_trace.h). */
 static void enter_tracers(sched_box *box, lua_State *L) {
-  for (size_t i = 0; i < box->ntracers; i++) mc_l_tracer_enter(box->tracers[i], L);
+  for (size_t i = 0; i < box->ndests; i++)
+    if (box->dests[i].tracer) mc_l_tracer_enter(box->dests[i].tracer, L);
 }
 
 
 static void leave_tracers(sched_box *box) {
-  for (size_t i = 0; i < box->ntracers; i++) mc_l_tracer_leave(box->tracers[i]);
+  for (size_t i = 0; i < box->ndests; i++)
+    if (box->dests[i].tracer) mc_l_tracer_leave(box->dests[i].tracer);
 }
 
 
 /* The tracer of opts.trace (a function), its lines naming the
- * destination opts.trace_destination, set in o; nothing without one. */
-static void trace_dest(lua_State *L, sched_box *box, int opts, mc_pool_opts_t *o) {
+ * destination opts.trace_destination, set in o and owned by the slot bd;
+ * nothing without one. */
+static void trace_dest(lua_State *L, bdest_t *bd, int opts, mc_pool_opts_t *o) {
   if (lua_isnoneornil(L, opts)) return;
   if (lua_getfield(L, opts, "trace") == LUA_TNIL) {
     lua_pop(L, 1);
@@ -176,13 +182,9 @@ static void trace_dest(lua_State *L, sched_box *box, int opts, mc_pool_opts_t *o
   }
   int fn = lua_gettop(L);
   lua_getfield(L, opts, "trace_destination");
-  const char *label = lua_tostring(L, -1);
-  mc_l_tracer_t **list = realloc(box->tracers, (box->ntracers + 1) * sizeof *list);
-  if (list == NULL) luaL_error(L, "not enough memory");
-  box->tracers = list;
-  box->tracers[box->ntracers] = mc_l_tracer_new(L, fn, label);
+  bd->tracer = mc_l_tracer_new(L, fn, lua_tostring(L, -1));
   o->trace = mc_l_tracer_line;
-  o->trace_arg = box->tracers[box->ntracers++];
+  o->trace_arg = bd->tracer;
   lua_pop(L, 2);
 }
 
@@ -197,37 +199,87 @@ static int sched_destination(lua_State *L) {
   mc_l_poolopts(L, 3, &o);
   lua_Integer window = luaL_optinteger(L, 5, 0);
   if (window < 0) return luaL_argerror(L, 5, "must not be negative");
-  const mc_route_t *route = tpl;
-  if (!lua_isnoneornil(L, 4)) {
-    luaL_checktype(L, 4, LUA_TTABLE);
-    route = route_with_targets(L, box, tpl, 4);
-  } else if (tpl->host == NULL) {
-    return luaL_argerror(L, 4, "an mx route needs targets");
-  }
-  lua_getiuservalue(L, 1, UV_KEEP);   /* the template lives as long as we do */
-  lua_pushvalue(L, 2);
-  lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
-  lua_pop(L, 1);
-  if (box->npools == box->cap) {
+  if (lua_isnoneornil(L, 4) && tpl->host == NULL) return luaL_argerror(L, 4, "an mx route needs targets");
+  if (box->ndests == box->cap) {
     size_t cap = box->cap ? box->cap * 2 : 8;
-    mc_dest_t **p = realloc(box->dests, cap * sizeof *p);
+    bdest_t *p = realloc(box->dests, cap * sizeof *p);
     if (p == NULL) return luaL_error(L, "not enough memory");
     box->dests = p;
     box->cap = cap;
   }
-  trace_dest(L, box, 3, &o);
-  mc_dest_t *dest = mc_sched_add(box->sched, route, &o, (size_t)window);
-  if (dest == NULL) return luaL_error(L, "not enough memory");
-  box->dests[box->npools++] = dest;
-  lua_pushinteger(L, (lua_Integer)box->npools);
+  lua_Integer id = (lua_Integer)++box->ndests;
+  bdest_t *bd = &box->dests[id - 1];
+  memset(bd, 0, sizeof *bd);
+  const mc_route_t *route = tpl;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    route = route_with_targets(L, bd, tpl, 4);
+  }
+  lua_getiuservalue(L, 1, UV_KEEP);   /* the template lives as long as its destination */
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, id);
+  lua_pop(L, 1);
+  trace_dest(L, bd, 3, &o);
+  bd->dest = mc_sched_add(box->sched, route, &o, (size_t)window);
+  if (bd->dest == NULL) return luaL_error(L, "not enough memory");
+  box->live++;
+  lua_pushinteger(L, id);
   return 1;
 }
 
 
-static mc_dest_t *check_dest(lua_State *L, sched_box *box, int idx) {
+static bdest_t *check_slot(lua_State *L, sched_box *box, int idx) {
   lua_Integer id = luaL_checkinteger(L, idx);
-  if (id < 1 || (size_t)id > box->npools) luaL_argerror(L, idx, "no such destination");
-  return box->dests[id - 1];
+  if (id < 1 || (size_t)id > box->ndests || box->dests[id - 1].dest == NULL)
+    luaL_argerror(L, idx, "no such destination");
+  return &box->dests[id - 1];
+}
+
+
+static mc_dest_t *check_dest(lua_State *L, sched_box *box, int idx) {
+  bdest_t *bd = check_slot(L, box, idx);
+  if (bd->retiring) luaL_argerror(L, idx, "the destination is retired");
+  return bd->dest;
+}
+
+
+/* The destinations retired that have nothing left, removed: their
+ * tracers told what waited for them first (the QUIT of their last
+ * session), their templates let go. */
+static void remove_retired(lua_State *L, sched_box *box) {
+  if (box->retiring == 0) return;
+  for (size_t i = 0; i < box->ndests; i++) {
+    bdest_t *bd = &box->dests[i];
+    if (!bd->retiring || !mc_sched_retired(bd->dest)) continue;
+    mc_sched_remove(box->sched, bd->dest);
+    if (bd->tracer) {
+      mc_l_tracer_enter(bd->tracer, L);
+      mc_l_tracer_leave(bd->tracer);
+    }
+    free_slot(L, bd);
+    box->live--;
+    box->retiring--;
+    lua_getiuservalue(L, 1, UV_KEEP);
+    lua_pushnil(L);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+    lua_pop(L, 1);
+  }
+}
+
+
+/* s:retire(destination): nothing more will be submitted there (a hook's
+ * route made for one call); once its jobs are done and their outcomes
+ * acknowledged, its sessions close, and then it is gone: its id no
+ * longer names a destination. */
+static int sched_retire(lua_State *L) {
+  sched_box *box = check_sched(L);
+  bdest_t *bd = check_slot(L, box, 2);
+  if (bd->retiring) return 0;
+  bd->retiring = 1;
+  box->retiring++;
+  mc_sched_retire(bd->dest);
+  remove_retired(L, box);
+  return 0;
 }
 
 
@@ -274,6 +326,7 @@ static int take_outcomes(lua_State *L, sched_box *box, double timeout, int with_
   enter_tracers(box, L);
   int rc = mc_sched_run(box->sched, timeout);
   leave_tracers(box);
+  remove_retired(L, box);
   int list = lua_gettop(L);
   lua_getiuservalue(L, 1, UV_JOBS);
   lua_getiuservalue(L, 1, UV_OWNERS);
@@ -356,7 +409,9 @@ static int sched_hand(lua_State *L) {
 /* s:ack(): the outcomes handed over before are recorded: their room in
  * the windows goes to the jobs waiting. */
 static int sched_ack(lua_State *L) {
-  if (mc_sched_ack(check_sched(L)->sched) != 0) return luaL_error(L, "scheduler: not enough memory");
+  sched_box *box = check_sched(L);
+  if (mc_sched_ack(box->sched) != 0) return luaL_error(L, "scheduler: not enough memory");
+  remove_retired(L, box);
   return 0;
 }
 
@@ -407,11 +462,11 @@ static void push_dest_state(lua_State *L, mc_dest_t *dest) {
 static int sched_state(lua_State *L) {
   sched_box *box = check_sched(L);
   if (!lua_isnoneornil(L, 2)) {
-    push_dest_state(L, check_dest(L, box, 2));
+    push_dest_state(L, check_slot(L, box, 2)->dest);
     return 1;
   }
   lua_createtable(L, 0, 9);
-  lua_pushinteger(L, (lua_Integer)box->npools);
+  lua_pushinteger(L, (lua_Integer)box->live);
   lua_setfield(L, -2, "destinations");
   lua_pushinteger(L, (lua_Integer)mc_sched_active(box->sched));
   lua_setfield(L, -2, "active");
@@ -445,6 +500,7 @@ static int sched_drain(lua_State *L) {
   enter_tracers(box, L);
   mc_sched_drain(box->sched, grace < 0 ? 0 : grace);
   leave_tracers(box);
+  remove_retired(L, box);
   return 0;
 }
 
@@ -525,7 +581,8 @@ static const luaL_Reg sched_methods[] = {
   {"outcomes", sched_outcomes}, {"hand", sched_hand}, {"ack", sched_ack},
   {"pending", sched_pending}, {"queued", sched_queued}, {"state", sched_state}, {"drain", sched_drain},
   {"mx", sched_mx}, {"txt", sched_txt}, {"lookups", sched_lookups},
-  {"hold", sched_hold}, {"release", sched_release}, {"withdraw", sched_withdraw}, {"close", sched_close}, {NULL, NULL},
+  {"hold", sched_hold}, {"release", sched_release}, {"withdraw", sched_withdraw},
+  {"retire", sched_retire}, {"close", sched_close}, {NULL, NULL},
 };
 
 

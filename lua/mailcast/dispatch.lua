@@ -195,30 +195,69 @@ function Dispatch:add_routes(routes, opts, prefix)
   end
 end
 
+-- Whether a value of t (a route or send's options) is an object (a
+-- function, a mailcast.route) rather than a plain value.
+local function names_object(t)
+  for _, v in pairs(t) do
+    local kind = type(v)
+    if kind == "function" or kind == "userdata" or kind == "thread" then return true end
+  end
+  return false
+end
+
 --- d:private_route(route, limits) -> name: a route for mailcast.send
 -- called by a hook of the engine: a route table (checked as
 -- mailcast.send's) or a mailcast.route, with send's options as its
 -- limits. Its destinations are its own, not shared with an equal route
 -- of a campaign (whose limits the hook's would otherwise narrow); the
--- same route and limits again get the same name.
+-- same route and limits again get the same name, and so the sessions
+-- the last call left open. Each call takes the route until it calls
+-- d:private_done(name).
 function Dispatch:private_route(route, limits)
   local key
+  limits = limits or {}
   if type(route) == "table" then
     route = schema.check(config.ROUTE, route, "mailcast.send route")
     key = identity(route)
   else
     key = tostring(route)
   end
-  key = key .. "\0" .. identity(limits or {})
+  key = key .. "\0" .. identity(limits)
   local name = self.private[key]
   if not name then
     self.privates = self.privates + 1
     name = string.format("mailcast.send's route %d", self.privates)
-    self.routes[name] = route_record(name, route, M.limits(limits))
-    self.routes[name].private = true
+    local r = route_record(name, route, M.limits(limits))
+    r.private, r.key, r.users = true, key, 0
+    -- A route or an option that is an object (a trace function a hook
+    -- makes at each call, a mailcast.route) makes a route of its own
+    -- each time: kept, they would pile up for the whole run.
+    r.for_one_call = type(route) ~= "table" or names_object(limits)
+    self.routes[name] = r
     self.private[key] = name
   end
+  self.routes[name].users = self.routes[name].users + 1
   return name
+end
+
+--- d:private_done(name): a call of mailcast.send on private route name
+-- has every outcome. A route made for one call is then retired: its
+-- sessions close, its destinations and look-ups are let go.
+function Dispatch:private_done(name)
+  local r = self.routes[name]
+  r.users = r.users - 1
+  if r.users > 0 or not r.for_one_call then return end
+  local dests = {}
+  if r.dest then dests[1] = r.dest end
+  for _, d in pairs(r.by_set) do dests[#dests + 1] = d end
+  for _, d in ipairs(dests) do
+    self.dests[d.id] = nil
+    self.sched:retire(d.id)
+  end
+  for key in pairs(self.mx_cache) do
+    if key:sub(1, #name + 1) == name .. "\0" then self.mx_cache[key] = nil end
+  end
+  self.routes[name], self.private[r.key] = nil, nil
 end
 
 -- A destination record: its scheduler id (the scheduler keeps its

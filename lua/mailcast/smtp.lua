@@ -163,9 +163,9 @@ end
 -- others may be on their way already.
 function M.send_in_engine(d, route, jobs, opts, on_done)
   local mx = type(route) == "table" and route.mx and true or false
-  local parts, out = {}, {}
+  local parts, out, name = {}, {}, nil
   local ok, err = pcall(function()
-    route = d:private_route(route, opts)
+    name = d:private_route(route, opts)
     for j, job in ipairs(jobs) do
       if mx then out[j] = { recipients = {} } end
       for _, p in ipairs(dispatched_parts(mx, job, j)) do
@@ -176,7 +176,10 @@ function M.send_in_engine(d, route, jobs, opts, on_done)
       end
     end
   end)
-  if not ok then return on_done(nil, err, true) end
+  if not ok then
+    if name then d:private_done(name) end
+    return on_done(nil, err, true)
+  end
   local state = { transactions = 0 }
   local left = #parts + 1   -- (and the submitting itself, done last)
   local function collect(o, settled_here)
@@ -187,11 +190,12 @@ function M.send_in_engine(d, route, jobs, opts, on_done)
     left = left - 1
     if left > 0 then return end
     if mx then for _, r in ipairs(out) do r.status = status_of(r) end end
+    d:private_done(name)
     on_done(out, state)
   end
   for _, p in ipairs(parts) do
     p.owner.collect = collect
-    local called, submitted, why = pcall(d.submit, d, route, p.job, p.owner)
+    local called, submitted, why = pcall(d.submit, d, name, p.job, p.owner)
     if not called or not submitted then collect(refused(p, tostring(called and why or submitted)), true) end
   end
   collect(nil)

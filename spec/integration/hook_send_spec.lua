@@ -128,6 +128,49 @@ describe("a campaign hook that sends with mailcast.send", function()
 end)
 
 
+describe("a campaign hook that sends with a trace of its own at each call", function()
+  it("has its sessions closed after each call, not kept for the rest of the run", function()
+    local dir, sink, notices = mime.tmpdir(), servers.sink(), servers.fault("normal")
+    finally(function()
+      sink:stop()
+      notices:stop()
+      mime.rmdir(dir)
+    end)
+    local list = {}
+    for i = 1, 30 do list[i] = "r" .. i .. "@example.org" end
+    -- Each call makes a new trace function: a route of its own each time.
+    campaign_run.write_campaign(dir, "tracing", list, string.format([[
+  route = { host = "127.0.0.1", port = %d, tls = "none" },
+  on_delivered = function(address)
+    local said = {}
+    local results = assert(mailcast.send({ host = "127.0.0.1", port = %d, tls = "none" }, {
+      { from = "news@example.com", to = { "editor@example.net" },
+        message = "Subject: delivered to " .. address .. "\r\n\r\nA notice.\r\n" } },
+      { trace = function(l) if l.kind == "client" then said[#said + 1] = l.line end end }))
+    assert(results[1].status == "sent" and said[1]:match("^EHLO "), "the trace saw no session")
+  end,]], sink.port, notices.port))
+    local out, code = run(dir, "--progress json 2>&1")
+    assert.equal(0, code, out)
+    local lines = campaign_run.json_lines(out:match("(%{.*%})%s*$"))
+    local last = lines[#lines]
+    assert.equal(30, last.delivered, out)
+    local said = notices:transcript()
+    local count = function(line)
+      local n = 0
+      for _, l in ipairs(said) do if l == line then n = n + 1 end end
+      return n
+    end
+    assert.equal(30, count("DATA"))
+    -- One destination for the campaign's relay, and none left of the
+    -- hook's 30 calls once each had its answer and its session closed
+    -- (a few may still be closing when the run shows its last line).
+    assert.is_true(last.destinations <= 4, "destinations left: " .. tostring(last.destinations))
+    -- Each notice's session said QUIT: closed, not dropped at the end.
+    assert.equal(30, count("QUIT"))
+    assert.equal(30, notices:connections())
+  end)
+end)
+
 describe("a campaign hook that talks SMTP itself with mailcast.session", function()
   it("waits alone at each command: the others are built and sent meanwhile", function()
     local dir = mime.tmpdir()

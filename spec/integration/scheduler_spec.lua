@@ -289,6 +289,59 @@ describe("core.scheduler", function()
     end)
   end)
 
+  describe("retire", function()
+    it("closes a destination's sessions politely, then forgets it while the others go on", function()
+      local gone, kept = servers.fault("normal"), servers.fault("normal")
+      s = core.scheduler()
+      local lines = {}
+      local dg = s:destination(relay(gone.port), { idle_timeout = 30,
+        trace = function(l) if l.kind == "client" then lines[#lines + 1] = l.line end end })
+      local dk = s:destination(relay(kept.port), { idle_timeout = 30 })
+      s:submit(dg, job("a@example.org", 1))
+      s:submit(dk, job("b@example.org", 2))
+      run_all(s, 5)
+      s:hand()
+      s:ack()
+      assert.equal(2, s:state().destinations)
+      s:retire(dg)
+      assert.has_error(function() s:submit(dg, job("c@example.org", 3)) end,
+        "bad argument #1 to 'submit' (the destination is retired)")
+      local deadline = socket.gettime() + 5
+      while s:state().destinations > 1 and socket.gettime() < deadline do s:run(0.1) end
+      assert.equal(1, s:state().destinations)
+      assert.equal(1, s:state().active)
+      assert.has_error(function() s:state(dg) end, "bad argument #1 to 'state' (no such destination)")
+      -- its trace was told the end of its session, which the server saw
+      assert.equal("QUIT", lines[#lines])
+      local transcript = gone:transcript(1)
+      assert.equal("QUIT", transcript[#transcript])
+      -- the other destination's session is still open and still sends
+      s:submit(dk, job("d@example.org", 4))
+      local _, o = next(run_all(s, 5))
+      assert.equal("sent", o.status)
+      assert.equal(1, kept:connections())
+      assert.equal(2, s:state(dk).transactions)
+    end)
+
+    it("waits for the outcomes on their way and their acknowledgement before it forgets", function()
+      local srv = servers.fault("slow_reply", { command = "DOT", delay = 0.5 })
+      s = core.scheduler()
+      local d = s:destination(relay(srv.port), { idle_timeout = 30 }, nil, 10)
+      s:submit(d, job("a@example.org", 1))
+      s:retire(d)
+      local outcomes = run_all(s, 5)
+      local _, o = next(outcomes)
+      assert.equal("sent", o.status)
+      s:run(0.3)
+      assert.equal(1, s:state().destinations)   -- taken, not yet acknowledged
+      s:hand()
+      s:ack()
+      local deadline = socket.gettime() + 5
+      while s:state().destinations > 0 and socket.gettime() < deadline do s:run(0.1) end
+      assert.equal(0, s:state().destinations)
+    end)
+  end)
+
   describe("drain and close", function()
     -- The second job went out behind the first one's data (PIPELINING),
     -- so it is in flight too: drain finishes both.
