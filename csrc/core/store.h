@@ -69,9 +69,12 @@ int mc_store_claim(mc_store_t *s, long long campaign, double now, size_t max,
 void mc_store_claims_free(mc_claim_t *c, size_t n);
 
 /* Where an attempt went: the campaign's route and the server that
- * answered (either NULL: not known, the last one kept). */
+ * answered (either NULL: not known, the last one kept); unsent: there
+ * was no attempt (a job taken back before it was sent), so none is
+ * counted. */
 typedef struct {
   const char *route, *host;
+  int unsent;
 } mc_store_via_t;
 
 /* Records an outcome: the new state, the reply, where the attempt went

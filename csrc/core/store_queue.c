@@ -16,14 +16,15 @@
 #define CANCELLED_NOW "(state = 'in_flight' AND last_text = '" MC_CANCEL_TEXT "' AND ?2 IN ('deferred', 'pending'))"
 
 /* Records an outcome ?2 with its reply (?3 code, ?4 enhanced, ?5 text),
- * next attempt ?6, time ?7, route ?8 and host ?9 (Q_FINISH). */
+ * next attempt ?6, time ?7, route ?8 and host ?9, after ?10 attempts
+ * more (1, or 0 for a job taken back unsent) (Q_FINISH). */
 #define FINISH \
   "UPDATE recipients SET state = CASE WHEN " CANCELLED_NOW " THEN 'failed' ELSE ?2 END," \
   " last_code = ?3, last_enhanced = ?4," \
   " last_text = CASE WHEN " CANCELLED_NOW " THEN '" MC_CANCEL_TEXT "' || CASE WHEN ?3 > 0" \
   "   THEN ' (last reply: ' || ?3 || coalesce(' ' || ?4, '') || coalesce(' ' || ?5, '') || ')'" \
   "   ELSE '' END ELSE ?5 END," \
-  " next_at = ?6, updated = ?7, attempts = attempts + 1," \
+  " next_at = ?6, updated = ?7, attempts = attempts + ?10," \
   " first_at = coalesce(first_at, ?7), route = coalesce(?8, route), host = coalesce(?9, host)"
 
 const mc_store_sql_t mc_store_sql_queue[] = {
@@ -252,6 +253,7 @@ int mc_store_finish(mc_store_t *s, long long id, mc_rstate_t state, int code,
   sqlite3_bind_double(st, 7, now);
   if (via && via->route) sqlite3_bind_text(st, 8, via->route, -1, SQLITE_STATIC);
   if (via && via->host) sqlite3_bind_text(st, 9, via->host, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 10, via && via->unsent ? 0 : 1);
   /* Overrulable, one row back, the recipient's: NULL, or the text of the
    * failure the store recorded instead. */
   int rc = sqlite3_step(st), found = rc == SQLITE_ROW;

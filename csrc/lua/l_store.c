@@ -137,10 +137,12 @@ static int s_claim(lua_State *L) {
 }
 
 
-/* store:finish(id, state [, reply {code=, enhanced=, text=, route=, host=} [, next_at]])
+/* store:finish(id, state [, reply {code=, enhanced=, text=, route=, host=, unsent=} [, next_at]])
  *   -> true [, cancelled] | fail, message (route, host: where the attempt
- *   went; cancelled: the text of the failure recorded instead, for a
- *   recipient cancelled in flight whose outcome was not final) */
+ *   went; unsent: there was none, the job was taken back before it was
+ *   sent, and it is not counted; cancelled: the text of the failure
+ *   recorded instead, for a recipient cancelled in flight whose outcome
+ *   was not final) */
 static int s_finish(lua_State *L) {
   mc_store_t *s = check(L);
   lua_Integer id = luaL_checkinteger(L, 2);
@@ -149,7 +151,7 @@ static int s_finish(lua_State *L) {
   if (mc_rstate_parse(name, &state) != 0) return luaL_argerror(L, 3, "not a recipient state");
   int code = 0;
   const char *enhanced = NULL, *text = NULL;
-  mc_store_via_t via = {NULL, NULL};
+  mc_store_via_t via = {NULL, NULL, 0};
   if (lua_istable(L, 4)) {
     lua_getfield(L, 4, "code");
     code = (int)luaL_optinteger(L, -1, 0);
@@ -161,7 +163,9 @@ static int s_finish(lua_State *L) {
     via.route = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
     lua_getfield(L, 4, "host");
     via.host = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-    lua_pop(L, 5);   /* the table keeps them */
+    lua_getfield(L, 4, "unsent");
+    via.unsent = lua_toboolean(L, -1);
+    lua_pop(L, 6);   /* the table keeps them */
   }
   double next_at = luaL_optnumber(L, 5, 0);
   mc_error_t e;

@@ -607,8 +607,12 @@ function Campaign:reply_of(run, o)
   reply = reply or { status = "failed", code = 0, text = o.result.error or "not sent" }
   -- Where the attempt went, for the store's reports by route and MX host.
   reply.route, reply.host = r.route, o.result.server
-  -- One withdrawn (an operator's cancel) had no transaction to log or classify.
-  if o.result.withdrawn then return reply, reply.status end
+  -- One withdrawn (an operator's cancel) had no transaction to log or
+  -- classify, nor to count as an attempt.
+  if o.result.withdrawn then
+    reply.unsent = true
+    return reply, reply.status
+  end
   if reply.status ~= "sent" then self:classify(reply) end
   if run.log then run.log:transaction(self.name, r.address, r.route, o.result, reply, r.attempts + 1) end
   return reply, reply.status == "sent" and "delivered" or reply.status
@@ -780,7 +784,7 @@ end
 function Campaign:cancelled_in_flight(run, list, i, text)
   local reply, r = list.replies[i], list.outcomes[i].owner
   list.states[i], reply.text, list.next_ats[i] = "failed", text, 0
-  if run.log then run.log:outcome(self.name, r.address, "failed", reply, r.attempts + 1) end
+  if run.log then run.log:outcome(self.name, r.address, "failed", reply, r.attempts + (reply.unsent and 0 or 1)) end
 end
 
 -- Writes settled outcomes in one commit, then calls the campaign's

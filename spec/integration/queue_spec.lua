@@ -246,14 +246,18 @@ describe("mailcast queue while a run of the same store goes on", function()
     local rows = assert(store:report("recipients", store:find_campaign("live"), "failed", -1))
     store:close()
     assert.equal(#LIST - sent, #rows)
-    for _, r in ipairs(rows) do assert.equal("cancelled by operator", r.text) end
+    for _, r in ipairs(rows) do
+      assert.equal("cancelled by operator", r.text)
+      assert.equal(0, r.attempts, r.address .. " was never sent, yet counts an attempt")
+    end
     -- The accounting log agrees: no transaction for those never sent, and
-    -- their outcome is the cancel's failure.
+    -- their outcome is the cancel's failure, after no attempt.
     local transactions, outcomes = logged("transaction"), logged("outcome")
     for _, r in ipairs(rows) do
       assert.is_nil(transactions[r.address], r.address .. " has a transaction though never sent")
       assert.equal(1, #(outcomes[r.address] or {}), r.address .. " has no outcome")
-      assert.same({ "failed", "cancelled by operator" }, { outcomes[r.address][1].state, outcomes[r.address][1].text })
+      local o = outcomes[r.address][1]
+      assert.same({ "failed", "cancelled by operator", 0 }, { o.state, o.text, o.attempts })
     end
   end)
 
