@@ -92,13 +92,14 @@ function Load:remote_image(url, where)
   if url:sub(1, 2) == "//" then url = "https:" .. url end
   local cid = self.cids[url]
   if cid then return "cid:" .. cid end
-  local data, ctype = self.fetch(url, self.embed_remote == "private")
+  local data, value = self.fetch(url, self.embed_remote == "private")
+  local ctype = url_of.content_type(value)
   if not data then
-    return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(ctype))
+    return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(value))
   end
-  if not (ctype and ctype:lower():match("^image/[%w.+-]+$")) then
+  if not (ctype and ctype:match("^image/[%w.+-]+$")) then
     return nil, string.format("%s: %s: '%s' is not an image (its content type is %s)", self.name, where, url,
-      tostring(ctype))
+      tostring(value or "not given"))
   end
   local name = url:gsub("[?#].*$", ""):match("([^/]+)$") or "image"
   cid = self:new_cid(name)
@@ -241,7 +242,8 @@ end
 -- path: the page (its references are taken from its folder, or from
 -- its <base href>, which is then taken out); opts: name (the page as
 -- the user wrote it, for messages), base_url, embed_remote, fetch
--- (function(url) -> data, content_type; default M.fetch).
+-- (function(url) -> data, content_type, the header's value; default
+-- M.fetch).
 function M.load(path, opts)
   opts = opts or {}
   local html, err = url_of.read_file(path)

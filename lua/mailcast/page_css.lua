@@ -68,18 +68,23 @@ end
 -- A stylesheet as UTF-8 text for the page's <style> (the message is
 -- sent as UTF-8), without what is valid only at the start of a file: a
 -- byte order mark and an @charset rule. Its charset is found as a
--- browser finds it: a UTF-8 byte order mark first, then its @charset
--- (a name no charset has, or UTF-16 which an ASCII rule cannot be,
--- counts for nothing), else the page's, whose bytes are taken as UTF-8.
-local function as_utf8(css)
+-- browser finds it (CSS Syntax 3.2): a UTF-8 byte order mark first,
+-- then the charset its server gave it (http_charset), then its
+-- @charset (a name no charset has, or UTF-16 which an ASCII rule cannot
+-- be, counts for nothing), else the page's, whose bytes are taken as
+-- UTF-8.
+local function as_utf8(css, http_charset)
   local bom
   css, bom = css:gsub("^\239\187\191", "")
   local stop = M.charset_end(css, 1)
-  if not stop then return css end
-  local label = css:sub(1, stop):match("[\"']([^\"']*)[\"']")
-  css = css:sub(stop + 1)
+  local label = http_charset
+  if stop then
+    label = label or css:sub(1, stop):match("[\"']([^\"']*)[\"']")
+    css = css:sub(stop + 1)
+  end
+  if bom > 0 or not label then return css end
   local name = label:lower():gsub("[^%w]", "")
-  if bom > 0 or name == "" or name == "utf8" or name:find("^utf16") then return css end
+  if name == "" or name == "utf8" or name:find("^utf16") then return css end
   return core.utf8_from(css, label) or css
 end
 
@@ -124,19 +129,21 @@ local function read_css(self, path, name, where)
   return css
 end
 
--- A remote stylesheet's bytes (embed_remote), which must say they are CSS.
+-- A remote stylesheet's bytes (embed_remote), which must say they are
+-- CSS, and the charset its server says they are in (or nil).
 local function remote_css(self, url, where)
-  local css, ctype = self.fetch(url, self.embed_remote == "private")
+  local css, value = self.fetch(url, self.embed_remote == "private")
   if not css then
-    return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(ctype))
+    return nil, string.format("%s: %s: fetching '%s' failed: %s", self.name, where, url, tostring(value))
   end
   -- (an answer that says nothing of its type is not taken: whatever a
   -- URL answers goes into every message)
-  if not ctype or ctype:lower() ~= "text/css" then
+  local ctype, charset = url_of.content_type(value)
+  if ctype ~= "text/css" then
     return nil, string.format("%s: %s: '%s' is not a stylesheet (its content type is %s)", self.name, where, url,
-      tostring(ctype or "not given"))
+      tostring(value or "not given"))
   end
-  return css
+  return css, charset
 end
 
 -- The text of the stylesheet a <link> or an @import of a file taken
@@ -173,15 +180,16 @@ function M.sheet(self, origin, url, where, chain)
     return nil, string.format("%s: %s: '%s': stylesheets that import each other more than %d deep", self.name,
       where, url, self.import_depth)
   end
-  local err
+  local err, charset
   if kind == "local" then
     css, err = read_css(self, key, url, where)
   else
     css, err = remote_css(self, key, where)
+    charset = err
   end
   if not css then return nil, err end
   self.css_bytes = self.css_bytes + #css
-  css = as_utf8(css)
+  css = as_utf8(css, charset)
   if self.css_bytes > self.css_max then
     return nil, string.format("%s: %s: '%s': the page's stylesheets come to more than %d bytes", self.name, where,
       url, self.css_max)

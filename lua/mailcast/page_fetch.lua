@@ -96,7 +96,8 @@ end
 local REDIRECT = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
 
 --- get(address, opts) -> data, content_type | nil, message: opts.max
--- (bytes), opts.timeout (seconds), opts.allow_private.
+-- (bytes), opts.timeout (seconds), opts.allow_private. content_type is
+-- the header's whole value, parameters (a charset) included.
 function M.get(address, opts)
   local chunks, size = {}, 0
   local function sink(chunk, err)
@@ -128,8 +129,7 @@ function M.get(address, opts)
   http.TIMEOUT = saved
   if not ok then return nil, tostring(code) end
   if code ~= 200 then return nil, "HTTP " .. tostring(code) end
-  local ctype = headers and headers["content-type"]
-  return table.concat(chunks), ctype and ctype:match("^[^;%s]+")
+  return table.concat(chunks), headers and headers["content-type"]
 end
 
 return M

@@ -181,4 +181,15 @@ function M.srcset(s)
   end
 end
 
+--- content_type(value) -> the media type (lower case), and its charset
+-- parameter when it has one (RFC 9110 8.3: "text/css; charset=latin1") |
+-- nil when value is none.
+function M.content_type(value)
+  if type(value) ~= "string" then return nil end
+  local media = value:match("^%s*([^;%s]+)")
+  if not media then return nil end
+  local charset = value:match(";%s*[cC][hH][aA][rR][sS][eE][tT]%s*=%s*\"?([^\";%s]+)")
+  return media:lower(), charset
+end
+
 return M

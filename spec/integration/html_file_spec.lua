@@ -133,6 +133,8 @@ describe("a page's remote images with embed_remote", function()
     mime.write(dir .. "/files/page.html", "<p>not an image</p>")
     os.execute("mkdir -p " .. mime.sh_quote(dir .. "/files/css"))
     mime.write(dir .. "/files/css/site.css", ".hero { background: url(../img/remote.png) }\n")
+    mime.write(dir .. "/files/css/latin.css", '.l{content:"caf\233"}')
+    mime.write(dir .. "/files/css/says-utf8.css", '@charset "utf-8";.s{content:"\233t\233"}')
     log = dir .. "/requests.log"
     port, pid = serve.background(string.format("timeout 300 /usr/bin/python3 %s %s %s %s",
       mime.sh_quote(helper.root .. "/spec/support/http_files.py"), mime.sh_quote(dir .. "/files"),
@@ -185,6 +187,15 @@ describe("a page's remote images with embed_remote", function()
     assert.equal("<head><style>\n.hero { background: url(cid:" .. p.inline[1].cid .. ") }\n\n</style></head>", p.html)
     assert.equal(PNG, p.inline[1].data)
     assert.same({ "/css/site.css", "/img/remote.png" }, { table.unpack(requests(), before + 1) })
+  end)
+
+  it("reads a remote stylesheet in the charset its server gives, before its @charset", function()
+    local base = "http://127.0.0.1:" .. port .. "/css/"
+    local p = assert(page.load(page_with('<head><link rel="stylesheet" href="' .. base .. 'latin.css?charset=ISO-8859-1">'
+      .. '<link rel="stylesheet" href="' .. base .. 'says-utf8.css?charset=&quot;latin1&quot;"></head>'),
+      { embed_remote = "private" }))
+    assert.equal('<head><style>\n.l{content:"caf\195\169"}\n</style><style>\n.s{content:"\195\169t\195\169"}\n</style></head>',
+      p.html)
   end)
 
   it("keeps the media of a stylesheet a remote base makes remote", function()

@@ -5,7 +5,8 @@ on 127.0.0.1 only.
 usage: http_files.py DIR PORT_FILE LOG_FILE
 
 Serves the files of DIR; every request's path is appended to LOG_FILE
-(one line each). /big answers 200 with more bytes than a message may
+(one line each). A file asked for with ?charset=NAME has that charset
+in its Content-Type. /big answers 200 with more bytes than a message may
 embed (8 MiB); /hang never answers.
 """
 import http.server
@@ -52,6 +53,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             data = f.read()
         self.send_response(200)
         ctype = {".png": "image/png", ".css": "text/css"}.get(os.path.splitext(path)[1], "application/octet-stream")
+        query = self.path.partition("?")[2]
+        if query.startswith("charset="):
+            ctype += "; charset=" + query[len("charset="):]
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
