@@ -110,7 +110,7 @@ function M.new(routes, opts)
     ready = {}, use_window = opts.window ~= false, share_ids = {}, shares = 0, turned = 0,
     waiting = {}, lookup_of = {}, parked = 0, paused_routes = {}, sessions_waited = {},
     lookups_out = 0, lookup_queue = {}, lookup_head = 1,
-    private = {}, privates = 0,   -- mailcast.send's routes in hooks (private_route)
+    private = {}, privates = 0, private_idle = {},   -- mailcast.send's routes in hooks (private_route)
     trace = opts.trace, keep_transcripts = opts.keep_transcripts,
   }, Dispatch)
   if routes then self:add_routes(routes, opts) end
@@ -195,23 +195,13 @@ function Dispatch:add_routes(routes, opts, prefix)
   end
 end
 
--- Whether a value of t (a route or send's options) is an object (a
--- function, a mailcast.route) rather than a plain value.
-local function names_object(t)
-  for _, v in pairs(t) do
-    local kind = type(v)
-    if kind == "function" or kind == "userdata" or kind == "thread" then return true end
-  end
-  return false
-end
-
 --- d:private_route(route, limits) -> name: a route for mailcast.send
 -- called by a hook of the engine: a route table (checked as
 -- mailcast.send's) or a mailcast.route, with send's options as its
 -- limits. Its destinations are its own, not shared with an equal route
 -- of a campaign (whose limits the hook's would otherwise narrow); the
 -- same route and limits again get the same name, and so the sessions
--- the last call left open. Each call takes the route until it calls
+-- an earlier call left open. Each call takes the route until it calls
 -- d:private_done(name).
 function Dispatch:private_route(route, limits)
   local key
@@ -229,24 +219,41 @@ function Dispatch:private_route(route, limits)
     name = string.format("mailcast.send's route %d", self.privates)
     local r = route_record(name, route, M.limits(limits))
     r.private, r.key, r.users = true, key, 0
-    -- A route or an option that is an object (a trace function a hook
-    -- makes at each call, a mailcast.route) makes a route of its own
-    -- each time: kept, they would pile up for the whole run.
-    r.for_one_call = type(route) ~= "table" or names_object(limits)
     self.routes[name] = r
     self.private[key] = name
   end
-  self.routes[name].users = self.routes[name].users + 1
+  local r = self.routes[name]
+  if r.users == 0 then
+    for i, idle in ipairs(self.private_idle) do
+      if idle == name then table.remove(self.private_idle, i) break end
+    end
+  end
+  r.users = r.users + 1
   return name
 end
 
+-- Private routes no call uses kept for the next one, most recently used
+-- last: a hook that sends through the same route at every call finds
+-- its session still open. One whose key is new at every call (a trace
+-- function made in the hook, a mailcast.route made there) would pile up
+-- for the whole run: past this many, the oldest is retired.
+local PRIVATE_IDLE_KEPT = 8
+
 --- d:private_done(name): a call of mailcast.send on private route name
--- has every outcome. A route made for one call is then retired: its
--- sessions close, its destinations and look-ups are let go.
+-- has every outcome.
 function Dispatch:private_done(name)
   local r = self.routes[name]
   r.users = r.users - 1
-  if r.users > 0 or not r.for_one_call then return end
+  if r.users > 0 then return end
+  local idle = self.private_idle
+  idle[#idle + 1] = name
+  if #idle > PRIVATE_IDLE_KEPT then self:retire_private(table.remove(idle, 1)) end
+end
+
+-- Retires a private route no call uses: its sessions close, its
+-- destinations and look-ups are let go.
+function Dispatch:retire_private(name)
+  local r = self.routes[name]
   local dests = {}
   if r.dest then dests[1] = r.dest end
   for _, d in pairs(r.by_set) do dests[#dests + 1] = d end

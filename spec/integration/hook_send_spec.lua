@@ -128,45 +128,60 @@ describe("a campaign hook that sends with mailcast.send", function()
 end)
 
 
-describe("a campaign hook that sends with a trace of its own at each call", function()
-  it("has its sessions closed after each call, not kept for the rest of the run", function()
-    local dir, sink, notices = mime.tmpdir(), servers.sink(), servers.fault("normal")
-    finally(function()
-      sink:stop()
-      notices:stop()
-      mime.rmdir(dir)
-    end)
+describe("a campaign hook that sends at every call", function()
+  local dir, sink, notices
+  before_each(function()
+    dir, sink, notices = mime.tmpdir(), servers.sink(), servers.fault("normal")
+  end)
+  after_each(function()
+    sink:stop()
+    notices:stop()
+    mime.rmdir(dir)
+  end)
+
+  -- 30 recipients, each delivery noticed by on_delivered through
+  -- mailcast.send with the options `options` (Lua source); the run's
+  -- last --progress json line, and how often the notices' server saw
+  -- each command.
+  local function notice_each(options)
     local list = {}
     for i = 1, 30 do list[i] = "r" .. i .. "@example.org" end
-    -- Each call makes a new trace function: a route of its own each time.
-    campaign_run.write_campaign(dir, "tracing", list, string.format([[
+    campaign_run.write_campaign(dir, "noticing", list, string.format([[
   route = { host = "127.0.0.1", port = %d, tls = "none" },
   on_delivered = function(address)
     local said = {}
     local results = assert(mailcast.send({ host = "127.0.0.1", port = %d, tls = "none" }, {
       { from = "news@example.com", to = { "editor@example.net" },
-        message = "Subject: delivered to " .. address .. "\r\n\r\nA notice.\r\n" } },
-      { trace = function(l) if l.kind == "client" then said[#said + 1] = l.line end end }))
-    assert(results[1].status == "sent" and said[1]:match("^EHLO "), "the trace saw no session")
-  end,]], sink.port, notices.port))
+        message = "Subject: delivered to " .. address .. "\r\n\r\nA notice.\r\n" } }, %s))
+    assert(results[1].status == "sent", "not sent")
+  end,]], sink.port, notices.port, options))
     local out, code = run(dir, "--progress json 2>&1")
     assert.equal(0, code, out)
     local lines = campaign_run.json_lines(out:match("(%{.*%})%s*$"))
-    local last = lines[#lines]
-    assert.equal(30, last.delivered, out)
-    local said = notices:transcript()
-    local count = function(line)
-      local n = 0
-      for _, l in ipairs(said) do if l == line then n = n + 1 end end
-      return n
-    end
-    assert.equal(30, count("DATA"))
-    -- One destination for the campaign's relay, and none left of the
-    -- hook's 30 calls once each had its answer and its session closed
-    -- (a few may still be closing when the run shows its last line).
-    assert.is_true(last.destinations <= 4, "destinations left: " .. tostring(last.destinations))
-    -- Each notice's session said QUIT: closed, not dropped at the end.
-    assert.equal(30, count("QUIT"))
+    local counts = {}
+    for _, l in ipairs(notices:transcript()) do counts[l] = (counts[l] or 0) + 1 end
+    return lines[#lines], counts
+  end
+
+  it("keeps the sessions of a route it uses again: a connection per 10 notices, not one each", function()
+    local last, counts = notice_each("nil")
+    assert.equal(30, last.delivered)
+    assert.equal(30, counts.DATA)
+    -- (mailcast.send's default: 1 connection, 10 messages on each)
+    assert.equal(3, notices:connections())
+    assert.equal(2, last.destinations)   -- the campaign's relay and the hook's
+  end)
+
+  it("retires the routes a trace function made at each call makes new, past the few it keeps", function()
+    local last, counts = notice_each([[{ trace = function(l) said[#said + 1] = l.line end }]])
+    assert.equal(30, last.delivered)
+    assert.equal(30, counts.DATA)
+    -- Each call has a route of its own (the trace is part of it). The
+    -- campaign's relay and at most the 8 last unused are kept: without
+    -- retiring there would be 31.
+    assert.is_true(last.destinations <= 1 + 8 + 1, "destinations left: " .. tostring(last.destinations))
+    -- Every notice's session said QUIT: closed, not dropped.
+    assert.equal(30, counts.QUIT)
     assert.equal(30, notices:connections())
   end)
 end)
