@@ -8,6 +8,10 @@ local spf = require "mailcast.lint_spf"
 
 local SUITE = "/usr/share/doc/python3-spf/rfc7208-tests.yml.gz"
 
+-- lyaml ends a string at its first NUL byte: a "\0" escape of the suite
+-- is read as this mark instead, and made a NUL again in the records.
+local NUL_MARK = "<NUL>"
+
 local function load_suite()
   local ok, lyaml = pcall(require, "lyaml")
   if not ok then return nil, "lyaml is not installed" end
@@ -15,7 +19,13 @@ local function load_suite()
   local text = p:read("a")
   p:close()
   if text == "" then return nil, "the suite is not installed (apt-get install python3-spf)" end
-  return lyaml.load(text, { all = true })
+  assert(not text:find(NUL_MARK, 1, true), "the suite holds the mark " .. NUL_MARK)
+  return lyaml.load((text:gsub("\\0", NUL_MARK)), { all = true })
+end
+
+local function with_nul(v)
+  if type(v) == "string" then return (v:gsub(NUL_MARK, "\0")) end
+  return v
 end
 
 local function strings_of(v)
@@ -34,8 +44,8 @@ local function zone_of(zonedata)
       else
         for t, v in pairs(r) do
           if t == "TXT" then has_txt = true end
-          if t == "SPF" then spf_txt[#spf_txt + 1] = { "TXT", v } end
-          if v ~= "NONE" then list[#list + 1] = { t, v } end
+          if t == "SPF" then spf_txt[#spf_txt + 1] = { "TXT", with_nul(v) } end
+          if v ~= "NONE" then list[#list + 1] = { t, with_nul(v) } end
         end
       end
     end
@@ -83,11 +93,6 @@ local function dns_of(zone)
   return function(kind, name) return lookup(kind, name) end
 end
 
--- Tests whose zone data holds a NUL byte: lyaml ends a string at its
--- first NUL, so the record the test means cannot reach the evaluator
--- (nor can it through core.dns_records, whose records are C strings).
-local UNREADABLE = { ["a-null"] = true, ["mx-null"] = true }
-
 local scenarios, why = load_suite()
 
 describe("the RFC 7208 test suite", function()
@@ -107,7 +112,6 @@ describe("the RFC 7208 test suite", function()
     for _, name in ipairs(names) do
       local t = scenario.tests[name]
       it(scenario.description .. ": " .. name, function()
-        if UNREADABLE[name] then pending("its record holds a NUL byte, which lyaml cuts") return end
         local sender = t.mailfrom ~= "" and t.mailfrom or ("postmaster@" .. t.helo)
         local domain = sender:match("@([^@]*)$") or t.helo
         if sender:sub(1, 1) == "@" then sender = "postmaster" .. sender end
