@@ -76,3 +76,48 @@ describe("the dispatcher's window", function()
     d:close()
   end)
 end)
+
+
+-- mailcast.send in a hook of the engine: smtp.send_in_engine on the
+-- engine's dispatcher, with a route of the hook's own (private_route).
+describe("the dispatcher's routes for mailcast.send in hooks", function()
+  local smtp = require "mailcast.smtp"
+  local sink
+  before_each(function() sink = builtin_sink.start("") end)
+  after_each(function() sink.stop() sink.cleanup() end)
+
+  -- One call as a hook makes it, run until its results are in: the
+  -- dispatcher's outcomes go to their owners as the engine hands them.
+  local function send(d, route, n, opts)
+    local results
+    smtp.send_in_engine(d, route, { job(n) }, opts, function(r) results = r end)
+    local deadline = socket.gettime() + 10
+    while not results and socket.gettime() < deadline do
+      for _, o in ipairs(d:run(0.5)) do o.owner.collect(o) end
+    end
+    assert.equal("sent", results and results[1].status)
+  end
+
+  local function private_routes(d)
+    local n = 0
+    for _, r in pairs(d.routes) do if r.private then n = n + 1 end end
+    return n
+  end
+
+  it("keeps a route used again, and retires the oldest unused past 8 when each call makes a new one", function()
+    local d = dispatch.new()
+    local relay = { host = "127.0.0.1", port = sink.port, tls = "none" }
+    send(d, relay, 1)
+    send(d, relay, 2)
+    assert.equal(1, private_routes(d))
+    assert.equal(1, d:state().destinations)
+    -- A trace function made at each call: a route of its own each time.
+    for i = 1, 12 do send(d, relay, 2 + i, { trace = function() end }) end
+    assert.equal(8, private_routes(d))   -- the 8 used last, the first relay among the retired
+    local deadline = socket.gettime() + 10
+    while d:state().destinations > 8 and socket.gettime() < deadline do d:run(0.1) end
+    assert.equal(8, d:state().destinations)
+    assert.equal(14, #sink.files())   -- every message delivered once
+    d:close()
+  end)
+end)
