@@ -6,6 +6,7 @@
  *   s:submit(d, {from=, to=, message=, ...} [, owner [, share [, weight]]]) -> tag
  *   s:run(seconds) -> {{tag=, status=, recipients=...}, ...}
  *   s:outcomes(seconds [, list]) -> list .. {{owner=, result={status=, ...}}, ...}
+ *   s:retire(d): no more jobs for d; it is gone once its jobs are done
  *
  * targets (a list of {address=, name=}) gives a destination its own
  * servers on a route's settings and TLS context: one MX host set of an
@@ -47,13 +48,23 @@ typedef struct {
   int retiring;
 } bdest_t;
 
+/* Indices of slots, in no order. */
+typedef struct {
+  size_t *at;
+  size_t n, cap;
+} slots_t;
+
 typedef struct {
   struct event_base *base;
   mc_sched_t *sched;
   bdest_t *dests;               /* destination ids are indices + 1 */
   size_t ndests, cap;
   size_t live;                  /* made and not removed */
-  size_t retiring;              /* retired and not yet removed */
+  /* Short lists, walked where the loop turns, instead of every slot (a
+   * direct campaign has one per MX host set); a removed destination's
+   * slot is used again, so a hook's routes made at every call do not
+   * make the slots grow. */
+  slots_t traced, retiring, unused;
   sjob_t *jobs;
   lua_Integer next_tag;
   mc_l_lookups_t *lookups;      /* made by the first look-up */
@@ -66,6 +77,34 @@ static void free_targets(mc_target_t *t, size_t n) {
     free(t[i].name);
   }
   free(t);
+}
+
+
+static int slots_add(slots_t *l, size_t i) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    size_t *at = realloc(l->at, cap * sizeof *at);
+    if (at == NULL) return -1;
+    l->at = at;
+    l->cap = cap;
+  }
+  l->at[l->n++] = i;
+  return 0;
+}
+
+
+static void slots_drop(slots_t *l, size_t i) {
+  for (size_t k = 0; k < l->n; k++)
+    if (l->at[k] == i) {
+      l->at[k] = l->at[--l->n];
+      return;
+    }
+}
+
+
+static void slots_free(slots_t *l) {
+  free(l->at);
+  memset(l, 0, sizeof *l);
 }
 
 
@@ -99,7 +138,10 @@ static int sched_close(lua_State *L) {
   for (size_t i = 0; i < box->ndests; i++) free_slot(L, &box->dests[i]);
   free(box->dests);
   box->dests = NULL;
-  box->ndests = box->cap = box->live = box->retiring = 0;
+  box->ndests = box->cap = box->live = 0;
+  slots_free(&box->traced);
+  slots_free(&box->retiring);
+  slots_free(&box->unused);
   box->base = NULL;
   return 0;
 }
@@ -160,21 +202,19 @@ static const mc_route_t *route_with_targets(lua_State *L, bdest_t *bd, const mc_
 
 /* Lines of the loop turned by L go to the tracers at once (l_trace.h). */
 static void enter_tracers(sched_box *box, lua_State *L) {
-  for (size_t i = 0; i < box->ndests; i++)
-    if (box->dests[i].tracer) mc_l_tracer_enter(box->dests[i].tracer, L);
+  for (size_t k = 0; k < box->traced.n; k++) mc_l_tracer_enter(box->dests[box->traced.at[k]].tracer, L);
 }
 
 
 static void leave_tracers(sched_box *box) {
-  for (size_t i = 0; i < box->ndests; i++)
-    if (box->dests[i].tracer) mc_l_tracer_leave(box->dests[i].tracer);
+  for (size_t k = 0; k < box->traced.n; k++) mc_l_tracer_leave(box->dests[box->traced.at[k]].tracer);
 }
 
 
 /* The tracer of opts.trace (a function), its lines naming the
- * destination opts.trace_destination, set in o and owned by the slot bd;
+ * destination opts.trace_destination, set in o and owned by the slot i;
  * nothing without one. */
-static void trace_dest(lua_State *L, bdest_t *bd, int opts, mc_pool_opts_t *o) {
+static void trace_dest(lua_State *L, sched_box *box, size_t i, int opts, mc_pool_opts_t *o) {
   if (lua_isnoneornil(L, opts)) return;
   if (lua_getfield(L, opts, "trace") == LUA_TNIL) {
     lua_pop(L, 1);
@@ -182,7 +222,9 @@ static void trace_dest(lua_State *L, bdest_t *bd, int opts, mc_pool_opts_t *o) {
   }
   int fn = lua_gettop(L);
   lua_getfield(L, opts, "trace_destination");
+  bdest_t *bd = &box->dests[i];
   bd->tracer = mc_l_tracer_new(L, fn, lua_tostring(L, -1));
+  if (slots_add(&box->traced, i) != 0) luaL_error(L, "not enough memory");
   o->trace = mc_l_tracer_line;
   o->trace_arg = bd->tracer;
   lua_pop(L, 2);
@@ -200,14 +242,19 @@ static int sched_destination(lua_State *L) {
   lua_Integer window = luaL_optinteger(L, 5, 0);
   if (window < 0) return luaL_argerror(L, 5, "must not be negative");
   if (lua_isnoneornil(L, 4) && tpl->host == NULL) return luaL_argerror(L, 4, "an mx route needs targets");
-  if (box->ndests == box->cap) {
-    size_t cap = box->cap ? box->cap * 2 : 8;
-    bdest_t *p = realloc(box->dests, cap * sizeof *p);
-    if (p == NULL) return luaL_error(L, "not enough memory");
-    box->dests = p;
-    box->cap = cap;
+  lua_Integer id;
+  if (box->unused.n > 0) {
+    id = (lua_Integer)box->unused.at[--box->unused.n] + 1;
+  } else {
+    if (box->ndests == box->cap) {
+      size_t cap = box->cap ? box->cap * 2 : 8;
+      bdest_t *p = realloc(box->dests, cap * sizeof *p);
+      if (p == NULL) return luaL_error(L, "not enough memory");
+      box->dests = p;
+      box->cap = cap;
+    }
+    id = (lua_Integer)++box->ndests;
   }
-  lua_Integer id = (lua_Integer)++box->ndests;
   bdest_t *bd = &box->dests[id - 1];
   memset(bd, 0, sizeof *bd);
   const mc_route_t *route = tpl;
@@ -219,7 +266,7 @@ static int sched_destination(lua_State *L) {
   lua_pushvalue(L, 2);
   lua_rawseti(L, -2, id);
   lua_pop(L, 1);
-  trace_dest(L, bd, 3, &o);
+  trace_dest(L, box, (size_t)id - 1, 3, &o);
   bd->dest = mc_sched_add(box->sched, route, &o, (size_t)window);
   if (bd->dest == NULL) return luaL_error(L, "not enough memory");
   box->live++;
@@ -247,22 +294,32 @@ static mc_dest_t *check_dest(lua_State *L, sched_box *box, int idx) {
  * tracers told what waited for them first (the QUIT of their last
  * session), their templates let go. */
 static void remove_retired(lua_State *L, sched_box *box) {
-  if (box->retiring == 0) return;
-  for (size_t i = 0; i < box->ndests; i++) {
+  size_t k = 0;
+  while (k < box->retiring.n) {
+    size_t i = box->retiring.at[k];
     bdest_t *bd = &box->dests[i];
-    if (!bd->retiring || !mc_sched_retired(bd->dest)) continue;
-    mc_sched_remove(box->sched, bd->dest);
-    if (bd->tracer) {
-      mc_l_tracer_enter(bd->tracer, L);
-      mc_l_tracer_leave(bd->tracer);
+    if (!mc_sched_retired(bd->dest)) {
+      k++;
+      continue;
     }
-    free_slot(L, bd);
+    /* The slot is emptied before the tracer's function is called, which
+     * could turn to this scheduler again. */
+    mc_sched_remove(box->sched, bd->dest);
+    bdest_t gone = *bd;
+    memset(bd, 0, sizeof *bd);
     box->live--;
-    box->retiring--;
+    box->retiring.at[k] = box->retiring.at[--box->retiring.n];
+    slots_drop(&box->traced, i);
+    (void)slots_add(&box->unused, i);   /* (out of memory: the slot is not used again, no harm) */
     lua_getiuservalue(L, 1, UV_KEEP);
     lua_pushnil(L);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
     lua_pop(L, 1);
+    if (gone.tracer) {
+      mc_l_tracer_enter(gone.tracer, L);
+      mc_l_tracer_leave(gone.tracer);
+    }
+    free_slot(L, &gone);
   }
 }
 
@@ -275,8 +332,8 @@ static int sched_retire(lua_State *L) {
   sched_box *box = check_sched(L);
   bdest_t *bd = check_slot(L, box, 2);
   if (bd->retiring) return 0;
+  if (slots_add(&box->retiring, (size_t)(bd - box->dests)) != 0) return luaL_error(L, "not enough memory");
   bd->retiring = 1;
-  box->retiring++;
   mc_sched_retire(bd->dest);
   remove_retired(L, box);
   return 0;

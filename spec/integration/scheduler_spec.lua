@@ -321,6 +321,10 @@ describe("core.scheduler", function()
       assert.equal("sent", o.status)
       assert.equal(1, kept:connections())
       assert.equal(2, s:state(dk).transactions)
+      -- The retired one's id names the next destination made: ids made
+      -- and retired at every call do not pile up.
+      assert.equal(dg, s:destination(relay(gone.port), {}))
+      assert.equal(2, s:state().destinations)
     end)
 
     it("waits for the outcomes on their way and their acknowledgement before it forgets", function()
