@@ -630,7 +630,9 @@ function Campaign:decide(run, o, reply, state, decision)
   end
   local next_at, expired, suppress = 0, false, nil
   if state == "deferred" then
-    if os.time() - (r.first_at or os.time()) > run.max_age then
+    -- (one taken back unsent was not tried: it has not expired now, and
+    -- the store records the cancel that took it back)
+    if not reply.unsent and os.time() - (r.first_at or os.time()) > run.max_age then
       state, reply.text, expired = "failed", "expired: " .. (reply.text or ""), true
     else
       -- At least a second away: a retry never comes back within the

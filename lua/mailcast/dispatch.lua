@@ -106,7 +106,7 @@ end
 function M.new(routes, opts)
   opts = opts or {}
   local self = setmetatable({
-    sched = core.scheduler(), routes = {}, mx_cache = {}, dests = {}, shared = {},
+    sched = core.scheduler(), routes = {}, dests = {}, shared = {},
     ready = {}, use_window = opts.window ~= false, share_ids = {}, shares = 0, turned = 0,
     waiting = {}, lookup_of = {}, parked = 0, paused_routes = {}, sessions_waited = {},
     lookups_out = 0, lookup_queue = {}, lookup_head = 1,
@@ -155,7 +155,7 @@ local function route_record(name, spec, limits)
     name = name, route = route, mx = spec.mx and true or false, spec = spec, limits = limits,
     domains = spec.domains or {},
     resolver = { server = spec.dns_server, timeout = spec.dns_timeout, tries = spec.dns_tries },
-    mx_ttl = spec.mx_ttl, dest = nil, by_set = {},
+    mx_ttl = spec.mx_ttl, dest = nil, by_set = {}, mx_cache = {},
     looking = 0, probing = 0, doubted = {}, sane = false,
   }
 end
@@ -261,10 +261,7 @@ function Dispatch:retire_private(name)
     self.dests[d.id] = nil
     self.sched:retire(d.id)
   end
-  for key in pairs(self.mx_cache) do
-    if key:sub(1, #name + 1) == name .. "\0" then self.mx_cache[key] = nil end
-  end
-  self.routes[name], self.private[r.key] = nil, nil
+  self.routes[name], self.private[r.key] = nil, nil   -- (its MX answers with it)
 end
 
 -- A destination record: its scheduler id (the scheduler keeps its
@@ -289,7 +286,7 @@ end
 -- job of a domain starts its look-up. An answer is kept mx_ttl seconds
 -- (a temporary failure is not: the next job asks again).
 function Dispatch:cached_mx(r, domain)
-  local hit = self.mx_cache[r.name .. "\0" .. domain]
+  local hit = r.mx_cache[domain]
   if hit and hit.expires > os.time() then return hit.result end
 end
 
@@ -473,7 +470,7 @@ end
 function Dispatch:release(w, result)
   local r = w.route
   if result.status ~= "temporary" then
-    self.mx_cache[w.key] = { result = result, expires = os.time() + r.mx_ttl }
+    r.mx_cache[w.domain] = { result = result, expires = os.time() + r.mx_ttl }
   end
   for i, job in ipairs(w.jobs) do
     self.parked = self.parked - 1

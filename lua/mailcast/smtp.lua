@@ -194,9 +194,16 @@ function M.send_in_engine(d, route, jobs, opts, on_done)
     on_done(out, state)
   end
   for _, p in ipairs(parts) do
-    p.owner.collect = collect
+    -- Once a part: one the scheduler took before it raised (out of
+    -- memory) still comes back, after it was counted as refused.
+    local collected = false
+    p.owner.collect = function(o, settled_here)
+      if collected then return end
+      collected = true
+      collect(o, settled_here)
+    end
     local called, submitted, why = pcall(d.submit, d, name, p.job, p.owner)
-    if not called or not submitted then collect(refused(p, tostring(called and why or submitted)), true) end
+    if not called or not submitted then p.owner.collect(refused(p, tostring(called and why or submitted)), true) end
   end
   collect(nil)
 end
