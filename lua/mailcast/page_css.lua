@@ -70,22 +70,28 @@ end
 -- byte order mark and an @charset rule. Its charset is found as a
 -- browser finds it (CSS Syntax 3.2): a UTF-8 byte order mark first,
 -- then the charset its server gave it (http_charset), then its
--- @charset (a name no charset has, or UTF-16 which an ASCII rule cannot
--- be, counts for nothing), else the page's, whose bytes are taken as
--- UTF-8.
+-- @charset, else the page's, whose bytes are taken as UTF-8. A name no
+-- charset has, or UTF-16 (which an ASCII @charset rule cannot be, and
+-- which is not read here), counts for nothing: the next one is used.
 local function as_utf8(css, http_charset)
   local bom
   css, bom = css:gsub("^\239\187\191", "")
   local stop = M.charset_end(css, 1)
-  local label = http_charset
+  local rule_charset
   if stop then
-    label = label or css:sub(1, stop):match("[\"']([^\"']*)[\"']")
+    rule_charset = css:sub(1, stop):match("[\"']([^\"']*)[\"']")
     css = css:sub(stop + 1)
   end
-  if bom > 0 or not label then return css end
-  local name = label:lower():gsub("[^%w]", "")
-  if name == "" or name == "utf8" or name:find("^utf16") then return css end
-  return core.utf8_from(css, label) or css
+  if bom > 0 then return css end
+  for _, label in ipairs { http_charset or "", rule_charset or "" } do
+    local name = label:lower():gsub("[^%w]", "")
+    if name == "utf8" then return css end
+    if name ~= "" and not name:find("^utf16") then
+      local text = core.utf8_from(css, label)
+      if text then return text end
+    end
+  end
+  return css
 end
 
 -- A stylesheet's text (css, its references taken from origin, named

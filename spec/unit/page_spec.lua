@@ -425,14 +425,18 @@ describe("@import in a page", function()
   end)
 
   it("reads a fetched stylesheet in the charset of its content type, which wins over its @charset", function()
-    local dir = folder { ["index.html"] = [[<style>@import url(https://x.example/a.css);@import url(https://x.example/b.css);</style>]]
+    local dir = folder { ["index.html"] = [[<style>@import url(https://x.example/a.css);@import url(https://x.example/b.css);]]
+      .. [[@import url(https://x.example/c.css);</style>]]
       .. [[<img src="https://x.example/i.png">]] }
     local p = assert(page.load(dir .. "index.html", { embed_remote = true, fetch = function(url)
       if url:find("a.css", 1, true) then return '.a{content:"caf\233"}', "Text/CSS; Charset=ISO-8859-1" end
       if url:find("b.css", 1, true) then return '@charset "iso-8859-1";.b{content:"caf\195\169"}', 'text/css;charset="utf-8"' end
+      -- a charset no one knows counts for nothing: its @charset is read
+      if url:find("c.css", 1, true) then return '@charset "iso-8859-1";.c{content:"caf\233"}', "text/css; charset=x-bogus" end
       return PNG, "image/png; name=i.png"
     end }))
-    assert.equal('<style>.a{content:"caf\195\169"}.b{content:"caf\195\169"}</style><img src="cid:' .. p.inline[1].cid
+    assert.equal('<style>.a{content:"caf\195\169"}.b{content:"caf\195\169"}.c{content:"caf\195\169"}</style><img src="cid:'
+      .. p.inline[1].cid
       .. '">', p.html)
     assert.equal("image/png", p.inline[1].content_type)
   end)
