@@ -134,7 +134,32 @@ static int l_parse(lua_State *L) {
 }
 
 
+static int structured_guard_gc(lua_State *L) {
+  mc_structured_free(lua_touserdata(L, 1));   /* (it leaves it empty) */
+  return 0;
+}
+
+
+/* header_params(value) -> value (lower case), {name = value}: a
+ * structured field such as Content-Type ("text/css; charset=latin1"),
+ * read as the parts of a parsed message are. */
+static int l_header_params(lua_State *L) {
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  /* Pushing the results can raise (memory): the guard frees st then. */
+  mc_structured_t *st = mc_l_guard(L, sizeof *st, structured_guard_gc);
+  memset(st, 0, sizeof *st);
+  if (mc_structured_parse(st, s, n) != 0) return luaL_error(L, "not enough memory");
+  lua_pushstring(L, st->value);
+  push_params(L, st);
+  mc_structured_free(st);
+  return 2;
+}
+
+
 void mc_l_open_parse(lua_State *L) {
   lua_pushcfunction(L, l_parse);
   lua_setfield(L, -2, "parse");
+  lua_pushcfunction(L, l_header_params);
+  lua_setfield(L, -2, "header_params");
 }

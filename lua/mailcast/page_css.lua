@@ -136,7 +136,8 @@ local function read_css(self, path, name, where)
 end
 
 -- A remote stylesheet's bytes (embed_remote), which must say they are
--- CSS, and the charset its server says they are in (or nil).
+-- CSS, and the charset its server says they are in: css, nil, charset |
+-- nil, error.
 local function remote_css(self, url, where)
   local css, value = self.fetch(url, self.embed_remote == "private")
   if not css then
@@ -149,7 +150,7 @@ local function remote_css(self, url, where)
     return nil, string.format("%s: %s: '%s' is not a stylesheet (its content type is %s)", self.name, where, url,
       tostring(value or "not given"))
   end
-  return css, charset
+  return css, nil, charset
 end
 
 -- The text of the stylesheet a <link> or an @import of a file taken
@@ -190,8 +191,7 @@ function M.sheet(self, origin, url, where, chain)
   if kind == "local" then
     css, err = read_css(self, key, url, where)
   else
-    css, err = remote_css(self, key, where)
-    charset = err
+    css, err, charset = remote_css(self, key, where)
   end
   if not css then return nil, err end
   self.css_bytes = self.css_bytes + #css

@@ -2,6 +2,8 @@
 -- a reference is, the file of the page it names, the URL it makes from a
 -- base, how a URL is written back into an attribute or into CSS, and the
 -- candidates of a srcset. Pure functions: nothing here reads the network.
+local core = require "mailcast.core"
+
 local M = {}
 
 function M.read_file(path)
@@ -183,13 +185,12 @@ end
 
 --- content_type(value) -> the media type (lower case), and its charset
 -- parameter when it has one (RFC 9110 8.3: "text/css; charset=latin1") |
--- nil when value is none.
+-- nil when value is none or empty.
 function M.content_type(value)
   if type(value) ~= "string" then return nil end
-  local media = value:match("^%s*([^;%s]+)")
-  if not media then return nil end
-  local charset = value:match(";%s*[cC][hH][aA][rR][sS][eE][tT]%s*=%s*\"?([^\";%s]+)")
-  return media:lower(), charset
+  local media, params = core.header_params(value)
+  if media == "" then return nil end
+  return media, params.charset
 end
 
 return M
