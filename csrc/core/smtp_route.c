@@ -63,13 +63,18 @@ int mc_route_prepare(mc_route_t *r, mc_error_t *e) {
 }
 
 
+void mc_targets_free(mc_target_t *t, size_t n) {
+  for (size_t i = 0; t != NULL && i < n; i++) {
+    free(t[i].address);
+    free(t[i].name);
+  }
+  free(t);
+}
+
+
 void mc_route_free(mc_route_t *r) {
   free(r->host);
-  for (size_t i = 0; i < r->ntargets; i++) {
-    free(r->targets[i].address);
-    free(r->targets[i].name);
-  }
-  free(r->targets);
+  mc_targets_free(r->targets, r->ntargets);
   free(r->server_name);
   free(r->ca_file);
   free(r->helo);

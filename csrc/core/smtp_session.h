@@ -74,6 +74,9 @@ int mc_route_prepare(mc_route_t *r, mc_error_t *e);
 /* Frees what the route owns (its strings and TLS context). */
 void mc_route_free(mc_route_t *r);
 
+/* Frees a list of n targets and their strings (NULL is fine). */
+void mc_targets_free(mc_target_t *t, size_t n);
+
 /* EHLO keywords the session understood. */
 enum {
   MC_EXT_PIPELINING = 1 << 0,

@@ -66,6 +66,12 @@ void mc_l_signals_free(struct event *sigs[2]);
 /* The Route at idx, or a table made into one (which takes its place). */
 mc_route_t *mc_l_toroute(lua_State *L, int idx);
 
+/* Reads the list at idx ({address=, name=, port=}...) into *targets and
+ * *n, which own each target as soon as it is read: when this raises
+ * halfway, the caller frees what is there with mc_targets_free. what
+ * names the list in errors ("route targets"). */
+void mc_l_readtargets(lua_State *L, int idx, mc_target_t **targets, size_t *n, const char *what);
+
 /* The data at idx for a transaction: a Message, or a string. */
 void mc_l_readdata(lua_State *L, int idx, mc_txn_t *t);
 

@@ -71,15 +71,6 @@ typedef struct {
 } sched_box;
 
 
-static void free_targets(mc_target_t *t, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    free(t[i].address);
-    free(t[i].name);
-  }
-  free(t);
-}
-
-
 static int slots_add(slots_t *l, size_t i) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 8;
@@ -110,7 +101,7 @@ static void slots_free(slots_t *l) {
 
 /* What a destination's slot owns but the scheduler's part. */
 static void free_slot(lua_State *L, bdest_t *bd) {
-  if (bd->route) free_targets(bd->route->targets, bd->route->ntargets);
+  if (bd->route) mc_targets_free(bd->route->targets, bd->route->ntargets);
   free(bd->route);
   mc_l_tracer_free(L, bd->tracer);
   memset(bd, 0, sizeof *bd);
@@ -174,28 +165,13 @@ static int l_scheduler(lua_State *L) {
 /* A copy of template with the servers of the list at idx, owned by the
  * slot bd. */
 static const mc_route_t *route_with_targets(lua_State *L, bdest_t *bd, const mc_route_t *tpl, int idx) {
-  lua_Integer n = luaL_len(L, idx);
-  if (n < 1) luaL_argerror(L, idx, "targets must list at least one server");
+  if (luaL_len(L, idx) < 1) luaL_argerror(L, idx, "targets must list at least one server");
   mc_route_t *d = bd->route = calloc(1, sizeof *d);
   if (d == NULL) luaL_error(L, "not enough memory");
   *d = *tpl;
-  d->targets = calloc((size_t)n, sizeof *d->targets);
+  d->targets = NULL;
   d->ntargets = 0;
-  if (d->targets == NULL) luaL_error(L, "not enough memory");
-  for (lua_Integer i = 1; i <= n; i++) {
-    lua_geti(L, idx, i);
-    if (!lua_istable(L, -1)) luaL_error(L, "targets[%d] must be {address=, name=}", (int)i);
-    lua_getfield(L, -1, "address");
-    lua_getfield(L, -2, "name");
-    const char *address = lua_tostring(L, -2), *name = lua_tostring(L, -1);
-    if (address == NULL) luaL_error(L, "targets[%d] has no address", (int)i);
-    mc_target_t *t = &d->targets[d->ntargets++];
-    t->address = strdup(address);
-    t->name = name ? strdup(name) : NULL;
-    t->port = (int)mc_l_optnumber(L, -3, "port", 0);
-    lua_pop(L, 3);
-    if (t->address == NULL || (name && t->name == NULL)) luaL_error(L, "not enough memory");
-  }
+  mc_l_readtargets(L, idx, &d->targets, &d->ntargets, "targets");
   return d;
 }
 
@@ -324,10 +300,10 @@ static void remove_retired(lua_State *L, sched_box *box) {
 }
 
 
-/* s:retire(destination): nothing more will be submitted there (a hook's
- * route made for one call); once its jobs are done and their outcomes
- * acknowledged, its sessions close, and then it is gone: its id no
- * longer names a destination. */
+/* s:retire(destination): nothing more will be submitted there (a route
+ * of a hook's that no call uses any more); once its jobs are done and
+ * their outcomes acknowledged, its sessions close, and then it is gone:
+ * its id no longer names a destination (and may name a later one). */
 static int sched_retire(lua_State *L) {
   sched_box *box = check_sched(L);
   bdest_t *bd = check_slot(L, box, 2);

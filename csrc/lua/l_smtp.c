@@ -82,6 +82,25 @@ static int route_gc(lua_State *L) {
 }
 
 
+void mc_l_readtargets(lua_State *L, int idx, mc_target_t **targets, size_t *n, const char *what) {
+  lua_Integer len = luaL_len(L, idx);
+  *targets = calloc(len > 0 ? (size_t)len : 1, sizeof **targets);
+  *n = 0;
+  if (*targets == NULL) luaL_error(L, "not enough memory");
+  for (lua_Integer i = 1; i <= len; i++) {
+    lua_geti(L, idx, i);
+    if (!lua_istable(L, -1)) luaL_error(L, "%s[%d] must be {address=, name=}", what, (int)i);
+    mc_target_t *t = &(*targets)[(*n)++];
+    t->address = opt_dup(L, lua_gettop(L), "address");
+    t->name = opt_dup(L, lua_gettop(L), "name");
+    t->port = (int)mc_l_optnumber(L, lua_gettop(L), "port", 0);
+    if (t->port < 0 || t->port > 65535) luaL_error(L, "%s[%d] port out of range", what, (int)i);
+    lua_pop(L, 1);
+    if (t->address == NULL) luaL_error(L, "%s[%d] has no address", what, (int)i);
+  }
+}
+
+
 /* route{host=, port=, tls=, implicit_tls=, server_name=, ca_file=, helo=,
  *       user=, password=, oauth_token=, auth_mechanism=, allow_plaintext_auth=,
  *       pipelining=, chunking=, max_message=, timeouts={...}} -> Route | fail, message */
@@ -94,20 +113,7 @@ static int l_route(lua_State *L) {
   mc_route_t *r = &box->route;
   r->host = opt_dup(L, 1, "host");
   if (lua_getfield(L, 1, "targets") == LUA_TTABLE) {
-    lua_Integer n = luaL_len(L, -1);
-    r->targets = calloc(n > 0 ? (size_t)n : 1, sizeof *r->targets);
-    if (r->targets == NULL) return luaL_error(L, "not enough memory");
-    for (lua_Integer i = 1; i <= n; i++) {
-      lua_geti(L, -1, i);
-      if (!lua_istable(L, -1)) return luaL_error(L, "route targets[%d] must be {address=, name=}", (int)i);
-      mc_target_t *t = &r->targets[r->ntargets++];
-      t->address = opt_dup(L, lua_gettop(L), "address");
-      t->name = opt_dup(L, lua_gettop(L), "name");
-      t->port = (int)mc_l_optnumber(L, lua_gettop(L), "port", 0);
-      if (t->port > 65535) return luaL_error(L, "route targets[%d] port out of range", (int)i);
-      lua_pop(L, 1);
-      if (t->address == NULL) return luaL_error(L, "route targets[%d] has no address", (int)i);
-    }
+    mc_l_readtargets(L, lua_gettop(L), &r->targets, &r->ntargets, "route targets");
     if (r->host == NULL && r->ntargets) r->host = strdup(r->targets[0].name ? r->targets[0].name : r->targets[0].address);
   }
   lua_pop(L, 1);
