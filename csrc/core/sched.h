@@ -84,8 +84,9 @@ void mc_sched_backoff(const mc_sched_t *s, mc_sched_backoff_t *b);
  * is closed or grace seconds pass. Queued jobs (backlogs too) stay. */
 void mc_sched_drain(mc_sched_t *s, double grace);
 
-/* A destination nothing more will be submitted to (a hook's route made
- * for one call): once the jobs it has are done, its sessions say QUIT. */
+/* A destination nothing more will be submitted to (a route of a hook's
+ * that no call uses any more): once the jobs it has are done, its
+ * sessions say QUIT. */
 void mc_sched_retire(mc_dest_t *d);
 
 /* 1 when the retired destination d is done: no job waiting, on its way

@@ -349,15 +349,15 @@ int mc_store_segment(mc_store_t *s, const mc_segment_t *g, long long after, long
  * when noted before). */
 int mc_store_test_sent(mc_store_t *s, long long campaign, double now, mc_error_t *e);
 
-/* Records winner as campaign's, unless one was picked before, and makes
- * the held recipients due, to be sent the winner; *picked says the
- * winner recorded (another process's pick stays). 1 when this call made
- * the pick, 0 when an earlier one stands, -1. */
 /* The labels of a campaign's variants, labels[k - 1] variant k's (NULL:
  * none), in place of those recorded before. */
 int mc_store_variant_labels(mc_store_t *s, long long campaign, const char *const *labels, size_t n,
                             mc_error_t *e);
 
+/* Records winner as campaign's, unless one was picked before, and makes
+ * the held recipients due, to be sent the winner; *picked says the
+ * winner recorded (another process's pick stays). 1 when this call made
+ * the pick, 0 when an earlier one stands, -1. */
 int mc_store_test_pick(mc_store_t *s, long long campaign, int winner, double now, int *picked,
                        mc_error_t *e);
 
